@@ -1,0 +1,389 @@
+/*
+ * config: see config.h.  One table describes every key (section, name, type,
+ * bounds, default, help); parsing, defaults and `kilnd --help-config` are all
+ * driven from it, so a new key is one row.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+
+#define CONFIG_MAX_SIZE		(1024 * 1024)
+#define CONFIG_MAX_LINE		4096
+
+enum config_type {
+	CONFIG_STRING,
+	CONFIG_PATH,		/* made absolute against the working directory */
+	CONFIG_INT,
+	CONFIG_ENUM,		/* one of a |-separated list */
+};
+
+struct config_key {
+	const char	*section;
+	const char	*name;
+	enum config_type type;
+	size_t		 offset;	/* into struct kiln_config */
+	const char	*def;		/* default as text */
+	int64_t		 min, max;	/* CONFIG_INT bounds */
+	const char	*choices;	/* CONFIG_ENUM */
+	const char	*help;
+};
+
+#define OFF(f) offsetof(struct kiln_config, f)
+
+static const struct config_key config_keys[] = {
+	{ "server", "listen", CONFIG_STRING, OFF(listen), "127.0.0.1:8420", 0, 0,
+	  NULL, "HTTP listener for webhooks and the status page (host:port; "
+	  "empty disables)" },
+	{ "server", "state_dir", CONFIG_PATH, OFF(state_dir), "./kiln-state", 0, 0,
+	  NULL, "directory for the embedded database, logs, workspaces, sockets" },
+	{ "server", "admin_socket", CONFIG_PATH, OFF(admin_socket), "", 0, 0,
+	  NULL, "admin API Unix socket (default <state_dir>/admin.sock)" },
+	{ "server", "log_socket", CONFIG_PATH, OFF(log_socket), "", 0, 0,
+	  NULL, "Unix socket workers stream logs to (default <state_dir>/log.sock)" },
+	{ "database", "url", CONFIG_STRING, OFF(db_url), "", 0, 0, NULL,
+	  "PostgreSQL conninfo or URL; empty runs an embedded cluster in "
+	  "<state_dir>/pg" },
+	{ "database", "pg_bindir", CONFIG_PATH, OFF(pg_bindir), "", 0, 0, NULL,
+	  "directory holding initdb and postgres (default: newest "
+	  "/usr/lib/postgresql/*/bin)" },
+	{ "database", "pg_user", CONFIG_STRING, OFF(pg_user), "kiln", 0, 0, NULL,
+	  "unprivileged account the embedded cluster runs as when kilnd is root "
+	  "(falls back to nobody if it does not exist)" },
+	{ "database", "connections", CONFIG_INT, OFF(db_connections), "4", 1, 64,
+	  NULL, "database connections kilnd keeps open" },
+	{ "workers", "count", CONFIG_INT, OFF(worker_count), "2", 0, 256, NULL,
+	  "local kiln-worker processes kilnd starts and supervises" },
+	{ "workers", "program", CONFIG_PATH, OFF(worker_program), "", 0, 0, NULL,
+	  "kiln-worker binary (default: the one next to kilnd)" },
+	{ "workers", "work_dir", CONFIG_PATH, OFF(work_dir), "", 0, 0, NULL,
+	  "where workers keep mirrors and job workspaces (default "
+	  "<state_dir>/work)" },
+	{ "workers", "labels", CONFIG_STRING, OFF(labels),
+	  "self-hosted,linux,x64,ubuntu-latest,ubuntu-24.04,ubuntu-22.04", 0, 0,
+	  NULL, "runner labels local workers advertise (comma-separated)" },
+	{ "log", "level", CONFIG_ENUM, OFF(log_level), "info", 0, 0,
+	  "error|warn|info|debug", "log verbosity" },
+};
+
+static char **
+config_str_field(struct kiln_config *cfg, const struct config_key *k)
+{
+	return (char **)(void *)((char *)cfg + k->offset);
+}
+
+static int *
+config_int_field(struct kiln_config *cfg, const struct config_key *k)
+{
+	return (int *)(void *)((char *)cfg + k->offset);
+}
+
+static void KILN_PRINTF(5, 6)
+config_error(char *err, size_t errsz, const char *file, int line,
+    const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(err, errsz, "%s:%d: %s", file, line, msg);
+	else
+		snprintf(err, errsz, "%s: %s", file, msg);
+}
+
+static char *
+config_absolute(const char *path)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '\0' || path[0] == '/')
+		return xstrdup(path);
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return xstrdup(path);
+	if (path[0] == '.' && path[1] == '/')
+		path += 2;
+	return xasprintf("%s/%s", cwd, path);
+}
+
+/* Apply one textual value to a key; 0 or -1 with a reason in why. */
+static int
+config_set(struct kiln_config *cfg, const struct config_key *k,
+    const char *value, char *why, size_t whysz)
+{
+	const char *errstr;
+	int64_t n;
+
+	switch (k->type) {
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		free(*config_str_field(cfg, k));
+		*config_str_field(cfg, k) = k->type == CONFIG_PATH ?
+		    config_absolute(value) : xstrdup(value);
+		return 0;
+	case CONFIG_INT:
+		if (parse_int64(value, k->min, k->max, &n, &errstr) == -1) {
+			snprintf(why, whysz, "%s.%s: \"%s\" is %s (expected an "
+			    "integer from %lld to %lld)", k->section, k->name,
+			    value, errstr, (long long)k->min,
+			    (long long)k->max);
+			return -1;
+		}
+		*config_int_field(cfg, k) = (int)n;
+		return 0;
+	case CONFIG_ENUM: {
+		const char *p = k->choices;
+		size_t len = strlen(value);
+
+		while (p != NULL && *p != '\0') {
+			const char *bar = strchr(p, '|');
+			size_t plen = bar ? (size_t)(bar - p) : strlen(p);
+
+			if (plen == len && strncmp(p, value, len) == 0) {
+				free(*config_str_field(cfg, k));
+				*config_str_field(cfg, k) = xstrdup(value);
+				return 0;
+			}
+			p = bar ? bar + 1 : NULL;
+		}
+		snprintf(why, whysz, "%s.%s: \"%s\" is not one of %s",
+		    k->section, k->name, value, k->choices);
+		return -1;
+	}
+	}
+	return -1;
+}
+
+static const struct config_key *
+config_find(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(config_keys); i++)
+		if (strcmp(config_keys[i].section, section) == 0 &&
+		    strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+static int
+config_known_section(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(config_keys); i++)
+		if (strcmp(config_keys[i].section, section) == 0)
+			return 1;
+	return 0;
+}
+
+static char *
+config_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* Strip one pair of matching double quotes, so values may hold '#'. */
+static char *
+config_unquote(char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+		v[n - 1] = '\0';
+		return v + 1;
+	}
+	return v;
+}
+
+static int
+config_parse_text(struct kiln_config *cfg, const char *file, char *text,
+    char *err, size_t errsz)
+{
+	char section[64] = "", why[512], *line, *next;
+	int lineno = 0;
+
+	for (line = text; line != NULL; line = next) {
+		char *p, *eq, *key, *value;
+		const struct config_key *k;
+
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (strlen(line) > CONFIG_MAX_LINE) {
+			config_error(err, errsz, file, lineno,
+			    "line longer than %d bytes", CONFIG_MAX_LINE);
+			return -1;
+		}
+		p = config_trim(line);
+		if (*p == '\0' || *p == '#' || *p == ';')
+			continue;
+		if (*p == '[') {
+			char *close = strchr(p, ']');
+
+			if (close == NULL || *config_trim(close + 1) != '\0') {
+				config_error(err, errsz, file, lineno,
+				    "malformed section header \"%s\"", p);
+				return -1;
+			}
+			*close = '\0';
+			p = config_trim(p + 1);
+			if (!config_known_section(p)) {
+				config_error(err, errsz, file, lineno,
+				    "unknown section [%s] (known: server, "
+				    "database, workers, log)", p);
+				return -1;
+			}
+			snprintf(section, sizeof section, "%s", p);
+			continue;
+		}
+		if ((eq = strchr(p, '=')) == NULL) {
+			config_error(err, errsz, file, lineno,
+			    "expected \"key = value\", got \"%s\"", p);
+			return -1;
+		}
+		*eq = '\0';
+		key = config_trim(p);
+		value = config_unquote(config_trim(eq + 1));
+		if (section[0] == '\0') {
+			config_error(err, errsz, file, lineno,
+			    "key \"%s\" outside of any [section]", key);
+			return -1;
+		}
+		if ((k = config_find(section, key)) == NULL) {
+			config_error(err, errsz, file, lineno,
+			    "unknown key \"%s\" in [%s]", key, section);
+			return -1;
+		}
+		if (config_set(cfg, k, value, why, sizeof why) == -1) {
+			config_error(err, errsz, file, lineno, "%s", why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+config_default_path(char **field, const char *state_dir, const char *leaf)
+{
+	if (*field != NULL && (*field)[0] != '\0')
+		return;
+	free(*field);
+	*field = xasprintf("%s/%s", state_dir, leaf);
+}
+
+int
+config_load(const char *path, struct kiln_config *cfg, char *err,
+    size_t errsz)
+{
+	char why[512];
+	char *text;
+	size_t i;
+
+	memset(cfg, 0, sizeof *cfg);
+	for (i = 0; i < nitems(config_keys); i++) {
+		if (config_set(cfg, &config_keys[i], config_keys[i].def, why,
+		    sizeof why) == -1) {
+			snprintf(err, errsz, "built-in default: %s", why);
+			config_free(cfg);
+			return -1;
+		}
+	}
+	if (path != NULL) {
+		cfg->path = xstrdup(path);
+		if ((text = file_read_all(path, CONFIG_MAX_SIZE, NULL)) == NULL) {
+			config_error(err, errsz, path, 0, "%s", errno == EFBIG ?
+			    "file too large" : strerror(errno));
+			config_free(cfg);
+			return -1;
+		}
+		if (config_parse_text(cfg, path, text, err, errsz) == -1) {
+			free(text);
+			config_free(cfg);
+			return -1;
+		}
+		free(text);
+	}
+	if (cfg->state_dir[0] == '\0') {
+		snprintf(err, errsz, "%s: server.state_dir must not be empty",
+		    path ? path : "defaults");
+		config_free(cfg);
+		return -1;
+	}
+	config_default_path(&cfg->admin_socket, cfg->state_dir, "admin.sock");
+	config_default_path(&cfg->log_socket, cfg->state_dir, "log.sock");
+	config_default_path(&cfg->work_dir, cfg->state_dir, "work");
+	return 0;
+}
+
+void
+config_free(struct kiln_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(config_keys); i++) {
+		if (config_keys[i].type == CONFIG_INT)
+			continue;
+		free(*config_str_field(cfg, &config_keys[i]));
+		*config_str_field(cfg, &config_keys[i]) = NULL;
+	}
+	free(cfg->path);
+	cfg->path = NULL;
+}
+
+char *
+config_pg_socket_dir(const struct kiln_config *cfg)
+{
+	return xasprintf("%s/pg/run", cfg->state_dir);
+}
+
+char *
+config_conninfo(const struct kiln_config *cfg)
+{
+	char *dir, *s;
+
+	if (cfg->db_url[0] != '\0')
+		return xstrdup(cfg->db_url);
+	dir = config_pg_socket_dir(cfg);
+	s = xasprintf("host=%s dbname=kiln user=kiln", dir);
+	free(dir);
+	return s;
+}
+
+void
+config_describe(void (*print)(const char *line, void *arg), void *arg)
+{
+	const char *section = "";
+	char line[1024];
+	size_t i;
+
+	for (i = 0; i < nitems(config_keys); i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (strcmp(section, k->section) != 0) {
+			snprintf(line, sizeof line, "[%s]", k->section);
+			print(line, arg);
+			section = k->section;
+		}
+		snprintf(line, sizeof line, "# %s", k->help);
+		print(line, arg);
+		snprintf(line, sizeof line, "%s = %s", k->name, k->def);
+		print(line, arg);
+	}
+}

@@ -1,0 +1,60 @@
+/*
+ * config: kiln.conf, one file of [sections] and "key = value" lines, read by
+ * kilnd, kiln-worker and cictl alike.  Every key is one row of a table in
+ * config.c (type, bounds, default, help); an empty or absent file yields
+ * working defaults.  Unknown keys and bad values are errors naming
+ * file:line.  Relative paths are made absolute at load time, because the
+ * programs chdir.
+ */
+#ifndef KILN_CONFIG_H
+#define KILN_CONFIG_H
+
+#include <stddef.h>
+
+struct kiln_config {
+	char	*path;		/* file read, or NULL for defaults only */
+
+	/* [server] */
+	char	*listen;	/* "127.0.0.1:8420" or "[::1]:8420"; "" disables */
+	char	*state_dir;	/* absolute; holds pg/, logs/, work/, sockets */
+	char	*admin_socket;	/* default <state_dir>/admin.sock */
+	char	*log_socket;	/* default <state_dir>/log.sock */
+
+	/* [database] */
+	char	*db_url;	/* libpq conninfo/URL; "" = embedded cluster */
+	char	*pg_bindir;	/* "" = search /usr/lib/postgresql/NN/bin */
+	char	*pg_user;	/* account for the embedded cluster when root */
+	int	 db_connections; /* kilnd's pool size */
+
+	/* [workers] */
+	int	 worker_count;	/* local kiln-worker processes kilnd starts */
+	char	*worker_program; /* "" = kiln-worker next to kilnd */
+	char	*work_dir;	/* default <state_dir>/work */
+	char	*labels;	/* comma-separated runner labels */
+
+	/* [log] */
+	char	*log_level;	/* error, warn, info, debug */
+};
+
+/*
+ * Load path (NULL: defaults only).  On error returns -1 and writes
+ * "file:line: message" into err; cfg is then left freed.  On success the
+ * caller owns cfg's strings and releases them with config_free().
+ */
+int	 config_load(const char *path, struct kiln_config *cfg, char *err,
+	     size_t errsz);
+void	 config_free(struct kiln_config *cfg);
+
+/*
+ * The libpq conninfo to use: db_url, or the embedded cluster's socket
+ * directory when db_url is empty.  Caller frees.
+ */
+char	*config_conninfo(const struct kiln_config *cfg);
+
+/* Directory of the embedded cluster's Unix socket: <state_dir>/pg/run. */
+char	*config_pg_socket_dir(const struct kiln_config *cfg);
+
+/* Print every key with its default and help text (kilnd --help-config). */
+void	 config_describe(void (*print)(const char *line, void *arg), void *arg);
+
+#endif
