@@ -49,6 +49,11 @@ $(B)/gen/embed_sql.c: $(SQL_FILES) build-aux/embed.awk
 	@mkdir -p $(@D)
 	awk -v sym=embed_sql -f build-aux/embed.awk $(SQL_FILES) > $@.tmp && mv $@.tmp $@
 
+# Each program sees its own internal headers; common/ sees only itself.
+$(B)/obj/daemon/%.o: ALL_CFLAGS += -Idaemon
+$(B)/obj/worker/%.o: ALL_CFLAGS += -Iworker
+$(B)/obj/cictl/%.o: ALL_CFLAGS += -Icictl
+
 $(B)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<

@@ -1,0 +1,253 @@
+/*
+ * cmd_runs: "cictl runs", "cictl show RUN_ID" and "cictl logs JOB_ID" --
+ * looking at what kilnd ran.  Text output is for people: aligned columns,
+ * a null conclusion as "-", strangers' text escaped.  --json is for
+ * scripts: the API's own bytes (checked to be the expected JSON shape), so
+ * its GitHub field names reach them unchanged.  Logs are streamed to stdout
+ * byte for byte, never held in memory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cictl.h"
+
+/* Columns of "cictl runs". */
+#define RUNS_NCOLS	8
+
+/* Validate a positional id; on failure print a usage error. */
+static int
+runs_arg_id(struct cictl_ctx *ctx, const struct cmd_args *args,
+    const char *what, int64_t *id)
+{
+	const char *why;
+	char q[300];
+
+	if (cictl_parse_id(args->argv[0], id, &why) == -1)
+		return cictl_usage_error(ctx, args->entry, "bad %s '%s': %s",
+		    what, output_safe(args->argv[0], 32, q, sizeof q), why);
+	return CICTL_OK;
+}
+
+/* The first seven characters of a commit id, like git's short form. */
+static const char *
+runs_short_sha(json_t *o, char *out, size_t outsz)
+{
+	const char *sha = output_jstr(o, "head_sha");
+
+	if (sha == NULL)
+		return NULL;
+	snprintf(out, outsz, "%.7s", sha);
+	return out;
+}
+
+int
+cmd_runs_list(struct cictl_ctx *ctx, const struct cmd_args *args)
+{
+	static const char *const head[RUNS_NCOLS] = { "ID", "STATUS",
+	    "CONCLUSION", "EVENT", "BRANCH", "SHA", "NAME", "PATH" };
+	const char *repo = args->flag[0], *limit = args->flag[1], *why;
+	int json = args->flag[2] != NULL;
+	const char *row[RUNS_NCOLS];
+	struct buf path = { 0 }, raw = { 0 };
+	char err[1024], q[300], idbuf[32], sha[16];
+	struct table t;
+	json_t *list, *r;
+	int64_t n = 0;
+	size_t i;
+
+	if (repo != NULL && cictl_valid_repo(repo, &why) == -1)
+		return cictl_usage_error(ctx, args->entry, "bad --repo '%s': %s",
+		    output_safe(repo, 64, q, sizeof q), why);
+	if (limit != NULL && cictl_parse_limit(limit, &n, &why) == -1)
+		return cictl_usage_error(ctx, args->entry, "bad --limit '%s': %s",
+		    output_safe(limit, 32, q, sizeof q), why);
+
+	/* Both values are validated to URL-safe characters: no escaping. */
+	buf_add_str(&path, "/api/v1/runs");
+	if (repo != NULL)
+		buf_printf(&path, "?repo=%s", repo);
+	if (limit != NULL)
+		buf_printf(&path, "%climit=%lld", repo != NULL ? '&' : '?',
+		    (long long)n);
+
+	list = client_json(ctx, "GET", path.data, NULL, 0, NULL,
+	    json ? &raw : NULL, err, sizeof err);
+	buf_free(&path);
+	if (list == NULL)
+		return cictl_error(ctx, "%s", err);
+	if (!json_is_array(list)) {
+		json_decref(list);
+		buf_free(&raw);
+		return cictl_error(ctx, "kilnd sent a non-array for "
+		    "/api/v1/runs");
+	}
+	if (json) {
+		output_json_raw(ctx->out, &raw);
+		buf_free(&raw);
+		json_decref(list);
+		return CICTL_OK;
+	}
+	if (json_array_size(list) == 0) {
+		fprintf(ctx->out, "no runs\n");
+		json_decref(list);
+		return CICTL_OK;
+	}
+	table_init(&t, RUNS_NCOLS, 40);
+	table_add(&t, head);
+	json_array_foreach(list, i, r) {
+		row[0] = output_jint(r, "id", idbuf, sizeof idbuf);
+		row[1] = output_jstr(r, "status");
+		row[2] = output_jstr(r, "conclusion");
+		row[3] = output_jstr(r, "event");
+		row[4] = output_jstr(r, "head_branch");
+		row[5] = runs_short_sha(r, sha, sizeof sha);
+		row[6] = output_jstr(r, "name");
+		row[7] = output_jstr(r, "path");
+		table_add(&t, row);
+	}
+	table_print(&t, ctx->out, NULL);
+	table_free(&t);
+	json_decref(list);
+	return CICTL_OK;
+}
+
+/* The run's own fields, one per line, labels aligned. */
+static void
+runs_show_run(FILE *f, json_t *run)
+{
+	static const struct {
+		const char	*label;
+		const char	*key;
+		int		 always;	/* print "-" when null */
+	} fields[] = {
+		{ "Repository", "repository", 1 },
+		{ "Workflow", "path", 1 },
+		{ "Event", "event", 1 },
+		{ "Branch", "head_branch", 1 },
+		{ "Commit", "head_sha", 1 },
+		{ "Status", "status", 1 },
+		{ "Conclusion", "conclusion", 1 },
+		{ "Message", "message", 0 },
+		{ "Created", "created_at", 0 },
+		{ "Updated", "updated_at", 0 },
+	};
+	char idbuf[32], num[32], safe[512];
+	const char *row[2], *name, *id;
+	struct table t;
+	size_t i;
+
+	id = output_jint(run, "id", idbuf, sizeof idbuf);
+	name = output_jstr(run, "name");
+	fprintf(f, "Run %s", id != NULL ? id : "-");
+	if (output_jint(run, "run_number", num, sizeof num) != NULL)
+		fprintf(f, " (#%s)", num);
+	if (name != NULL)
+		fprintf(f, ": %s", output_safe(name, 120, safe, sizeof safe));
+	fputc('\n', f);
+
+	table_init(&t, 2, 200);
+	for (i = 0; i < nitems(fields); i++) {
+		row[1] = output_jstr(run, fields[i].key);
+		if (row[1] == NULL && !fields[i].always)
+			continue;
+		row[0] = fields[i].label;
+		table_add(&t, row);
+	}
+	table_print(&t, f, "  ");
+	table_free(&t);
+}
+
+/* Jobs and, under each, its steps: one aligned table, steps indented. */
+static void
+runs_show_jobs(FILE *f, json_t *jobs)
+{
+	static const char *const head[] = { "JOB", "NAME", "STATUS",
+	    "CONCLUSION" };
+	const char *row[4], *sname;
+	char idbuf[32], num[32];
+	struct table t;
+	json_t *job, *steps, *step;
+	size_t i, j;
+	char *cell;
+
+	if (!json_is_array(jobs) || json_array_size(jobs) == 0) {
+		fprintf(f, "\nNo jobs.\n");
+		return;
+	}
+	fprintf(f, "\nJobs:\n");
+	table_init(&t, 4, 80);
+	table_add(&t, head);
+	json_array_foreach(jobs, i, job) {
+		row[0] = output_jint(job, "id", idbuf, sizeof idbuf);
+		row[1] = output_jstr(job, "name");
+		row[2] = output_jstr(job, "status");
+		row[3] = output_jstr(job, "conclusion");
+		table_add(&t, row);
+		steps = json_object_get(job, "steps");
+		json_array_foreach(steps, j, step) {
+			sname = output_jstr(step, "name");
+			cell = xasprintf("  %s. %s",
+			    output_jint(step, "number", num, sizeof num) != NULL ?
+			    num : "-", sname != NULL ? sname : "-");
+			row[0] = "";
+			row[1] = cell;
+			row[2] = output_jstr(step, "status");
+			row[3] = output_jstr(step, "conclusion");
+			table_add(&t, row);
+			free(cell);
+		}
+	}
+	table_print(&t, f, "  ");
+	table_free(&t);
+}
+
+int
+cmd_runs_show(struct cictl_ctx *ctx, const struct cmd_args *args)
+{
+	struct buf raw = { 0 };
+	char err[1024], path[64];
+	int json = args->flag[0] != NULL;
+	json_t *run;
+	int64_t id;
+	int rc;
+
+	if ((rc = runs_arg_id(ctx, args, "RUN_ID", &id)) != CICTL_OK)
+		return rc;
+	snprintf(path, sizeof path, "/api/v1/runs/%lld", (long long)id);
+	run = client_json(ctx, "GET", path, NULL, 0, NULL, json ? &raw : NULL,
+	    err, sizeof err);
+	if (run == NULL)
+		return cictl_error(ctx, "%s", err);
+	if (!json_is_object(run)) {
+		json_decref(run);
+		buf_free(&raw);
+		return cictl_error(ctx, "kilnd sent a non-object for %s", path);
+	}
+	if (json)
+		output_json_raw(ctx->out, &raw);
+	else {
+		runs_show_run(ctx->out, run);
+		runs_show_jobs(ctx->out, json_object_get(run, "jobs"));
+	}
+	buf_free(&raw);
+	json_decref(run);
+	return CICTL_OK;
+}
+
+int
+cmd_runs_logs(struct cictl_ctx *ctx, const struct cmd_args *args)
+{
+	char err[1024], path[64];
+	int64_t id;
+	int rc;
+
+	if ((rc = runs_arg_id(ctx, args, "JOB_ID", &id)) != CICTL_OK)
+		return rc;
+	snprintf(path, sizeof path, "/api/v1/jobs/%lld/logs", (long long)id);
+	if (client_get_stream(ctx, path, ctx->out, err, sizeof err) == -1)
+		return cictl_error(ctx, "%s", err);
+	return CICTL_OK;
+}

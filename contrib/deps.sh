@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install the Debian packages kiln needs to build, run and test, if missing.
+# Sourced by quickstart.sh and run-tests.sh; safe to run again.
+kiln_deps=(
+	build-essential autoconf pkg-config git ca-certificates curl python3
+	libevent-dev libyaml-dev libgit2-dev libpq-dev libjansson-dev
+	libssl-dev libcurl4-openssl-dev check postgresql
+)
+
+kiln_install_deps() {
+	local missing=() p
+	for p in "${kiln_deps[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing+=("$p")
+	done
+	if [ "${#missing[@]}" -gt 0 ]; then
+		echo "kiln: installing ${missing[*]}"
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "kiln: need root to install packages (run with sudo)" >&2
+			return 1
+		fi
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq || return 1
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+		    return 1
+	fi
+	# PostgreSQL refuses to run as root: the embedded cluster runs as kiln.
+	if [ "$(id -u)" -eq 0 ] && ! getent passwd kiln >/dev/null; then
+		useradd --system --home-dir /var/lib/kiln --no-create-home \
+		    --shell /usr/sbin/nologin kiln
+	fi
+}
+
+kiln_build() {
+	[ -x ./configure ] || autoreconf -fi >/dev/null || return 1
+	if [ ! -f config.mk ] || [ "${KILN_RECONFIGURE:-0}" = 1 ]; then
+		./configure "$@" >/dev/null || return 1
+	fi
+	make -j"$(nproc)" >/dev/null || { make; return 1; }
+}

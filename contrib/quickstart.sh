@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# kiln quick start: install what is missing, build, start kilnd (embedded
+# PostgreSQL, two local workers), register the bundled example repository
+# and run its pipeline with a real, signed push webhook.
+#
+# kilnd keeps running afterwards; state lives in ./.quickstart.
+#   stop it:   kill "$(cat .quickstart/kilnd.pid)"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+. contrib/deps.sh
+
+kiln_install_deps
+kiln_build
+
+qs=$top/.quickstart
+mkdir -p "$qs"
+chmod 0755 "$qs"
+port=${KILN_PORT:-8420}
+conf=$qs/kiln.conf
+cat > "$conf" <<CONF
+[server]
+listen = 127.0.0.1:$port
+state_dir = $qs/state
+CONF
+
+if [ -f "$qs/kilnd.pid" ] && kill -0 "$(cat "$qs/kilnd.pid")" 2>/dev/null; then
+	echo "kiln: kilnd already running (pid $(cat "$qs/kilnd.pid"))"
+else
+	nohup build/bin/kilnd -c "$conf" >"$qs/kilnd.log" 2>&1 &
+	echo $! >"$qs/kilnd.pid"
+	echo "kiln: started kilnd (pid $!), log in $qs/kilnd.log"
+fi
+for _ in $(seq 1 600); do
+	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+	kill -0 "$(cat "$qs/kilnd.pid")" 2>/dev/null ||
+	    { cat "$qs/kilnd.log"; echo "kiln: kilnd exited" >&2; exit 1; }
+	sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null
+
+# The example repository: a bare repo fed from contrib/example.
+repo=$qs/example.git
+work=$qs/example-work
+rm -rf "$work"
+[ -d "$repo" ] || git init -q --bare -b main "$repo"
+git init -q -b main "$work"
+cp -r contrib/example/. "$work/"
+git -C "$work" add -A
+git -C "$work" -c user.name=kiln -c user.email=kiln@localhost \
+    commit -q -m "kiln example pipeline ($(date -u +%FT%TZ))"
+git -C "$work" push -q -f "$repo" main
+sha=$(git -C "$work" rev-parse HEAD)
+
+secret_file=$qs/webhook-secret
+[ -s "$secret_file" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret_file"
+build/bin/cictl -c "$conf" repo add example/pipeline --url "file://$repo" \
+    --secret-file "$secret_file" >/dev/null
+
+payload=$(printf '{"ref":"refs/heads/main","before":"%s","after":"%s","repository":{"full_name":"example/pipeline","clone_url":"file://%s","default_branch":"main"},"head_commit":{"id":"%s","message":"kiln example"}}' \
+    0000000000000000000000000000000000000000 "$sha" "$repo" "$sha")
+sig=$(printf '%s' "$payload" | openssl dgst -sha256 -hmac "$(cat "$secret_file")" -r | cut -d' ' -f1)
+curl -fsS -X POST "http://127.0.0.1:$port/hooks/github" \
+    -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
+    -H "X-GitHub-Delivery: quickstart-$sha-$(date +%s)" \
+    -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$payload" >/dev/null
+echo "kiln: pushed $sha and sent a signed webhook; waiting for the run..."
+
+for _ in $(seq 1 1200); do
+	st=$(build/bin/cictl -c "$conf" runs --repo example/pipeline --json |
+	    python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["head_sha"]==sys.argv[1]]; print(r[0]["status"] if r else "none")' "$sha")
+	[ "$st" = completed ] && break
+	sleep 0.1
+done
+build/bin/cictl -c "$conf" runs --repo example/pipeline
+run=$(build/bin/cictl -c "$conf" runs --repo example/pipeline --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+build/bin/cictl -c "$conf" show "$run"
+cat <<MSG
+
+kilnd is running on http://127.0.0.1:$port (webhooks: POST /hooks/github).
+  cictl:  build/bin/cictl -c $conf runs
+  logs:   build/bin/cictl -c $conf logs JOB_ID
+  stop:   kill \$(cat $qs/kilnd.pid)
+MSG

@@ -1,0 +1,370 @@
+/*
+ * api: the admin JSON API (docs/API.md) and /healthz.  PostgreSQL renders
+ * the JSON (json_build_object / json_agg), so a handler is one query and one
+ * reply, and field names live in exactly one place: the SQL below.
+ */
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "db.h"
+#include "kilnd.h"
+#include "log.h"
+#include "util.h"
+
+#define API_MAX_BODY		(64 * 1024)
+#define API_MAX_SECRET		4096
+#define API_MAX_URL		2048
+
+#define RUN_JSON \
+	"json_build_object('id', r.id, 'run_number', r.run_number, " \
+	"'name', r.name, 'path', r.path, 'event', r.event, " \
+	"'status', r.status, 'conclusion', r.conclusion, " \
+	"'head_sha', r.head_sha, 'head_branch', r.head_branch, " \
+	"'repository', p.full_name, 'message', r.message, " \
+	"'created_at', r.created_at, " \
+	"'updated_at', coalesce(r.completed_at, r.started_at, r.created_at))"
+
+struct api_req {
+	struct kilnd		*kilnd;
+	struct evhttp_request	*req;
+	int			 ok_code;
+	int64_t			 id;
+};
+
+static struct api_req *
+api_req_new(struct kilnd *k, struct evhttp_request *req, int ok_code)
+{
+	struct api_req *a = xcalloc(1, sizeof *a);
+
+	a->kilnd = k;
+	a->req = req;
+	a->ok_code = ok_code;
+	return a;
+}
+
+/* Reply with column 0 of row 0 (JSON text), or 404 when there is no row. */
+static void
+api_json_cb(PGresult *res, const char *error, void *arg)
+{
+	struct api_req *a = arg;
+
+	if (error != NULL) {
+		log_warnx("admin API query: %s", error);
+		http_reply_error(a->req, 500, "database error");
+	} else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
+		http_reply_error(a->req, 404, "not found");
+	else
+		http_reply_json(a->req, a->ok_code, PQgetvalue(res, 0, 0));
+	free(a);
+}
+
+static void
+api_query(struct kilnd *k, struct evhttp_request *req, int ok_code,
+    const char *sql, int nparams, const char *const *params)
+{
+	struct api_req *a = api_req_new(k, req, ok_code);
+
+	if (db_query(k->db, sql, nparams, params, api_json_cb, a) == -1) {
+		http_reply_error(req, 503, "database queue is full; retry");
+		free(a);
+	}
+}
+
+static int
+api_parse_id(struct evhttp_request *req, const char *text, char *out,
+    size_t outsz)
+{
+	const char *errstr;
+	int64_t id;
+
+	if (parse_int64(text, 1, INT64_MAX, &id, &errstr) == -1) {
+		http_reply_error(req, 400, "bad id \"%.32s\": %s", text, errstr);
+		return -1;
+	}
+	snprintf(out, outsz, "%lld", (long long)id);
+	return 0;
+}
+
+static void
+api_health_cb(PGresult *res, const char *error, void *arg)
+{
+	struct api_req *a = arg;
+	struct evbuffer *out = evbuffer_new();
+
+	if (error != NULL) {
+		evbuffer_add_printf(out, "database unavailable\n");
+		evhttp_send_reply(a->req, 503, "Service Unavailable", out);
+	} else {
+		evbuffer_add_printf(out, "ok\n");
+		evhttp_send_reply(a->req, 200, "OK", out);
+	}
+	evbuffer_free(out);
+	free(a);
+}
+
+void
+api_healthz(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	struct api_req *a;
+
+	if (db_connected(k->db) == 0) {
+		struct evbuffer *out = evbuffer_new();
+
+		evbuffer_add_printf(out, "database unavailable\n");
+		evhttp_send_reply(req, 503, "Service Unavailable", out);
+		evbuffer_free(out);
+		return;
+	}
+	a = api_req_new(k, req, 200);
+	if (db_query(k->db, "SELECT 1", 0, NULL, api_health_cb, a) == -1) {
+		http_reply_error(req, 503, "database queue is full");
+		free(a);
+	}
+}
+
+void
+api_repos_list(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	api_query(k, req, 200,
+	    "SELECT coalesce(json_agg(json_build_object('id', id, 'full_name', "
+	    "full_name, 'clone_url', clone_url, 'default_branch', "
+	    "default_branch, 'created_at', created_at) ORDER BY full_name), "
+	    "'[]') FROM repositories", 0, NULL);
+}
+
+static int
+api_valid_repo_name(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	size_t i;
+
+	if (slash == NULL || slash == s || slash[1] == '\0' ||
+	    strchr(slash + 1, '/') != NULL || strlen(s) > 200)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+		    c == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+api_repo_add_cb(PGresult *res, const char *error, void *arg)
+{
+	struct api_req *a = arg;
+
+	if (error != NULL) {
+		log_warnx("adding repository: %s", error);
+		http_reply_error(a->req, 500, "database error");
+	} else
+		http_reply_json(a->req, strcmp(PQgetvalue(res, 0, 1), "t") == 0 ?
+		    201 : 200, PQgetvalue(res, 0, 0));
+	free(a);
+}
+
+void
+api_repos_add(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	struct evbuffer *buf = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(buf);
+	const char *name, *url, *secret, *branch;
+	const char *params[4];
+	json_error_t jerr;
+	struct api_req *a;
+	json_t *body;
+	char *text;
+
+	if (len > API_MAX_BODY) {
+		http_reply_error(req, 413, "body larger than %d bytes",
+		    API_MAX_BODY);
+		return;
+	}
+	text = xmalloc(len + 1);
+	evbuffer_copyout(buf, text, len);
+	text[len] = '\0';
+	body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	OPENSSL_cleanse(text, len);
+	free(text);
+	if (body == NULL || !json_is_object(body)) {
+		http_reply_error(req, 400, "body: expected a JSON object (%s)",
+		    body ? "got another type" : jerr.text);
+		json_decref(body);
+		return;
+	}
+	name = json_string_value(json_object_get(body, "full_name"));
+	url = json_string_value(json_object_get(body, "clone_url"));
+	secret = json_string_value(json_object_get(body, "secret"));
+	branch = json_string_value(json_object_get(body, "default_branch"));
+	if (name == NULL || !api_valid_repo_name(name)) {
+		http_reply_error(req, 400, "field \"full_name\" must be "
+		    "\"owner/name\" (letters, digits, '-', '_', '.')");
+	} else if (url == NULL || url[0] == '\0' || strlen(url) > API_MAX_URL) {
+		http_reply_error(req, 400, "field \"clone_url\" must be a "
+		    "non-empty URL of at most %d bytes", API_MAX_URL);
+	} else if (secret == NULL || secret[0] == '\0' ||
+	    strlen(secret) > API_MAX_SECRET) {
+		http_reply_error(req, 400, "field \"secret\" must be a "
+		    "non-empty string of at most %d bytes", API_MAX_SECRET);
+	} else {
+		params[0] = name;
+		params[1] = url;
+		params[2] = secret;
+		params[3] = branch && branch[0] ? branch : NULL;
+		a = api_req_new(k, req, 200);
+		if (db_query(k->db,
+		    "INSERT INTO repositories (full_name, clone_url, secret, "
+		    "default_branch) VALUES ($1, $2, $3, coalesce($4, 'main')) "
+		    "ON CONFLICT (full_name) DO UPDATE SET clone_url = $2, "
+		    "secret = $3, default_branch = coalesce($4, "
+		    "repositories.default_branch) "
+		    "RETURNING json_build_object('id', id, 'full_name', "
+		    "full_name, 'clone_url', clone_url, 'default_branch', "
+		    "default_branch, 'created_at', created_at), (xmax = 0)",
+		    4, params, api_repo_add_cb, a) == -1) {
+			http_reply_error(req, 503, "database queue is full");
+			free(a);
+		}
+	}
+	/* The secret's copy inside jansson is freed here. */
+	json_decref(body);
+}
+
+void
+api_runs_list(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = evhttp_uri_get_query(uri);
+	const char *repo = NULL, *limit_s = NULL, *errstr;
+	struct evkeyvalq q;
+	const char *params[2];
+	char limit[32];
+	int64_t n = 50;
+
+	TAILQ_INIT(&q);
+	if (query != NULL && evhttp_parse_query_str(query, &q) == -1) {
+		http_reply_error(req, 400, "malformed query string");
+		return;
+	}
+	repo = evhttp_find_header(&q, "repo");
+	limit_s = evhttp_find_header(&q, "limit");
+	if (limit_s != NULL &&
+	    parse_int64(limit_s, 1, 1000, &n, &errstr) == -1) {
+		http_reply_error(req, 400, "limit \"%.32s\": %s (1 to 1000)",
+		    limit_s, errstr);
+		evhttp_clear_headers(&q);
+		return;
+	}
+	snprintf(limit, sizeof limit, "%lld", (long long)n);
+	params[0] = repo;
+	params[1] = limit;
+	api_query(k, req, 200,
+	    "SELECT coalesce(json_agg(x.j ORDER BY x.id DESC), '[]') FROM "
+	    "(SELECT r.id, " RUN_JSON " AS j FROM runs r JOIN repositories p "
+	    "ON p.id = r.repository_id WHERE $1::text IS NULL OR "
+	    "p.full_name = $1 ORDER BY r.id DESC LIMIT $2::int) x",
+	    2, params);
+	evhttp_clear_headers(&q);
+}
+
+void
+api_run_show(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	const char *params[1];
+	char id[32];
+
+	if (api_parse_id(req, args[0], id, sizeof id) == -1)
+		return;
+	params[0] = id;
+	api_query(k, req, 200,
+	    "SELECT (" RUN_JSON "::jsonb || jsonb_build_object('jobs', "
+	    "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', j.id, "
+	    "'run_id', j.run_id, 'name', j.name, 'status', j.status, "
+	    "'conclusion', j.conclusion, 'matrix', j.matrix, "
+	    "'started_at', j.started_at, 'completed_at', j.completed_at, "
+	    "'steps', (SELECT coalesce(jsonb_agg(jsonb_build_object("
+	    "'number', s.number, 'name', s.name, 'status', s.status, "
+	    "'conclusion', s.conclusion, 'started_at', s.started_at, "
+	    "'completed_at', s.completed_at) ORDER BY s.number), '[]') "
+	    "FROM steps s WHERE s.job_id = j.id)) ORDER BY j.id), '[]') "
+	    "FROM jobs j WHERE j.run_id = r.id)))::text "
+	    "FROM runs r JOIN repositories p ON p.id = r.repository_id "
+	    "WHERE r.id = $1::bigint", 1, params);
+}
+
+static void
+api_logs_cb(PGresult *res, const char *error, void *arg)
+{
+	struct api_req *a = arg;
+	struct evbuffer *out;
+	struct stat st;
+	char path[4200];
+	int fd;
+
+	if (error != NULL) {
+		http_reply_error(a->req, 500, "database error");
+		goto done;
+	}
+	if (PQntuples(res) == 0) {
+		http_reply_error(a->req, 404, "no job %lld", (long long)a->id);
+		goto done;
+	}
+	out = evbuffer_new();
+	evhttp_add_header(evhttp_request_get_output_headers(a->req),
+	    "Content-Type", "text/plain; charset=utf-8");
+	snprintf(path, sizeof path, "%s/%lld.log", a->kilnd->log_dir,
+	    (long long)a->id);
+	/* evbuffer_add_file streams it (sendfile/mmap): no whole-log copy. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		if (fstat(fd, &st) == 0 && st.st_size > 0)
+			evbuffer_add_file(out, fd, 0, st.st_size);
+		else
+			close(fd);
+	}
+	evhttp_send_reply(a->req, 200, "OK", out);
+	evbuffer_free(out);
+done:
+	free(a);
+}
+
+void
+api_job_logs(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	struct api_req *a;
+	const char *params[1];
+	char id[32];
+
+	if (api_parse_id(req, args[0], id, sizeof id) == -1)
+		return;
+	a = api_req_new(k, req, 200);
+	a->id = strtoll(id, NULL, 10);
+	params[0] = id;
+	if (db_query(k->db, "SELECT 1 FROM jobs WHERE id = $1::bigint", 1,
+	    params, api_logs_cb, a) == -1) {
+		http_reply_error(req, 503, "database queue is full");
+		free(a);
+	}
+}

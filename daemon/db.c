@@ -1,0 +1,405 @@
+/*
+ * db: see db.h.  Each connection is a small state machine:
+ *
+ *   DB_CONNECTING --PQconnectPoll ok--> DB_IDLE --send--> DB_BUSY --results--> DB_IDLE
+ *        ^                                                    |
+ *        +------------- DB_BROKEN (retry timer) <------- error+
+ *
+ * Write interest is armed only while libpq has unsent output.
+ */
+#include <sys/queue.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+#define DB_QUEUE_MAX	100000
+#define DB_RETRY_MIN_MS	200
+#define DB_RETRY_MAX_MS	5000
+
+enum db_state {
+	DB_CONNECTING,
+	DB_IDLE,
+	DB_BUSY,
+	DB_BROKEN,
+};
+
+struct db_query {
+	TAILQ_ENTRY(db_query) entry;
+	char		*sql;
+	int		 nparams;
+	char		**params;
+	db_cb		 cb;
+	void		*arg;
+};
+TAILQ_HEAD(db_queries, db_query);
+
+struct db_conn {
+	struct db	*db;
+	int		 index;
+	PGconn		*pg;
+	enum db_state	 state;
+	struct event	*ev;		/* socket readiness */
+	struct event	*retry;		/* reconnect timer */
+	int		 retry_ms;
+	struct db_query	*current;
+	PGresult	*last;		/* last result of current */
+	int		 failed;	/* current got an error result */
+};
+
+struct db {
+	struct event_base *base;
+	char		*conninfo;
+	struct db_conn	*conns;
+	int		 nconn;
+	struct db_queries queue;
+	int		 queued;
+};
+
+static void	db_conn_start(struct db_conn *);
+static void	db_dispatch(struct db *);
+
+static const char *
+db_state_name(enum db_state s)
+{
+	switch (s) {
+	case DB_CONNECTING:	return "connecting";
+	case DB_IDLE:		return "idle";
+	case DB_BUSY:		return "busy";
+	case DB_BROKEN:		return "broken";
+	}
+	return "?";
+}
+
+static void
+db_query_free(struct db_query *q)
+{
+	int i;
+
+	for (i = 0; i < q->nparams; i++)
+		free(q->params[i]);
+	free(q->params);
+	free(q->sql);
+	free(q);
+}
+
+static void
+db_query_finish(struct db_query *q, PGresult *res, const char *error)
+{
+	q->cb(res, error, q->arg);
+	db_query_free(q);
+}
+
+static void
+db_conn_watch(struct db_conn *c, short what)
+{
+	if (c->ev != NULL) {
+		event_del(c->ev);
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+	if (what == 0 || c->pg == NULL || PQsocket(c->pg) < 0)
+		return;
+	c->ev = event_new(c->db->base, PQsocket(c->pg), what, NULL, NULL);
+}
+
+static void	db_conn_cb(evutil_socket_t, short, void *);
+
+static void
+db_conn_arm(struct db_conn *c, short what)
+{
+	db_conn_watch(c, 0);
+	if (c->pg == NULL || PQsocket(c->pg) < 0)
+		return;
+	c->ev = event_new(c->db->base, PQsocket(c->pg), what | EV_PERSIST,
+	    db_conn_cb, c);
+	event_add(c->ev, NULL);
+}
+
+static void
+db_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	db_conn_start(arg);
+}
+
+static void
+db_conn_break(struct db_conn *c, const char *why)
+{
+	struct db_query *q = c->current;
+	struct timeval tv;
+	char msg[512];
+
+	snprintf(msg, sizeof msg, "%s", why);
+	/* Strip libpq's trailing newline so log lines stay single. */
+	msg[strcspn(msg, "\n")] = '\0';
+	log_warnx("database connection %d (%s): %s", c->index,
+	    db_state_name(c->state), msg);
+	db_conn_watch(c, 0);
+	if (c->last != NULL) {
+		PQclear(c->last);
+		c->last = NULL;
+	}
+	if (c->pg != NULL) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	c->state = DB_BROKEN;
+	c->current = NULL;
+	c->retry_ms = c->retry_ms ? c->retry_ms * 2 : DB_RETRY_MIN_MS;
+	if (c->retry_ms > DB_RETRY_MAX_MS)
+		c->retry_ms = DB_RETRY_MAX_MS;
+	tv.tv_sec = c->retry_ms / 1000;
+	tv.tv_usec = (c->retry_ms % 1000) * 1000;
+	evtimer_add(c->retry, &tv);
+	if (q != NULL)
+		db_query_finish(q, NULL, msg);
+}
+
+static void
+db_conn_connect_step(struct db_conn *c)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_READING:
+		db_conn_arm(c, EV_READ);
+		return;
+	case PGRES_POLLING_WRITING:
+		db_conn_arm(c, EV_WRITE);
+		return;
+	case PGRES_POLLING_OK:
+		if (PQsetnonblocking(c->pg, 1) == -1) {
+			db_conn_break(c, PQerrorMessage(c->pg));
+			return;
+		}
+		c->state = DB_IDLE;
+		c->retry_ms = 0;
+		log_debug("database connection %d ready", c->index);
+		db_conn_arm(c, EV_READ);
+		db_dispatch(c->db);
+		return;
+	default:
+		db_conn_break(c, PQerrorMessage(c->pg));
+		return;
+	}
+}
+
+static void
+db_conn_start(struct db_conn *c)
+{
+	c->pg = PQconnectStart(c->db->conninfo);
+	if (c->pg == NULL) {
+		db_conn_break(c, "out of memory");
+		return;
+	}
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		db_conn_break(c, PQerrorMessage(c->pg));
+		return;
+	}
+	c->state = DB_CONNECTING;
+	db_conn_connect_step(c);
+}
+
+/* Drain results of the current query; finish it when libpq has no more. */
+static void
+db_conn_read_results(struct db_conn *c)
+{
+	PGresult *res;
+
+	while (!PQisBusy(c->pg)) {
+		res = PQgetResult(c->pg);
+		if (res == NULL) {
+			struct db_query *q = c->current;
+			PGresult *last = c->last;
+			int failed = c->failed;
+
+			c->current = NULL;
+			c->last = NULL;
+			c->failed = 0;
+			c->state = DB_IDLE;
+			db_conn_arm(c, EV_READ);
+			if (q != NULL) {
+				const char *err = NULL;
+
+				if (failed)
+					err = last != NULL ?
+					    PQresultErrorMessage(last) :
+					    "query failed";
+				db_query_finish(q, last, err);
+			}
+			if (last != NULL)
+				PQclear(last);
+			db_dispatch(c->db);
+			return;
+		}
+		switch (PQresultStatus(res)) {
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+		case PGRES_EMPTY_QUERY:
+			break;
+		default:
+			c->failed = 1;
+			break;
+		}
+		if (c->last != NULL)
+			PQclear(c->last);
+		c->last = res;
+	}
+}
+
+static void
+db_conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn *c = arg;
+	PGnotify *n;
+	int r;
+
+	if (c->state == DB_CONNECTING) {
+		db_conn_connect_step(c);
+		return;
+	}
+	if (what & EV_WRITE) {
+		if ((r = PQflush(c->pg)) == -1) {
+			db_conn_break(c, PQerrorMessage(c->pg));
+			return;
+		}
+		if (r == 0)
+			db_conn_arm(c, EV_READ);
+	}
+	if (what & EV_READ) {
+		if (!PQconsumeInput(c->pg)) {
+			db_conn_break(c, PQerrorMessage(c->pg));
+			return;
+		}
+		while ((n = PQnotifies(c->pg)) != NULL)
+			PQfreemem(n);
+		if (c->state == DB_BUSY)
+			db_conn_read_results(c);
+		else if (PQstatus(c->pg) == CONNECTION_BAD)
+			db_conn_break(c, PQerrorMessage(c->pg));
+	}
+}
+
+static void
+db_conn_send(struct db_conn *c, struct db_query *q)
+{
+	int r;
+
+	c->current = q;
+	c->state = DB_BUSY;
+	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+	    (const char *const *)q->params, NULL, NULL, 0)) {
+		db_conn_break(c, PQerrorMessage(c->pg));
+		return;
+	}
+	if ((r = PQflush(c->pg)) == -1) {
+		db_conn_break(c, PQerrorMessage(c->pg));
+		return;
+	}
+	db_conn_arm(c, r == 1 ? EV_READ | EV_WRITE : EV_READ);
+}
+
+static void
+db_dispatch(struct db *db)
+{
+	struct db_query *q;
+	int i;
+
+	for (i = 0; i < db->nconn && !TAILQ_EMPTY(&db->queue); i++) {
+		struct db_conn *c = &db->conns[i];
+
+		if (c->state != DB_IDLE)
+			continue;
+		q = TAILQ_FIRST(&db->queue);
+		TAILQ_REMOVE(&db->queue, q, entry);
+		db->queued--;
+		db_conn_send(c, q);
+	}
+}
+
+struct db *
+db_new(struct event_base *base, const char *conninfo, int nconn)
+{
+	struct db *db = xcalloc(1, sizeof *db);
+	int i;
+
+	db->base = base;
+	db->conninfo = xstrdup(conninfo);
+	db->nconn = nconn;
+	db->conns = xcalloc((size_t)nconn, sizeof *db->conns);
+	TAILQ_INIT(&db->queue);
+	for (i = 0; i < nconn; i++) {
+		struct db_conn *c = &db->conns[i];
+
+		c->db = db;
+		c->index = i;
+		c->retry = evtimer_new(base, db_retry_cb, c);
+		db_conn_start(c);
+	}
+	return db;
+}
+
+void
+db_free(struct db *db)
+{
+	struct db_query *q;
+	int i;
+
+	if (db == NULL)
+		return;
+	for (i = 0; i < db->nconn; i++) {
+		struct db_conn *c = &db->conns[i];
+
+		db_conn_watch(c, 0);
+		event_free(c->retry);
+		if (c->last != NULL)
+			PQclear(c->last);
+		if (c->current != NULL)
+			db_query_finish(c->current, NULL, "shutting down");
+		if (c->pg != NULL)
+			PQfinish(c->pg);
+	}
+	while ((q = TAILQ_FIRST(&db->queue)) != NULL) {
+		TAILQ_REMOVE(&db->queue, q, entry);
+		db_query_finish(q, NULL, "shutting down");
+	}
+	free(db->conns);
+	free(db->conninfo);
+	free(db);
+}
+
+int
+db_query(struct db *db, const char *sql, int nparams,
+    const char *const *params, db_cb cb, void *arg)
+{
+	struct db_query *q;
+	int i;
+
+	if (db->queued >= DB_QUEUE_MAX)
+		return -1;
+	q = xcalloc(1, sizeof *q);
+	q->sql = xstrdup(sql);
+	q->nparams = nparams;
+	q->params = xcalloc((size_t)(nparams ? nparams : 1), sizeof *q->params);
+	for (i = 0; i < nparams; i++)
+		q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+	q->cb = cb;
+	q->arg = arg;
+	TAILQ_INSERT_TAIL(&db->queue, q, entry);
+	db->queued++;
+	db_dispatch(db);
+	return 0;
+}
+
+int
+db_connected(const struct db *db)
+{
+	int i, n = 0;
+
+	for (i = 0; i < db->nconn; i++)
+		if (db->conns[i].state == DB_IDLE ||
+		    db->conns[i].state == DB_BUSY)
+			n++;
+	return n;
+}

@@ -1,0 +1,38 @@
+/*
+ * db: kilnd's asynchronous PostgreSQL pool.  A few nonblocking libpq
+ * connections driven by libevent; queries wait in one FIFO and go to the
+ * first idle connection, so the event loop never blocks on the database.
+ * A lost connection is re-established with backoff; the query it was running
+ * fails (its callback gets an error) and nothing else is lost.
+ */
+#ifndef KILN_DB_H
+#define KILN_DB_H
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+struct db;
+
+/*
+ * Called once per query, from the event loop.  On success res is the last
+ * result of the query (owned by db, valid during the call) and error NULL;
+ * on failure res is NULL or the failed result and error says why.
+ */
+typedef void (*db_cb)(PGresult *res, const char *error, void *arg);
+
+/* Start nconn connections to conninfo.  Caller frees with db_free(). */
+struct db	*db_new(struct event_base *, const char *conninfo, int nconn);
+void		 db_free(struct db *);
+
+/*
+ * Queue a parameterised query (parameters are copied; NULL means SQL NULL).
+ * Returns 0, or -1 when the queue is full (DB_QUEUE_MAX, 100000) and the callback will
+ * not be called.
+ */
+int		 db_query(struct db *, const char *sql, int nparams,
+		     const char *const *params, db_cb cb, void *arg);
+
+/* Number of connections currently usable. */
+int		 db_connected(const struct db *);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * http: one route table for both listeners (public TCP, admin Unix socket).
+ * 404 and 405 are decided here, in one place; handlers only see requests
+ * that are theirs.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include <jansson.h>
+
+#include "kilnd.h"
+#include "log.h"
+#include "util.h"
+
+#define HTTP_MAX_ARGS		4
+#define HTTP_MAX_SEGMENTS	16
+
+static const struct http_route http_routes[] = {
+	{ EVHTTP_REQ_POST, "/hooks/github", HTTP_PUBLIC, webhook_github },
+	{ EVHTTP_REQ_GET, "/healthz", HTTP_PUBLIC | HTTP_ADMIN, api_healthz },
+	{ EVHTTP_REQ_GET, "/api/v1/repos", HTTP_ADMIN, api_repos_list },
+	{ EVHTTP_REQ_POST, "/api/v1/repos", HTTP_ADMIN, api_repos_add },
+	{ EVHTTP_REQ_GET, "/api/v1/runs", HTTP_ADMIN, api_runs_list },
+	{ EVHTTP_REQ_GET, "/api/v1/runs/*", HTTP_ADMIN, api_run_show },
+	{ EVHTTP_REQ_GET, "/api/v1/jobs/*/logs", HTTP_ADMIN, api_job_logs },
+};
+
+struct http_listener {
+	struct kilnd	*kilnd;
+	int		 flag;
+};
+
+void
+http_reply_json(struct evhttp_request *req, int code, const char *json)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evbuffer_add(out, json, strlen(json));
+	evbuffer_add(out, "\n", 1);
+	evhttp_send_reply(req, code, NULL, out);
+	evbuffer_free(out);
+}
+
+void
+http_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+	char msg[1024];
+	json_t *obj;
+	char *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	obj = json_pack("{s:s}", "error", msg);
+	text = json_dumps(obj, JSON_COMPACT);
+	http_reply_json(req, code, text);
+	free(text);
+	json_decref(obj);
+}
+
+/*
+ * Match path against a pattern segment by segment; "*" captures a segment
+ * (pointers into segbuf).  Returns 1 on a match.
+ */
+static int
+http_match(const char *pattern, const char *path, char *segbuf, size_t segsz,
+    const char **args, int *nargs)
+{
+	const char *p = pattern, *s;
+	char *out = segbuf;
+
+	*nargs = 0;
+	if (strlen(path) >= segsz)
+		return 0;
+	snprintf(segbuf, segsz, "%s", path);
+	s = segbuf;
+	while (*p != '\0' && *s != '\0') {
+		if (*p == '*') {
+			const char *start = s;
+
+			while (*s != '\0' && *s != '/')
+				s++;
+			if (s == start || *nargs >= HTTP_MAX_ARGS)
+				return 0;
+			args[(*nargs)++] = start;
+			p++;
+			if (*s == '/') {
+				if (*p != '/')
+					return 0;
+				out = (char *)s;
+				*out = '\0';
+				s++;
+				p++;
+			}
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+static void
+http_dispatch_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_listener *l = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	const char *args[HTTP_MAX_ARGS];
+	char segbuf[1024];
+	int nargs, path_known = 0;
+	size_t i;
+
+	if (path == NULL || path[0] == '\0')
+		path = "/";
+	for (i = 0; i < nitems(http_routes); i++) {
+		const struct http_route *r = &http_routes[i];
+
+		if ((r->flags & l->flag) == 0)
+			continue;
+		if (!http_match(r->pattern, path, segbuf, sizeof segbuf, args,
+		    &nargs))
+			continue;
+		path_known = 1;
+		if (r->method != method &&
+		    !(r->method == EVHTTP_REQ_GET && method == EVHTTP_REQ_HEAD))
+			continue;
+		r->handler(l->kilnd, req, args, nargs);
+		return;
+	}
+	if (path_known)
+		http_reply_error(req, 405, "method not allowed for %s", path);
+	else
+		http_reply_error(req, 404, "no such resource: %s", path);
+}
+
+void
+http_attach(struct kilnd *k, struct evhttp *http, int listener_flag)
+{
+	struct http_listener *l = xcalloc(1, sizeof *l);
+
+	/* Lives as long as the evhttp; freed with the process. */
+	l->kilnd = k;
+	l->flag = listener_flag;
+	evhttp_set_gencb(http, http_dispatch_cb, l);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	evhttp_set_timeout(http, 60);
+}
+
+int
+http_listen_tcp(struct evhttp *http, const char *hostport, char *err,
+    size_t errsz)
+{
+	char host[256];
+	const char *colon, *errstr;
+	int64_t port;
+
+	colon = strrchr(hostport, ':');
+	if (colon == NULL || colon == hostport) {
+		snprintf(err, errsz, "listen \"%s\": expected host:port",
+		    hostport);
+		return -1;
+	}
+	if (parse_int64(colon + 1, 0, 65535, &port, &errstr) == -1) {
+		snprintf(err, errsz, "listen \"%s\": port %s", hostport, errstr);
+		return -1;
+	}
+	if (hostport[0] == '[' && colon[-1] == ']')
+		snprintf(host, sizeof host, "%.*s", (int)(colon - hostport - 2),
+		    hostport + 1);
+	else
+		snprintf(host, sizeof host, "%.*s", (int)(colon - hostport),
+		    hostport);
+	if (evhttp_bind_socket_with_handle(http, host, (unsigned short)port) ==
+	    NULL) {
+		snprintf(err, errsz, "listen on %s: %s", hostport,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+http_listen_unix(struct event_base *base, struct evhttp *http,
+    const char *path, char *err, size_t errsz)
+{
+	struct sockaddr_un sun;
+	struct evconnlistener *lev;
+	int fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		snprintf(err, errsz, "socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(err, errsz, "socket: %s", strerror(errno));
+		return -1;
+	}
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    chmod(path, 0600) == -1 || listen(fd, 128) == -1) {
+		snprintf(err, errsz, "admin socket %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	lev = evconnlistener_new(base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (lev == NULL || evhttp_bind_listener(http, lev) == NULL) {
+		snprintf(err, errsz, "admin socket %s: cannot listen", path);
+		return -1;
+	}
+	return 0;
+}

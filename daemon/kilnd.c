@@ -1,0 +1,280 @@
+/*
+ * kilnd: the kiln daemon.  main() wires the subsystems together around one
+ * libevent loop:
+ *
+ *   pgembed (optional) -> migrations -> db pool -> logsrv -> HTTP (public
+ *   TCP + admin Unix socket) -> supervisor (local workers) -> reaper timer
+ *
+ * Start-up may block (initdb, migrations); once event_base_dispatch() runs,
+ * nothing does.  SIGTERM/SIGINT stop the workers, then the loop, then the
+ * embedded cluster.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "db.h"
+#include "kilnd.h"
+#include "log.h"
+#include "logsrv.h"
+#include "migrate.h"
+#include "pgembed.h"
+#include "util.h"
+
+#define KILND_REAP_INTERVAL_S	5
+
+static void __attribute__((noreturn))
+usage(int code)
+{
+	fprintf(code ? stderr : stdout,
+	    "usage: kilnd [-dnV] [-c file]\n"
+	    "  -c file   configuration file (default %s/kiln/kiln.conf if it "
+	    "exists)\n"
+	    "  -d        debug logging\n"
+	    "  -n        check the configuration and exit\n"
+	    "  -V        print the version and exit\n"
+	    "  --help-config  print every configuration key with its default\n",
+	    KILN_SYSCONFDIR);
+	exit(code);
+}
+
+static void
+print_line(const char *line, void *arg)
+{
+	printf("%s\n", line);
+}
+
+static void
+kilnd_reap_cb(PGresult *res, const char *error, void *arg)
+{
+	if (error != NULL)
+		log_warnx("reaper: %s", error);
+	else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_warnx("reaper: failed %s job(s) whose worker stopped "
+		    "renewing its lease", PQgetvalue(res, 0, 0));
+}
+
+static void
+kilnd_reap_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kilnd *k = arg;
+
+	if (db_connected(k->db) > 0)
+		db_query(k->db, "SELECT kiln_reap()", 0, NULL, kilnd_reap_cb,
+		    NULL);
+}
+
+static void
+kilnd_maybe_exit(struct kilnd *k)
+{
+	if (k->stopping && supervisor_running(k->sup) == 0)
+		event_base_loopexit(k->base, NULL);
+}
+
+static void
+kilnd_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct kilnd *k = arg;
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == pgembed_pid(k->pg)) {
+			pgembed_reaped(k->pg);
+			log_warnx("embedded PostgreSQL exited unexpectedly; "
+			    "stopping");
+			k->stopping = 1;
+			supervisor_stop(k->sup);
+			continue;
+		}
+		supervisor_reaped(k->sup, pid, status);
+	}
+	kilnd_maybe_exit(k);
+}
+
+static void
+kilnd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct kilnd *k = arg;
+
+	if (k->stopping)
+		return;
+	log_info("received signal %d; stopping", (int)sig);
+	k->stopping = 1;
+	supervisor_stop(k->sup);
+	kilnd_maybe_exit(k);
+}
+
+static int
+kilnd_migrate(const char *conninfo, char *err, size_t errsz)
+{
+	PGconn *conn = PQconnectdb(conninfo);
+	int n;
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(err, errsz, "connecting to the database: %s",
+		    PQerrorMessage(conn));
+		PQfinish(conn);
+		return -1;
+	}
+	PQclear(PQexec(conn, "SET client_min_messages = warning"));
+	n = migrate_apply(conn, err, errsz);
+	PQfinish(conn);
+	if (n > 0)
+		log_info("applied %d database migration(s)", n);
+	return n < 0 ? -1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help-config", no_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kiln_config cfg;
+	struct kilnd k;
+	struct event *sigs[4];
+	const char *conf = NULL;
+	char err[1024];
+	int ch, check_only = 0, debug = 0, i;
+	struct timeval reap_tv = { KILND_REAP_INTERVAL_S, 0 };
+
+	while ((ch = getopt_long(argc, argv, "c:dnVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'V':
+			printf("kilnd %s\n", KILN_VERSION);
+			return 0;
+		case 'H':
+			config_describe(print_line, NULL);
+			return 0;
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+	if (conf == NULL && access(KILN_SYSCONFDIR "/kiln/kiln.conf", R_OK) == 0)
+		conf = KILN_SYSCONFDIR "/kiln/kiln.conf";
+	log_init("kilnd", debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if (config_load(conf, &cfg, err, sizeof err) == -1)
+		fatalx("%s", err);
+	if (check_only) {
+		printf("%s: configuration OK\n", conf ? conf : "(defaults)");
+		config_free(&cfg);
+		return 0;
+	}
+	if (!debug) {
+		static const char *levels[] = { "error", "warn", "info",
+		    "debug" };
+		for (i = 0; i < 4; i++)
+			if (strcmp(cfg.log_level, levels[i]) == 0)
+				log_set_level((enum log_level)i);
+	}
+
+	memset(&k, 0, sizeof k);
+	k.cfg = &cfg;
+	signal(SIGPIPE, SIG_IGN);
+	/* The state directory must be traversable by the cluster's owner. */
+	if (mkdir_p(cfg.state_dir, 0755) == -1)
+		fatal("creating %s", cfg.state_dir);
+	k.log_dir = xasprintf("%s/logs", cfg.state_dir);
+	if (mkdir_p(k.log_dir, 0750) == -1 || mkdir_p(cfg.work_dir, 0755) == -1)
+		fatal("creating %s", k.log_dir);
+
+	if (cfg.db_url[0] == '\0' &&
+	    (k.pg = pgembed_start(&cfg, err, sizeof err)) == NULL)
+		fatalx("embedded PostgreSQL: %s", err);
+	k.conninfo = config_conninfo(&cfg);
+	if (kilnd_migrate(k.conninfo, err, sizeof err) == -1) {
+		pgembed_stop(k.pg);
+		fatalx("%s", err);
+	}
+
+	if ((k.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	k.db = db_new(k.base, k.conninfo, cfg.db_connections);
+	if ((k.logsrv = logsrv_new(k.base, cfg.log_socket, k.log_dir, err,
+	    sizeof err)) == NULL) {
+		pgembed_stop(k.pg);
+		fatalx("log socket: %s", err);
+	}
+	if (cfg.listen[0] != '\0') {
+		k.http_public = evhttp_new(k.base);
+		evhttp_set_max_body_size(k.http_public, WEBHOOK_MAX_BODY);
+		http_attach(&k, k.http_public, HTTP_PUBLIC);
+		if (http_listen_tcp(k.http_public, cfg.listen, err,
+		    sizeof err) == -1) {
+			pgembed_stop(k.pg);
+			fatalx("%s", err);
+		}
+	}
+	k.http_admin = evhttp_new(k.base);
+	evhttp_set_max_body_size(k.http_admin, 1024 * 1024);
+	http_attach(&k, k.http_admin, HTTP_ADMIN);
+	if (http_listen_unix(k.base, k.http_admin, cfg.admin_socket, err,
+	    sizeof err) == -1) {
+		pgembed_stop(k.pg);
+		fatalx("%s", err);
+	}
+
+	sigs[0] = evsignal_new(k.base, SIGTERM, kilnd_sigterm_cb, &k);
+	sigs[1] = evsignal_new(k.base, SIGINT, kilnd_sigterm_cb, &k);
+	sigs[2] = evsignal_new(k.base, SIGCHLD, kilnd_sigchld_cb, &k);
+	sigs[3] = evsignal_new(k.base, SIGHUP, kilnd_sigterm_cb, &k);
+	for (i = 0; i < 3; i++)
+		evsignal_add(sigs[i], NULL);
+	k.reap_timer = event_new(k.base, -1, EV_PERSIST, kilnd_reap_timer_cb,
+	    &k);
+	evtimer_add(k.reap_timer, &reap_tv);
+
+	k.sup = supervisor_new(&k);
+	supervisor_start(k.sup);
+	log_info("kilnd %s ready: http %s, admin %s, %d worker(s)",
+	    KILN_VERSION, cfg.listen[0] ? cfg.listen : "(off)",
+	    cfg.admin_socket, cfg.worker_count);
+
+	event_base_dispatch(k.base);
+
+	log_info("shutting down");
+	for (i = 0; i < 4; i++)
+		event_free(sigs[i]);
+	event_free(k.reap_timer);
+	supervisor_free(k.sup);
+	if (k.http_public != NULL)
+		evhttp_free(k.http_public);
+	evhttp_free(k.http_admin);
+	unlink(cfg.admin_socket);
+	logsrv_free(k.logsrv);
+	db_free(k.db);
+	event_base_free(k.base);
+	pgembed_stop(k.pg);
+	free(k.conninfo);
+	free(k.log_dir);
+	config_free(&cfg);
+	return 0;
+}

@@ -1,0 +1,86 @@
+/*
+ * kilnd internals: the daemon's context, passed to every subsystem (no
+ * globals), and the subsystems' entry points.  One libevent loop; nothing
+ * here may block once the loop runs.
+ */
+#ifndef KILND_H
+#define KILND_H
+
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "config.h"
+
+struct db;
+struct pgembed;
+struct logsrv;
+struct supervisor;
+
+struct kilnd {
+	struct event_base	*base;
+	struct kiln_config	*cfg;
+	struct db		*db;
+	struct pgembed		*pg;
+	struct logsrv		*logsrv;
+	struct supervisor	*sup;
+	struct evhttp		*http_public;	/* webhooks, status page */
+	struct evhttp		*http_admin;	/* admin API, Unix socket */
+	char			*log_dir;	/* <state_dir>/logs */
+	char			*conninfo;
+	int			 stopping;
+	struct event		*reap_timer;
+};
+
+/* http.c: route requests of either listener through one table. */
+#define HTTP_PUBLIC	0x1		/* served on the TCP listener */
+#define HTTP_ADMIN	0x2		/* served on the admin socket */
+
+struct http_route {
+	enum evhttp_cmd_type	 method;
+	const char		*pattern;	/* "*" matches one path segment */
+	int			 flags;
+	void			(*handler)(struct kilnd *, struct evhttp_request *,
+				    const char *const *args, int nargs);
+};
+
+void	http_attach(struct kilnd *, struct evhttp *, int listener_flag);
+void	http_reply_json(struct evhttp_request *, int code, const char *json);
+void	http_reply_error(struct evhttp_request *, int code, const char *fmt,
+	    ...) __attribute__((format(printf, 3, 4)));
+int	http_listen_tcp(struct evhttp *, const char *hostport, char *err,
+	    size_t errsz);
+int	http_listen_unix(struct event_base *, struct evhttp *, const char *path,
+	    char *err, size_t errsz);
+
+/* webhook.c */
+void	webhook_github(struct kilnd *, struct evhttp_request *,
+	    const char *const *args, int nargs);
+#define WEBHOOK_MAX_BODY	(25 * 1024 * 1024)	/* GitHub's own cap */
+
+/* api.c */
+void	api_healthz(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_repos_list(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_repos_add(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_runs_list(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_run_show(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_job_logs(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+
+/* supervisor.c: local kiln-worker processes. */
+struct supervisor *supervisor_new(struct kilnd *);
+void	supervisor_start(struct supervisor *);
+/* 1 if pid was one of ours (it is restarted unless stopping). */
+int	supervisor_reaped(struct supervisor *, pid_t, int status);
+/* SIGTERM every worker; SIGKILL after a grace period. */
+void	supervisor_stop(struct supervisor *);
+int	supervisor_running(const struct supervisor *);
+void	supervisor_free(struct supervisor *);
+
+#endif

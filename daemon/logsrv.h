@@ -1,0 +1,42 @@
+/*
+ * logsrv: kilnd's end of the log socket.  Workers connect over a Unix
+ * socket, say HELLO for a job, stream sequence-numbered LOG frames (see
+ * common/proto.h for the wire format) and finish with END; logsrv appends
+ * each new chunk to <log_dir>/<job_id>.log, hands it to an observer (live
+ * viewers), and acknowledges.  Runs inside kilnd's event loop and never
+ * blocks on a peer; a misbehaving peer is disconnected, never fatal.
+ */
+#ifndef KILN_LOGSRV_H
+#define KILN_LOGSRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct logsrv;
+
+/*
+ * Create the socket at socket_path (a stale socket left by a dead kilnd is
+ * removed; a live one or a non-socket file is an error), mode 0660, and
+ * start accepting on base.  log_dir is created (0750) if missing.  Returns
+ * NULL with a reason in err on failure.  The caller owns the result and
+ * frees it with logsrv_free() (which also removes the socket file).
+ */
+struct logsrv	*logsrv_new(struct event_base *base, const char *socket_path,
+		    const char *log_dir, char *err, size_t errsz);
+void		 logsrv_free(struct logsrv *);
+
+/*
+ * Observer for live viewers: cb runs once for every chunk newly appended
+ * to a job's log (never for a replayed duplicate), in order, after it is
+ * written.  data is valid only during the call.  cb must not call
+ * logsrv_free().  NULL removes the observer.
+ */
+void		 logsrv_set_observer(struct logsrv *,
+		    void (*cb)(int64_t job_id, const char *data, size_t len,
+		    void *arg), void *arg);
+
+/* Connected peers (any state), for metrics and tests. */
+size_t		 logsrv_peer_count(const struct logsrv *);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * supervisor: starts [workers] count local kiln-worker processes and keeps
+ * them running.  A worker that dies is restarted with a backoff that grows
+ * while it keeps dying young, and its unfinished job is failed at once
+ * (kiln_worker_lost) rather than waiting for the lease to expire.
+ */
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "kilnd.h"
+#include "log.h"
+#include "util.h"
+
+#define SUP_BACKOFF_MIN_MS	500
+#define SUP_BACKOFF_MAX_MS	30000
+#define SUP_STABLE_MS		10000	/* alive this long: reset backoff */
+#define SUP_KILL_AFTER_MS	10000
+
+struct sup_worker {
+	struct supervisor *sup;
+	int		 index;
+	char		 name[64];
+	pid_t		 pid;
+	int64_t		 started_ms;
+	int		 backoff_ms;
+	struct event	*restart;
+};
+
+struct supervisor {
+	struct kilnd	*kilnd;
+	char		*program;
+	struct sup_worker *workers;
+	int		 nworkers;
+	int		 stopping;
+	struct event	*kill_timer;
+};
+
+static void
+sup_spawn(struct sup_worker *w)
+{
+	struct supervisor *s = w->sup;
+	const struct kiln_config *cfg = s->kilnd->cfg;
+	char *argv[20];
+	int argc = 0;
+	pid_t pid;
+
+	argv[argc++] = "kiln-worker";
+	if (cfg->path != NULL) {
+		argv[argc++] = "-c";
+		argv[argc++] = cfg->path;
+	}
+	argv[argc++] = "--name";
+	argv[argc++] = w->name;
+	argv[argc++] = "--database";
+	argv[argc++] = s->kilnd->conninfo;
+	argv[argc++] = "--log-socket";
+	argv[argc++] = cfg->log_socket;
+	argv[argc++] = "--work-dir";
+	argv[argc++] = cfg->work_dir;
+	argv[argc] = NULL;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork for %s", w->name);
+		return;
+	}
+	if (pid == 0) {
+		/* A worker outlives nothing: if kilnd dies, so does it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		setpgid(0, 0);
+		execv(s->program, argv);
+		fprintf(stderr, "kilnd: exec %s: %s\n", s->program,
+		    strerror(errno));
+		_exit(127);
+	}
+	w->pid = pid;
+	w->started_ms = now_ms();
+	log_info("started %s (pid %ld)", w->name, (long)pid);
+}
+
+static void
+sup_restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sup_worker *w = arg;
+
+	if (!w->sup->stopping)
+		sup_spawn(w);
+}
+
+static void
+sup_lost_cb(PGresult *res, const char *error, void *arg)
+{
+	char *name = arg;
+
+	if (error != NULL)
+		log_warnx("failing the job of %s: %s", name, error);
+	else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+		log_info("%s died during a job; the job failed", name);
+	free(name);
+}
+
+static char *
+sup_find_program(const struct kiln_config *cfg)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (cfg->worker_program[0] != '\0')
+		return xstrdup(cfg->worker_program);
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			return xasprintf("%s/kiln-worker", self);
+		}
+	}
+	return xstrdup(KILN_BINDIR "/kiln-worker");
+}
+
+struct supervisor *
+supervisor_new(struct kilnd *k)
+{
+	struct supervisor *s = xcalloc(1, sizeof *s);
+	int i;
+
+	s->kilnd = k;
+	s->program = sup_find_program(k->cfg);
+	s->nworkers = k->cfg->worker_count;
+	s->workers = xcalloc((size_t)(s->nworkers ? s->nworkers : 1),
+	    sizeof *s->workers);
+	for (i = 0; i < s->nworkers; i++) {
+		struct sup_worker *w = &s->workers[i];
+
+		w->sup = s;
+		w->index = i;
+		w->pid = -1;
+		snprintf(w->name, sizeof w->name, "local-%d", i + 1);
+		w->restart = evtimer_new(k->base, sup_restart_cb, w);
+	}
+	return s;
+}
+
+void
+supervisor_start(struct supervisor *s)
+{
+	int i;
+
+	if (s->nworkers > 0 && access(s->program, X_OK) == -1)
+		log_warn("worker program %s", s->program);
+	for (i = 0; i < s->nworkers; i++)
+		sup_spawn(&s->workers[i]);
+}
+
+int
+supervisor_reaped(struct supervisor *s, pid_t pid, int status)
+{
+	struct timeval tv;
+	const char *params[1];
+	int i;
+
+	for (i = 0; i < s->nworkers; i++) {
+		struct sup_worker *w = &s->workers[i];
+
+		if (w->pid != pid)
+			continue;
+		w->pid = -1;
+		if (s->stopping) {
+			log_info("%s exited", w->name);
+			return 1;
+		}
+		if (WIFSIGNALED(status))
+			log_warnx("%s (pid %ld) killed by signal %d; restarting",
+			    w->name, (long)pid, WTERMSIG(status));
+		else
+			log_warnx("%s (pid %ld) exited with status %d; "
+			    "restarting", w->name, (long)pid,
+			    WEXITSTATUS(status));
+		params[0] = w->name;
+		db_query(s->kilnd->db, "SELECT kiln_worker_lost($1)", 1, params,
+		    sup_lost_cb, xstrdup(w->name));
+		if (now_ms() - w->started_ms > SUP_STABLE_MS)
+			w->backoff_ms = SUP_BACKOFF_MIN_MS;
+		else if (w->backoff_ms == 0)
+			w->backoff_ms = SUP_BACKOFF_MIN_MS;
+		else if ((w->backoff_ms *= 2) > SUP_BACKOFF_MAX_MS)
+			w->backoff_ms = SUP_BACKOFF_MAX_MS;
+		tv.tv_sec = w->backoff_ms / 1000;
+		tv.tv_usec = (w->backoff_ms % 1000) * 1000;
+		evtimer_add(w->restart, &tv);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+sup_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *s = arg;
+	int i;
+
+	for (i = 0; i < s->nworkers; i++)
+		if (s->workers[i].pid > 0) {
+			log_warnx("%s did not stop; killing it",
+			    s->workers[i].name);
+			kill(-s->workers[i].pid, SIGKILL);
+			kill(s->workers[i].pid, SIGKILL);
+		}
+}
+
+void
+supervisor_stop(struct supervisor *s)
+{
+	struct timeval tv = { SUP_KILL_AFTER_MS / 1000, 0 };
+	int i;
+
+	s->stopping = 1;
+	for (i = 0; i < s->nworkers; i++) {
+		evtimer_del(s->workers[i].restart);
+		if (s->workers[i].pid > 0)
+			kill(s->workers[i].pid, SIGTERM);
+	}
+	s->kill_timer = evtimer_new(s->kilnd->base, sup_kill_cb, s);
+	evtimer_add(s->kill_timer, &tv);
+}
+
+int
+supervisor_running(const struct supervisor *s)
+{
+	int i, n = 0;
+
+	for (i = 0; i < s->nworkers; i++)
+		if (s->workers[i].pid > 0)
+			n++;
+	return n;
+}
+
+void
+supervisor_free(struct supervisor *s)
+{
+	int i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nworkers; i++)
+		event_free(s->workers[i].restart);
+	if (s->kill_timer != NULL)
+		event_free(s->kill_timer);
+	free(s->workers);
+	free(s->program);
+	free(s);
+}

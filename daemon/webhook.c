@@ -1,0 +1,385 @@
+/*
+ * webhook: POST /hooks/github.  The life of a delivery:
+ *
+ *   read body (bounded by evhttp's max body size: 413 past 25 MiB)
+ *   -> headers present?            400
+ *   -> payload JSON parses?        400 naming where
+ *   -> repository.full_name known? 404      (async lookup of its secret)
+ *   -> X-Hub-Signature-256 valid?  401      (constant time; nothing stored)
+ *   -> ping: 200; push: fields?    400 naming the field
+ *   -> one statement inserts delivery + event and NOTIFYs workers;
+ *      202 only once it has committed, 200 if the delivery was seen before.
+ *
+ * The request stays owned by libevent; if the client goes away while the
+ * database answers, evhttp detaches the request and our later reply frees it.
+ */
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "db.h"
+#include "hubsig.h"
+#include "kilnd.h"
+#include "log.h"
+#include "util.h"
+
+#define WEBHOOK_MAX_DELIVERY_ID	128
+#define WEBHOOK_MAX_EVENT_NAME	64
+
+struct hook {
+	struct kilnd		*kilnd;
+	struct evhttp_request	*req;
+	char			*body;		/* raw bytes, as signed */
+	size_t			 len;
+	char			*payload;	/* JSON text (form field decoded) */
+	json_t			*json;
+	char			*event;
+	char			*delivery;
+	char			*signature;
+	char			*repo_name;
+	char			*repo_id;
+};
+
+static void
+hook_free(struct hook *h)
+{
+	if (h->body != NULL) {
+		OPENSSL_cleanse(h->body, h->len);	/* may be private code */
+		free(h->body);
+	}
+	free(h->payload);
+	json_decref(h->json);
+	free(h->event);
+	free(h->delivery);
+	free(h->signature);
+	free(h->repo_name);
+	free(h->repo_id);
+	free(h);
+}
+
+static int
+hook_valid_token(const char *s, size_t max)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > max)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
+		    s[i] != '_' && s[i] != '.')
+			return 0;
+	return 1;
+}
+
+/* Dotted lookup of a string field; NULL when absent or not a string. */
+static const char *
+hook_string(json_t *root, const char *path)
+{
+	char key[128];
+	const char *p = path, *dot;
+	json_t *v = root;
+
+	while (v != NULL && (dot = strchr(p, '.')) != NULL) {
+		snprintf(key, sizeof key, "%.*s", (int)(dot - p), p);
+		v = json_object_get(v, key);
+		p = dot + 1;
+	}
+	v = v ? json_object_get(v, p) : NULL;
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int
+hook_is_sha(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || strlen(s) != 40)
+		return 0;
+	for (i = 0; i < 40; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+static void
+hook_insert_cb(PGresult *res, const char *error, void *arg)
+{
+	struct hook *h = arg;
+
+	if (error != NULL) {
+		log_warnx("storing delivery %s: %s", h->delivery, error);
+		http_reply_error(h->req, 500, "could not store the delivery");
+	} else if (PQntuples(res) == 0) {
+		char json[256];
+
+		/* A redelivery: already accepted once, never twice. */
+		snprintf(json, sizeof json, "{\"delivery\":\"%s\","
+		    "\"duplicate\":true}", h->delivery);
+		http_reply_json(h->req, 200, json);
+	} else {
+		char json[256];
+
+		snprintf(json, sizeof json, "{\"delivery\":\"%s\","
+		    "\"event_id\":%s}", h->delivery, PQgetvalue(res, 0, 0));
+		log_info("accepted %s delivery %s for %s (event %s)", h->event,
+		    h->delivery, h->repo_name, PQgetvalue(res, 0, 0));
+		http_reply_json(h->req, 202, json);
+	}
+	hook_free(h);
+}
+
+static void
+hook_ignored_cb(PGresult *res, const char *error, void *arg)
+{
+	struct hook *h = arg;
+
+	if (error != NULL) {
+		log_warnx("recording delivery %s: %s", h->delivery, error);
+		http_reply_error(h->req, 500, "could not record the delivery");
+	} else
+		http_reply_error(h->req, 202, "event \"%s\" is not handled; "
+		    "recorded and ignored", h->event);
+	hook_free(h);
+}
+
+static void
+hook_store_push(struct hook *h)
+{
+	const char *ref = hook_string(h->json, "ref");
+	const char *after = hook_string(h->json, "after");
+	const char *before = hook_string(h->json, "before");
+	const char *params[7];
+
+	if (ref == NULL) {
+		http_reply_error(h->req, 400, "push payload: missing field "
+		    "\"ref\"");
+		goto fail;
+	}
+	if (!str_has_prefix(ref, "refs/") || strlen(ref) > 1024) {
+		http_reply_error(h->req, 400, "push payload: field \"ref\" "
+		    "must be a full ref name (refs/heads/..., refs/tags/...)");
+		goto fail;
+	}
+	if (after == NULL) {
+		http_reply_error(h->req, 400, "push payload: missing field "
+		    "\"after\"");
+		goto fail;
+	}
+	if (!hook_is_sha(after)) {
+		http_reply_error(h->req, 400, "push payload: field \"after\" "
+		    "is not a 40-digit commit SHA");
+		goto fail;
+	}
+	if (before != NULL && !hook_is_sha(before)) {
+		http_reply_error(h->req, 400, "push payload: field \"before\" "
+		    "is not a 40-digit commit SHA");
+		goto fail;
+	}
+	params[0] = h->delivery;
+	params[1] = h->repo_id;
+	params[2] = h->event;
+	params[3] = ref;
+	params[4] = after;
+	params[5] = before;
+	params[6] = h->payload;
+	/*
+	 * One statement is one transaction: the delivery row, the event row
+	 * and the NOTIFY commit together or not at all.  A known delivery id
+	 * inserts nothing and returns no row.
+	 */
+	if (db_query(h->kilnd->db,
+	    "WITH d AS (INSERT INTO deliveries (id, repository_id, event, "
+	    "outcome) VALUES ($1, $2, $3, 'queued') ON CONFLICT (id) DO NOTHING "
+	    "RETURNING id), "
+	    "e AS (INSERT INTO events (delivery_id, repository_id, event, ref, "
+	    "sha, before_sha, payload) SELECT d.id, $2, $3, $4, $5, $6, $7::jsonb "
+	    "FROM d RETURNING id) "
+	    "SELECT e.id, pg_notify('kiln_work', 'event') FROM e",
+	    7, params, hook_insert_cb, h) == -1) {
+		http_reply_error(h->req, 503, "database queue is full; retry");
+		goto fail;
+	}
+	return;
+fail:
+	hook_free(h);
+}
+
+static void
+hook_store_ignored(struct hook *h)
+{
+	const char *params[4] = { h->delivery, h->repo_id, h->event,
+	    hook_string(h->json, "action") };
+
+	if (db_query(h->kilnd->db,
+	    "INSERT INTO deliveries (id, repository_id, event, action, outcome) "
+	    "VALUES ($1, $2, $3, $4, 'ignored') ON CONFLICT (id) DO NOTHING",
+	    4, params, hook_ignored_cb, h) == -1) {
+		http_reply_error(h->req, 503, "database queue is full; retry");
+		hook_free(h);
+	}
+}
+
+static void
+hook_lookup_cb(PGresult *res, const char *error, void *arg)
+{
+	struct hook *h = arg;
+	char *secret;
+	size_t secretlen;
+	int ok;
+
+	if (error != NULL) {
+		log_warnx("looking up repository %s: %s", h->repo_name, error);
+		http_reply_error(h->req, 503, "database unavailable");
+		goto done;
+	}
+	if (PQntuples(res) == 0) {
+		http_reply_error(h->req, 404, "unknown repository \"%s\" (add it "
+		    "with: cictl repo add %s --url ... --secret-file ...)",
+		    h->repo_name, h->repo_name);
+		goto done;
+	}
+	h->repo_id = xstrdup(PQgetvalue(res, 0, 0));
+	secret = PQgetvalue(res, 0, 1);
+	secretlen = (size_t)PQgetlength(res, 0, 1);
+	ok = hubsig_verify(secret, secretlen, h->body, h->len, h->signature);
+	OPENSSL_cleanse(secret, secretlen);
+	if (!ok) {
+		char name[256];
+
+		log_warnx("rejected delivery %s for %s: %s signature",
+		    h->delivery, log_escape(h->repo_name, 100, name,
+		    sizeof name), h->signature ? "bad" : "missing");
+		http_reply_error(h->req, 401, "%s X-Hub-Signature-256",
+		    h->signature ? "invalid" : "missing");
+		goto done;
+	}
+	if (strcmp(h->event, "ping") == 0) {
+		http_reply_json(h->req, 200, "{\"ok\":\"pong\"}");
+		goto done;
+	}
+	if (strcmp(h->event, "push") == 0) {
+		hook_store_push(h);
+		return;
+	}
+	hook_store_ignored(h);
+	return;
+done:
+	hook_free(h);
+}
+
+/* application/x-www-form-urlencoded: the JSON is the "payload" field. */
+static char *
+hook_form_payload(const char *body, size_t len)
+{
+	struct evkeyvalq fields;
+	char *copy = xstrndup(body, len), *out = NULL;
+	const char *v;
+
+	TAILQ_INIT(&fields);
+	if (evhttp_parse_query_str(copy, &fields) == 0 &&
+	    (v = evhttp_find_header(&fields, "payload")) != NULL)
+		out = xstrdup(v);
+	evhttp_clear_headers(&fields);
+	free(copy);
+	return out;
+}
+
+void
+webhook_github(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evbuffer *buf = evhttp_request_get_input_buffer(req);
+	const char *event = evhttp_find_header(in, "X-GitHub-Event");
+	const char *delivery = evhttp_find_header(in, "X-GitHub-Delivery");
+	const char *sig = evhttp_find_header(in, "X-Hub-Signature-256");
+	const char *ctype = evhttp_find_header(in, "Content-Type");
+	const char *name;
+	json_error_t jerr;
+	struct hook *h;
+	const char *params[1];
+
+	if (event == NULL) {
+		http_reply_error(req, 400, "missing X-GitHub-Event header");
+		return;
+	}
+	if (!hook_valid_token(event, WEBHOOK_MAX_EVENT_NAME)) {
+		http_reply_error(req, 400, "malformed X-GitHub-Event header");
+		return;
+	}
+	if (delivery == NULL) {
+		http_reply_error(req, 400, "missing X-GitHub-Delivery header");
+		return;
+	}
+	if (!hook_valid_token(delivery, WEBHOOK_MAX_DELIVERY_ID)) {
+		http_reply_error(req, 400, "malformed X-GitHub-Delivery header "
+		    "(at most %d letters, digits, '-', '_', '.')",
+		    WEBHOOK_MAX_DELIVERY_ID);
+		return;
+	}
+	h = xcalloc(1, sizeof *h);
+	h->kilnd = k;
+	h->req = req;
+	h->len = evbuffer_get_length(buf);
+	h->body = xmalloc(h->len + 1);
+	evbuffer_copyout(buf, h->body, h->len);
+	h->body[h->len] = '\0';
+	h->event = xstrdup(event);
+	h->delivery = xstrdup(delivery);
+	h->signature = sig ? xstrdup(sig) : NULL;
+
+	if (ctype != NULL &&
+	    str_has_prefix(ctype, "application/x-www-form-urlencoded")) {
+		if ((h->payload = hook_form_payload(h->body, h->len)) == NULL) {
+			http_reply_error(req, 400, "form-encoded body without a "
+			    "\"payload\" field");
+			goto fail;
+		}
+	} else {
+		if (memchr(h->body, '\0', h->len) != NULL) {
+			http_reply_error(req, 400, "payload contains a NUL byte");
+			goto fail;
+		}
+		h->payload = xstrndup(h->body, h->len);
+	}
+	h->json = json_loads(h->payload, JSON_REJECT_DUPLICATES, &jerr);
+	if (h->json == NULL) {
+		http_reply_error(req, 400, "malformed JSON payload at line %d, "
+		    "column %d: %s", jerr.line, jerr.column, jerr.text);
+		goto fail;
+	}
+	if (!json_is_object(h->json)) {
+		http_reply_error(req, 400, "payload is not a JSON object");
+		goto fail;
+	}
+	if ((name = hook_string(h->json, "repository.full_name")) == NULL) {
+		http_reply_error(req, 400, "payload: missing field "
+		    "\"repository.full_name\"");
+		goto fail;
+	}
+	if (strlen(name) > 256 || strchr(name, '/') == NULL) {
+		http_reply_error(req, 400, "payload: field "
+		    "\"repository.full_name\" is not \"owner/name\"");
+		goto fail;
+	}
+	h->repo_name = xstrdup(name);
+	params[0] = h->repo_name;
+	if (db_query(k->db, "SELECT id, secret FROM repositories "
+	    "WHERE full_name = $1", 1, params, hook_lookup_cb, h) == -1) {
+		http_reply_error(req, 503, "database queue is full; retry");
+		goto fail;
+	}
+	return;
+fail:
+	hook_free(h);
+}
