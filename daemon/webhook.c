@@ -338,8 +338,14 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 	h->delivery = xstrdup(delivery);
 	h->signature = sig ? xstrdup(sig) : NULL;
 
+	/*
+	 * GitHub's form content type carries the JSON in a "payload" field.
+	 * curl -d sends that content type for any body, so a form body that
+	 * is plainly a JSON object is taken as JSON.
+	 */
 	if (ctype != NULL &&
-	    str_has_prefix(ctype, "application/x-www-form-urlencoded")) {
+	    str_has_prefix(ctype, "application/x-www-form-urlencoded") &&
+	    h->body[strspn(h->body, " \t\r\n")] != '{') {
 		if ((h->payload = hook_form_payload(h->body, h->len)) == NULL) {
 			http_reply_error(req, 400, "form-encoded body without a "
 			    "\"payload\" field");

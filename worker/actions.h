@@ -1,0 +1,39 @@
+/*
+ * actions: built-in actions, implemented natively in C.  One table maps
+ * "owner/name" (the part of `uses:` before '@') to its implementation; a
+ * `uses:` that is not in the table fails its step with a message naming it.
+ */
+#ifndef KILN_ACTIONS_H
+#define KILN_ACTIONS_H
+
+#include <stddef.h>
+
+#include "workflow.h"
+
+/* What an action may see of the job it runs in. */
+struct action_env {
+	const char		*uses;		/* as written */
+	const struct wf_map	*with;
+	const char		*mirror;	/* bare mirror of the repository */
+	const char		*clone_url;
+	const char		*sha;
+	const char		*ref;
+	const char		*workspace;
+	/* Append text to the job's log. */
+	void			(*log)(void *arg, const char *text);
+	void			*log_arg;
+};
+
+struct action_def {
+	const char	*name;		/* "actions/checkout" */
+	int		(*run)(const struct action_env *, char *err,
+			    size_t errsz);
+};
+
+/* The built-in action for uses ("owner/name@ref"), or NULL. */
+const struct action_def *action_find(const char *uses);
+
+/* actions/checkout.c */
+int	action_checkout(const struct action_env *, char *err, size_t errsz);
+
+#endif

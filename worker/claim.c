@@ -1,0 +1,198 @@
+/*
+ * claim: take work from PostgreSQL.  Each claim is one UPDATE of the oldest
+ * queued row chosen with FOR UPDATE SKIP LOCKED, so any number of workers on
+ * any number of hosts never take the same row and never wait for each other.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define JOB_LEASE	"60 seconds"
+#define EVENT_LEASE	"10 minutes"
+
+static char *
+dup_or_null(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL :
+	    xstrdup(PQgetvalue(res, row, col));
+}
+
+PGresult *
+worker_exec(struct worker *w, const char *sql, int nparams,
+    const char *const *params, const char *what)
+{
+	PGresult *res;
+
+	res = PQexecParams(w->db, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK) {
+		char msg[512];
+
+		snprintf(msg, sizeof msg, "%s", PQerrorMessage(w->db));
+		msg[strcspn(msg, "\n")] = '\0';
+		log_warnx("%s: %s", what, msg);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int
+claim_event(struct worker *w, struct claimed_event *ev)
+{
+	const char *params[1] = { w->name };
+	PGresult *res;
+
+	memset(ev, 0, sizeof *ev);
+	res = worker_exec(w,
+	    "UPDATE events e SET status = 'in_progress', claimed_by = $1, "
+	    "lease_until = now() + interval '" EVENT_LEASE "', "
+	    "attempts = attempts + 1 "
+	    "FROM repositories p WHERE p.id = e.repository_id AND e.id = "
+	    "(SELECT id FROM events WHERE status = 'queued' ORDER BY id "
+	    "FOR UPDATE SKIP LOCKED LIMIT 1) "
+	    "RETURNING e.id, e.repository_id, e.event, e.ref, e.sha, "
+	    "e.before_sha, e.payload::text, p.full_name, p.clone_url, "
+	    "p.default_branch", 1, params, "claiming an event");
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	ev->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	ev->repository_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	ev->event = dup_or_null(res, 0, 2);
+	ev->ref = dup_or_null(res, 0, 3);
+	ev->sha = dup_or_null(res, 0, 4);
+	ev->before_sha = dup_or_null(res, 0, 5);
+	ev->payload = dup_or_null(res, 0, 6);
+	ev->repo_name = dup_or_null(res, 0, 7);
+	ev->clone_url = dup_or_null(res, 0, 8);
+	ev->default_branch = dup_or_null(res, 0, 9);
+	PQclear(res);
+	return 1;
+}
+
+void
+claimed_event_free(struct claimed_event *ev)
+{
+	free(ev->event);
+	free(ev->ref);
+	free(ev->sha);
+	free(ev->before_sha);
+	free(ev->payload);
+	free(ev->repo_name);
+	free(ev->clone_url);
+	free(ev->default_branch);
+	memset(ev, 0, sizeof *ev);
+}
+
+int
+claim_job(struct worker *w, struct claimed_job *job)
+{
+	const char *params[2] = { w->name, NULL };
+	char idbuf[32];
+	PGresult *res;
+
+	memset(job, 0, sizeof *job);
+	res = worker_exec(w,
+	    "UPDATE jobs j SET status = 'in_progress', worker = $1, "
+	    "started_at = now(), lease_until = now() + interval '" JOB_LEASE "' "
+	    "WHERE j.id = (SELECT id FROM jobs WHERE status = 'queued' "
+	    "ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) "
+	    "RETURNING j.id, j.run_id, j.job_key, j.name, j.matrix::text, "
+	    "(SELECT n.job_key FROM jobs n WHERE n.run_id = j.run_id AND "
+	    "n.job_key = ANY (j.needs) AND n.conclusion IS DISTINCT FROM "
+	    "'success' ORDER BY n.id LIMIT 1)", 1, params, "claiming a job");
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	job->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	job->run_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	job->job_key = dup_or_null(res, 0, 2);
+	job->name = dup_or_null(res, 0, 3);
+	job->matrix = dup_or_null(res, 0, 4);
+	job->needs_failed = dup_or_null(res, 0, 5);
+	PQclear(res);
+
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job->run_id);
+	params[0] = idbuf;
+	res = worker_exec(w,
+	    "WITH s AS (UPDATE runs SET status = 'in_progress', "
+	    "started_at = coalesce(started_at, now()) WHERE id = $1::bigint "
+	    "AND status = 'queued') "
+	    "SELECT r.path, r.workflow_source, r.head_sha, r.head_branch, "
+	    "r.ref, r.event, r.run_number, p.full_name, p.clone_url, "
+	    "p.id, e.payload::text FROM runs r "
+	    "JOIN repositories p ON p.id = r.repository_id "
+	    "JOIN events e ON e.id = r.event_id WHERE r.id = $1::bigint",
+	    1, params, "reading the job's run");
+	if (res == NULL || PQntuples(res) == 0) {
+		PQclear(res);
+		return -1;
+	}
+	job->path = dup_or_null(res, 0, 0);
+	job->workflow_source = dup_or_null(res, 0, 1);
+	job->head_sha = dup_or_null(res, 0, 2);
+	job->head_branch = dup_or_null(res, 0, 3);
+	job->ref = dup_or_null(res, 0, 4);
+	job->event = dup_or_null(res, 0, 5);
+	job->run_number = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	job->repo_name = dup_or_null(res, 0, 7);
+	job->clone_url = dup_or_null(res, 0, 8);
+	job->repository_id = strtoll(PQgetvalue(res, 0, 9), NULL, 10);
+	job->payload = dup_or_null(res, 0, 10);
+	PQclear(res);
+	return 1;
+}
+
+void
+claimed_job_free(struct claimed_job *job)
+{
+	free(job->job_key);
+	free(job->name);
+	free(job->matrix);
+	free(job->needs_failed);
+	free(job->path);
+	free(job->workflow_source);
+	free(job->head_sha);
+	free(job->head_branch);
+	free(job->ref);
+	free(job->event);
+	free(job->repo_name);
+	free(job->clone_url);
+	free(job->payload);
+	memset(job, 0, sizeof *job);
+}
+
+int
+claim_renew(struct worker *w, int64_t job_id)
+{
+	char idbuf[32];
+	const char *params[2] = { idbuf, w->name };
+	PGresult *res;
+
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job_id);
+	res = worker_exec(w, "UPDATE jobs SET lease_until = now() + interval '"
+	    JOB_LEASE "' WHERE id = $1::bigint AND worker = $2 AND "
+	    "status = 'in_progress'", 2, params, "renewing the job lease");
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+char *
+worker_mirror_dir(const struct worker *w, int64_t repository_id)
+{
+	return xasprintf("%s/mirrors/%lld.git", w->work_dir,
+	    (long long)repository_id);
+}

@@ -1,0 +1,202 @@
+/*
+ * kiln-worker: claims events (to plan) and jobs (to run) from PostgreSQL,
+ * one at a time, woken by LISTEN/NOTIFY on channel kiln_work; a slow poll
+ * is only the fallback.  Usually started and supervised by kilnd, but runs
+ * standalone too (another host pointed at the same database).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define WORKER_POLL_MS		5000	/* fallback when no NOTIFY arrives */
+#define WORKER_RECONNECT_MS	1000
+
+/* Set from signal handlers; main wiring only. */
+static volatile sig_atomic_t worker_stop;
+
+static void
+worker_on_signal(int sig)
+{
+	worker_stop = 1;
+}
+
+static void __attribute__((noreturn))
+usage(int code)
+{
+	fprintf(code ? stderr : stdout,
+	    "usage: kiln-worker [-c file] [--name NAME] [--database CONNINFO]\n"
+	    "                   [--log-socket PATH] [--work-dir DIR] [--once]\n");
+	exit(code);
+}
+
+static int
+worker_connect(struct worker *w)
+{
+	PGresult *res;
+
+	if (w->db != NULL)
+		PQfinish(w->db);
+	w->db = PQconnectdb(w->conninfo);
+	if (PQstatus(w->db) != CONNECTION_OK) {
+		char msg[512];
+
+		snprintf(msg, sizeof msg, "%s", PQerrorMessage(w->db));
+		msg[strcspn(msg, "\n")] = '\0';
+		log_warnx("connecting to the database: %s", msg);
+		return -1;
+	}
+	res = PQexec(w->db, "LISTEN kiln_work");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_warnx("LISTEN: %s", PQerrorMessage(w->db));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Sleep until a NOTIFY, the poll interval, or a signal. */
+static void
+worker_wait(struct worker *w)
+{
+	struct pollfd pfd;
+	PGnotify *n;
+
+	pfd.fd = PQsocket(w->db);
+	pfd.events = POLLIN;
+	if (pfd.fd < 0 || worker_stop)
+		return;
+	if (poll(&pfd, 1, WORKER_POLL_MS) > 0) {
+		PQconsumeInput(w->db);
+		while ((n = PQnotifies(w->db)) != NULL)
+			PQfreemem(n);
+	}
+}
+
+/* One round: plan an event if any, else run a job.  1 if it did work. */
+static int
+worker_round(struct worker *w)
+{
+	struct claimed_event ev;
+	struct claimed_job job;
+	int r;
+
+	if ((r = claim_event(w, &ev)) == 1) {
+		plan_event(w, &ev);
+		claimed_event_free(&ev);
+		return 1;
+	}
+	if (r == -1)
+		return -1;
+	if ((r = claim_job(w, &job)) == 1) {
+		job_run(w, &job);
+		claimed_job_free(&job);
+		return 1;
+	}
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'N' },
+		{ "database", required_argument, NULL, 'D' },
+		{ "log-socket", required_argument, NULL, 'L' },
+		{ "work-dir", required_argument, NULL, 'W' },
+		{ "once", no_argument, NULL, 'O' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kiln_config cfg;
+	struct worker w;
+	struct sigaction sa;
+	const char *conf = NULL, *name = NULL, *db = NULL, *sock = NULL,
+	    *workdir = NULL;
+	char err[1024];
+	int ch, once = 0, r;
+
+	while ((ch = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': conf = optarg; break;
+		case 'd': log_set_level(LOG_LEVEL_DEBUG); break;
+		case 'N': name = optarg; break;
+		case 'D': db = optarg; break;
+		case 'L': sock = optarg; break;
+		case 'W': workdir = optarg; break;
+		case 'O': once = 1; break;
+		case 'h': usage(0);
+		default: usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+	if (config_load(conf, &cfg, err, sizeof err) == -1) {
+		fprintf(stderr, "kiln-worker: %s\n", err);
+		return 1;
+	}
+	memset(&w, 0, sizeof w);
+	w.name = xstrdup(name ? name : "worker");
+	{
+		char *prog = xasprintf("kiln-worker[%s]", w.name);
+		/* Program name for log lines; lives until exit. */
+		log_init(prog, LOG_LEVEL_INFO);
+	}
+	w.conninfo = db ? xstrdup(db) : config_conninfo(&cfg);
+	w.log_socket = xstrdup(sock ? sock : cfg.log_socket);
+	w.work_dir = xstrdup(workdir ? workdir : cfg.work_dir);
+	w.labels = xstrdup(cfg.labels);
+	w.stop = &worker_stop;
+	config_free(&cfg);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = worker_on_signal;	/* no SA_RESTART: poll wakes */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (mkdir_p(w.work_dir, 0755) == -1) {
+		log_warn("creating %s", w.work_dir);
+		return 1;
+	}
+	git_libgit2_init();
+	log_info("ready (work dir %s)", w.work_dir);
+	while (!worker_stop) {
+		if (w.db == NULL || PQstatus(w.db) != CONNECTION_OK) {
+			if (worker_connect(&w) == -1) {
+				poll(NULL, 0, WORKER_RECONNECT_MS);
+				continue;
+			}
+		}
+		r = worker_round(&w);
+		if (r == 1)
+			continue;
+		if (once)
+			break;
+		if (r == -1 && PQstatus(w.db) != CONNECTION_OK)
+			continue;
+		worker_wait(&w);
+	}
+	log_info("stopping");
+	if (w.db != NULL)
+		PQfinish(w.db);
+	git_libgit2_shutdown();
+	free(w.name);
+	free(w.conninfo);
+	free(w.log_socket);
+	free(w.work_dir);
+	free(w.labels);
+	return 0;
+}

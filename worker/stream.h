@@ -1,0 +1,55 @@
+/*
+ * stream: kiln-worker's end of the log socket.  A job's step output is
+ * handed to stream_write() and sent to kilnd as sequence-numbered LOG
+ * frames (common/proto.h).  Every frame is kept until kilnd acknowledges
+ * it; when kilnd is unreachable new output is spooled to a file, and on
+ * reconnect everything after kilnd's last stored seq is resent in order:
+ * no gap, no duplicate.  Blocking code, for the worker only.
+ */
+#ifndef KILN_STREAM_H
+#define KILN_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct stream;
+
+/*
+ * Start a log stream for job_id (> 0) to the kilnd socket at socket_path.
+ * spool_path is created (truncated, mode 0600) to hold output while kilnd
+ * is unreachable.  kilnd being down is not an error here: the stream
+ * starts spooled and connects later.  Returns NULL with err on bad
+ * arguments or when the spool cannot be created.  The caller owns the
+ * stream and must end it with stream_close().
+ */
+struct stream	*stream_open(const char *socket_path, int64_t job_id,
+		    const char *worker_name, const char *spool_path, char *err,
+		    size_t errsz);
+
+/*
+ * Queue len bytes of output (split into frames of at most
+ * PROTO_MAX_PAYLOAD).  Sends what the window allows and may block while
+ * kilnd catches up (bounded by an I/O timeout, after which the connection
+ * is dropped and output is spooled).  Never loses data: returns 0 once the
+ * bytes are sent, held in memory or spooled; -1 only when they cannot be
+ * kept (the spool file cannot be written), see stream_error().
+ */
+int		 stream_write(struct stream *, const void *data, size_t len);
+
+/*
+ * Finish the log: deliver everything (reconnecting if needed), send END and
+ * wait for kilnd's final ACK, within about 10 seconds.  On success the
+ * spool file is removed and 0 returned.  On failure -1 with err, and every
+ * unacknowledged frame is left in the spool file (records of u64 seq, u32
+ * length, data; big-endian) so no output is lost.  Frees the stream
+ * either way.
+ */
+int		 stream_close(struct stream *, char *err, size_t errsz);
+
+/* The last connection or spool error, "" if none.  Owned by the stream. */
+const char	*stream_error(const struct stream *);
+
+/* Highest seq kilnd has acknowledged (for tests and progress reports). */
+uint64_t	 stream_acked(const struct stream *);
+
+#endif

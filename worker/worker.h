@@ -1,0 +1,83 @@
+/*
+ * kiln-worker internals.  A worker runs one thing at a time: it claims an
+ * event and plans it into runs and jobs, or claims a job and runs its
+ * steps.  Blocking calls are fine here (libpq's synchronous API, libgit2,
+ * waiting on children); a stuck step is bounded by its timeout and by the
+ * stop flag, never by the worker's liveness.
+ */
+#ifndef KILN_WORKER_H
+#define KILN_WORKER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+struct worker {
+	char		*name;		/* "local-1"; also jobs.worker */
+	char		*conninfo;
+	char		*log_socket;
+	char		*work_dir;	/* mirrors/, jobs/ */
+	char		*labels;
+	PGconn		*db;
+	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
+};
+
+/* An event claimed for planning (claim.c fills it; strings owned). */
+struct claimed_event {
+	int64_t	 id;
+	int64_t	 repository_id;
+	char	*event;
+	char	*ref;
+	char	*sha;
+	char	*before_sha;	/* NULL when absent */
+	char	*payload;	/* JSON text */
+	char	*repo_name;
+	char	*clone_url;
+	char	*default_branch;
+};
+
+/* A job claimed for running. */
+struct claimed_job {
+	int64_t	 id;
+	int64_t	 run_id;
+	char	*job_key;
+	char	*name;
+	char	*matrix;	/* JSON text or NULL */
+	char	*needs_failed;	/* first need that did not succeed, or NULL */
+	/* from the run */
+	char	*path;
+	char	*workflow_source;
+	char	*head_sha;
+	char	*head_branch;
+	char	*ref;
+	char	*event;
+	int64_t	 run_number;
+	char	*repo_name;
+	char	*clone_url;
+	int64_t	 repository_id;
+	char	*payload;
+};
+
+/* claim.c: 1 claimed, 0 nothing to do, -1 database error (logged). */
+int	claim_event(struct worker *, struct claimed_event *);
+int	claim_job(struct worker *, struct claimed_job *);
+void	claimed_event_free(struct claimed_event *);
+void	claimed_job_free(struct claimed_job *);
+/* Renew the lease of a running job; 0 or -1. */
+int	claim_renew(struct worker *, int64_t job_id);
+
+/* plan.c: turn an event into runs and jobs; the event row is completed. */
+int	plan_event(struct worker *, const struct claimed_event *);
+
+/* job.c: run a claimed job to its conclusion. */
+int	job_run(struct worker *, const struct claimed_job *);
+
+/* The mirror directory of a repository: <work_dir>/mirrors/<id>.git. */
+char	*worker_mirror_dir(const struct worker *, int64_t repository_id);
+
+/* Blocking query helpers: NULL result on error (message logged). */
+PGresult *worker_exec(struct worker *, const char *sql, int nparams,
+	    const char *const *params, const char *what);
+
+#endif
