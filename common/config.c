@@ -356,14 +356,22 @@ config_pg_socket_dir(const struct kiln_config *cfg)
 char *
 config_conninfo(const struct kiln_config *cfg)
 {
-	char *dir, *s;
+	struct buf b = { 0 };
+	char *dir, *p;
 
 	if (cfg->db_url[0] != '\0')
 		return xstrdup(cfg->db_url);
 	dir = config_pg_socket_dir(cfg);
-	s = xasprintf("host=%s dbname=kiln user=kiln", dir);
+	/* Quoted, so a state_dir with spaces or quotes stays one value. */
+	buf_add_str(&b, "host='");
+	for (p = dir; *p != '\0'; p++) {
+		if (*p == '\'' || *p == '\\')
+			buf_add_char(&b, '\\');
+		buf_add_char(&b, *p);
+	}
+	buf_add_str(&b, "' dbname=kiln user=kiln");
 	free(dir);
-	return s;
+	return buf_steal(&b);
 }
 
 void

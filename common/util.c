@@ -297,8 +297,17 @@ mkdir_p(const char *path, unsigned int mode)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
-		return -1;
+	if (mkdir(tmp, mode) == -1) {
+		struct stat st;
+
+		if (errno != EEXIST)
+			return -1;
+		/* Like mkdir -p: an existing non-directory is an error. */
+		if (stat(tmp, &st) == -1 || !S_ISDIR(st.st_mode)) {
+			errno = EEXIST;
+			return -1;
+		}
+	}
 	return 0;
 }
 
