@@ -37,33 +37,54 @@ static int	cmd_help(struct cictl_ctx *, const struct cmd_args *);
 /*
  * The commands.  Keep families together (help prints in this order); a name
  * is either a single command or a family of "family verb" rows, never both.
- * Room is left for the local workflow tools (lint, eval, plan: CMD_LOCAL).
+ * The local workflow tools (lint, eval, plan) are CMD_LOCAL: they read
+ * files only and work without kilnd.
  */
 static const struct cmd_entry cictl_table[] = {
 	{ "repo add", NULL, "OWNER/NAME", 1, 1,
-	    { { "url", "CLONE_URL", 1 }, { "secret-file", "PATH", 1 } }, 0,
+	    { { "url", "CLONE_URL", 1, 0 }, { "secret-file", "PATH", 1, 0 } },
+	    0,
 	    "Add a repository, or update its URL and webhook secret "
 	    "(PATH - : stdin).",
 	    cmd_repo_add },
 	{ "repo list", "repo ls", "", 0, 0,
-	    { { "json", NULL, 0 } }, 0,
+	    { { "json", NULL, 0, 0 } }, 0,
 	    "List registered repositories.",
 	    cmd_repo_list },
 	{ "runs", NULL, "", 0, 0,
-	    { { "repo", "OWNER/NAME", 0 }, { "limit", "N", 0 },
-	      { "json", NULL, 0 } }, 0,
+	    { { "repo", "OWNER/NAME", 0, 0 }, { "limit", "N", 0, 0 },
+	      { "json", NULL, 0, 0 } }, 0,
 	    "List workflow runs, newest first (default limit 50, max 1000).",
 	    cmd_runs_list },
 	{ "show", NULL, "RUN_ID", 1, 1,
-	    { { "json", NULL, 0 } }, 0,
+	    { { "json", NULL, 0, 0 } }, 0,
 	    "Show a run with its jobs and their steps.",
 	    cmd_runs_show },
 	{ "logs", NULL, "JOB_ID", 1, 1,
-	    { { NULL, NULL, 0 } }, 0,
+	    { { NULL, NULL, 0, 0 } }, 0,
 	    "Print a job's log, byte for byte.",
 	    cmd_runs_logs },
+	{ "lint", NULL, "[FILE|DIR...]", 0, CICTL_MAX_POS,
+	    { { "v", NULL, 0, 0 } }, CMD_LOCAL,
+	    "Check workflow files (default .github/workflows); print each "
+	    "error as file:line:col: message.",
+	    cmd_workflow_lint },
+	{ "eval", NULL, "EXPR", 1, 1,
+	    { { "context", "FILE.json", 0, 0 } }, CMD_LOCAL,
+	    "Evaluate an expression (bare or with ${{ }}) and print the "
+	    "result as JSON (FILE - : stdin).",
+	    cmd_workflow_eval },
+	{ "plan", NULL, "DIR", 1, 1,
+	    { { "event", "EVENT", 1, 0 }, { "ref", "REF", 1, 0 },
+	      { "base-ref", "REF", 0, 0 },
+	      { "changed", "PATH", 0, CICTL_MAX_REPEAT },
+	      { "payload", "FILE.json", 0, 0 }, { "json", NULL, 0, 0 } },
+	    CMD_LOCAL,
+	    "Show which workflows an event (push, pull_request, schedule, "
+	    "workflow_dispatch) triggers and the jobs each would create.",
+	    cmd_workflow_plan },
 	{ "help", NULL, "[COMMAND]", 0, CICTL_MAX_WORDS,
-	    { { NULL, NULL, 0 } }, CMD_LOCAL,
+	    { { NULL, NULL, 0, 0 } }, CMD_LOCAL,
 	    "Show all commands, or one command's usage.",
 	    cmd_help },
 };
@@ -104,9 +125,10 @@ cictl_usage_line(const struct cmd_entry *e, struct buf *b)
 	}
 	for (i = 0; i < CICTL_MAX_FLAGS && e->flags[i].name != NULL; i++) {
 		f = &e->flags[i];
-		buf_printf(b, " %s--%s%s%s%s", f->required ? "" : "[", f->name,
+		buf_printf(b, " %s%s%s%s%s%s%s", f->required ? "" : "[",
+		    f->name[1] == '\0' ? "-" : "--", f->name,
 		    f->arg != NULL ? " " : "", f->arg != NULL ? f->arg : "",
-		    f->required ? "" : "]");
+		    f->required ? "" : "]", f->max > 1 ? "..." : "");
 	}
 }
 
@@ -301,8 +323,33 @@ fail:
 	return NULL;
 }
 
-int
-cictl_parse_args(const struct cmd_entry *e, int argc, char **argv,
+/* Keep one more value of a repeatable flag. */
+static void
+cictl_add_value(struct cmd_args *args, int j, const char *val)
+{
+	args->values[j] = xreallocarray(args->values[j],
+	    args->nvalues[j] + 1, sizeof *args->values[j]);
+	args->values[j][args->nvalues[j]++] = val;
+}
+
+/* The flag of e named name (nlen bytes), or NULL; its index in *jp. */
+static const struct cmd_flag *
+cictl_find_flag(const struct cmd_entry *e, const char *name, size_t nlen,
+    int *jp)
+{
+	int j;
+
+	for (j = 0; j < CICTL_MAX_FLAGS && e->flags[j].name != NULL; j++)
+		if (strlen(e->flags[j].name) == nlen &&
+		    strncmp(e->flags[j].name, name, nlen) == 0) {
+			*jp = j;
+			return &e->flags[j];
+		}
+	return NULL;
+}
+
+static int
+cictl_parse_args1(const struct cmd_entry *e, int argc, char **argv,
     struct cmd_args *args, char *err, size_t errsz)
 {
 	const struct cmd_flag *f;
@@ -311,8 +358,6 @@ cictl_parse_args(const struct cmd_entry *e, int argc, char **argv,
 	int i, j, flags_done = 0;
 	char q[300];
 
-	memset(args, 0, sizeof *args);
-	args->entry = e;
 	for (i = 0; i < argc; i++) {
 		a = argv[i];
 		if (strnlen(a, CICTL_MAX_ARG + 1) > CICTL_MAX_ARG) {
@@ -330,30 +375,35 @@ cictl_parse_args(const struct cmd_entry *e, int argc, char **argv,
 		/* "-5" is a (bad) number for the handler to name, not a flag. */
 		if (!flags_done && a[0] == '-' && a[1] != '\0' &&
 		    !(a[1] >= '0' && a[1] <= '9')) {
+			j = 0;
 			if (a[1] != '-') {
-				snprintf(err, errsz, "unknown flag '%s'",
-				    cictl_quote(a, q, sizeof q));
-				return -1;
+				/* "-v": only one-letter flags have this form. */
+				f = a[2] == '\0' ? cictl_find_flag(e, a + 1, 1,
+				    &j) : NULL;
+				eq = NULL;
+			} else {
+				name = a + 2;
+				eq = strchr(name, '=');
+				nlen = eq != NULL ? (size_t)(eq - name) :
+				    strlen(name);
+				f = nlen > 1 ? cictl_find_flag(e, name, nlen,
+				    &j) : NULL;
 			}
-			name = a + 2;
-			eq = strchr(name, '=');
-			nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
-			f = NULL;
-			for (j = 0; j < CICTL_MAX_FLAGS &&
-			    e->flags[j].name != NULL; j++)
-				if (strlen(e->flags[j].name) == nlen &&
-				    strncmp(e->flags[j].name, name, nlen) == 0) {
-					f = &e->flags[j];
-					break;
-				}
 			if (f == NULL) {
 				snprintf(err, errsz, "unknown flag '%s'",
 				    cictl_quote(a, q, sizeof q));
 				return -1;
 			}
-			if (args->flag[j] != NULL) {
+			if (args->flag[j] != NULL && f->max <= 1) {
 				snprintf(err, errsz, "--%s given twice",
 				    f->name);
+				return -1;
+			}
+			if (f->max > 1 && (args->nvalues[j] >= (size_t)f->max ||
+			    args->nvalues[j] >= CICTL_MAX_REPEAT)) {
+				snprintf(err, errsz, "--%s given more than %d "
+				    "times", f->name, f->max < CICTL_MAX_REPEAT ?
+				    f->max : CICTL_MAX_REPEAT);
 				return -1;
 			}
 			if (f->arg == NULL) {
@@ -385,7 +435,10 @@ cictl_parse_args(const struct cmd_entry *e, int argc, char **argv,
 				    "(max %d bytes)", f->name, CICTL_MAX_ARG);
 				return -1;
 			}
-			args->flag[j] = val;
+			if (args->flag[j] == NULL)
+				args->flag[j] = val;
+			if (f->max > 1)
+				cictl_add_value(args, j, val);
 			continue;
 		}
 		if (args->argc >= e->max_args || args->argc >= CICTL_MAX_POS) {
@@ -405,6 +458,32 @@ cictl_parse_args(const struct cmd_entry *e, int argc, char **argv,
 			return -1;
 		}
 	return 0;
+}
+
+int
+cictl_parse_args(const struct cmd_entry *e, int argc, char **argv,
+    struct cmd_args *args, char *err, size_t errsz)
+{
+	int rc;
+
+	memset(args, 0, sizeof *args);
+	args->entry = e;
+	/* Only a successful parse hands allocations to the caller. */
+	if ((rc = cictl_parse_args1(e, argc, argv, args, err, errsz)) != 0)
+		cictl_args_free(args);
+	return rc;
+}
+
+void
+cictl_args_free(struct cmd_args *args)
+{
+	int j;
+
+	for (j = 0; j < CICTL_MAX_FLAGS; j++) {
+		free(args->values[j]);
+		args->values[j] = NULL;
+		args->nvalues[j] = 0;
+	}
 }
 
 /* Positive decimal, digits only (no sign, blanks or 0x), within [1, max]. */
@@ -730,15 +809,19 @@ cictl_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 
 	if (!(e->cflags & CMD_LOCAL)) {
 		if ((sock = cictl_socket_path(socket_flag, config_path, reason,
-		    sizeof reason)) == NULL)
+		    sizeof reason)) == NULL) {
+			cictl_args_free(&args);
 			return cictl_error(&ctx, "%s", reason);
+		}
 		ctx.socket_path = sock;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		cictl_args_free(&args);
 		free(sock);
 		return cictl_error(&ctx, "cannot initialise libcurl");
 	}
 	rc = e->handler(&ctx, &args);
+	cictl_args_free(&args);
 	curl_global_cleanup();
 	free(sock);
 

@@ -12,6 +12,8 @@
  *   output.c    aligned text tables and terminal-safe text
  *   cmd_repo.c  repo add, repo list
  *   cmd_runs.c  runs, show, logs
+ *   cmd_workflow.c  lint, eval, plan: the offline workflow tools, which
+ *               read workflow files with common/ and never talk to kilnd
  *
  * There is no global mutable state: main() builds a struct cictl_ctx and
  * every function takes it.  Streams live in the context so tests can run
@@ -52,8 +54,9 @@
 #define CICTL_MAX_BODY		(16u << 20) /* a JSON answer */
 #define CICTL_MAX_ERRBODY	(64u << 10) /* an error answer while streaming */
 #define CICTL_MAX_WORDS		3	/* words in a command name */
-#define CICTL_MAX_FLAGS		4	/* flags one command accepts */
-#define CICTL_MAX_POS		4	/* positional args one command takes */
+#define CICTL_MAX_FLAGS		8	/* flags one command accepts */
+#define CICTL_MAX_POS		256	/* positional args one command takes */
+#define CICTL_MAX_REPEAT	3000	/* values of one repeatable flag */
 
 struct cictl_ctx {
 	const char	*socket_path;	/* admin socket; set before any request */
@@ -68,11 +71,17 @@ struct cictl_ctx {
 /* cmd_entry cflags. */
 #define CMD_LOCAL	0x1	/* needs no kilnd: no socket is looked up */
 
-/* One flag a command accepts: "--name" or "--name VALUE". */
+/*
+ * One flag a command accepts: "--name" or "--name VALUE"; a one-letter
+ * name is written with one dash ("-v").  A flag with max > 1 takes a value
+ * and may be given up to max times (at most CICTL_MAX_REPEAT); every value
+ * is kept, in order.
+ */
 struct cmd_flag {
-	const char	*name;		/* without the leading "--" */
+	const char	*name;		/* without the leading dashes */
 	const char	*arg;		/* value placeholder, NULL for a switch */
 	int		 required;
+	int		 max;		/* 0 or 1: once; else up to max times */
 };
 
 struct cmd_args;
@@ -102,6 +111,12 @@ struct cmd_args {
 	char			*argv[CICTL_MAX_POS];
 	/* Index-parallel to entry->flags; NULL when absent, "" for a switch. */
 	const char		*flag[CICTL_MAX_FLAGS];
+	/*
+	 * Repeatable flags (max > 1): every value, in order; flag[] holds the
+	 * first.  The arrays are malloc'd: release with cictl_args_free().
+	 */
+	const char		**values[CICTL_MAX_FLAGS];
+	size_t			 nvalues[CICTL_MAX_FLAGS];
 };
 
 /* cictl.c */
@@ -129,6 +144,8 @@ const struct cmd_entry *cictl_lookup(int argc, char *const *argv, int *consumed,
  */
 int	 cictl_parse_args(const struct cmd_entry *, int argc, char **argv,
 	    struct cmd_args *args, char *err, size_t errsz);
+/* Release what cictl_parse_args() allocated (the repeated values). */
+void	 cictl_args_free(struct cmd_args *);
 
 /* The generated usage line of a command, without "usage: cictl ". */
 void	 cictl_usage_line(const struct cmd_entry *, struct buf *);
@@ -154,6 +171,9 @@ int	 cmd_repo_list(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runs_list(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runs_show(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runs_logs(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_workflow_lint(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_workflow_eval(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_workflow_plan(struct cictl_ctx *, const struct cmd_args *);
 
 /*
  * cmd_repo.c: read a webhook secret from path ("-": from in), strip one

@@ -354,13 +354,11 @@ config_pg_socket_dir(const struct kiln_config *cfg)
 }
 
 char *
-config_conninfo(const struct kiln_config *cfg)
+config_embedded_conninfo(const struct kiln_config *cfg, const char *dbname)
 {
 	struct buf b = { 0 };
 	char *dir, *p;
 
-	if (cfg->db_url[0] != '\0')
-		return xstrdup(cfg->db_url);
 	dir = config_pg_socket_dir(cfg);
 	/* Quoted, so a state_dir with spaces or quotes stays one value. */
 	buf_add_str(&b, "host='");
@@ -369,9 +367,17 @@ config_conninfo(const struct kiln_config *cfg)
 			buf_add_char(&b, '\\');
 		buf_add_char(&b, *p);
 	}
-	buf_add_str(&b, "' dbname=kiln user=kiln");
+	buf_printf(&b, "' dbname=%s user=kiln", dbname);
 	free(dir);
 	return buf_steal(&b);
+}
+
+char *
+config_conninfo(const struct kiln_config *cfg)
+{
+	if (cfg->db_url[0] != '\0')
+		return xstrdup(cfg->db_url);
+	return config_embedded_conninfo(cfg, "kiln");
 }
 
 void

@@ -51,6 +51,10 @@ void	 config_free(struct kiln_config *cfg);
  */
 char	*config_conninfo(const struct kiln_config *cfg);
 
+/* Conninfo for database dbname of the embedded cluster.  Caller frees. */
+char	*config_embedded_conninfo(const struct kiln_config *cfg,
+	     const char *dbname);
+
 /* Directory of the embedded cluster's Unix socket: <state_dir>/pg/run. */
 char	*config_pg_socket_dir(const struct kiln_config *cfg);
 

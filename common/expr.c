@@ -2057,6 +2057,40 @@ fn_tojson(struct eval *ev, const struct node *n, struct val *a, size_t na,
 	return finish_string(ev, n, &b, out);
 }
 
+/*
+ * Numbers are parsed as doubles (GitHub's are), but whole ones inside
+ * arrays and objects must print as integers again ([1], not [1.0]).
+ */
+static json_t *
+json_whole_reals_to_ints(json_t *j)
+{
+	const char *key;
+	json_t *v, *r;
+	size_t i;
+	double d;
+
+	if (json_is_real(j)) {
+		d = json_real_value(j);
+		if (d == (double)(json_int_t)d && d > -9007199254740992.0 &&
+		    d < 9007199254740992.0) {
+			r = json_integer((json_int_t)d);
+			json_decref(j);
+			return r;
+		}
+		return j;
+	}
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			json_array_set_new(j, i,
+			    json_whole_reals_to_ints(json_incref(v)));
+	} else if (json_is_object(j)) {
+		json_object_foreach(j, key, v)
+			json_object_set_new(j, key,
+			    json_whole_reals_to_ints(json_incref(v)));
+	}
+	return j;
+}
+
 static int
 fn_fromjson(struct eval *ev, const struct node *n, struct val *a, size_t na,
     struct val *out)
@@ -2076,6 +2110,7 @@ fn_fromjson(struct eval *ev, const struct node *n, struct val *a, size_t na,
 	if (j == NULL)
 		return ev_err(ev, n, "Error parsing fromJson: %s (line %d, "
 		    "column %d)", jerr.text, jerr.line, jerr.column);
+	j = json_whole_reals_to_ints(j);
 	*out = val_from_json(j);
 	json_decref(j);
 	return 0;
@@ -2792,6 +2827,8 @@ expr_eval_condition(const char *text, const struct expr_scope *scope,
 	int		 mixed, st, rc;
 
 	*result = 0;
+	if (text == NULL)
+		text = "";	/* no if: at all is success() */
 	if (condition_split(text, &off, &len, &mixed, &seg, &n, err, errsz,
 	    NULL) == -1)
 		return -1;

@@ -36,7 +36,10 @@
  *                   First frame of every connection; nothing else before it.
  *   2 HELLO_ACK  S  seq 0.  u32 version, u64 last_stored (highest seq of
  *                   this stream kilnd has stored; 0 if none).  The worker
- *                   resends everything after last_stored, in order.
+ *                   resends everything after last_stored, in order.  If
+ *                   last_seq_known exceeds what kilnd has (its log was
+ *                   lost), kilnd logs the loss and answers last_seq_known,
+ *                   so the stream continues instead of stalling.
  *   3 ERROR      S  seq 0.  str message (human-readable, at most
  *                   PROTO_MAX_ERROR bytes).  kilnd closes after sending it.
  * 100 LOG        W  seq = chunk sequence number, 1, 2, 3 ... without gaps
@@ -232,10 +235,10 @@ int	 proto_decoder_partial(const struct proto_decoder *);
 
 /*
  * Write one whole frame to fd.  Uses MSG_NOSIGNAL on sockets, so a closed
- * peer is EPIPE, not SIGPIPE.  Works on blocking and nonblocking fds;
- * gives up after timeout_ms (< 0: no limit) without progress.  0 or -1
- * with err.  A failed write may have sent part of the frame: the
- * connection is then unusable.
+ * peer is EPIPE, not SIGPIPE.  Works on blocking and nonblocking fds, but
+ * timeout_ms (< 0: no limit) can only apply to a nonblocking one: it
+ * bounds each wait for the socket to drain.  0 or -1 with err.  A failed
+ * write may have sent part of the frame: the connection is then unusable.
  */
 int	 proto_write_frame(int fd, uint16_t type, uint16_t flags, uint64_t seq,
 	     const void *payload, size_t len, int timeout_ms, char *err,

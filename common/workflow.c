@@ -11,21 +11,24 @@
  * parsing never stops at the first.
  *
  * Expression syntax is checked in exactly one function, wf_check_expr(),
- * which is where common/expr's checker plugs in.
+ * which calls common/expr's checker.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "workflow.h"
+#include "expr.h"
 #include "util.h"
+#include "workflow.h"
 
+#define WF_UNUSED	__attribute__((__unused__))
 #define WF_JSON_BUDGET	1000000	/* YAML nodes converted per file */
 
 struct wf_ctx {
@@ -482,62 +485,37 @@ wf_json(struct wf_ctx *ctx, yaml_node_t *n, const char *where)
  */
 
 /*
- * Position of the first "${{" that has no closing "}}" (single-quoted
- * strings inside the expression are skipped), or -1.
- */
-static long
-wf_expr_unterminated(const char *s)
-{
-	const char *p = s, *open;
-
-	while ((open = strstr(p, "${{")) != NULL) {
-		p = open + 3;
-		for (;;) {
-			if (*p == '\0')
-				return (long)(open - s);
-			if (*p == '\'') {
-				p++;
-				while (*p != '\0' && !(*p == '\'' &&
-				    p[1] != '\''))
-					p += (*p == '\'') ? 2 : 1;
-				if (*p == '\0')
-					return (long)(open - s);
-				p++;
-				continue;
-			}
-			if (p[0] == '}' && p[1] == '}') {
-				p += 2;
-				break;
-			}
-			p++;
-		}
-	}
-	return -1;
-}
-
-/*
  * ===== EXPRESSION SYNTAX HOOK =====
- * The one place where the syntax of ${{ }} text is checked.  text is a
- * template (literal text with ${{ }} parts); for if: conditions, which are
- * expressions with the ${{ }} optional, is_if is set.
- *
- * TODO(expr): when common/expr.h lands, replace the interim check below
- * with
- *	char err[256];
- *	if (expr_check_template(t, err, sizeof err) != 0)
- *		wf_err(ctx, node, "%s: %s", where, err);
- * where t is text, or "${{ text }}" for an if: without ${{.
+ * The one place where the syntax of ${{ }} text is checked, through
+ * common/expr.  text is a template (literal text with ${{ }} parts), or
+ * for if: (is_if) a condition whose ${{ }} is optional.  The scope is NULL
+ * (every context and function): per-key context rules of reference 4.9
+ * are not enforced yet; pass an expr_scope here to add them.
  */
 static void
 wf_check_expr(struct wf_ctx *ctx, const yaml_node_t *node, const char *where,
     const char *text, int is_if)
 {
-	long off;
+	char	err[512];
+	size_t	column = 0;
+	int	rc;
 
-	(void)is_if;
-	if ((off = wf_expr_unterminated(text)) >= 0)
-		wf_err(ctx, node, "'%s': '${{' at offset %ld has no closing "
-		    "'}}'", where, off);
+	if (is_if)
+		rc = expr_check_condition(text, NULL, err, sizeof err, &column);
+	else
+		rc = expr_check_template(text, NULL, err, sizeof err, &column);
+	if (rc == 0)
+		return;
+	/* A one-line plain scalar maps characters to columns exactly. */
+	if (column > 0 && node->type == YAML_SCALAR_NODE &&
+	    node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    node->start_mark.line == node->end_mark.line &&
+	    strchr(text, '\n') == NULL)
+		wf_err_at(ctx, (int)node->start_mark.line + 1,
+		    (int)(node->start_mark.column + column), "'%s': invalid "
+		    "expression: %s", where, err);
+	else
+		wf_err(ctx, node, "'%s': invalid expression: %s", where, err);
 }
 
 /* Keys where GitHub allows no expression at all. */
@@ -757,6 +735,7 @@ wf_walk(struct wf_ctx *ctx, yaml_node_t *n, const struct wf_key *keys,
 {
 	yaml_node_pair_t	*p;
 	size_t			 i;
+	uint64_t		 seen = 0;	/* table rows already handled */
 
 	if (n->type != YAML_MAPPING_NODE) {
 		wf_err(ctx, n, "'%s' must be a mapping, not %s", where,
@@ -799,6 +778,11 @@ wf_walk(struct wf_ctx *ctx, yaml_node_t *n, const struct wf_key *keys,
 			buf_free(&b);
 			continue;
 		}
+		/* A repeated key was reported by wf_check_dup_keys. */
+		if (i < 64 && (seen & ((uint64_t)1 << i)) != 0)
+			continue;
+		if (i < 64)
+			seen |= (uint64_t)1 << i;
 		path = where[0] != '\0' ? xasprintf("%s.%s", where,
 		    keys[i].name) : xstrdup(keys[i].name);
 		keys[i].fn(ctx, &keys[i], v, obj, path);
@@ -867,6 +851,14 @@ wf_k_if(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
 		    wf_kind(v));
 		return;
 	}
+	if (v->tag != NULL && strncmp((const char *)v->tag,
+	    "tag:yaml.org,2002:", 18) != 0) {
+		/* "if: !cancelled()" is a YAML tag followed by nothing. */
+		wf_err(ctx, v, "'%s': YAML reads '%s' as a tag; write the "
+		    "condition as ${{ %s... }}", where, (const char *)v->tag,
+		    (const char *)v->tag);
+		return;
+	}
 	if (wf_is_null(v))
 		return;
 	*dst = xstrdup(wf_sv(v));
@@ -923,7 +915,7 @@ static const struct wf_key wf_defaults_run_keys[] = {
 };
 
 static void
-wf_k_defaults_run(struct wf_ctx *ctx, const struct wf_key *key,
+wf_k_defaults_run(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
     yaml_node_t *v, void *obj, const char *where)
 {
 	struct wf_defaults *d = obj;
@@ -997,8 +989,9 @@ wf_concurrency_free(struct wf_concurrency *c)
 }
 
 static void
-wf_k_ignore(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
-    void *obj, const char *where)
+wf_k_ignore(struct wf_ctx *ctx WF_UNUSED, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v WF_UNUSED,
+    void *obj WF_UNUSED, const char *where WF_UNUSED)
 {
 }
 
@@ -1217,7 +1210,7 @@ struct wf_input_raw {
 };
 
 static void
-wf_k_input_default(struct wf_ctx *ctx, const struct wf_key *key,
+wf_k_input_default(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
     yaml_node_t *v, void *obj, const char *where)
 {
 	struct wf_input_raw *r = obj;
@@ -1235,7 +1228,7 @@ wf_k_input_default(struct wf_ctx *ctx, const struct wf_key *key,
 }
 
 static void
-wf_k_input_options(struct wf_ctx *ctx, const struct wf_key *key,
+wf_k_input_options(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
     yaml_node_t *v, void *obj, const char *where)
 {
 	struct wf_input_raw *r = obj;
@@ -1251,7 +1244,8 @@ wf_k_input_options(struct wf_ctx *ctx, const struct wf_key *key,
 }
 
 static void
-wf_k_input_desc(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
+wf_k_input_desc(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v,
     void *obj, const char *where)
 {
 	struct wf_input_raw *r = obj;
@@ -1457,8 +1451,8 @@ wf_on_event(struct wf_ctx *ctx, yaml_node_t *name, yaml_node_t *cfg)
 }
 
 static void
-wf_k_on(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
-    void *obj, const char *where)
+wf_k_on(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED, yaml_node_t *v,
+    void *obj WF_UNUSED, const char *where WF_UNUSED)
 {
 	yaml_node_item_t *it;
 	yaml_node_pair_t *p;
@@ -1628,7 +1622,8 @@ wf_step_free(struct wf_step *s)
  */
 
 static void
-wf_k_needs(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
+wf_k_needs(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v,
     void *obj, const char *where)
 {
 	struct wf_job		*j = obj;
@@ -1671,7 +1666,8 @@ static const struct wf_key wf_runs_on_keys[] = {
 };
 
 static void
-wf_k_runs_on(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
+wf_k_runs_on(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v,
     void *obj, const char *where)
 {
 	struct wf_runs_on *r = &((struct wf_job *)obj)->runs_on;
@@ -1700,7 +1696,7 @@ static const struct wf_key wf_environment_keys[] = {
 };
 
 static void
-wf_k_environment(struct wf_ctx *ctx, const struct wf_key *key,
+wf_k_environment(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
     yaml_node_t *v, void *obj, const char *where)
 {
 	struct wf_job *j = obj;
@@ -1803,7 +1799,8 @@ wf_matrix_check(struct wf_ctx *ctx, yaml_node_t *n, const char *where)
 }
 
 static void
-wf_k_matrix(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
+wf_k_matrix(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v,
     void *obj, const char *where)
 {
 	struct wf_strategy *st = obj;
@@ -1833,7 +1830,8 @@ static const struct wf_key wf_strategy_keys[] = {
 };
 
 static void
-wf_k_strategy(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
+wf_k_strategy(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v,
     void *obj, const char *where)
 {
 	struct wf_strategy *st = &((struct wf_job *)obj)->strategy;
@@ -1848,7 +1846,8 @@ wf_k_strategy(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
 }
 
 static void
-wf_k_steps(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
+wf_k_steps(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v,
     void *obj, const char *where)
 {
 	struct wf_job		*j = obj;
@@ -2070,8 +2069,9 @@ wf_check_needs(struct wf_ctx *ctx)
 }
 
 static void
-wf_k_jobs(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
-    void *obj, const char *where)
+wf_k_jobs(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v,
+    void *obj WF_UNUSED, const char *where WF_UNUSED)
 {
 	struct workflow		*wf = ctx->wf;
 	yaml_node_pair_t	*p;
@@ -2234,6 +2234,53 @@ wf_yaml_error(struct wf_ctx *ctx, yaml_parser_t *parser, const char *text,
 		wf_err_at(ctx, line, col, "YAML syntax error: %s", problem);
 }
 
+/*
+ * libyaml's scanner slows down quadratically with flow nesting depth, so a
+ * 1 MiB file of '[' would pin a worker for hours inside yaml_parser_load().
+ * This pass streams events and stops at the first node nested deeper than
+ * WF_MAX_DEPTH, before the document is built.  Syntax errors are left to
+ * the real load, which reports them.  Returns -1 if too deep.
+ */
+static int
+wf_prescan(struct wf_ctx *ctx, const char *text, size_t len)
+{
+	yaml_parser_t	p;
+	yaml_event_t	ev;
+	int		depth = 0, rc = 0, done = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return 0;
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	while (!done) {
+		if (!yaml_parser_parse(&p, &ev))
+			break;
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > WF_MAX_DEPTH) {
+				wf_err_at(ctx, (int)ev.start_mark.line + 1,
+				    (int)ev.start_mark.column + 1, "nesting "
+				    "deeper than %d levels", WF_MAX_DEPTH);
+				rc = -1;
+				done = 1;
+			}
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
 struct workflow *
 workflow_parse(const char *path, const char *text, size_t len,
     struct wf_errors *errs)
@@ -2254,6 +2301,8 @@ workflow_parse(const char *path, const char *text, size_t len,
 		    "the limit of %d bytes", len, WF_MAX_FILE_SIZE);
 		return NULL;
 	}
+	if (wf_prescan(&ctx, text, len) != 0)
+		return NULL;
 	if (!yaml_parser_initialize(&parser)) {
 		wf_err_at(&ctx, 1, 1, "cannot initialise the YAML parser");
 		return NULL;

@@ -706,9 +706,10 @@ lconn_read_cb(evutil_socket_t fd, short what, void *arg)
 			lconn_close(c, "end of file");
 			return;
 		}
-		for (off = 0; off < (size_t)n; off += used) {
+		for (off = 0; off < (size_t)n;) {
 			r = proto_decoder_feed(&c->dec, srv->rbuf + off,
 			    (size_t)n - off, &used, &msg, err, sizeof err);
+			off += used;
 			if (r == -1) {
 				lconn_record(c);
 				lconn_fail(c, "bad frame: %s", err);

@@ -241,9 +241,9 @@ pgembed_wait_ready(struct pgembed *pg, const char *conninfo, char *err,
 }
 
 static int
-pgembed_create_db(const char *sockdir, char *err, size_t errsz)
+pgembed_create_db(const struct kiln_config *cfg, char *err, size_t errsz)
 {
-	char *ci = xasprintf("host=%s dbname=postgres user=kiln", sockdir);
+	char *ci = config_embedded_conninfo(cfg, "postgres");
 	PGconn *conn = PQconnectdb(ci);
 	PGresult *res;
 	int rc = -1;
@@ -329,13 +329,13 @@ pgembed_start(const struct kiln_config *cfg, char *err, size_t errsz)
 	}
 	log_info("embedded PostgreSQL started (pid %ld, %s)", (long)pg->pid,
 	    data);
-	conninfo = xasprintf("host=%s dbname=postgres user=kiln", run);
+	conninfo = config_embedded_conninfo(cfg, "postgres");
 	if (pgembed_wait_ready(pg, conninfo, err, errsz) == -1) {
 		free(conninfo);
 		goto fail;
 	}
 	free(conninfo);
-	if (pgembed_create_db(run, err, errsz) == -1)
+	if (pgembed_create_db(cfg, err, errsz) == -1)
 		goto fail;
 	return pg;
 fail:

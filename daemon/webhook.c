@@ -48,6 +48,7 @@ struct hook {
 	char			*signature;
 	char			*repo_name;
 	char			*repo_id;
+	char			*ignored_why;	/* static text, copied */
 };
 
 static void
@@ -64,6 +65,7 @@ hook_free(struct hook *h)
 	free(h->signature);
 	free(h->repo_name);
 	free(h->repo_id);
+	free(h->ignored_why);
 	free(h);
 }
 
@@ -146,11 +148,50 @@ hook_ignored_cb(PGresult *res, const char *error, void *arg)
 	if (error != NULL) {
 		log_warnx("recording delivery %s: %s", h->delivery, error);
 		http_reply_error(h->req, 500, "could not record the delivery");
-	} else
-		http_reply_error(h->req, 202, "event \"%s\" is not handled; "
-		    "recorded and ignored", h->event);
+	} else {
+		char json[512];
+
+		snprintf(json, sizeof json, "{\"delivery\":\"%s\","
+		    "\"ignored\":\"%s\"}", h->delivery, h->ignored_why);
+		http_reply_json(h->req, 202, json);
+	}
 	hook_free(h);
 }
+
+/*
+ * Insert the delivery and its event in ONE statement: one transaction, so
+ * the delivery row, the event row and the NOTIFY commit together or not at
+ * all.  A known delivery id inserts nothing and returns no row.
+ */
+static void
+hook_store_event(struct hook *h, const char *ref, const char *sha,
+    const char *before)
+{
+	const char *params[8];
+
+	params[0] = h->delivery;
+	params[1] = h->repo_id;
+	params[2] = h->event;
+	params[3] = ref;
+	params[4] = sha;
+	params[5] = before;
+	params[6] = h->payload;
+	params[7] = hook_string(h->json, "action");
+	if (db_query(h->kilnd->db,
+	    "WITH d AS (INSERT INTO deliveries (id, repository_id, event, "
+	    "action, outcome) VALUES ($1, $2, $3, $8, 'queued') "
+	    "ON CONFLICT (id) DO NOTHING RETURNING id), "
+	    "e AS (INSERT INTO events (delivery_id, repository_id, event, ref, "
+	    "sha, before_sha, payload) SELECT d.id, $2, $3, $4, $5, $6, $7::jsonb "
+	    "FROM d RETURNING id) "
+	    "SELECT e.id, pg_notify('kiln_work', 'event') FROM e",
+	    8, params, hook_insert_cb, h) == -1) {
+		http_reply_error(h->req, 503, "database queue is full; retry");
+		hook_free(h);
+	}
+}
+
+static void	hook_store_ignored(struct hook *, const char *why);
 
 static void
 hook_store_push(struct hook *h)
@@ -158,7 +199,6 @@ hook_store_push(struct hook *h)
 	const char *ref = hook_string(h->json, "ref");
 	const char *after = hook_string(h->json, "after");
 	const char *before = hook_string(h->json, "before");
-	const char *params[7];
 
 	if (ref == NULL) {
 		http_reply_error(h->req, 400, "push payload: missing field "
@@ -185,41 +225,74 @@ hook_store_push(struct hook *h)
 		    "is not a 40-digit commit SHA");
 		goto fail;
 	}
-	params[0] = h->delivery;
-	params[1] = h->repo_id;
-	params[2] = h->event;
-	params[3] = ref;
-	params[4] = after;
-	params[5] = before;
-	params[6] = h->payload;
-	/*
-	 * One statement is one transaction: the delivery row, the event row
-	 * and the NOTIFY commit together or not at all.  A known delivery id
-	 * inserts nothing and returns no row.
-	 */
-	if (db_query(h->kilnd->db,
-	    "WITH d AS (INSERT INTO deliveries (id, repository_id, event, "
-	    "outcome) VALUES ($1, $2, $3, 'queued') ON CONFLICT (id) DO NOTHING "
-	    "RETURNING id), "
-	    "e AS (INSERT INTO events (delivery_id, repository_id, event, ref, "
-	    "sha, before_sha, payload) SELECT d.id, $2, $3, $4, $5, $6, $7::jsonb "
-	    "FROM d RETURNING id) "
-	    "SELECT e.id, pg_notify('kiln_work', 'event') FROM e",
-	    7, params, hook_insert_cb, h) == -1) {
-		http_reply_error(h->req, 503, "database queue is full; retry");
+	/* A deleted ref has nothing to build (its after is all zeros). */
+	if (strspn(after, "0") == 40) {
+		hook_store_ignored(h, "the push deleted the ref");
+		return;
+	}
+	hook_store_event(h, ref, after, before);
+	return;
+fail:
+	hook_free(h);
+}
+
+/*
+ * pull_request(_target): the run builds GitHub's test merge,
+ * refs/pull/N/merge at merge_commit_sha; without one (a merge conflict)
+ * GitHub runs nothing, and neither do we.
+ */
+static void
+hook_store_pull_request(struct hook *h)
+{
+	json_t *pr = json_object_get(h->json, "pull_request");
+	json_t *num = json_object_get(h->json, "number");
+	const char *merge = hook_string(h->json,
+	    "pull_request.merge_commit_sha");
+	char ref[64];
+
+	if (hook_string(h->json, "action") == NULL) {
+		http_reply_error(h->req, 400, "pull_request payload: missing "
+		    "field \"action\"");
 		goto fail;
 	}
+	if (!json_is_object(pr)) {
+		http_reply_error(h->req, 400, "pull_request payload: missing "
+		    "field \"pull_request\"");
+		goto fail;
+	}
+	if (!json_is_integer(num) || json_integer_value(num) <= 0) {
+		http_reply_error(h->req, 400, "pull_request payload: missing "
+		    "or bad field \"number\"");
+		goto fail;
+	}
+	if (!hook_is_sha(hook_string(h->json, "pull_request.head.sha")) ||
+	    hook_string(h->json, "pull_request.base.ref") == NULL) {
+		http_reply_error(h->req, 400, "pull_request payload: missing "
+		    "field \"pull_request.head.sha\" or "
+		    "\"pull_request.base.ref\"");
+		goto fail;
+	}
+	if (merge == NULL || !hook_is_sha(merge)) {
+		hook_store_ignored(h, "the pull request has no test merge "
+		    "commit (merge conflict)");
+		return;
+	}
+	snprintf(ref, sizeof ref, "refs/pull/%lld/merge",
+	    (long long)json_integer_value(num));
+	hook_store_event(h, ref, merge, NULL);
 	return;
 fail:
 	hook_free(h);
 }
 
 static void
-hook_store_ignored(struct hook *h)
+hook_store_ignored(struct hook *h, const char *why)
 {
 	const char *params[4] = { h->delivery, h->repo_id, h->event,
 	    hook_string(h->json, "action") };
 
+	free(h->ignored_why);
+	h->ignored_why = xstrdup(why);
 	if (db_query(h->kilnd->db,
 	    "INSERT INTO deliveries (id, repository_id, event, action, outcome) "
 	    "VALUES ($1, $2, $3, $4, 'ignored') ON CONFLICT (id) DO NOTHING",
@@ -271,7 +344,12 @@ hook_lookup_cb(PGresult *res, const char *error, void *arg)
 		hook_store_push(h);
 		return;
 	}
-	hook_store_ignored(h);
+	if (strcmp(h->event, "pull_request") == 0 ||
+	    strcmp(h->event, "pull_request_target") == 0) {
+		hook_store_pull_request(h);
+		return;
+	}
+	hook_store_ignored(h, "event not handled");
 	return;
 done:
 	hook_free(h);

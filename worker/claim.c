@@ -95,20 +95,33 @@ claimed_event_free(struct claimed_event *ev)
 int
 claim_job(struct worker *w, struct claimed_job *job)
 {
-	const char *params[2] = { w->name, NULL };
+	const char *params[2] = { w->name, w->labels };
 	char idbuf[32];
 	PGresult *res;
+	json_t *ctx;
 
 	memset(job, 0, sizeof *job);
+	/*
+	 * The oldest queued job this worker's labels satisfy, of a run not
+	 * waiting on its concurrency group, within its matrix's max-parallel
+	 * (the advisory lock makes two workers count the same siblings one
+	 * after the other).
+	 */
 	res = worker_exec(w,
 	    "UPDATE jobs j SET status = 'in_progress', worker = $1, "
 	    "started_at = now(), lease_until = now() + interval '" JOB_LEASE "' "
-	    "WHERE j.id = (SELECT id FROM jobs WHERE status = 'queued' "
-	    "ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) "
+	    "WHERE j.id = (SELECT c.id FROM jobs c JOIN runs r ON r.id = "
+	    "c.run_id WHERE c.status = 'queued' AND r.status <> 'pending' "
+	    "AND c.labels <@ $2::text[] AND (c.max_parallel IS NULL OR "
+	    "(pg_try_advisory_xact_lock(hashtext('kiln-max-parallel'), "
+	    "hashtext(c.run_id || '/' || c.job_key)) AND (SELECT count(*) "
+	    "FROM jobs s WHERE s.run_id = c.run_id AND s.job_key = c.job_key "
+	    "AND s.status = 'in_progress') < c.max_parallel)) "
+	    "ORDER BY c.id FOR UPDATE OF c SKIP LOCKED LIMIT 1) "
 	    "RETURNING j.id, j.run_id, j.job_key, j.name, j.matrix::text, "
-	    "(SELECT n.job_key FROM jobs n WHERE n.run_id = j.run_id AND "
-	    "n.job_key = ANY (j.needs) AND n.conclusion IS DISTINCT FROM "
-	    "'success' ORDER BY n.id LIMIT 1)", 1, params, "claiming a job");
+	    "kiln_job_context(j.id)::text, j.continue_on_error, "
+	    "j.timeout_minutes, j.strategy::text", 2, params,
+	    "claiming a job");
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
@@ -120,7 +133,17 @@ claim_job(struct worker *w, struct claimed_job *job)
 	job->job_key = dup_or_null(res, 0, 2);
 	job->name = dup_or_null(res, 0, 3);
 	job->matrix = dup_or_null(res, 0, 4);
-	job->needs_failed = dup_or_null(res, 0, 5);
+	ctx = json_loads(PQgetvalue(res, 0, 5), 0, NULL);
+	job->needs = json_incref(json_object_get(ctx, "needs"));
+	if (job->needs == NULL)
+		job->needs = json_object();
+	job->needs_success = json_is_true(json_object_get(ctx, "success"));
+	job->needs_failure = json_is_true(json_object_get(ctx, "failure"));
+	job->run_cancelled = json_is_true(json_object_get(ctx, "cancelled"));
+	json_decref(ctx);
+	job->continue_on_error = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+	job->timeout_minutes = strtod(PQgetvalue(res, 0, 7), NULL);
+	job->strategy = dup_or_null(res, 0, 8);
 	PQclear(res);
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job->run_id);
@@ -160,7 +183,8 @@ claimed_job_free(struct claimed_job *job)
 	free(job->job_key);
 	free(job->name);
 	free(job->matrix);
-	free(job->needs_failed);
+	json_decref(job->needs);
+	free(job->strategy);
 	free(job->path);
 	free(job->workflow_source);
 	free(job->head_sha);
@@ -179,15 +203,29 @@ claim_renew(struct worker *w, int64_t job_id)
 	char idbuf[32];
 	const char *params[2] = { idbuf, w->name };
 	PGresult *res;
+	int cancel;
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job_id);
 	res = worker_exec(w, "UPDATE jobs SET lease_until = now() + interval '"
-	    JOB_LEASE "' WHERE id = $1::bigint AND worker = $2 AND "
-	    "status = 'in_progress'", 2, params, "renewing the job lease");
+	    JOB_LEASE "' WHERE id = $1::bigint AND worker = $2 "
+	    "RETURNING cancel_requested OR status = 'completed'", 2, params,
+	    "renewing the job lease");
 	if (res == NULL)
 		return -1;
+	/* No row: the job was taken from us (reaped); stop it. */
+	cancel = PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
-	return 0;
+	return cancel;
+}
+
+void
+claim_register(struct worker *w)
+{
+	const char *params[2] = { w->name, w->labels };
+
+	PQclear(worker_exec(w, "INSERT INTO workers (name, labels) VALUES "
+	    "($1, $2::text[]) ON CONFLICT (name) DO UPDATE SET labels = $2, "
+	    "last_seen = now()", 2, params, "registering the worker"));
 }
 
 char *

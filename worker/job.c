@@ -1,17 +1,29 @@
 /*
- * job: run one claimed job.  Fresh, empty workspace (as on GitHub), the
- * workflow re-read from the run's stored source, steps in order with the
- * job's log streamed to kilnd, each step's status and conclusion written as
- * it happens, and the job's conclusion written last by kiln_job_complete()
- * (which releases dependants and concludes the run).
+ * job: run one claimed job as GitHub's runner would.
+ *
+ *   job if: (needs closure status, default success())  -> skipped
+ *   workflow env, job env (expressions evaluated in their scopes)
+ *   for each step:  env layering, if: (default success() of the job
+ *   status), the step (run: via stepexec, uses: via the action table) with
+ *   its output through the workflow-command filter (masks, annotations,
+ *   groups), then the file commands (GITHUB_ENV, GITHUB_OUTPUT,
+ *   GITHUB_PATH, GITHUB_STEP_SUMMARY), continue-on-error, outcome and
+ *   conclusion
+ *   job outputs, conclusion via kiln_job_complete()
+ *
+ * Cancellation (fail-fast, concurrency, shutdown) and the job's
+ * timeout-minutes both go through stepexec's cancel path: SIGINT, SIGTERM,
+ * SIGKILL to the step's process group.  After either, only steps whose if:
+ * still holds (always(), cancelled()) run.
  *
  * Workspace layout: <work_dir>/jobs/<job id>/{workspace,tmp,spool}, removed
- * when the job ends.
+ * when the job ends; process groups a step left behind are killed then.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,21 +33,34 @@
 #include <jansson.h>
 
 #include "actions.h"
+#include "context.h"
+#include "envfile.h"
+#include "expr.h"
 #include "log.h"
 #include "stepexec.h"
 #include "stream.h"
 #include "util.h"
+#include "wfcmd.h"
 #include "worker.h"
 #include "workflow.h"
 
-#define JOB_RENEW_MS	15000
+#define JOB_RENEW_MS		1000	/* lease renewal and cancel poll */
+#define JOB_MAX_OUTPUT		(1024 * 1024)	/* job outputs, all together */
+#define JOB_MAX_SUMMARY		(1024 * 1024)	/* per step, as GitHub */
+#define JOB_MAX_PGIDS		1024
 
 extern char **environ;
 
-/* An environment as a list of "KEY=VALUE", later settings replace. */
+/* An ordered environment, "KEY=VALUE"; later settings replace. */
 struct envlist {
 	char	**v;
 	size_t	  n;
+};
+
+enum job_status {
+	JOB_ST_SUCCESS,
+	JOB_ST_FAILURE,
+	JOB_ST_CANCELLED,
 };
 
 struct jobrun {
@@ -44,13 +69,35 @@ struct jobrun {
 	struct workflow			*wf;
 	const struct wf_job		*job;
 	struct stream			*stream;
+	struct wfcmd_state		*cmds;
 	char				*dir;
 	char				*workspace;
 	char				*tmp;
 	char				*mirror;
-	struct envlist			 env;	/* workflow + job level */
+	json_t				*contexts;
+	json_t				*env;	/* the env context (object) */
+	json_t				*steps;	/* the steps context */
+	struct envfile_path		 paths;	/* from GITHUB_PATH */
+	enum job_status			 status;
+	int				 cancel_requested;
+	int				 timed_out;	/* job timeout-minutes hit */
+	int64_t				 deadline_ms;
 	int64_t				 renewed_ms;
+	pid_t				 pgids[JOB_MAX_PGIDS];
+	size_t				 npgids;
+	int				 run_steps;	/* id-less run steps so far */
 };
+
+static const char *
+job_status_name(enum job_status s)
+{
+	switch (s) {
+	case JOB_ST_SUCCESS:	return "success";
+	case JOB_ST_FAILURE:	return "failure";
+	case JOB_ST_CANCELLED:	return "cancelled";
+	}
+	return "failure";
+}
 
 static void
 env_set(struct envlist *e, const char *key, const char *value)
@@ -69,15 +116,15 @@ env_set(struct envlist *e, const char *key, const char *value)
 	e->v[e->n] = NULL;
 }
 
-static void
-env_copy(struct envlist *dst, const struct envlist *src)
+static const char *
+env_get(const struct envlist *e, const char *key)
 {
-	size_t i;
+	size_t klen = strlen(key), i;
 
-	dst->v = xcalloc(src->n + 1, sizeof *dst->v);
-	for (i = 0; i < src->n; i++)
-		dst->v[i] = xstrdup(src->v[i]);
-	dst->n = src->n;
+	for (i = 0; i < e->n; i++)
+		if (strncmp(e->v[i], key, klen) == 0 && e->v[i][klen] == '=')
+			return e->v[i] + klen + 1;
+	return NULL;
 }
 
 static void
@@ -92,24 +139,14 @@ env_free(struct envlist *e)
 	e->n = 0;
 }
 
-static void
-env_apply_map(struct envlist *e, const struct wf_map *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->n; i++) {
-		/* GitHub ignores attempts to override its own variables. */
-		if (str_has_prefix(m->v[i].key, "GITHUB_") ||
-		    str_has_prefix(m->v[i].key, "RUNNER_"))
-			continue;
-		env_set(e, m->v[i].key, m->v[i].value);
-	}
-}
-
+/* Text the job writes itself (not step output) goes through the masks. */
 static void
 job_log(struct jobrun *jr, const char *text)
 {
-	stream_write(jr->stream, text, strlen(text));
+	char *masked = wfcmd_mask(jr->cmds, text);
+
+	stream_write(jr->stream, masked, strlen(masked));
+	free(masked);
 }
 
 static void KILN_PRINTF(2, 3)
@@ -131,137 +168,77 @@ job_log_cb(void *arg, const char *text)
 	job_log(arg, text);
 }
 
+/* Step output: workflow commands and masks first, then the log. */
 static void
 job_sink_cb(const char *data, size_t len, void *arg)
 {
 	struct jobrun *jr = arg;
+	struct buf out = { 0 };
 
-	stream_write(jr->stream, data, len);
+	wfcmd_feed(jr->cmds, data, len, &out);
+	if (out.len > 0)
+		stream_write(jr->stream, out.data, out.len);
+	buf_free(&out);
 }
 
-/* Polled by stepexec while a step runs: renew the lease, honour SIGTERM. */
+/* Poll the database at most once a second: lease and cancellation. */
+static void
+job_poll(struct jobrun *jr)
+{
+	int r;
+
+	if (now_ms() - jr->renewed_ms < JOB_RENEW_MS)
+		return;
+	jr->renewed_ms = now_ms();
+	if ((r = claim_renew(jr->w, jr->cj->id)) == 1)
+		jr->cancel_requested = 1;
+}
+
 static int
 job_cancelled_cb(void *arg)
 {
 	struct jobrun *jr = arg;
 
-	if (now_ms() - jr->renewed_ms > JOB_RENEW_MS) {
-		claim_renew(jr->w, jr->cj->id);
-		jr->renewed_ms = now_ms();
-	}
-	return *jr->w->stop != 0;
+	job_poll(jr);
+	if (*jr->w->stop)
+		jr->cancel_requested = 1;
+	return jr->cancel_requested;
 }
 
 static void
 job_step_update(struct jobrun *jr, size_t number, const char *status,
-    const char *conclusion, const char *outcome)
+    const char *conclusion, const char *outcome, const char *name)
 {
 	char id[32], num[32];
-	const char *params[5] = { id, num, status, conclusion, outcome };
+	const char *params[6] = { id, num, status, conclusion, outcome, name };
 
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
 	snprintf(num, sizeof num, "%zu", number);
 	PQclear(worker_exec(jr->w,
 	    "UPDATE steps SET status = $3, conclusion = $4, outcome = $5, "
+	    "name = coalesce($6, name), "
 	    "started_at = CASE WHEN $3 = 'in_progress' THEN now() "
 	    "ELSE started_at END, "
 	    "completed_at = CASE WHEN $3 = 'completed' THEN now() "
 	    "ELSE completed_at END "
 	    "WHERE job_id = $1::bigint AND number = $2::int",
-	    5, params, "updating a step"));
+	    6, params, "updating a step"));
 }
 
 static void
-job_complete(struct jobrun *jr, const char *conclusion)
+job_complete(struct jobrun *jr, const char *conclusion, const char *outputs,
+    const char *message)
 {
 	char id[32];
-	const char *params[2] = { id, conclusion };
+	const char *params[3] = { id, outputs ? outputs : "{}", message };
 
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
+	PQclear(worker_exec(jr->w, "UPDATE jobs SET outputs = $2::jsonb, "
+	    "message = coalesce($3, message) WHERE id = $1::bigint", 3, params,
+	    "storing job outputs"));
+	params[1] = conclusion;
 	PQclear(worker_exec(jr->w, "SELECT kiln_job_complete($1::bigint, $2)",
 	    2, params, "completing the job"));
-}
-
-static const char *
-job_ref_name(const char *ref)
-{
-	if (str_has_prefix(ref, "refs/heads/"))
-		return ref + 11;
-	if (str_has_prefix(ref, "refs/tags/"))
-		return ref + 10;
-	return ref;
-}
-
-/* GitHub's default variables (reference 5.2), then workflow and job env. */
-static void
-job_build_env(struct jobrun *jr)
-{
-	const struct claimed_job *cj = jr->cj;
-	char num[32], *event_path, *owner;
-	char **ep;
-
-	for (ep = environ; *ep != NULL; ep++) {
-		char *eq = strchr(*ep, '=');
-		char *key;
-
-		if (eq == NULL)
-			continue;
-		key = xstrndup(*ep, (size_t)(eq - *ep));
-		/* kiln's own settings are not the job's business. */
-		if (!str_has_prefix(key, "KILN_") &&
-		    !str_has_prefix(key, "GITHUB_") &&
-		    !str_has_prefix(key, "RUNNER_") &&
-		    !str_has_prefix(key, "INVOCATION_ID") &&
-		    !str_has_prefix(key, "NOTIFY_SOCKET"))
-			env_set(&jr->env, key, eq + 1);
-		free(key);
-	}
-	env_set(&jr->env, "CI", "true");
-	env_set(&jr->env, "GITHUB_ACTIONS", "true");
-	env_set(&jr->env, "GITHUB_SHA", cj->head_sha);
-	env_set(&jr->env, "GITHUB_REF", cj->ref);
-	env_set(&jr->env, "GITHUB_REF_NAME", job_ref_name(cj->ref));
-	env_set(&jr->env, "GITHUB_REF_TYPE", str_has_prefix(cj->ref,
-	    "refs/tags/") ? "tag" : "branch");
-	env_set(&jr->env, "GITHUB_REF_PROTECTED", "false");
-	env_set(&jr->env, "GITHUB_REPOSITORY", cj->repo_name);
-	owner = xstrndup(cj->repo_name, strcspn(cj->repo_name, "/"));
-	env_set(&jr->env, "GITHUB_REPOSITORY_OWNER", owner);
-	free(owner);
-	env_set(&jr->env, "GITHUB_WORKSPACE", jr->workspace);
-	env_set(&jr->env, "GITHUB_EVENT_NAME", cj->event);
-	snprintf(num, sizeof num, "%lld", (long long)cj->run_id);
-	env_set(&jr->env, "GITHUB_RUN_ID", num);
-	snprintf(num, sizeof num, "%lld", (long long)cj->run_number);
-	env_set(&jr->env, "GITHUB_RUN_NUMBER", num);
-	env_set(&jr->env, "GITHUB_RUN_ATTEMPT", "1");
-	env_set(&jr->env, "GITHUB_JOB", cj->job_key);
-	env_set(&jr->env, "GITHUB_WORKFLOW", jr->wf->name);
-	env_set(&jr->env, "GITHUB_WORKFLOW_REF", "");
-	env_set(&jr->env, "GITHUB_SERVER_URL", "https://github.com");
-	env_set(&jr->env, "GITHUB_API_URL", "https://api.github.com");
-	env_set(&jr->env, "GITHUB_GRAPHQL_URL", "https://api.github.com/graphql");
-	env_set(&jr->env, "GITHUB_ACTOR", "");
-	env_set(&jr->env, "GITHUB_HEAD_REF", "");
-	env_set(&jr->env, "GITHUB_BASE_REF", "");
-	event_path = xasprintf("%s/event.json", jr->tmp);
-	if (cj->payload != NULL) {
-		FILE *f = fopen(event_path, "w");
-
-		if (f != NULL) {
-			fputs(cj->payload, f);
-			fclose(f);
-		}
-	}
-	env_set(&jr->env, "GITHUB_EVENT_PATH", event_path);
-	free(event_path);
-	env_set(&jr->env, "RUNNER_OS", "Linux");
-	env_set(&jr->env, "RUNNER_ARCH", "X64");
-	env_set(&jr->env, "RUNNER_NAME", jr->w->name);
-	env_set(&jr->env, "RUNNER_TEMP", jr->tmp);
-	env_set(&jr->env, "RUNNER_ENVIRONMENT", "self-hosted");
-	env_apply_map(&jr->env, &jr->wf->env);
-	env_apply_map(&jr->env, &jr->job->env);
 }
 
 static int
@@ -277,6 +254,367 @@ job_rmtree(const char *dir)
 	nftw(dir, job_rm_cb, 32, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The expression context for the current point of the job. */
+static void
+job_expr_ctx(struct jobrun *jr, struct expr_ctx *ctx)
+{
+	json_t *job = json_object_get(jr->contexts, "job");
+
+	json_object_set_new(job, "status",
+	    json_string(job_status_name(jr->status)));
+	memset(ctx, 0, sizeof *ctx);
+	ctx->contexts = jr->contexts;
+	ctx->workspace = jr->workspace;
+	ctx->status = jr->status == JOB_ST_SUCCESS ? EXPR_ST_SUCCESS :
+	    jr->status == JOB_ST_FAILURE ? EXPR_ST_FAILURE : EXPR_ST_CANCELLED;
+}
+
+/* Evaluate an env map in order into the env context (and a list). */
+static int
+job_eval_env(struct jobrun *jr, const struct wf_map *m,
+    const struct expr_scope *scope, json_t *into, char *err, size_t errsz)
+{
+	struct expr_ctx ctx;
+	char *value;
+	size_t i;
+
+	job_expr_ctx(jr, &ctx);
+	for (i = 0; i < m->n; i++) {
+		if (context_eval_string(m->v[i].value, scope, &ctx, &value, err,
+		    errsz) == -1)
+			return -1;
+		json_object_set_new(into, m->v[i].key, json_string(value));
+		free(value);
+	}
+	return 0;
+}
+
+static void
+job_build_contexts(struct jobrun *jr)
+{
+	const struct claimed_job *cj = jr->cj;
+	struct ctx_run r;
+	json_t *payload, *runner, *secrets, *matrix, *strategy;
+
+	payload = cj->payload ? json_loads(cj->payload, 0, NULL) : NULL;
+	memset(&r, 0, sizeof r);
+	r.event_name = cj->event;
+	r.ref = cj->ref;
+	r.sha = cj->head_sha;
+	r.repo_name = cj->repo_name;
+	r.payload = payload ? payload : json_object();
+	r.workflow_name = jr->wf->name;
+	r.workflow_path = jr->wf->path;
+	r.run_id = cj->run_id;
+	r.run_number = cj->run_number;
+	r.job_key = cj->job_key;
+	r.workspace = jr->workspace;
+	jr->contexts = json_object();
+	json_object_set_new(jr->contexts, "github", context_github(&r));
+	json_object_set_new(jr->contexts, "inputs", context_inputs(jr->wf,
+	    r.payload, cj->event));
+	json_decref(r.payload);
+	json_object_set_new(jr->contexts, "vars", json_object());
+	secrets = json_object();
+	json_object_set_new(secrets, "GITHUB_TOKEN", json_string(""));
+	json_object_set_new(jr->contexts, "secrets", secrets);
+	json_object_set(jr->contexts, "needs", cj->needs);
+	matrix = cj->matrix ? json_loads(cj->matrix, 0, NULL) : NULL;
+	json_object_set_new(jr->contexts, "matrix", matrix ? matrix :
+	    json_object());
+	strategy = cj->strategy ? json_loads(cj->strategy, 0, NULL) : NULL;
+	json_object_set_new(jr->contexts, "strategy", strategy ? strategy :
+	    json_object());
+	runner = json_object();
+	json_object_set_new(runner, "name", json_string(jr->w->name));
+	json_object_set_new(runner, "os", json_string("Linux"));
+	json_object_set_new(runner, "arch", json_string("X64"));
+	json_object_set_new(runner, "temp", json_string(jr->tmp));
+	json_object_set_new(runner, "tool_cache", json_string(jr->tmp));
+	json_object_set_new(runner, "environment", json_string("self-hosted"));
+	json_object_set_new(runner, "debug", json_string(""));
+	json_object_set_new(jr->contexts, "runner", runner);
+	json_object_set_new(jr->contexts, "job", json_object());
+	jr->steps = json_object();
+	json_object_set(jr->contexts, "steps", jr->steps);
+	jr->env = json_object();
+	json_object_set(jr->contexts, "env", jr->env);
+}
+
+static const char *
+job_ref_name(const char *ref)
+{
+	if (str_has_prefix(ref, "refs/heads/"))
+		return ref + 11;
+	if (str_has_prefix(ref, "refs/tags/"))
+		return ref + 10;
+	if (str_has_prefix(ref, "refs/pull/"))
+		return ref + 10;
+	return ref;
+}
+
+/*
+ * The process environment of a step (reference 5.1 step 6): the worker's
+ * own, then the env context, then GitHub's default variables (which win),
+ * then GITHUB_PATH entries prepended to PATH.
+ */
+static void
+job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
+    const char *files_dir)
+{
+	const struct claimed_job *cj = jr->cj;
+	const json_t *github = json_object_get(jr->contexts, "github");
+	char num[32], *owner, *path, *event_path;
+	const char *key;
+	json_t *v;
+	char **ep;
+
+	for (ep = environ; *ep != NULL; ep++) {
+		char *eq = strchr(*ep, '='), *k;
+
+		if (eq == NULL)
+			continue;
+		k = xstrndup(*ep, (size_t)(eq - *ep));
+		/* kiln's own and systemd's settings are not the job's. */
+		if (!str_has_prefix(k, "KILN_") && !str_has_prefix(k, "GITHUB_") &&
+		    !str_has_prefix(k, "RUNNER_") &&
+		    strcmp(k, "INVOCATION_ID") != 0 &&
+		    strcmp(k, "NOTIFY_SOCKET") != 0)
+			env_set(e, k, eq + 1);
+		free(k);
+	}
+	json_object_foreach(jr->env, key, v)
+		env_set(e, key, json_string_value(v));
+
+	env_set(e, "CI", env_get(e, "CI") ? env_get(e, "CI") : "true");
+	env_set(e, "GITHUB_ACTIONS", "true");
+	env_set(e, "GITHUB_ACTION", action);
+	env_set(e, "GITHUB_SHA", cj->head_sha);
+	env_set(e, "GITHUB_REF", cj->ref);
+	env_set(e, "GITHUB_REF_NAME", job_ref_name(cj->ref));
+	env_set(e, "GITHUB_REF_TYPE", str_has_prefix(cj->ref, "refs/tags/") ?
+	    "tag" : "branch");
+	env_set(e, "GITHUB_REF_PROTECTED", "false");
+	env_set(e, "GITHUB_REPOSITORY", cj->repo_name);
+	owner = xstrndup(cj->repo_name, strcspn(cj->repo_name, "/"));
+	env_set(e, "GITHUB_REPOSITORY_OWNER", owner);
+	free(owner);
+	env_set(e, "GITHUB_WORKSPACE", jr->workspace);
+	env_set(e, "GITHUB_EVENT_NAME", cj->event);
+	snprintf(num, sizeof num, "%lld", (long long)cj->run_id);
+	env_set(e, "GITHUB_RUN_ID", num);
+	snprintf(num, sizeof num, "%lld", (long long)cj->run_number);
+	env_set(e, "GITHUB_RUN_NUMBER", num);
+	env_set(e, "GITHUB_RUN_ATTEMPT", "1");
+	env_set(e, "GITHUB_RETENTION_DAYS", "90");
+	env_set(e, "GITHUB_JOB", cj->job_key);
+	env_set(e, "GITHUB_WORKFLOW", jr->wf->name);
+	env_set(e, "GITHUB_WORKFLOW_REF", "");
+	env_set(e, "GITHUB_SERVER_URL", "https://github.com");
+	env_set(e, "GITHUB_API_URL", "https://api.github.com");
+	env_set(e, "GITHUB_GRAPHQL_URL", "https://api.github.com/graphql");
+	env_set(e, "GITHUB_ACTOR", json_string_value(json_object_get(github,
+	    "actor")));
+	env_set(e, "GITHUB_TRIGGERING_ACTOR", json_string_value(
+	    json_object_get(github, "actor")));
+	env_set(e, "GITHUB_HEAD_REF", json_string_value(json_object_get(github,
+	    "head_ref")));
+	env_set(e, "GITHUB_BASE_REF", json_string_value(json_object_get(github,
+	    "base_ref")));
+	event_path = xasprintf("%s/event.json", jr->tmp);
+	env_set(e, "GITHUB_EVENT_PATH", event_path);
+	free(event_path);
+	path = xasprintf("%s/add_path", files_dir);
+	env_set(e, "GITHUB_PATH", path);
+	free(path);
+	path = xasprintf("%s/set_env", files_dir);
+	env_set(e, "GITHUB_ENV", path);
+	free(path);
+	path = xasprintf("%s/set_output", files_dir);
+	env_set(e, "GITHUB_OUTPUT", path);
+	free(path);
+	path = xasprintf("%s/step_summary", files_dir);
+	env_set(e, "GITHUB_STEP_SUMMARY", path);
+	free(path);
+	env_set(e, "RUNNER_OS", "Linux");
+	env_set(e, "RUNNER_ARCH", "X64");
+	env_set(e, "RUNNER_NAME", jr->w->name);
+	env_set(e, "RUNNER_TEMP", jr->tmp);
+	env_set(e, "RUNNER_TOOL_CACHE", jr->tmp);
+	env_set(e, "RUNNER_ENVIRONMENT", "self-hosted");
+
+	path = envfile_path_join(&jr->paths, env_get(e, "PATH"));
+	if (jr->paths.n > 0)
+		env_set(e, "PATH", path);
+	free(path);
+}
+
+static void
+job_write_event_file(struct jobrun *jr)
+{
+	char *path = xasprintf("%s/event.json", jr->tmp);
+	FILE *f = fopen(path, "w");
+
+	if (f != NULL) {
+		fputs(jr->cj->payload ? jr->cj->payload : "{}", f);
+		fclose(f);
+	}
+	free(path);
+}
+
+/* Create the per-step file-command files, empty. */
+static char *
+job_step_files(struct jobrun *jr, size_t number)
+{
+	static const char *const names[] = { "add_path", "set_env",
+	    "set_output", "step_summary" };
+	char *dir = xasprintf("%s/_runner_file_commands/%zu", jr->tmp, number);
+	size_t i;
+
+	mkdir_p(dir, 0700);
+	for (i = 0; i < nitems(names); i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		FILE *f = fopen(p, "w");
+
+		if (f != NULL)
+			fclose(f);
+		free(p);
+	}
+	return dir;
+}
+
+/* Apply one env/output file; 0, or -1 after logging the runner's error. */
+static int
+job_apply_envfile(struct jobrun *jr, const char *dir, const char *leaf,
+    const char *what, const char *cmd, json_t *into, int is_env)
+{
+	struct envfile ef = { 0 };
+	char *path = xasprintf("%s/%s", dir, leaf), *cause = NULL;
+	size_t i, line = 0;
+	int rc;
+
+	rc = envfile_read(path, what, is_env ? ENVFILE_MAX_ENV_VALUE :
+	    ENVFILE_MAX_VALUE, &ef, &cause, &line);
+	/* Pairs before a bad line count: the runner applied them already. */
+	for (i = 0; i < ef.n; i++) {
+		const char *blocked = is_env ?
+		    envfile_env_blocked(ef.pairs[i].name) : NULL;
+
+		if (blocked != NULL) {
+			job_logf(jr, "##[error]%s\n", blocked);
+			continue;
+		}
+		json_object_set_new(into, ef.pairs[i].name,
+		    json_string(ef.pairs[i].value));
+	}
+	if (rc == -1)
+		job_logf(jr, "##[error]Unable to process file command '%s' "
+		    "successfully.\n##[error]%s\n", cmd, cause);
+	envfile_free(&ef);
+	free(cause);
+	free(path);
+	return rc;
+}
+
+/*
+ * After a step: apply GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT and keep
+ * GITHUB_STEP_SUMMARY.  A malformed file fails the step (reference 5.6).
+ */
+static int
+job_apply_file_commands(struct jobrun *jr, const char *dir, size_t number,
+    json_t *outputs)
+{
+	char id[32], num[32], *path, *cause = NULL, *text;
+	int ok = 1;
+
+	if (job_apply_envfile(jr, dir, "set_env", "GITHUB_ENV", "env", jr->env,
+	    1) == -1)
+		ok = 0;
+	if (job_apply_envfile(jr, dir, "set_output", "GITHUB_OUTPUT", "output",
+	    outputs, 0) == -1)
+		ok = 0;
+	path = xasprintf("%s/add_path", dir);
+	if (envfile_path_read(path, "GITHUB_PATH", &jr->paths, &cause) == -1) {
+		job_logf(jr, "##[error]Unable to process file command "
+		    "'add_path' successfully.\n##[error]%s\n", cause);
+		ok = 0;
+	}
+	free(cause);
+	free(path);
+	path = xasprintf("%s/step_summary", dir);
+	text = file_read_all(path, JOB_MAX_SUMMARY, NULL);
+	if (text == NULL && errno == EFBIG)
+		job_log(jr, "##[warning]GITHUB_STEP_SUMMARY is over 1 MiB and "
+		    "was not stored\n");
+	else if (text != NULL && text[0] != '\0') {
+		char *masked = wfcmd_mask(jr->cmds, text);
+		const char *params[3] = { id, num, masked };
+
+		snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
+		snprintf(num, sizeof num, "%zu", number);
+		PQclear(worker_exec(jr->w, "UPDATE steps SET summary = $3 "
+		    "WHERE job_id = $1::bigint AND number = $2::int", 3,
+		    params, "storing the step summary"));
+		free(masked);
+	}
+	free(text);
+	free(path);
+	return ok;
+}
+
+/*
+ * What the workflow-command filter collected during the step: annotations
+ * (stored), legacy ::set-output/::save-state records, command errors (which
+ * fail the step).  Returns 0 when a command failed.
+ */
+static int
+job_apply_commands(struct jobrun *jr, size_t number, json_t *outputs)
+{
+	static const char *const levels[] = { "notice", "warning", "error" };
+	const struct wfcmd_annotation *a;
+	const struct wfcmd_record *rec;
+	char id[32], num[32], line[16], eline[16], col[16], ecol[16];
+	const char *params[10];
+	size_t i;
+
+	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
+	snprintf(num, sizeof num, "%zu", number);
+	for (i = 0; i < wfcmd_nannotations(jr->cmds); i++) {
+		a = wfcmd_annotation(jr->cmds, i);
+		snprintf(line, sizeof line, "%d", a->line);
+		snprintf(eline, sizeof eline, "%d", a->end_line);
+		snprintf(col, sizeof col, "%d", a->col);
+		snprintf(ecol, sizeof ecol, "%d", a->end_col);
+		params[0] = id;
+		params[1] = num;
+		params[2] = levels[a->level];
+		params[3] = a->file;
+		params[4] = a->line > 0 ? line : NULL;
+		params[5] = a->end_line > 0 ? eline : NULL;
+		params[6] = a->col > 0 ? col : NULL;
+		params[7] = a->end_col > 0 ? ecol : NULL;
+		params[8] = a->title;
+		params[9] = a->message;
+		PQclear(worker_exec(jr->w, "INSERT INTO annotations (job_id, "
+		    "step_number, level, file, line, end_line, col, end_col, "
+		    "title, message) VALUES ($1::bigint, $2::int, $3, $4, $5::int, "
+		    "$6::int, $7::int, $8::int, $9, $10)", 10, params,
+		    "storing an annotation"));
+	}
+	for (i = 0; i < wfcmd_nrecords(jr->cmds); i++) {
+		rec = wfcmd_record(jr->cmds, i);
+		if (rec->kind == WFCMD_REC_OUTPUT && rec->name != NULL)
+			json_object_set_new(outputs, rec->name,
+			    json_string(rec->value));
+		else if (rec->kind == WFCMD_REC_ENV && rec->name != NULL)
+			json_object_set_new(jr->env, rec->name,
+			    json_string(rec->value));
+	}
+	for (i = 0; i < wfcmd_nerrors(jr->cmds); i++)
+		job_logf(jr, "##[error]%s\n", wfcmd_error(jr->cmds, i));
+	return wfcmd_failed(jr->cmds) ? 0 : 1;
+}
+
 static const char *
 job_shell(const struct jobrun *jr, const struct wf_step *step)
 {
@@ -287,95 +625,158 @@ job_shell(const struct jobrun *jr, const struct wf_step *step)
 	return jr->wf->defaults.shell;		/* NULL: bash -e {0} */
 }
 
-static char *
-job_workdir(const struct jobrun *jr, const struct wf_step *step)
+static int
+job_workdir(struct jobrun *jr, const struct wf_step *step,
+    const struct expr_ctx *ctx, char **out, char *err, size_t errsz)
 {
 	const char *wd = step->working_directory;
+	char *v;
 
 	if (wd == NULL)
 		wd = jr->job->defaults.working_directory;
 	if (wd == NULL)
 		wd = jr->wf->defaults.working_directory;
-	if (wd == NULL || wd[0] == '\0')
-		return xstrdup(jr->workspace);
-	if (wd[0] == '/')
-		return xstrdup(wd);
-	return xasprintf("%s/%s", jr->workspace, wd);
+	if (wd == NULL || wd[0] == '\0') {
+		*out = xstrdup(jr->workspace);
+		return 0;
+	}
+	if (context_eval_string(wd, &ctx_scope_step, ctx, &v, err, errsz) == -1)
+		return -1;
+	*out = v[0] == '/' ? xstrdup(v) : xasprintf("%s/%s", jr->workspace, v);
+	free(v);
+	return 0;
 }
 
-/* Run a `run:` step; returns its conclusion. */
+/* GITHUB_ACTION: the step id, else __run, __run_2, ... / actionscheckout. */
+static char *
+job_action_name(struct jobrun *jr, const struct wf_step *step)
+{
+	struct buf b = { 0 };
+	const char *p;
+
+	if (step->id != NULL)
+		return xstrdup(step->id);
+	if (step->run != NULL) {
+		jr->run_steps++;
+		return jr->run_steps == 1 ? xstrdup("__run") :
+		    xasprintf("__run_%d", jr->run_steps);
+	}
+	for (p = step->uses; *p != '\0' && *p != '@'; p++)
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_')
+			buf_add_char(&b, *p);
+	return buf_steal(&b);
+}
+
+/* Time left for a step: its own timeout, bounded by the job's. */
+static int64_t
+job_step_timeout(struct jobrun *jr, double step_minutes, int *job_bound)
+{
+	int64_t left = jr->deadline_ms - now_ms(), own;
+
+	if (left < 1)
+		left = 1;
+	own = step_minutes > 0 ? (int64_t)(step_minutes * 60000) : 0;
+	*job_bound = own == 0 || left < own;
+	return *job_bound ? left : own;
+}
+
+/* Run a `run:` step; returns its outcome. */
 static const char *
-job_run_script(struct jobrun *jr, const struct wf_step *step)
+job_run_script(struct jobrun *jr, const struct wf_step *step,
+    const struct expr_ctx *ctx, struct envlist *env, double minutes)
 {
 	struct stepexec_spec spec;
 	struct stepexec_result result;
-	struct envlist env;
-	char err[512], *wd;
-	double minutes;
-	const char *shell = job_shell(jr, step);
+	char err[1024], *wd = NULL, *script = NULL;
+	const char *shell = job_shell(jr, step), *outcome = "failure";
+	int job_bound;
 
-	env_copy(&env, &jr->env);
-	env_apply_map(&env, &step->env);
-	wd = job_workdir(jr, step);
-
+	if (context_eval_string(step->run, &ctx_scope_step, ctx, &script, err,
+	    sizeof err) == -1 || job_workdir(jr, step, ctx, &wd, err,
+	    sizeof err) == -1) {
+		job_logf(jr, "##[error]%s\n", err);
+		goto out;
+	}
 	job_logf(jr, "##[group]Run %.*s\n%s%sshell: %s\n##[endgroup]\n",
-	    (int)strcspn(step->run, "\n"), step->run, step->run,
-	    str_has_suffix(step->run, "\n") ? "" : "\n",
+	    (int)strcspn(script, "\n"), script, script,
+	    str_has_suffix(script, "\n") ? "" : "\n",
 	    shell ? shell : "bash -e {0}");
 
 	memset(&spec, 0, sizeof spec);
 	spec.shell = shell;
-	spec.script = step->run;
-	spec.envp = env.v;
+	spec.script = script;
+	spec.envp = env->v;
 	spec.workdir = wd;
 	spec.tmpdir = jr->tmp;
-	minutes = step->timeout_minutes.set && step->timeout_minutes.expr ==
-	    NULL ? step->timeout_minutes.value : 0;
-	spec.timeout_ms = (int64_t)(minutes * 60000);
+	spec.timeout_ms = job_step_timeout(jr, minutes, &job_bound);
 	spec.cancelled = job_cancelled_cb;
-
 	if (stepexec_run(&spec, job_sink_cb, jr, &result, err,
 	    sizeof err) == -1) {
 		job_logf(jr, "##[error]%s\n", err);
-		env_free(&env);
-		free(wd);
-		return "failure";
+		goto out;
 	}
-	env_free(&env);
-	free(wd);
+	if (result.pgid > 0 && jr->npgids < JOB_MAX_PGIDS)
+		jr->pgids[jr->npgids++] = result.pgid;
 	if (result.cancelled) {
 		job_log(jr, "##[error]The operation was canceled.\n");
-		return "cancelled";
-	}
-	if (result.timed_out) {
+		outcome = "cancelled";
+	} else if (result.timed_out && job_bound) {
+		job_logf(jr, "##[error]The job running on runner %s has "
+		    "exceeded the maximum execution time of %g minutes.\n",
+		    jr->w->name, jr->cj->timeout_minutes);
+		jr->timed_out = 1;
+		outcome = "cancelled";
+	} else if (result.timed_out) {
 		job_logf(jr, "##[error]The action '%s' has timed out after %g "
 		    "minutes.\n", step->name, minutes);
-		return "failure";
-	}
-	if (result.exit_code != 0) {
+	} else if (result.exit_code != 0) {
 		job_logf(jr, "##[error]Process completed with exit code %d.\n",
 		    result.exit_code);
-		return "failure";
-	}
-	return "success";
+	} else
+		outcome = "success";
+out:
+	free(script);
+	free(wd);
+	return outcome;
 }
 
 static const char *
-job_run_action(struct jobrun *jr, const struct wf_step *step)
+job_run_action(struct jobrun *jr, const struct wf_step *step,
+    const struct expr_ctx *ctx)
 {
 	const struct action_def *def = action_find(step->uses);
 	struct action_env env;
+	struct wf_map with;
 	char err[1024];
+	const char *outcome = "failure";
+	size_t i;
 
-	job_logf(jr, "##[group]Run %s\n##[endgroup]\n", step->uses);
+	job_logf(jr, "##[group]Run %s\n", step->uses);
+	memset(&with, 0, sizeof with);
+	with.n = step->with.n;
+	with.v = xcalloc(with.n ? with.n : 1, sizeof *with.v);
+	for (i = 0; i < step->with.n; i++) {
+		with.v[i] = step->with.v[i];
+		with.v[i].value = NULL;
+		if (context_eval_string(step->with.v[i].value, &ctx_scope_step,
+		    ctx, &with.v[i].value, err, sizeof err) == -1) {
+			job_logf(jr, "##[endgroup]\n##[error]with.%s: %s\n",
+			    step->with.v[i].key, err);
+			goto out;
+		}
+		job_logf(jr, "with:\n  %s: %s\n", with.v[i].key,
+		    with.v[i].value);
+	}
+	job_log(jr, "##[endgroup]\n");
 	if (def == NULL) {
 		job_logf(jr, "##[error]kiln has no built-in action \"%s\"; "
 		    "only actions/checkout is supported so far\n", step->uses);
-		return "failure";
+		goto out;
 	}
 	memset(&env, 0, sizeof env);
 	env.uses = step->uses;
-	env.with = &step->with;
+	env.with = &with;
 	env.mirror = jr->mirror;
 	env.clone_url = jr->cj->clone_url;
 	env.sha = jr->cj->head_sha;
@@ -383,37 +784,200 @@ job_run_action(struct jobrun *jr, const struct wf_step *step)
 	env.workspace = jr->workspace;
 	env.log = job_log_cb;
 	env.log_arg = jr;
-	if (def->run(&env, err, sizeof err) == -1) {
+	if (def->run(&env, err, sizeof err) == -1)
 		job_logf(jr, "##[error]%s\n", err);
-		return "failure";
-	}
-	return "success";
+	else
+		outcome = "success";
+out:
+	for (i = 0; i < with.n; i++)
+		free(with.v[i].value);
+	free(with.v);
+	return outcome;
 }
 
-static const char *
-job_run_steps(struct jobrun *jr)
+/* One step, start to finish; updates jr->status and the steps context. */
+static void
+job_step(struct jobrun *jr, size_t i)
 {
-	const char *job_conclusion = "success";
-	size_t i;
+	const struct wf_step *step = &jr->job->steps[i];
+	struct expr_ctx ctx;
+	struct envlist env = { 0 };
+	json_t *saved_env, *step_env, *outputs, *entry;
+	char err[1024], *dir = NULL, *action = NULL, *name = NULL;
+	const char *outcome, *conclusion;
+	double minutes = 0;
+	int run, coe = 0;
 
-	for (i = 0; i < jr->job->nsteps; i++) {
-		const struct wf_step *step = &jr->job->steps[i];
-		const char *c;
+	job_poll(jr);
+	if (jr->cancel_requested && jr->status != JOB_ST_CANCELLED)
+		jr->status = JOB_ST_CANCELLED;
+	outputs = json_object();
 
-		if (strcmp(job_conclusion, "success") != 0) {
-			/* The implicit success() of every step's if:. */
-			job_step_update(jr, i + 1, "completed", "skipped",
-			    "skipped");
+	/* The step's env context: the job's, then the step's own. */
+	saved_env = jr->env;
+	step_env = json_deep_copy(saved_env);
+	json_object_set(jr->contexts, "env", step_env);
+	jr->env = step_env;
+	if (job_eval_env(jr, &step->env, &ctx_scope_step, step_env, err,
+	    sizeof err) == -1) {
+		job_logf(jr, "##[error]step %zu env: %s\n", i + 1, err);
+		outcome = "failure";
+		goto finish;
+	}
+	job_expr_ctx(jr, &ctx);
+	if (expr_eval_condition(step->if_cond, &ctx_scope_step_if, &ctx, &run,
+	    err, sizeof err) == -1) {
+		job_logf(jr, "##[error]step %zu if: %s\n", i + 1, err);
+		outcome = "failure";
+		goto finish;
+	}
+	if (!run || (jr->timed_out && !step->if_cond)) {
+		job_step_update(jr, i + 1, "completed", "skipped", "skipped",
+		    NULL);
+		json_object_set_new(outputs, "", json_null());
+		json_object_del(outputs, "");
+		outcome = "skipped";
+		goto record;
+	}
+	if (step->name_set && strstr(step->name, "${{") != NULL &&
+	    context_eval_string(step->name, &ctx_scope_step, &ctx, &name, err,
+	    sizeof err) == -1)
+		name = NULL;
+	job_step_update(jr, i + 1, "in_progress", NULL, NULL, name);
+	if (context_eval_num(&step->timeout_minutes, 0, &ctx_scope_step, &ctx,
+	    &minutes, err, sizeof err) == -1 ||
+	    context_eval_bool(&step->continue_on_error, &ctx_scope_step, &ctx,
+	    &coe, err, sizeof err) == -1) {
+		job_logf(jr, "##[error]%s\n", err);
+		outcome = "failure";
+		goto finish;
+	}
+	dir = job_step_files(jr, i + 1);
+	action = job_action_name(jr, step);
+	job_step_environ(jr, &env, action, dir);
+	wfcmd_step_begin(jr->cmds);
+	outcome = step->run != NULL ?
+	    job_run_script(jr, step, &ctx, &env, minutes) :
+	    job_run_action(jr, step, &ctx);
+	{
+		struct buf rest = { 0 };
+
+		wfcmd_flush(jr->cmds, &rest);
+		if (rest.len > 0)
+			stream_write(jr->stream, rest.data, rest.len);
+		buf_free(&rest);
+	}
+	if (!job_apply_commands(jr, i + 1, outputs) && strcmp(outcome,
+	    "success") == 0)
+		outcome = "failure";
+	if (!job_apply_file_commands(jr, dir, i + 1, outputs) &&
+	    strcmp(outcome, "success") == 0)
+		outcome = "failure";
+finish:
+	conclusion = outcome;
+	/* continue-on-error rescues a failure (a timeout too), not a cancel. */
+	if (coe && strcmp(outcome, "failure") == 0)
+		conclusion = "success";
+	if (strcmp(conclusion, "failure") == 0 && jr->status ==
+	    JOB_ST_SUCCESS)
+		jr->status = JOB_ST_FAILURE;
+	if (strcmp(outcome, "cancelled") == 0)
+		jr->status = JOB_ST_CANCELLED;
+	job_step_update(jr, i + 1, "completed", conclusion, outcome, NULL);
+record:
+	/* Only steps with an id are in the steps context. */
+	if (step->id != NULL) {
+		entry = json_object();
+		json_object_set(entry, "outputs", outputs);
+		json_object_set_new(entry, "outcome", json_string(outcome));
+		json_object_set_new(entry, "conclusion", json_string(
+		    strcmp(outcome, "skipped") == 0 ? "skipped" :
+		    (coe && strcmp(outcome, "failure") == 0) ? "success" :
+		    outcome));
+		json_object_set_new(jr->steps, step->id, entry);
+	}
+	/* GITHUB_ENV changes live on; the step's own env does not. */
+	jr->env = saved_env;
+	{
+		const char *key;
+		json_t *v;
+
+		json_object_foreach(step_env, key, v)
+			if (json_object_get(saved_env, key) == NULL &&
+			    wf_map_get(&step->env, key) == NULL)
+				json_object_set(saved_env, key, v);
+	}
+	json_object_set(jr->contexts, "env", saved_env);
+	json_decref(step_env);
+	json_decref(outputs);
+	env_free(&env);
+	free(dir);
+	free(action);
+	free(name);
+}
+
+/*
+ * Job outputs, evaluated at the end (reference 3.2); a value holding a
+ * masked secret is left out, as GitHub redacts it.
+ */
+static char *
+job_outputs(struct jobrun *jr)
+{
+	struct expr_ctx ctx;
+	json_t *out = json_object();
+	char err[512], *v, *masked, *text;
+	size_t i, total = 0;
+
+	job_expr_ctx(jr, &ctx);
+	for (i = 0; i < jr->job->outputs.n; i++) {
+		const struct wf_map_entry *e = &jr->job->outputs.v[i];
+
+		if (context_eval_string(e->value, &ctx_scope_job_outputs, &ctx,
+		    &v, err, sizeof err) == -1) {
+			job_logf(jr, "##[warning]output %s: %s\n", e->key, err);
 			continue;
 		}
-		job_step_update(jr, i + 1, "in_progress", NULL, NULL);
-		c = step->run != NULL ? job_run_script(jr, step) :
-		    job_run_action(jr, step);
-		job_step_update(jr, i + 1, "completed", c, c);
-		if (strcmp(c, "success") != 0)
-			job_conclusion = c;
+		masked = wfcmd_mask(jr->cmds, v);
+		if (strcmp(masked, v) != 0)
+			job_logf(jr, "##[warning]Skip output '%s' since it may "
+			    "contain secret.\n", e->key);
+		else if ((total += strlen(v)) > JOB_MAX_OUTPUT)
+			job_logf(jr, "##[warning]output %s dropped: job outputs "
+			    "exceed 1 MiB\n", e->key);
+		else
+			json_object_set_new(out, e->key, json_string(v));
+		free(masked);
+		free(v);
 	}
-	return job_conclusion;
+	text = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	return text;
+}
+
+/* Evaluate the job's if:, with the status of its needs closure. */
+static int
+job_should_run(struct jobrun *jr, char *why, size_t whysz)
+{
+	const struct claimed_job *cj = jr->cj;
+	struct expr_ctx ctx;
+	char err[1024];
+	int run;
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.contexts = jr->contexts;
+	ctx.status = (cj->run_cancelled ? EXPR_ST_CANCELLED : 0) |
+	    (cj->needs_success && !cj->run_cancelled ? EXPR_ST_SUCCESS : 0) |
+	    (cj->needs_failure ? EXPR_ST_FAILURE : 0);
+	if (expr_eval_condition(jr->job->if_cond, &ctx_scope_job_if, &ctx,
+	    &run, err, sizeof err) == -1) {
+		snprintf(why, whysz, "if: %s", err);
+		return -1;
+	}
+	if (!run)
+		snprintf(why, whysz, "%s", jr->job->if_cond ?
+		    "its if: condition is false" :
+		    "a job it needs did not succeed");
+	return run;
 }
 
 static int
@@ -440,22 +1004,37 @@ job_prepare(struct jobrun *jr, char *err, size_t errsz)
 	return jr->stream ? 0 : -1;
 }
 
+/* Processes a step left running in its group end with the job. */
+static void
+job_kill_leftovers(struct jobrun *jr)
+{
+	size_t i;
+
+	for (i = 0; i < jr->npgids; i++)
+		kill(-jr->pgids[i], SIGKILL);
+}
+
 int
 job_run(struct worker *w, const struct claimed_job *cj)
 {
 	struct wf_errors errs = { 0 };
 	struct jobrun jr;
 	const char *conclusion = "failure";
-	char err[1024];
+	char err[1024], why[1100], *outputs = NULL, *message = NULL;
+	size_t i;
+	int r;
 
 	memset(&jr, 0, sizeof jr);
 	jr.w = w;
 	jr.cj = cj;
 	jr.renewed_ms = now_ms();
+	jr.deadline_ms = now_ms() + (int64_t)(cj->timeout_minutes * 60000);
+	jr.cmds = wfcmd_new();
 	log_info("job %lld (%s) of run %lld started", (long long)cj->id,
 	    cj->name, (long long)cj->run_id);
 	if (job_prepare(&jr, err, sizeof err) == -1) {
 		log_warnx("job %lld: %s", (long long)cj->id, err);
+		message = xstrdup(err);
 		goto done;
 	}
 	jr.wf = workflow_parse(cj->path, cj->workflow_source,
@@ -466,30 +1045,47 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		    cj->job_key);
 		goto done;
 	}
-	if (cj->needs_failed != NULL) {
-		/* The default job if: success() of every need. */
-		job_logf(&jr, "Skipped: needed job \"%s\" did not succeed\n",
-		    cj->needs_failed);
-		conclusion = "skipped";
+	job_build_contexts(&jr);
+	if ((r = job_should_run(&jr, why, sizeof why)) != 1) {
+		job_logf(&jr, "%s%s\n", r == 0 ? "Skipped: " : "##[error]", why);
+		conclusion = r == 0 ? "skipped" : "failure";
+		message = xstrdup(why);
 		goto done;
 	}
-	job_build_env(&jr);
-	conclusion = job_run_steps(&jr);
+	job_write_event_file(&jr);
+	if (job_eval_env(&jr, &jr.wf->env, &ctx_scope_wf_env, jr.env, err,
+	    sizeof err) == -1 || job_eval_env(&jr, &jr.job->env,
+	    &ctx_scope_job_env, jr.env, err, sizeof err) == -1) {
+		job_logf(&jr, "##[error]env: %s\n", err);
+		message = xstrdup(err);
+		goto done;
+	}
+	for (i = 0; i < jr.job->nsteps; i++)
+		job_step(&jr, i);
+	outputs = job_outputs(&jr);
+	conclusion = jr.timed_out ? "timed_out" : job_status_name(jr.status);
 done:
+	job_kill_leftovers(&jr);
 	if (jr.stream != NULL) {
 		job_logf(&jr, "Job concluded: %s\n", conclusion);
 		if (stream_close(jr.stream, err, sizeof err) == -1)
 			log_warnx("job %lld: log stream: %s", (long long)cj->id,
 			    err);
 	}
-	job_complete(&jr, conclusion);
+	job_complete(&jr, conclusion, outputs, message);
 	log_info("job %lld (%s) concluded %s", (long long)cj->id, cj->name,
 	    conclusion);
 	if (jr.dir != NULL)
 		job_rmtree(jr.dir);
-	env_free(&jr.env);
+	envfile_path_free(&jr.paths);
+	json_decref(jr.env);
+	json_decref(jr.steps);
+	json_decref(jr.contexts);
+	wfcmd_free(jr.cmds);
 	wf_errors_free(&errs);
 	workflow_free(jr.wf);
+	free(outputs);
+	free(message);
 	free(jr.dir);
 	free(jr.workspace);
 	free(jr.tmp);

@@ -37,8 +37,48 @@ usage(int code)
 {
 	fprintf(code ? stderr : stdout,
 	    "usage: kiln-worker [-c file] [--name NAME] [--database CONNINFO]\n"
-	    "                   [--log-socket PATH] [--work-dir DIR] [--once]\n");
+	    "                   [--log-socket PATH] [--work-dir DIR] [--once]\n"
+	    "                   [--labels a,b,c]\n");
 	exit(code);
+}
+
+/*
+ * "Self-Hosted, linux ,x64" -> {"self-hosted","linux","x64"}: runs-on labels
+ * match case-insensitively, so both sides are lower-cased.
+ */
+static char *
+worker_labels(const char *csv)
+{
+	struct buf b = { 0 };
+	const char *p = csv, *start, *end;
+
+	buf_add_char(&b, '{');
+	while (*p != '\0') {
+		start = p;
+		end = p + strcspn(p, ",");
+		p = *end == ',' ? end + 1 : end;
+		while (start < end && (*start == ' ' || *start == '\t'))
+			start++;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (start == end)
+			continue;
+		if (b.len > 1)
+			buf_add_char(&b, ',');
+		buf_add_char(&b, '"');
+		for (; start < end; start++) {
+			char c = *start;
+
+			if (c == '"' || c == '\\')
+				buf_add_char(&b, '\\');
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c - 'A' + 'a');
+			buf_add_char(&b, c);
+		}
+		buf_add_char(&b, '"');
+	}
+	buf_add_char(&b, '}');
+	return buf_steal(&b);
 }
 
 static int
@@ -64,6 +104,7 @@ worker_connect(struct worker *w)
 		return -1;
 	}
 	PQclear(res);
+	claim_register(w);
 	return 0;
 }
 
@@ -117,6 +158,7 @@ main(int argc, char **argv)
 		{ "log-socket", required_argument, NULL, 'L' },
 		{ "work-dir", required_argument, NULL, 'W' },
 		{ "once", no_argument, NULL, 'O' },
+		{ "labels", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -124,9 +166,10 @@ main(int argc, char **argv)
 	struct worker w;
 	struct sigaction sa;
 	const char *conf = NULL, *name = NULL, *db = NULL, *sock = NULL,
-	    *workdir = NULL;
+	    *workdir = NULL, *labels = NULL;
 	char err[1024];
 	int ch, once = 0, r;
+	int64_t registered_ms = now_ms();
 
 	while ((ch = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -137,6 +180,7 @@ main(int argc, char **argv)
 		case 'L': sock = optarg; break;
 		case 'W': workdir = optarg; break;
 		case 'O': once = 1; break;
+		case 'B': labels = optarg; break;
 		case 'h': usage(0);
 		default: usage(2);
 		}
@@ -157,7 +201,7 @@ main(int argc, char **argv)
 	w.conninfo = db ? xstrdup(db) : config_conninfo(&cfg);
 	w.log_socket = xstrdup(sock ? sock : cfg.log_socket);
 	w.work_dir = xstrdup(workdir ? workdir : cfg.work_dir);
-	w.labels = xstrdup(cfg.labels);
+	w.labels = worker_labels(labels ? labels : cfg.labels);
 	w.stop = &worker_stop;
 	config_free(&cfg);
 
@@ -179,6 +223,10 @@ main(int argc, char **argv)
 				poll(NULL, 0, WORKER_RECONNECT_MS);
 				continue;
 			}
+		}
+		if (now_ms() - registered_ms > 30000) {
+			claim_register(&w);
+			registered_ms = now_ms();
 		}
 		r = worker_round(&w);
 		if (r == 1)

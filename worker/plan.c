@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "context.h"
+#include "expr.h"
 #include "log.h"
 #include "matrix.h"
 #include "mirror.h"
@@ -40,6 +42,7 @@ struct plan {
 	json_t				*payload;
 	struct plan_paths		 paths;
 	int				 nruns;
+	json_t				*contexts;	/* of the current workflow */
 };
 
 static const char *
@@ -88,6 +91,26 @@ plan_compute_paths(struct plan *p)
 	if (p->paths.computed)
 		return;
 	p->paths.computed = 1;
+	if (strcmp(ev->event, "pull_request") == 0 ||
+	    strcmp(ev->event, "pull_request_target") == 0) {
+		/* Three-dot: merge-base(base, head)...head (reference 2.4). */
+		json_t *pr = json_object_get(p->payload, "pull_request");
+		const char *bsha = json_string_value(json_object_get(
+		    json_object_get(pr, "base"), "sha"));
+		const char *hsha = json_string_value(json_object_get(
+		    json_object_get(pr, "head"), "sha"));
+
+		if (bsha != NULL && hsha != NULL && mirror_merge_base(p->mirror,
+		    bsha, hsha, base, err, sizeof err) == 0 &&
+		    mirror_changed_paths(p->mirror, base, hsha, &p->paths.v,
+		    &p->paths.n, err, sizeof err) == 0)
+			return;
+		log_warnx("event %lld: pull request diff: %s; path filters will "
+		    "pass", (long long)ev->id, bsha && hsha ? err :
+		    "payload lacks base/head sha");
+		p->paths.unknown = 1;
+		return;
+	}
 	if (before != NULL && strcmp(before, ZERO_SHA) != 0) {
 		if (mirror_changed_paths(p->mirror, before, ev->sha,
 		    &p->paths.v, &p->paths.n, err, sizeof err) == 0)
@@ -218,28 +241,151 @@ plan_insert_run(struct plan *p, const char *path, const char *name,
 	return 0;
 }
 
+/* Lower-cased runs-on labels as a PostgreSQL text[] literal. */
+static int
+plan_labels(const struct wf_job *job, const struct expr_ctx *ctx, char **out,
+    char *err, size_t errsz)
+{
+	char **v = NULL, *one;
+	size_t n = 0, i;
+	int rc = 0;
+
+	if (job->runs_on.expr != NULL) {
+		json_t *r = expr_eval_template(job->runs_on.expr,
+		    &ctx_scope_job_plan, ctx, err, errsz);
+
+		if (r == NULL)
+			return -1;
+		if (json_is_array(r)) {
+			json_t *e;
+			size_t k;
+
+			json_array_foreach(r, k, e) {
+				v = xreallocarray(v, n + 1, sizeof *v);
+				v[n++] = expr_to_string(e);
+			}
+		} else {
+			v = xreallocarray(v, 1, sizeof *v);
+			v[n++] = expr_to_string(r);
+		}
+		json_decref(r);
+	} else {
+		for (i = 0; i < job->runs_on.labels.n; i++) {
+			if (context_eval_string(job->runs_on.labels.v[i],
+			    &ctx_scope_job_plan, ctx, &one, err, errsz) == -1) {
+				rc = -1;
+				break;
+			}
+			v = xreallocarray(v, n + 1, sizeof *v);
+			v[n++] = one;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		char *c;
+
+		for (c = v[i]; *c != '\0'; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+	}
+	if (rc == 0)
+		*out = plan_text_array(v, n);
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return rc;
+}
+
+/*
+ * One row per matrix leg, with what can be decided before the job runs:
+ * its display name, runs-on labels, continue-on-error, timeout and
+ * strategy.  An expression that fails here fails the job up front, with
+ * the error as its message.
+ */
 static int
 plan_insert_job(struct plan *p, int64_t run_id, const struct wf_job *job,
-    const char *name, const char *matrix_json)
+    const struct matrix_leg *leg, size_t index, size_t total)
 {
-	char runid[32], jobid[32], num[32], *needs;
-	const char *params[6];
+	char runid[32], jobid[32], num[32], tmo[64], mp[32], *needs,
+	    *labels = NULL, *name = NULL, *mj = NULL, *sj, err[1024];
+	const char *params[13], *message = NULL;
+	struct expr_ctx ctx;
+	json_t *strategy;
+	int coe = 0, failfast = 1;
+	double timeout = WF_DEFAULT_TIMEOUT, maxpar = 0;
 	PGresult *res;
 	size_t i;
 
+	strategy = context_strategy(job, index, total);
+	json_object_set_new(p->contexts, "matrix", leg->values ?
+	    json_deep_copy(leg->values) : json_object());
+	json_object_set(p->contexts, "strategy", strategy);
+	json_object_set_new(p->contexts, "needs", json_object());
+	memset(&ctx, 0, sizeof ctx);
+	ctx.contexts = p->contexts;
+
+	if (job->name_set && strstr(job->name, "${{") != NULL) {
+		if (context_eval_string(job->name, &ctx_scope_job_plan, &ctx,
+		    &name, err, sizeof err) == -1)
+			message = err;
+	}
+	if (message == NULL && plan_labels(job, &ctx, &labels, err,
+	    sizeof err) == -1)
+		message = err;
+	if (message == NULL && context_eval_bool(&job->continue_on_error,
+	    &ctx_scope_job_plan, &ctx, &coe, err, sizeof err) == -1)
+		message = err;
+	if (message == NULL && context_eval_num(&job->timeout_minutes,
+	    WF_DEFAULT_TIMEOUT, &ctx_scope_job_plan, &ctx, &timeout, err,
+	    sizeof err) == -1)
+		message = err;
+	if (message == NULL && job->strategy.set &&
+	    context_eval_bool(&job->strategy.fail_fast, &ctx_scope_job_plan,
+	    &ctx, &failfast, err, sizeof err) == -1)
+		message = err;
+	if (message == NULL && job->strategy.max_parallel.set &&
+	    context_eval_num(&job->strategy.max_parallel, 0,
+	    &ctx_scope_job_plan, &ctx, &maxpar, err, sizeof err) == -1)
+		message = err;
+	if (!job->strategy.set)
+		failfast = 1;
+
 	snprintf(runid, sizeof runid, "%lld", (long long)run_id);
+	snprintf(tmo, sizeof tmo, "%.17g", timeout);
+	snprintf(mp, sizeof mp, "%lld", (long long)maxpar);
 	needs = plan_text_array(job->needs, job->nneeds);
+	mj = leg->values ? json_dumps(leg->values, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER) : NULL;
+	sj = json_dumps(strategy, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	params[0] = runid;
 	params[1] = job->id;
-	params[2] = name;
+	params[2] = name ? name : leg->name;
 	params[3] = needs;
-	params[4] = matrix_json;
-	params[5] = job->nneeds > 0 ? "waiting" : "queued";
+	params[4] = mj;
+	params[5] = message ? "completed" : job->nneeds > 0 ? "waiting" :
+	    "queued";
+	params[6] = coe ? "true" : "false";
+	params[7] = failfast ? "true" : "false";
+	params[8] = maxpar >= 1 ? mp : NULL;
+	params[9] = sj;
+	params[10] = labels ? labels : "{}";
+	params[11] = tmo;
+	params[12] = message;
 	res = plan_exec(p,
-	    "INSERT INTO jobs (run_id, job_key, name, needs, matrix, status) "
-	    "VALUES ($1::bigint, $2, $3, $4::text[], $5::jsonb, $6) RETURNING id",
-	    6, params, "inserting a job");
+	    "INSERT INTO jobs (run_id, job_key, name, needs, matrix, status, "
+	    "continue_on_error, fail_fast, max_parallel, strategy, labels, "
+	    "timeout_minutes, message, conclusion, completed_at) "
+	    "VALUES ($1::bigint, $2, $3, $4::text[], $5::jsonb, $6, "
+	    "$7::boolean, $8::boolean, $9::int, $10::jsonb, $11::text[], "
+	    "$12::double precision, $13::text, "
+	    "CASE WHEN $13::text IS NULL THEN NULL ELSE 'failure' END, "
+	    "CASE WHEN $13::text IS NULL THEN NULL ELSE now() END) RETURNING id",
+	    13, params, "inserting a job");
 	free(needs);
+	free(mj);
+	free(sj);
+	free(labels);
+	free(name);
+	json_decref(strategy);
 	if (res == NULL)
 		return -1;
 	snprintf(jobid, sizeof jobid, "%s", PQgetvalue(res, 0, 0));
@@ -249,14 +395,39 @@ plan_insert_job(struct plan *p, int64_t run_id, const struct wf_job *job,
 		params[0] = jobid;
 		params[1] = num;
 		params[2] = job->steps[i].name;
-		res = plan_exec(p, "INSERT INTO steps (job_id, number, name) "
-		    "VALUES ($1::bigint, $2::int, $3)", 3, params,
+		params[3] = message ? "completed" : "queued";
+		res = plan_exec(p, "INSERT INTO steps (job_id, number, name, "
+		    "status, conclusion) VALUES ($1::bigint, $2::int, $3, $4, "
+		    "CASE WHEN $4 = 'completed' THEN 'skipped' END)", 4, params,
 		    "inserting a step");
 		if (res == NULL)
 			return -1;
 		PQclear(res);
 	}
 	return 0;
+}
+
+/* Expand a job's matrix, evaluating `matrix: ${{ ... }}` if need be. */
+static int
+plan_expand(struct plan *p, const struct wf_job *job,
+    struct matrix_leg **legs, size_t *nlegs, char *err, size_t errsz)
+{
+	struct expr_ctx ctx;
+	json_t *m;
+	int rc;
+
+	if (job->strategy.matrix_expr == NULL)
+		return matrix_expand(job, legs, nlegs, err, errsz);
+	memset(&ctx, 0, sizeof ctx);
+	json_object_set_new(p->contexts, "needs", json_object());
+	ctx.contexts = p->contexts;
+	m = expr_eval_template(job->strategy.matrix_expr, &ctx_scope_job_if,
+	    &ctx, err, errsz);
+	if (m == NULL)
+		return -1;
+	rc = matrix_expand_json(job->name, m, legs, nlegs, err, errsz);
+	json_decref(m);
+	return rc;
 }
 
 /* Insert the jobs of a valid, triggered workflow (matrix expanded). */
@@ -270,22 +441,29 @@ plan_insert_jobs(struct plan *p, int64_t run_id, const struct workflow *wf)
 	for (i = 0; i < wf->njobs; i++) {
 		const struct wf_job *job = &wf->jobs[i];
 
-		if (matrix_expand(job, &legs, &nlegs, err, sizeof err) == -1) {
-			/* Errors the static checks could not see. */
-			log_warnx("run %lld: job %s: %s", (long long)run_id,
+		if (plan_expand(p, job, &legs, &nlegs, err, sizeof err) == -1) {
+			/* The job fails up front, visibly. */
+			char *msg = xasprintf("%s: job %s: %s", wf->path,
 			    job->id, err);
-			if (plan_insert_job(p, run_id, job, job->name, NULL) ==
-			    -1)
+			char runid[32];
+			const char *params[4] = { runid, job->id, job->name,
+			    msg };
+
+			snprintf(runid, sizeof runid, "%lld", (long long)run_id);
+			PGresult *res = plan_exec(p, "INSERT INTO jobs (run_id, "
+			    "job_key, name, status, conclusion, message, "
+			    "completed_at) VALUES ($1::bigint, $2, $3, "
+			    "'completed', 'failure', $4, now())", 4, params,
+			    "inserting a failed job");
+			free(msg);
+			if (res == NULL)
 				return -1;
+			PQclear(res);
 			continue;
 		}
 		for (j = 0; j < nlegs; j++) {
-			char *mj = legs[j].values ? json_dumps(legs[j].values,
-			    JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-			int r = plan_insert_job(p, run_id, job, legs[j].name, mj);
-
-			free(mj);
-			if (r == -1) {
+			if (plan_insert_job(p, run_id, job, &legs[j], j,
+			    nlegs) == -1) {
 				matrix_legs_free(legs, nlegs);
 				return -1;
 			}
@@ -293,6 +471,74 @@ plan_insert_jobs(struct plan *p, int64_t run_id, const struct workflow *wf)
 		matrix_legs_free(legs, nlegs);
 	}
 	return 0;
+}
+
+/* Evaluate the run's concurrency group and enter it. */
+static int
+plan_concurrency(struct plan *p, int64_t run_id, const struct workflow *wf)
+{
+	const struct wf_concurrency *c = &wf->concurrency;
+	char runid[32], err[1024], *group = NULL, *lc;
+	const char *params[3];
+	struct expr_ctx ctx;
+	PGresult *res;
+	int cancel = 0;
+
+	if (!c->set || c->group == NULL)
+		return 0;
+	memset(&ctx, 0, sizeof ctx);
+	ctx.contexts = p->contexts;
+	if (context_eval_string(c->group, &ctx_scope_run_level, &ctx, &group,
+	    err, sizeof err) == -1 || context_eval_bool(&c->cancel_in_progress,
+	    &ctx_scope_run_level, &ctx, &cancel, err, sizeof err) == -1) {
+		log_warnx("run %lld: concurrency: %s (ignored)",
+		    (long long)run_id, err);
+		free(group);
+		return 0;
+	}
+	/* Group names are case-insensitive. */
+	for (lc = group; *lc != '\0'; lc++)
+		if (*lc >= 'A' && *lc <= 'Z')
+			*lc = (char)(*lc - 'A' + 'a');
+	snprintf(runid, sizeof runid, "%lld", (long long)run_id);
+	params[0] = runid;
+	params[1] = group;
+	params[2] = cancel ? "true" : "false";
+	res = plan_exec(p, "UPDATE runs SET concurrency_group = $2, "
+	    "cancel_in_progress = $3::boolean WHERE id = $1::bigint", 3,
+	    params, "setting the concurrency group");
+	free(group);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	res = plan_exec(p, "SELECT kiln_concurrency_admit($1::bigint)", 1,
+	    params, "entering the concurrency group");
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static void
+plan_build_contexts(struct plan *p, const struct workflow *wf)
+{
+	struct ctx_run r;
+
+	memset(&r, 0, sizeof r);
+	r.event_name = p->ev->event;
+	r.ref = p->ev->ref;
+	r.sha = p->ev->sha;
+	r.repo_name = p->ev->repo_name;
+	r.payload = p->payload;
+	r.workflow_name = wf->name;
+	r.workflow_path = wf->path;
+	json_decref(p->contexts);
+	p->contexts = json_object();
+	json_object_set_new(p->contexts, "github", context_github(&r));
+	json_object_set_new(p->contexts, "inputs", context_inputs(wf,
+	    p->payload, p->ev->event));
+	json_object_set_new(p->contexts, "vars", json_object());
+	json_object_set_new(p->contexts, "needs", json_object());
 }
 
 static int
@@ -327,12 +573,31 @@ plan_workflow(struct plan *p, const struct mirror_file *f)
 		    (long long)p->ev->id, f->path, reason ? reason : "");
 		goto out;
 	}
+	plan_build_contexts(p, wf);
 	if (plan_insert_run(p, f->path, wf->name, f->data, NULL,
-	    &run_id) == -1 || plan_insert_jobs(p, run_id, wf) == -1)
+	    &run_id) == -1)
 		rc = -1;
-	else
-		log_info("event %lld: run %lld for %s (%zu job definitions)",
-		    (long long)p->ev->id, (long long)run_id, f->path, wf->njobs);
+	else {
+		json_t *g = json_object_get(p->contexts, "github");
+		char idbuf[32];
+
+		const char *params[1] = { idbuf };
+		PGresult *res = NULL;
+
+		snprintf(idbuf, sizeof idbuf, "%lld", (long long)run_id);
+		json_object_set_new(g, "run_id", json_string(idbuf));
+		/* kiln_release: dependants of jobs that failed up front. */
+		if (plan_insert_jobs(p, run_id, wf) == -1 ||
+		    plan_concurrency(p, run_id, wf) == -1 ||
+		    (res = plan_exec(p, "SELECT kiln_release($1::bigint)", 1,
+		    params, "releasing jobs")) == NULL)
+			rc = -1;
+		else
+			log_info("event %lld: run %lld for %s (%zu job "
+			    "definitions)", (long long)p->ev->id,
+			    (long long)run_id, f->path, wf->njobs);
+		PQclear(res);
+	}
 out:
 	free(reason);
 	wf_errors_free(&errs);
@@ -426,6 +691,7 @@ out:
 	mirror_files_free(files, nfiles);
 	mirror_paths_free(p.paths.v, p.paths.n);
 	json_decref(p.payload);
+	json_decref(p.contexts);
 	free(p.mirror);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 struct worker {
@@ -18,7 +19,7 @@ struct worker {
 	char		*conninfo;
 	char		*log_socket;
 	char		*work_dir;	/* mirrors/, jobs/ */
-	char		*labels;
+	char		*labels;	/* lower-cased text[] literal */
 	PGconn		*db;
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 };
@@ -44,7 +45,13 @@ struct claimed_job {
 	char	*job_key;
 	char	*name;
 	char	*matrix;	/* JSON text or NULL */
-	char	*needs_failed;	/* first need that did not succeed, or NULL */
+	json_t	*needs;		/* the needs context */
+	int	 needs_success;	/* every job in the needs closure succeeded */
+	int	 needs_failure;	/* some job in the needs closure failed */
+	int	 run_cancelled;
+	int	 continue_on_error;
+	double	 timeout_minutes;
+	char	*strategy;	/* JSON text of the strategy context */
 	/* from the run */
 	char	*path;
 	char	*workflow_source;
@@ -64,8 +71,11 @@ int	claim_event(struct worker *, struct claimed_event *);
 int	claim_job(struct worker *, struct claimed_job *);
 void	claimed_event_free(struct claimed_event *);
 void	claimed_job_free(struct claimed_job *);
-/* Renew the lease of a running job; 0 or -1. */
+/* Renew the lease of a running job: 1 if cancellation was requested, 0 if
+ * not, -1 on a database error. */
 int	claim_renew(struct worker *, int64_t job_id);
+/* Announce this worker and its labels (for "no worker has labels ..."). */
+void	claim_register(struct worker *);
 
 /* plan.c: turn an event into runs and jobs; the event row is completed. */
 int	plan_event(struct worker *, const struct claimed_event *);

@@ -13,6 +13,7 @@
 #include "../../cictl/output.c"
 #include "../../cictl/cmd_repo.c"
 #include "../../cictl/cmd_runs.c"
+#include "../../cictl/cmd_workflow.c"
 
 #include <check.h>
 #include <poll.h>

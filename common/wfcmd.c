@@ -1,0 +1,1228 @@
+/*
+ * wfcmd: workflow commands and secret masking for a step's output.  See
+ * wfcmd.h for the behaviour; this file follows the runner's
+ * ActionCommand.TryParseV2 / TryParse (parsing), ActionCommandManager
+ * (dispatch, stop-commands, echo, failures) and SecretMasker (masking).
+ *
+ * Masking marks every byte covered by any occurrence of any secret
+ * (occurrences may overlap) and prints each covered run once as "***";
+ * that is the runner's "merge overlapping and adjacent replacements", and
+ * it makes the order of secrets irrelevant (no longest-first needed).
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+#include "wfcmd.h"
+
+#define MASK_TEXT	"***"
+
+/* Runner texts (Constants.cs, ActionCommandManager.cs), word for word. */
+#define MSG_UNSECURE_DISABLED \
+	"The `%s` command is disabled. Please upgrade to using Environment " \
+	"Files or opt into unsecure command execution by setting the " \
+	"`ACTIONS_ALLOW_UNSECURE_COMMANDS` environment variable to `true`. " \
+	"For more information see: https://github.blog/changelog/2020-10-01-" \
+	"github-actions-deprecating-set-env-and-add-path-commands/"
+#define MSG_DEPRECATED \
+	"The `%s` command is deprecated and will be disabled soon. Please " \
+	"upgrade to using Environment Files. For more information see: " \
+	"https://github.blog/changelog/2022-10-11-github-actions-deprecating-" \
+	"save-state-and-set-output-commands/"
+#define MSG_STOP_TOKEN \
+	"You cannot use a endToken that is an empty string, the string " \
+	"'pause-logging', or another workflow command. For more information " \
+	"see: https://docs.github.com/actions/learn-github-actions/workflow-" \
+	"commands-for-github-actions#example-stopping-and-starting-workflow-" \
+	"commands or opt into insecure command execution by setting the " \
+	"`ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS` environment variable to " \
+	"`true`."
+#define MSG_EMPTY_MASK \
+	"Can't add secret mask for empty string in ##[add-mask] command."
+#define MSG_SET_ENV_BLOCKED \
+	"Can't update NODE_OPTIONS environment variable using ::set-env:: " \
+	"command."
+
+enum line_mode {
+	LINE_NORMAL,		/* the line is held whole */
+	LINE_LONG,		/* over WFCMD_LINE_MAX: logged in pieces */
+	LINE_DROP		/* an oversized command: discarded */
+};
+
+struct mask {
+	char	*s;
+	size_t	 len;
+};
+
+struct wfcmd_state {
+	int			 flags;
+	int			 echo;		/* echo command lines (step) */
+
+	struct mask		*masks;		/* job-wide */
+	size_t			 nmasks;
+	size_t			 maskbytes;
+	size_t			 maxmask;	/* longest secret */
+
+	char			*stop_token;	/* non-NULL while stopped */
+
+	struct buf		 line;		/* the partial line */
+	enum line_mode		 mode;
+	int			 pending_cr;	/* last line ended in CR */
+	size_t			 carry;		/* LINE_LONG: masked prefix */
+	int			 prev_masked;	/* LINE_LONG: log ends in *** */
+
+	struct wfcmd_annotation	*ann;		/* per step */
+	size_t			 nann;
+	size_t			 ann_dropped;
+	struct wfcmd_record	*rec;
+	size_t			 nrec;
+	char			**errs;
+	size_t			 nerrs;
+	int			 failed;
+};
+
+/* --- strings ------------------------------------------------------------ */
+
+/* .NET char.IsWhiteSpace, ASCII part. */
+static int
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' ||
+	    c == '\f' || c == '\r';
+}
+
+static void
+trim(const char **s, size_t *len)
+{
+	while (*len > 0 && is_ws(**s)) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && is_ws((*s)[*len - 1]))
+		(*len)--;
+}
+
+struct esc {
+	const char	*from;		/* always 3 bytes: %XX */
+	char		 to;
+};
+
+/* Escape tables, applied pass by pass in this order like .NET Replace. */
+static const struct esc esc_data[] = {
+	{ "%0D", '\r' }, { "%0A", '\n' }, { "%25", '%' },
+};
+static const struct esc esc_prop[] = {
+	{ "%0D", '\r' }, { "%0A", '\n' }, { "%3A", ':' }, { "%2C", ',' },
+	{ "%25", '%' },
+};
+static const struct esc esc_legacy[] = {
+	{ "%3B", ';' }, { "%0D", '\r' }, { "%0A", '\n' }, { "%5D", ']' },
+	{ "%25", '%' },
+};
+
+static char *
+unescape(const char *s, size_t len, const struct esc *tab, size_t ntab)
+{
+	char	*r = xstrndup(s, len), *p, *q;
+	size_t	 i;
+
+	for (i = 0; i < ntab; i++) {
+		/* One left-to-right, non-overlapping pass per mapping. */
+		for (p = q = r; *p != '\0';) {
+			if (strncmp(p, tab[i].from, 3) == 0) {
+				*q++ = tab[i].to;
+				p += 3;
+			} else
+				*q++ = *p++;
+		}
+		*q = '\0';
+	}
+	return r;
+}
+
+/*
+ * .NET int.TryParse with the default style: optional surrounding
+ * whitespace, an optional sign, decimal digits, within int range.
+ */
+static int
+parse_int(const char *s, int *out)
+{
+	long long	v = 0;
+	int		neg = 0, digits = 0;
+
+	if (s == NULL)
+		return 0;
+	while (is_ws(*s))
+		s++;
+	if (*s == '+' || *s == '-')
+		neg = *s++ == '-';
+	for (; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (*s - '0');
+		if (v > (long long)INT_MAX + 1)
+			return 0;
+		digits++;
+	}
+	while (is_ws(*s))
+		s++;
+	if (digits == 0 || *s != '\0')
+		return 0;
+	if (neg)
+		v = -v;
+	if (v > INT_MAX || v < INT_MIN)
+		return 0;
+	*out = (int)v;
+	return 1;
+}
+
+/* --- masking ------------------------------------------------------------ */
+
+/*
+ * Mark in a new array the bytes of s[0..len) covered by a secret, [0,forced)
+ * included.  Returns NULL when nothing is covered.  Each secret's
+ * occurrences are found in increasing order, so only the part beyond the
+ * previous occurrence needs marking: linear in len per secret.
+ */
+static unsigned char *
+mask_cover(const struct wfcmd_state *st, const char *s, size_t len,
+    size_t forced)
+{
+	unsigned char	*cov = NULL;
+	const char	*p;
+	size_t		 i, off, at, from, done;
+
+	if (forced > len)
+		forced = len;
+	if (forced > 0) {
+		cov = xcalloc(1, len);
+		memset(cov, 1, forced);
+	}
+	for (i = 0; i < st->nmasks; i++) {
+		const struct mask *m = &st->masks[i];
+
+		off = done = 0;
+		while (off + m->len <= len &&
+		    (p = memmem(s + off, len - off, m->s, m->len)) != NULL) {
+			if (cov == NULL)
+				cov = xcalloc(1, len);
+			at = (size_t)(p - s);
+			from = at > done ? at : done;
+			memset(cov + from, 1, at + m->len - from);
+			done = at + m->len;
+			off = at + 1;
+		}
+	}
+	return cov;
+}
+
+/*
+ * Append s[0..n) with covered runs replaced by "***".  *prev says the text
+ * already appended ends in a masked run; a run at offset 0 then continues
+ * it instead of printing a second "***".
+ */
+static void
+mask_emit(const char *s, size_t n, const unsigned char *cov, int *prev,
+    struct buf *out)
+{
+	size_t	i = 0, j;
+
+	if (cov == NULL) {
+		buf_add(out, s, n);
+		if (n > 0)
+			*prev = 0;
+		return;
+	}
+	while (i < n) {
+		j = i;
+		if (cov[i]) {
+			while (j < n && cov[j])
+				j++;
+			if (!(i == 0 && *prev))
+				buf_add_str(out, MASK_TEXT);
+		} else {
+			while (j < n && !cov[j])
+				j++;
+			buf_add(out, s + i, j - i);
+		}
+		i = j;
+	}
+	if (n > 0)
+		*prev = cov[n - 1];
+}
+
+static void
+mask_append(const struct wfcmd_state *st, const char *s, size_t n,
+    struct buf *out)
+{
+	unsigned char	*cov = mask_cover(st, s, n, 0);
+	int		 prev = 0;
+
+	mask_emit(s, n, cov, &prev, out);
+	free(cov);
+}
+
+char *
+wfcmd_mask(const struct wfcmd_state *st, const char *text)
+{
+	struct buf	b = { 0 };
+
+	mask_append(st, text, strlen(text), &b);
+	return buf_steal(&b);
+}
+
+static char *
+mask_dup(const struct wfcmd_state *st, const char *text)
+{
+	return text == NULL ? NULL : wfcmd_mask(st, text);
+}
+
+/* Register s[0..len) as it is. 0, or -1 when the table is full. */
+static int
+mask_add_raw(struct wfcmd_state *st, const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < st->nmasks; i++) {
+		if (st->masks[i].len == len &&
+		    memcmp(st->masks[i].s, s, len) == 0)
+			return 0;
+	}
+	if (st->nmasks >= WFCMD_MAX_MASKS ||
+	    len > WFCMD_MAX_MASK_BYTES - st->maskbytes)
+		return -1;
+	st->masks = xreallocarray(st->masks, st->nmasks + 1,
+	    sizeof *st->masks);
+	st->masks[st->nmasks].s = xstrndup(s, len);
+	st->masks[st->nmasks].len = len;
+	st->nmasks++;
+	st->maskbytes += len;
+	if (len > st->maxmask)
+		st->maxmask = len;
+	return 0;
+}
+
+int
+wfcmd_add_mask(struct wfcmd_state *st, const char *secret)
+{
+	const char	*s, *p;
+	size_t		 len, n;
+	int		 rc = 0;
+
+	/* The whole value, trimmed ... */
+	s = secret;
+	len = strlen(secret);
+	trim(&s, &len);
+	if (mask_add_raw(st, s, len) == -1)
+		rc = -1;
+	/* ... and each of its lines, trimmed. */
+	for (p = secret; *p != '\0'; p += n) {
+		n = strcspn(p, "\r\n");
+		s = p;
+		len = n;
+		trim(&s, &len);
+		if (len > 0 && mask_add_raw(st, s, len) == -1)
+			rc = -1;
+		if (p[n] != '\0')
+			n++;
+	}
+	return rc;
+}
+
+/* --- parsing ------------------------------------------------------------ */
+
+enum cmd_id {
+	CMD_STOP,
+	CMD_SET_ENV,
+	CMD_SET_OUTPUT,
+	CMD_SAVE_STATE,
+	CMD_ADD_MASK,
+	CMD_ADD_PATH,
+	CMD_ADD_MATCHER,
+	CMD_REMOVE_MATCHER,
+	CMD_DEBUG,
+	CMD_WARNING,
+	CMD_ERROR,
+	CMD_NOTICE,
+	CMD_GROUP,
+	CMD_ENDGROUP,
+	CMD_ECHO
+};
+
+struct cmd_ent;
+
+/* A handler: 0, or -1 with *reason (caller frees) for a failed command. */
+typedef int (*cmd_cb)(struct wfcmd_state *, const struct cmd_ent *,
+    const struct wfcmd_cmd *, struct buf *, char **reason);
+
+struct cmd_ent {
+	const char	*name;
+	enum cmd_id	 id;
+	int		 omit_echo;	/* never echoed (runner OmitEcho) */
+	cmd_cb		 cb;
+};
+
+static int	cmd_set_env_cb(struct wfcmd_state *, const struct cmd_ent *,
+		    const struct wfcmd_cmd *, struct buf *, char **);
+static int	cmd_set_output_cb(struct wfcmd_state *, const struct cmd_ent *,
+		    const struct wfcmd_cmd *, struct buf *, char **);
+static int	cmd_add_mask_cb(struct wfcmd_state *, const struct cmd_ent *,
+		    const struct wfcmd_cmd *, struct buf *, char **);
+static int	cmd_add_path_cb(struct wfcmd_state *, const struct cmd_ent *,
+		    const struct wfcmd_cmd *, struct buf *, char **);
+static int	cmd_matcher_cb(struct wfcmd_state *, const struct cmd_ent *,
+		    const struct wfcmd_cmd *, struct buf *, char **);
+static int	cmd_debug_cb(struct wfcmd_state *, const struct cmd_ent *,
+		    const struct wfcmd_cmd *, struct buf *, char **);
+static int	cmd_issue_cb(struct wfcmd_state *, const struct cmd_ent *,
+		    const struct wfcmd_cmd *, struct buf *, char **);
+static int	cmd_group_cb(struct wfcmd_state *, const struct cmd_ent *,
+		    const struct wfcmd_cmd *, struct buf *, char **);
+static int	cmd_echo_cb(struct wfcmd_state *, const struct cmd_ent *,
+		    const struct wfcmd_cmd *, struct buf *, char **);
+
+/* The runner's registered commands (internal-set-repo-path excluded). */
+static const struct cmd_ent cmd_tab[] = {
+	{ "stop-commands",	CMD_STOP,		0, NULL },
+	{ "set-env",		CMD_SET_ENV,		0, cmd_set_env_cb },
+	{ "set-output",		CMD_SET_OUTPUT,		0, cmd_set_output_cb },
+	{ "save-state",		CMD_SAVE_STATE,		0, cmd_set_output_cb },
+	{ "add-mask",		CMD_ADD_MASK,		1, cmd_add_mask_cb },
+	{ "add-path",		CMD_ADD_PATH,		0, cmd_add_path_cb },
+	{ "add-matcher",	CMD_ADD_MATCHER,	0, cmd_matcher_cb },
+	{ "remove-matcher",	CMD_REMOVE_MATCHER,	0, cmd_matcher_cb },
+	{ "debug",		CMD_DEBUG,		1, cmd_debug_cb },
+	{ "warning",		CMD_WARNING,		1, cmd_issue_cb },
+	{ "error",		CMD_ERROR,		1, cmd_issue_cb },
+	{ "notice",		CMD_NOTICE,		1, cmd_issue_cb },
+	{ "group",		CMD_GROUP,		0, cmd_group_cb },
+	{ "endgroup",		CMD_ENDGROUP,		0, cmd_group_cb },
+	{ "echo",		CMD_ECHO,		0, cmd_echo_cb },
+};
+
+static int
+name_eq(const char *name, size_t len, const char *s)
+{
+	return strlen(s) == len && strncasecmp(name, s, len) == 0;
+}
+
+static const struct cmd_ent *
+cmd_lookup(const char *name, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(cmd_tab); i++) {
+		if (name_eq(name, len, cmd_tab[i].name))
+			return &cmd_tab[i];
+	}
+	return NULL;
+}
+
+static int
+cmd_registered(const char *name, size_t len, const char *extra)
+{
+	if (len == 0)
+		return 0;
+	if (extra != NULL && *extra != '\0' && name_eq(name, len, extra))
+		return 1;
+	return cmd_lookup(name, len) != NULL;
+}
+
+static void
+cmd_set_prop(struct wfcmd_cmd *cmd, const char *key, size_t klen, char *value)
+{
+	size_t	i;
+
+	for (i = 0; i < cmd->nprops; i++) {
+		if (name_eq(key, klen, cmd->props[i].key)) {
+			free(cmd->props[i].value);
+			cmd->props[i].value = value;
+			return;
+		}
+	}
+	cmd->props = xreallocarray(cmd->props, cmd->nprops + 1,
+	    sizeof *cmd->props);
+	cmd->props[cmd->nprops].key = xstrndup(key, klen);
+	cmd->props[cmd->nprops].value = value;
+	cmd->nprops++;
+}
+
+/* Split s[0..len) on sep, drop empty entries, split each at its first '='. */
+static void
+cmd_parse_props(struct wfcmd_cmd *cmd, const char *s, size_t len, char sep,
+    const struct esc *tab, size_t ntab)
+{
+	const char	*e = s + len, *p, *q, *eq;
+
+	for (p = s; p < e; p = q + 1) {
+		q = memchr(p, sep, (size_t)(e - p));
+		if (q == NULL)
+			q = e;
+		eq = memchr(p, '=', (size_t)(q - p));
+		if (eq == NULL || eq == p || eq + 1 == q)
+			continue;
+		cmd_set_prop(cmd, p, (size_t)(eq - p),
+		    unescape(eq + 1, (size_t)(q - eq - 1), tab, ntab));
+	}
+}
+
+/* "::name props::message" (ActionCommand.TryParseV2). */
+static int
+parse_v2(const char *line, size_t len, const char *extra,
+    struct wfcmd_cmd *cmd)
+{
+	const char	*p = line, *e = line + len, *end, *info, *sp, *props;
+	size_t		 infolen, namelen, plen;
+
+	while (p < e && is_ws(*p))
+		p++;
+	if (e - p < 2 || p[0] != ':' || p[1] != ':')
+		return 0;
+	info = p + 2;
+	if ((end = memmem(info, (size_t)(e - info), "::", 2)) == NULL)
+		return 0;
+	infolen = (size_t)(end - info);
+	sp = memchr(info, ' ', infolen);
+	namelen = sp != NULL ? (size_t)(sp - info) : infolen;
+	if (!cmd_registered(info, namelen, extra))
+		return 0;
+
+	memset(cmd, 0, sizeof *cmd);
+	cmd->name = xstrndup(info, namelen);
+	if (sp != NULL) {
+		props = sp + 1;
+		plen = (size_t)(end - props);
+		trim(&props, &plen);
+		cmd_parse_props(cmd, props, plen, ',', esc_prop,
+		    nitems(esc_prop));
+	}
+	cmd->message = unescape(end + 2, (size_t)(e - end - 2), esc_data,
+	    nitems(esc_data));
+	return 1;
+}
+
+/* "##[name props]message", anywhere in the line (ActionCommand.TryParse). */
+static int
+parse_legacy(const char *line, size_t len, const char *extra,
+    struct wfcmd_cmd *cmd)
+{
+	const char	*e = line + len, *pre, *rb, *info, *sp;
+	size_t		 infolen, namelen;
+
+	if ((pre = memmem(line, len, "##[", 3)) == NULL)
+		return 0;
+	info = pre + 3;
+	if ((rb = memchr(info, ']', (size_t)(e - info))) == NULL)
+		return 0;
+	infolen = (size_t)(rb - info);
+	sp = memchr(info, ' ', infolen);
+	namelen = sp != NULL ? (size_t)(sp - info) : infolen;
+	if (!cmd_registered(info, namelen, extra))
+		return 0;
+
+	memset(cmd, 0, sizeof *cmd);
+	cmd->name = xstrndup(info, namelen);
+	cmd->legacy = 1;
+	if (sp != NULL)
+		cmd_parse_props(cmd, sp + 1, (size_t)(rb - sp - 1), ';',
+		    esc_legacy, nitems(esc_legacy));
+	cmd->message = unescape(rb + 1, (size_t)(e - rb - 1), esc_legacy,
+	    nitems(esc_legacy));
+	return 1;
+}
+
+int
+wfcmd_parse(const char *line, size_t len, const char *extra,
+    struct wfcmd_cmd *cmd)
+{
+	if (parse_v2(line, len, extra, cmd))
+		return 1;
+	return parse_legacy(line, len, extra, cmd);
+}
+
+void
+wfcmd_cmd_free(struct wfcmd_cmd *cmd)
+{
+	size_t	i;
+
+	for (i = 0; i < cmd->nprops; i++) {
+		free(cmd->props[i].key);
+		free(cmd->props[i].value);
+	}
+	free(cmd->props);
+	free(cmd->name);
+	free(cmd->message);
+	memset(cmd, 0, sizeof *cmd);
+}
+
+const char *
+wfcmd_cmd_prop(const struct wfcmd_cmd *cmd, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < cmd->nprops; i++) {
+		if (strcasecmp(cmd->props[i].key, key) == 0)
+			return cmd->props[i].value;
+	}
+	return NULL;
+}
+
+/* --- state and records -------------------------------------------------- */
+
+struct wfcmd_state *
+wfcmd_new(void)
+{
+	return xcalloc(1, sizeof(struct wfcmd_state));
+}
+
+static void
+clear_step(struct wfcmd_state *st)
+{
+	size_t	i;
+
+	for (i = 0; i < st->nann; i++) {
+		free(st->ann[i].message);
+		free(st->ann[i].title);
+		free(st->ann[i].file);
+	}
+	free(st->ann);
+	st->ann = NULL;
+	st->nann = st->ann_dropped = 0;
+	for (i = 0; i < st->nrec; i++) {
+		free(st->rec[i].name);
+		free(st->rec[i].value);
+	}
+	free(st->rec);
+	st->rec = NULL;
+	st->nrec = 0;
+	for (i = 0; i < st->nerrs; i++)
+		free(st->errs[i]);
+	free(st->errs);
+	st->errs = NULL;
+	st->nerrs = 0;
+	st->failed = 0;
+}
+
+static void
+reset_line(struct wfcmd_state *st)
+{
+	buf_clear(&st->line);
+	st->mode = LINE_NORMAL;
+	st->carry = 0;
+	st->prev_masked = 0;
+}
+
+void
+wfcmd_free(struct wfcmd_state *st)
+{
+	size_t	i;
+
+	if (st == NULL)
+		return;
+	clear_step(st);
+	for (i = 0; i < st->nmasks; i++) {
+		explicit_bzero(st->masks[i].s, st->masks[i].len);
+		free(st->masks[i].s);
+	}
+	free(st->masks);
+	free(st->stop_token);
+	if (st->line.data != NULL)
+		explicit_bzero(st->line.data, st->line.cap);
+	buf_free(&st->line);
+	free(st);
+}
+
+void
+wfcmd_set_flags(struct wfcmd_state *st, int flags)
+{
+	st->flags = flags;
+	st->echo = (flags & WFCMD_F_STEP_DEBUG) != 0;
+}
+
+int
+wfcmd_flags(const struct wfcmd_state *st)
+{
+	return st->flags;
+}
+
+void
+wfcmd_step_begin(struct wfcmd_state *st)
+{
+	clear_step(st);
+	reset_line(st);
+	st->pending_cr = 0;
+	st->echo = (st->flags & WFCMD_F_STEP_DEBUG) != 0;
+}
+
+/* Log one line: the text, masked, and a newline. */
+static void
+log_line(const struct wfcmd_state *st, const char *s, size_t len,
+    struct buf *out)
+{
+	mask_append(st, s, len, out);
+	buf_add_char(out, '\n');
+}
+
+/* Log "<tag><text>\n", the text masked (the runner's ##[...] lines). */
+static void
+log_tagged(const struct wfcmd_state *st, const char *tag, const char *text,
+    struct buf *out)
+{
+	buf_add_str(out, tag);
+	log_line(st, text, strlen(text), out);
+}
+
+static const char *
+level_tag(enum wfcmd_level level)
+{
+	switch (level) {
+	case WFCMD_NOTICE:
+		return "##[notice]";
+	case WFCMD_WARNING:
+		return "##[warning]";
+	case WFCMD_ERROR:
+		break;
+	}
+	return "##[error]";
+}
+
+/* Log an annotation and keep it (masked) unless the step has too many. */
+static void
+add_annotation(struct wfcmd_state *st, enum wfcmd_level level,
+    const char *message, const char *title, const char *file, int line,
+    int end_line, int col, int end_col, struct buf *out)
+{
+	struct wfcmd_annotation	*a;
+
+	log_tagged(st, level_tag(level), message, out);
+	if (st->nann >= WFCMD_MAX_ANNOTATIONS) {
+		st->ann_dropped++;
+		return;
+	}
+	st->ann = xreallocarray(st->ann, st->nann + 1, sizeof *st->ann);
+	a = &st->ann[st->nann++];
+	a->level = level;
+	a->message = wfcmd_mask(st, message);
+	a->title = mask_dup(st, title);
+	a->file = mask_dup(st, file);
+	a->line = line;
+	a->end_line = end_line;
+	a->col = col;
+	a->end_col = end_col;
+}
+
+/*
+ * A command failed: the runner logs two errors (the command, masked, or
+ * just its name for commands it never echoes; then the reason) and fails
+ * the step.
+ */
+static void
+cmd_fail(struct wfcmd_state *st, const char *info, size_t infolen,
+    const char *reason, struct buf *out)
+{
+	char	*m1, *all;
+
+	m1 = xasprintf("Unable to process command '%.*s' successfully.",
+	    (int)infolen, info);
+	add_annotation(st, WFCMD_ERROR, m1, NULL, NULL, 0, 0, 0, 0, out);
+	add_annotation(st, WFCMD_ERROR, reason, NULL, NULL, 0, 0, 0, 0, out);
+	st->failed = 1;
+	if (st->nerrs < WFCMD_MAX_RECORDS) {
+		all = xasprintf("%s %s", m1, reason);
+		st->errs = xreallocarray(st->errs, st->nerrs + 1,
+		    sizeof *st->errs);
+		st->errs[st->nerrs++] = wfcmd_mask(st, all);
+		free(all);
+	}
+	free(m1);
+}
+
+static int
+add_record(struct wfcmd_state *st, enum wfcmd_record_kind kind,
+    const char *name, const char *value, char **reason)
+{
+	struct wfcmd_record	*r;
+
+	if (st->nrec >= WFCMD_MAX_RECORDS) {
+		*reason = xasprintf("More than %d output, state, env or path "
+		    "commands in one step", WFCMD_MAX_RECORDS);
+		return -1;
+	}
+	st->rec = xreallocarray(st->rec, st->nrec + 1, sizeof *st->rec);
+	r = &st->rec[st->nrec++];
+	r->kind = kind;
+	r->name = name != NULL ? xstrdup(name) : NULL;
+	r->value = xstrdup(value);
+	return 0;
+}
+
+/* --- command handlers --------------------------------------------------- */
+
+static int
+cmd_set_env_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
+    const struct wfcmd_cmd *cmd, struct buf *out, char **reason)
+{
+	const char	*name;
+
+	if (!(st->flags & WFCMD_F_ALLOW_UNSECURE_COMMANDS)) {
+		*reason = xasprintf(MSG_UNSECURE_DISABLED, ent->name);
+		return -1;
+	}
+	name = wfcmd_cmd_prop(cmd, "name");
+	if (name == NULL || *name == '\0') {
+		*reason = xstrdup("Required field 'name' is missing in "
+		    "##[set-env] command.");
+		return -1;
+	}
+	if (strcasecmp(name, "NODE_OPTIONS") == 0) {
+		add_annotation(st, WFCMD_ERROR, MSG_SET_ENV_BLOCKED, NULL, NULL,
+		    0, 0, 0, 0, out);
+		return 0;
+	}
+	return add_record(st, WFCMD_REC_ENV, name, cmd->message, reason);
+}
+
+/* set-output and save-state. */
+static int
+cmd_set_output_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
+    const struct wfcmd_cmd *cmd, struct buf *out, char **reason)
+{
+	const char	*name;
+	char		*warn;
+
+	if (st->flags & WFCMD_F_DEPRECATION_WARNINGS) {
+		warn = xasprintf(MSG_DEPRECATED, ent->name);
+		add_annotation(st, WFCMD_WARNING, warn, NULL, NULL, 0, 0, 0, 0,
+		    out);
+		free(warn);
+	}
+	name = wfcmd_cmd_prop(cmd, "name");
+	if (name == NULL || *name == '\0') {
+		*reason = xasprintf("Required field 'name' is missing in "
+		    "##[%s] command.", ent->name);
+		return -1;
+	}
+	return add_record(st, ent->id == CMD_SET_OUTPUT ? WFCMD_REC_OUTPUT :
+	    WFCMD_REC_STATE, name, cmd->message, reason);
+}
+
+static int
+cmd_add_mask_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
+    const struct wfcmd_cmd *cmd, struct buf *out, char **reason)
+{
+	const char	*s = cmd->message;
+	size_t		 len = strlen(s);
+
+	trim(&s, &len);
+	if (len == 0) {
+		add_annotation(st, WFCMD_WARNING, MSG_EMPTY_MASK, NULL, NULL,
+		    0, 0, 0, 0, out);
+		return 0;
+	}
+	if (st->echo)
+		buf_add_str(out, "::add-mask::" MASK_TEXT "\n");
+	if (wfcmd_add_mask(st, cmd->message) == -1) {
+		*reason = xasprintf("Too many secrets to mask in this job "
+		    "(at most %d, %d bytes in all)", WFCMD_MAX_MASKS,
+		    WFCMD_MAX_MASK_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_add_path_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
+    const struct wfcmd_cmd *cmd, struct buf *out, char **reason)
+{
+	if (!(st->flags & WFCMD_F_ALLOW_UNSECURE_COMMANDS)) {
+		*reason = xasprintf(MSG_UNSECURE_DISABLED, ent->name);
+		return -1;
+	}
+	if (*cmd->message == '\0') {
+		/* ArgUtil.NotNullOrEmpty(command.Data, "path") */
+		*reason = xstrdup("Value cannot be null. (Parameter 'path')");
+		return -1;
+	}
+	return add_record(st, WFCMD_REC_PATH, NULL, cmd->message, reason);
+}
+
+/* Problem matchers are not implemented: the line is consumed, no more. */
+static int
+cmd_matcher_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
+    const struct wfcmd_cmd *cmd, struct buf *out, char **reason)
+{
+	return 0;
+}
+
+static int
+cmd_debug_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
+    const struct wfcmd_cmd *cmd, struct buf *out, char **reason)
+{
+	if (st->flags & WFCMD_F_STEP_DEBUG)
+		log_tagged(st, "##[debug]", cmd->message, out);
+	return 0;
+}
+
+/* Positive line/column numbers only; anything else counts as not given. */
+static int
+pos_or_zero(const char *s, int ok, int v)
+{
+	return s != NULL && ok && v > 0 ? v : 0;
+}
+
+/* error, warning, notice, with the runner's ValidateLinesAndColumns. */
+static int
+cmd_issue_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
+    const struct wfcmd_cmd *cmd, struct buf *out, char **reason)
+{
+	enum wfcmd_level	 level;
+	const char		*line, *eline, *col, *ecol, *file, *title;
+	int			 l = 0, el = 0, c = 0, ec = 0;
+	int			 hl, hel, hc, hec, hcol;
+
+	level = ent->id == CMD_ERROR ? WFCMD_ERROR :
+	    ent->id == CMD_WARNING ? WFCMD_WARNING : WFCMD_NOTICE;
+	file = wfcmd_cmd_prop(cmd, "file");
+	title = wfcmd_cmd_prop(cmd, "title");
+	line = wfcmd_cmd_prop(cmd, "line");
+	eline = wfcmd_cmd_prop(cmd, "endLine");
+	col = wfcmd_cmd_prop(cmd, "col");
+	ecol = wfcmd_cmd_prop(cmd, "endColumn");
+	hl = parse_int(line, &l);
+	hel = parse_int(eline, &el);
+	hc = parse_int(col, &c);
+	hec = parse_int(ecol, &ec);
+	hcol = hc || hec;
+
+	if (hel && !hl) {		/* endLine alone: line = endLine */
+		line = eline;
+		l = el;
+		hl = 1;
+	}
+	if (hec && !hc) {		/* endColumn alone: col = endColumn */
+		col = ecol;
+		c = ec;
+		hc = 1;
+	}
+	if (!hl && hcol)		/* columns need a line */
+		col = ecol = NULL;
+	if (hel && strcmp(line, eline) != 0 && hcol)
+		col = ecol = NULL;	/* columns need a single line */
+	if (hl && hel && el < l)
+		line = eline = NULL;
+	if (hc && hec && ec < c)
+		col = ecol = NULL;
+
+	add_annotation(st, level, cmd->message, title, file,
+	    pos_or_zero(line, hl, l), pos_or_zero(eline, hel, el),
+	    pos_or_zero(col, hc, c), pos_or_zero(ecol, hec, ec), out);
+	return 0;
+}
+
+static int
+cmd_group_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
+    const struct wfcmd_cmd *cmd, struct buf *out, char **reason)
+{
+	if (ent->id == CMD_GROUP)
+		log_tagged(st, "##[group]", cmd->message, out);
+	else
+		buf_add_str(out, "##[endgroup]\n");
+	return 0;
+}
+
+static int
+cmd_echo_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
+    const struct wfcmd_cmd *cmd, struct buf *out, char **reason)
+{
+	const char	*s = cmd->message;
+	size_t		 len = strlen(s);
+
+	if (len == 0) {
+		/* ArgUtil.NotNullOrEmpty(command.Data, "value") */
+		*reason = xstrdup("Value cannot be null. (Parameter 'value')");
+		return -1;
+	}
+	trim(&s, &len);
+	if (name_eq(s, len, "on"))
+		st->echo = 1;
+	else if (name_eq(s, len, "off"))
+		st->echo = 0;
+	else {
+		*reason = xasprintf("Invalid echo command value. Possible "
+		    "values can be: 'on', 'off'. Current value is: '%s'.",
+		    cmd->message);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- the command manager ------------------------------------------------ */
+
+static void
+stop_commands(struct wfcmd_state *st, const struct wfcmd_cmd *cmd,
+    const char *s, size_t len, struct buf *out)
+{
+	const char	*tok = cmd->message;
+	int		 weak;
+
+	weak = *tok == '\0' || cmd_lookup(tok, strlen(tok)) != NULL ||
+	    strcasecmp(tok, "pause-logging") == 0;
+	if (weak && !(st->flags & WFCMD_F_ALLOW_UNSECURE_STOP)) {
+		cmd_fail(st, s, len, MSG_STOP_TOKEN, out);
+		return;
+	}
+	/* A long token is a secret: whoever knows it can resume. */
+	if (strlen(tok) > 6)
+		(void)mask_add_raw(st, tok, strlen(tok));
+	free(st->stop_token);
+	st->stop_token = xstrdup(tok);
+	log_line(st, s, len, out);
+}
+
+/* One complete line of output (ActionCommandManager.TryProcessCommand). */
+static void
+process_line(struct wfcmd_state *st, const char *s, size_t len,
+    struct buf *out)
+{
+	struct wfcmd_cmd	 cmd;
+	const struct cmd_ent	*ent;
+	char			*reason = NULL;
+
+	if (!wfcmd_parse(s, len, st->stop_token, &cmd)) {
+		log_line(st, s, len, out);
+		return;
+	}
+	if (st->stop_token != NULL) {
+		/* Stopped: only the token matters; the rest is plain text. */
+		if (strcasecmp(cmd.name, st->stop_token) == 0) {
+			free(st->stop_token);
+			st->stop_token = NULL;
+		}
+		log_line(st, s, len, out);
+		goto done;
+	}
+	ent = cmd_lookup(cmd.name, strlen(cmd.name));
+	if (ent->id == CMD_STOP) {
+		stop_commands(st, &cmd, s, len, out);
+		goto done;
+	}
+	if (st->echo && !ent->omit_echo)
+		log_line(st, s, len, out);
+	if (ent->cb(st, ent, &cmd, out, &reason) == -1) {
+		if (ent->omit_echo)
+			cmd_fail(st, ent->name, strlen(ent->name), reason, out);
+		else
+			cmd_fail(st, s, len, reason, out);
+		free(reason);
+	}
+done:
+	wfcmd_cmd_free(&cmd);
+}
+
+/*
+ * The line buffer is full and the line goes on.  The first time, decide
+ * what the line is: a command we cannot hold is dropped and fails the step;
+ * anything else is logged in pieces from now on.
+ */
+static void
+line_overflow(struct wfcmd_state *st, struct buf *out)
+{
+	struct wfcmd_cmd	 cmd;
+	unsigned char		*cov;
+	size_t			 L = st->line.len, keep, c, run;
+	char			*reason;
+
+	if (st->mode == LINE_NORMAL) {
+		if (wfcmd_parse(st->line.data, L, st->stop_token, &cmd)) {
+			if (st->stop_token == NULL ||
+			    strcasecmp(cmd.name, st->stop_token) == 0) {
+				reason = xasprintf("Command line longer than "
+				    "%d bytes; it was dropped from the log",
+				    WFCMD_LINE_MAX);
+				cmd_fail(st, cmd.name, strlen(cmd.name),
+				    reason, out);
+				free(reason);
+				wfcmd_cmd_free(&cmd);
+				buf_clear(&st->line);
+				st->mode = LINE_DROP;
+				return;
+			}
+			wfcmd_cmd_free(&cmd);
+		}
+		st->mode = LINE_LONG;
+	}
+
+	/*
+	 * Cut so that every secret starting before the cut ends inside the
+	 * buffer, hence is found; those starting after it stay for the next
+	 * piece.  A masked run crossing the cut is carried over.
+	 */
+	keep = st->maxmask > 0 ? st->maxmask - 1 : 0;
+	c = L > keep ? L - keep : 0;
+	if (c < L / 2)
+		c = L / 2;
+	cov = mask_cover(st, st->line.data, L, st->carry);
+	mask_emit(st->line.data, c, cov, &st->prev_masked, out);
+	run = 0;
+	if (cov != NULL) {
+		while (c + run < L && cov[c + run])
+			run++;
+	}
+	free(cov);
+	memmove(st->line.data, st->line.data + c, L - c);
+	st->line.len = L - c;
+	st->line.data[st->line.len] = '\0';
+	st->carry = run;
+}
+
+static void
+line_end(struct wfcmd_state *st, struct buf *out)
+{
+	unsigned char	*cov;
+
+	switch (st->mode) {
+	case LINE_NORMAL:
+		process_line(st, st->line.data != NULL ? st->line.data : "",
+		    st->line.len, out);
+		break;
+	case LINE_LONG:
+		cov = mask_cover(st, st->line.data, st->line.len, st->carry);
+		mask_emit(st->line.data, st->line.len, cov, &st->prev_masked,
+		    out);
+		free(cov);
+		buf_add_char(out, '\n');
+		break;
+	case LINE_DROP:
+		break;
+	}
+	reset_line(st);
+}
+
+static void
+line_add(struct wfcmd_state *st, const char *p, size_t n, struct buf *out)
+{
+	size_t	take;
+
+	while (n > 0 && st->mode != LINE_DROP) {
+		if (st->line.len == WFCMD_LINE_MAX) {
+			line_overflow(st, out);
+			continue;
+		}
+		take = WFCMD_LINE_MAX - st->line.len;
+		if (take > n)
+			take = n;
+		buf_add(&st->line, p, take);
+		p += take;
+		n -= take;
+	}
+}
+
+void
+wfcmd_feed(struct wfcmd_state *st, const char *data, size_t len,
+    struct buf *out)
+{
+	size_t	i = 0, j;
+
+	while (i < len) {
+		if (st->pending_cr) {
+			/* The LF of a CRLF split across two feeds. */
+			st->pending_cr = 0;
+			if (data[i] == '\n') {
+				i++;
+				continue;
+			}
+		}
+		for (j = i; j < len && data[j] != '\n' && data[j] != '\r'; j++)
+			;
+		line_add(st, data + i, j - i, out);
+		if (j == len)
+			break;
+		line_end(st, out);
+		if (data[j] == '\r') {
+			if (j + 1 < len && data[j + 1] == '\n')
+				j++;
+			else if (j + 1 == len)
+				st->pending_cr = 1;
+		}
+		i = j + 1;
+	}
+}
+
+void
+wfcmd_flush(struct wfcmd_state *st, struct buf *out)
+{
+	st->pending_cr = 0;
+	if (st->line.len > 0 || st->mode != LINE_NORMAL)
+		line_end(st, out);
+}
+
+/* --- accessors ---------------------------------------------------------- */
+
+size_t
+wfcmd_nannotations(const struct wfcmd_state *st)
+{
+	return st->nann;
+}
+
+const struct wfcmd_annotation *
+wfcmd_annotation(const struct wfcmd_state *st, size_t i)
+{
+	return i < st->nann ? &st->ann[i] : NULL;
+}
+
+size_t
+wfcmd_annotations_dropped(const struct wfcmd_state *st)
+{
+	return st->ann_dropped;
+}
+
+size_t
+wfcmd_nrecords(const struct wfcmd_state *st)
+{
+	return st->nrec;
+}
+
+const struct wfcmd_record *
+wfcmd_record(const struct wfcmd_state *st, size_t i)
+{
+	return i < st->nrec ? &st->rec[i] : NULL;
+}
+
+size_t
+wfcmd_nerrors(const struct wfcmd_state *st)
+{
+	return st->nerrs;
+}
+
+const char *
+wfcmd_error(const struct wfcmd_state *st, size_t i)
+{
+	return i < st->nerrs ? st->errs[i] : NULL;
+}
+
+int
+wfcmd_failed(const struct wfcmd_state *st)
+{
+	return st->failed;
+}
+
+int
+wfcmd_stopped(const struct wfcmd_state *st)
+{
+	return st->stop_token != NULL;
+}
+
+int
+wfcmd_echo(const struct wfcmd_state *st)
+{
+	return st->echo;
+}
+
+size_t
+wfcmd_pending(const struct wfcmd_state *st)
+{
+	return st->line.len;
+}

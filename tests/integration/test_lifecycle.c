@@ -1,0 +1,204 @@
+/*
+ * kilnd's processes: it supervises its workers (a killed one comes back),
+ * stops everything it started on SIGTERM or SIGINT, and keeps its state
+ * across a restart on the same state directory.  Each test has its own
+ * kilnd.
+ */
+#include <sys/types.h>
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "util.h"
+
+#define WORKERS	2	/* [workers] count in the harness's config */
+
+static const char workflow[] =
+    "name: hello\n"
+    "on: push\n"
+    "jobs:\n"
+    "  hello:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - name: hello\n"
+    "        run: echo \"HELLO-$((20 + 22))\"\n";
+
+static int
+workers_up_cb(struct harness *h, void *arg)
+{
+	pid_t pids[16];
+
+	(void)arg;
+	return harness_workers(h, pids, (int)nitems(pids)) == WORKERS;
+}
+
+struct replaced {
+	pid_t	killed;
+	pid_t	now[16];
+	int	n;
+};
+
+/* WORKERS workers again, none of them the killed one. */
+static int
+worker_replaced_cb(struct harness *h, void *arg)
+{
+	struct replaced *r = arg;
+	int i;
+
+	r->n = harness_workers(h, r->now, (int)nitems(r->now));
+	if (r->n != WORKERS)
+		return 0;
+	for (i = 0; i < r->n; i++)
+		if (r->now[i] == r->killed)
+			return 0;
+	return !harness_pid_alive(r->killed);
+}
+
+/* Push the hello workflow and require a successful run. */
+static void
+push_and_succeed(struct harness *h, struct harness_repo *repo,
+    const char *message)
+{
+	json_t *run;
+	char *sha, *log;
+
+	sha = harness_push(h, repo, "main", message);
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	log = harness_logs(h, json_object_get(harness_job(h, run, "hello"),
+	    "id"));
+	harness_expect_contains(h, log, "log of hello", "HELLO-42");
+	free(log);
+	json_decref(run);
+	free(sha);
+}
+
+START_TEST(test_killed_worker_is_restarted_and_jobs_still_run)
+{
+	struct harness *h = harness_up("killed_worker");
+	struct harness_repo *repo;
+	struct replaced r;
+	pid_t pids[16];
+	int n;
+
+	harness_assert(h, harness_wait_for(h, 30000, workers_up_cb, NULL),
+	    "kilnd does not have %d kiln-worker children", WORKERS);
+	n = harness_workers(h, pids, (int)nitems(pids));
+	harness_assert(h, n == WORKERS, "%d workers", n);
+
+	/* For real: SIGKILL, no chance to say goodbye. */
+	r.killed = pids[0];
+	harness_assert(h, kill(r.killed, SIGKILL) == 0, "kill worker %d: %s",
+	    (int)r.killed, strerror(errno));
+	harness_assert(h, harness_wait_for(h, 30000, worker_replaced_cb, &r),
+	    "kilnd did not replace worker %d (it has %d workers)",
+	    (int)r.killed, r.n);
+
+	repo = harness_repo_new(h, "octo/survivor");
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	push_and_succeed(h, repo, "after a worker died");
+
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_sigterm_stops_kilnd_workers_and_postgres)
+{
+	struct harness *h = harness_up("sigterm_stops_all");
+	struct harness_repo *repo = harness_repo_new(h, "octo/stop");
+	struct buf before = { 0 };
+	pid_t workers[16];
+	int n, i;
+
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	push_and_succeed(h, repo, "work before stopping");
+
+	/* What must be gone afterwards: workers, postgres and its backends. */
+	harness_assert(h, harness_wait_for(h, 30000, workers_up_cb, NULL),
+	    "kilnd does not have %d kiln-worker children", WORKERS);
+	n = harness_workers(h, workers, (int)nitems(workers));
+	harness_leftovers(h, &before);
+	harness_assert(h, before.data != NULL &&
+	    strstr(before.data, "(postgres)") != NULL,
+	    "no embedded postgres found among the test's processes:\n%s",
+	    before.data != NULL ? before.data : "(none)");
+
+	/* Exit 0 within 15 s, nothing of the test left (see harness.h). */
+	harness_stop(h);
+	for (i = 0; i < n; i++)
+		harness_assert(h, !harness_pid_alive(workers[i]),
+		    "worker %d outlived kilnd", (int)workers[i]);
+
+	buf_free(&before);
+	harness_repo_free(repo);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_restart_keeps_runs_and_sigint_stops_cleanly)
+{
+	struct harness *h = harness_up("restart_keeps_runs");
+	struct harness_repo *repo = harness_repo_new(h, "octo/restart");
+	json_t *runs, *run;
+	char *sha;
+
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	sha = harness_push(h, repo, "main", "before restart");
+	json_decref(harness_wait_run(h, sha, NULL, HARNESS_RUN_MS));
+	harness_stop(h);
+
+	/* Same state directory: the cluster exists, migrations are applied. */
+	harness_start(h);
+	runs = harness_runs(h);
+	run = harness_find(runs, "head_sha", sha);
+	harness_assert(h, run != NULL, "the run of %s is gone after a "
+	    "restart: %s", sha, harness_json_text(runs));
+	harness_expect_str(h, run, "run after restart", "conclusion",
+	    "success");
+	json_decref(runs);
+	free(sha);
+
+	/* The repository and its secret survived too. */
+	harness_repo_write(repo, "again.txt", "again\n");
+	push_and_succeed(h, repo, "after restart");
+
+	harness_stop_signal(h, SIGINT);
+	harness_repo_free(repo);
+	harness_free(h);
+}
+END_TEST
+
+static Suite *
+lifecycle_suite(void)
+{
+	Suite *s = suite_create("lifecycle");
+	TCase *tc = tcase_create("lifecycle");
+
+	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+	tcase_add_test(tc, test_killed_worker_is_restarted_and_jobs_still_run);
+	tcase_add_test(tc, test_sigterm_stops_kilnd_workers_and_postgres);
+	tcase_add_test(tc, test_restart_keeps_runs_and_sigint_stops_cleanly);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(lifecycle_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,351 @@
+/*
+ * A signed push webhook becomes finished runs: the whole path through a real
+ * kilnd, embedded PostgreSQL, two workers and a real git repository, read
+ * back through cictl.  Each test has its own kilnd and directory.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "util.h"
+
+/* Every step of job has conclusion want. */
+static void
+expect_steps(struct harness *h, const json_t *job, const char *want)
+{
+	json_t *steps = json_object_get(job, "steps"), *step;
+	size_t i;
+
+	harness_assert(h, json_array_size(steps) > 0, "job %s has no steps: "
+	    "%s", harness_str(job, "name"), harness_json_text(job));
+	json_array_foreach(steps, i, step)
+		harness_expect_str(h, step, "step", "conclusion", want);
+}
+
+START_TEST(test_two_jobs_with_needs_succeed_with_checkout_env_and_logs)
+{
+	struct harness *h = harness_up("two_jobs_with_needs_succeed");
+	struct harness_repo *repo = harness_repo_new(h, "octo/success");
+	char *token, *content, *file, *wf, *sha, *log, *want;
+	json_t *run, *build, *test;
+
+	/* A value that reaches the log only if checkout and cat worked. */
+	token = harness_guid();
+	content = xasprintf("committed-content-%s", token);
+	free(token);
+	file = xasprintf("%s\n", content);
+	harness_repo_write(repo, "hello.txt", file);
+	free(file);
+	/*
+	 * Markers are computed by the shell, so finding them in the log
+	 * proves the step ran, not just that its script was echoed.  The
+	 * "build-done" file in the shared directory proves `needs` ordered
+	 * the jobs: two workers would otherwise start both at once.
+	 */
+	wf = xasprintf(
+	    "name: two jobs\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  build:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - name: checkout\n"
+	    "        uses: actions/checkout@v4\n"
+	    "      - name: show committed file\n"
+	    "        run: cat hello.txt\n"
+	    "      - name: print context\n"
+	    "        run: |\n"
+	    "          echo \"sha=$GITHUB_SHA\"\n"
+	    "          echo \"ref=$GITHUB_REF\"\n"
+	    "          echo \"ref_name=$GITHUB_REF_NAME\"\n"
+	    "          echo \"repository=$GITHUB_REPOSITORY\"\n"
+	    "          echo \"event=$GITHUB_EVENT_NAME\"\n"
+	    "          echo \"ci=$CI\"\n"
+	    "          test \"$PWD\" = \"$GITHUB_WORKSPACE\" && echo \"pwd-is-workspace\"-yes\n"
+	    "      - name: build marker\n"
+	    "        run: |\n"
+	    "          echo \"BUILD-MARKER-$((40 + 2))\"\n"
+	    "          touch %s/build-done\n"
+	    "  test:\n"
+	    "    runs-on: self-hosted\n"
+	    "    needs: build\n"
+	    "    steps:\n"
+	    "      - name: after build\n"
+	    "        run: |\n"
+	    "          test -f %s/build-done\n"
+	    "          echo \"TEST-MARKER-$((6 * 7))\"\n",
+	    h->shared, h->shared);
+	harness_repo_write(repo, ".github/workflows/ci.yml", wf);
+	sha = harness_push(h, repo, "main", "two jobs");
+
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "status", "completed");
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	harness_expect_str(h, run, "run", "name", "two jobs");
+	harness_expect_str(h, run, "run", "path", ".github/workflows/ci.yml");
+	harness_expect_str(h, run, "run", "event", "push");
+	harness_expect_str(h, run, "run", "head_branch", "main");
+	harness_expect_str(h, run, "run", "head_sha", sha);
+	harness_assert(h, json_array_size(json_object_get(run, "jobs")) == 2,
+	    "expected 2 jobs: %s", harness_json_text(run));
+
+	build = harness_job(h, run, "build");
+	test = harness_job(h, run, "test");
+	harness_expect_str(h, build, "job build", "status", "completed");
+	harness_expect_str(h, build, "job build", "conclusion", "success");
+	harness_expect_str(h, test, "job test", "status", "completed");
+	harness_expect_str(h, test, "job test", "conclusion", "success");
+	expect_steps(h, build, "success");
+	expect_steps(h, test, "success");
+	harness_expect_str(h, harness_step(h, build, "checkout"),
+	    "step checkout", "conclusion", "success");
+
+	log = harness_logs(h, json_object_get(build, "id"));
+	harness_expect_contains(h, log, "log of build", content);
+	harness_expect_contains(h, log, "log of build", "BUILD-MARKER-42");
+	want = xasprintf("sha=%s", sha);
+	harness_expect_contains(h, log, "log of build", want);
+	free(want);
+	harness_expect_contains(h, log, "log of build", "ref=refs/heads/main");
+	harness_expect_contains(h, log, "log of build", "ref_name=main");
+	harness_expect_contains(h, log, "log of build",
+	    "repository=octo/success");
+	harness_expect_contains(h, log, "log of build", "event=push");
+	harness_expect_contains(h, log, "log of build", "ci=true");
+	harness_expect_contains(h, log, "log of build", "pwd-is-workspace-yes");
+	harness_assert(h, strstr(log, "TEST-MARKER-42") == NULL,
+	    "build's log holds the test job's output:\n%s", log);
+	free(log);
+
+	log = harness_logs(h, json_object_get(test, "id"));
+	harness_expect_contains(h, log, "log of test", "TEST-MARKER-42");
+	harness_assert(h, strstr(log, "BUILD-MARKER-42") == NULL,
+	    "test's log holds the build job's output:\n%s", log);
+	free(log);
+
+	json_decref(run);
+	free(sha);
+	free(wf);
+	free(content);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_failing_step_fails_job_skips_rest_and_dependants)
+{
+	struct harness *h = harness_up("failing_step");
+	struct harness_repo *repo = harness_repo_new(h, "octo/failing");
+	json_t *run, *build, *deploy;
+	char *sha, *log;
+
+	harness_repo_write(repo, ".github/workflows/fail.yml",
+	    "name: failing\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  build:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - name: first\n"
+	    "        run: echo \"FIRST-RAN-$((1 + 1))\"\n"
+	    "      - name: boom\n"
+	    "        run: |\n"
+	    "          echo \"BOOM-$((2 + 2))\"\n"
+	    "          exit 3\n"
+	    "      - name: after\n"
+	    "        run: echo \"AFTER-RAN-$((3 + 3))\"\n"
+	    "  deploy:\n"
+	    "    runs-on: self-hosted\n"
+	    "    needs: build\n"
+	    "    steps:\n"
+	    "      - name: deploy\n"
+	    "        run: echo \"DEPLOY-RAN-$((4 + 4))\"\n");
+	sha = harness_push(h, repo, "main", "a failing step");
+
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "failure");
+	build = harness_job(h, run, "build");
+	deploy = harness_job(h, run, "deploy");
+	harness_expect_str(h, build, "job build", "status", "completed");
+	harness_expect_str(h, build, "job build", "conclusion", "failure");
+	harness_expect_str(h, harness_step(h, build, "first"), "step first",
+	    "conclusion", "success");
+	harness_expect_str(h, harness_step(h, build, "boom"), "step boom",
+	    "conclusion", "failure");
+	harness_expect_str(h, harness_step(h, build, "after"), "step after",
+	    "conclusion", "skipped");
+	harness_expect_str(h, deploy, "job deploy", "status", "completed");
+	harness_expect_str(h, deploy, "job deploy", "conclusion", "skipped");
+
+	log = harness_logs(h, json_object_get(build, "id"));
+	harness_expect_contains(h, log, "log of build", "FIRST-RAN-2");
+	harness_expect_contains(h, log, "log of build", "BOOM-4");
+	harness_assert(h, strstr(log, "AFTER-RAN-6") == NULL,
+	    "the step after the failure ran:\n%s", log);
+	free(log);
+
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_yaml_error_gives_failed_run_naming_file_and_line)
+{
+	struct harness *h = harness_up("yaml_error");
+	struct harness_repo *repo = harness_repo_new(h, "octo/badyaml");
+	const char *msg, *p;
+	json_t *bad, *good;
+	char *sha;
+
+	/* libyaml: "mapping values are not allowed here" at line 3 col 7. */
+	harness_repo_write(repo, ".github/workflows/bad.yml",
+	    "name: bad\n"
+	    "on: push\n"
+	    "  jobs:\n"
+	    "    build:\n"
+	    "      runs-on: self-hosted\n");
+	/* One broken file must not stop the others. */
+	harness_repo_write(repo, ".github/workflows/good.yaml",
+	    "name: good\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  ok:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - name: ok\n"
+	    "        run: echo fine\n");
+	sha = harness_push(h, repo, "main", "a broken workflow");
+
+	bad = harness_wait_run(h, sha, ".github/workflows/bad.yml",
+	    HARNESS_RUN_MS);
+	harness_expect_str(h, bad, "run of bad.yml", "status", "completed");
+	harness_expect_str(h, bad, "run of bad.yml", "conclusion", "failure");
+	msg = harness_str(bad, "message");
+	harness_assert(h, msg != NULL, "failed run has no message: %s",
+	    harness_json_text(bad));
+	harness_expect_contains(h, msg, "the run's message",
+	    ".github/workflows/bad.yml:3:");
+	/* file:line:col: a column number follows the line. */
+	p = strstr(msg, "bad.yml:3:") + strlen("bad.yml:3:");
+	harness_assert(h, *p >= '1' && *p <= '9', "no column after the line "
+	    "in \"%s\"", msg);
+
+	good = harness_wait_run(h, sha, ".github/workflows/good.yaml",
+	    HARNESS_RUN_MS);
+	harness_expect_str(h, good, "run of good.yaml", "conclusion",
+	    "success");
+
+	json_decref(bad);
+	json_decref(good);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_branch_filters_select_workflows)
+{
+	struct harness *h = harness_up("branch_filters");
+	struct harness_repo *repo = harness_repo_new(h, "octo/filters");
+	const char *branch = "feature/deep/x";
+	json_t *runs, *run, *r;
+	size_t i, n = 0;
+	char *sha;
+	static const char job[] =
+	    "jobs:\n"
+	    "  j:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - name: say\n"
+	    "        run: echo \"branch=$GITHUB_REF_NAME\"\n";
+	char *wf;
+
+	wf = xasprintf("name: main only\non:\n  push:\n    branches: [main]\n%s",
+	    job);
+	harness_repo_write(repo, ".github/workflows/main-only.yml", wf);
+	free(wf);
+	/* `*` does not cross '/': feature/deep/x is not feature/<one>. */
+	wf = xasprintf("name: single star\non:\n  push:\n    branches:\n"
+	    "      - 'feature/*'\n%s", job);
+	harness_repo_write(repo, ".github/workflows/single-star.yml", wf);
+	free(wf);
+	wf = xasprintf("name: double star\non:\n  push:\n    branches:\n"
+	    "      - 'feature/**'\n%s", job);
+	harness_repo_write(repo, ".github/workflows/double-star.yml", wf);
+	free(wf);
+	wf = xasprintf("name: any\non: push\n%s", job);
+	harness_repo_write(repo, ".github/workflows/any.yml", wf);
+	free(wf);
+	sha = harness_push(h, repo, branch, "push to a feature branch");
+
+	/*
+	 * A push is planned into all its runs in one transaction, so once
+	 * the expected runs exist, an unexpected one would exist too.
+	 */
+	run = harness_wait_run(h, sha, ".github/workflows/any.yml",
+	    HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run of any.yml", "conclusion", "success");
+	harness_expect_str(h, run, "run of any.yml", "head_branch", branch);
+	json_decref(run);
+	run = harness_wait_run(h, sha, ".github/workflows/double-star.yml",
+	    HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run of double-star.yml", "conclusion",
+	    "success");
+	json_decref(run);
+
+	runs = harness_runs(h);
+	json_array_foreach(runs, i, r) {
+		const char *path = harness_str(r, "path");
+		harness_assert(h, path != NULL &&
+		    (strcmp(path, ".github/workflows/any.yml") == 0 ||
+		    strcmp(path, ".github/workflows/double-star.yml") == 0),
+		    "push to %s ran a workflow whose filter excludes it: %s",
+		    branch, harness_json_text(r));
+		n++;
+	}
+	harness_assert(h, n == 2, "expected 2 runs, got %zu: %s", n,
+	    harness_json_text(runs));
+	json_decref(runs);
+
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+static Suite *
+push_suite(void)
+{
+	Suite *s = suite_create("push");
+	TCase *tc = tcase_create("push");
+
+	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+	tcase_add_test(tc, test_two_jobs_with_needs_succeed_with_checkout_env_and_logs);
+	tcase_add_test(tc, test_failing_step_fails_job_skips_rest_and_dependants);
+	tcase_add_test(tc, test_yaml_error_gives_failed_run_naming_file_and_line);
+	tcase_add_test(tc, test_branch_filters_select_workflows);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(push_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,490 @@
+/*
+ * POST /hooks/github at the edges: signatures, redelivery, malformed
+ * bodies, unknown repositories, the size limit, ping and ignored events.
+ * Each test has its own kilnd.  "Nothing stored" is proven without sleeping:
+ * a later valid delivery must then be the only thing that produced a run
+ * (and, for a refused delivery, reusing its X-GitHub-Delivery must still be
+ * accepted as new).
+ */
+#include <ctype.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "util.h"
+
+#define MAX_BODY	(25 * 1024 * 1024)	/* GitHub's cap, 25 MiB */
+
+static const char workflow[] =
+    "name: hello\n"
+    "on: push\n"
+    "jobs:\n"
+    "  hello:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - name: hello\n"
+    "        run: echo \"HELLO-$((20 + 22))\"\n";
+
+/* A committed and pushed change, and the webhook body describing it. */
+struct pushed {
+	char	*sha;
+	char	*body;
+	size_t	 len;
+	json_t	*event;
+};
+
+static void
+pushed_make(struct harness_repo *repo, const char *message, struct pushed *p)
+{
+	char *before;
+
+	p->sha = harness_repo_commit_push(repo, "main", message, &before);
+	p->event = harness_push_event(repo, "refs/heads/main", before, p->sha,
+	    message);
+	p->body = harness_json_text(p->event);
+	p->len = strlen(p->body);
+	free(before);
+}
+
+static void
+pushed_free(struct pushed *p)
+{
+	free(p->sha);
+	free(p->body);
+	json_decref(p->event);
+}
+
+/* Deliver body signed with secret; returns the status, body in r. */
+static long
+deliver(struct harness *h, const char *event, const char *delivery,
+    const char *secret, const char *body, size_t len, struct harness_resp *r)
+{
+	char *sig = secret != NULL ? harness_sign(secret, body, len) : NULL;
+
+	harness_webhook(h, event, delivery, sig, body, len, r);
+	free(sig);
+	return r->status;
+}
+
+static void
+expect_status(struct harness *h, struct harness_resp *r, long want,
+    const char *what)
+{
+	harness_assert(h, r->status == want, "%s: expected HTTP %ld, got %ld "
+	    "%s%s", what, want, r->status, r->body.data, r->error);
+}
+
+/* Runs whose head_sha is sha. */
+static size_t
+runs_of(const json_t *runs, const char *sha)
+{
+	const json_t *run;
+	const char *s;
+	size_t i, n = 0;
+
+	json_array_foreach(runs, i, run)
+		if ((s = harness_str(run, "head_sha")) != NULL &&
+		    strcmp(s, sha) == 0)
+			n++;
+	return n;
+}
+
+/* 1 if word occurs in text, not as part of a longer identifier. */
+static int
+has_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+	int i;
+
+	for (p = text, i = 0; i < 10000 && (p = strstr(p, word)) != NULL;
+	    p++, i++) {
+		if (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			continue;
+		if (isalnum((unsigned char)p[n]) || p[n] == '_')
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+START_TEST(test_bad_or_missing_signature_is_401_and_not_stored)
+{
+	struct harness *h = harness_up("bad_signature");
+	struct harness_repo *repo = harness_repo_new(h, "octo/signed");
+	struct harness_resp r;
+	struct pushed p;
+	char *guid = harness_guid(), *sig, *tampered;
+	json_t *run, *runs;
+
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	pushed_make(repo, "signed push", &p);
+
+	/* Signed with another secret. */
+	deliver(h, "push", guid, "not the secret", p.body, p.len, &r);
+	expect_status(h, &r, 401, "wrong secret");
+	harness_resp_free(&r);
+
+	/* No X-Hub-Signature-256 at all. */
+	deliver(h, "push", guid, NULL, p.body, p.len, &r);
+	expect_status(h, &r, 401, "missing signature");
+	harness_resp_free(&r);
+
+	/* The right signature over a body changed afterwards. */
+	sig = harness_sign(repo->secret, p.body, p.len);
+	tampered = xstrdup(p.body);
+	/* Still valid JSON for the same repository: only the message moves. */
+	harness_assert(h, strstr(tampered, "signed push") != NULL,
+	    "no message in %s", tampered);
+	strstr(tampered, "signed push")[10] = 'H';
+	harness_webhook(h, "push", guid, sig, tampered, p.len, &r);
+	expect_status(h, &r, 401, "body changed after signing");
+	harness_resp_free(&r);
+	free(tampered);
+
+	/* The legacy SHA-1 header's format in the SHA-256 header. */
+	harness_webhook(h, "push", guid, "sha1=0123456789abcdef0123456789abcdef"
+	    "01234567", p.body, p.len, &r);
+	expect_status(h, &r, 401, "sha1= signature");
+	harness_resp_free(&r);
+
+	/* The right digest, cut short by one hex digit. */
+	sig[strlen(sig) - 1] = '\0';
+	harness_webhook(h, "push", guid, sig, p.body, p.len, &r);
+	expect_status(h, &r, 401, "truncated signature");
+	harness_resp_free(&r);
+	free(sig);
+
+	/*
+	 * Nothing was stored: the same delivery id, now correctly signed, is
+	 * new (202, not the 200 of a redelivery), and its run is the only one.
+	 */
+	deliver(h, "push", guid, repo->secret, p.body, p.len, &r);
+	expect_status(h, &r, 202, "valid delivery after refused ones");
+	harness_resp_free(&r);
+	run = harness_wait_run(h, p.sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	json_decref(run);
+	runs = harness_runs(h);
+	harness_assert(h, json_array_size(runs) == 1, "expected exactly one "
+	    "run: %s", harness_json_text(runs));
+	json_decref(runs);
+
+	free(guid);
+	pushed_free(&p);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_duplicate_delivery_is_200_and_makes_one_run)
+{
+	struct harness *h = harness_up("duplicate_delivery");
+	struct harness_repo *repo = harness_repo_new(h, "octo/dup");
+	struct harness_resp r;
+	struct pushed p1, p2;
+	char *guid = harness_guid(), *guid2 = harness_guid();
+	json_t *run, *runs;
+
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	pushed_make(repo, "first push", &p1);
+	deliver(h, "push", guid, repo->secret, p1.body, p1.len, &r);
+	expect_status(h, &r, 202, "first delivery");
+	harness_resp_free(&r);
+	deliver(h, "push", guid, repo->secret, p1.body, p1.len, &r);
+	expect_status(h, &r, 200, "same X-GitHub-Delivery again");
+	harness_resp_free(&r);
+
+	/* A later, distinct delivery: its run marks that the queue moved on. */
+	harness_repo_write(repo, "second.txt", "second\n");
+	pushed_make(repo, "second push", &p2);
+	deliver(h, "push", guid2, repo->secret, p2.body, p2.len, &r);
+	expect_status(h, &r, 202, "second, distinct delivery");
+	harness_resp_free(&r);
+
+	run = harness_wait_run(h, p1.sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run of first push", "conclusion",
+	    "success");
+	json_decref(run);
+	run = harness_wait_run(h, p2.sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run of second push", "conclusion",
+	    "success");
+	json_decref(run);
+
+	runs = harness_runs(h);
+	harness_assert(h, runs_of(runs, p1.sha) == 1, "the redelivered push "
+	    "made %zu runs: %s", runs_of(runs, p1.sha),
+	    harness_json_text(runs));
+	harness_assert(h, json_array_size(runs) == 2, "expected 2 runs in "
+	    "all: %s", harness_json_text(runs));
+	json_decref(runs);
+
+	free(guid);
+	free(guid2);
+	pushed_free(&p1);
+	pushed_free(&p2);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_malformed_json_is_400)
+{
+	struct harness *h = harness_up("malformed_json");
+	struct harness_repo *repo = harness_repo_new(h, "octo/malformed");
+	static const char *bodies[] = {
+		"{not json",
+		"{\"ref\": \"refs/heads/main\", \"after\": ",
+		"",
+		"[1, 2, 3]",
+		"\"just a string\"",
+	};
+	struct harness_resp r;
+	char *guid, *what;
+	size_t i;
+
+	for (i = 0; i < nitems(bodies); i++) {
+		guid = harness_guid();
+		deliver(h, "push", guid, repo->secret, bodies[i],
+		    strlen(bodies[i]), &r);
+		what = xasprintf("body '%s'", bodies[i]);
+		expect_status(h, &r, 400, what);
+		free(what);
+		harness_resp_free(&r);
+		free(guid);
+	}
+
+	/* Still serving. */
+	harness_http(h, "GET", "/healthz", NULL, NULL, 0, &r);
+	expect_status(h, &r, 200, "healthz after malformed bodies");
+	harness_resp_free(&r);
+
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_missing_field_is_400_naming_it)
+{
+	struct harness *h = harness_up("missing_field");
+	struct harness_repo *repo = harness_repo_new(h, "octo/fields");
+	static const char *fields[] = { "ref", "after" };
+	struct harness_resp r;
+	struct pushed p;
+	char *guid, *body, *what;
+	json_t *ev;
+	size_t i;
+
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	pushed_make(repo, "fields", &p);
+	for (i = 0; i < nitems(fields); i++) {
+		ev = json_deep_copy(p.event);
+		json_object_del(ev, fields[i]);
+		body = harness_json_text(ev);
+		guid = harness_guid();
+		deliver(h, "push", guid, repo->secret, body, strlen(body), &r);
+		what = xasprintf("push without \"%s\"", fields[i]);
+		expect_status(h, &r, 400, what);
+		harness_assert(h, has_word(r.body.data, fields[i]),
+		    "%s: the 400 answer does not name the field: %s", what,
+		    r.body.data);
+		free(what);
+		harness_resp_free(&r);
+		free(guid);
+		free(body);
+		json_decref(ev);
+	}
+
+	pushed_free(&p);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_unknown_repository_is_404)
+{
+	struct harness *h = harness_up("unknown_repository");
+	struct harness_repo *known = harness_repo_new(h, "octo/known");
+	struct harness_repo *stranger =
+	    harness_repo_new_unregistered(h, "octo/stranger");
+	struct harness_resp r;
+	struct pushed p;
+	char *guid = harness_guid();
+
+	harness_repo_write(stranger, ".github/workflows/hello.yml", workflow);
+	pushed_make(stranger, "unknown", &p);
+	deliver(h, "push", guid, stranger->secret, p.body, p.len, &r);
+	expect_status(h, &r, 404, "push for a repository never added");
+	harness_resp_free(&r);
+	/* Even signed with a registered repository's secret. */
+	deliver(h, "push", guid, known->secret, p.body, p.len, &r);
+	expect_status(h, &r, 404, "unknown repository, another's secret");
+	harness_resp_free(&r);
+
+	free(guid);
+	pushed_free(&p);
+	harness_repo_free(known);
+	harness_repo_free(stranger);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+/* p's body grown with a padding field to exactly size bytes, still valid. */
+static char *
+padded_body(struct harness *h, const struct pushed *p, size_t size)
+{
+	static const char key[] = ",\"kiln_padding\":\"";
+	size_t fixed = p->len - 1 + strlen(key) + 2, pad;
+	char *body;
+
+	harness_assert(h, size > fixed, "padding target too small");
+	pad = size - fixed;
+	body = xmalloc(size + 1);
+	memcpy(body, p->body, p->len - 1);	/* drop the closing '}' */
+	memcpy(body + p->len - 1, key, strlen(key));
+	memset(body + p->len - 1 + strlen(key), 'x', pad);
+	memcpy(body + size - 2, "\"}", 2);
+	body[size] = '\0';
+	return body;
+}
+
+START_TEST(test_body_over_25_mib_is_413_and_kilnd_stays_healthy)
+{
+	struct harness *h = harness_up("oversized_body");
+	struct harness_repo *repo = harness_repo_new(h, "octo/big");
+	struct harness_resp r;
+	struct pushed p;
+	char *guid = harness_guid(), *body;
+	json_t *run;
+
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	pushed_make(repo, "big", &p);
+
+	/* One byte over the limit, correctly signed, valid JSON. */
+	body = padded_body(h, &p, MAX_BODY + 1);
+	deliver(h, "push", guid, repo->secret, body, MAX_BODY + 1, &r);
+	expect_status(h, &r, 413, "body of 25 MiB + 1 byte");
+	harness_resp_free(&r);
+	free(body);
+
+	harness_http(h, "GET", "/healthz", NULL, NULL, 0, &r);
+	expect_status(h, &r, 200, "healthz after a 413");
+	harness_resp_free(&r);
+
+	/* Exactly at the limit is accepted, and planned as any other. */
+	body = padded_body(h, &p, MAX_BODY);
+	deliver(h, "push", guid, repo->secret, body, MAX_BODY, &r);
+	expect_status(h, &r, 202, "body of exactly 25 MiB");
+	harness_resp_free(&r);
+	free(body);
+	run = harness_wait_run(h, p.sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	json_decref(run);
+
+	free(guid);
+	pushed_free(&p);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_ping_is_200_and_other_events_are_202_and_ignored)
+{
+	struct harness *h = harness_up("ping_and_other_events");
+	struct harness_repo *repo = harness_repo_new(h, "octo/events");
+	struct harness_resp r;
+	struct pushed p;
+	json_t *ping, *other, *runs, *run;
+	char *body, *guid;
+
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	pushed_make(repo, "events", &p);
+
+	ping = json_pack("{s:s, s:i, s:{s:s, s:i, s:s, s:b, s:[s], "
+	    "s:{s:s, s:s, s:s}}, s:O}",
+	    "zen", "Keep it logically awesome.", "hook_id", 7,
+	    "hook", "type", "Repository", "id", 7, "name", "web", "active", 1,
+	    "events", "push", "config", "content_type", "json",
+	    "insecure_ssl", "0", "url", "http://127.0.0.1/hooks/github",
+	    "repository", json_object_get(p.event, "repository"));
+	body = harness_json_text(ping);
+	guid = harness_guid();
+	deliver(h, "ping", guid, repo->secret, body, strlen(body), &r);
+	expect_status(h, &r, 200, "ping");
+	harness_resp_free(&r);
+	free(guid);
+	free(body);
+	json_decref(ping);
+
+	/* An event kiln does not act on, shaped like a push. */
+	other = json_deep_copy(p.event);
+	json_object_set_new(other, "action", json_string("opened"));
+	body = harness_json_text(other);
+	guid = harness_guid();
+	deliver(h, "issues", guid, repo->secret, body, strlen(body), &r);
+	expect_status(h, &r, 202, "issues event");
+	harness_resp_free(&r);
+	free(guid);
+	free(body);
+	json_decref(other);
+
+	/* The push is the only thing that runs. */
+	guid = harness_guid();
+	deliver(h, "push", guid, repo->secret, p.body, p.len, &r);
+	expect_status(h, &r, 202, "push after ping and issues");
+	harness_resp_free(&r);
+	free(guid);
+	run = harness_wait_run(h, p.sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "event", "push");
+	json_decref(run);
+	runs = harness_runs(h);
+	harness_assert(h, json_array_size(runs) == 1, "expected only the "
+	    "push's run: %s", harness_json_text(runs));
+	json_decref(runs);
+
+	pushed_free(&p);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+static Suite *
+webhook_suite(void)
+{
+	Suite *s = suite_create("webhook");
+	TCase *tc = tcase_create("webhook");
+
+	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+	tcase_add_test(tc, test_bad_or_missing_signature_is_401_and_not_stored);
+	tcase_add_test(tc, test_duplicate_delivery_is_200_and_makes_one_run);
+	tcase_add_test(tc, test_malformed_json_is_400);
+	tcase_add_test(tc, test_missing_field_is_400_naming_it);
+	tcase_add_test(tc, test_unknown_repository_is_404);
+	tcase_add_test(tc, test_body_over_25_mib_is_413_and_kilnd_stays_healthy);
+	tcase_add_test(tc, test_ping_is_200_and_other_events_are_202_and_ignored);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(webhook_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,76 @@
+/*
+ * context: GitHub's expression contexts (github, inputs, runner, strategy,
+ * ...) built from what a worker knows about an event, a run and a job, and
+ * the scopes that say which contexts each workflow key may use (reference
+ * 4.9).  Shared by the planner (job names, runs-on, concurrency, matrix
+ * expressions at plan time) and the job runner (if:, env, run, with, ...).
+ */
+#ifndef KILN_CONTEXT_H
+#define KILN_CONTEXT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "expr.h"
+#include "workflow.h"
+
+struct ctx_run {
+	const char	*event_name;
+	const char	*ref;
+	const char	*sha;
+	const char	*repo_name;	/* owner/name */
+	json_t		*payload;	/* the event payload (borrowed) */
+	const char	*workflow_name;
+	const char	*workflow_path;
+	int64_t		 run_id;	/* 0 at plan time */
+	int64_t		 run_number;
+	const char	*job_key;	/* NULL outside a running job */
+	const char	*workspace;	/* NULL outside a running job */
+};
+
+/* New reference: the github context. */
+json_t	*context_github(const struct ctx_run *);
+
+/*
+ * New reference: the inputs context of a workflow_dispatch event, typed by
+ * the workflow's input definitions (booleans stay booleans, defaults filled
+ * in), or an empty object for other events.
+ */
+json_t	*context_inputs(const struct workflow *, json_t *payload,
+	    const char *event_name);
+
+/* New reference: the strategy context of one leg. */
+json_t	*context_strategy(const struct wf_job *, size_t index, size_t total);
+
+/*
+ * Scopes of reference 4.9, by the key they evaluate.  NULL-terminated
+ * context lists; the scope pointers are to static data.
+ */
+extern const struct expr_scope ctx_scope_run_level;	/* run-name, concurrency */
+extern const struct expr_scope ctx_scope_job_plan;	/* name, runs-on, timeout, strategy, continue-on-error */
+extern const struct expr_scope ctx_scope_job_if;	/* jobs.<id>.if */
+extern const struct expr_scope ctx_scope_job_env;	/* jobs.<id>.env */
+extern const struct expr_scope ctx_scope_step;		/* step keys */
+extern const struct expr_scope ctx_scope_step_if;	/* step if: no secrets */
+extern const struct expr_scope ctx_scope_job_outputs;	/* jobs.<id>.outputs */
+extern const struct expr_scope ctx_scope_wf_env;	/* workflow env */
+
+/*
+ * Evaluate a template (text with ${{ }}) to a string; NULL text gives NULL.
+ * Returns 0 and a new string in *out, or -1 with err.
+ */
+int	context_eval_string(const char *text, const struct expr_scope *,
+	    const struct expr_ctx *, char **out, char *err, size_t errsz);
+
+/*
+ * Evaluate a wf_bool / wf_num that may be an expression.  Returns 0 and the
+ * value, or -1 with err.
+ */
+int	context_eval_bool(const struct wf_bool *, const struct expr_scope *,
+	    const struct expr_ctx *, int *out, char *err, size_t errsz);
+int	context_eval_num(const struct wf_num *, double def,
+	    const struct expr_scope *, const struct expr_ctx *, double *out,
+	    char *err, size_t errsz);
+
+#endif
