@@ -485,25 +485,115 @@ wf_json(struct wf_ctx *ctx, yaml_node_t *n, const char *where)
  */
 
 /*
+ * Which contexts and functions each key may use (reference 4.9), decided
+ * from the dotted path of the value ("jobs.build.steps[2].if").  Keys not
+ * in the table get no restriction rather than a false error.
+ */
+static const char *const wf_ctx_run[] = { "github", "inputs", "vars", NULL };
+static const char *const wf_ctx_wf_env[] = { "github", "secrets", "inputs",
+    "vars", NULL };
+static const char *const wf_ctx_job_if[] = { "github", "needs", "vars",
+    "inputs", NULL };
+static const char *const wf_ctx_job_plan[] = { "github", "needs",
+    "strategy", "matrix", "vars", "inputs", NULL };
+static const char *const wf_ctx_job_strategy[] = { "github", "needs",
+    "vars", "inputs", NULL };
+static const char *const wf_ctx_job_env[] = { "github", "needs",
+    "strategy", "matrix", "vars", "secrets", "inputs", NULL };
+static const char *const wf_ctx_job_defaults[] = { "github", "needs",
+    "strategy", "matrix", "env", "vars", "inputs", NULL };
+static const char *const wf_ctx_std[] = { "github", "needs", "strategy",
+    "matrix", "job", "runner", "env", "vars", "secrets", "steps", "inputs",
+    NULL };
+static const char *const wf_ctx_step_if[] = { "github", "needs", "strategy",
+    "matrix", "job", "runner", "env", "vars", "steps", "inputs", NULL };
+
+struct wf_scope_rule {
+	const char		*key;	/* first segment after the prefix */
+	struct expr_scope	 scope;
+};
+
+static const struct wf_scope_rule wf_top_scopes[] = {
+	{ "run-name", { wf_ctx_run, 0 } },
+	{ "concurrency", { wf_ctx_run, 0 } },
+	{ "env", { wf_ctx_wf_env, 0 } },
+};
+
+static const struct wf_scope_rule wf_job_scopes[] = {
+	{ "if", { wf_ctx_job_if, EXPR_FN_STATUS } },
+	{ "name", { wf_ctx_job_plan, 0 } },
+	{ "runs-on", { wf_ctx_job_plan, 0 } },
+	{ "timeout-minutes", { wf_ctx_job_plan, 0 } },
+	{ "concurrency", { wf_ctx_job_plan, 0 } },
+	{ "environment", { wf_ctx_job_plan, 0 } },
+	{ "with", { wf_ctx_job_plan, 0 } },
+	{ "continue-on-error", { wf_ctx_job_plan, 0 } },
+	{ "strategy", { wf_ctx_job_strategy, 0 } },
+	{ "env", { wf_ctx_job_env, 0 } },
+	{ "defaults", { wf_ctx_job_defaults, 0 } },
+	{ "outputs", { wf_ctx_std, 0 } },
+};
+
+static const struct expr_scope wf_scope_step = { wf_ctx_std,
+    EXPR_FN_HASHFILES };
+static const struct expr_scope wf_scope_step_if = { wf_ctx_step_if,
+    EXPR_FN_ALL };
+
+static const struct expr_scope *
+wf_rule(const struct wf_scope_rule *rules, size_t n, const char *path)
+{
+	size_t i, len = strcspn(path, ".[");
+
+	for (i = 0; i < n; i++)
+		if (strlen(rules[i].key) == len &&
+		    strncmp(rules[i].key, path, len) == 0)
+			return &rules[i].scope;
+	return NULL;
+}
+
+static const struct expr_scope *
+wf_scope_for(const char *where)
+{
+	const char *rest;
+
+	if (!str_has_prefix(where, "jobs."))
+		return wf_rule(wf_top_scopes, nitems(wf_top_scopes), where);
+	rest = strchr(where + 5, '.');
+	if (rest == NULL)
+		return NULL;
+	rest++;
+	if (str_has_prefix(rest, "steps[")) {
+		rest = strchr(rest, ']');
+		if (rest == NULL || rest[1] != '.')
+			return NULL;
+		rest += 2;
+		return strcmp(rest, "if") == 0 ? &wf_scope_step_if :
+		    &wf_scope_step;
+	}
+	/* Job-level: a job id cannot hold '.', so this is the job's key. */
+	return wf_rule(wf_job_scopes, nitems(wf_job_scopes), rest);
+}
+
+/*
  * ===== EXPRESSION SYNTAX HOOK =====
- * The one place where the syntax of ${{ }} text is checked, through
- * common/expr.  text is a template (literal text with ${{ }} parts), or
- * for if: (is_if) a condition whose ${{ }} is optional.  The scope is NULL
- * (every context and function): per-key context rules of reference 4.9
- * are not enforced yet; pass an expr_scope here to add them.
+ * The one place where ${{ }} text is checked, through common/expr: syntax,
+ * and the contexts and functions the key allows (wf_scope_for).  text is a
+ * template (literal text with ${{ }} parts), or for if: (is_if) a
+ * condition whose ${{ }} is optional.
  */
 static void
 wf_check_expr(struct wf_ctx *ctx, const yaml_node_t *node, const char *where,
     const char *text, int is_if)
 {
+	const struct expr_scope *scope = wf_scope_for(where);
 	char	err[512];
 	size_t	column = 0;
 	int	rc;
 
 	if (is_if)
-		rc = expr_check_condition(text, NULL, err, sizeof err, &column);
+		rc = expr_check_condition(text, scope, err, sizeof err, &column);
 	else
-		rc = expr_check_template(text, NULL, err, sizeof err, &column);
+		rc = expr_check_template(text, scope, err, sizeof err, &column);
 	if (rc == 0)
 		return;
 	/* A one-line plain scalar maps characters to columns exactly. */
@@ -792,7 +882,8 @@ wf_walk(struct wf_ctx *ctx, yaml_node_t *n, const struct wf_key *keys,
 
 /* Mapping n has key name?  Returns the value node or NULL. */
 static yaml_node_t *
-wf_get(struct wf_ctx *ctx, yaml_node_t *n, const char *name)
+wf_get_cmp(struct wf_ctx *ctx, yaml_node_t *n, const char *name,
+    int (*cmp)(const char *, const char *))
 {
 	yaml_node_pair_t *p;
 
@@ -802,10 +893,23 @@ wf_get(struct wf_ctx *ctx, yaml_node_t *n, const char *name)
 	    p++) {
 		yaml_node_t *k = wf_node(ctx, p->key);
 
-		if (k->type == YAML_SCALAR_NODE && strcmp(wf_sv(k), name) == 0)
+		if (k->type == YAML_SCALAR_NODE && cmp(wf_sv(k), name) == 0)
 			return wf_node(ctx, p->value);
 	}
 	return NULL;
+}
+
+static yaml_node_t *
+wf_get(struct wf_ctx *ctx, yaml_node_t *n, const char *name)
+{
+	return wf_get_cmp(ctx, n, name, strcmp);
+}
+
+/* Matrix variable names are case-insensitive (reference 3.5). */
+static yaml_node_t *
+wf_get_nocase(struct wf_ctx *ctx, yaml_node_t *n, const char *name)
+{
+	return wf_get_cmp(ctx, n, name, strcasecmp);
 }
 
 /* ---------------------------------------------------------------------
@@ -894,6 +998,59 @@ wf_k_json(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
 
 	json_decref(*dst);
 	*dst = wf_json(ctx, v, where);
+}
+
+/*
+ * permissions: read-all, write-all, {} or a map of scope to read, write or
+ * none (reference 3.1).  Accepted and validated; not enforced, since kiln
+ * hands out no GITHUB_TOKEN.
+ */
+static const char *const wf_permission_scopes[] = {
+	"actions", "attestations", "checks", "contents", "deployments",
+	"discussions", "id-token", "issues", "models", "packages", "pages",
+	"pull-requests", "repository-projects", "security-events", "statuses",
+};
+
+static void
+wf_k_permissions(struct wf_ctx *ctx, const struct wf_key *key,
+    yaml_node_t *v, void *obj, const char *where)
+{
+	yaml_node_pair_t *p;
+	size_t i;
+
+	if (v->type == YAML_SCALAR_NODE) {
+		if (strcmp(wf_sv(v), "read-all") != 0 &&
+		    strcmp(wf_sv(v), "write-all") != 0)
+			wf_err(ctx, v, "'%s' must be read-all, write-all or a "
+			    "map of scopes, not '%s'", where, wf_sv(v));
+	} else if (v->type == YAML_MAPPING_NODE) {
+		for (p = v->data.mapping.pairs.start;
+		    p < v->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = wf_node(ctx, p->key);
+			yaml_node_t *l = wf_node(ctx, p->value);
+
+			for (i = 0; i < nitems(wf_permission_scopes); i++)
+				if (k->type == YAML_SCALAR_NODE && strcmp(
+				    wf_sv(k), wf_permission_scopes[i]) == 0)
+					break;
+			if (i == nitems(wf_permission_scopes)) {
+				wf_err(ctx, k, "'%s': unknown permission scope "
+				    "'%s'", where, k->type == YAML_SCALAR_NODE ?
+				    wf_sv(k) : "?");
+				continue;
+			}
+			if (l->type != YAML_SCALAR_NODE ||
+			    (strcmp(wf_sv(l), "read") != 0 &&
+			    strcmp(wf_sv(l), "write") != 0 &&
+			    strcmp(wf_sv(l), "none") != 0))
+				wf_err(ctx, l, "'%s.%s' must be read, write or "
+				    "none", where, wf_sv(k));
+		}
+	} else
+		wf_err(ctx, v, "'%s' must be read-all, write-all or a map of "
+		    "scopes, not %s", where, wf_kind(v));
+	if (key->off != (size_t)-1)
+		wf_k_json(ctx, key, v, obj, where);
 }
 
 /* defaults: { run: { shell, working-directory } } */
@@ -1787,7 +1944,7 @@ wf_matrix_check(struct wf_ctx *ctx, yaml_node_t *n, const char *where)
 				if (k->type != YAML_SCALAR_NODE ||
 				    strcmp(wf_sv(k), "include") == 0 ||
 				    strcmp(wf_sv(k), "exclude") == 0 ||
-				    wf_get(ctx, n, wf_sv(k)) == NULL)
+				    wf_get_nocase(ctx, n, wf_sv(k)) == NULL)
 					wf_err(ctx, k, "matrix exclude key "
 					    "'%s' does not match any key "
 					    "within '%s'",
@@ -1913,7 +2070,7 @@ static const struct wf_key wf_job_keys[] = {
 	{ "steps", wf_k_steps, 0 },
 	{ "concurrency", wf_k_concurrency,
 	    offsetof(struct wf_job, concurrency) },
-	{ "permissions", wf_k_ignore, 0 },
+	{ "permissions", wf_k_permissions, (size_t)-1 },
 	{ "container", wf_k_json, offsetof(struct wf_job, container) },
 	{ "services", wf_k_json, offsetof(struct wf_job, services) },
 	{ "uses", wf_k_str_noexpr, offsetof(struct wf_job, uses) },
@@ -2126,7 +2283,8 @@ static const struct wf_key wf_top_keys[] = {
 	{ "defaults", wf_k_defaults, offsetof(struct workflow, defaults) },
 	{ "concurrency", wf_k_concurrency,
 	    offsetof(struct workflow, concurrency) },
-	{ "permissions", wf_k_json, offsetof(struct workflow, permissions) },
+	{ "permissions", wf_k_permissions,
+	    offsetof(struct workflow, permissions) },
 	{ "jobs", wf_k_jobs, 0 },
 };
 

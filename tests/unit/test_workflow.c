@@ -660,7 +660,7 @@ START_TEST(test_job_forms)
 	    "  a:\n"
 	    "    runs-on: ${{ matrix.os }}\n"
 	    "    continue-on-error: ${{ matrix.experimental }}\n"
-	    "    timeout-minutes: ${{ fromJSON(env.T) }}\n"
+	    "    timeout-minutes: ${{ fromJSON(inputs.T) }}\n"
 	    "    environment:\n"
 	    "      name: prod\n"
 	    "      url: https://x\n"
@@ -704,7 +704,7 @@ START_TEST(test_job_forms)
 	ck_assert_str_eq(j->runs_on.expr, "${{ matrix.os }}");
 	ck_assert_str_eq(j->continue_on_error.expr,
 	    "${{ matrix.experimental }}");
-	ck_assert_str_eq(j->timeout_minutes.expr, "${{ fromJSON(env.T) }}");
+	ck_assert_str_eq(j->timeout_minutes.expr, "${{ fromJSON(inputs.T) }}");
 	ck_assert_str_eq(j->environment, "prod");
 	ck_assert_str_eq(j->environment_url, "https://x");
 	ck_assert_str_eq(j->concurrency.group, "deploy");
@@ -930,6 +930,83 @@ START_TEST(test_errors_format)
 }
 END_TEST
 
+/*
+ * Contexts each key may use (reference 4.9): a context outside the key's
+ * list is a validation error at that key; one inside it is fine.
+ */
+static const struct {
+	const char	*line;		/* the job body line under test */
+	const char	*error;		/* substring expected, NULL = valid */
+} scope_cases[] = {
+	{ "    if: env.X == 'a'", "Unrecognized named-value: 'env'" },
+	{ "    if: matrix.os == 'a'", "Unrecognized named-value: 'matrix'" },
+	{ "    if: needs.a.result == 'success' && inputs.x", NULL },
+	{ "    if: always()", NULL },
+	{ "    runs-on: ${{ steps.x.outputs.y }}", "Unrecognized named-value: 'steps'" },
+	{ "    runs-on: ${{ matrix.os }}", NULL },
+	{ "    timeout-minutes: ${{ fromJSON(env.T) }}", "Unrecognized named-value: 'env'" },
+	{ "    env:\n      A: ${{ secrets.S }}", NULL },
+	{ "    env:\n      A: ${{ steps.x.outputs.y }}", "Unrecognized named-value: 'steps'" },
+	{ "    env:\n      A: ${{ hashFiles('x') }}", "hashFiles" },
+	{ "    outputs:\n      o: ${{ steps.x.outputs.y }}", NULL },
+	{ "    name: build ${{ runner.os }}", "Unrecognized named-value: 'runner'" },
+	{ "    steps:\n      - run: echo ${{ secrets.S }} ${{ steps.a.outcome }} ${{ hashFiles('**') }}", NULL },
+	{ "    steps:\n      - run: echo\n        if: secrets.S != ''", "Unrecognized named-value: 'secrets'" },
+	{ "    steps:\n      - run: echo\n        if: failure() && env.A", NULL },
+};
+
+START_TEST(test_context_scopes)
+{
+	struct wf_errors errs;
+	struct workflow *wf;
+	char *text, *msg;
+
+	text = xasprintf("on: push\nenv:\n  W: ${{ github.sha }}\njobs:\n"
+	    "  a:\n    runs-on: x\n    steps:\n      - run: echo\n"
+	    "  b:\n    needs: a\n%s%s\n",
+	    scope_cases[_i].line,
+	    strstr(scope_cases[_i].line, "runs-on") ? "" :
+	    "\n    runs-on: x");
+	if (strstr(scope_cases[_i].line, "steps:") == NULL) {
+		char *t = xasprintf("%s    steps:\n      - run: echo\n", text);
+		free(text);
+		text = t;
+	}
+	wf = parse(text, &errs);
+	msg = wf_errors_format(&errs);
+	if (scope_cases[_i].error == NULL)
+		ck_assert_msg(errs.n == 0, "case %d: unexpected errors:\n%s%s",
+		    _i, msg, text);
+	else
+		ck_assert_msg(strstr(msg, scope_cases[_i].error) != NULL,
+		    "case %d: expected \"%s\", got:\n%s%s", _i,
+		    scope_cases[_i].error, msg, text);
+	free(msg);
+	free(text);
+	wf_errors_free(&errs);
+	workflow_free(wf);
+}
+END_TEST
+
+START_TEST(test_workflow_env_scope)
+{
+	struct wf_errors errs;
+	struct workflow *wf;
+	char *msg;
+
+	/* Workflow env may use github/secrets/inputs/vars, not matrix. */
+	wf = parse("on: push\nenv:\n  A: ${{ matrix.x }}\njobs:\n  a:\n"
+	    "    runs-on: x\n    steps:\n      - run: echo\n", &errs);
+	msg = wf_errors_format(&errs);
+	ck_assert_msg(strstr(msg, "3:") != NULL &&
+	    strstr(msg, "Unrecognized named-value: 'matrix'") != NULL,
+	    "got: %s", msg);
+	free(msg);
+	wf_errors_free(&errs);
+	workflow_free(wf);
+}
+END_TEST
+
 static Suite *
 workflow_suite(void)
 {
@@ -943,6 +1020,9 @@ workflow_suite(void)
 	tcase_add_test(tc, test_anchors_aliases);
 	tcase_add_test(tc, test_on_forms);
 	tcase_add_test(tc, test_job_forms);
+	tcase_add_loop_test(tc, test_context_scopes, 0,
+	    (int)(sizeof scope_cases / sizeof scope_cases[0]));
+	tcase_add_test(tc, test_workflow_env_scope);
 	tcase_add_loop_test(tc, test_yaml_to_json, 0, nitems(json_vecs));
 	tcase_add_test(tc, test_duplicate_key_in_json);
 	tcase_add_test(tc, test_limits);
