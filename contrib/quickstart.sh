@@ -18,10 +18,19 @@ mkdir -p "$qs"
 chmod 0755 "$qs"
 port=${KILN_PORT:-8420}
 conf=$qs/kiln.conf
+state=$qs/state
+# As root, the embedded PostgreSQL runs as "kiln", which must be able to
+# reach the state directory; a clone under /root (mode 0700) is not.
+if [ "$(id -u)" -eq 0 ] && ! runuser -u kiln -- test -x "$qs" 2>/dev/null; then
+	state=/var/lib/kiln-quickstart/state
+	mkdir -p "$state"
+	chmod 0755 /var/lib/kiln-quickstart "$state"
+	echo "kiln: $qs is not reachable by the kiln account; state goes to $state"
+fi
 cat > "$conf" <<CONF
 [server]
 listen = 127.0.0.1:$port
-state_dir = $qs/state
+state_dir = $state
 CONF
 
 if [ -f "$qs/kilnd.pid" ] && kill -0 "$(cat "$qs/kilnd.pid")" 2>/dev/null; then
