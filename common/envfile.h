@@ -46,7 +46,7 @@
  */
 #define ENVFILE_MAX_ENV_VALUE	(127 * 1024)
 
-/* The annotation text GitHub's runner uses when GITHUB_ENV sets NODE_OPTIONS. */
+/* The runner's error annotation when GITHUB_ENV sets NODE_OPTIONS. */
 #define ENVFILE_NODE_OPTIONS_MSG \
 	"Can't store NODE_OPTIONS output parameter using '$GITHUB_ENV' command."
 
@@ -80,7 +80,8 @@ void	envfile_free(struct envfile *);
  * linep is not NULL, *linep to the 1-based line where the error was found.
  * The runner's messages are reproduced exactly:
  *   Invalid format '<line>'
- *   Invalid format '<line>'. Name must not be empty and delimiter must not be empty
+ *   Invalid format '<line>'. Name must not be empty and delimiter must not
+ *     be empty
  *   Invalid value. Matching delimiter not found '<delimiter>'
  *   Invalid value. EOF marker missing new line.
  * kiln's own limit errors name the file (what).  On error the pairs parsed

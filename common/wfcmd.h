@@ -53,9 +53,9 @@
  * found anywhere in a line as the runner does, with its own escapes.
  *
  * Bounds.  A line longer than WFCMD_LINE_MAX is not held whole: it goes to
- * the log in pieces, and is never treated as a command.  If such a line
- * starts like a command (a registered name), it is dropped from the log
- * and counted as a command failure instead, so an oversized
+ * the log in pieces, and is never treated as a command.  If its first
+ * WFCMD_LINE_MAX bytes already parse as a command, the line is dropped
+ * from the log and counted as a command failure instead, so an oversized
  * "::add-mask::<value>" cannot print the value it was meant to hide.
  * Masking stays exact across the pieces for secrets up to half of
  * WFCMD_LINE_MAX long: each piece is cut so that any secret starting in it
@@ -82,15 +82,24 @@ struct buf;
 #define WFCMD_MAX_MASKS		4096
 #define WFCMD_MAX_MASK_BYTES	(8 * 1024 * 1024)
 
-/* Flags for wfcmd_set_flags(). */
-#define WFCMD_F_STEP_DEBUG		0x01	/* ACTIONS_STEP_DEBUG: show
-						   ::debug::, echo on */
-#define WFCMD_F_ALLOW_UNSECURE_COMMANDS	0x02	/* ACTIONS_ALLOW_UNSECURE_COMMANDS:
-						   allow set-env/add-path */
-#define WFCMD_F_ALLOW_UNSECURE_STOP	0x04	/* ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS:
-						   accept weak stop tokens */
-#define WFCMD_F_DEPRECATION_WARNINGS	0x08	/* warn on set-output/save-state,
-						   as the service may ask */
+/*
+ * Flags for wfcmd_set_flags(), each named after the setting the caller
+ * derives it from:
+ *   STEP_DEBUG          ACTIONS_STEP_DEBUG: show ::debug::, echo on
+ *   ALLOW_UNSECURE_COMMANDS
+ *                       ACTIONS_ALLOW_UNSECURE_COMMANDS: allow set-env and
+ *                       add-path
+ *   ALLOW_UNSECURE_STOP ACTIONS_ALLOW_UNSECURE_STOPCOMMAND_TOKENS (the
+ *                       runner's name; the reference writes
+ *                       ..._STOP_COMMANDS): accept weak stop tokens
+ *   DEPRECATION_WARNINGS
+ *                       warn on set-output/save-state, as the service may
+ *                       ask the runner to
+ */
+#define WFCMD_F_STEP_DEBUG		0x01
+#define WFCMD_F_ALLOW_UNSECURE_COMMANDS	0x02
+#define WFCMD_F_ALLOW_UNSECURE_STOP	0x04
+#define WFCMD_F_DEPRECATION_WARNINGS	0x08
 
 enum wfcmd_level {
 	WFCMD_NOTICE,

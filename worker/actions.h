@@ -19,9 +19,17 @@ struct action_env {
 	const char		*sha;
 	const char		*ref;
 	const char		*workspace;
+	const char		*tmp;		/* RUNNER_TEMP */
+	char *const		*envp;		/* the step's environment */
 	/* Append text to the job's log. */
 	void			(*log)(void *arg, const char *text);
-	void			*log_arg;
+	/* Effects on later steps, as the file commands have them. */
+	void			(*add_path)(void *arg, const char *dir);
+	void			(*set_env)(void *arg, const char *name,
+				    const char *value);
+	void			(*set_output)(void *arg, const char *name,
+				    const char *value);
+	void			*log_arg;	/* arg of the callbacks */
 };
 
 struct action_def {
@@ -35,5 +43,8 @@ const struct action_def *action_find(const char *uses);
 
 /* actions/checkout.c */
 int	action_checkout(const struct action_env *, char *err, size_t errsz);
+/* actions/setup_python.c */
+int	action_setup_python(const struct action_env *, char *err,
+	    size_t errsz);
 
 #endif

@@ -76,6 +76,8 @@ struct jobrun {
 	char				*mirror;
 	json_t				*contexts;
 	json_t				*env;	/* the env context (object) */
+	json_t				*job_env; /* job-level env; GITHUB_ENV
+						     writes go here */
 	json_t				*steps;	/* the steps context */
 	struct envfile_path		 paths;	/* from GITHUB_PATH */
 	enum job_status			 status;
@@ -160,12 +162,6 @@ job_logf(struct jobrun *jr, const char *fmt, ...)
 	va_end(ap);
 	job_log(jr, s);
 	free(s);
-}
-
-static void
-job_log_cb(void *arg, const char *text)
-{
-	job_log(arg, text);
 }
 
 /* Step output: workflow commands and masks first, then the log. */
@@ -527,8 +523,8 @@ job_apply_file_commands(struct jobrun *jr, const char *dir, size_t number,
 	char id[32], num[32], *path, *cause = NULL, *text;
 	int ok = 1;
 
-	if (job_apply_envfile(jr, dir, "set_env", "GITHUB_ENV", "env", jr->env,
-	    1) == -1)
+	if (job_apply_envfile(jr, dir, "set_env", "GITHUB_ENV", "env",
+	    jr->job_env, 1) == -1)
 		ok = 0;
 	if (job_apply_envfile(jr, dir, "set_output", "GITHUB_OUTPUT", "output",
 	    outputs, 0) == -1)
@@ -607,11 +603,10 @@ job_apply_commands(struct jobrun *jr, size_t number, json_t *outputs)
 			json_object_set_new(outputs, rec->name,
 			    json_string(rec->value));
 		else if (rec->kind == WFCMD_REC_ENV && rec->name != NULL)
-			json_object_set_new(jr->env, rec->name,
+			json_object_set_new(jr->job_env, rec->name,
 			    json_string(rec->value));
 	}
-	for (i = 0; i < wfcmd_nerrors(jr->cmds); i++)
-		job_logf(jr, "##[error]%s\n", wfcmd_error(jr->cmds, i));
+	/* Command failures are already in the log (wfcmd wrote them). */
 	return wfcmd_failed(jr->cmds) ? 0 : 1;
 }
 
@@ -741,10 +736,53 @@ out:
 	return outcome;
 }
 
+/* What an action does to later steps, like its file commands would. */
+struct job_action_effects {
+	struct jobrun	*jr;
+	json_t		*outputs;
+};
+
+static void
+job_action_log_cb(void *arg, const char *text)
+{
+	struct job_action_effects *fx = arg;
+
+	job_log(fx->jr, text);
+}
+
+static void
+job_action_path_cb(void *arg, const char *dir)
+{
+	struct job_action_effects *fx = arg;
+	char *line = xasprintf("%s\n", dir), *cause = NULL;
+
+	envfile_path_parse("action", line, strlen(line), &fx->jr->paths,
+	    &cause);
+	free(cause);
+	free(line);
+}
+
+static void
+job_action_env_cb(void *arg, const char *name, const char *value)
+{
+	struct job_action_effects *fx = arg;
+
+	json_object_set_new(fx->jr->job_env, name, json_string(value));
+}
+
+static void
+job_action_output_cb(void *arg, const char *name, const char *value)
+{
+	struct job_action_effects *fx = arg;
+
+	json_object_set_new(fx->outputs, name, json_string(value));
+}
+
 static const char *
 job_run_action(struct jobrun *jr, const struct wf_step *step,
-    const struct expr_ctx *ctx)
+    const struct expr_ctx *ctx, struct envlist *stepenv, json_t *outputs)
 {
+	struct job_action_effects fx = { jr, outputs };
 	const struct action_def *def = action_find(step->uses);
 	struct action_env env;
 	struct wf_map with;
@@ -782,8 +820,13 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	env.sha = jr->cj->head_sha;
 	env.ref = jr->cj->ref;
 	env.workspace = jr->workspace;
-	env.log = job_log_cb;
-	env.log_arg = jr;
+	env.tmp = jr->tmp;
+	env.envp = stepenv->v;
+	env.log = job_action_log_cb;
+	env.add_path = job_action_path_cb;
+	env.set_env = job_action_env_cb;
+	env.set_output = job_action_output_cb;
+	env.log_arg = &fx;
 	if (def->run(&env, err, sizeof err) == -1)
 		job_logf(jr, "##[error]%s\n", err);
 	else
@@ -813,8 +856,12 @@ job_step(struct jobrun *jr, size_t i)
 		jr->status = JOB_ST_CANCELLED;
 	outputs = json_object();
 
-	/* The step's env context: the job's, then the step's own. */
+	/*
+	 * The step's env context: the job's (with earlier GITHUB_ENV
+	 * writes), then the step's own on top (reference 3.3).
+	 */
 	saved_env = jr->env;
+	jr->job_env = saved_env;
 	step_env = json_deep_copy(saved_env);
 	json_object_set(jr->contexts, "env", step_env);
 	jr->env = step_env;
@@ -858,7 +905,7 @@ job_step(struct jobrun *jr, size_t i)
 	wfcmd_step_begin(jr->cmds);
 	outcome = step->run != NULL ?
 	    job_run_script(jr, step, &ctx, &env, minutes) :
-	    job_run_action(jr, step, &ctx);
+	    job_run_action(jr, step, &ctx, &env, outputs);
 	{
 		struct buf rest = { 0 };
 
@@ -896,17 +943,9 @@ record:
 		    outcome));
 		json_object_set_new(jr->steps, step->id, entry);
 	}
-	/* GITHUB_ENV changes live on; the step's own env does not. */
+	/* The step's own env ends with it; GITHUB_ENV writes went to the
+	 * job's env already. */
 	jr->env = saved_env;
-	{
-		const char *key;
-		json_t *v;
-
-		json_object_foreach(step_env, key, v)
-			if (json_object_get(saved_env, key) == NULL &&
-			    wf_map_get(&step->env, key) == NULL)
-				json_object_set(saved_env, key, v);
-	}
 	json_object_set(jr->contexts, "env", saved_env);
 	json_decref(step_env);
 	json_decref(outputs);

@@ -245,7 +245,7 @@ START_TEST(test_read_files)
 	    ENVFILE_MAX_ENV_VALUE, &ef, &cause, &line), 0);
 	ck_assert_uint_eq(ef.n, 0);
 
-	path = write_tmp("A=1\nM<<EOF\nx\nEOF\n", 18);
+	path = write_tmp("A=1\nM<<EOF\nx\nEOF\n", 17);
 	ck_assert_int_eq(envfile_read(path, "GITHUB_ENV",
 	    ENVFILE_MAX_ENV_VALUE, &ef, &cause, &line), 0);
 	ck_assert_uint_eq(ef.n, 2);

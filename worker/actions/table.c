@@ -10,6 +10,7 @@
 
 static const struct action_def action_table[] = {
 	{ "actions/checkout", action_checkout },
+	{ "actions/setup-python", action_setup_python },
 };
 
 const struct action_def *
