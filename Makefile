@@ -43,6 +43,8 @@ LIBKILN := $(B)/libkiln.a
 BINS := $(B)/bin/kilnd $(B)/bin/kiln-worker $(B)/bin/cictl
 
 .PHONY: all check check-unit check-integration install clean distclean
+# Objects of chained pattern rules are not throw-away intermediates.
+.SECONDARY:
 all: $(BINS)
 
 $(B)/gen/embed_sql.c: $(SQL_FILES) build-aux/embed.awk
@@ -64,7 +66,7 @@ $(B)/obj/%.o: %.c
 
 $(B)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Idaemon -Iworker -Icictl -c -o $@ $<
 
 $(LIBKILN): $(COMMON_OBJ)
 	@mkdir -p $(@D)

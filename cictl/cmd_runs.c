@@ -160,6 +160,48 @@ runs_show_run(FILE *f, json_t *run)
 	table_free(&t);
 }
 
+/*
+ * Why a job is waiting or ended early, and its annotations, under the
+ * table (text from kilnd is escaped by output_jstr).
+ */
+static void
+runs_show_notes(FILE *f, json_t *jobs)
+{
+	json_t *job, *anns, *a;
+	const char *msg, *file, *level, *text;
+	char idbuf[32], line[32], safe[1024], where[600];
+	size_t i, j;
+	int header = 0;
+
+	json_array_foreach(jobs, i, job) {
+		msg = output_jstr(job, "message");
+		anns = json_object_get(job, "annotations");
+		if (msg == NULL && json_array_size(anns) == 0)
+			continue;
+		if (!header) {
+			fprintf(f, "\nNotes:\n");
+			header = 1;
+		}
+		output_jint(job, "id", idbuf, sizeof idbuf);
+		if (msg != NULL)
+			fprintf(f, "  job %s: %s\n", idbuf,
+			    output_safe(msg, 900, safe, sizeof safe));
+		json_array_foreach(anns, j, a) {
+			level = output_jstr(a, "level");
+			file = output_jstr(a, "file");
+			text = output_jstr(a, "message");
+			if (output_jint(a, "line", line, sizeof line) == NULL)
+				line[0] = '\0';
+			output_safe(file ? file : "", 200, where, sizeof where);
+			fprintf(f, "  job %s: %s%s%s%s%s: ", idbuf,
+			    level ? level : "notice", file ? " " : "", where,
+			    line[0] ? ":" : "", line);
+			fprintf(f, "%s\n", output_safe(text ? text : "", 900,
+			    safe, sizeof safe));
+		}
+	}
+}
+
 /* Jobs and, under each, its steps: one aligned table, steps indented. */
 static void
 runs_show_jobs(FILE *f, json_t *jobs)
@@ -202,6 +244,7 @@ runs_show_jobs(FILE *f, json_t *jobs)
 	}
 	table_print(&t, f, "  ");
 	table_free(&t);
+	runs_show_notes(f, jobs);
 }
 
 int
