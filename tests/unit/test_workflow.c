@@ -961,12 +961,16 @@ START_TEST(test_context_scopes)
 	struct workflow *wf;
 	char *text, *msg;
 
-	text = xasprintf("on: push\nenv:\n  W: ${{ github.sha }}\njobs:\n"
+	struct buf b = { 0 };
+
+	buf_add_str(&b, "on: push\nenv:\n  W: ${{ github.sha }}\njobs:\n"
 	    "  a:\n    runs-on: x\n    steps:\n      - run: echo\n"
-	    "  b:\n    needs: a\n%s%s\n",
-	    scope_cases[_i].line,
-	    strstr(scope_cases[_i].line, "runs-on") ? "" :
-	    "\n    runs-on: x");
+	    "  b:\n    needs: a\n");
+	buf_add_str(&b, scope_cases[_i].line);
+	if (strstr(scope_cases[_i].line, "runs-on") == NULL)
+		buf_add_str(&b, "\n    runs-on: x");
+	buf_add_char(&b, '\n');
+	text = buf_steal(&b);
 	if (strstr(scope_cases[_i].line, "steps:") == NULL) {
 		char *t = xasprintf("%s    steps:\n      - run: echo\n", text);
 		free(text);
