@@ -112,7 +112,8 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "started_at = now(), lease_until = now() + interval '" JOB_LEASE "' "
 	    "WHERE j.id = (SELECT c.id FROM jobs c JOIN runs r ON r.id = "
 	    "c.run_id WHERE c.status = 'queued' AND r.status <> 'pending' "
-	    "AND c.labels <@ $2::text[] AND (c.max_parallel IS NULL OR "
+	    "AND (c.labels <@ $2::text[] OR NOT c.if_checked) "
+	    "AND (c.max_parallel IS NULL OR "
 	    "(pg_try_advisory_xact_lock(hashtext('kiln-max-parallel'), "
 	    "hashtext(c.run_id || '/' || c.job_key)) AND (SELECT count(*) "
 	    "FROM jobs s WHERE s.run_id = c.run_id AND s.job_key = c.job_key "
@@ -120,7 +121,8 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "ORDER BY c.id FOR UPDATE OF c SKIP LOCKED LIMIT 1) "
 	    "RETURNING j.id, j.run_id, j.job_key, j.name, j.matrix::text, "
 	    "kiln_job_context(j.id)::text, j.continue_on_error, "
-	    "j.timeout_minutes, j.strategy::text", 2, params,
+	    "j.timeout_minutes, j.strategy::text, j.labels <@ $2::text[]", 2,
+	    params,
 	    "claiming a job");
 	if (res == NULL)
 		return -1;
@@ -144,6 +146,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	job->continue_on_error = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
 	job->timeout_minutes = strtod(PQgetvalue(res, 0, 7), NULL);
 	job->strategy = dup_or_null(res, 0, 8);
+	job->labels_ok = strcmp(PQgetvalue(res, 0, 9), "t") == 0;
 	PQclear(res);
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job->run_id);
@@ -216,6 +219,26 @@ claim_renew(struct worker *w, int64_t job_id)
 	cancel = PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	return cancel;
+}
+
+int
+claim_requeue(struct worker *w, int64_t job_id)
+{
+	char idbuf[32];
+	const char *params[1] = { idbuf };
+	PGresult *res;
+
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job_id);
+	res = worker_exec(w, "UPDATE jobs SET status = 'queued', if_checked = "
+	    "true, worker = NULL, started_at = NULL, lease_until = NULL "
+	    "WHERE id = $1::bigint AND status = 'in_progress'", 1, params,
+	    "handing the job back");
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	PQclear(worker_exec(w, "SELECT pg_notify('kiln_work', 'job')", 0, NULL,
+	    "notify"));
+	return 0;
 }
 
 void

@@ -1061,7 +1061,7 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	const char *conclusion = "failure";
 	char err[1024], why[1100], *outputs = NULL, *message = NULL;
 	size_t i;
-	int r;
+	int r, requeued = 0;
 
 	memset(&jr, 0, sizeof jr);
 	jr.w = w;
@@ -1091,6 +1091,14 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		message = xstrdup(why);
 		goto done;
 	}
+	if (!cj->labels_ok) {
+		/* Its if: holds; a worker with its labels runs it. */
+		log_info("job %lld (%s): its if: holds; handing it to a worker "
+		    "with its runs-on labels", (long long)cj->id, cj->name);
+		claim_requeue(w, cj->id);
+		requeued = 1;
+		goto done;
+	}
 	job_write_event_file(&jr);
 	if (job_eval_env(&jr, &jr.wf->env, &ctx_scope_wf_env, jr.env, err,
 	    sizeof err) == -1 || job_eval_env(&jr, &jr.job->env,
@@ -1106,14 +1114,17 @@ job_run(struct worker *w, const struct claimed_job *cj)
 done:
 	job_kill_leftovers(&jr);
 	if (jr.stream != NULL) {
-		job_logf(&jr, "Job concluded: %s\n", conclusion);
+		if (!requeued)
+			job_logf(&jr, "Job concluded: %s\n", conclusion);
 		if (stream_close(jr.stream, err, sizeof err) == -1)
 			log_warnx("job %lld: log stream: %s", (long long)cj->id,
 			    err);
 	}
-	job_complete(&jr, conclusion, outputs, message);
-	log_info("job %lld (%s) concluded %s", (long long)cj->id, cj->name,
-	    conclusion);
+	if (!requeued) {
+		job_complete(&jr, conclusion, outputs, message);
+		log_info("job %lld (%s) concluded %s", (long long)cj->id,
+		    cj->name, conclusion);
+	}
 	if (jr.dir != NULL)
 		job_rmtree(jr.dir);
 	envfile_path_free(&jr.paths);

@@ -49,6 +49,7 @@ struct claimed_job {
 	int	 needs_success;	/* every job in the needs closure succeeded */
 	int	 needs_failure;	/* some job in the needs closure failed */
 	int	 run_cancelled;
+	int	 labels_ok;	/* this worker has the job's runs-on labels */
 	int	 continue_on_error;
 	double	 timeout_minutes;
 	char	*strategy;	/* JSON text of the strategy context */
@@ -74,6 +75,8 @@ void	claimed_job_free(struct claimed_job *);
 /* Renew the lease of a running job: 1 if cancellation was requested, 0 if
  * not, -1 on a database error. */
 int	claim_renew(struct worker *, int64_t job_id);
+/* Hand a claimed job back to the queue, its if: decided. */
+int	claim_requeue(struct worker *, int64_t job_id);
 /* Announce this worker and its labels (for "no worker has labels ..."). */
 void	claim_register(struct worker *);
 
