@@ -101,13 +101,15 @@ check: check-unit check-integration
 check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do \
 		echo "== $$t"; \
-		KILN_CONFORMANCE_DIR="$(CONFORMANCE_DIR)" KILN_SRCDIR="$(CURDIR)" $$t; \
+		KILN_CONFORMANCE_DIR="$(CONFORMANCE_DIR)" KILN_SRCDIR="$(CURDIR)" \
+		LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp" $$t; \
 	done
 
 check-integration: $(BINS) $(ITEST_BIN)
 	@set -e; for t in $(ITEST_BIN); do \
 		echo "== $$t"; \
-		KILN_BINDIR="$(CURDIR)/$(B)/bin" KILN_SRCDIR="$(CURDIR)" $$t; \
+		KILN_BINDIR="$(CURDIR)/$(B)/bin" KILN_SRCDIR="$(CURDIR)" \
+		LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp" $$t; \
 	done
 
 install: $(BINS)
