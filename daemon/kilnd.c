@@ -117,6 +117,14 @@ kilnd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	kilnd_maybe_exit(k);
 }
 
+/* Reloading the configuration is not implemented; never die of a hangup. */
+static void
+kilnd_sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	log_warnx("SIGHUP: reloading the configuration is not supported yet; "
+	    "restart kilnd to apply changes");
+}
+
 static int
 kilnd_migrate(const char *conninfo, char *err, size_t errsz)
 {
@@ -245,8 +253,8 @@ main(int argc, char **argv)
 	sigs[0] = evsignal_new(k.base, SIGTERM, kilnd_sigterm_cb, &k);
 	sigs[1] = evsignal_new(k.base, SIGINT, kilnd_sigterm_cb, &k);
 	sigs[2] = evsignal_new(k.base, SIGCHLD, kilnd_sigchld_cb, &k);
-	sigs[3] = evsignal_new(k.base, SIGHUP, kilnd_sigterm_cb, &k);
-	for (i = 0; i < 3; i++)
+	sigs[3] = evsignal_new(k.base, SIGHUP, kilnd_sighup_cb, &k);
+	for (i = 0; i < 4; i++)
 		evsignal_add(sigs[i], NULL);
 	k.reap_timer = event_new(k.base, -1, EV_PERSIST, kilnd_reap_timer_cb,
 	    &k);
