@@ -99,28 +99,70 @@ api_parse_id(struct evhttp_request *req, const char *text, char *out,
 	return 0;
 }
 
+/*
+ * /healthz answers within HEALTH_TIMEOUT_MS: a database that accepts the
+ * connection but does not answer is unhealthy too.  Whichever comes first,
+ * the query's answer or the timer, replies; the other only frees.
+ */
+#define HEALTH_TIMEOUT_MS	2000
+
+struct api_health {
+	struct evhttp_request	*req;		/* NULL once answered */
+	struct event		*timer;
+	int			 pending;	/* the query's callback is due */
+};
+
+static void
+api_health_reply(struct api_health *hc, int ok)
+{
+	struct evbuffer *out;
+
+	if (hc->req == NULL)
+		return;
+	out = evbuffer_new();
+	evbuffer_add_printf(out, ok ? "ok\n" : "database unavailable\n");
+	evhttp_send_reply(hc->req, ok ? 200 : 503, ok ? "OK" :
+	    "Service Unavailable", out);
+	evbuffer_free(out);
+	hc->req = NULL;
+}
+
+static void
+api_health_done(struct api_health *hc)
+{
+	if (hc->pending || hc->req != NULL)
+		return;
+	event_free(hc->timer);
+	free(hc);
+}
+
 static void
 api_health_cb(PGresult *res, const char *error, void *arg)
 {
-	struct api_req *a = arg;
-	struct evbuffer *out = evbuffer_new();
+	struct api_health *hc = arg;
 
-	if (error != NULL) {
-		evbuffer_add_printf(out, "database unavailable\n");
-		evhttp_send_reply(a->req, 503, "Service Unavailable", out);
-	} else {
-		evbuffer_add_printf(out, "ok\n");
-		evhttp_send_reply(a->req, 200, "OK", out);
-	}
-	evbuffer_free(out);
-	free(a);
+	hc->pending = 0;
+	api_health_reply(hc, error == NULL);
+	evtimer_del(hc->timer);
+	api_health_done(hc);
+}
+
+static void
+api_health_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_health *hc = arg;
+
+	api_health_reply(hc, 0);
+	api_health_done(hc);
 }
 
 void
 api_healthz(struct kilnd *k, struct evhttp_request *req,
     const char *const *args, int nargs)
 {
-	struct api_req *a;
+	struct timeval tv = { HEALTH_TIMEOUT_MS / 1000,
+	    (HEALTH_TIMEOUT_MS % 1000) * 1000 };
+	struct api_health *hc;
 
 	if (db_connected(k->db) == 0) {
 		struct evbuffer *out = evbuffer_new();
@@ -130,11 +172,17 @@ api_healthz(struct kilnd *k, struct evhttp_request *req,
 		evbuffer_free(out);
 		return;
 	}
-	a = api_req_new(k, req, 200);
-	if (db_query(k->db, "SELECT 1", 0, NULL, api_health_cb, a) == -1) {
-		http_reply_error(req, 503, "database queue is full");
-		free(a);
+	hc = xcalloc(1, sizeof *hc);
+	hc->req = req;
+	hc->timer = evtimer_new(k->base, api_health_timeout_cb, hc);
+	hc->pending = 1;
+	if (db_query(k->db, "SELECT 1", 0, NULL, api_health_cb, hc) == -1) {
+		hc->pending = 0;
+		api_health_reply(hc, 0);
+		api_health_done(hc);
+		return;
 	}
+	evtimer_add(hc->timer, &tv);
 }
 
 void

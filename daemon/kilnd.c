@@ -273,12 +273,16 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	event_free(k.reap_timer);
 	supervisor_free(k.sup);
+	/*
+	 * The pool first: its pending callbacks still answer their HTTP
+	 * requests, which must exist until evhttp_free().
+	 */
+	db_free(k.db);
 	if (k.http_public != NULL)
 		evhttp_free(k.http_public);
 	evhttp_free(k.http_admin);
 	unlink(cfg.admin_socket);
 	logsrv_free(k.logsrv);
-	db_free(k.db);
 	event_base_free(k.base);
 	pgembed_stop(k.pg);
 	free(k.conninfo);

@@ -177,6 +177,40 @@ START_TEST(test_restart_keeps_runs_and_sigint_stops_cleanly)
 }
 END_TEST
 
+
+/*
+ * /healthz is 200 while the database answers and 503 when it does not,
+ * within a bound even when the database hangs instead of failing.
+ */
+START_TEST(test_healthz_is_503_while_database_hangs)
+{
+	struct harness *h = harness_up("healthz_hang");
+	struct harness_resp r;
+	int64_t t0, took;
+	int n;
+
+	harness_http(h, "GET", "/healthz", NULL, NULL, 0, &r);
+	harness_assert(h, r.status == 200, "healthz before: %ld", r.status);
+	harness_resp_free(&r);
+	n = harness_signal_postgres(h, SIGSTOP);
+	harness_assert(h, n > 0, "found no postgres process to stop");
+	t0 = now_ms();
+	harness_http(h, "GET", "/healthz", NULL, NULL, 0, &r);
+	took = now_ms() - t0;
+	harness_signal_postgres(h, SIGCONT);
+	harness_assert(h, r.status == 503, "healthz with a hung database: "
+	    "%ld (%s)", r.status, r.body.data ? r.body.data : "");
+	harness_assert(h, took < 10000, "healthz took %lld ms",
+	    (long long)took);
+	harness_resp_free(&r);
+	harness_http(h, "GET", "/healthz", NULL, NULL, 0, &r);
+	harness_assert(h, r.status == 200, "healthz after: %ld", r.status);
+	harness_resp_free(&r);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 lifecycle_suite(void)
 {
@@ -186,6 +220,7 @@ lifecycle_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_killed_worker_is_restarted_and_jobs_still_run);
 	tcase_add_test(tc, test_sigterm_stops_kilnd_workers_and_postgres);
+	tcase_add_test(tc, test_healthz_is_503_while_database_hangs);
 	tcase_add_test(tc, test_restart_keeps_runs_and_sigint_stops_cleanly);
 	suite_add_tcase(s, tc);
 	return s;

@@ -447,6 +447,43 @@ proc_each(void (*fn)(pid_t, void *), void *arg)
 	closedir(d);
 }
 
+/* Every postgres process of this test's embedded cluster (cwd in its dir). */
+struct pgsig_arg {
+	const char	*dir;
+	int		 sig;
+	int		 n;
+};
+
+static void
+pgsig_cb(pid_t pid, void *p)
+{
+	struct pgsig_arg *a = p;
+	char comm[64], state, link[64], cwd[4096];
+	pid_t ppid;
+	ssize_t n;
+
+	if (proc_stat(pid, comm, sizeof comm, &state, &ppid) == -1 ||
+	    strcmp(comm, "postgres") != 0)
+		return;
+	snprintf(link, sizeof link, "/proc/%ld/cwd", (long)pid);
+	if ((n = readlink(link, cwd, sizeof cwd - 1)) <= 0)
+		return;
+	cwd[n] = '\0';
+	if (!str_has_prefix(cwd, a->dir))
+		return;
+	if (kill(pid, a->sig) == 0)
+		a->n++;
+}
+
+int
+harness_signal_postgres(struct harness *h, int sig)
+{
+	struct pgsig_arg a = { h->dir, sig, 0 };
+
+	proc_each(pgsig_cb, &a);
+	return a.n;
+}
+
 struct workers_arg {
 	pid_t	 parent;
 	pid_t	*pids;

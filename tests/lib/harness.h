@@ -163,6 +163,8 @@ int	 harness_workers(struct harness *, pid_t *pids, int max);
 int	 harness_leftovers(struct harness *, struct buf *desc);
 /* 1 if the process exists and is not a zombie. */
 int	 harness_pid_alive(pid_t);
+/* Send sig to every process of the test's embedded PostgreSQL; count. */
+int	 harness_signal_postgres(struct harness *, int sig);
 
 /* ---- HTTP ---- */
 
