@@ -152,18 +152,18 @@ http_dispatch_cb(struct evhttp_request *req, void *arg)
 		http_reply_error(req, 404, "no such resource: %s", path);
 }
 
-void
+struct http_listener *
 http_attach(struct kilnd *k, struct evhttp *http, int listener_flag)
 {
 	struct http_listener *l = xcalloc(1, sizeof *l);
 
-	/* Lives as long as the evhttp; freed with the process. */
 	l->kilnd = k;
 	l->flag = listener_flag;
 	evhttp_set_gencb(http, http_dispatch_cb, l);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_timeout(http, 60);
+	return l;
 }
 
 int

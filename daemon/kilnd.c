@@ -234,7 +234,7 @@ main(int argc, char **argv)
 	if (cfg.listen[0] != '\0') {
 		k.http_public = evhttp_new(k.base);
 		evhttp_set_max_body_size(k.http_public, WEBHOOK_MAX_BODY);
-		http_attach(&k, k.http_public, HTTP_PUBLIC);
+		k.route_public = http_attach(&k, k.http_public, HTTP_PUBLIC);
 		if (http_listen_tcp(k.http_public, cfg.listen, err,
 		    sizeof err) == -1) {
 			pgembed_stop(k.pg);
@@ -243,7 +243,7 @@ main(int argc, char **argv)
 	}
 	k.http_admin = evhttp_new(k.base);
 	evhttp_set_max_body_size(k.http_admin, 1024 * 1024);
-	http_attach(&k, k.http_admin, HTTP_ADMIN);
+	k.route_admin = http_attach(&k, k.http_admin, HTTP_ADMIN);
 	if (http_listen_unix(k.base, k.http_admin, cfg.admin_socket, err,
 	    sizeof err) == -1) {
 		pgembed_stop(k.pg);
@@ -281,6 +281,8 @@ main(int argc, char **argv)
 	if (k.http_public != NULL)
 		evhttp_free(k.http_public);
 	evhttp_free(k.http_admin);
+	free(k.route_public);
+	free(k.route_admin);
 	unlink(cfg.admin_socket);
 	logsrv_free(k.logsrv);
 	event_base_free(k.base);

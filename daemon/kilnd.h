@@ -27,6 +27,8 @@ struct kilnd {
 	struct supervisor	*sup;
 	struct evhttp		*http_public;	/* webhooks, status page */
 	struct evhttp		*http_admin;	/* admin API, Unix socket */
+	struct http_listener	*route_public;	/* http_attach() handles */
+	struct http_listener	*route_admin;
 	char			*log_dir;	/* <state_dir>/logs */
 	char			*conninfo;
 	int			 stopping;
@@ -45,7 +47,13 @@ struct http_route {
 				    const char *const *args, int nargs);
 };
 
-void	http_attach(struct kilnd *, struct evhttp *, int listener_flag);
+struct http_listener;
+/*
+ * Route http's requests through the table for listener_flag.  The caller
+ * frees the returned handle with free() after evhttp_free(http).
+ */
+struct http_listener *http_attach(struct kilnd *, struct evhttp *,
+	    int listener_flag);
 void	http_reply_json(struct evhttp_request *, int code, const char *json);
 void	http_reply_error(struct evhttp_request *, int code, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));

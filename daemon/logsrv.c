@@ -19,8 +19,10 @@
  * does at most LOGSRV_READS_PER_TURN reads, so one fast worker cannot
  * starve the others or the rest of kilnd.
  *
- * Disk writes are plain write(2) on the log file: like every event-loop
- * daemon we treat the page cache as non-blocking.  Nothing is fsync'd.
+ * Disk writes are plain write(2) on the log file and pwrite(2) on its
+ * sidecar: like every event-loop daemon we treat the page cache as
+ * non-blocking.  Nothing is fsync'd, so the guarantees below hold when
+ * kilnd dies, not when the machine loses power.
  *
  * ---- Idempotent replay: the sidecar -------------------------------------
  *
@@ -33,15 +35,12 @@
  *	kiln-logseq 1 stream <16 hex> seq <20 dec> size <20 dec> end <0|1>\n
  *
  * meaning "stream <stream> has stored every LOG up to <seq>, and after it
- * the log file was <size> bytes long".  The ordering rule that makes it
- * crash-safe: LOG bytes are appended first, the sidecar is rewritten at the
- * end of the read callback, and only then is the ACK queued.  So whatever
- * the log file holds beyond <size> was never acknowledged; when a
- * connection picks the job up again the file is truncated back to <size>
- * and the worker's replay supplies those bytes once more.  A HELLO with a
- * stream_id other than the recorded one starts a new stream at seq 0
- * (appending to the same log); the sidecar is written at HELLO, before the
- * first byte of the new stream is appended.
+ * the log file was <size> bytes long".  The sidecar rewrite is the commit
+ * point of a LOG frame; see lconn_commit() for the invariant and the
+ * ordering that keeps it at every crash point.  A HELLO with a stream_id
+ * other than the recorded one starts a new stream at seq 0 (appending to
+ * the same log); the sidecar is written at HELLO, before the first byte of
+ * the new stream is appended.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -51,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +73,36 @@
 #define LOGSRV_CLOSE_TIMEOUT	5	/* seconds to flush a final frame */
 #define LOGSRV_EMFILE_PAUSE_MS	1000	/* accept pause when out of fds */
 #define LOGSRV_SIDECAR_VERSION	1
+
+#ifdef UNITTEST
+/*
+ * Crash injection for tests/unit/test_stream.c, which includes this file
+ * with UNITTEST defined: the process SIGKILLs itself the
+ * logsrv_crash_after'th time it passes failpoint logsrv_crash_at, so a
+ * test can stop kilnd at each step of the append/commit/ACK sequence
+ * instead of hoping a kill(2) from outside lands there.
+ */
+enum logsrv_failpoint {
+	LOGSRV_FP_NONE,
+	LOGSRV_FP_APPENDED,	/* LOG bytes in the file, sidecar behind */
+	LOGSRV_FP_COMMITTED,	/* sidecar covers the LOG, observer not called */
+	LOGSRV_FP_OBSERVED,	/* observer called, no ACK queued yet */
+	LOGSRV_FP_SENT,		/* an output frame (ACK) went out */
+};
+static enum logsrv_failpoint	logsrv_crash_at = LOGSRV_FP_NONE;
+static unsigned long		logsrv_crash_after;
+
+static void
+logsrv_failpoint(enum logsrv_failpoint fp)
+{
+	if (fp == logsrv_crash_at && logsrv_crash_after > 0 &&
+	    --logsrv_crash_after == 0)
+		kill(getpid(), SIGKILL);
+}
+#define LOGSRV_FAILPOINT(fp)	logsrv_failpoint(fp)
+#else
+#define LOGSRV_FAILPOINT(fp)	do { } while (0)
+#endif
 
 enum lconn_state {
 	LCONN_HELLO,		/* connected, waiting for HELLO */
@@ -100,11 +130,10 @@ struct lconn {
 	uint64_t		 stream_id;
 	int			 logfd;
 	int			 sidefd;
+	/* The committed position: always equal to the sidecar's line. */
 	uint64_t		 seq;		/* last LOG stored */
 	uint64_t		 size;		/* log file size after seq */
 	int			 ended;		/* END stored */
-	uint64_t		 recorded_seq;	/* seq in the sidecar */
-	int			 recorded_end;
 	uint64_t		 acked;		/* last ACK queued */
 	int			 final_ack;	/* END seen: ACK gets FINAL */
 	int			 final_sent;	/* FINAL ACK queued */
@@ -196,26 +225,34 @@ sidecar_format(char *out, size_t outsz, uint64_t stream, uint64_t seq,
 	    LOGSRV_SIDECAR_VERSION, stream, seq, size, end ? 1 : 0);
 }
 
-/* Rewrite the sidecar in place from c's state; 0 or -1 with errno. */
+/*
+ * Rewrite the sidecar in place; 0 or -1 with errno.  In place rather than
+ * write-temporary-and-rename because it happens once per LOG frame: the
+ * line has a fixed width and lies in the first page, so one pwrite(2) of
+ * it either happens whole or not at all when the process dies (the kernel
+ * checks for a fatal signal between pages, not within one).  A short
+ * write (in practice only into a still empty file on a full disk) leaves
+ * a line sidecar_read() rejects, so kilnd refuses to guess rather than
+ * resume from a torn position.
+ */
 static int
-sidecar_write(struct lconn *c)
+sidecar_write(int fd, uint64_t stream, uint64_t seq, uint64_t size, int end)
 {
 	char line[128];
+	ssize_t w;
 	int n;
 
-	n = sidecar_format(line, sizeof line, c->stream_id, c->seq, c->size,
-	    c->ended);
+	n = sidecar_format(line, sizeof line, stream, seq, size, end);
 	if (n < 0 || (size_t)n >= sizeof line) {
 		errno = EOVERFLOW;
 		return -1;
 	}
-	if (pwrite(c->sidefd, line, (size_t)n, 0) != n) {
-		if (errno == 0)
+	w = pwrite(fd, line, (size_t)n, 0);
+	if (w != n) {
+		if (w >= 0)
 			errno = EIO;
 		return -1;
 	}
-	c->recorded_seq = c->seq;
-	c->recorded_end = c->ended;
 	return 0;
 }
 
@@ -311,6 +348,8 @@ lconn_write_cb(evutil_socket_t fd, short what, void *arg)
 				return;
 			}
 			c->out_off += (size_t)n;
+			if (c->out_off == c->out.len)
+				LOGSRV_FAILPOINT(LOGSRV_FP_SENT);
 		}
 		buf_clear(&c->out);
 		c->out_off = 0;
@@ -370,7 +409,7 @@ lconn_open_job(struct lconn *c, uint64_t last_known, char *err, size_t errsz)
 	if (c->sidefd != -1)
 		close(c->sidefd);
 	c->logfd = c->sidefd = -1;
-	c->seq = c->recorded_seq = c->acked = 0;
+	c->seq = c->acked = 0;
 	return -1;
 }
 
@@ -454,15 +493,13 @@ lconn_open_job_fds(struct lconn *c, uint64_t last_known, char *err,
 		c->seq = last_known;
 	}
 	if (r != 1 || c->seq != sseq || c->size != ssize ||
-	    c->stream_id != sstream) {
-		if (sidecar_write(c) == -1) {
+	    c->stream_id != sstream || c->ended != send_) {
+		if (sidecar_write(c->sidefd, c->stream_id, c->seq, c->size,
+		    c->ended) == -1) {
 			snprintf(err, errsz, "write %s/%" PRId64 ".seq: %s",
 			    srv->log_dir, c->job_id, strerror(errno));
 			return -1;
 		}
-	} else {
-		c->recorded_seq = c->seq;
-		c->recorded_end = c->ended;
 	}
 	c->acked = c->seq;
 	return 0;
@@ -542,11 +579,62 @@ handle_hello(struct lconn *c, const struct proto_msg *msg)
 	lconn_set_state(c, LCONN_STREAM);
 }
 
+/*
+ * Make (seq, size, end) the stored position of c's stream: rewrite the
+ * sidecar, and only once that worked adopt the values.  0, or -1 with
+ * errno and c unchanged.
+ *
+ * CRASH CONSISTENCY.  The invariant, at every instant and so at whatever
+ * point kilnd is SIGKILLed:
+ *
+ *	the log file's first <size> bytes (size from the sidecar) end with
+ *	exactly the stream's LOG payloads 1..<seq>, in order (before them
+ *	only earlier streams of the job); every byte the worker got an ACK
+ *	for and every byte the observer was shown lies within them.
+ *
+ * Bytes beyond <size> are uncommitted: lconn_open_job_fds() truncates
+ * them away when the job is picked up again, and the worker, which has no
+ * ACK for them, replays them from <seq> + 1, where handle_log() drops
+ * anything at or below <seq>.  So replay gives no gap and no duplicate.
+ * What keeps the invariant is the order of the steps for each LOG frame:
+ *
+ *	1. append the payload to the log     crash: tail truncated, replayed
+ *	2. commit: rewrite the sidecar       crash: frame stored; the replay
+ *	   with this frame's seq and the        of it is dropped by seq
+ *	   size just after it
+ *	3. hand the payload to the observer
+ *	4. (end of the read callback) queue one cumulative ACK for the batch
+ *
+ * Steps 1-3 happen per frame, never per batch.  With the sidecar advanced
+ * once per read callback and the observer called at each append (as this
+ * file once did) frames were shown to live viewers before they were
+ * committed: a crash, or a failed sidecar write, before the commit then
+ * truncated them and the replay showed them a second time.  An observer
+ * called after the commit sees only what the log keeps.  Nothing can make
+ * a viewer that outlives kilnd exactly-once, the observer's state and the
+ * sidecar being two places: a crash between 2 and 3 costs it that one
+ * frame (never a duplicate), and in-process viewers die with kilnd anyway.
+ * Step 4 is batched because an ACK only has to trail the commit, and fewer
+ * ACKs are cheaper.  The price of per-frame commits is one pwrite(2) of
+ * the sidecar's first page per LOG frame.
+ */
+static int
+lconn_commit(struct lconn *c, uint64_t seq, uint64_t size, int end)
+{
+	if (sidecar_write(c->sidefd, c->stream_id, seq, size, end) == -1)
+		return -1;
+	c->seq = seq;
+	c->size = size;
+	c->ended = end;
+	return 0;
+}
+
 static void
 handle_log(struct lconn *c, const struct proto_msg *msg)
 {
 	struct logsrv *srv = c->srv;
 	ssize_t n;
+	int saved;
 
 	if (c->state != LCONN_STREAM) {
 		lconn_fail(c, "LOG before HELLO");
@@ -565,9 +653,10 @@ handle_log(struct lconn *c, const struct proto_msg *msg)
 		    PRIu64, c->seq + 1, msg->seq);
 		return;
 	}
+	/* Step 1 of lconn_commit()'s list: append. */
 	n = write(c->logfd, msg->data, msg->len);
 	if (n != (ssize_t)msg->len) {
-		int saved = n == -1 ? errno : ENOSPC;
+		saved = n == -1 ? errno : ENOSPC;
 
 		/* Undo a short write so the file matches c->size again. */
 		if (n > 0 && ftruncate(c->logfd, (off_t)c->size) == -1)
@@ -577,11 +666,27 @@ handle_log(struct lconn *c, const struct proto_msg *msg)
 		    c->job_id, strerror(saved));
 		return;
 	}
-	c->seq = msg->seq;
-	c->size += msg->len;
+	LOGSRV_FAILPOINT(LOGSRV_FP_APPENDED);
+	/* Step 2: commit. */
+	if (lconn_commit(c, msg->seq, c->size + msg->len, 0) == -1) {
+		saved = errno;
+		/*
+		 * Not committed, so not stored: take the bytes back now (the
+		 * next pickup would anyway) and let the worker replay them.
+		 */
+		if (ftruncate(c->logfd, (off_t)c->size) == -1)
+			log_warn("logsrv: job %" PRId64 ": truncate",
+			    c->job_id);
+		lconn_fail(c, "write %s/%" PRId64 ".seq: %s", srv->log_dir,
+		    c->job_id, strerror(saved));
+		return;
+	}
+	LOGSRV_FAILPOINT(LOGSRV_FP_COMMITTED);
+	/* Step 3: only committed bytes reach live viewers. */
 	if (srv->observer != NULL)
 		srv->observer(c->job_id, (const char *)msg->data, msg->len,
 		    srv->observer_arg);
+	LOGSRV_FAILPOINT(LOGSRV_FP_OBSERVED);
 }
 
 static void
@@ -596,7 +701,12 @@ handle_end(struct lconn *c, const struct proto_msg *msg)
 		    "stored", msg->seq, c->seq);
 		return;
 	}
-	c->ended = 1;
+	/* Committed before the final ACK can be queued, like a LOG. */
+	if (!c->ended && lconn_commit(c, c->seq, c->size, 1) == -1) {
+		lconn_fail(c, "write %s/%" PRId64 ".seq: %s", c->srv->log_dir,
+		    c->job_id, strerror(errno));
+		return;
+	}
 	c->final_ack = 1;
 	log_debug("logsrv: job %" PRId64 ": log complete at seq %" PRIu64
 	    ", %" PRIu64 " bytes, %" PRIu64 " replayed frames dropped",
@@ -639,32 +749,14 @@ lconn_dispatch(struct lconn *c, const struct proto_msg *msg)
 /* ---- Connection I/O ----------------------------------------------------- */
 
 /*
- * Record the stored position in the sidecar (whatever the state: frames
- * stored before a violation stay stored).  0, or -1 after logging.
+ * After a batch of frames: acknowledge them.  Every frame was committed
+ * as it was handled (lconn_commit()), so the ACK never runs ahead of the
+ * sidecar.
  */
-static int
-lconn_record(struct lconn *c)
-{
-	if (c->sidefd == -1)
-		return 0;
-	if (c->seq == c->recorded_seq && c->ended == c->recorded_end)
-		return 0;
-	if (sidecar_write(c) == 0)
-		return 0;
-	if (c->state == LCONN_STREAM)
-		lconn_fail(c, "write %s/%" PRId64 ".seq: %s", c->srv->log_dir,
-		    c->job_id, strerror(errno));
-	else
-		log_warn("logsrv: job %" PRId64 ": write %s/%" PRId64 ".seq",
-		    c->job_id, c->srv->log_dir, c->job_id);
-	return -1;
-}
-
-/* After a batch of frames: record the position, then acknowledge it. */
 static void
 lconn_sync(struct lconn *c)
 {
-	if (lconn_record(c) == -1 || c->state != LCONN_STREAM)
+	if (c->state != LCONN_STREAM)
 		return;
 	if (c->final_ack)
 		lconn_set_state(c, LCONN_CLOSING);
@@ -691,12 +783,10 @@ lconn_read_cb(evutil_socket_t fd, short what, void *arg)
 				break;
 			log_debug("logsrv: peer #%" PRIu64 ": read: %s", c->id,
 			    strerror(errno));
-			lconn_record(c);
 			lconn_close(c, "read failed");
 			return;
 		}
 		if (n == 0) {
-			lconn_record(c);
 			if (c->state == LCONN_STREAM)
 				log_info("logsrv: job %" PRId64 ": %s "
 				    "disconnected at seq %" PRIu64 "%s",
@@ -711,23 +801,19 @@ lconn_read_cb(evutil_socket_t fd, short what, void *arg)
 			    (size_t)n - off, &used, &msg, err, sizeof err);
 			off += used;
 			if (r == -1) {
-				lconn_record(c);
 				lconn_fail(c, "bad frame: %s", err);
 				return;
 			}
 			if (r == 1)
 				lconn_dispatch(c, &msg);
 			if (c->state == LCONN_CLOSING ||
-			    c->state == LCONN_DEAD) {
-				lconn_record(c);
+			    c->state == LCONN_DEAD)
 				return;
-			}
 			if (c->final_ack)
 				break;
 		}
 		if (c->final_ack) {
 			if (off < (size_t)n) {
-				lconn_record(c);
 				lconn_fail(c, "data after END");
 				return;
 			}
