@@ -29,7 +29,9 @@ void		 logsrv_free(struct logsrv *);
 /*
  * Observer for live viewers: cb runs once for every chunk newly appended
  * to a job's log (never for a replayed duplicate), in order, after it is
- * written.  data is valid only during the call.  cb must not call
+ * committed (log bytes and sidecar written).  An observer that outlives a
+ * kilnd crash can miss the one frame in hand at the crash, but never sees
+ * a frame twice.  data is valid only during the call.  cb must not call
  * logsrv_free().  NULL removes the observer.
  */
 void		 logsrv_set_observer(struct logsrv *,
