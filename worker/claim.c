@@ -113,6 +113,10 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "WHERE j.id = (SELECT c.id FROM jobs c JOIN runs r ON r.id = "
 	    "c.run_id WHERE c.status = 'queued' AND r.status <> 'pending' "
 	    "AND (c.labels <@ $2::text[] OR NOT c.if_checked) "
+	    "AND (c.concurrency_group IS NULL OR kiln_job_superseded(c.id) OR "
+	    "(pg_try_advisory_xact_lock(hashtext('kiln-job-group'), "
+	    "hashtext(c.repository_id || '/' || c.concurrency_group)) AND "
+	    "NOT kiln_job_group_busy(c.id))) "
 	    "AND (c.max_parallel IS NULL OR "
 	    "(pg_try_advisory_xact_lock(hashtext('kiln-max-parallel'), "
 	    "hashtext(c.run_id || '/' || c.job_key)) AND (SELECT count(*) "
@@ -121,8 +125,9 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "ORDER BY c.id FOR UPDATE OF c SKIP LOCKED LIMIT 1) "
 	    "RETURNING j.id, j.run_id, j.job_key, j.name, j.matrix::text, "
 	    "kiln_job_context(j.id)::text, j.continue_on_error, "
-	    "j.timeout_minutes, j.strategy::text, j.labels <@ $2::text[]", 2,
-	    params,
+	    "j.timeout_minutes, j.strategy::text, j.labels <@ $2::text[], "
+	    "j.concurrency_group IS NOT NULL AND kiln_job_superseded(j.id), "
+	    "j.concurrency_group", 2, params,
 	    "claiming a job");
 	if (res == NULL)
 		return -1;
@@ -147,6 +152,8 @@ claim_job(struct worker *w, struct claimed_job *job)
 	job->timeout_minutes = strtod(PQgetvalue(res, 0, 7), NULL);
 	job->strategy = dup_or_null(res, 0, 8);
 	job->labels_ok = strcmp(PQgetvalue(res, 0, 9), "t") == 0;
+	job->superseded = strcmp(PQgetvalue(res, 0, 10), "t") == 0;
+	job->concurrency_group = dup_or_null(res, 0, 11);
 	PQclear(res);
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job->run_id);
@@ -188,6 +195,7 @@ claimed_job_free(struct claimed_job *job)
 	free(job->matrix);
 	json_decref(job->needs);
 	free(job->strategy);
+	free(job->concurrency_group);
 	free(job->path);
 	free(job->workflow_source);
 	free(job->head_sha);
@@ -211,7 +219,9 @@ claim_renew(struct worker *w, int64_t job_id)
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job_id);
 	res = worker_exec(w, "UPDATE jobs SET lease_until = now() + interval '"
 	    JOB_LEASE "' WHERE id = $1::bigint AND worker = $2 "
-	    "RETURNING cancel_requested OR status = 'completed'", 2, params,
+	    "RETURNING cancel_requested OR status = 'completed' OR "
+	    "(concurrency_group IS NOT NULL AND kiln_job_preempted(id))", 2,
+	    params,
 	    "renewing the job lease");
 	if (res == NULL)
 		return -1;

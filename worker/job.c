@@ -1084,6 +1084,15 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		    cj->job_key);
 		goto done;
 	}
+	if (cj->superseded) {
+		/* A newer pending entrant replaces an older one (ref 3.4). */
+		snprintf(why, sizeof why, "cancelled: a newer job entered "
+		    "concurrency group \"%s\"", cj->concurrency_group);
+		job_logf(&jr, "%s\n", why);
+		conclusion = "cancelled";
+		message = xstrdup(why);
+		goto done;
+	}
 	job_build_contexts(&jr);
 	if ((r = job_should_run(&jr, why, sizeof why)) != 1) {
 		job_logf(&jr, "%s%s\n", r == 0 ? "Skipped: " : "##[error]", why);

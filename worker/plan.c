@@ -305,12 +305,13 @@ static int
 plan_insert_job(struct plan *p, int64_t run_id, const struct wf_job *job,
     const struct matrix_leg *leg, size_t index, size_t total)
 {
-	char runid[32], jobid[32], num[32], tmo[64], mp[32], *needs,
-	    *labels = NULL, *name = NULL, *mj = NULL, *sj, err[1024];
-	const char *params[13], *message = NULL;
+	char runid[32], jobid[32], num[32], tmo[64], mp[32], repoid[32],
+	    *needs, *labels = NULL, *name = NULL, *mj = NULL, *sj, err[1024],
+	    *group = NULL;
+	const char *params[16], *message = NULL;
 	struct expr_ctx ctx;
 	json_t *strategy;
-	int coe = 0, failfast = 1;
+	int coe = 0, failfast = 1, cancel = 0;
 	double timeout = WF_DEFAULT_TIMEOUT, maxpar = 0;
 	PGresult *res;
 	size_t i;
@@ -348,6 +349,20 @@ plan_insert_job(struct plan *p, int64_t run_id, const struct wf_job *job,
 		message = err;
 	if (!job->strategy.set)
 		failfast = 1;
+	if (message == NULL && job->concurrency.set &&
+	    job->concurrency.group != NULL) {
+		char *lc;
+
+		if (context_eval_string(job->concurrency.group,
+		    &ctx_scope_job_plan, &ctx, &group, err, sizeof err) == -1 ||
+		    context_eval_bool(&job->concurrency.cancel_in_progress,
+		    &ctx_scope_job_plan, &ctx, &cancel, err, sizeof err) == -1)
+			message = err;
+		/* Group names are case-insensitive. */
+		for (lc = group; lc != NULL && *lc != '\0'; lc++)
+			if (*lc >= 'A' && *lc <= 'Z')
+				*lc = (char)(*lc - 'A' + 'a');
+	}
 
 	snprintf(runid, sizeof runid, "%lld", (long long)run_id);
 	snprintf(tmo, sizeof tmo, "%.17g", timeout);
@@ -370,21 +385,29 @@ plan_insert_job(struct plan *p, int64_t run_id, const struct wf_job *job,
 	params[10] = labels ? labels : "{}";
 	params[11] = tmo;
 	params[12] = message;
+	snprintf(repoid, sizeof repoid, "%lld",
+	    (long long)p->ev->repository_id);
+	params[13] = repoid;
+	params[14] = message == NULL ? group : NULL;
+	params[15] = cancel ? "true" : "false";
 	res = plan_exec(p,
 	    "INSERT INTO jobs (run_id, job_key, name, needs, matrix, status, "
 	    "continue_on_error, fail_fast, max_parallel, strategy, labels, "
-	    "timeout_minutes, message, conclusion, completed_at) "
+	    "timeout_minutes, message, conclusion, completed_at, "
+	    "repository_id, concurrency_group, cancel_in_progress) "
 	    "VALUES ($1::bigint, $2, $3, $4::text[], $5::jsonb, $6, "
 	    "$7::boolean, $8::boolean, $9::int, $10::jsonb, $11::text[], "
 	    "$12::double precision, $13::text, "
 	    "CASE WHEN $13::text IS NULL THEN NULL ELSE 'failure' END, "
-	    "CASE WHEN $13::text IS NULL THEN NULL ELSE now() END) RETURNING id",
-	    13, params, "inserting a job");
+	    "CASE WHEN $13::text IS NULL THEN NULL ELSE now() END, "
+	    "$14::bigint, $15::text, $16::boolean) RETURNING id",
+	    16, params, "inserting a job");
 	free(needs);
 	free(mj);
 	free(sj);
 	free(labels);
 	free(name);
+	free(group);
 	json_decref(strategy);
 	if (res == NULL)
 		return -1;

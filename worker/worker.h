@@ -50,6 +50,8 @@ struct claimed_job {
 	int	 needs_failure;	/* some job in the needs closure failed */
 	int	 run_cancelled;
 	int	 labels_ok;	/* this worker has the job's runs-on labels */
+	int	 superseded;	/* a newer job entered its concurrency group */
+	char	*concurrency_group;
 	int	 continue_on_error;
 	double	 timeout_minutes;
 	char	*strategy;	/* JSON text of the strategy context */

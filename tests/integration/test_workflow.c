@@ -156,6 +156,23 @@ job_started(const json_t *run, const char *name)
 	    strcmp(s, "waiting") != 0;
 }
 
+
+/* arg is "job|text": that job's message contains text. */
+static int
+job_message_has(const json_t *run, const char *arg)
+{
+	const char *bar = strchr(arg, '|'), *msg;
+	char name[128];
+	json_t *job;
+
+	if (bar == NULL || (size_t)(bar - arg) >= sizeof name)
+		return 0;
+	snprintf(name, sizeof name, "%.*s", (int)(bar - arg), arg);
+	job = harness_find(json_object_get(run, "jobs"), "name", name);
+	msg = job != NULL ? harness_str(job, "message") : NULL;
+	return msg != NULL && strstr(msg, bar + 1) != NULL;
+}
+
 /* Paths of all runs of sha, comma-separated, sorted (caller frees). */
 static char *
 run_paths(struct harness *h, const char *sha)
@@ -1667,6 +1684,145 @@ START_TEST(test_add_mask_hides_value_and_error_command_annotates)
 }
 END_TEST
 
+
+/*
+ * Job-level concurrency (reference 3.4): one job of a group in progress,
+ * a newer pending entrant replaces an older pending one.  Three pushes:
+ * the first job runs and holds, the second waits and is then replaced by
+ * the third, which runs once the first is done.
+ */
+START_TEST(test_job_concurrency_queues_and_replaces_pending)
+{
+	struct harness *h = harness_up("job_concurrency_queue");
+	struct harness_repo *repo = harness_repo_new(h, "octo/jobq");
+	char *wf, *sha1, *sha2, *sha3, *started, *release;
+	json_t *run1, *run2, *run3, *job;
+	const char *msg;
+
+	wf = xasprintf(
+	    "name: deploy\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  build:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: echo built\n"
+	    "  deploy:\n"
+	    "    needs: build\n"
+	    "    runs-on: self-hosted\n"
+	    "    concurrency:\n"
+	    "      group: Deploy-${{ github.ref }}\n"
+	    "    steps:\n"
+	    "      - env:\n"
+	    "          SHARED: %s\n"
+	    "        run: |\n"
+	    "          touch \"$SHARED/started-$GITHUB_SHA\"\n"
+	    "          for i in $(seq 1 600); do\n"
+	    "            [ -e \"$SHARED/release\" ] && break\n"
+	    "            sleep 0.1\n"
+	    "          done\n"
+	    "          [ -e \"$SHARED/release\" ]\n", h->shared);
+	harness_repo_write(repo, ".github/workflows/deploy.yml", wf);
+	free(wf);
+	release = xasprintf("%s/release", h->shared);
+	sha1 = harness_push(h, repo, "main", "first");
+	started = xasprintf("%s/started-%s", h->shared, sha1);
+	wait_file(h, started, MARK_MS, "the first deploy never started");
+	free(started);
+
+	harness_repo_write(repo, "README", "second\n");
+	sha2 = harness_push(h, repo, "main", "second");
+	run2 = wait_run_until(h, sha2, NULL, RUN_MS, job_completed, "build",
+	    "the second build completed");
+	json_decref(run2);
+	/* Its deploy waits for the group, and says so. */
+	run2 = wait_run_until(h, sha2, NULL, RUN_MS, job_message_has,
+	    "deploy|concurrency group deploy-refs/heads/main",
+	    "the second deploy waiting for its group");
+	job = harness_job(h, run2, "deploy");
+	harness_expect_str(h, job, "second deploy", "status", "queued");
+	msg = harness_str(job, "message");
+	harness_expect_contains(h, msg, "second deploy's message",
+	    "waiting for concurrency group");
+	json_decref(run2);
+
+	harness_repo_write(repo, "README", "third\n");
+	sha3 = harness_push(h, repo, "main", "third");
+	/* The third entrant replaces the pending second one at once. */
+	run2 = harness_wait_run(h, sha2, NULL, RUN_MS);
+	expect_job(h, run2, "deploy", "cancelled");
+	harness_expect_str(h, run2, "second run", "conclusion", "cancelled");
+	run1 = run_of(h, sha1, NULL);
+	harness_assert(h, run1 != NULL && run_status_is(run1, "in_progress"),
+	    "the first run should still hold the group: %s",
+	    run1 ? harness_json_text(run1) : "(none)");
+	json_decref(run1);
+
+	harness_write_file(h, release, "go\n");
+	run1 = harness_wait_run(h, sha1, NULL, RUN_MS);
+	harness_expect_str(h, run1, "first run", "conclusion", "success");
+	run3 = harness_wait_run(h, sha3, NULL, RUN_MS);
+	harness_expect_str(h, run3, "third run", "conclusion", "success");
+
+	json_decref(run1);
+	json_decref(run2);
+	json_decref(run3);
+	free(sha1);
+	free(sha2);
+	free(sha3);
+	free(release);
+	finish(h, repo);
+}
+END_TEST
+
+/* Job-level cancel-in-progress stops the running job of the group. */
+START_TEST(test_job_concurrency_cancel_in_progress_stops_running_job)
+{
+	struct harness *h = harness_up("job_concurrency_cancel");
+	struct harness_repo *repo = harness_repo_new(h, "octo/jobc");
+	char *wf, *sha1, *sha2, *started;
+	json_t *run1, *run2;
+
+	wf = xasprintf(
+	    "name: deploy\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  deploy:\n"
+	    "    runs-on: self-hosted\n"
+	    "    concurrency:\n"
+	    "      group: deploy\n"
+	    "      cancel-in-progress: true\n"
+	    "    steps:\n"
+	    "      - env:\n"
+	    "          SHARED: %s\n"
+	    "        run: |\n"
+	    "          touch \"$SHARED/started-$GITHUB_SHA\"\n"
+	    "          if [ ! -e \"$SHARED/once\" ]; then\n"
+	    "            touch \"$SHARED/once\"\n"
+	    "            sleep 60\n"
+	    "          fi\n", h->shared);
+	harness_repo_write(repo, ".github/workflows/deploy.yml", wf);
+	free(wf);
+	sha1 = harness_push(h, repo, "main", "first");
+	started = xasprintf("%s/started-%s", h->shared, sha1);
+	wait_file(h, started, MARK_MS, "the first deploy never started");
+	free(started);
+	harness_repo_write(repo, "README", "second\n");
+	sha2 = harness_push(h, repo, "main", "second");
+	/* Well before the 60 s sleep ends. */
+	run1 = harness_wait_run(h, sha1, NULL, 30000);
+	expect_job(h, run1, "deploy", "cancelled");
+	harness_expect_str(h, run1, "first run", "conclusion", "cancelled");
+	run2 = harness_wait_run(h, sha2, NULL, RUN_MS);
+	harness_expect_str(h, run2, "second run", "conclusion", "success");
+	json_decref(run1);
+	json_decref(run2);
+	free(sha1);
+	free(sha2);
+	finish(h, repo);
+}
+END_TEST
+
 static Suite *
 workflow_suite(void)
 {
@@ -1708,6 +1864,8 @@ workflow_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_concurrency_cancel_in_progress_cancels_older_run);
 	tcase_add_test(tc, test_concurrency_without_cancel_keeps_newer_run_pending);
+	tcase_add_test(tc, test_job_concurrency_queues_and_replaces_pending);
+	tcase_add_test(tc, test_job_concurrency_cancel_in_progress_stops_running_job);
 	suite_add_tcase(s, tc);
 	return s;
 }
