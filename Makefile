@@ -18,6 +18,14 @@ ALL_CFLAGS = $(KILN_CFLAGS) $(KILN_OPT) $(CFLAGS) $(LIB_CFLAGS) -D_GNU_SOURCE -I
 	-DKILN_VERSION=\"$(VERSION)\" -DKILN_SYSCONFDIR=\"$(sysconfdir)\" \
 	-DKILN_LOCALSTATEDIR=\"$(localstatedir)\" -DKILN_BINDIR=\"$(bindir)\" -MMD -MP
 ALL_LDFLAGS = $(KILN_LDFLAGS) $(LDFLAGS)
+
+# make SANITIZE=1 B=build-asan ...: AddressSanitizer + UBSan, any report fatal.
+ifeq ($(SANITIZE),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+ALL_CFLAGS += $(SAN_FLAGS)
+ALL_LDFLAGS += $(SAN_FLAGS)
+endif
 LIBS_ALL = $(LIBEVENT_LIBS) $(YAML_LIBS) $(LIBGIT2_LIBS) $(LIBPQ_LIBS) $(JANSSON_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBCURL_LIBS) -lm
 
@@ -42,7 +50,8 @@ ITEST_BIN  := $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
 LIBKILN := $(B)/libkiln.a
 BINS := $(B)/bin/kilnd $(B)/bin/kiln-worker $(B)/bin/cictl
 
-.PHONY: all check check-unit check-integration install clean distclean
+.PHONY: all check check-unit check-integration check-asan install clean \
+	distclean
 # Objects of chained pattern rules are not throw-away intermediates.
 .SECONDARY:
 all: $(BINS)
@@ -98,6 +107,10 @@ CONFORMANCE_DIR ?= $(wildcard $(CURDIR)/../shared/conformance/github-expressions
 
 check: check-unit check-integration
 
+# The whole suite again with sanitizers, in its own build directory.
+check-asan:
+	$(MAKE) SANITIZE=1 B=build-asan check
+
 check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do \
 		echo "== $$t"; \
@@ -124,7 +137,7 @@ install: $(BINS)
 		$(INSTALL) -m 644 etc/kiln.conf $(DESTDIR)$(sysconfdir)/kiln/kiln.conf
 
 clean:
-	rm -rf $(B)
+	rm -rf build build-asan
 
 distclean: clean
 	rm -rf config.mk config.status config.log autom4te.cache configure aclocal.m4
