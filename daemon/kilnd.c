@@ -226,6 +226,7 @@ main(int argc, char **argv)
 	if ((k.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	k.db = db_new(k.base, k.conninfo, cfg.db_connections);
+	k.webhook = webhook_new(&k);
 	if ((k.logsrv = logsrv_new(k.base, cfg.log_socket, k.log_dir, err,
 	    sizeof err)) == NULL) {
 		pgembed_stop(k.pg);
@@ -278,6 +279,7 @@ main(int argc, char **argv)
 	 * requests, which must exist until evhttp_free().
 	 */
 	db_free(k.db);
+	webhook_free(k.webhook);
 	if (k.http_public != NULL)
 		evhttp_free(k.http_public);
 	evhttp_free(k.http_admin);

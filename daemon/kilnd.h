@@ -17,6 +17,7 @@ struct db;
 struct pgembed;
 struct logsrv;
 struct supervisor;
+struct webhook;
 
 struct kilnd {
 	struct event_base	*base;
@@ -33,6 +34,7 @@ struct kilnd {
 	char			*conninfo;
 	int			 stopping;
 	struct event		*reap_timer;
+	struct webhook		*webhook;	/* deliveries being stored */
 };
 
 /* http.c: route requests of either listener through one table. */
@@ -66,6 +68,9 @@ int	http_listen_unix(struct event_base *, struct evhttp *, const char *path,
 void	webhook_github(struct kilnd *, struct evhttp_request *,
 	    const char *const *args, int nargs);
 #define WEBHOOK_MAX_BODY	(25 * 1024 * 1024)	/* GitHub's own cap */
+/* The batcher of accepted deliveries; freed before the database pool. */
+struct webhook *webhook_new(struct kilnd *);
+void	webhook_free(struct webhook *);
 
 /* api.c */
 void	api_healthz(struct kilnd *, struct evhttp_request *,

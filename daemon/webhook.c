@@ -10,6 +10,12 @@
  *   -> one statement inserts delivery + event and NOTIFYs workers;
  *      202 only once it has committed, 200 if the delivery was seen before.
  *
+ * Deliveries that arrive while earlier ones are committing wait in a batch
+ * and are inserted together by one statement (unnest of arrays): one
+ * transaction and one WAL flush for all of them, each still answered only
+ * after that commit.  A batch that fails is retried one delivery at a time,
+ * so one bad payload cannot fail its neighbours.
+ *
  * The request stays owned by libevent; if the client goes away while the
  * database answers, evhttp detaches the request and our later reply frees it.
  */
@@ -35,8 +41,32 @@
 
 #define WEBHOOK_MAX_DELIVERY_ID	128
 #define WEBHOOK_MAX_EVENT_NAME	64
+#define WEBHOOK_BATCH_MAX	256	/* deliveries per statement */
+#define WEBHOOK_BATCH_INFLIGHT	2	/* statements committing at once */
+
+struct hook;
+TAILQ_HEAD(hook_list, hook);
+
+/* The deliveries waiting to be stored, and the statements in flight. */
+struct webhook {
+	struct kilnd		*kilnd;
+	struct hook_list	 pending;
+	size_t			 npending;
+	int			 inflight;
+};
+
+/* One statement's deliveries, in order. */
+struct hook_batch {
+	struct webhook		*wh;
+	struct hook_list	 hooks;
+	size_t			 n;
+};
 
 struct hook {
+	TAILQ_ENTRY(hook)	 entry;
+	char			*ref;		/* what hook_store_event stores */
+	char			*sha;
+	char			*before;
 	struct kilnd		*kilnd;
 	struct evhttp_request	*req;
 	char			*body;		/* raw bytes, as signed */
@@ -66,6 +96,9 @@ hook_free(struct hook *h)
 	free(h->repo_name);
 	free(h->repo_id);
 	free(h->ignored_why);
+	free(h->ref);
+	free(h->sha);
+	free(h->before);
 	free(h);
 }
 
@@ -159,22 +192,22 @@ hook_ignored_cb(PGresult *res, const char *error, void *arg)
 }
 
 /*
- * Insert the delivery and its event in ONE statement: one transaction, so
+ * Insert one delivery and its event in ONE statement: one transaction, so
  * the delivery row, the event row and the NOTIFY commit together or not at
- * all.  A known delivery id inserts nothing and returns no row.
+ * all.  A known delivery id inserts nothing and returns no row.  Used for a
+ * delivery whose batch failed.
  */
 static void
-hook_store_event(struct hook *h, const char *ref, const char *sha,
-    const char *before)
+hook_store_one(struct hook *h)
 {
 	const char *params[8];
 
 	params[0] = h->delivery;
 	params[1] = h->repo_id;
 	params[2] = h->event;
-	params[3] = ref;
-	params[4] = sha;
-	params[5] = before;
+	params[3] = h->ref;
+	params[4] = h->sha;
+	params[5] = h->before;
 	params[6] = h->payload;
 	params[7] = hook_string(h->json, "action");
 	if (db_query(h->kilnd->db,
@@ -189,6 +222,201 @@ hook_store_event(struct hook *h, const char *ref, const char *sha,
 		http_reply_error(h->req, 503, "database queue is full; retry");
 		hook_free(h);
 	}
+}
+
+/* Append s (NULL: SQL NULL) as an element of a PostgreSQL array literal. */
+static void
+hook_array_add(struct buf *b, const char *s)
+{
+	buf_add_char(b, b->len == 0 ? '{' : ',');
+	if (s == NULL) {
+		buf_add_str(b, "NULL");
+		return;
+	}
+	buf_add_char(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_add_char(b, '\\');
+		buf_add_char(b, *s);
+	}
+	buf_add_char(b, '"');
+}
+
+static void	hook_flush(struct webhook *);
+
+static void
+hook_reply_accepted(struct hook *h, const char *event_id)
+{
+	char json[256];
+
+	snprintf(json, sizeof json, "{\"delivery\":\"%s\",\"event_id\":%s}",
+	    h->delivery, event_id);
+	log_info("accepted %s delivery %s for %s (event %s)", h->event,
+	    h->delivery, h->repo_name, event_id);
+	http_reply_json(h->req, 202, json);
+}
+
+static void
+hook_reply_duplicate(struct hook *h)
+{
+	char json[256];
+
+	/* A redelivery: already accepted once, never twice. */
+	snprintf(json, sizeof json, "{\"delivery\":\"%s\",\"duplicate\":true}",
+	    h->delivery);
+	http_reply_json(h->req, 200, json);
+}
+
+static void
+hook_batch_cb(PGresult *res, const char *error, void *arg)
+{
+	struct hook_batch *bt = arg;
+	struct webhook *wh = bt->wh;
+	json_t *ids = json_object();
+	struct hook *h;
+	int i;
+
+	wh->inflight--;
+	if (error == NULL)
+		for (i = 0; i < PQntuples(res); i++)
+			json_object_set_new(ids, PQgetvalue(res, i, 0),
+			    json_string(PQgetvalue(res, i, 1)));
+	else
+		log_warnx("storing a batch of %zu deliveries: %s; retrying "
+		    "them one by one", bt->n, error);
+	while ((h = TAILQ_FIRST(&bt->hooks)) != NULL) {
+		json_t *id;
+
+		TAILQ_REMOVE(&bt->hooks, h, entry);
+		if (error != NULL && wh->kilnd->stopping) {
+			/* The pool is going away: nothing was stored. */
+			http_reply_error(h->req, 503, "shutting down; retry");
+			hook_free(h);
+			continue;
+		}
+		if (error != NULL) {
+			hook_store_one(h);
+			continue;
+		}
+		/* The same id twice in one batch: the first one counts. */
+		if ((id = json_object_get(ids, h->delivery)) != NULL) {
+			hook_reply_accepted(h, json_string_value(id));
+			json_object_del(ids, h->delivery);
+		} else
+			hook_reply_duplicate(h);
+		hook_free(h);
+	}
+	json_decref(ids);
+	free(bt);
+	hook_flush(wh);
+}
+
+/* Send pending deliveries as one statement, if a slot is free. */
+static void
+hook_flush(struct webhook *wh)
+{
+	struct buf a[8] = { { 0 } };
+	const char *params[8];
+	struct hook_batch *bt;
+	struct hook *h;
+	size_t i;
+
+	if (wh->npending == 0 || wh->inflight >= WEBHOOK_BATCH_INFLIGHT ||
+	    wh->kilnd->stopping)
+		return;
+	bt = xcalloc(1, sizeof *bt);
+	bt->wh = wh;
+	TAILQ_INIT(&bt->hooks);
+	while (bt->n < WEBHOOK_BATCH_MAX &&
+	    (h = TAILQ_FIRST(&wh->pending)) != NULL) {
+		TAILQ_REMOVE(&wh->pending, h, entry);
+		wh->npending--;
+		TAILQ_INSERT_TAIL(&bt->hooks, h, entry);
+		bt->n++;
+		hook_array_add(&a[0], h->delivery);
+		hook_array_add(&a[1], h->repo_id);
+		hook_array_add(&a[2], h->event);
+		hook_array_add(&a[3], hook_string(h->json, "action"));
+		hook_array_add(&a[4], h->ref);
+		hook_array_add(&a[5], h->sha);
+		hook_array_add(&a[6], h->before);
+		hook_array_add(&a[7], h->payload);
+	}
+	for (i = 0; i < 8; i++) {
+		buf_add_char(&a[i], '}');
+		params[i] = a[i].data;
+	}
+	/*
+	 * unnest keeps the arrays' order; ON CONFLICT DO NOTHING skips known
+	 * deliveries and a repeat within the batch alike.
+	 */
+	if (db_query(wh->kilnd->db,
+	    "WITH i AS (SELECT * FROM unnest($1::text[], $2::bigint[], "
+	    "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+	    "$8::text[]) AS t(id, repo, event, action, ref, sha, before, "
+	    "payload)), "
+	    "d AS (INSERT INTO deliveries (id, repository_id, event, action, "
+	    "outcome) SELECT id, repo, event, action, 'queued' FROM i "
+	    "ON CONFLICT (id) DO NOTHING RETURNING id), "
+	    "e AS (INSERT INTO events (delivery_id, repository_id, event, ref, "
+	    "sha, before_sha, payload) SELECT DISTINCT ON (i.id) i.id, i.repo, "
+	    "i.event, i.ref, i.sha, i.before, i.payload::jsonb FROM i JOIN d "
+	    "ON d.id = i.id RETURNING delivery_id, id), "
+	    "n AS (SELECT pg_notify('kiln_work', 'event') WHERE EXISTS "
+	    "(SELECT 1 FROM e)) "
+	    "SELECT e.delivery_id, e.id FROM e LEFT JOIN n ON true",
+	    8, params, hook_batch_cb, bt) == -1) {
+		while ((h = TAILQ_FIRST(&bt->hooks)) != NULL) {
+			TAILQ_REMOVE(&bt->hooks, h, entry);
+			http_reply_error(h->req, 503, "database queue is full; "
+			    "retry");
+			hook_free(h);
+		}
+		free(bt);
+	} else
+		wh->inflight++;
+	for (i = 0; i < 8; i++)
+		buf_free(&a[i]);
+}
+
+/* Queue a validated, signed delivery for storing. */
+static void
+hook_store_event(struct hook *h, const char *ref, const char *sha,
+    const char *before)
+{
+	struct webhook *wh = h->kilnd->webhook;
+
+	h->ref = xstrdup(ref);
+	h->sha = xstrdup(sha);
+	h->before = before ? xstrdup(before) : NULL;
+	TAILQ_INSERT_TAIL(&wh->pending, h, entry);
+	wh->npending++;
+	hook_flush(wh);
+}
+
+struct webhook *
+webhook_new(struct kilnd *k)
+{
+	struct webhook *wh = xcalloc(1, sizeof *wh);
+
+	wh->kilnd = k;
+	TAILQ_INIT(&wh->pending);
+	return wh;
+}
+
+void
+webhook_free(struct webhook *wh)
+{
+	struct hook *h;
+
+	if (wh == NULL)
+		return;
+	while ((h = TAILQ_FIRST(&wh->pending)) != NULL) {
+		TAILQ_REMOVE(&wh->pending, h, entry);
+		http_reply_error(h->req, 503, "shutting down");
+		hook_free(h);
+	}
+	free(wh);
 }
 
 static void	hook_store_ignored(struct hook *, const char *why);

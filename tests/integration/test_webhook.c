@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "harness.h"
@@ -459,6 +460,115 @@ START_TEST(test_ping_is_200_and_other_events_are_202_and_ignored)
 }
 END_TEST
 
+
+/*
+ * Deliveries that arrive together are stored together (one statement per
+ * batch); exactly-once must hold there too: 60 concurrent requests, 40
+ * distinct deliveries plus 20 copies of one more, give 41 accepted (202)
+ * and 19 duplicates (200), and the database holds 41 events.
+ */
+#define BURST_DISTINCT	40
+#define BURST_COPIES	20
+#define BURST_TOTAL	(BURST_DISTINCT + BURST_COPIES)
+
+static size_t
+burst_discard_cb(char *p, size_t size, size_t n, void *arg)
+{
+	return size * n;
+}
+
+START_TEST(test_concurrent_burst_is_stored_exactly_once)
+{
+	struct harness *h = harness_up("delivery_burst");
+	struct harness_repo *repo = harness_repo_new(h, "octo/burst");
+	CURL *easy[BURST_TOTAL];
+	struct curl_slist *hdrs[BURST_TOTAL];
+	CURLM *multi = curl_multi_init();
+	char *url, *sig, *same = harness_guid(), *cmd;
+	struct pushed p;
+	int i, running, n202 = 0, n200 = 0, rounds = 0;
+	struct buf out = { 0 };
+	long code;
+
+	/* No workflow runs: the test is about intake only. */
+	harness_repo_write(repo, ".github/workflows/never.yml",
+	    "on:\n  push:\n    branches: [never]\njobs:\n  j:\n"
+	    "    runs-on: self-hosted\n    steps:\n      - run: 'true'\n");
+	pushed_make(repo, "burst", &p);
+	sig = harness_sign(repo->secret, p.body, p.len);
+	url = xasprintf("%s/hooks/github", h->base_url);
+	for (i = 0; i < BURST_TOTAL; i++) {
+		char *guid = i < BURST_DISTINCT ? harness_guid() : xstrdup(same);
+		char *hd = xasprintf("X-GitHub-Delivery: %s", guid);
+		char *hs = xasprintf("X-Hub-Signature-256: %s", sig);
+
+		hdrs[i] = curl_slist_append(NULL, "X-GitHub-Event: push");
+		hdrs[i] = curl_slist_append(hdrs[i], "Content-Type: "
+		    "application/json");
+		hdrs[i] = curl_slist_append(hdrs[i], hd);
+		hdrs[i] = curl_slist_append(hdrs[i], hs);
+		easy[i] = curl_easy_init();
+		curl_easy_setopt(easy[i], CURLOPT_URL, url);
+		curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, hdrs[i]);
+		curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, p.body);
+		curl_easy_setopt(easy[i], CURLOPT_POSTFIELDSIZE, (long)p.len);
+		curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION,
+		    burst_discard_cb);
+		curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 30L);
+		curl_multi_add_handle(multi, easy[i]);
+		free(guid);
+		free(hd);
+		free(hs);
+	}
+	do {
+		curl_multi_perform(multi, &running);
+		if (running > 0)
+			curl_multi_poll(multi, NULL, 0, 100, NULL);
+	} while (running > 0 && ++rounds < 600);
+	harness_assert(h, running == 0, "burst did not finish");
+	for (i = 0; i < BURST_TOTAL; i++) {
+		code = 0;
+		curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &code);
+		if (code == 202)
+			n202++;
+		else if (code == 200)
+			n200++;
+		curl_multi_remove_handle(multi, easy[i]);
+		curl_easy_cleanup(easy[i]);
+		curl_slist_free_all(hdrs[i]);
+	}
+	curl_multi_cleanup(multi);
+	harness_assert(h, n202 == BURST_DISTINCT + 1 &&
+	    n200 == BURST_COPIES - 1, "expected %d accepted and %d "
+	    "duplicates, got %d and %d", BURST_DISTINCT + 1, BURST_COPIES - 1,
+	    n202, n200);
+
+	/* The database agrees: one event per accepted delivery. */
+	cmd = xasprintf("psql -At \"host=%s/state/pg/run dbname=kiln "
+	    "user=kiln\" -c 'select count(*) from events'", h->dir);
+	{
+		char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+		int st = harness_run(argv, NULL, NULL, &out, NULL, 30000);
+
+		harness_assert(h, st == 0, "psql failed: %s", out.data ?
+		    out.data : "");
+	}
+	harness_assert(h, out.data != NULL && atoi(out.data) ==
+	    BURST_DISTINCT + 1, "events stored: %s (want %d)",
+	    out.data ? out.data : "?", BURST_DISTINCT + 1);
+
+	buf_free(&out);
+	free(cmd);
+	free(url);
+	free(sig);
+	free(same);
+	pushed_free(&p);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 webhook_suite(void)
 {
@@ -468,6 +578,7 @@ webhook_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_bad_or_missing_signature_is_401_and_not_stored);
 	tcase_add_test(tc, test_duplicate_delivery_is_200_and_makes_one_run);
+	tcase_add_test(tc, test_concurrent_burst_is_stored_exactly_once);
 	tcase_add_test(tc, test_malformed_json_is_400);
 	tcase_add_test(tc, test_missing_field_is_400_naming_it);
 	tcase_add_test(tc, test_unknown_repository_is_404);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Webhook intake benchmark: signed push deliveries accepted durably per
+# second (each one a committed delivery + event row and a NOTIFY), against
+# GET /healthz on the same kilnd as the baseline (a request that also
+# round-trips to PostgreSQL but writes nothing); then the latency from a
+# signed webhook to the first step running, from the database's own
+# timestamps.  Bounded: fixed durations and counts; loopback only.
+#
+#   bench/webhook.sh [seconds] [connections]    (needs wrk: apt-get install wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+conns=${2:-16}
+bin=$PWD/build/bin
+command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
+d=$(mktemp -d /tmp/kiln-bench.XXXXXX)
+chmod 0755 "$d"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# Intake only: no workers, so planning does not compete for the 2 cores.
+printf '[server]\nlisten = 127.0.0.1:%s\nstate_dir = %s/state\n[database]\nconnections = %s\n[workers]\ncount = 0\n' "$port" "$d" "${KILN_BENCH_CONNS:-4}" >"$d/kiln.conf"
+"$bin/kilnd" -c "$d/kiln.conf" >"$d/kilnd.log" 2>&1 &
+kpid=$!
+trap 'kill $kpid 2>/dev/null; wait $kpid 2>/dev/null; rm -rf "$d"' EXIT
+for _ in $(seq 1 600); do
+	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+printf 'benchsecret' >"$d/secret"
+"$bin/cictl" -c "$d/kiln.conf" repo add bench/repo --url "file://$d/none.git" \
+    --secret-file "$d/secret" >/dev/null
+sha=0123456789abcdef0123456789abcdef01234567
+export KILN_BENCH_BODY="{\"ref\":\"refs/heads/main\",\"before\":\"0000000000000000000000000000000000000000\",\"after\":\"$sha\",\"repository\":{\"full_name\":\"bench/repo\"}}"
+export KILN_BENCH_SIG="sha256=$(printf '%s' "$KILN_BENCH_BODY" | openssl dgst -sha256 -hmac benchsecret -r | cut -d' ' -f1)"
+
+echo "== baseline: GET /healthz (${secs}s, $conns connections)"
+wrk -t2 -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/healthz" | grep -E 'Requests/sec|Latency|Non-2xx'
+echo "== signed push webhooks accepted (${secs}s, $conns connections)"
+wrk -t2 -c"$conns" -d"${secs}s" -s bench/webhook.lua "http://127.0.0.1:$port/hooks/github" | grep -E 'Requests/sec|Latency|Non-2xx'
+n=$(psql "host=$d/state/pg/run dbname=kiln user=kiln" -Atc "select count(*) from events")
+echo "events stored (each one committed before its 202): $n"
+
+# --- latency: signed webhook -> first step running, with two workers ---
+kill $kpid; wait $kpid 2>/dev/null || true
+pushes=${KILN_BENCH_PUSHES:-20}
+printf '[server]\nlisten = 127.0.0.1:%s\nstate_dir = %s/state2\n[workers]\ncount = 2\n' "$port" "$d" >"$d/kiln2.conf"
+"$bin/kilnd" -c "$d/kiln2.conf" >"$d/kilnd2.log" 2>&1 &
+kpid=$!
+for _ in $(seq 1 600); do
+	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+git init -q --bare -b main "$d/r.git"
+git init -q -b main "$d/w"
+mkdir -p "$d/w/.github/workflows"
+printf 'on: push\njobs:\n  t:\n    runs-on: self-hosted\n    steps:\n      - run: "true"\n' >"$d/w/.github/workflows/t.yml"
+"$bin/cictl" -c "$d/kiln2.conf" repo add bench/lat --url "file://$d/r.git" \
+    --secret-file "$d/secret" >/dev/null
+before=0000000000000000000000000000000000000000
+for i in $(seq 1 "$pushes"); do
+	echo "$i" >"$d/w/n"
+	git -C "$d/w" add -A
+	git -C "$d/w" -c user.name=b -c user.email=b@b commit -qm "$i"
+	git -C "$d/w" push -q "$d/r.git" main
+	after=$(git -C "$d/w" rev-parse HEAD)
+	body="{\"ref\":\"refs/heads/main\",\"before\":\"$before\",\"after\":\"$after\",\"repository\":{\"full_name\":\"bench/lat\"}}"
+	sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac benchsecret -r | cut -d' ' -f1)
+	curl -fsS -o /dev/null -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: lat-$i" \
+	    -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" \
+	    "http://127.0.0.1:$port/hooks/github"
+	before=$after
+	# One at a time, so each measures an idle system (bounded wait).
+	for _ in $(seq 1 300); do
+		st=$(psql "host=$d/state2/pg/run dbname=kiln user=kiln" -Atc \
+		    "select r.status from runs r join events e on e.id = r.event_id where e.sha = '$after'")
+		[ "$st" = completed ] && break
+		sleep 0.02
+	done
+done
+echo "== signed webhook -> first step running ($pushes pushes, 2 workers)"
+psql "host=$d/state2/pg/run dbname=kiln user=kiln" -At -F ' ' -c "
+	select 'p50 ' || round(percentile_cont(0.5) within group (order by ms)::numeric, 1) || ' ms, p90 ' ||
+	       round(percentile_cont(0.9) within group (order by ms)::numeric, 1) || ' ms, max ' || round(max(ms)::numeric, 1) || ' ms'
+	from (select extract(epoch from (s.started_at - e.created_at)) * 1000 as ms
+	      from events e join runs r on r.event_id = e.id join jobs j on j.run_id = r.id
+	      join steps s on s.job_id = j.id and s.number = 1) x"
