@@ -387,7 +387,7 @@ hook_store_event(struct hook *h, const char *ref, const char *sha,
 	struct webhook *wh = h->kilnd->webhook;
 
 	h->ref = xstrdup(ref);
-	h->sha = xstrdup(sha);
+	h->sha = sha ? xstrdup(sha) : NULL;
 	h->before = before ? xstrdup(before) : NULL;
 	TAILQ_INSERT_TAIL(&wh->pending, h, entry);
 	wh->npending++;
@@ -466,8 +466,7 @@ fail:
 
 /*
  * pull_request(_target): the run builds GitHub's test merge,
- * refs/pull/N/merge at merge_commit_sha; without one (a merge conflict)
- * GitHub runs nothing, and neither do we.
+ * refs/pull/N/merge at merge_commit_sha.
  */
 static void
 hook_store_pull_request(struct hook *h)
@@ -500,11 +499,17 @@ hook_store_pull_request(struct hook *h)
 		    "\"pull_request.base.ref\"");
 		goto fail;
 	}
-	if (merge == NULL || !hook_is_sha(merge)) {
-		hook_store_ignored(h, "the pull request has no test merge "
-		    "commit (merge conflict)");
-		return;
+	if (merge != NULL && !hook_is_sha(merge)) {
+		http_reply_error(h->req, 400, "pull_request payload: field "
+		    "\"pull_request.merge_commit_sha\" is not a commit SHA");
+		goto fail;
 	}
+	/*
+	 * GitHub computes the test merge asynchronously, so the payload often
+	 * has no merge_commit_sha yet: the planner then resolves
+	 * refs/pull/N/merge after fetching (and runs nothing if there is none,
+	 * as for a merge conflict).
+	 */
 	snprintf(ref, sizeof ref, "refs/pull/%lld/merge",
 	    (long long)json_integer_value(num));
 	hook_store_event(h, ref, merge, NULL);

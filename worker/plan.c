@@ -657,8 +657,34 @@ plan_retry_event(struct worker *w, int64_t id, const char *error)
 	    "re-queueing the event"));
 }
 
+/*
+ * A pull request whose payload had no merge_commit_sha: take the test
+ * merge GitHub published as refs/pull/N/merge.  None means GitHub could
+ * not merge (a conflict): like GitHub, run nothing.
+ */
+static int
+plan_resolve_merge(struct worker *w, struct claimed_event *ev,
+    const char *mirror, char *err, size_t errsz)
+{
+	char idbuf[32], sha[41];
+	const char *params[2] = { idbuf, sha };
+
+	if (ev->ref == NULL || mirror_resolve(mirror, ev->ref, sha, err,
+	    errsz) == -1) {
+		snprintf(err, errsz, "no test merge commit %s for the pull "
+		    "request (merge conflict?): nothing to run",
+		    ev->ref ? ev->ref : "(no ref)");
+		return -1;
+	}
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)ev->id);
+	PQclear(worker_exec(w, "UPDATE events SET sha = $2 WHERE id = "
+	    "$1::bigint", 2, params, "recording the merge commit"));
+	ev->sha = xstrdup(sha);
+	return 0;
+}
+
 int
-plan_event(struct worker *w, const struct claimed_event *ev)
+plan_event(struct worker *w, struct claimed_event *ev)
 {
 	struct mirror_file *files = NULL;
 	size_t nfiles = 0, i;
@@ -681,7 +707,13 @@ plan_event(struct worker *w, const struct claimed_event *ev)
 		plan_finish_event(w, ev->id, err);
 		goto out;
 	}
-	if (ev->sha == NULL || mirror_read_workflows(p.mirror, ev->sha, &files,
+	if (ev->sha == NULL && plan_resolve_merge(w, ev, p.mirror, err,
+	    sizeof err) == -1) {
+		log_info("event %lld: %s", (long long)ev->id, err);
+		plan_finish_event(w, ev->id, err);
+		goto out;
+	}
+	if (mirror_read_workflows(p.mirror, ev->sha, &files,
 	    &nfiles, err, sizeof err) == -1) {
 		log_warnx("event %lld: reading workflows at %s: %s",
 		    (long long)ev->id, ev->sha ? ev->sha : "(none)", err);

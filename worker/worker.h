@@ -82,8 +82,11 @@ int	claim_requeue(struct worker *, int64_t job_id);
 /* Announce this worker and its labels (for "no worker has labels ..."). */
 void	claim_register(struct worker *);
 
-/* plan.c: turn an event into runs and jobs; the event row is completed. */
-int	plan_event(struct worker *, const struct claimed_event *);
+/*
+ * plan.c: turn an event into runs and jobs; the event row is completed.
+ * A pull request without its merge commit gets ev->sha filled in.
+ */
+int	plan_event(struct worker *, struct claimed_event *);
 
 /* job.c: run a claimed job to its conclusion. */
 int	job_run(struct worker *, const struct claimed_job *);

@@ -173,6 +173,17 @@ job_message_has(const json_t *run, const char *arg)
 	return msg != NULL && strstr(msg, bar + 1) != NULL;
 }
 
+
+static size_t
+runs_count(struct harness *h)
+{
+	json_t *runs = harness_runs(h);
+	size_t n = json_array_size(runs);
+
+	json_decref(runs);
+	return n;
+}
+
 /* Paths of all runs of sha, comma-separated, sorted (caller frees). */
 static char *
 run_paths(struct harness *h, const char *sha)
@@ -365,9 +376,10 @@ git_out(struct harness *h, const char *cwd, ...)
  * pull_request webhook with action "opened".  Returns the merge sha.
  */
 static char *
-open_pull_request(struct harness *h, struct harness_repo *repo, int number,
+open_pull_request_as(struct harness *h, struct harness_repo *repo, int number,
     const char *head, const char *head_sha, const char *base,
-    const char *base_sha, const char *title)
+    const char *base_sha, const char *title, int announce_merge,
+    int make_merge_ref)
 {
 	char *tree_spec, *msg, *merge, *ref, *out, *body, *sig, *guid;
 	json_t *push, *ev;
@@ -378,9 +390,11 @@ open_pull_request(struct harness *h, struct harness_repo *repo, int number,
 	merge = git_out(h, NULL, "--git-dir", repo->bare, "commit-tree",
 	    tree_spec, "-p", base_sha, "-p", head_sha, "-m", msg, NULL);
 	ref = xasprintf("refs/pull/%d/merge", number);
-	out = git_out(h, NULL, "--git-dir", repo->bare, "update-ref", ref,
-	    merge, NULL);
-	free(out);
+	if (make_merge_ref) {
+		out = git_out(h, NULL, "--git-dir", repo->bare, "update-ref",
+		    ref, merge, NULL);
+		free(out);
+	}
 	free(ref);
 	ref = xasprintf("refs/pull/%d/head", number);
 	out = git_out(h, NULL, "--git-dir", repo->bare, "update-ref", ref,
@@ -406,6 +420,10 @@ open_pull_request(struct harness *h, struct harness_repo *repo, int number,
 	    "head"), "repo", json_object_get(push, "repository"));
 	json_object_set(json_object_get(json_object_get(ev, "pull_request"),
 	    "base"), "repo", json_object_get(push, "repository"));
+	/* GitHub often sends the event before the test merge is computed. */
+	if (!announce_merge)
+		json_object_set_new(json_object_get(ev, "pull_request"),
+		    "merge_commit_sha", json_null());
 	body = harness_json_text(ev);
 	sig = harness_sign(repo->secret, body, strlen(body));
 	guid = harness_guid();
@@ -429,6 +447,15 @@ struct event_wait {
 	json_t		*found;	/* the completed run */
 	char		*last;
 };
+
+static char *
+open_pull_request(struct harness *h, struct harness_repo *repo, int number,
+    const char *head, const char *head_sha, const char *base,
+    const char *base_sha, const char *title)
+{
+	return open_pull_request_as(h, repo, number, head, head_sha, base,
+	    base_sha, title, 1, 1);
+}
 
 static int
 event_run_done_cb(struct harness *h, void *p)
@@ -935,6 +962,79 @@ START_TEST(test_if_on_event_name_and_ref_selects_jobs_and_steps)
 	expect_not_contains(h, log, "log of pr-only", "PR-PUSH-STEP-16");
 	free(log);
 	json_decref(run);
+	free(merge);
+	free(base);
+	free(sha);
+	finish(h, repo);
+}
+END_TEST
+
+
+/*
+ * A pull_request payload without merge_commit_sha (GitHub computes the
+ * test merge asynchronously): the run uses refs/pull/N/merge as published
+ * in the repository.  Without a merge ref (a conflict), nothing runs and
+ * the event says why.
+ */
+static int
+event_error_set_cb(struct harness *h, void *arg)
+{
+	char *cmd = xasprintf("psql -At \"host=%s/state/pg/run dbname=kiln "
+	    "user=kiln\" -c \"select error from events where ref = '%s' "
+	    "and status = 'completed'\"", h->dir, (const char *)arg);
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	struct buf out = { 0 };
+	int ok;
+
+	ok = harness_run(argv, NULL, NULL, &out, NULL, 10000) == 0 &&
+	    out.data != NULL && strstr(out.data, "merge") != NULL;
+	buf_free(&out);
+	free(cmd);
+	return ok;
+}
+
+START_TEST(test_pull_request_without_merge_sha_uses_merge_ref)
+{
+	struct harness *h = harness_up("pr_merge_ref");
+	struct harness_repo *repo = harness_repo_new(h, "octo/prmerge");
+	char *sha, *base, *merge, *log;
+	json_t *run;
+
+	harness_repo_write(repo, ".github/workflows/pr.yml",
+	    "name: pr\n"
+	    "on: pull_request\n"
+	    "jobs:\n"
+	    "  check:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: echo \"PR-SHA=$GITHUB_SHA REF=$GITHUB_REF\"\n");
+	base = harness_push(h, repo, "main", "base");
+	harness_repo_write(repo, "feature.txt", "feature\n");
+	sha = harness_push(h, repo, "feature", "feature work");
+
+	/* No merge ref at all: a conflict; nothing may run. */
+	free(open_pull_request_as(h, repo, 9, "feature", sha, "main", base,
+	    "conflicting", 0, 0));
+	harness_assert(h, harness_wait_for(h, 30000, event_error_set_cb,
+	    "refs/pull/9/merge"), "the merge-less pull request was not "
+	    "recorded as having nothing to run");
+
+	merge = open_pull_request_as(h, repo, 8, "feature", sha, "main", base,
+	    "late merge sha", 0, 1);
+	run = wait_event_run(h, "pull_request", RUN_MS);
+	harness_expect_str(h, run, "pull_request run", "conclusion",
+	    "success");
+	harness_expect_str(h, run, "pull_request run", "head_sha", merge);
+	log = job_log(h, run, "check");
+	{
+		char *want = xasprintf("PR-SHA=%s REF=refs/pull/8/merge", merge);
+
+		harness_expect_contains(h, log, "log of check", want);
+		free(want);
+	}
+	free(log);
+	json_decref(run);
+	harness_assert(h, runs_count(h) == 1, "expected exactly one run");
 	free(merge);
 	free(base);
 	free(sha);
@@ -1841,6 +1941,7 @@ workflow_suite(void)
 	tcase_add_test(tc, test_needs_failure_skips_dependants_but_always_job_runs);
 	tcase_add_test(tc, test_run_completes_when_last_jobs_finish_together);
 	tcase_add_test(tc, test_if_on_event_name_and_ref_selects_jobs_and_steps);
+	tcase_add_test(tc, test_pull_request_without_merge_sha_uses_merge_ref);
 	tcase_add_test(tc, test_step_outputs_reach_dependent_job_through_needs);
 	tcase_add_test(tc, test_runs_on_unmatched_labels_stays_queued_with_reason);
 	tcase_add_test(tc, test_false_if_skips_job_no_worker_could_take);
