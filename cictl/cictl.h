@@ -221,6 +221,16 @@ json_t	*client_json(const struct cictl_ctx *, const char *method,
 	    const char *path, const char *body, size_t bodylen, long *status,
 	    struct buf *raw, char *err, size_t errsz);
 
+/*
+ * GET path, whose answer must be a JSON array.  Returns 1 when the command
+ * is done: with as_json kilnd's bytes were printed unchanged, an empty
+ * array printed empty_msg, or an error was reported; *rc holds the exit
+ * status.  Returns 0 with the array in *list for the caller to print
+ * (caller json_decref()s).
+ */
+int	 client_list(struct cictl_ctx *, const char *path, int as_json,
+	    const char *empty_msg, json_t **list, int *rc);
+
 /* The reason for a non-2xx answer: its "error" text, escaped, or "HTTP N". */
 void	 client_api_error(long status, const char *body, size_t len,
 	    char *err, size_t errsz);

@@ -312,3 +312,34 @@ client_json(const struct cictl_ctx *ctx, const char *method, const char *path,
 		client_response_free(&resp);
 	return root;
 }
+
+int
+client_list(struct cictl_ctx *ctx, const char *path, int as_json,
+    const char *empty_msg, json_t **list, int *rc)
+{
+	struct buf raw = { 0 };
+	char err[1024];
+
+	*rc = CICTL_OK;
+	*list = client_json(ctx, "GET", path, NULL, 0, NULL,
+	    as_json ? &raw : NULL, err, sizeof err);
+	if (*list == NULL) {
+		*rc = cictl_error(ctx, "%s", err);
+		return 1;
+	}
+	if (!json_is_array(*list)) {
+		*rc = cictl_error(ctx, "kilnd sent a non-array for %s", path);
+	} else if (as_json) {
+		/* The API's own bytes: nothing lost or reordered. */
+		output_json_raw(ctx->out, &raw);
+	} else if (json_array_size(*list) == 0) {
+		fprintf(ctx->out, "%s\n", empty_msg);
+	} else {
+		buf_free(&raw);
+		return 0;
+	}
+	buf_free(&raw);
+	json_decref(*list);
+	*list = NULL;
+	return 1;
+}

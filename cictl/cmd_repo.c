@@ -154,36 +154,16 @@ cmd_repo_list(struct cictl_ctx *ctx, const struct cmd_args *args)
 {
 	static const char *const head[] = { "ID", "REPOSITORY", "BRANCH",
 	    "CLONE URL", "CREATED" };
-	struct buf raw = { 0 };
 	struct table t;
 	json_t *list, *r;
 	const char *row[5];
-	char err[1024], idbuf[32];
+	char idbuf[32];
 	size_t i;
-	int json = args->flag[0] != NULL;
+	int rc;
 
-	list = client_json(ctx, "GET", "/api/v1/repos", NULL, 0, NULL,
-	    json ? &raw : NULL, err, sizeof err);
-	if (list == NULL)
-		return cictl_error(ctx, "%s", err);
-	if (!json_is_array(list)) {
-		json_decref(list);
-		buf_free(&raw);
-		return cictl_error(ctx, "kilnd sent a non-array for "
-		    "/api/v1/repos");
-	}
-	if (json) {
-		/* The API's own bytes: nothing lost or reordered. */
-		output_json_raw(ctx->out, &raw);
-		buf_free(&raw);
-		json_decref(list);
-		return CICTL_OK;
-	}
-	if (json_array_size(list) == 0) {
-		fprintf(ctx->out, "no repositories\n");
-		json_decref(list);
-		return CICTL_OK;
-	}
+	if (client_list(ctx, "/api/v1/repos", args->flag[0] != NULL,
+	    "no repositories", &list, &rc))
+		return rc;
 	table_init(&t, 5, 80);
 	table_add(&t, head);
 	json_array_foreach(list, i, r) {

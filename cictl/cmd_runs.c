@@ -51,12 +51,13 @@ cmd_runs_list(struct cictl_ctx *ctx, const struct cmd_args *args)
 	const char *repo = args->flag[0], *limit = args->flag[1], *why;
 	int json = args->flag[2] != NULL;
 	const char *row[RUNS_NCOLS];
-	struct buf path = { 0 }, raw = { 0 };
-	char err[1024], q[300], idbuf[32], sha[16];
+	struct buf path = { 0 };
+	char q[300], idbuf[32], sha[16];
 	struct table t;
 	json_t *list, *r;
 	int64_t n = 0;
 	size_t i;
+	int done, rc;
 
 	if (repo != NULL && cictl_valid_repo(repo, &why) == -1)
 		return cictl_usage_error(ctx, args->entry, "bad --repo '%s': %s",
@@ -73,28 +74,10 @@ cmd_runs_list(struct cictl_ctx *ctx, const struct cmd_args *args)
 		buf_printf(&path, "%climit=%lld", repo != NULL ? '&' : '?',
 		    (long long)n);
 
-	list = client_json(ctx, "GET", path.data, NULL, 0, NULL,
-	    json ? &raw : NULL, err, sizeof err);
+	done = client_list(ctx, path.data, json, "no runs", &list, &rc);
 	buf_free(&path);
-	if (list == NULL)
-		return cictl_error(ctx, "%s", err);
-	if (!json_is_array(list)) {
-		json_decref(list);
-		buf_free(&raw);
-		return cictl_error(ctx, "kilnd sent a non-array for "
-		    "/api/v1/runs");
-	}
-	if (json) {
-		output_json_raw(ctx->out, &raw);
-		buf_free(&raw);
-		json_decref(list);
-		return CICTL_OK;
-	}
-	if (json_array_size(list) == 0) {
-		fprintf(ctx->out, "no runs\n");
-		json_decref(list);
-		return CICTL_OK;
-	}
+	if (done)
+		return rc;
 	table_init(&t, RUNS_NCOLS, 40);
 	table_add(&t, head);
 	json_array_foreach(list, i, r) {
