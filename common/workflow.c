@@ -1996,10 +1996,11 @@ wf_k_strategy(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
 	st->set = 1;
 	wf_walk(ctx, v, wf_strategy_keys, nitems(wf_strategy_keys), st, where);
 	if (st->max_parallel.set && st->max_parallel.expr == NULL &&
-	    (st->max_parallel.value < 1 ||
+	    (st->max_parallel.value < 1 || st->max_parallel.value > WF_MAX_JOBS ||
 	    st->max_parallel.value != floor(st->max_parallel.value)))
 		wf_err(ctx, wf_get(ctx, v, "max-parallel"), "'%s.max-parallel' "
-		    "must be a whole number of at least 1", where);
+		    "must be a whole number, at least 1 and at most %d", where,
+		    WF_MAX_JOBS);
 }
 
 static void

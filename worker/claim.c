@@ -11,7 +11,13 @@
 #include "util.h"
 #include "worker.h"
 
-#define JOB_LEASE	"60 seconds"
+/*
+ * Renewed every second while a step runs, but not while a built-in action
+ * (a large checkout) or the log's final delivery blocks: long enough for
+ * those.  A local worker that dies is noticed at once anyway
+ * (kiln_worker_lost); the lease is for workers on other hosts.
+ */
+#define JOB_LEASE	"10 minutes"
 #define EVENT_LEASE	"10 minutes"
 
 static char *
@@ -53,7 +59,8 @@ claim_event(struct worker *w, struct claimed_event *ev)
 	    "lease_until = now() + interval '" EVENT_LEASE "', "
 	    "attempts = attempts + 1 "
 	    "FROM repositories p WHERE p.id = e.repository_id AND e.id = "
-	    "(SELECT id FROM events WHERE status = 'queued' ORDER BY id "
+	    "(SELECT id FROM events WHERE status = 'queued' AND "
+	    "(lease_until IS NULL OR lease_until <= now()) ORDER BY id "
 	    "FOR UPDATE SKIP LOCKED LIMIT 1) "
 	    "RETURNING e.id, e.repository_id, e.event, e.ref, e.sha, "
 	    "e.before_sha, e.payload::text, p.full_name, p.clone_url, "
@@ -92,6 +99,37 @@ claimed_event_free(struct claimed_event *ev)
 	memset(ev, 0, sizeof *ev);
 }
 
+/*
+ * Re-check a claim under max-parallel or a concurrency group with a fresh
+ * snapshot (kiln_claim_conflict); on a conflict give the job back as it
+ * was.  1 if it was given back.
+ */
+static int
+claim_conflict(struct worker *w, const struct claimed_job *job)
+{
+	char idbuf[32];
+	const char *params[1] = { idbuf };
+	PGresult *res;
+	int conflict;
+
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job->id);
+	res = worker_exec(w, "SELECT kiln_claim_conflict($1::bigint)", 1,
+	    params, "re-checking the claim");
+	if (res == NULL)
+		return 0;
+	conflict = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0),
+	    "t") == 0;
+	PQclear(res);
+	if (!conflict)
+		return 0;
+	log_info("job %lld: another worker claimed a job of its group at the "
+	    "same moment; giving it back", (long long)job->id);
+	PQclear(worker_exec(w, "UPDATE jobs SET status = 'queued', worker = "
+	    "NULL, started_at = NULL, lease_until = NULL WHERE id = $1::bigint "
+	    "AND status = 'in_progress'", 1, params, "giving the job back"));
+	return 1;
+}
+
 int
 claim_job(struct worker *w, struct claimed_job *job)
 {
@@ -99,6 +137,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	char idbuf[32];
 	PGresult *res;
 	json_t *ctx;
+	int limited;
 
 	memset(job, 0, sizeof *job);
 	/*
@@ -127,7 +166,8 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "kiln_job_context(j.id)::text, j.continue_on_error, "
 	    "j.timeout_minutes, j.strategy::text, j.labels <@ $2::text[], "
 	    "j.concurrency_group IS NOT NULL AND kiln_job_superseded(j.id), "
-	    "j.concurrency_group", 2, params,
+	    "j.concurrency_group, coalesce(j.max_parallel::text, "
+	    "j.concurrency_group)", 2, params,
 	    "claiming a job");
 	if (res == NULL)
 		return -1;
@@ -152,10 +192,15 @@ claim_job(struct worker *w, struct claimed_job *job)
 	job->timeout_minutes = strtod(PQgetvalue(res, 0, 7), NULL);
 	job->strategy = dup_or_null(res, 0, 8);
 	job->labels_ok = strcmp(PQgetvalue(res, 0, 9), "t") == 0;
+	limited = !PQgetisnull(res, 0, 12);
 	job->superseded = strcmp(PQgetvalue(res, 0, 10), "t") == 0;
 	job->concurrency_group = dup_or_null(res, 0, 11);
 	PQclear(res);
 
+	if (limited && claim_conflict(w, job)) {
+		claimed_job_free(job);
+		return 0;
+	}
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job->run_id);
 	params[0] = idbuf;
 	res = worker_exec(w,
@@ -170,6 +215,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    1, params, "reading the job's run");
 	if (res == NULL || PQntuples(res) == 0) {
 		PQclear(res);
+		claimed_job_free(job);
 		return -1;
 	}
 	job->path = dup_or_null(res, 0, 0);

@@ -48,6 +48,8 @@
 #define JOB_MAX_OUTPUT		(1024 * 1024)	/* job outputs, all together */
 #define JOB_MAX_SUMMARY		(1024 * 1024)	/* per step, as GitHub */
 #define JOB_MAX_PGIDS		1024
+#define JOB_CANCEL_GRACE_MS	(5 * 60 * 1000)
+#define STEP_MAX_MINUTES	360	/* GitHub's limit on step timeouts */
 
 extern char **environ;
 
@@ -82,6 +84,8 @@ struct jobrun {
 	struct envfile_path		 paths;	/* from GITHUB_PATH */
 	enum job_status			 status;
 	int				 cancel_requested;
+	int				 step_after_cancel; /* current step began
+						     after the cancellation */
 	int				 timed_out;	/* job timeout-minutes hit */
 	int64_t				 deadline_ms;
 	int64_t				 renewed_ms;
@@ -190,6 +194,11 @@ job_poll(struct jobrun *jr)
 		jr->cancel_requested = 1;
 }
 
+/*
+ * Stop the running step when a cancellation arrives while it runs.  A step
+ * that started after the cancellation (an always() cleanup) was chosen to
+ * run despite it and is left to finish (reference 5.7).
+ */
 static int
 job_cancelled_cb(void *arg)
 {
@@ -198,7 +207,7 @@ job_cancelled_cb(void *arg)
 	job_poll(jr);
 	if (*jr->w->stop)
 		jr->cancel_requested = 1;
-	return jr->cancel_requested;
+	return jr->cancel_requested && !jr->step_after_cancel;
 }
 
 static void
@@ -672,6 +681,9 @@ job_step_timeout(struct jobrun *jr, double step_minutes, int *job_bound)
 	if (left < 1)
 		left = 1;
 	own = step_minutes > 0 ? (int64_t)(step_minutes * 60000) : 0;
+	/* After a cancellation GitHub force-stops everything in 5 minutes. */
+	if (jr->step_after_cancel && (own == 0 || own > JOB_CANCEL_GRACE_MS))
+		own = JOB_CANCEL_GRACE_MS;
 	*job_bound = own == 0 || left < own;
 	return *job_bound ? left : own;
 }
@@ -854,6 +866,7 @@ job_step(struct jobrun *jr, size_t i)
 	job_poll(jr);
 	if (jr->cancel_requested && jr->status != JOB_ST_CANCELLED)
 		jr->status = JOB_ST_CANCELLED;
+	jr->step_after_cancel = jr->cancel_requested;
 	outputs = json_object();
 
 	/*
@@ -878,7 +891,8 @@ job_step(struct jobrun *jr, size_t i)
 		outcome = "failure";
 		goto finish;
 	}
-	if (!run || (jr->timed_out && !step->if_cond)) {
+	/* Past the job's timeout nothing more runs (ARCHITECTURE.md). */
+	if (!run || jr->timed_out) {
 		job_step_update(jr, i + 1, "completed", "skipped", "skipped",
 		    NULL);
 		json_object_set_new(outputs, "", json_null());
@@ -896,6 +910,14 @@ job_step(struct jobrun *jr, size_t i)
 	    context_eval_bool(&step->continue_on_error, &ctx_scope_step, &ctx,
 	    &coe, err, sizeof err) == -1) {
 		job_logf(jr, "##[error]%s\n", err);
+		outcome = "failure";
+		goto finish;
+	}
+	/* An evaluated value gets the bounds a literal has (and no NaN). */
+	if (step->timeout_minutes.set && !(minutes > 0 &&
+	    minutes <= STEP_MAX_MINUTES)) {
+		job_logf(jr, "##[error]timeout-minutes must be more than 0 and "
+		    "at most %d, not %g\n", STEP_MAX_MINUTES, minutes);
 		outcome = "failure";
 		goto finish;
 	}
@@ -1043,6 +1065,28 @@ job_prepare(struct jobrun *jr, char *err, size_t errsz)
 	return jr->stream ? 0 : -1;
 }
 
+/*
+ * The log could not be delivered to kilnd: keep its spool out of the
+ * workspace that is about to be removed, and say where.
+ */
+static void
+job_keep_spool(struct jobrun *jr, const char *why)
+{
+	char *dir = xasprintf("%s/spool", jr->w->work_dir);
+	char *from = xasprintf("%s/spool", jr->dir);
+	char *to = xasprintf("%s/%lld.spool", dir, (long long)jr->cj->id);
+
+	if (mkdir_p(dir, 0700) == 0 && rename(from, to) == 0)
+		log_warnx("job %lld: log stream: %s; undelivered log kept in %s",
+		    (long long)jr->cj->id, why, to);
+	else
+		log_warnx("job %lld: log stream: %s", (long long)jr->cj->id,
+		    why);
+	free(dir);
+	free(from);
+	free(to);
+}
+
 /* Processes a step left running in its group end with the job. */
 static void
 job_kill_leftovers(struct jobrun *jr)
@@ -1126,8 +1170,7 @@ done:
 		if (!requeued)
 			job_logf(&jr, "Job concluded: %s\n", conclusion);
 		if (stream_close(jr.stream, err, sizeof err) == -1)
-			log_warnx("job %lld: log stream: %s", (long long)cj->id,
-			    err);
+			job_keep_spool(&jr, err);
 	}
 	if (!requeued) {
 		job_complete(&jr, conclusion, outputs, message);

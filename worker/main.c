@@ -119,6 +119,13 @@ worker_wait(struct worker *w)
 	pfd.events = POLLIN;
 	if (pfd.fd < 0 || worker_stop)
 		return;
+	/* A NOTIFY that came in with a query's answer is already buffered. */
+	if ((n = PQnotifies(w->db)) != NULL) {
+		do
+			PQfreemem(n);
+		while ((n = PQnotifies(w->db)) != NULL);
+		return;
+	}
 	if (poll(&pfd, 1, WORKER_POLL_MS) > 0) {
 		PQconsumeInput(w->db);
 		while ((n = PQnotifies(w->db)) != NULL)

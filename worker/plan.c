@@ -26,6 +26,7 @@
 #include "workflow.h"
 
 #define ZERO_SHA "0000000000000000000000000000000000000000"
+#define PLAN_MAX_JOB_MINUTES	7200	/* 5 days, the self-hosted limit */
 
 /* Lazily computed changed-path list, shared by every workflow of a push. */
 struct plan_paths {
@@ -122,15 +123,18 @@ plan_compute_paths(struct plan *p)
 		return;
 	}
 	/*
-	 * A new branch: compare with where it leaves the default branch.
-	 * Without a default branch (first push), every file of the commit is
-	 * new.
+	 * A new ref: compare with where it leaves the default branch.  A new
+	 * branch at a commit the default branch already has changed nothing.
+	 * The default branch itself being created (a first push), or a
+	 * history unrelated to it: every file of the commit is new.
 	 */
 	ref = xasprintf("refs/heads/%s", ev->default_branch ?
 	    ev->default_branch : "main");
-	if (mirror_merge_base(p->mirror, ref, ev->sha, base, err,
-	    sizeof err) == 0 && strcmp(base, ev->sha) != 0) {
+	if (strcmp(ref, ev->ref) != 0 && mirror_merge_base(p->mirror, ref,
+	    ev->sha, base, err, sizeof err) == 0) {
 		free(ref);
+		if (strcmp(base, ev->sha) == 0)
+			return;		/* no changed files */
 		if (mirror_changed_paths(p->mirror, base, ev->sha, &p->paths.v,
 		    &p->paths.n, err, sizeof err) == 0)
 			return;
@@ -221,6 +225,10 @@ plan_insert_run(struct plan *p, const char *path, const char *name,
 	params[7] = ev->ref;
 	params[8] = source;
 	params[9] = message;
+	/* Run numbers count per workflow; planners take turns per file. */
+	PQclear(plan_exec(p, "SELECT pg_advisory_xact_lock("
+	    "hashtext('kiln-run-number'), hashtext($1 || '/' || $2))", 2,
+	    (const char *const[]){ repoid, path }, "serialising run numbers"));
 	res = plan_exec(p,
 	    "INSERT INTO runs (event_id, repository_id, run_number, name, path, "
 	    "event, head_sha, head_branch, ref, workflow_source, message, "
@@ -347,6 +355,18 @@ plan_insert_job(struct plan *p, int64_t run_id, const struct wf_job *job,
 	    context_eval_num(&job->strategy.max_parallel, 0,
 	    &ctx_scope_job_plan, &ctx, &maxpar, err, sizeof err) == -1)
 		message = err;
+	/* Evaluated values get the bounds literals have (and no NaN). */
+	if (message == NULL && !(timeout > 0 && timeout <= PLAN_MAX_JOB_MINUTES)) {
+		snprintf(err, sizeof err, "timeout-minutes must be more than 0 "
+		    "and at most %d, not %g", PLAN_MAX_JOB_MINUTES, timeout);
+		message = err;
+	}
+	if (message == NULL && job->strategy.max_parallel.set &&
+	    !(maxpar >= 1 && maxpar <= WF_MAX_JOBS)) {
+		snprintf(err, sizeof err, "strategy.max-parallel must be from 1 "
+		    "to %d, not %g", WF_MAX_JOBS, maxpar);
+		message = err;
+	}
 	if (!job->strategy.set)
 		failfast = 1;
 	if (message == NULL && job->concurrency.set &&
@@ -628,32 +648,88 @@ out:
 	return rc;
 }
 
-static void
+/*
+ * Plan one file inside a savepoint: if the database refuses something
+ * about it (a value out of a column's range, say), only that workflow
+ * fails, visibly, and the event's other workflows still run.  -1 only
+ * when even the failed run cannot be recorded.
+ */
+static int
+plan_file(struct plan *p, const struct mirror_file *f)
+{
+	char dberr[512], *msg;
+	int64_t run_id;
+	PGresult *res;
+
+	if ((res = plan_exec(p, "SAVEPOINT plan_file", 0, NULL,
+	    "savepoint")) == NULL)
+		return -1;
+	PQclear(res);
+	if (plan_workflow(p, f) == 0) {
+		PQclear(plan_exec(p, "RELEASE SAVEPOINT plan_file", 0, NULL,
+		    "release savepoint"));
+		return 0;
+	}
+	snprintf(dberr, sizeof dberr, "%s", PQerrorMessage(p->w->db));
+	dberr[strcspn(dberr, "\n")] = '\0';
+	if ((res = plan_exec(p, "ROLLBACK TO SAVEPOINT plan_file", 0, NULL,
+	    "rollback to savepoint")) == NULL)
+		return -1;
+	PQclear(res);
+	msg = xasprintf("%s: kiln could not plan this workflow: %s", f->path,
+	    dberr[0] ? dberr : "database error");
+	if (plan_insert_run(p, f->path, f->path, f->data ? f->data : "", msg,
+	    &run_id) == -1) {
+		free(msg);
+		return -1;
+	}
+	free(msg);
+	return 0;
+}
+
+/*
+ * Complete the event.  Only while it is still ours: a worker whose lease
+ * expired mid-plan (the reaper gave the event to another) must not commit
+ * a second set of runs.  Returns 1 if it was ours, 0 if not, -1 on error.
+ */
+static int
 plan_finish_event(struct worker *w, int64_t id, const char *error)
 {
 	char idbuf[32];
-	const char *params[2] = { idbuf, error };
+	const char *params[3] = { idbuf, error, w->name };
 	PGresult *res;
+	int mine;
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)id);
 	res = worker_exec(w, "UPDATE events SET status = 'completed', "
 	    "completed_at = now(), lease_until = NULL, error = $2 "
-	    "WHERE id = $1::bigint", 2, params, "completing the event");
+	    "WHERE id = $1::bigint AND claimed_by = $3 AND "
+	    "status = 'in_progress'", 3, params, "completing the event");
+	if (res == NULL)
+		return -1;
+	mine = strcmp(PQcmdTuples(res), "0") != 0;
 	PQclear(res);
+	return mine;
 }
 
-/* Give the event back to the queue; after three attempts, give up on it. */
+/*
+ * Give the event back to the queue, not to be claimed again before a
+ * backoff (30 s per attempt so far); after three attempts, give up on it
+ * and keep the reason.
+ */
 static void
 plan_retry_event(struct worker *w, int64_t id, const char *error)
 {
 	char idbuf[32];
-	const char *params[2] = { idbuf, error };
+	const char *params[3] = { idbuf, error, w->name };
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)id);
 	PQclear(worker_exec(w, "UPDATE events SET status = CASE WHEN "
 	    "attempts >= 3 THEN 'completed' ELSE 'queued' END, error = $2, "
-	    "claimed_by = NULL, lease_until = NULL, completed_at = CASE WHEN "
-	    "attempts >= 3 THEN now() END WHERE id = $1::bigint", 2, params,
+	    "claimed_by = NULL, lease_until = CASE WHEN attempts >= 3 THEN NULL "
+	    "ELSE now() + interval '30 seconds' * attempts END, "
+	    "completed_at = CASE WHEN attempts >= 3 THEN now() END "
+	    "WHERE id = $1::bigint AND claimed_by = $3", 3, params,
 	    "re-queueing the event"));
 }
 
@@ -701,16 +777,17 @@ plan_event(struct worker *w, struct claimed_event *ev)
 	if (p.payload == NULL)
 		p.payload = json_object();
 
+	/* Both can be passing: the network, GitHub's test merge not yet made. */
 	if (mirror_fetch(p.mirror, ev->clone_url, err, sizeof err) == -1) {
-		log_warnx("event %lld: fetching %s: %s", (long long)ev->id,
-		    ev->clone_url, err);
-		plan_finish_event(w, ev->id, err);
+		log_warnx("event %lld: fetching %s: %s (will retry)",
+		    (long long)ev->id, ev->clone_url, err);
+		plan_retry_event(w, ev->id, err);
 		goto out;
 	}
 	if (ev->sha == NULL && plan_resolve_merge(w, ev, p.mirror, err,
 	    sizeof err) == -1) {
 		log_info("event %lld: %s", (long long)ev->id, err);
-		plan_finish_event(w, ev->id, err);
+		plan_retry_event(w, ev->id, err);
 		goto out;
 	}
 	if (mirror_read_workflows(p.mirror, ev->sha, &files,
@@ -725,14 +802,19 @@ plan_event(struct worker *w, struct claimed_event *ev)
 		goto out;
 	PQclear(res);
 	for (i = 0; i < nfiles; i++)
-		if (plan_workflow(&p, &files[i]) == -1)
+		if (plan_file(&p, &files[i]) == -1)
 			break;
 	if (i < nfiles) {
 		PQclear(PQexec(w->db, "ROLLBACK"));
 		plan_retry_event(w, ev->id, "database error while planning");
 		goto out;
 	}
-	plan_finish_event(w, ev->id, NULL);
+	if (plan_finish_event(w, ev->id, NULL) != 1) {
+		log_warnx("event %lld: no longer ours (lease expired); "
+		    "dropping this plan", (long long)ev->id);
+		PQclear(PQexec(w->db, "ROLLBACK"));
+		goto out;
+	}
 	PQclear(worker_exec(w, "SELECT pg_notify('kiln_work', 'job')", 0, NULL,
 	    "notify"));
 	if ((res = worker_exec(w, "COMMIT", 0, NULL, "COMMIT")) == NULL)
