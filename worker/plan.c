@@ -400,7 +400,7 @@ plan_insert_job(struct plan *p, int64_t run_id, const struct wf_job *job,
 	    "queued";
 	params[6] = coe ? "true" : "false";
 	params[7] = failfast ? "true" : "false";
-	params[8] = maxpar >= 1 ? mp : NULL;
+	params[8] = message == NULL && maxpar >= 1 ? mp : NULL;
 	params[9] = sj;
 	params[10] = labels ? labels : "{}";
 	params[11] = tmo;

@@ -1924,6 +1924,185 @@ START_TEST(test_job_concurrency_cancel_in_progress_stops_running_job)
 }
 END_TEST
 
+
+/*
+ * A step that starts after its job was cancelled because its if: still
+ * holds (always()) runs to the end (reference 5.7): the cleanup of a
+ * fail-fast-cancelled leg prints its marker, later default steps skip.
+ */
+START_TEST(test_always_step_after_cancel_runs_to_the_end)
+{
+	struct harness *h = harness_up("always_after_cancel");
+	struct harness_repo *repo = harness_repo_new(h, "octo/cleanup");
+	char *wf, *sha, *log, *started;
+	json_t *run, *job;
+
+	wf = xasprintf(
+	    "name: cleanup\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  test:\n"
+	    "    runs-on: self-hosted\n"
+	    "    strategy:\n"
+	    "      matrix:\n"
+	    "        leg: [fast, slow]\n"
+	    "    steps:\n"
+	    "      - name: work\n"
+	    "        env:\n"
+	    "          LEG: ${{ matrix.leg }}\n"
+	    "          SHARED: %s\n"
+	    "        run: |\n"
+	    "          if [ \"$LEG\" = slow ]; then\n"
+	    "            touch \"$SHARED/slow-started\"\n"
+	    "            sleep 60\n"
+	    "          else\n"
+	    "            for i in $(seq 1 300); do\n"
+	    "              [ -e \"$SHARED/slow-started\" ] && break\n"
+	    "              sleep 0.1\n"
+	    "            done\n"
+	    "            exit 1\n"
+	    "          fi\n"
+	    "      - name: cleanup\n"
+	    "        if: always()\n"
+	    "        run: sleep 1; echo \"CLEANUP-DONE-$((1 + 1))\"\n"
+	    "      - name: after\n"
+	    "        run: echo never\n", h->shared);
+	harness_repo_write(repo, ".github/workflows/cleanup.yml", wf);
+	free(wf);
+	sha = harness_push(h, repo, "main", "cleanup");
+	started = xasprintf("%s/slow-started", h->shared);
+	wait_file(h, started, MARK_MS, "the slow leg never started");
+	run = harness_wait_run(h, sha, NULL, 40000);
+	expect_job(h, run, "test (slow)", "cancelled");
+	job = harness_job(h, run, "test (slow)");
+	expect_step(h, job, "cleanup", "success", "success");
+	expect_step(h, job, "after", "skipped", "skipped");
+	log = job_log(h, run, "test (slow)");
+	harness_expect_contains(h, log, "log of the cancelled leg",
+	    "CLEANUP-DONE-2");
+	free(log);
+	json_decref(run);
+	free(started);
+	free(sha);
+	finish(h, repo);
+}
+END_TEST
+
+/*
+ * A value the database cannot hold (an evaluated max-parallel of three
+ * billion) fails that job, visibly, and the event's other workflows run.
+ */
+START_TEST(test_out_of_range_value_fails_only_its_job)
+{
+	struct harness *h = harness_up("out_of_range_value");
+	struct harness_repo *repo = harness_repo_new(h, "octo/range");
+	json_t *run, *job;
+	char *sha;
+
+	harness_repo_write(repo, ".github/workflows/a-good.yml",
+	    "name: good\non: push\njobs:\n  j:\n    runs-on: self-hosted\n"
+	    "    steps:\n      - run: echo good\n");
+	harness_repo_write(repo, ".github/workflows/b-bad.yml",
+	    "name: bad\non: push\njobs:\n  j:\n    runs-on: self-hosted\n"
+	    "    strategy:\n"
+	    "      max-parallel: ${{ fromJSON('3000000000') }}\n"
+	    "      matrix:\n        x: [1, 2]\n"
+	    "    steps:\n      - run: echo bad\n");
+	sha = harness_push(h, repo, "main", "range");
+	run = harness_wait_run(h, sha, ".github/workflows/a-good.yml", RUN_MS);
+	harness_expect_str(h, run, "good run", "conclusion", "success");
+	json_decref(run);
+	run = harness_wait_run(h, sha, ".github/workflows/b-bad.yml", RUN_MS);
+	harness_expect_str(h, run, "bad run", "conclusion", "failure");
+	job = harness_job(h, run, "j (1)");
+	harness_expect_contains(h, harness_str(job, "message"),
+	    "the job's message", "max-parallel");
+	json_decref(run);
+	free(sha);
+	finish(h, repo);
+}
+END_TEST
+
+/*
+ * A new branch created at a commit the default branch already has changed
+ * no files: a path-filtered workflow does not run (reference 2.4), one
+ * without path filters does.
+ */
+/* The run of path pushed to branch, once completed (NULL if none yet). */
+static json_t *
+branch_run(struct harness *h, const char *branch, const char *path)
+{
+	json_t *runs = harness_runs(h), *r, *found = NULL;
+	size_t i;
+
+	json_array_foreach(runs, i, r) {
+		const char *b = harness_str(r, "head_branch");
+		const char *p = harness_str(r, "path");
+
+		if (b != NULL && p != NULL && strcmp(b, branch) == 0 &&
+		    strcmp(p, path) == 0)
+			found = json_incref(r);
+	}
+	json_decref(runs);
+	return found;
+}
+
+static int
+feature_any_done_cb(struct harness *h, void *arg)
+{
+	json_t *r = branch_run(h, "feature", ".github/workflows/any.yml");
+	int done = r != NULL && run_status_is(r, "completed");
+
+	json_decref(r);
+	return done;
+}
+
+START_TEST(test_new_branch_at_known_commit_changes_no_paths)
+{
+	struct harness *h = harness_up("new_branch_no_paths");
+	struct harness_repo *repo = harness_repo_new(h, "octo/nobranchpaths");
+	struct harness_resp r;
+	char *sha, *out, *body, *sig, *guid;
+	json_t *run, *ev;
+
+	harness_repo_write(repo, ".github/workflows/src.yml",
+	    "name: src\non:\n  push:\n    paths: ['src/**']\njobs:\n  j:\n"
+	    "    runs-on: self-hosted\n    steps:\n      - run: echo src\n");
+	harness_repo_write(repo, ".github/workflows/any.yml",
+	    "name: any\non: push\njobs:\n  j:\n    runs-on: self-hosted\n"
+	    "    steps:\n      - run: echo any\n");
+	harness_repo_write(repo, "src/a.c", "int a;\n");
+	sha = harness_push(h, repo, "main", "first");
+	run = harness_wait_run(h, sha, ".github/workflows/src.yml", RUN_MS);
+	json_decref(run);
+
+	/* The same commit pushed as a new branch (before = zeros). */
+	out = git_out(h, NULL, "--git-dir", repo->bare, "update-ref",
+	    "refs/heads/feature", sha, NULL);
+	free(out);
+	ev = harness_push_event(repo, "refs/heads/feature",
+	    "0000000000000000000000000000000000000000", sha, "feature at main");
+	body = harness_json_text(ev);
+	sig = harness_sign(repo->secret, body, strlen(body));
+	guid = harness_guid();
+	harness_webhook(h, "push", guid, sig, body, strlen(body), &r);
+	harness_assert(h, r.status == 202, "push of feature: %ld", r.status);
+	harness_resp_free(&r);
+	harness_assert(h, harness_wait_for(h, RUN_MS, feature_any_done_cb,
+	    NULL), "the unfiltered workflow did not run on feature");
+	run = branch_run(h, "feature", ".github/workflows/src.yml");
+	harness_assert(h, run == NULL, "the path-filtered workflow ran on a "
+	    "branch that changed no files: %s", run ? harness_json_text(run) :
+	    "");
+	json_decref(ev);
+	free(body);
+	free(sig);
+	free(guid);
+	free(sha);
+	finish(h, repo);
+}
+END_TEST
+
 static Suite *
 workflow_suite(void)
 {
@@ -1934,6 +2113,7 @@ workflow_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_matrix_include_exclude_yields_exact_legs_with_values);
 	tcase_add_test(tc, test_matrix_fail_fast_cancels_running_sibling);
+	tcase_add_test(tc, test_always_step_after_cancel_runs_to_the_end);
 	tcase_add_test(tc, test_matrix_without_fail_fast_lets_siblings_finish);
 	suite_add_tcase(s, tc);
 
@@ -1946,6 +2126,7 @@ workflow_suite(void)
 	tcase_add_test(tc, test_step_outputs_reach_dependent_job_through_needs);
 	tcase_add_test(tc, test_runs_on_unmatched_labels_stays_queued_with_reason);
 	tcase_add_test(tc, test_false_if_skips_job_no_worker_could_take);
+	tcase_add_test(tc, test_out_of_range_value_fails_only_its_job);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("steps");
@@ -1960,6 +2141,7 @@ workflow_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_path_filters_skip_and_include_workflows);
 	tcase_add_test(tc, test_branch_filter_negation_excludes_alpha_release);
+	tcase_add_test(tc, test_new_branch_at_known_commit_changes_no_paths);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("concurrency");
