@@ -518,7 +518,7 @@ START_TEST(test_apply_fresh)
 		expect(c, "1", "SELECT count(*) FROM pg_proc p JOIN pg_namespace "
 		    "s ON s.oid = p.pronamespace WHERE s.nspname = 'public' AND "
 		    "p.proname = '%s'", funcs[i]);
-	/* 002 altered a table of 001. */
+	/* The events table has its planner-lease columns. */
 	expect(c, "2", "SELECT count(*) FROM information_schema.columns WHERE "
 	    "table_name = 'events' AND column_name IN ('lease_until', "
 	    "'attempts')");
@@ -549,7 +549,7 @@ START_TEST(test_apply_failure_rolls_back)
 	sql_exec(c, "CREATE TABLE deliveries (x int)");
 	n = migrate_apply(c, err, sizeof err);
 	ck_assert_int_eq(n, -1);
-	ck_assert_msg(strstr(err, "migration 001_init.sql") != NULL, "err: %s",
+	ck_assert_msg(strstr(err, "migration 001_schema.sql") != NULL, "err: %s",
 	    err);
 	ck_assert_msg(strstr(err, "already exists") != NULL, "err: %s", err);
 	/* Nothing of 001 remains, nothing was recorded, the lock is free. */
