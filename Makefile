@@ -136,8 +136,86 @@ install: $(BINS)
 	test -e $(DESTDIR)$(sysconfdir)/kiln/kiln.conf || \
 		$(INSTALL) -m 644 etc/kiln.conf $(DESTDIR)$(sysconfdir)/kiln/kiln.conf
 
+# ---- Fuzzing (clang + libFuzzer; not part of check or CI) ---------------
+#
+#   make fuzz          every fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/
+#   make fuzz-smoke    each one for FUZZ_TIME seconds on fuzz/corpus/<name>
+#
+# common/ is compiled again into build-fuzz/ with the same flags as the
+# targets (coverage, ASan, UBSan), never mixed with build/.  See
+# fuzz/README.md.
+FB := build-fuzz
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 20
+FUZZ_MAX_LEN ?= 65536
+FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS = $(KILN_CFLAGS) -O1 -g $(FUZZ_SAN) $(LIB_CFLAGS) -D_GNU_SOURCE \
+	-Icommon -I$(FB)/gen -DKILN_VERSION=\"$(VERSION)\" \
+	-DKILN_SYSCONFDIR=\"$(sysconfdir)\" \
+	-DKILN_LOCALSTATEDIR=\"$(localstatedir)\" -DKILN_BINDIR=\"$(bindir)\" \
+	-MMD -MP
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+FUZZ_BIN := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
+FUZZ_LIB := $(FB)/libkiln.a
+FUZZ_COMMON_OBJ := $(COMMON_SRC:%.c=$(FB)/obj/%.o) $(FB)/obj/gen/embed_sql.o
+
+.PHONY: fuzz fuzz-smoke
+
+fuzz: $(FUZZ_BIN)
+
+$(FB)/gen/embed_sql.c: $(SQL_FILES) build-aux/embed.awk
+	@mkdir -p $(@D)
+	awk -v sym=embed_sql -f build-aux/embed.awk $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+
+$(FB)/obj/gen/%.o: $(FB)/gen/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FB)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_COMMON_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FB)/fuzz_%: $(FB)/obj/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $< $(FUZZ_LIB) $(LIBS_ALL)
+
+# New inputs go to build-fuzz/corpus/<name>; fuzz/corpus/<name> (the seeds)
+# is only read.  A crash, leak or UBSan report fails the target, leaves
+# the input in build-fuzz/artifacts/ and the full log in build-fuzz/logs/.
+fuzz-smoke: $(FUZZ_BIN)
+	@mkdir -p $(FB)/artifacts $(FB)/logs; fail=; \
+	for t in $(FUZZ_NAMES); do \
+		mkdir -p $(FB)/corpus/$$t; \
+		dict=; test -f fuzz/$$t.dict && dict=-dict=fuzz/$$t.dict; \
+		echo "== fuzz_$$t ($(FUZZ_TIME)s)"; \
+		if ASAN_OPTIONS=detect_leaks=1 \
+		    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		    LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp" \
+		    $(FB)/fuzz_$$t -max_total_time=$(FUZZ_TIME) \
+		    -max_len=$(FUZZ_MAX_LEN) -timeout=10 -print_final_stats=1 \
+		    -artifact_prefix=$(FB)/artifacts/$$t- $$dict \
+		    $(FB)/corpus/$$t fuzz/corpus/$$t > $(FB)/logs/$$t.log 2>&1; \
+		then \
+			grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^stat::peak_rss_mb' \
+			    $(FB)/logs/$$t.log; \
+		else \
+			fail="$$fail $$t"; \
+			grep -E -A25 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|fuzz invariant|^secret |differs' \
+			    $(FB)/logs/$$t.log | head -60; \
+			grep -E 'Test unit written to' $(FB)/logs/$$t.log; \
+		fi; \
+	done; \
+	if [ -n "$$fail" ]; then echo "fuzz-smoke: FAILED:$$fail"; exit 1; fi; \
+	echo "fuzz-smoke: all $(words $(FUZZ_NAMES)) targets clean"
+
+-include $(shell find $(FB)/obj -name '*.d' 2>/dev/null)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 distclean: clean
 	rm -rf config.mk config.status config.log autom4te.cache configure aclocal.m4

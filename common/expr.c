@@ -2071,8 +2071,9 @@ json_whole_reals_to_ints(json_t *j)
 
 	if (json_is_real(j)) {
 		d = json_real_value(j);
-		if (d == (double)(json_int_t)d && d > -9007199254740992.0 &&
-		    d < 9007199254740992.0) {
+		/* Range first: casting an out-of-range double is undefined. */
+		if (d > -9007199254740992.0 && d < 9007199254740992.0 &&
+		    d == (double)(json_int_t)d) {
 			r = json_integer((json_int_t)d);
 			json_decref(j);
 			return r;

@@ -63,7 +63,10 @@ api_json_cb(PGresult *res, const char *error, void *arg)
 	struct api_req *a = arg;
 
 	if (error != NULL) {
-		log_warnx("admin API query: %s", error);
+		char why[512];
+
+		log_warnx("admin API query: %s", log_escape(error, 300, why,
+		    sizeof why));
 		http_reply_error(a->req, 500, "database error");
 	} else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
 		http_reply_error(a->req, 404, "not found");
@@ -222,7 +225,10 @@ api_repo_add_cb(PGresult *res, const char *error, void *arg)
 	struct api_req *a = arg;
 
 	if (error != NULL) {
-		log_warnx("adding repository: %s", error);
+		char why[512];
+
+		log_warnx("adding repository: %s", log_escape(error, 300, why,
+		    sizeof why));
 		http_reply_error(a->req, 500, "database error");
 	} else
 		http_reply_json(a->req, strcmp(PQgetvalue(res, 0, 1), "t") == 0 ?

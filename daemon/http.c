@@ -205,7 +205,8 @@ http_listen_unix(struct event_base *base, struct evhttp *http,
 {
 	struct sockaddr_un sun;
 	struct evconnlistener *lev;
-	int fd;
+	mode_t old_mask;
+	int fd, rc;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
@@ -220,8 +221,11 @@ http_listen_unix(struct event_base *base, struct evhttp *http,
 		return -1;
 	}
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
-	    chmod(path, 0600) == -1 || listen(fd, 128) == -1) {
+	/* Born 0600: no moment at the umask's permissions. */
+	old_mask = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old_mask);
+	if (rc == -1 || chmod(path, 0600) == -1 || listen(fd, 128) == -1) {
 		snprintf(err, errsz, "admin socket %s: %s", path,
 		    strerror(errno));
 		close(fd);

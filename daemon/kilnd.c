@@ -59,6 +59,9 @@ print_line(const char *line, void *arg)
 static void
 kilnd_reap_cb(PGresult *res, const char *error, void *arg)
 {
+	struct kilnd *k = arg;
+
+	k->reaping = 0;
 	if (error != NULL)
 		log_warnx("reaper: %s", error);
 	else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
@@ -71,9 +74,12 @@ kilnd_reap_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct kilnd *k = arg;
 
-	if (db_connected(k->db) > 0)
-		db_query(k->db, "SELECT kiln_reap()", 0, NULL, kilnd_reap_cb,
-		    NULL);
+	/* One at a time: a reaper stuck on a lock must not fill the pool. */
+	if (k->reaping || db_connected(k->db) == 0)
+		return;
+	if (db_query(k->db, "SELECT kiln_reap()", 0, NULL, kilnd_reap_cb,
+	    k) == 0)
+		k->reaping = 1;
 }
 
 static void
@@ -93,6 +99,8 @@ kilnd_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == pgembed_pid(k->pg)) {
 			pgembed_reaped(k->pg);
+			if (k->stopping)
+				continue;
 			log_warnx("embedded PostgreSQL exited unexpectedly; "
 			    "stopping");
 			k->stopping = 1;
@@ -235,6 +243,7 @@ main(int argc, char **argv)
 	if (cfg.listen[0] != '\0') {
 		k.http_public = evhttp_new(k.base);
 		evhttp_set_max_body_size(k.http_public, WEBHOOK_MAX_BODY);
+		evhttp_set_max_headers_size(k.http_public, HTTP_MAX_HEADERS);
 		k.route_public = http_attach(&k, k.http_public, HTTP_PUBLIC);
 		if (http_listen_tcp(k.http_public, cfg.listen, err,
 		    sizeof err) == -1) {
@@ -244,6 +253,7 @@ main(int argc, char **argv)
 	}
 	k.http_admin = evhttp_new(k.base);
 	evhttp_set_max_body_size(k.http_admin, 1024 * 1024);
+	evhttp_set_max_headers_size(k.http_admin, HTTP_MAX_HEADERS);
 	k.route_admin = http_attach(&k, k.http_admin, HTTP_ADMIN);
 	if (http_listen_unix(k.base, k.http_admin, cfg.admin_socket, err,
 	    sizeof err) == -1) {

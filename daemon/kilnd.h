@@ -33,6 +33,7 @@ struct kilnd {
 	char			*log_dir;	/* <state_dir>/logs */
 	char			*conninfo;
 	int			 stopping;
+	int			 reaping;	/* a kiln_reap() is running */
 	struct event		*reap_timer;
 	struct webhook		*webhook;	/* deliveries being stored */
 };
@@ -40,6 +41,7 @@ struct kilnd {
 /* http.c: route requests of either listener through one table. */
 #define HTTP_PUBLIC	0x1		/* served on the TCP listener */
 #define HTTP_ADMIN	0x2		/* served on the admin socket */
+#define HTTP_MAX_HEADERS (64 * 1024)	/* all request headers together */
 
 struct http_route {
 	enum evhttp_cmd_type	 method;

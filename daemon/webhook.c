@@ -152,7 +152,10 @@ hook_insert_cb(PGresult *res, const char *error, void *arg)
 	struct hook *h = arg;
 
 	if (error != NULL) {
-		log_warnx("storing delivery %s: %s", h->delivery, error);
+		char why[512];
+
+		log_warnx("storing delivery %s: %s", h->delivery,
+		    log_escape(error, 300, why, sizeof why));
 		http_reply_error(h->req, 500, "could not store the delivery");
 	} else if (PQntuples(res) == 0) {
 		char json[256];
@@ -173,14 +176,21 @@ hook_insert_cb(PGresult *res, const char *error, void *arg)
 	hook_free(h);
 }
 
+static void	hook_reply_duplicate(struct hook *);
+
 static void
 hook_ignored_cb(PGresult *res, const char *error, void *arg)
 {
 	struct hook *h = arg;
 
 	if (error != NULL) {
-		log_warnx("recording delivery %s: %s", h->delivery, error);
+		char why[512];
+
+		log_warnx("recording delivery %s: %s", h->delivery,
+		    log_escape(error, 300, why, sizeof why));
 		http_reply_error(h->req, 500, "could not record the delivery");
+	} else if (PQntuples(res) == 0) {
+		hook_reply_duplicate(h);
 	} else {
 		char json[512];
 
@@ -282,8 +292,13 @@ hook_batch_cb(PGresult *res, const char *error, void *arg)
 			json_object_set_new(ids, PQgetvalue(res, i, 0),
 			    json_string(PQgetvalue(res, i, 1)));
 	else
+	{
+		char why[512];
+
 		log_warnx("storing a batch of %zu deliveries: %s; retrying "
-		    "them one by one", bt->n, error);
+		    "them one by one", bt->n, log_escape(error, 300, why,
+		    sizeof why));
+	}
 	while ((h = TAILQ_FIRST(&bt->hooks)) != NULL) {
 		json_t *id;
 
@@ -528,8 +543,8 @@ hook_store_ignored(struct hook *h, const char *why)
 	h->ignored_why = xstrdup(why);
 	if (db_query(h->kilnd->db,
 	    "INSERT INTO deliveries (id, repository_id, event, action, outcome) "
-	    "VALUES ($1, $2, $3, $4, 'ignored') ON CONFLICT (id) DO NOTHING",
-	    4, params, hook_ignored_cb, h) == -1) {
+	    "VALUES ($1, $2, $3, $4, 'ignored') ON CONFLICT (id) DO NOTHING "
+	    "RETURNING id", 4, params, hook_ignored_cb, h) == -1) {
 		http_reply_error(h->req, 503, "database queue is full; retry");
 		hook_free(h);
 	}
@@ -544,7 +559,11 @@ hook_lookup_cb(PGresult *res, const char *error, void *arg)
 	int ok;
 
 	if (error != NULL) {
-		log_warnx("looking up repository %s: %s", h->repo_name, error);
+		char name[256], why[512];
+
+		log_warnx("looking up repository %s: %s", log_escape(h->repo_name,
+		    100, name, sizeof name), log_escape(error, 300, why,
+		    sizeof why));
 		http_reply_error(h->req, 503, "database unavailable");
 		goto done;
 	}
