@@ -167,8 +167,8 @@ http_attach(struct kilnd *k, struct evhttp *http, int listener_flag)
 }
 
 int
-http_listen_tcp(struct evhttp *http, const char *hostport, char *err,
-    size_t errsz)
+http_listen_tcp(struct evhttp *http, const char *hostport,
+    struct evhttp_bound_socket **bound, char *err, size_t errsz)
 {
 	char host[256];
 	const char *colon, *errstr;
@@ -190,8 +190,8 @@ http_listen_tcp(struct evhttp *http, const char *hostport, char *err,
 	else
 		snprintf(host, sizeof host, "%.*s", (int)(colon - hostport),
 		    hostport);
-	if (evhttp_bind_socket_with_handle(http, host, (unsigned short)port) ==
-	    NULL) {
+	if ((*bound = evhttp_bind_socket_with_handle(http, host,
+	    (unsigned short)port)) == NULL) {
 		snprintf(err, errsz, "listen on %s: %s", hostport,
 		    strerror(errno));
 		return -1;

@@ -34,6 +34,7 @@
 #include "util.h"
 
 #define KILND_REAP_INTERVAL_S	5
+#define KILND_STOP_MAX_S	30	/* drain workers and deliveries */
 
 static void __attribute__((noreturn))
 usage(int code)
@@ -82,10 +83,16 @@ kilnd_reap_timer_cb(evutil_socket_t fd, short what, void *arg)
 		k->reaping = 1;
 }
 
-static void
-kilnd_maybe_exit(struct kilnd *k)
+/*
+ * Stopping ends the loop only once the workers have exited and every
+ * delivery already accepted on the wire has been stored and answered:
+ * GitHub does not redeliver on its own, so none may be dropped.
+ */
+void
+kilnd_check_exit(struct kilnd *k)
 {
-	if (k->stopping && supervisor_running(k->sup) == 0)
+	if (k->stopping && supervisor_running(k->sup) == 0 &&
+	    webhook_idle(k->webhook))
 		event_base_loopexit(k->base, NULL);
 }
 
@@ -109,7 +116,7 @@ kilnd_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		}
 		supervisor_reaped(k->sup, pid, status);
 	}
-	kilnd_maybe_exit(k);
+	kilnd_check_exit(k);
 }
 
 static void
@@ -121,8 +128,15 @@ kilnd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("received signal %d; stopping", (int)sig);
 	k->stopping = 1;
+	/* No new deliveries; those in flight still get their answers. */
+	if (k->public_socket != NULL) {
+		evhttp_del_accept_socket(k->http_public, k->public_socket);
+		k->public_socket = NULL;
+	}
+	/* Bounded: a database that never answers must not block the stop. */
+	event_base_loopexit(k->base, &(struct timeval){ KILND_STOP_MAX_S, 0 });
 	supervisor_stop(k->sup);
-	kilnd_maybe_exit(k);
+	kilnd_check_exit(k);
 }
 
 /* Reloading the configuration is not implemented; never die of a hangup. */
@@ -245,8 +259,8 @@ main(int argc, char **argv)
 		evhttp_set_max_body_size(k.http_public, WEBHOOK_MAX_BODY);
 		evhttp_set_max_headers_size(k.http_public, HTTP_MAX_HEADERS);
 		k.route_public = http_attach(&k, k.http_public, HTTP_PUBLIC);
-		if (http_listen_tcp(k.http_public, cfg.listen, err,
-		    sizeof err) == -1) {
+		if (http_listen_tcp(k.http_public, cfg.listen,
+		    &k.public_socket, err, sizeof err) == -1) {
 			pgembed_stop(k.pg);
 			fatalx("%s", err);
 		}
@@ -283,12 +297,13 @@ main(int argc, char **argv)
 	for (i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	event_free(k.reap_timer);
-	supervisor_free(k.sup);
 	/*
 	 * The pool first: its pending callbacks still answer their HTTP
-	 * requests, which must exist until evhttp_free().
+	 * requests (which must exist until evhttp_free()) and reach the
+	 * supervisor's workers (which must exist until supervisor_free()).
 	 */
 	db_free(k.db);
+	supervisor_free(k.sup);
 	webhook_free(k.webhook);
 	if (k.http_public != NULL)
 		evhttp_free(k.http_public);

@@ -27,6 +27,7 @@ struct kilnd {
 	struct logsrv		*logsrv;
 	struct supervisor	*sup;
 	struct evhttp		*http_public;	/* webhooks, status page */
+	struct evhttp_bound_socket *public_socket; /* closed on stop */
 	struct evhttp		*http_admin;	/* admin API, Unix socket */
 	struct http_listener	*route_public;	/* http_attach() handles */
 	struct http_listener	*route_admin;
@@ -61,8 +62,8 @@ struct http_listener *http_attach(struct kilnd *, struct evhttp *,
 void	http_reply_json(struct evhttp_request *, int code, const char *json);
 void	http_reply_error(struct evhttp_request *, int code, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
-int	http_listen_tcp(struct evhttp *, const char *hostport, char *err,
-	    size_t errsz);
+int	http_listen_tcp(struct evhttp *, const char *hostport,
+	    struct evhttp_bound_socket **, char *err, size_t errsz);
 int	http_listen_unix(struct event_base *, struct evhttp *, const char *path,
 	    char *err, size_t errsz);
 
@@ -72,7 +73,12 @@ void	webhook_github(struct kilnd *, struct evhttp_request *,
 #define WEBHOOK_MAX_BODY	(25 * 1024 * 1024)	/* GitHub's own cap */
 /* The batcher of accepted deliveries; freed before the database pool. */
 struct webhook *webhook_new(struct kilnd *);
+/* No delivery is waiting for its answer. */
+int	webhook_idle(const struct webhook *);
 void	webhook_free(struct webhook *);
+
+/* kilnd.c: leave the loop once stopping and nothing is in flight. */
+void	kilnd_check_exit(struct kilnd *);
 
 /* api.c */
 void	api_healthz(struct kilnd *, struct evhttp_request *,

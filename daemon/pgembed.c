@@ -7,6 +7,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
@@ -277,6 +278,41 @@ out:
 	return rc;
 }
 
+/*
+ * After kilnd was killed, its postmaster may still be finishing its own
+ * shutdown (PR_SET_PDEATHSIG): wait (bounded) until the pid in
+ * postmaster.pid is gone, or turns out to be some other program.
+ */
+static void
+pgembed_wait_old_postmaster(const char *data)
+{
+	char path[4300], exe[64], target[4300], *text;
+	int64_t deadline = now_ms() + PGEMBED_STOP_TIMEOUT_MS;
+	long pid;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "%s/postmaster.pid", data);
+	if ((text = file_read_all(path, 4096, NULL)) == NULL)
+		return;
+	pid = strtol(text, NULL, 10);
+	free(text);
+	if (pid <= 0)
+		return;
+	snprintf(exe, sizeof exe, "/proc/%ld/exe", pid);
+	while (now_ms() < deadline) {
+		if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+			return;
+		n = readlink(exe, target, sizeof target - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (strstr(target, "postgres") == NULL)
+				return;	/* a reused pid: not ours */
+		}
+		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+	}
+	log_warnx("the previous PostgreSQL (pid %ld) is still running", pid);
+}
+
 struct pgembed *
 pgembed_start(const struct kiln_config *cfg, char *err, size_t errsz)
 {
@@ -288,6 +324,16 @@ pgembed_start(const struct kiln_config *cfg, char *err, size_t errsz)
 
 	if (pgembed_find_bindir(cfg, bindir, sizeof bindir, err, errsz) == -1)
 		return NULL;
+	/* <state_dir>/pg/run/.s.PGSQL.5432 must fit a Unix socket path. */
+	if (strlen(cfg->state_dir) + strlen("/pg/run/.s.PGSQL.5432") >=
+	    sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+		snprintf(err, errsz, "state_dir %s is too long for the embedded "
+		    "PostgreSQL's socket path (at most %zu bytes): choose a "
+		    "shorter state_dir", cfg->state_dir,
+		    sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1 -
+		    strlen("/pg/run/.s.PGSQL.5432"));
+		return NULL;
+	}
 	if (pgembed_pick_user(cfg, &u, err, errsz) == -1)
 		return NULL;
 	pg = xcalloc(1, sizeof *pg);
@@ -311,6 +357,7 @@ pgembed_start(const struct kiln_config *cfg, char *err, size_t errsz)
 	    pgembed_run_initdb(bindir, pg->dir, &u, err, errsz) == -1)
 		goto fail;
 
+	pgembed_wait_old_postmaster(data);
 	if ((pg->pid = fork()) == -1) {
 		snprintf(err, errsz, "fork: %s", strerror(errno));
 		goto fail;

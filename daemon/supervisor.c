@@ -61,8 +61,6 @@ sup_spawn(struct sup_worker *w)
 	}
 	argv[argc++] = "--name";
 	argv[argc++] = w->name;
-	argv[argc++] = "--database";
-	argv[argc++] = s->kilnd->conninfo;
 	argv[argc++] = "--log-socket";
 	argv[argc++] = cfg->log_socket;
 	argv[argc++] = "--work-dir";
@@ -77,6 +75,11 @@ sup_spawn(struct sup_worker *w)
 		/* A worker outlives nothing: if kilnd dies, so does it. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		setpgid(0, 0);
+		/*
+		 * Through the environment, not argv: /proc/PID/cmdline is
+		 * world-readable and a database URL may hold a password.
+		 */
+		setenv("KILN_DATABASE", s->kilnd->conninfo, 1);
 		execv(s->program, argv);
 		fprintf(stderr, "kilnd: exec %s: %s\n", s->program,
 		    strerror(errno));
@@ -97,15 +100,31 @@ sup_restart_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+sup_schedule_restart(struct sup_worker *w)
+{
+	struct timeval tv;
+
+	if (w->sup->stopping)
+		return;
+	tv.tv_sec = w->backoff_ms / 1000;
+	tv.tv_usec = (w->backoff_ms % 1000) * 1000;
+	evtimer_add(w->restart, &tv);
+}
+
+/*
+ * The dead worker's job is failed before a new worker of the same name
+ * starts, so the late cleanup can never hit the new worker's job.
+ */
+static void
 sup_lost_cb(PGresult *res, const char *error, void *arg)
 {
-	char *name = arg;
+	struct sup_worker *w = arg;
 
 	if (error != NULL)
-		log_warnx("failing the job of %s: %s", name, error);
+		log_warnx("failing the job of %s: %s", w->name, error);
 	else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-		log_info("%s died during a job; the job failed", name);
-	free(name);
+		log_info("%s died during a job; the job failed", w->name);
+	sup_schedule_restart(w);
 }
 
 static char *
@@ -131,9 +150,13 @@ struct supervisor *
 supervisor_new(struct kilnd *k)
 {
 	struct supervisor *s = xcalloc(1, sizeof *s);
+	char host[32];
 	int i;
 
 	s->kilnd = k;
+	if (gethostname(host, sizeof host) == -1 || host[0] == '\0')
+		snprintf(host, sizeof host, "kiln");
+	host[strcspn(host, ".")] = '\0';
 	s->program = sup_find_program(k->cfg);
 	s->nworkers = k->cfg->worker_count;
 	s->workers = xcalloc((size_t)(s->nworkers ? s->nworkers : 1),
@@ -144,7 +167,13 @@ supervisor_new(struct kilnd *k)
 		w->sup = s;
 		w->index = i;
 		w->pid = -1;
-		snprintf(w->name, sizeof w->name, "local-%d", i + 1);
+		/*
+		 * Unique across kilnds sharing a database and across kilnd
+		 * restarts: kiln_worker_lost() must only ever touch this
+		 * worker's own work.
+		 */
+		snprintf(w->name, sizeof w->name, "%s-%ld-local-%d", host,
+		    (long)getpid(), i + 1);
 		w->restart = evtimer_new(k->base, sup_restart_cb, w);
 	}
 	return s;
@@ -164,7 +193,6 @@ supervisor_start(struct supervisor *s)
 int
 supervisor_reaped(struct supervisor *s, pid_t pid, int status)
 {
-	struct timeval tv;
 	const char *params[1];
 	int i;
 
@@ -185,18 +213,16 @@ supervisor_reaped(struct supervisor *s, pid_t pid, int status)
 			log_warnx("%s (pid %ld) exited with status %d; "
 			    "restarting", w->name, (long)pid,
 			    WEXITSTATUS(status));
-		params[0] = w->name;
-		db_query(s->kilnd->db, "SELECT kiln_worker_lost($1)", 1, params,
-		    sup_lost_cb, xstrdup(w->name));
 		if (now_ms() - w->started_ms > SUP_STABLE_MS)
 			w->backoff_ms = SUP_BACKOFF_MIN_MS;
 		else if (w->backoff_ms == 0)
 			w->backoff_ms = SUP_BACKOFF_MIN_MS;
 		else if ((w->backoff_ms *= 2) > SUP_BACKOFF_MAX_MS)
 			w->backoff_ms = SUP_BACKOFF_MAX_MS;
-		tv.tv_sec = w->backoff_ms / 1000;
-		tv.tv_usec = (w->backoff_ms % 1000) * 1000;
-		evtimer_add(w->restart, &tv);
+		params[0] = w->name;
+		if (db_query(s->kilnd->db, "SELECT kiln_worker_lost($1)", 1,
+		    params, sup_lost_cb, w) == -1)
+			sup_schedule_restart(w);	/* the lease reaps it */
 		return 1;
 	}
 	return 0;
@@ -223,6 +249,8 @@ supervisor_stop(struct supervisor *s)
 	struct timeval tv = { SUP_KILL_AFTER_MS / 1000, 0 };
 	int i;
 
+	if (s->stopping)
+		return;
 	s->stopping = 1;
 	for (i = 0; i < s->nworkers; i++) {
 		evtimer_del(s->workers[i].restart);

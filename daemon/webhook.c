@@ -53,6 +53,7 @@ struct webhook {
 	struct hook_list	 pending;
 	size_t			 npending;
 	int			 inflight;
+	size_t			 live;		/* deliveries not yet answered */
 };
 
 /* One statement's deliveries, in order. */
@@ -84,6 +85,11 @@ struct hook {
 static void
 hook_free(struct hook *h)
 {
+	struct webhook *wh = h->kilnd->webhook;
+
+	/* The last answer of a stopping kilnd lets it exit. */
+	if (--wh->live == 0 && h->kilnd->stopping)
+		kilnd_check_exit(h->kilnd);
 	if (h->body != NULL) {
 		OPENSSL_cleanse(h->body, h->len);	/* may be private code */
 		free(h->body);
@@ -336,8 +342,7 @@ hook_flush(struct webhook *wh)
 	struct hook *h;
 	size_t i;
 
-	if (wh->npending == 0 || wh->inflight >= WEBHOOK_BATCH_INFLIGHT ||
-	    wh->kilnd->stopping)
+	if (wh->npending == 0 || wh->inflight >= WEBHOOK_BATCH_INFLIGHT)
 		return;
 	bt = xcalloc(1, sizeof *bt);
 	bt->wh = wh;
@@ -417,6 +422,12 @@ webhook_new(struct kilnd *k)
 	wh->kilnd = k;
 	TAILQ_INIT(&wh->pending);
 	return wh;
+}
+
+int
+webhook_idle(const struct webhook *wh)
+{
+	return wh->live == 0;
 }
 
 void
@@ -659,6 +670,7 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 	}
 	h = xcalloc(1, sizeof *h);
 	h->kilnd = k;
+	k->webhook->live++;
 	h->req = req;
 	h->len = evbuffer_get_length(buf);
 	h->body = xmalloc(h->len + 1);

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -236,14 +237,32 @@ job_complete(struct jobrun *jr, const char *conclusion, const char *outputs,
 {
 	char id[32];
 	const char *params[3] = { id, outputs ? outputs : "{}", message };
+	int attempt;
 
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
 	PQclear(worker_exec(jr->w, "UPDATE jobs SET outputs = $2::jsonb, "
 	    "message = coalesce($3, message) WHERE id = $1::bigint", 3, params,
 	    "storing job outputs"));
 	params[1] = conclusion;
-	PQclear(worker_exec(jr->w, "SELECT kiln_job_complete($1::bigint, $2)",
-	    2, params, "completing the job"));
+	/*
+	 * A serialization failure or deadlock abort is transient: try again
+	 * rather than leave a finished job for the reaper to fail.
+	 */
+	for (attempt = 0; attempt < 5; attempt++) {
+		PGresult *res = worker_exec(jr->w,
+		    "SELECT kiln_job_complete($1::bigint, $2)", 2, params,
+		    "completing the job");
+
+		if (res != NULL) {
+			PQclear(res);
+			return;
+		}
+		if (PQstatus(jr->w->db) != CONNECTION_OK)
+			PQreset(jr->w->db);
+		poll(NULL, 0, 200 * (attempt + 1));
+	}
+	log_warnx("job %lld: could not record its conclusion; the reaper "
+	    "will fail it when its lease expires", (long long)jr->cj->id);
 }
 
 static int

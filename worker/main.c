@@ -205,7 +205,11 @@ main(int argc, char **argv)
 		/* Program name for log lines; lives until exit. */
 		log_init(prog, LOG_LEVEL_INFO);
 	}
+	/* kilnd passes the conninfo in the environment (not in argv). */
+	if (db == NULL)
+		db = getenv("KILN_DATABASE");
 	w.conninfo = db ? xstrdup(db) : config_conninfo(&cfg);
+	unsetenv("KILN_DATABASE");
 	w.log_socket = xstrdup(sock ? sock : cfg.log_socket);
 	w.work_dir = xstrdup(workdir ? workdir : cfg.work_dir);
 	w.labels = worker_labels(labels ? labels : cfg.labels);

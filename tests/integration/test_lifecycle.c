@@ -211,6 +211,40 @@ START_TEST(test_healthz_is_503_while_database_hangs)
 }
 END_TEST
 
+
+/*
+ * The database conninfo (which may hold a password) reaches workers
+ * through their environment, never their command line: /proc/PID/cmdline
+ * is readable by every local user.
+ */
+START_TEST(test_worker_command_line_has_no_conninfo)
+{
+	struct harness *h = harness_up("no_conninfo_in_argv");
+	pid_t pids[8];
+	char path[64], *text;
+	size_t len, i;
+	int n, k;
+
+	n = harness_workers(h, pids, 8);
+	harness_assert(h, n > 0, "no workers found");
+	for (k = 0; k < n && k < 8; k++) {
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pids[k]);
+		text = file_read_all(path, 65536, &len);
+		harness_assert(h, text != NULL, "reading %s", path);
+		for (i = 0; i < len; i++)
+			if (text[i] == '\0')
+				text[i] = ' ';
+		harness_assert(h, strstr(text, "host=") == NULL &&
+		    strstr(text, "dbname=") == NULL &&
+		    strstr(text, "--database") == NULL,
+		    "worker command line carries the conninfo: %s", text);
+		free(text);
+	}
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 lifecycle_suite(void)
 {
@@ -221,6 +255,7 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_killed_worker_is_restarted_and_jobs_still_run);
 	tcase_add_test(tc, test_sigterm_stops_kilnd_workers_and_postgres);
 	tcase_add_test(tc, test_healthz_is_503_while_database_hangs);
+	tcase_add_test(tc, test_worker_command_line_has_no_conninfo);
 	tcase_add_test(tc, test_restart_keeps_runs_and_sigint_stops_cleanly);
 	suite_add_tcase(s, tc);
 	return s;
