@@ -190,14 +190,19 @@ BEGIN
 	END LOOP;
 END $$;
 
+-- Cancel a run (reference 5.7): running jobs are asked to stop; jobs not
+-- yet started are left to the worker that claims them, which decides their
+-- if: with cancelled() true (always() jobs still run, the others conclude
+-- cancelled).
 CREATE FUNCTION kiln_cancel_run(p_run bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM kiln_lock_run(p_run);
 	UPDATE runs SET cancel_requested = true WHERE id = p_run
 	    AND status <> 'completed';
-	PERFORM kiln_cancel_jobs(ARRAY(SELECT id FROM jobs
-	    WHERE run_id = p_run AND status <> 'completed'));
+	UPDATE jobs SET cancel_requested = true
+	WHERE run_id = p_run AND status = 'in_progress';
+	PERFORM pg_notify('kiln_work', 'job');
 	-- A pending run has no running job: it completes right here.
 	UPDATE runs SET status = 'completed', conclusion = 'cancelled',
 	    completed_at = now()

@@ -1158,8 +1158,14 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	}
 	job_build_contexts(&jr);
 	if ((r = job_should_run(&jr, why, sizeof why)) != 1) {
-		job_logf(&jr, "%s%s\n", r == 0 ? "Skipped: " : "##[error]", why);
-		conclusion = r == 0 ? "skipped" : "failure";
+		/* In a cancelled run, a job that does not run was cancelled. */
+		const char *not_run = cj->run_cancelled ? "cancelled" :
+		    "skipped";
+
+		if (r == 0 && cj->run_cancelled)
+			snprintf(why, sizeof why, "the run was cancelled");
+		job_logf(&jr, "%s%s\n", r == 0 ? "Not run: " : "##[error]", why);
+		conclusion = r == 0 ? not_run : "failure";
 		message = xstrdup(why);
 		goto done;
 	}

@@ -2103,6 +2103,71 @@ START_TEST(test_new_branch_at_known_commit_changes_no_paths)
 }
 END_TEST
 
+
+/*
+ * Cancelling a run (here by a newer run with cancel-in-progress) stops its
+ * running job; of the jobs not yet started, one with if: always() still
+ * runs and the others conclude cancelled (reference 5.7).
+ */
+START_TEST(test_cancelled_run_still_runs_always_jobs)
+{
+	struct harness *h = harness_up("cancel_always");
+	struct harness_repo *repo = harness_repo_new(h, "octo/cancelalways");
+	char *wf, *sha1, *sha2, *started, *log;
+	json_t *run1, *run2;
+
+	wf = xasprintf(
+	    "name: cancel\n"
+	    "on: push\n"
+	    "concurrency:\n"
+	    "  group: c-${{ github.ref }}\n"
+	    "  cancel-in-progress: true\n"
+	    "jobs:\n"
+	    "  a:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - env:\n"
+	    "          SHARED: %s\n"
+	    "        run: |\n"
+	    "          touch \"$SHARED/a-started-$GITHUB_SHA\"\n"
+	    "          if [ ! -e \"$SHARED/once\" ]; then touch \"$SHARED/once\"; sleep 60; fi\n"
+	    "  report:\n"
+	    "    needs: a\n"
+	    "    if: always()\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: echo \"REPORT-$((3 + 4)) ${{ needs.a.result }}\"\n"
+	    "  deploy:\n"
+	    "    needs: a\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: echo never\n", h->shared);
+	harness_repo_write(repo, ".github/workflows/cancel.yml", wf);
+	free(wf);
+	sha1 = harness_push(h, repo, "main", "first");
+	started = xasprintf("%s/a-started-%s", h->shared, sha1);
+	wait_file(h, started, MARK_MS, "job a of the first run never started");
+	harness_repo_write(repo, "README", "second\n");
+	sha2 = harness_push(h, repo, "main", "second");
+	run1 = harness_wait_run(h, sha1, NULL, 40000);
+	harness_expect_str(h, run1, "first run", "conclusion", "cancelled");
+	expect_job(h, run1, "a", "cancelled");
+	expect_job(h, run1, "report", "success");
+	expect_job(h, run1, "deploy", "cancelled");
+	log = job_log(h, run1, "report");
+	harness_expect_contains(h, log, "log of report", "REPORT-7 cancelled");
+	free(log);
+	run2 = harness_wait_run(h, sha2, NULL, RUN_MS);
+	harness_expect_str(h, run2, "second run", "conclusion", "success");
+	json_decref(run1);
+	json_decref(run2);
+	free(started);
+	free(sha1);
+	free(sha2);
+	finish(h, repo);
+}
+END_TEST
+
 static Suite *
 workflow_suite(void)
 {
@@ -2150,6 +2215,7 @@ workflow_suite(void)
 	tcase_add_test(tc, test_concurrency_without_cancel_keeps_newer_run_pending);
 	tcase_add_test(tc, test_job_concurrency_queues_and_replaces_pending);
 	tcase_add_test(tc, test_job_concurrency_cancel_in_progress_stops_running_job);
+	tcase_add_test(tc, test_cancelled_run_still_runs_always_jobs);
 	suite_add_tcase(s, tc);
 	return s;
 }
