@@ -222,6 +222,34 @@ START_TEST(test_missing_input)
 }
 END_TEST
 
+
+/* A candidate that never answers (and keeps its pipe) is given up on. */
+START_TEST(test_hanging_candidate_is_bounded)
+{
+	struct effects fx;
+	char err[1024], *dir, *path;
+	int64_t t0;
+	FILE *f;
+
+	dir = xasprintf("%s/cache/Python/3.94.0/x64/bin", tmpdir);
+	ck_assert_int_eq(mkdir_p(dir, 0755), 0);
+	path = xasprintf("%s/python3", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "#!/bin/sh\n(sleep 60) &\nsleep 60\n");
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	t0 = now_ms();
+	ck_assert_int_eq(run("3.97", &fx, err, sizeof err), 0);
+	ck_assert_int_lt(now_ms() - t0, 20000);
+	ck_assert_str_eq(json_string_value(json_object_get(fx.outputs,
+	    "python-version")), "3.97.4");
+	fx_free(&fx);
+	free(path);
+	free(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -235,6 +263,8 @@ main(void)
 	    (int)(sizeof cases / sizeof cases[0]));
 	tcase_add_test(tc, test_not_found_lists_installed);
 	tcase_add_test(tc, test_missing_input);
+	tcase_add_test(tc, test_hanging_candidate_is_bounded);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -16,6 +16,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,7 @@
 #include "util.h"
 
 #define SP_MAX_CANDIDATES	256
+#define SP_PROBE_MS		5000	/* per candidate interpreter */
 
 struct sp_python {
 	char	*path;		/* the interpreter (resolved) */
@@ -48,16 +52,23 @@ sp_getenv(char *const *envp, const char *name)
 	return NULL;
 }
 
-/* Ask the interpreter its version (robust against odd directory names). */
+/*
+ * Ask the interpreter its version (robust against odd directory names).
+ * Candidates can come from the job's own environment (PYENV_ROOT, HOME),
+ * so the probe is bounded: its own process group, SP_PROBE_MS in all,
+ * then the whole group is killed.
+ */
 static int
 sp_version(const char *path, int v[3])
 {
 	char out[128];
-	int fds[2], status;
+	int fds[2], status, got = 0;
+	int64_t deadline = now_ms() + SP_PROBE_MS;
+	struct pollfd pfd;
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe(fds) == -1)
+	if (pipe2(fds, O_CLOEXEC) == -1)
 		return -1;
 	if ((pid = fork()) == -1) {
 		close(fds[0]);
@@ -65,21 +76,31 @@ sp_version(const char *path, int v[3])
 		return -1;
 	}
 	if (pid == 0) {
+		setpgid(0, 0);
 		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
 		execl(path, path, "-c", "import sys; print('%d %d %d' % "
 		    "sys.version_info[:3])", (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
-	n = read(fds[0], out, sizeof out - 1);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	while (got < (int)sizeof out - 1) {
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			break;
+		if ((n = read(fds[0], out + got, sizeof out - 1 - got)) <= 0)
+			break;
+		got += (int)n;
+	}
 	close(fds[0]);
+	kill(-pid, SIGKILL);	/* whatever it left behind, and itself */
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
-	if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (got <= 0)
 		return -1;
-	out[n] = '\0';
+	out[got] = '\0';
 	return sscanf(out, "%d %d %d", &v[0], &v[1], &v[2]) == 3 ? 0 : -1;
 }
 
@@ -221,9 +242,13 @@ action_setup_python(const struct action_env *env, char *err, size_t errsz)
 		    "3.x)", spec);
 		goto out;
 	}
-	p = xasprintf("%s/Python", cache ? cache : "/opt/hostedtoolcache");
-	sp_scan(f, p, "/x64/bin/python3");
-	free(p);
+	/* The runner's tool cache, and GitHub's usual place for it. */
+	if (cache != NULL) {
+		p = xasprintf("%s/Python", cache);
+		sp_scan(f, p, "/x64/bin/python3");
+		free(p);
+	}
+	sp_scan(f, "/opt/hostedtoolcache/Python", "/x64/bin/python3");
 	if (pyenv != NULL) {
 		p = xasprintf("%s/versions", pyenv);
 		sp_scan(f, p, "/bin/python3");
