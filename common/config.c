@@ -68,6 +68,9 @@ static const struct config_key config_keys[] = {
 	{ "workers", "labels", CONFIG_STRING, OFF(labels),
 	  "self-hosted,linux,x64,ubuntu-latest,ubuntu-24.04,ubuntu-22.04", 0, 0,
 	  NULL, "runner labels local workers advertise (comma-separated)" },
+	{ "workers", "run_as", CONFIG_STRING, OFF(run_as), "", 0, 0, NULL,
+	  "unprivileged account the steps of jobs run as when the worker is "
+	  "root (empty: the worker's own account)" },
 	{ "log", "level", CONFIG_ENUM, OFF(log_level), "info", 0, 0,
 	  "error|warn|info|debug", "log verbosity" },
 };

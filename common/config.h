@@ -31,6 +31,7 @@ struct kiln_config {
 	char	*worker_program; /* "" = kiln-worker next to kilnd */
 	char	*work_dir;	/* default <state_dir>/work */
 	char	*labels;	/* comma-separated runner labels */
+	char	*run_as;	/* account steps run as ("" = the worker's) */
 
 	/* [log] */
 	char	*log_level;	/* error, warn, info, debug */

@@ -21,6 +21,8 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <poll.h>
 #include <ftw.h>
@@ -265,6 +267,47 @@ job_complete(struct jobrun *jr, const char *conclusion, const char *outputs,
 	    "will fail it when its lease expires", (long long)jr->cj->id);
 }
 
+/* Give dirfd's entries (recursively, links themselves) to uid:gid. */
+static void
+job_chown_tree(int dirfd, uid_t uid, gid_t gid, int depth)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	if (depth > 256 || (d = fdopendir(dirfd)) == NULL) {
+		close(dirfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		(void)fchownat(dirfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW);
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode) && (fd = openat(dirfd, de->d_name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
+			job_chown_tree(fd, uid, gid, depth + 1);
+	}
+	closedir(d);
+}
+
+/* With run_as, everything the job's steps touch belongs to that account. */
+static void
+job_give(struct jobrun *jr, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (!jr->w->as_user)
+		return;
+	(void)lchown(path, jr->w->run_uid, jr->w->run_gid);
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) != -1)
+		job_chown_tree(fd, jr->w->run_uid, jr->w->run_gid, 0);
+}
+
 static int
 job_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -410,6 +453,12 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	json_object_foreach(jr->env, key, v)
 		env_set(e, key, json_string_value(v));
 
+	if (jr->w->as_user) {
+		/* The account's own home, not the worker's. */
+		env_set(e, "HOME", jr->w->run_home);
+		env_set(e, "USER", jr->w->run_name);
+		env_set(e, "LOGNAME", jr->w->run_name);
+	}
 	env_set(e, "CI", env_get(e, "CI") ? env_get(e, "CI") : "true");
 	env_set(e, "GITHUB_ACTIONS", "true");
 	env_set(e, "GITHUB_ACTION", action);
@@ -483,6 +532,7 @@ job_write_event_file(struct jobrun *jr)
 		fputs(jr->cj->payload ? jr->cj->payload : "{}", f);
 		fclose(f);
 	}
+	job_give(jr, path);
 	free(path);
 }
 
@@ -504,6 +554,7 @@ job_step_files(struct jobrun *jr, size_t number)
 			fclose(f);
 		free(p);
 	}
+	job_give(jr, dir);
 	return dir;
 }
 
@@ -737,6 +788,9 @@ job_run_script(struct jobrun *jr, const struct wf_step *step,
 	spec.tmpdir = jr->tmp;
 	spec.timeout_ms = job_step_timeout(jr, minutes, &job_bound);
 	spec.cancelled = job_cancelled_cb;
+	spec.as_user = jr->w->as_user;
+	spec.uid = jr->w->run_uid;
+	spec.gid = jr->w->run_gid;
 	if (stepexec_run(&spec, job_sink_cb, jr, &result, err,
 	    sizeof err) == -1) {
 		job_logf(jr, "##[error]%s\n", err);
@@ -862,6 +916,9 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 		job_logf(jr, "##[error]%s\n", err);
 	else
 		outcome = "success";
+	/* What the action made (a checkout, links) is the steps' to use. */
+	job_give(jr, jr->workspace);
+	job_give(jr, jr->tmp);
 out:
 	for (i = 0; i < with.n; i++)
 		free(with.v[i].value);
@@ -1076,6 +1133,8 @@ job_prepare(struct jobrun *jr, char *err, size_t errsz)
 		    strerror(errno));
 		return -1;
 	}
+	job_give(jr, jr->workspace);
+	job_give(jr, jr->tmp);
 	jr->mirror = worker_mirror_dir(jr->w, jr->cj->repository_id);
 	spool = xasprintf("%s/spool", jr->dir);
 	jr->stream = stream_open(jr->w->log_socket, jr->cj->id, jr->w->name,

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,49 @@ worker_labels(const char *csv)
 	}
 	buf_add_char(&b, '}');
 	return buf_steal(&b);
+}
+
+/*
+ * [workers] run_as: steps run under that account when the worker is root.
+ * Never the embedded database's own account: steps would get the database.
+ */
+static int
+worker_run_as(struct worker *w, const struct kiln_config *cfg, char *err,
+    size_t errsz)
+{
+	struct passwd *pw;
+
+	if (cfg->run_as[0] == '\0')
+		return 0;
+	if (geteuid() != 0) {
+		log_warnx("[workers] run_as = %s ignored: the worker is not "
+		    "root, so steps run as the worker's own account",
+		    cfg->run_as);
+		return 0;
+	}
+	if ((pw = getpwnam(cfg->run_as)) == NULL) {
+		snprintf(err, errsz, "[workers] run_as: no account \"%s\" "
+		    "(useradd --system %s)", cfg->run_as, cfg->run_as);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, errsz, "[workers] run_as: \"%s\" is root",
+		    cfg->run_as);
+		return -1;
+	}
+	if (cfg->db_url[0] == '\0' && strcmp(cfg->run_as, cfg->pg_user) == 0) {
+		snprintf(err, errsz, "[workers] run_as: \"%s\" runs the "
+		    "embedded PostgreSQL; steps must use another account",
+		    cfg->run_as);
+		return -1;
+	}
+	w->as_user = 1;
+	w->run_uid = pw->pw_uid;
+	w->run_gid = pw->pw_gid;
+	w->run_home = xstrdup(pw->pw_dir);
+	w->run_name = xstrdup(pw->pw_name);
+	log_info("steps run as %s (uid %ld)", w->run_name, (long)w->run_uid);
+	return 0;
 }
 
 static int
@@ -214,6 +258,10 @@ main(int argc, char **argv)
 	w.work_dir = xstrdup(workdir ? workdir : cfg.work_dir);
 	w.labels = worker_labels(labels ? labels : cfg.labels);
 	w.stop = &worker_stop;
+	if (worker_run_as(&w, &cfg, err, sizeof err) == -1) {
+		log_warnx("%s", err);
+		return 1;
+	}
 	config_free(&cfg);
 
 	memset(&sa, 0, sizeof sa);
@@ -227,6 +275,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	git_libgit2_init();
+	/*
+	 * With run_as, job workspaces belong to the steps' account while the
+	 * worker (root) checks out into them; they and the mirrors are all
+	 * directories this worker made, so git's owner check protects
+	 * nothing here and would refuse the checkout.
+	 */
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	log_info("ready (work dir %s)", w.work_dir);
 	while (!worker_stop) {
 		if (w.db == NULL || PQstatus(w.db) != CONNECTION_OK) {
@@ -257,5 +312,7 @@ main(int argc, char **argv)
 	free(w.log_socket);
 	free(w.work_dir);
 	free(w.labels);
+	free(w.run_home);
+	free(w.run_name);
 	return 0;
 }

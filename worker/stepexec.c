@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -334,6 +335,14 @@ script_write(const struct stepexec_spec *spec, const struct stepexec_cmd *c,
 			goto fail;
 		}
 	}
+	/* The step's account must be able to read its own script. */
+	if (spec->as_user && fchown(fd, spec->uid, spec->gid) == -1) {
+		snprintf(err, errsz, "chown script %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
+		goto fail;
+	}
 	if (close(fd) == -1) {
 		snprintf(err, errsz, "write script %s: %s", path,
 		    strerror(errno));
@@ -350,7 +359,8 @@ fail:
 
 /* What the child reports through the exec pipe when it cannot start. */
 struct child_failure {
-	int	stage;		/* 1 chdir, 2 exec, 3 stdin, 4 dup2, 5 setsid */
+	int	stage;		/* 1 chdir, 2 exec, 3 stdin, 4 dup2, 5 setsid,
+				   6 setuid */
 	int	error;
 };
 
@@ -376,6 +386,10 @@ child_exec(const struct stepexec_spec *spec, const struct stepexec_cmd *c,
 
 	if (setsid() == -1)
 		child_fail(errw, 5);
+	/* Steps never run with the worker's privileges when told not to. */
+	if (spec->as_user && (setgroups(0, NULL) == -1 ||
+	    setgid(spec->gid) == -1 || setuid(spec->uid) == -1))
+		child_fail(errw, 6);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
@@ -495,6 +509,9 @@ stepexec_run(const struct stepexec_spec *spec,
 		else if (cf.stage == 2)
 			snprintf(err, errsz, "exec %s: %s", c.program,
 			    strerror(cf.error));
+		else if (cf.stage == 6)
+			snprintf(err, errsz, "switching to uid %ld: %s",
+			    (long)spec->uid, strerror(cf.error));
 		else
 			snprintf(err, errsz, "starting step (stage %d): %s",
 			    cf.stage, strerror(cf.error));

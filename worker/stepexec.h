@@ -27,6 +27,9 @@ struct stepexec_spec {
 	int64_t		  timeout_ms;	/* <= 0: no timeout */
 	/* Polled about every 100 ms with stepexec_run's arg; nonzero stops. */
 	int		(*cancelled)(void *arg);
+	int		  as_user;	/* run as uid/gid below (worker is root) */
+	uid_t		  uid;
+	gid_t		  gid;
 	int64_t		  sigint_grace_ms;  /* 0 = STEPEXEC_SIGINT_GRACE_MS */
 	int64_t		  sigterm_grace_ms; /* 0 = STEPEXEC_SIGTERM_GRACE_MS */
 };

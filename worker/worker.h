@@ -8,6 +8,8 @@
 #ifndef KILN_WORKER_H
 #define KILN_WORKER_H
 
+#include <sys/types.h>
+
 #include <signal.h>
 #include <stdint.h>
 
@@ -20,6 +22,11 @@ struct worker {
 	char		*log_socket;
 	char		*work_dir;	/* mirrors/, jobs/ */
 	char		*labels;	/* lower-cased text[] literal */
+	int		 as_user;	/* steps run as run_uid/run_gid */
+	uid_t		 run_uid;
+	gid_t		 run_gid;
+	char		*run_home;	/* that account's HOME */
+	char		*run_name;
 	PGconn		*db;
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 };

@@ -14,6 +14,7 @@
  * never through fixed sleeps; the tests wait on conditions.
  */
 #include <check.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2168,6 +2169,68 @@ START_TEST(test_cancelled_run_still_runs_always_jobs)
 }
 END_TEST
 
+
+/*
+ * [workers] run_as: steps run under that account, own their workspace and
+ * file commands, and cannot reach kiln's database (its socket directory
+ * belongs to the database's account).
+ */
+START_TEST(test_run_as_runs_steps_unprivileged)
+{
+	struct harness *h = harness_new("run_as_nobody");
+	struct harness_repo *repo;
+	char *conf, *extra, *wf, *sha, *log, *want;
+	struct passwd *pw = getpwnam("nobody");
+	json_t *run;
+
+	harness_assert(h, pw != NULL, "no account nobody");
+	conf = file_read_all(h->conf, 65536, NULL);
+	extra = xasprintf("%srun_as = nobody\n", conf);
+	harness_write_file(h, h->conf, extra);
+	free(extra);
+	free(conf);
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/runas");
+	harness_repo_write(repo, "hello.txt", "checked out\n");
+	wf = xasprintf(
+	    "name: runas\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  j:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - uses: actions/checkout@v4\n"
+	    "      - run: |\n"
+	    "          echo \"UID=$(id -u)\"\n"
+	    "          cat hello.txt\n"
+	    "          touch \"$GITHUB_WORKSPACE/made-by-step\" && echo WROTE-WORKSPACE\n"
+	    "          echo \"FROM_ENV=$((20 + 1))\" >> \"$GITHUB_ENV\"\n"
+	    "          if ls \"%s/pg/run\" >/dev/null 2>&1; then echo DB-REACHABLE;\n"
+	    "          else echo DB-UNREACHABLE; fi\n"
+	    "      - run: echo \"NEXT=$FROM_ENV HOME=$HOME\"\n", h->state_dir);
+	harness_repo_write(repo, ".github/workflows/runas.yml", wf);
+	free(wf);
+	sha = harness_push(h, repo, "main", "run as");
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	log = job_log(h, run, "j");
+	want = xasprintf("UID=%ld", (long)pw->pw_uid);
+	harness_expect_contains(h, log, "the step's uid", want);
+	free(want);
+	harness_expect_contains(h, log, "checkout readable", "checked out");
+	harness_expect_contains(h, log, "workspace writable", "WROTE-WORKSPACE");
+	harness_expect_contains(h, log, "database out of reach",
+	    "DB-UNREACHABLE");
+	want = xasprintf("NEXT=21 HOME=%s", pw->pw_dir);
+	harness_expect_contains(h, log, "GITHUB_ENV and HOME", want);
+	free(want);
+	free(log);
+	json_decref(run);
+	free(sha);
+	finish(h, repo);
+}
+END_TEST
+
 static Suite *
 workflow_suite(void)
 {
@@ -2200,6 +2263,7 @@ workflow_suite(void)
 	tcase_add_test(tc, test_step_timeout_kills_process_group_and_fails_job);
 	tcase_add_test(tc, test_env_path_and_output_files_reach_later_steps_only);
 	tcase_add_test(tc, test_add_mask_hides_value_and_error_command_annotates);
+	tcase_add_test(tc, test_run_as_runs_steps_unprivileged);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("triggers");
