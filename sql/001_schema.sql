@@ -98,6 +98,8 @@ CREATE TABLE jobs (
 	labels		text[] NOT NULL DEFAULT '{}',	-- runs-on, lower-cased
 	timeout_minutes	double precision NOT NULL DEFAULT 360,
 	if_checked	boolean NOT NULL DEFAULT false,	-- its if: decided to run
+	-- matrix: ${{ ... }} over needs: expanded when the job is claimed
+	matrix_deferred	boolean NOT NULL DEFAULT false,
 	concurrency_group text,				-- lower-cased
 	cancel_in_progress boolean NOT NULL DEFAULT false,
 	cancel_requested boolean NOT NULL DEFAULT false,

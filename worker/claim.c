@@ -167,7 +167,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "j.timeout_minutes, j.strategy::text, j.labels <@ $2::text[], "
 	    "j.concurrency_group IS NOT NULL AND kiln_job_superseded(j.id), "
 	    "j.concurrency_group, coalesce(j.max_parallel::text, "
-	    "j.concurrency_group)", 2, params,
+	    "j.concurrency_group), j.matrix_deferred", 2, params,
 	    "claiming a job");
 	if (res == NULL)
 		return -1;
@@ -193,6 +193,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	job->strategy = dup_or_null(res, 0, 8);
 	job->labels_ok = strcmp(PQgetvalue(res, 0, 9), "t") == 0;
 	limited = !PQgetisnull(res, 0, 12);
+	job->matrix_deferred = strcmp(PQgetvalue(res, 0, 13), "t") == 0;
 	job->superseded = strcmp(PQgetvalue(res, 0, 10), "t") == 0;
 	job->concurrency_group = dup_or_null(res, 0, 11);
 	PQclear(res);

@@ -40,6 +40,7 @@
 #include "envfile.h"
 #include "expr.h"
 #include "log.h"
+#include "matrix.h"
 #include "stepexec.h"
 #include "stream.h"
 #include "util.h"
@@ -1091,6 +1092,117 @@ job_outputs(struct jobrun *jr)
 	return text;
 }
 
+/* The display name of leg i: the job's name: evaluated with its matrix. */
+static char *
+job_leg_name(struct jobrun *jr, const struct matrix_leg *leg)
+{
+	struct expr_ctx ctx;
+	char err[512], *name;
+
+	if (!jr->job->name_set || strstr(jr->job->name, "${{") == NULL)
+		return xstrdup(leg->name);
+	json_object_set(jr->contexts, "matrix", leg->values ? leg->values :
+	    json_object());
+	memset(&ctx, 0, sizeof ctx);
+	ctx.contexts = jr->contexts;
+	if (context_eval_string(jr->job->name, &ctx_scope_job_plan, &ctx,
+	    &name, err, sizeof err) == -1)
+		return xstrdup(leg->name);
+	return name;
+}
+
+/*
+ * matrix: ${{ fromJSON(needs.x.outputs.y) }} can only be expanded now that
+ * the needs have run: this placeholder becomes the first leg, the other
+ * legs join the queue, in one transaction under the run's lock.
+ */
+static int
+job_expand_matrix(struct jobrun *jr, char *err, size_t errsz)
+{
+	struct expr_ctx ctx;
+	struct matrix_leg *legs = NULL;
+	size_t nlegs = 0, i;
+	char id[32], *mj = NULL, *sj = NULL, *name = NULL;
+	const char *params[4];
+	json_t *m, *strategy;
+	PGresult *res;
+	int rc = -1;
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.contexts = jr->contexts;
+	m = expr_eval_template(jr->job->strategy.matrix_expr, &ctx_scope_job_if,
+	    &ctx, err, errsz);
+	if (m == NULL || matrix_expand_json(jr->job->name, m, &legs, &nlegs,
+	    err, errsz) == -1) {
+		json_decref(m);
+		return -1;
+	}
+	json_decref(m);
+	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
+	if ((res = worker_exec(jr->w, "BEGIN", 0, NULL, "BEGIN")) == NULL)
+		goto out;
+	PQclear(res);
+	params[0] = id;
+	PQclear(worker_exec(jr->w, "SELECT kiln_lock_run(run_id) FROM jobs "
+	    "WHERE id = $1::bigint", 1, params, "locking the run"));
+	for (i = 0; i < nlegs; i++) {
+		strategy = context_strategy(jr->job, i, nlegs);
+		mj = legs[i].values ? json_dumps(legs[i].values, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER) : NULL;
+		sj = json_dumps(strategy, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		name = job_leg_name(jr, &legs[i]);
+		params[1] = name;
+		params[2] = mj;
+		params[3] = sj;
+		if (i == 0)
+			res = worker_exec(jr->w, "UPDATE jobs SET name = $2, "
+			    "matrix = $3::jsonb, strategy = $4::jsonb, "
+			    "matrix_deferred = false WHERE id = $1::bigint "
+			    "RETURNING id", 4, params, "expanding the matrix");
+		else
+			res = worker_exec(jr->w, "WITH j AS (INSERT INTO jobs "
+			    "(run_id, repository_id, job_key, name, needs, "
+			    "matrix, strategy, status, continue_on_error, "
+			    "fail_fast, max_parallel, labels, timeout_minutes, "
+			    "if_checked, concurrency_group, cancel_in_progress) "
+			    "SELECT run_id, repository_id, job_key, $2, needs, "
+			    "$3::jsonb, $4::jsonb, 'queued', continue_on_error, "
+			    "fail_fast, max_parallel, labels, timeout_minutes, "
+			    "true, concurrency_group, cancel_in_progress FROM "
+			    "jobs WHERE id = $1::bigint RETURNING id) "
+			    "INSERT INTO steps (job_id, number, name) SELECT "
+			    "j.id, s.number, s.name FROM j, steps s WHERE "
+			    "s.job_id = $1::bigint RETURNING job_id", 4, params,
+			    "adding a matrix leg");
+		json_decref(strategy);
+		free(mj);
+		free(sj);
+		free(name);
+		mj = sj = name = NULL;
+		if (res == NULL) {
+			PQclear(PQexec(jr->w->db, "ROLLBACK"));
+			goto out;
+		}
+		PQclear(res);
+	}
+	PQclear(worker_exec(jr->w, "SELECT pg_notify('kiln_work', 'job')", 0,
+	    NULL, "notify"));
+	if ((res = worker_exec(jr->w, "COMMIT", 0, NULL, "COMMIT")) == NULL)
+		goto out;
+	PQclear(res);
+	/* This worker runs the first leg. */
+	json_object_set(jr->contexts, "matrix", legs[0].values ?
+	    legs[0].values : json_object());
+	json_object_set_new(jr->contexts, "strategy",
+	    context_strategy(jr->job, 0, nlegs));
+	job_logf(jr, "Matrix expanded to %zu job(s); this is %s\n", nlegs,
+	    legs[0].name);
+	rc = 0;
+out:
+	matrix_legs_free(legs, nlegs);
+	return rc;
+}
+
 /* Evaluate the job's if:, with the status of its needs closure. */
 static int
 job_should_run(struct jobrun *jr, char *why, size_t whysz)
@@ -1234,6 +1346,12 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		    "with its runs-on labels", (long long)cj->id, cj->name);
 		claim_requeue(w, cj->id);
 		requeued = 1;
+		goto done;
+	}
+	if (cj->matrix_deferred && job_expand_matrix(&jr, err,
+	    sizeof err) == -1) {
+		job_logf(&jr, "##[error]strategy.matrix: %s\n", err);
+		message = xstrdup(err);
 		goto done;
 	}
 	job_write_event_file(&jr);

@@ -27,6 +27,7 @@
 
 #define ZERO_SHA "0000000000000000000000000000000000000000"
 #define PLAN_MAX_JOB_MINUTES	7200	/* 5 days, the self-hosted limit */
+#define PLAN_DEFERRED		1	/* plan_expand: expand when claimed */
 
 /* Lazily computed changed-path list, shared by every workflow of a push. */
 struct plan_paths {
@@ -461,6 +462,18 @@ plan_expand(struct plan *p, const struct wf_job *job,
 
 	if (job->strategy.matrix_expr == NULL)
 		return matrix_expand(job, legs, nlegs, err, errsz);
+	/*
+	 * A matrix computed from its needs' outputs is only known once they
+	 * ran: one placeholder row now, expanded by the worker that claims
+	 * it (job.c).
+	 */
+	if (job->nneeds > 0 && strcasestr(job->strategy.matrix_expr,
+	    "needs") != NULL) {
+		*legs = xcalloc(1, sizeof **legs);
+		(*legs)[0].name = xstrdup(job->name);
+		*nlegs = 1;
+		return PLAN_DEFERRED;
+	}
 	memset(&ctx, 0, sizeof ctx);
 	json_object_set_new(p->contexts, "needs", json_object());
 	ctx.contexts = p->contexts;
@@ -484,7 +497,9 @@ plan_insert_jobs(struct plan *p, int64_t run_id, const struct workflow *wf)
 	for (i = 0; i < wf->njobs; i++) {
 		const struct wf_job *job = &wf->jobs[i];
 
-		if (plan_expand(p, job, &legs, &nlegs, err, sizeof err) == -1) {
+		int r = plan_expand(p, job, &legs, &nlegs, err, sizeof err);
+
+		if (r == -1) {
 			/* The job fails up front, visibly. */
 			char *msg = xasprintf("%s: job %s: %s", wf->path,
 			    job->id, err);
@@ -512,6 +527,19 @@ plan_insert_jobs(struct plan *p, int64_t run_id, const struct workflow *wf)
 			}
 		}
 		matrix_legs_free(legs, nlegs);
+		if (r == PLAN_DEFERRED) {
+			char runid[32];
+			const char *params[2] = { runid, job->id };
+			PGresult *res;
+
+			snprintf(runid, sizeof runid, "%lld", (long long)run_id);
+			res = plan_exec(p, "UPDATE jobs SET matrix_deferred = true "
+			    "WHERE run_id = $1::bigint AND job_key = $2", 2,
+			    params, "deferring a matrix");
+			if (res == NULL)
+				return -1;
+			PQclear(res);
+		}
 	}
 	return 0;
 }

@@ -58,6 +58,7 @@ struct claimed_job {
 	int	 run_cancelled;
 	int	 labels_ok;	/* this worker has the job's runs-on labels */
 	int	 superseded;	/* a newer job entered its concurrency group */
+	int	 matrix_deferred; /* expand matrix: ${{ }} now (needs known) */
 	char	*concurrency_group;
 	int	 continue_on_error;
 	double	 timeout_minutes;

@@ -2231,6 +2231,67 @@ START_TEST(test_run_as_runs_steps_unprivileged)
 }
 END_TEST
 
+
+/*
+ * matrix: ${{ fromJSON(needs.setup.outputs.matrix) }} (reference 3.5): the
+ * legs come from a job's output, are named by their values, see their
+ * strategy context, and a dependant waits for every one of them.
+ */
+START_TEST(test_matrix_from_needs_output_expands_when_known)
+{
+	struct harness *h = harness_up("matrix_from_needs");
+	struct harness_repo *repo = harness_repo_new(h, "octo/dynmatrix");
+	json_t *run;
+	char *sha, *log;
+
+	harness_repo_write(repo, ".github/workflows/dyn.yml",
+	    "name: dyn\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  setup:\n"
+	    "    runs-on: self-hosted\n"
+	    "    outputs:\n"
+	    "      matrix: ${{ steps.m.outputs.matrix }}\n"
+	    "    steps:\n"
+	    "      - id: m\n"
+	    "        run: echo 'matrix={\"py\":[\"3.11\",\"3.12\"],\"include\":"
+	    "[{\"py\":\"3.12\",\"extra\":\"x\"}]}' >> \"$GITHUB_OUTPUT\"\n"
+	    "  test:\n"
+	    "    needs: setup\n"
+	    "    runs-on: self-hosted\n"
+	    "    strategy:\n"
+	    "      matrix: ${{ fromJSON(needs.setup.outputs.matrix) }}\n"
+	    "    steps:\n"
+	    "      - run: echo \"LEG=${{ matrix.py }} EXTRA=${{ matrix.extra }} "
+	    "AT=${{ strategy.job-index }}/${{ strategy.job-total }}\"\n"
+	    "  after:\n"
+	    "    needs: test\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: echo after\n");
+	sha = harness_push(h, repo, "main", "dyn");
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	expect_job(h, run, "setup", "success");
+	expect_job(h, run, "test (3.11)", "success");
+	expect_job(h, run, "test (3.12)", "success");
+	expect_job(h, run, "after", "success");
+	harness_assert(h, json_array_size(json_object_get(run, "jobs")) == 4,
+	    "expected 4 jobs: %s", harness_json_text(run));
+	log = job_log(h, run, "test (3.12)");
+	harness_expect_contains(h, log, "log of test (3.12)",
+	    "LEG=3.12 EXTRA=x AT=1/2");
+	free(log);
+	log = job_log(h, run, "test (3.11)");
+	harness_expect_contains(h, log, "log of test (3.11)",
+	    "LEG=3.11 EXTRA= AT=0/2");
+	free(log);
+	json_decref(run);
+	free(sha);
+	finish(h, repo);
+}
+END_TEST
+
 static Suite *
 workflow_suite(void)
 {
@@ -2241,6 +2302,7 @@ workflow_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_matrix_include_exclude_yields_exact_legs_with_values);
 	tcase_add_test(tc, test_matrix_fail_fast_cancels_running_sibling);
+	tcase_add_test(tc, test_matrix_from_needs_output_expands_when_known);
 	tcase_add_test(tc, test_always_step_after_cancel_runs_to_the_end);
 	tcase_add_test(tc, test_matrix_without_fail_fast_lets_siblings_finish);
 	suite_add_tcase(s, tc);

@@ -567,6 +567,7 @@ static const struct key_vec describe_keys[] = {
 	{ "workers", "program = " },
 	{ "workers", "work_dir = " },
 	{ "workers", "labels = " DEFAULT_LABELS },
+	{ "workers", "run_as = " },
 	{ "log", "level = info" },
 };
 
@@ -601,7 +602,7 @@ START_TEST(test_describe)
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
 	ck_assert_uint_eq(sections, 4);
-	ck_assert_uint_eq(keys, 13);
+	ck_assert_uint_eq(keys, 14);
 	buf_free(&out);
 
 	/* The output is itself a valid config file meaning the defaults. */
