@@ -34,8 +34,8 @@ const struct expr_scope ctx_scope_step_if = { ctx_step_if, EXPR_FN_ALL };
 const struct expr_scope ctx_scope_job_outputs = { ctx_step, 0 };
 const struct expr_scope ctx_scope_wf_env = { ctx_wf_env, 0 };
 
-static const char *
-ctx_ref_name(const char *ref)
+const char *
+context_ref_name(const char *ref)
 {
 	if (ref == NULL)
 		return "";
@@ -64,7 +64,7 @@ context_github(const struct ctx_run *r)
 	json_object_set_new(g, "event_name", ctx_str(r->event_name));
 	json_object_set(g, "event", r->payload ? r->payload : json_null());
 	json_object_set_new(g, "ref", ctx_str(r->ref));
-	json_object_set_new(g, "ref_name", json_string(ctx_ref_name(r->ref)));
+	json_object_set_new(g, "ref_name", json_string(context_ref_name(r->ref)));
 	json_object_set_new(g, "ref_type", json_string(r->ref &&
 	    str_has_prefix(r->ref, "refs/tags/") ? "tag" : "branch"));
 	json_object_set_new(g, "ref_protected", json_false());

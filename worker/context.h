@@ -29,6 +29,12 @@ struct ctx_run {
 	const char	*workspace;	/* NULL outside a running job */
 };
 
+/*
+ * GITHUB_REF_NAME / github.ref_name of a full ref: main, v1.2, 7/merge.
+ * Points into ref ("" for NULL).
+ */
+const char *context_ref_name(const char *ref);
+
 /* New reference: the github context. */
 json_t	*context_github(const struct ctx_run *);
 

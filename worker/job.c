@@ -409,18 +409,6 @@ job_build_contexts(struct jobrun *jr)
 	json_object_set(jr->contexts, "env", jr->env);
 }
 
-static const char *
-job_ref_name(const char *ref)
-{
-	if (str_has_prefix(ref, "refs/heads/"))
-		return ref + 11;
-	if (str_has_prefix(ref, "refs/tags/"))
-		return ref + 10;
-	if (str_has_prefix(ref, "refs/pull/"))
-		return ref + 10;
-	return ref;
-}
-
 /*
  * The process environment of a step (reference 5.1 step 6): the worker's
  * own, then the env context, then GitHub's default variables (which win),
@@ -465,7 +453,7 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	env_set(e, "GITHUB_ACTION", action);
 	env_set(e, "GITHUB_SHA", cj->head_sha);
 	env_set(e, "GITHUB_REF", cj->ref);
-	env_set(e, "GITHUB_REF_NAME", job_ref_name(cj->ref));
+	env_set(e, "GITHUB_REF_NAME", context_ref_name(cj->ref));
 	env_set(e, "GITHUB_REF_TYPE", str_has_prefix(cj->ref, "refs/tags/") ?
 	    "tag" : "branch");
 	env_set(e, "GITHUB_REF_PROTECTED", "false");
