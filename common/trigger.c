@@ -268,10 +268,32 @@ trigger_other(const struct wf_event *e, const struct trigger_event *ev,
 	return 0;
 }
 
+/* The filters of the events that have them (push and pull requests). */
+static const struct wf_on_filter *
+trigger_filter(const struct workflow *wf, const char *event)
+{
+	if (strcmp(event, "push") == 0)
+		return &wf->on.push;
+	if (strcmp(event, "pull_request") == 0)
+		return &wf->on.pull_request;
+	if (strcmp(event, "pull_request_target") == 0)
+		return &wf->on.pull_request_target;
+	return NULL;
+}
+
+int
+trigger_needs_paths(const struct workflow *wf, const char *event)
+{
+	const struct wf_on_filter *f = event ? trigger_filter(wf, event) : NULL;
+
+	return f != NULL && f->set && (f->paths.set || f->paths_ignore.set);
+}
+
 int
 trigger_match(const struct workflow *wf, const struct trigger_event *ev,
     char **reason)
 {
+	const struct wf_on_filter *f;
 	const struct wf_event	*e;
 	const char		*marker;
 	size_t			 i;
@@ -290,13 +312,10 @@ trigger_match(const struct workflow *wf, const struct trigger_event *ev,
 		    marker);
 		return 0;
 	}
-	if (strcmp(ev->name, "push") == 0)
-		return trigger_push(&wf->on.push, ev, reason);
-	if (strcmp(ev->name, "pull_request") == 0)
-		return trigger_pull_request(&wf->on.pull_request, ev, reason);
-	if (strcmp(ev->name, "pull_request_target") == 0)
-		return trigger_pull_request(&wf->on.pull_request_target, ev,
-		    reason);
+	if ((f = trigger_filter(wf, ev->name)) != NULL)
+		return strcmp(ev->name, "push") == 0 ?
+		    trigger_push(f, ev, reason) :
+		    trigger_pull_request(f, ev, reason);
 	if (strcmp(ev->name, "schedule") == 0) {
 		if (ev->cron == NULL)
 			return wf->on.nschedules > 0 ? 1 :

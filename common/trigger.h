@@ -46,6 +46,12 @@ int	trigger_match(const struct workflow *wf, const struct trigger_event *ev,
  * "skip-checks:true" / "skip-checks: true" after an empty line.  marker
  * (if not NULL) receives the marker found (static string).
  */
+/*
+ * 1 if deciding event for wf needs the changed paths (it has a path
+ * filter), so a caller computes the possibly costly diff only then.
+ */
+int	trigger_needs_paths(const struct workflow *wf, const char *event);
+
 int	trigger_skip_marker(const char *message, const char **marker);
 
 #endif

@@ -116,17 +116,22 @@ struct api_health {
 };
 
 static void
-api_health_reply(struct api_health *hc, int ok)
+api_health_send(struct evhttp_request *req, int ok)
 {
-	struct evbuffer *out;
+	struct evbuffer *out = evbuffer_new();
 
-	if (hc->req == NULL)
-		return;
-	out = evbuffer_new();
 	evbuffer_add_printf(out, ok ? "ok\n" : "database unavailable\n");
-	evhttp_send_reply(hc->req, ok ? 200 : 503, ok ? "OK" :
+	evhttp_send_reply(req, ok ? 200 : 503, ok ? "OK" :
 	    "Service Unavailable", out);
 	evbuffer_free(out);
+}
+
+static void
+api_health_reply(struct api_health *hc, int ok)
+{
+	if (hc->req == NULL)
+		return;
+	api_health_send(hc->req, ok);
 	hc->req = NULL;
 }
 
@@ -168,11 +173,7 @@ api_healthz(struct kilnd *k, struct evhttp_request *req,
 	struct api_health *hc;
 
 	if (db_connected(k->db) == 0) {
-		struct evbuffer *out = evbuffer_new();
-
-		evbuffer_add_printf(out, "database unavailable\n");
-		evhttp_send_reply(req, 503, "Service Unavailable", out);
-		evbuffer_free(out);
+		api_health_send(req, 0);
 		return;
 	}
 	hc = xcalloc(1, sizeof *hc);

@@ -1124,8 +1124,3 @@ logsrv_set_observer(struct logsrv *srv, void (*cb)(int64_t, const char *,
 	srv->observer_arg = arg;
 }
 
-size_t
-logsrv_peer_count(const struct logsrv *srv)
-{
-	return srv->npeers;
-}

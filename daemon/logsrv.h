@@ -38,7 +38,4 @@ void		 logsrv_set_observer(struct logsrv *,
 		    void (*cb)(int64_t job_id, const char *data, size_t len,
 		    void *arg), void *arg);
 
-/* Connected peers (any state), for metrics and tests. */
-size_t		 logsrv_peer_count(const struct logsrv *);
-
 #endif

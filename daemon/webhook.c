@@ -72,7 +72,8 @@ struct hook {
 	struct evhttp_request	*req;
 	char			*body;		/* raw bytes, as signed */
 	size_t			 len;
-	char			*payload;	/* JSON text (form field decoded) */
+	char			*payload;	/* JSON text: body itself, or the
+						   decoded form field (owned) */
 	json_t			*json;
 	char			*event;
 	char			*delivery;
@@ -90,11 +91,12 @@ hook_free(struct hook *h)
 	/* The last answer of a stopping kilnd lets it exit. */
 	if (--wh->live == 0 && h->kilnd->stopping)
 		kilnd_check_exit(h->kilnd);
+	if (h->payload != h->body)
+		free(h->payload);
 	if (h->body != NULL) {
 		OPENSSL_cleanse(h->body, h->len);	/* may be private code */
 		free(h->body);
 	}
-	free(h->payload);
 	json_decref(h->json);
 	free(h->event);
 	free(h->delivery);
@@ -153,6 +155,29 @@ hook_is_sha(const char *s)
 }
 
 static void
+hook_reply_accepted(struct hook *h, const char *event_id)
+{
+	char json[256];
+
+	snprintf(json, sizeof json, "{\"delivery\":\"%s\",\"event_id\":%s}",
+	    h->delivery, event_id);
+	log_info("accepted %s delivery %s for %s (event %s)", h->event,
+	    h->delivery, h->repo_name, event_id);
+	http_reply_json(h->req, 202, json);
+}
+
+static void
+hook_reply_duplicate(struct hook *h)
+{
+	char json[256];
+
+	/* A redelivery: already accepted once, never twice. */
+	snprintf(json, sizeof json, "{\"delivery\":\"%s\",\"duplicate\":true}",
+	    h->delivery);
+	http_reply_json(h->req, 200, json);
+}
+
+static void
 hook_insert_cb(PGresult *res, const char *error, void *arg)
 {
 	struct hook *h = arg;
@@ -163,26 +188,12 @@ hook_insert_cb(PGresult *res, const char *error, void *arg)
 		log_warnx("storing delivery %s: %s", h->delivery,
 		    log_escape(error, 300, why, sizeof why));
 		http_reply_error(h->req, 500, "could not store the delivery");
-	} else if (PQntuples(res) == 0) {
-		char json[256];
-
-		/* A redelivery: already accepted once, never twice. */
-		snprintf(json, sizeof json, "{\"delivery\":\"%s\","
-		    "\"duplicate\":true}", h->delivery);
-		http_reply_json(h->req, 200, json);
-	} else {
-		char json[256];
-
-		snprintf(json, sizeof json, "{\"delivery\":\"%s\","
-		    "\"event_id\":%s}", h->delivery, PQgetvalue(res, 0, 0));
-		log_info("accepted %s delivery %s for %s (event %s)", h->event,
-		    h->delivery, h->repo_name, PQgetvalue(res, 0, 0));
-		http_reply_json(h->req, 202, json);
-	}
+	} else if (PQntuples(res) == 0)
+		hook_reply_duplicate(h);
+	else
+		hook_reply_accepted(h, PQgetvalue(res, 0, 0));
 	hook_free(h);
 }
-
-static void	hook_reply_duplicate(struct hook *);
 
 static void
 hook_ignored_cb(PGresult *res, const char *error, void *arg)
@@ -260,28 +271,6 @@ hook_array_add(struct buf *b, const char *s)
 
 static void	hook_flush(struct webhook *);
 
-static void
-hook_reply_accepted(struct hook *h, const char *event_id)
-{
-	char json[256];
-
-	snprintf(json, sizeof json, "{\"delivery\":\"%s\",\"event_id\":%s}",
-	    h->delivery, event_id);
-	log_info("accepted %s delivery %s for %s (event %s)", h->event,
-	    h->delivery, h->repo_name, event_id);
-	http_reply_json(h->req, 202, json);
-}
-
-static void
-hook_reply_duplicate(struct hook *h)
-{
-	char json[256];
-
-	/* A redelivery: already accepted once, never twice. */
-	snprintf(json, sizeof json, "{\"delivery\":\"%s\",\"duplicate\":true}",
-	    h->delivery);
-	http_reply_json(h->req, 200, json);
-}
 
 static void
 hook_batch_cb(PGresult *res, const char *error, void *arg)
@@ -698,7 +687,8 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 			http_reply_error(req, 400, "payload contains a NUL byte");
 			goto fail;
 		}
-		h->payload = xstrndup(h->body, h->len);
+		/* The body is the JSON: no second copy of up to 25 MiB. */
+		h->payload = h->body;
 	}
 	h->json = json_loads(h->payload, JSON_REJECT_DUPLICATES, &jerr);
 	if (h->json == NULL) {

@@ -150,21 +150,6 @@ plan_compute_paths(struct plan *p)
 	p->paths.unknown = 1;
 }
 
-/* Only a path filter needs the (possibly costly) diff. */
-static int
-plan_needs_paths(const struct workflow *wf, const char *event)
-{
-	const struct wf_on_filter *f = NULL;
-
-	if (strcmp(event, "push") == 0)
-		f = &wf->on.push;
-	else if (strcmp(event, "pull_request") == 0)
-		f = &wf->on.pull_request;
-	else if (strcmp(event, "pull_request_target") == 0)
-		f = &wf->on.pull_request_target;
-	return f != NULL && f->set && (f->paths.set || f->paths_ignore.set);
-}
-
 /* Does the event trigger wf?  1 yes, 0 no (reason set), from trigger.c. */
 static int
 plan_triggered(struct plan *p, const struct workflow *wf, char **reason)
@@ -188,7 +173,7 @@ plan_triggered(struct plan *p, const struct workflow *wf, char **reason)
 	te.action = action;
 	te.base_ref = base_ref;
 	te.head_message = msg;
-	if (plan_needs_paths(wf, ev->event)) {
+	if (trigger_needs_paths(wf, ev->event)) {
 		plan_compute_paths(p);
 		te.paths = (const char *const *)p->paths.v;
 		te.npaths = p->paths.n;

@@ -595,14 +595,4 @@ stream_close(struct stream *s, char *err, size_t errsz)
 	return -1;
 }
 
-const char *
-stream_error(const struct stream *s)
-{
-	return s->lasterr;
-}
 
-uint64_t
-stream_acked(const struct stream *s)
-{
-	return s->acked;
-}

@@ -32,7 +32,7 @@ struct stream	*stream_open(const char *socket_path, int64_t job_id,
  * kilnd catches up (bounded by an I/O timeout, after which the connection
  * is dropped and output is spooled).  Never loses data: returns 0 once the
  * bytes are sent, held in memory or spooled; -1 only when they cannot be
- * kept (the spool file cannot be written), see stream_error().
+ * kept (the spool file cannot be written).
  */
 int		 stream_write(struct stream *, const void *data, size_t len);
 
@@ -45,11 +45,5 @@ int		 stream_write(struct stream *, const void *data, size_t len);
  * either way.
  */
 int		 stream_close(struct stream *, char *err, size_t errsz);
-
-/* The last connection or spool error, "" if none.  Owned by the stream. */
-const char	*stream_error(const struct stream *);
-
-/* Highest seq kilnd has acknowledged (for tests and progress reports). */
-uint64_t	 stream_acked(const struct stream *);
 
 #endif
