@@ -27,7 +27,7 @@ ALL_CFLAGS += $(SAN_FLAGS)
 ALL_LDFLAGS += $(SAN_FLAGS)
 endif
 LIBS_ALL = $(LIBEVENT_LIBS) $(YAML_LIBS) $(LIBGIT2_LIBS) $(LIBPQ_LIBS) $(JANSSON_LIBS) \
-	$(LIBCRYPTO_LIBS) $(LIBCURL_LIBS) -lm
+	$(LIBCRYPTO_LIBS) $(LIBCURL_LIBS) $(UTF8PROC_LIBS) -lm
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))

@@ -262,8 +262,6 @@ void	 table_free(struct table *);
  * Returns out.
  */
 char	*output_safe(const char *s, size_t max, char *out, size_t outsz);
-/* Display width of a UTF-8 string (characters, not bytes). */
-size_t	 output_width(const char *s);
 
 /*
  * Fields of an API object: a string (owned by o) or an integer formatted

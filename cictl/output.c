@@ -4,57 +4,22 @@
  * names, commit messages), so every cell goes through output_safe(): valid
  * UTF-8 passes; control characters (C0, DEL and the C1 range a terminal
  * would act on), line separators, bidi overrides and stray bytes are shown
- * as \xNN or \uNNNN escapes.  Tables align on characters, not bytes.
+ * as \xNN or \uNNNN escapes.  Tables align on terminal columns (utf8.h:
+ * CJK and emoji take two), not bytes or characters.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cictl.h"
-
-/*
- * Length of the UTF-8 sequence at p (1-4), or 0 when it is not a valid,
- * shortest-form encoding of a scalar value.
- */
-static size_t
-utf8_seq(const unsigned char *p, unsigned int *cp)
-{
-	unsigned int c = p[0], v;
-	size_t n, i;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		v = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		v = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		v = c & 0x07;
-	} else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)	/* also stops at the NUL */
-			return 0;
-		v = (v << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) ||
-	    (v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff)
-		return 0;
-	*cp = v;
-	return n;
-}
+#include "utf8.h"
 
 char *
 output_safe(const char *s, size_t max, char *out, size_t outsz)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0, chars = 0, n;
-	unsigned int cp;
+	size_t o = 0, chars = 0, n, len = strlen(s);
+	int32_t cp;
 	char esc[16];
 
 	if (outsz == 0)
@@ -67,24 +32,25 @@ output_safe(const char *s, size_t max, char *out, size_t outsz)
 			}
 			break;
 		}
-		n = utf8_seq(p, &cp);
+		n = 0;
+		cp = utf8_next((const char *)p, len - (size_t)(p -
+		    (const unsigned char *)s), &n);
 		esc[0] = '\0';
-		if (n == 0) {			/* a stray byte, shown alone */
-			n = 1;
+		if (cp < 0)			/* a stray byte, shown alone */
 			snprintf(esc, sizeof esc, "\\x%02x", *p);
-		} else if (cp == '\\')
+		else if (cp == '\\')
 			snprintf(esc, sizeof esc, "\\\\");
 		else if (cp == '\n')
 			snprintf(esc, sizeof esc, "\\n");
 		else if (cp == '\t')
 			snprintf(esc, sizeof esc, "\\t");
 		else if (cp < 0x20 || cp == 0x7f)
-			snprintf(esc, sizeof esc, "\\x%02x", cp);
+			snprintf(esc, sizeof esc, "\\x%02x", (unsigned int)cp);
 		else if ((cp >= 0x80 && cp <= 0x9f) ||	/* C1: CSI and friends */
 		    cp == 0x2028 || cp == 0x2029 ||	/* line separators */
 		    (cp >= 0x202a && cp <= 0x202e) ||	/* bidi overrides */
 		    (cp >= 0x2066 && cp <= 0x2069))
-			snprintf(esc, sizeof esc, "\\u%04x", cp);
+			snprintf(esc, sizeof esc, "\\u%04x", (unsigned int)cp);
 		if (esc[0] != '\0') {
 			if (o + strlen(esc) >= outsz)
 				break;
@@ -101,17 +67,6 @@ output_safe(const char *s, size_t max, char *out, size_t outsz)
 	}
 	out[o] = '\0';
 	return out;
-}
-
-size_t
-output_width(const char *s)
-{
-	size_t w = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			w++;
-	return w;
 }
 
 void
@@ -152,7 +107,7 @@ table_print(const struct table *t, FILE *f, const char *indent)
 	width = xcalloc((size_t)t->ncols, sizeof *width);
 	for (r = 0; r < t->nrows; r++)
 		for (c = 0; c < t->ncols; c++) {
-			w = output_width(t->cells[r * (size_t)t->ncols +
+			w = utf8_width(t->cells[r * (size_t)t->ncols +
 			    (size_t)c]);
 			if (w > width[c])
 				width[c] = w;
@@ -169,7 +124,7 @@ table_print(const struct table *t, FILE *f, const char *indent)
 			fputs(row[c], f);
 			if (c < last)
 				fprintf(f, "%*s", (int)(width[c] -
-				    output_width(row[c]) + 2), "");
+				    utf8_width(row[c]) + 2), "");
 		}
 		fputc('\n', f);
 	}

@@ -35,6 +35,7 @@
 #include <openssl/evp.h>
 
 #include "expr.h"
+#include "utf8.h"
 #include "util.h"
 
 #define MAX_ARGS	255	/* most arguments of any function */
@@ -382,112 +383,18 @@ val_append(struct buf *b, const struct val *v)
 }
 
 /*
- * Simple (one-to-one) upper-case mapping, as .NET's invariant upper-casing
- * behind OrdinalIgnoreCase, for Latin, Greek, Cyrillic, Armenian and
- * fullwidth Latin; other code points map to themselves.  The dotless i
- * (U+0131) deliberately stays itself, as in GitHub's engines.
+ * The next code point of s, upper-cased for OrdinalIgnoreCase (utf8.h).
+ * A malformed byte becomes 0x110000 + byte, so it compares as itself and
+ * never equals a character.
  */
 static uint32_t
-uc_upper(uint32_t c)
+upper_next(const char *s, size_t len, size_t *i)
 {
-	if (c < 0x80)
-		return c >= 'a' && c <= 'z' ? c - 32 : c;
-	if (c == 0xb5)
-		return 0x39c;
-	if (c >= 0xe0 && c <= 0xfe && c != 0xf7)
-		return c - 32;
-	if (c == 0xff)
-		return 0x178;
-	if (c >= 0x100 && c <= 0x17f) {
-		if (c == 0x131 || c == 0x138 || c == 0x149 || c == 0x17f)
-			return c;
-		if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e))
-			return (c & 1) ? c : c - 1;
-		return (c & 1) ? c - 1 : c;
-	}
-	if ((c >= 0x1cd && c <= 0x1dc))
-		return (c & 1) ? c : c - 1;
-	if ((c >= 0x1de && c <= 0x1ef) || (c >= 0x1f8 && c <= 0x21f) ||
-	    (c >= 0x222 && c <= 0x233) || (c >= 0x246 && c <= 0x24f))
-		return (c & 1) ? c - 1 : c;
-	if (c >= 0x370 && c <= 0x3ff) {
-		if (c == 0x3ac)
-			return 0x386;
-		if (c >= 0x3ad && c <= 0x3af)
-			return c - 37;
-		if (c == 0x3c2)
-			return 0x3a3;
-		if (c >= 0x3b1 && c <= 0x3cb)
-			return c - 32;
-		if (c == 0x3cc)
-			return 0x38c;
-		if (c == 0x3cd || c == 0x3ce)
-			return c - 63;
-		if (c >= 0x3d8 && c <= 0x3ef)
-			return (c & 1) ? c - 1 : c;
-		return c;
-	}
-	if (c >= 0x430 && c <= 0x44f)
-		return c - 32;
-	if (c >= 0x450 && c <= 0x45f)
-		return c - 80;
-	if ((c >= 0x460 && c <= 0x481) || (c >= 0x48a && c <= 0x4bf) ||
-	    (c >= 0x4d0 && c <= 0x52f))
-		return (c & 1) ? c - 1 : c;
-	if (c >= 0x4c1 && c <= 0x4ce)
-		return (c & 1) ? c : c - 1;
-	if (c == 0x4cf)
-		return 0x4c0;
-	if (c >= 0x561 && c <= 0x586)
-		return c - 48;
-	if ((c >= 0x1e00 && c <= 0x1e95) || (c >= 0x1ea0 && c <= 0x1eff))
-		return (c & 1) ? c - 1 : c;
-	if (c >= 0xff41 && c <= 0xff5a)
-		return c - 32;
-	return c;
-}
+	size_t	at = *i;
+	int32_t	c = utf8_next(s, len, i);
 
-/*
- * Decode one UTF-8 sequence at s[*i].  An invalid byte decodes as
- * 0x110000 + byte, so it compares as itself and never equals a character.
- */
-static uint32_t
-utf8_next(const unsigned char *s, size_t len, size_t *i)
-{
-	uint32_t	c = s[*i], min;
-	size_t		n, k;
-
-	if (c < 0x80) {
-		(*i)++;
-		return c;
-	}
-	if ((c & 0xe0) == 0xc0) {
-		n = 1;
-		c &= 0x1f;
-		min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 2;
-		c &= 0x0f;
-		min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 3;
-		c &= 0x07;
-		min = 0x10000;
-	} else
-		goto bad;
-	if (*i + n >= len)
-		goto bad;
-	for (k = 1; k <= n; k++) {
-		if ((s[*i + k] & 0xc0) != 0x80)
-			goto bad;
-		c = (c << 6) | (s[*i + k] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff)
-		goto bad;
-	*i += n + 1;
-	return c;
-bad:
-	return 0x110000 + s[(*i)++];
+	return c < 0 ? 0x110000u + (unsigned char)s[at] :
+	    (uint32_t)utf8_upper(c);
 }
 
 /* The upper-cased code points of s; caller frees. */
@@ -498,8 +405,7 @@ upper_cps(const char *s, size_t len, size_t *np)
 	size_t		 i = 0, n = 0;
 
 	while (i < len)
-		cp[n++] = uc_upper(utf8_next((const unsigned char *)s, len,
-		    &i));
+		cp[n++] = upper_next(s, len, &i);
 	*np = n;
 	return cp;
 }
@@ -512,8 +418,8 @@ str_cmp_ci(const char *a, size_t al, const char *b, size_t bl)
 	uint32_t	ca, cb;
 
 	while (i < al && k < bl) {
-		ca = uc_upper(utf8_next((const unsigned char *)a, al, &i));
-		cb = uc_upper(utf8_next((const unsigned char *)b, bl, &k));
+		ca = upper_next(a, al, &i);
+		cb = upper_next(b, bl, &k);
 		if (ca != cb)
 			return ca < cb ? -1 : 1;
 	}

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "utf8.h"
 
 /* Set once by log_init() during start-up; read-only afterwards. */
 static const char *log_prog = "kiln";
@@ -86,41 +87,6 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-/*
- * Length of the well-formed UTF-8 sequence starting at s[i] and ending
- * before s[max], or 0 (overlongs, surrogates and > U+10FFFF are not).
- */
-static size_t
-log_utf8_len(const unsigned char *s, size_t i, size_t max)
-{
-	unsigned char c = s[i], lo = 0x80, hi = 0xbf;
-	size_t n, k;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	for (k = 1; k < n; k++) {
-		if (i + k >= max || s[i + k] < lo || s[i + k] > hi)
-			return 0;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return n;
-}
-
 char *
 log_escape(const char *s, size_t max, char *out, size_t outsz)
 {
@@ -144,8 +110,7 @@ log_escape(const char *s, size_t max, char *out, size_t outsz)
 		} else if (c == '\n') {
 			out[o++] = '\\';
 			out[o++] = 'n';
-		} else if (c >= 0x80 && (n = log_utf8_len((const unsigned char *)s,
-		    i, max)) > 0) {
+		} else if (c >= 0x80 && (n = utf8_seq_len(s + i, max - i)) > 0) {
 			/* The loop condition leaves room for 5 bytes + NUL. */
 			memcpy(out + o, s + i, n);
 			o += n;

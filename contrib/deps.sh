@@ -4,7 +4,7 @@
 kiln_deps=(
 	build-essential autoconf pkg-config git ca-certificates curl python3
 	libevent-dev libyaml-dev libgit2-dev libpq-dev libjansson-dev
-	libssl-dev libcurl4-openssl-dev check postgresql
+	libssl-dev libcurl4-openssl-dev libutf8proc-dev check postgresql
 )
 
 kiln_install_deps() {

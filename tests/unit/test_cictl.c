@@ -653,7 +653,10 @@ START_TEST(test_output_safe)
 	ck_assert_str_eq(output_safe("abcdef", 3, out, sizeof out), "abc...");
 	/* A tiny buffer is never overrun. */
 	ck_assert_str_eq(output_safe("abcdef", 40, out, 4), "abc");
-	ck_assert_uint_eq(output_width("caf\xc3\xa9"), 4);
+	ck_assert_uint_eq(utf8_width("caf\xc3\xa9"), 4);
+	ck_assert_uint_eq(utf8_width("\xe6\x9e\x84\xe5\xbb\xba"), 4); /* CJK */
+	ck_assert_uint_eq(utf8_width("\xf0\x9f\x9a\x80"), 2);	/* emoji */
+	ck_assert_uint_eq(utf8_width("e\xcc\x81"), 1);	/* combining */
 }
 END_TEST
 
@@ -823,6 +826,38 @@ START_TEST(test_runs_table)
 	    "CI       .github/workflows/ci.yml\n"
 	    "7   in_progress  -           schedule  evil\\x1b[2J  fedcba9  "
 	    "Nightly  n.yml\n");
+	fake_free(&f);
+	result_free(&r);
+}
+END_TEST
+
+/* CJK and emoji take two terminal columns each: the columns still line up. */
+START_TEST(test_runs_table_wide_names)
+{
+	static const char answer[] =
+	    "[{\"id\":1,\"name\":\"\\u6784\\u5efa CI\",\"path\":\"a.yml\","
+	    "\"event\":\"push\",\"status\":\"completed\","
+	    "\"conclusion\":\"success\",\"head_sha\":\"0123456789abcdef\","
+	    "\"head_branch\":\"\\u529f\\u80fd\"},"
+	    "{\"id\":2,\"name\":\"\\ud83d\\ude80 deploy\",\"path\":\"b.yml\","
+	    "\"event\":\"push\",\"status\":\"completed\","
+	    "\"conclusion\":\"success\",\"head_sha\":\"fedcba9876543210\","
+	    "\"head_branch\":\"main\"}]";
+	struct result r;
+	struct fake f;
+
+	fake_start(&f, 200, "application/json", answer, strlen(answer));
+	run(&r, NULL, "--socket", f.sock, "runs", NULL);
+	fake_stop(&f);
+
+	ck_assert_msg(r.rc == 0, "rc %d: %s", r.rc, r.err);
+	ck_assert_str_eq(r.out,
+	    "ID  STATUS     CONCLUSION  EVENT  BRANCH  SHA      NAME       "
+	    "PATH\n"
+	    "1   completed  success     push   \xe5\x8a\x9f\xe8\x83\xbd    "
+	    "0123456  \xe6\x9e\x84\xe5\xbb\xba CI    a.yml\n"
+	    "2   completed  success     push   main    fedcba9  "
+	    "\xf0\x9f\x9a\x80 deploy  b.yml\n");
 	fake_free(&f);
 	result_free(&r);
 }
@@ -1167,6 +1202,7 @@ cictl_suite(void)
 	tcase_add_test(tc, test_repo_add_refuses_before_sending);
 	tcase_add_test(tc, test_runs_json_unchanged);
 	tcase_add_test(tc, test_runs_table);
+	tcase_add_test(tc, test_runs_table_wide_names);
 	tcase_add_test(tc, test_show_tree);
 	tcase_add_test(tc, test_show_json_unchanged);
 	tcase_add_test(tc, test_logs_byte_exact);
