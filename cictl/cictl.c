@@ -70,7 +70,7 @@ static const struct cmd_entry cictl_table[] = {
 	    "error as file:line:col: message.",
 	    cmd_workflow_lint },
 	{ "eval", NULL, "EXPR", 1, 1,
-	    { { "context", "FILE.json", 0, 0 } }, CMD_LOCAL,
+	    { { "context", "FILE.json", 0, 0 } }, CMD_LOCAL | CMD_LONG_ARG,
 	    "Evaluate an expression (bare or with ${{ }}) and print the "
 	    "result as JSON (FILE - : stdin).",
 	    cmd_workflow_eval },
@@ -354,15 +354,16 @@ cictl_parse_args1(const struct cmd_entry *e, int argc, char **argv,
 {
 	const struct cmd_flag *f;
 	const char *a, *name, *eq, *val;
-	size_t nlen;
+	size_t nlen, maxarg = (e->cflags & CMD_LONG_ARG) ?
+	    CICTL_MAX_LONG_ARG : CICTL_MAX_ARG;
 	int i, j, flags_done = 0;
 	char q[300];
 
 	for (i = 0; i < argc; i++) {
 		a = argv[i];
-		if (strnlen(a, CICTL_MAX_ARG + 1) > CICTL_MAX_ARG) {
-			snprintf(err, errsz, "argument too long (max %d bytes)",
-			    CICTL_MAX_ARG);
+		if (strnlen(a, maxarg + 1) > maxarg) {
+			snprintf(err, errsz, "argument too long (max %zu bytes)",
+			    maxarg);
 			return -1;
 		}
 		if (!flags_done && strcmp(a, "--") == 0) {

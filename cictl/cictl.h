@@ -46,6 +46,11 @@
 
 /* Named limits for everything that comes in on the command line or wire. */
 #define CICTL_MAX_ARG		4096	/* any one argument, in bytes */
+/*
+ * A positional of a CMD_LONG_ARG command (an expression: GitHub's 21,000
+ * UTF-16 units take at most 63,000 bytes of UTF-8, plus ${{ }}).
+ */
+#define CICTL_MAX_LONG_ARG	(64 * 1024)
 #define CICTL_MAX_URL		2048	/* --url */
 #define CICTL_MAX_SECRET	4096	/* webhook secret, after newline strip */
 #define CICTL_MAX_OWNER		39	/* GitHub's limit on user/org names */
@@ -70,6 +75,7 @@ struct cictl_ctx {
 
 /* cmd_entry cflags. */
 #define CMD_LOCAL	0x1	/* needs no kilnd: no socket is looked up */
+#define CMD_LONG_ARG	0x2	/* positionals up to CICTL_MAX_LONG_ARG bytes */
 
 /*
  * One flag a command accepts: "--name" or "--name VALUE"; a one-letter

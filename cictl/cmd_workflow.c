@@ -412,9 +412,7 @@ cmd_workflow_eval(struct cictl_ctx *ctx, const struct cmd_args *args)
 	char *out;
 	size_t i;
 
-	if (strlen(src) > EXPR_MAX_LENGTH)
-		return cictl_usage_error(ctx, args->entry, "expression longer "
-		    "than %d characters", EXPR_MAX_LENGTH);
+	/* The engine measures EXPR_MAX_LENGTH itself, as GitHub does. */
 	contexts = json_object();
 	for (i = 0; i < nitems(wfc_contexts); i++)
 		json_object_set_new(contexts, wfc_contexts[i], json_object());
@@ -424,6 +422,8 @@ cmd_workflow_eval(struct cictl_ctx *ctx, const struct cmd_args *args)
 			json_decref(contexts);
 			return cictl_error(ctx, "%s", err);
 		}
+		/* Keys differing only in case are one, as in GitHub's. */
+		file = expr_json_fold_keys(file);
 		json_object_update(contexts, file);
 		json_decref(file);
 	}

@@ -234,7 +234,12 @@ is_space(int c)
 	    c == '\v' || c == '\f';
 }
 
-/* 0x/0o digits within the 32-bit signed range, else NaN. */
+/*
+ * 0x/0o digits as a signed 32-bit integer, else NaN.  Up to 32 bits of
+ * digits are taken as two's complement, as the runner's Int32.TryParse
+ * with AllowHexSpecifier and Convert.ToInt32(s, 8) do: 0xFFFFFFFF is -1,
+ * 0x80000000 is -2147483648; more bits overflow (NaN).
+ */
 static double
 parse_radix(const char *s, size_t len, int base)
 {
@@ -256,10 +261,10 @@ parse_radix(const char *s, size_t len, int base)
 		if (d >= base)
 			return NAN;
 		v = v * (uint64_t)base + (uint64_t)d;
-		if (v > INT32_MAX)
+		if (v > UINT32_MAX)
 			return NAN;
 	}
-	return (double)v;
+	return (double)(int32_t)(uint32_t)v;
 }
 
 /*
@@ -430,6 +435,64 @@ str_cmp_ci(const char *a, size_t al, const char *b, size_t bl)
 	return 0;
 }
 
+/* The upper-cased form of s, the identity of an object key (utf8.h). */
+static void
+fold_key(const char *s, size_t len, struct buf *out)
+{
+	char	enc[4];
+	size_t	i = 0, at;
+	int32_t	c;
+
+	buf_clear(out);
+	while (i < len) {
+		at = i;
+		if ((c = utf8_next(s, len, &i)) < 0)
+			buf_add_char(out, s[at]);
+		else
+			buf_add(out, enc, utf8_encode(utf8_upper(c), enc));
+	}
+}
+
+json_t *
+expr_json_fold_keys(json_t *j)
+{
+	struct buf	 key = { 0 };
+	const char	*k;
+	json_t		*spelling, *folded, *v;
+	size_t		 i;
+
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			json_array_set_new(j, i,
+			    expr_json_fold_keys(json_incref(v)));
+		return j;
+	}
+	if (!json_is_object(j))
+		return j;
+	/* Upper-cased key -> the first spelling seen. */
+	spelling = json_object();
+	folded = json_object();
+	if (spelling == NULL || folded == NULL)
+		abort();
+	json_object_foreach(j, k, v) {
+		const char	*first = k;
+		json_t		*seen;
+
+		fold_key(k, strlen(k), &key);
+		if ((seen = json_object_get(spelling, key.data)) != NULL)
+			first = json_string_value(seen);
+		else
+			json_object_set_new(spelling, key.data, json_string(k));
+		/* Setting an existing key keeps its place: last value wins. */
+		json_object_set_new(folded, first,
+		    expr_json_fold_keys(json_incref(v)));
+	}
+	buf_free(&key);
+	json_decref(spelling);
+	json_decref(j);
+	return folded;
+}
+
 enum find_mode {
 	FIND_ANY,
 	FIND_PREFIX,
@@ -480,6 +543,13 @@ obj_get_ci(json_t *obj, const char *key, size_t klen)
 			return v;
 	}
 	return NULL;
+}
+
+json_t *
+expr_object_get(const json_t *obj, const char *key)
+{
+	return json_is_object(obj) ? obj_get_ci((json_t *)obj, key,
+	    strlen(key)) : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -534,6 +604,18 @@ val_equals(const struct val *a, const struct val *b)
 	default:
 		return l.j == r.j;
 	}
+}
+
+int
+expr_loose_equal(const json_t *a, const json_t *b)
+{
+	struct val	l = val_from_json((json_t *)a);
+	struct val	r = val_from_json((json_t *)b);
+	int		eq = val_equals(&l, &r);
+
+	val_clear(&l);
+	val_clear(&r);
+	return eq;
 }
 
 /* 1 if a > b (sign 1) or a < b (sign -1). */
@@ -1272,6 +1354,12 @@ parse_or(struct parser *p)
 	return parse_logical(p, 1);
 }
 
+size_t
+expr_length(const char *src, size_t len)
+{
+	return utf8_utf16_len(src, len);
+}
+
 /* Parse src[0..len) (NUL-terminated at len); errcol gets the column. */
 static struct expr *
 parse(const char *src, size_t len, const struct expr_scope *scope,
@@ -1281,16 +1369,13 @@ parse(const char *src, size_t len, const struct expr_scope *scope,
 	struct parser	 p;
 	struct expr	*e;
 	struct node	*root;
-	size_t		 nchars = 0, i;
+	size_t		 units;
 
 	*errcol = 1;
-	for (i = 0; i < len; i++)
-		if (((unsigned char)src[i] & 0xc0) != 0x80)
-			nchars++;
-	if (nchars > EXPR_MAX_LENGTH) {
+	if ((units = expr_length(src, len)) > EXPR_MAX_LENGTH) {
 		snprintf(err, errsz, "Exceeded max expression length %d: "
 		    "the expression has %zu characters", EXPR_MAX_LENGTH,
-		    nchars);
+		    units);
 		return NULL;
 	}
 	memset(&lx, 0, sizeof lx);
@@ -1344,7 +1429,60 @@ struct eval {
 	char			*err;
 	size_t			 errsz;
 	size_t			 mem, maxmem;
+	/*
+	 * jansson cannot hold Infinity, which fromJSON() yields for numbers
+	 * that overflow a double.  Inside an array or object such a number is
+	 * one of these two empty objects, compared by address, made on first
+	 * use and turned back into numbers (ev_value) as they are read; when
+	 * the evaluation ends they become the strings expr_eval() documents.
+	 */
+	json_t			*inf[2];	/* +Infinity, -Infinity */
 };
+
+/* val_from_json, reading this evaluation's infinity markers as numbers. */
+static struct val
+ev_value(const struct eval *ev, json_t *j)
+{
+	if (j != NULL && j == ev->inf[0])
+		return val_num(INFINITY);
+	if (j != NULL && j == ev->inf[1])
+		return val_num(-INFINITY);
+	return val_from_json(j);
+}
+
+/* The marker of +Infinity (neg 0) or -Infinity (neg 1).  Borrowed. */
+static json_t *
+ev_inf_marker(struct eval *ev, int neg)
+{
+	if (ev->inf[neg] == NULL && (ev->inf[neg] = json_object()) == NULL)
+		abort();
+	return ev->inf[neg];
+}
+
+/* A copy of j with the markers as "Infinity"/"-Infinity".  New reference. */
+static json_t *
+ev_unmark(const struct eval *ev, json_t *j)
+{
+	const char	*k;
+	json_t		*c, *v;
+	size_t		 i;
+
+	if (j == ev->inf[0] || j == ev->inf[1])
+		return json_string(j == ev->inf[0] ? "Infinity" : "-Infinity");
+	if (json_is_array(j)) {
+		c = json_array();
+		json_array_foreach(j, i, v)
+			json_array_append_new(c, ev_unmark(ev, v));
+		return c;
+	}
+	if (json_is_object(j)) {
+		c = json_object();
+		json_object_foreach(j, k, v)
+			json_object_set_new(c, k, ev_unmark(ev, v));
+		return c;
+	}
+	return json_incref(j);
+}
 
 static int eval_node(struct eval *, const struct node *, struct val *);
 
@@ -1460,7 +1598,8 @@ append_all(json_t *arr, json_t *c)
 
 /* obj[ix] (ix->star: obj.*), reference 4.6. */
 static struct val
-val_access(const struct val *obj, const struct index *ix)
+val_access(const struct eval *ev, const struct val *obj,
+    const struct index *ix)
 {
 	struct val	 out = VAL_NULL;
 	json_t		*arr, *v;
@@ -1483,7 +1622,7 @@ val_access(const struct val *obj, const struct index *ix)
 	} else {
 		if ((obj->kind == VK_ARRAY || obj->kind == VK_OBJECT) &&
 		    (v = index_get(obj->j, ix)) != NULL)
-			return val_from_json(v);
+			return ev_value(ev, v);
 		return VAL_NULL;
 	}
 	if (arr == NULL)
@@ -1528,7 +1667,7 @@ eval_access(struct eval *ev, const struct node *n, struct val *out)
 		buf_add_str(&ix.str, n->name);
 	} else
 		index_init(&ix, &idx);
-	*out = val_access(&obj, &ix);
+	*out = val_access(ev, &obj, &ix);
 	buf_free(&ix.str);
 	val_clear(&idx);
 	val_clear(&obj);
@@ -1625,7 +1764,9 @@ static int
 eval_root(const struct expr *e, const struct expr_ctx *ctx, struct val *out,
     char *err, size_t errsz)
 {
-	struct eval	ev;
+	struct eval	 ev;
+	json_t		*j;
+	int		 rc;
 
 	memset(&ev, 0, sizeof ev);
 	ev.e = e;
@@ -1633,7 +1774,16 @@ eval_root(const struct expr *e, const struct expr_ctx *ctx, struct val *out,
 	ev.err = err;
 	ev.errsz = errsz;
 	ev.maxmem = ctx->max_memory != 0 ? ctx->max_memory : EXPR_MAX_MEMORY;
-	return eval_node(&ev, e->root, out);
+	rc = eval_node(&ev, e->root, out);
+	if (rc == 0 && (ev.inf[0] != NULL || ev.inf[1] != NULL) &&
+	    !val_primitive(out)) {
+		j = ev_unmark(&ev, out->j);
+		json_decref(out->j);
+		out->j = j;
+	}
+	json_decref(ev.inf[0]);
+	json_decref(ev.inf[1]);
+	return rc;
 }
 
 json_t *
@@ -1688,7 +1838,7 @@ fn_contains(struct eval *ev, const struct node *n, struct val *a, size_t na,
 
 	if (a[0].kind == VK_ARRAY) {
 		json_array_foreach(a[0].j, i, v) {
-			el = val_from_json(v);
+			el = ev_value(ev, v);
 			found = val_equals(&el, &a[1]);
 			val_clear(&el);
 			if (found)
@@ -1807,7 +1957,7 @@ fn_join(struct eval *ev, const struct node *n, struct val *a, size_t na,
 		json_array_foreach(a[0].j, i, v) {
 			if (i > 0)
 				buf_add(&b, sep.data, sep.len);
-			el = val_from_json(v);
+			el = ev_value(ev, v);
 			val_append(&b, &el);
 			val_clear(&el);
 			if (fits(ev, n, b.len) == -1) {
@@ -1877,6 +2027,10 @@ json_pretty(struct eval *ev, const struct node *n, struct buf *b, json_t *j,
 	json_t		*v;
 	size_t		 i, size;
 
+	if (j == ev->inf[0] || j == ev->inf[1]) {
+		json_number(b, j == ev->inf[0] ? INFINITY : -INFINITY);
+		return fits(ev, n, b->len);
+	}
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
 		if ((size = json_object_size(j)) == 0) {
@@ -1998,27 +2152,136 @@ json_whole_reals_to_ints(json_t *j)
 	return j;
 }
 
+/*
+ * Where the JSON text of fromJSON() has numbers that overflow a double
+ * (GitHub reads them as +-Infinity, jansson refuses them), a copy of the
+ * text with each such number replaced by a sentinel string no string of
+ * the text can equal: as many \u0000 as the longest run of them in the
+ * text plus one, then the sign.  Returns the run length used (0: nothing
+ * to replace, out untouched).
+ */
+static size_t
+fromjson_sentinels(const char *s, size_t len, struct buf *out)
+{
+	size_t	i = 0, start, run = 0, longest = 0, last = 0, k, nover = 0;
+	size_t	*over = NULL;
+	char	small[64], *copy;
+	double	d;
+
+	while (i < len) {
+		if (s[i] == '"') {
+			for (i++; i < len && s[i] != '"'; i++) {
+				if (s[i] != '\\') {
+					run = 0;
+					continue;
+				}
+				if (len - i >= 6 && memcmp(s + i, "\\u0000", 6) == 0) {
+					if (++run > longest)
+						longest = run;
+					i += 5;
+				} else {
+					run = 0;
+					i++;
+				}
+			}
+			i++;
+			continue;
+		}
+		if (s[i] != '-' && !isdigit((unsigned char)s[i])) {
+			i++;
+			continue;
+		}
+		start = i;
+		while (i < len && (isdigit((unsigned char)s[i]) ||
+		    strchr("+-.eE", s[i]) != NULL))
+			i++;
+		copy = i - start < sizeof small ? small : xmalloc(i - start + 1);
+		memcpy(copy, s + start, i - start);
+		copy[i - start] = '\0';
+		d = strtod(copy, NULL);
+		if (copy != small)
+			free(copy);
+		if (isinf(d)) {
+			over = xreallocarray(over, nover + 1, 2 * sizeof *over);
+			over[2 * nover] = start;
+			over[2 * nover + 1] = i;
+			nover++;
+		}
+	}
+	if (nover == 0)
+		return 0;
+	for (k = 0; k < nover; k++) {
+		buf_add(out, s + last, over[2 * k] - last);
+		buf_add_char(out, '"');
+		for (i = 0; i <= longest; i++)
+			buf_add_str(out, "\\u0000");
+		buf_add_char(out, s[over[2 * k]] == '-' ? '-' : '+');
+		buf_add_char(out, '"');
+		last = over[2 * k + 1];
+	}
+	buf_add(out, s + last, len - last);
+	free(over);
+	return longest + 1;
+}
+
+/* Sentinel strings of nul NULs and a sign -> infinity markers. */
+static json_t *
+fromjson_restore(struct eval *ev, json_t *j, size_t nul)
+{
+	const char	*k, *sv;
+	json_t		*v;
+	size_t		 i;
+
+	if (json_is_string(j) && json_string_length(j) == nul + 1) {
+		sv = json_string_value(j);
+		for (i = 0; i < nul && sv[i] == '\0'; i++)
+			;
+		if (i == nul && (sv[nul] == '+' || sv[nul] == '-')) {
+			v = json_incref(ev_inf_marker(ev, sv[nul] == '-'));
+			json_decref(j);
+			return v;
+		}
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			json_array_set_new(j, i,
+			    fromjson_restore(ev, json_incref(v), nul));
+	} else if (json_is_object(j)) {
+		json_object_foreach(j, k, v)
+			json_object_set_new(j, k,
+			    fromjson_restore(ev, json_incref(v), nul));
+	}
+	return j;
+}
+
 static int
 fn_fromjson(struct eval *ev, const struct node *n, struct val *a, size_t na,
     struct val *out)
 {
-	struct buf	 b = { 0 };
+	struct buf	 b = { 0 }, alt = { 0 };
 	json_error_t	 jerr;
 	json_t		*j;
+	size_t		 nul;
 
 	val_append(&b, &a[0]);
 	if (charge(ev, n, b.len) == -1) {
 		buf_free(&b);
 		return -1;
 	}
-	j = json_loadb(b.data != NULL ? b.data : "", b.len,
-	    JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
+	nul = fromjson_sentinels(b.data != NULL ? b.data : "", b.len, &alt);
+	/* GitHub's reader takes \u0000 in strings; JSON_ALLOW_NUL does too. */
+	j = nul > 0 ? json_loadb(alt.data, alt.len, JSON_DECODE_ANY |
+	    JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr) :
+	    json_loadb(b.data != NULL ? b.data : "", b.len, JSON_DECODE_ANY |
+	    JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
+	buf_free(&alt);
 	buf_free(&b);
 	if (j == NULL)
 		return ev_err(ev, n, "Error parsing fromJson: %s (line %d, "
 		    "column %d)", jerr.text, jerr.line, jerr.column);
-	j = json_whole_reals_to_ints(j);
-	*out = val_from_json(j);
+	j = json_whole_reals_to_ints(expr_json_fold_keys(j));
+	if (nul > 0)
+		j = fromjson_restore(ev, j, nul);
+	*out = ev_value(ev, j);
 	json_decref(j);
 	return 0;
 }

@@ -28,7 +28,7 @@
 
 #include <jansson.h>
 
-#define EXPR_MAX_LENGTH		21000	/* characters in one expression */
+#define EXPR_MAX_LENGTH		21000	/* UTF-16 units in one expression */
 #define EXPR_MAX_DEPTH		50	/* AST depth, as GitHub */
 #define EXPR_MAX_TEMPLATE	(1024 * 1024) /* bytes in a template value */
 #define EXPR_MAX_MEMORY		(1024 * 1024) /* default evaluation budget */
@@ -95,6 +95,36 @@ int		 expr_truthy(const json_t *);
  * .NET "G15" style, arrays "Array", objects "Object".  Caller frees.
  */
 char		*expr_to_string(const json_t *);
+
+/*
+ * The language's == (reference 4.4) on two JSON values: strings compare
+ * ignoring case (utf8.h), numbers and numeric strings ('0x10' == 16) by
+ * value, null and booleans as numbers, arrays and objects by identity.
+ * NULL stands for a missing value and is null.  Matrix include/exclude
+ * matching uses it, so it is the expression operator exactly.
+ */
+int		 expr_loose_equal(const json_t *, const json_t *);
+
+/*
+ * Property lookup as expressions do it: key compared ignoring case.
+ * NULL when obj is not an object or has no such key.  Borrowed.
+ */
+json_t		*expr_object_get(const json_t *obj, const char *key);
+
+/*
+ * Merge the keys of every object in j (recursively) that differ only in
+ * case into one, as GitHub's context dictionaries do: the first spelling,
+ * at its place, with the last value.  fromJSON() applies it; code that
+ * builds contexts from outside JSON (payloads, files) should too.  Takes
+ * over the reference to j (which must not be shared) and returns one.
+ */
+json_t		*expr_json_fold_keys(json_t *j);
+
+/*
+ * Length of an expression's text the way GitHub measures it against
+ * EXPR_MAX_LENGTH: UTF-16 code units (.NET's String.Length).
+ */
+size_t		 expr_length(const char *src, size_t len);
 
 /* The G15 form of a number into buf (at least 32 bytes); returns buf. */
 char		*expr_format_number(double, char *buf, size_t bufsz);

@@ -20,10 +20,9 @@
  *
  * "Match" is GitHub's: each scalar leaf of the entry becomes the test
  * matrix[key][...] == literal, evaluated with the expression language's
- * loose equality (strings case-insensitive, '12' == 12, null and booleans
- * converted to numbers).  A missing key reads as null, as in an expression.
- * loose_equal() below is a private copy of that one operator so that this
- * module stands alone.
+ * loose equality, expr_loose_equal() itself (strings case-insensitive over
+ * all of Unicode, '12' == 12 and '0x10' == 16, null and booleans converted
+ * to numbers).  A missing key reads as null, as in an expression.
  *
  * A matrix whose every combination was excluded, with nothing appended,
  * yields one leg without matrix values, as GitHub's
@@ -38,7 +37,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "expr.h"
 #include "matrix.h"
+#include "utf8.h"
 #include "util.h"
 #include "workflow.h"
 
@@ -82,237 +83,11 @@ matrix_error(struct matrix_ctx *x, const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * Loose equality (reference 4.4), for JSON values.  NULL stands for a
- * missing value and behaves as null.
- */
-enum loose_kind {
-	LOOSE_NULL,
-	LOOSE_BOOLEAN,
-	LOOSE_NUMBER,
-	LOOSE_STRING,
-	LOOSE_OTHER,		/* object or array: equal only to itself */
-};
-
-struct loose {
-	enum loose_kind	 kind;
-	double		 n;	/* number, or boolean as 0/1 */
-	const char	*s;
-	size_t		 len;
-	const json_t	*j;
-};
-
-static struct loose
-loose_from_json(const json_t *v)
-{
-	struct loose	l;
-
-	memset(&l, 0, sizeof l);
-	l.kind = LOOSE_NULL;
-	l.j = v;
-	if (v == NULL)
-		return l;
-	switch (json_typeof(v)) {
-	case JSON_NULL:
-		break;
-	case JSON_TRUE:
-	case JSON_FALSE:
-		l.kind = LOOSE_BOOLEAN;
-		l.n = json_is_true(v) ? 1 : 0;
-		break;
-	case JSON_INTEGER:
-	case JSON_REAL:
-		l.kind = LOOSE_NUMBER;
-		l.n = json_number_value(v);
-		break;
-	case JSON_STRING:
-		l.kind = LOOSE_STRING;
-		l.s = json_string_value(v);
-		l.len = json_string_length(v);
-		break;
-	case JSON_OBJECT:
-	case JSON_ARRAY:
-		l.kind = LOOSE_OTHER;
-		break;
-	}
-	return l;
-}
-
-/* Digits of base 8 or 16 as a 32-bit two's-complement integer, or NaN. */
-static double
-loose_radix(const char *p, const char *end, int base)
-{
-	uint64_t	v = 0;
-	int		d;
-
-	if (p == end)
-		return NAN;
-	for (; p < end; p++) {
-		if (*p >= '0' && *p <= '9')
-			d = *p - '0';
-		else if (base == 16 && *p >= 'a' && *p <= 'f')
-			d = *p - 'a' + 10;
-		else if (base == 16 && *p >= 'A' && *p <= 'F')
-			d = *p - 'A' + 10;
-		else
-			return NAN;
-		if (d >= base)
-			return NAN;
-		v = v * (uint64_t)base + (uint64_t)d;
-		if (v > UINT32_MAX)
-			return NAN;
-	}
-	return (double)(int32_t)(uint32_t)v;
-}
-
-static int
-loose_isspace(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
-	    c == '\r';
-}
-
-/* toNumber for a string (reference 4.4 table). */
-static double
-loose_string_number(const char *s, size_t len)
-{
-	const char	*end = s + len, *p;
-	char		*copy;
-	size_t		 digits, n;
-	double		 d;
-
-	while (s < end && loose_isspace(*s))
-		s++;
-	while (end > s && loose_isspace(end[-1]))
-		end--;
-	n = (size_t)(end - s);
-	if (n == 0)
-		return 0;
-	if (memchr(s, '\0', n) != NULL)
-		return NAN;
-	if (n == 8 && memcmp(s, "Infinity", 8) == 0)
-		return INFINITY;
-	if (n == 9 && memcmp(s, "-Infinity", 9) == 0)
-		return -INFINITY;
-	if (n > 2 && s[0] == '0' && s[1] == 'x')
-		return loose_radix(s + 2, end, 16);
-	if (n > 2 && s[0] == '0' && s[1] == 'o')
-		return loose_radix(s + 2, end, 8);
-
-	/* [+-] digits [. digits] [e [+-] digits], at least one digit. */
-	p = s;
-	if (*p == '+' || *p == '-')
-		p++;
-	for (digits = 0; p < end && isdigit((unsigned char)*p); p++)
-		digits++;
-	if (p < end && *p == '.')
-		for (p++; p < end && isdigit((unsigned char)*p); p++)
-			digits++;
-	if (digits == 0)
-		return NAN;
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			p++;
-		for (digits = 0; p < end && isdigit((unsigned char)*p); p++)
-			digits++;
-		if (digits == 0)
-			return NAN;
-	}
-	if (p != end)
-		return NAN;
-	/* The syntax is checked, so strtod sees only what we accept. */
-	copy = xstrndup(s, n);
-	d = strtod(copy, NULL);
-	free(copy);
-	return d;
-}
-
-static void
-loose_to_number(struct loose *l)
-{
-	switch (l->kind) {
-	case LOOSE_NULL:
-		l->n = 0;
-		break;
-	case LOOSE_BOOLEAN:
-	case LOOSE_NUMBER:
-		break;
-	case LOOSE_STRING:
-		l->n = loose_string_number(l->s, l->len);
-		break;
-	case LOOSE_OTHER:
-		l->n = NAN;
-		break;
-	}
-	l->kind = LOOSE_NUMBER;
-}
-
-/* Ordinal, case-insensitive for ASCII; other bytes compare exactly. */
-static int
-loose_string_equal(const struct loose *l, const struct loose *r)
-{
-	size_t	i;
-
-	if (l->len != r->len)
-		return 0;
-	for (i = 0; i < l->len; i++) {
-		if (toupper((unsigned char)l->s[i]) !=
-		    toupper((unsigned char)r->s[i]))
-			return 0;
-	}
-	return 1;
-}
-
-static int
-loose_equal(const json_t *a, const json_t *b)
-{
-	struct loose	l = loose_from_json(a), r = loose_from_json(b);
-
-	/* Each step turns one side into a number, so this ends. */
-	while (l.kind != r.kind) {
-		if (l.kind == LOOSE_NUMBER && r.kind == LOOSE_STRING)
-			loose_to_number(&r);
-		else if (l.kind == LOOSE_STRING && r.kind == LOOSE_NUMBER)
-			loose_to_number(&l);
-		else if (l.kind == LOOSE_NULL || l.kind == LOOSE_BOOLEAN)
-			loose_to_number(&l);
-		else if (r.kind == LOOSE_NULL || r.kind == LOOSE_BOOLEAN)
-			loose_to_number(&r);
-		else
-			return 0;
-	}
-	switch (l.kind) {
-	case LOOSE_NULL:
-		return 1;
-	case LOOSE_BOOLEAN:
-		return l.n == r.n;
-	case LOOSE_NUMBER:
-		return !isnan(l.n) && !isnan(r.n) && l.n == r.n;
-	case LOOSE_STRING:
-		return loose_string_equal(&l, &r);
-	case LOOSE_OTHER:
-		return l.j == r.j;
-	}
-	return 0;
-}
-
 /* Property lookup as the expression language does it: case-insensitive. */
 static json_t *
 matrix_get(const json_t *obj, const char *key)
 {
-	const char	*k;
-	json_t		*v;
-
-	if (!json_is_object(obj))
-		return NULL;
-	if ((v = json_object_get(obj, key)) != NULL)
-		return v;
-	json_object_foreach((json_t *)obj, k, v) {
-		if (strcasecmp(k, key) == 0)
-			return v;
-	}
-	return NULL;
+	return expr_object_get(obj, key);
 }
 
 /* Every scalar leaf of want equals the value at the same path in have. */
@@ -338,7 +113,7 @@ matrix_leaf_match(const json_t *want, const json_t *have)
 		}
 		return 1;
 	default:
-		return loose_equal(have, want);
+		return expr_loose_equal(have, want);
 	}
 }
 
@@ -356,72 +131,6 @@ matrix_filter_match(const json_t *filter, const json_t *combo)
 	return 1;
 }
 
-/*
- * A number as GitHub prints it (reference 4.5, .NET "G15"): 15 significant
- * digits, trailing zeros dropped, fixed-point for decimal exponents in
- * (-5, 15), else d.dddE+XX.
- */
-static void
-matrix_number_text(struct buf *b, double d)
-{
-	char	 tmp[64], digits[32], *e;
-	size_t	 nd, i;
-	long	 exp;
-
-	if (isnan(d)) {
-		buf_add_str(b, "NaN");
-		return;
-	}
-	if (isinf(d)) {
-		buf_add_str(b, d < 0 ? "-Infinity" : "Infinity");
-		return;
-	}
-	if (d == 0) {
-		buf_add_str(b, "0");	/* -0 too */
-		return;
-	}
-	/* "-d.dddddddddddddde+XX": the rounding to 15 digits is printf's. */
-	(void)snprintf(tmp, sizeof tmp, "%.14e", d);
-	e = strchr(tmp, 'e');
-	if (e == NULL)
-		return;		/* cannot happen for a finite number */
-	exp = strtol(e + 1, NULL, 10);
-	nd = 0;
-	for (i = (tmp[0] == '-'); &tmp[i] < e; i++) {
-		if (isdigit((unsigned char)tmp[i]))
-			digits[nd++] = tmp[i];
-	}
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	digits[nd] = '\0';
-
-	if (d < 0)
-		buf_add_char(b, '-');
-	if (exp > -5 && exp < 15) {
-		if (exp < 0) {
-			buf_add_str(b, "0.");
-			for (i = 0; i < (size_t)(-exp - 1); i++)
-				buf_add_char(b, '0');
-			buf_add(b, digits, nd);
-		} else if (nd <= (size_t)exp + 1) {
-			buf_add(b, digits, nd);
-			for (i = nd; i < (size_t)exp + 1; i++)
-				buf_add_char(b, '0');
-		} else {
-			buf_add(b, digits, (size_t)exp + 1);
-			buf_add_char(b, '.');
-			buf_add(b, digits + exp + 1, nd - (size_t)exp - 1);
-		}
-		return;
-	}
-	buf_add_char(b, digits[0]);
-	if (nd > 1) {
-		buf_add_char(b, '.');
-		buf_add(b, digits + 1, nd - 1);
-	}
-	buf_printf(b, "E%c%02ld", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-}
-
 /* One name segment; empty text gives none (GitHub skips it). */
 static void
 matrix_name_add(struct buf *b, const char *s, size_t len)
@@ -437,7 +146,7 @@ matrix_name_add(struct buf *b, const char *s, size_t len)
 static void
 matrix_name_segments(struct buf *b, const json_t *v)
 {
-	struct buf	 num = { 0 };
+	char		 num[32];
 	const char	*k;
 	json_t		*sub;
 	size_t		 i;
@@ -456,9 +165,8 @@ matrix_name_segments(struct buf *b, const json_t *v)
 		break;
 	case JSON_INTEGER:
 	case JSON_REAL:
-		matrix_number_text(&num, json_number_value(v));
-		matrix_name_add(b, num.data, num.len);
-		buf_free(&num);
+		expr_format_number(json_number_value(v), num, sizeof num);
+		matrix_name_add(b, num, strlen(num));
 		break;
 	case JSON_TRUE:
 		matrix_name_add(b, "true", 4);
@@ -478,30 +186,14 @@ matrix_name_segments(struct buf *b, const json_t *v)
 static void
 matrix_name_truncate(char **namep)
 {
-	const unsigned char	*s = (const unsigned char *)*namep;
-	size_t			 i, units, cut = 0, len = strlen(*namep);
-	size_t			 step, w;
-	char			*out;
+	const char	*s = *namep;
+	size_t		 i = 0, units = 0, cut = 0, len = strlen(s);
+	char		*out;
 
-	for (i = 0, units = 0; i < len; i += step) {
-		if (s[i] >= 0xf0 && s[i] <= 0xf7) {
-			step = 4;
-			w = 2;
-		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
-			step = 3;
-			w = 1;
-		} else if (s[i] >= 0xc0 && s[i] <= 0xdf) {
-			step = 2;
-			w = 1;
-		} else {
-			step = 1;
-			w = 1;
-		}
-		if (step > len - i)
-			step = len - i;
-		if (units + w <= MATRIX_NAME_MAX - 3)
-			cut = i + step;
-		units += w;
+	while (i < len) {
+		units += utf8_next(s, len, &i) > 0xffff ? 2 : 1;
+		if (units <= MATRIX_NAME_MAX - 3)
+			cut = i;
 	}
 	if (units <= MATRIX_NAME_MAX)
 		return;

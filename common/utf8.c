@@ -35,6 +35,12 @@ utf8_next(const char *s, size_t len, size_t *i)
 }
 
 size_t
+utf8_encode(int32_t cp, char out[4])
+{
+	return (size_t)utf8proc_encode_char(cp, (utf8proc_uint8_t *)out);
+}
+
+size_t
 utf8_seq_len(const char *s, size_t len)
 {
 	size_t	i = 0;

@@ -22,6 +22,9 @@
  */
 int32_t	utf8_next(const char *s, size_t len, size_t *i);
 
+/* UTF-8 of code point cp (a scalar value) into out; returns 1 to 4. */
+size_t	utf8_encode(int32_t cp, char out[4]);
+
 /* Bytes of the well-formed sequence at s (len bytes available), or 0. */
 size_t	utf8_seq_len(const char *s, size_t len);
 

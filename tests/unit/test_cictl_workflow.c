@@ -389,6 +389,36 @@ START_TEST(test_eval_contexts)
 }
 END_TEST
 
+/* GitHub's own limit: 21,000 UTF-16 units, one past it is refused. */
+START_TEST(test_eval_max_length)
+{
+	struct result r;
+	struct buf b = { 0 };
+	size_t i;
+
+	buf_add_str(&b, "'");
+	for (i = 0; i < 20998; i++)
+		buf_add_char(&b, 'x');
+	buf_add_str(&b, "'");
+	run(&r, NULL, "eval", "--", b.data, NULL);
+	ck_assert_msg(r.rc == 0, "rc %d: %s", r.rc, r.err);
+	ck_assert_uint_eq(r.outlen, 21001);
+	result_free(&r);
+
+	buf_add_char(&b, ' ');
+	run(&r, NULL, "eval", "--", b.data, NULL);
+	ck_assert_int_eq(r.rc, 1);
+	ck_assert_msg(strstr(r.err, "Exceeded max expression length 21000") !=
+	    NULL, "%s", r.err);
+	result_free(&r);
+
+	/* Case-insensitive keys of a contexts file are one key. */
+	put("dup.json", "{\"env\": {\"a\": 1, \"A\": 2}}");
+	eval_ok("toJSON(env)", "dup.json", "\"{\\n  \\\"a\\\": 2\\n}\"\n");
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_eval_errors)
 {
 	struct result r;
@@ -974,6 +1004,7 @@ workflow_suite(void)
 	tcase_add_test(tc, test_eval_operators);
 	tcase_add_test(tc, test_eval_contexts);
 	tcase_add_test(tc, test_eval_errors);
+	tcase_add_test(tc, test_eval_max_length);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("plan");

@@ -316,7 +316,68 @@ static const struct vec vecs[] = {
 	{ "''''", NULL, "\"'\"", NULL },
 	{ "'a''b''c'", NULL, "\"a'b'c\"", NULL },
 	{ "0x7fffffff", NULL, "2147483647", NULL },
-	{ "0x80000000", NULL, NULL, "Unexpected symbol: '0x80000000'" },
+	/* Hex and octal are signed 32-bit, as the runner's Int32 parsing. */
+	{ "0x80000000", NULL, "-2147483648", NULL },
+	{ "0xFFFFFFFF", NULL, "-1", NULL },
+	{ "0x00000000FFFFFFFF", NULL, "-1", NULL },
+	{ "0x100000000", NULL, NULL, "Unexpected symbol: '0x100000000'" },
+	{ "0o37777777777", NULL, "-1", NULL },
+	{ "0o40000000000", NULL, NULL, "Unexpected symbol: '0o40000000000'" },
+	{ "'0xFFFFFFFF' == -1", NULL, "true", NULL },
+	{ "' 0xffffffff ' == 4294967295", NULL, "false", NULL },
+	{ "'0x80000000' < 0", NULL, "true", NULL },
+	/* fromJSON: overflow is Infinity, not an error (Newtonsoft). */
+	{ "fromJSON('1e999')", NULL, "\"Infinity\"", NULL },
+	{ "fromJSON('1e999') == Infinity", NULL, "true", NULL },
+	{ "fromJSON('-1e999') == -Infinity", NULL, "true", NULL },
+	{ "fromJSON('1e999') == 'Infinity'", NULL, "true", NULL },
+	{ "fromJSON('[1e999, -2E+400, 1]')[0] == Infinity", NULL, "true",
+	    NULL },
+	{ "fromJSON('[1e999, -2E+400, 1]')[1] < -1e308", NULL, "true", NULL },
+	{ "fromJSON('[1e999]')[0] == 'infinity'", NULL, "false", NULL },
+	{ "fromJSON('[1e999, -1e999]')", NULL, "[\"Infinity\",\"-Infinity\"]",
+	    NULL },
+	{ "toJSON(fromJSON('[1e999, -1e999]'))", NULL,
+	    "\"[\\n  Infinity,\\n  -Infinity\\n]\"", NULL },
+	{ "fromJSON('{\"a\": {\"b\": 1e999}}').a.b", NULL, "\"Infinity\"",
+	    NULL },
+	{ "contains(fromJSON('[1e999]'), Infinity)", NULL, "true", NULL },
+	{ "join(fromJSON('[1e999, 2]'), '|')", NULL, "\"Infinity|2\"", NULL },
+	{ "fromJSON('1000000000000000000000000000000000000000000000000000000"
+	    "00000000000000000000000000000000000000000000000000000000000000000"
+	    "00000000000000000000000000000000000000000000000000000000000000000"
+	    "00000000000000000000000000000000000000000000000000000000000000000"
+	    "00000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000') == "
+	    "Infinity", NULL, "true", NULL },
+	/* A string that looks like the internal sentinel stays a string. */
+	{ "fromJSON('[\"\\u0000+\", 1e999]')[0] == Infinity", NULL, "false",
+	    NULL },
+	{ "fromJSON('[\"\\u0000\\u0000+\", 1e999]')[1] == Infinity", NULL,
+	    "true", NULL },
+	{ "fromJSON('\"1e999\"')", NULL, "\"1e999\"", NULL },
+	/* fromJSON: \u0000 in strings (GitHub's reader takes it). */
+	{ "fromJSON('\"a\\u0000b\"') == fromJSON('\"A\\u0000B\"')", NULL,
+	    "true", NULL },
+	{ "toJSON(fromJSON('\"a\\u0000b\"'))", NULL,
+	    "\"\\\"a\\\\u0000b\\\"\"", NULL },
+	/* fromJSON: keys differing in case are one: first spelling, last value. */
+	{ "toJSON(fromJSON('{\"a\": 1, \"b\": 2, \"A\": 3}'))", NULL,
+	    "\"{\\n  \\\"a\\\": 3,\\n  \\\"b\\\": 2\\n}\"", NULL },
+	{ "fromJSON('{\"Key\": 1, \"KEY\": 2}').key", NULL, "2", NULL },
+	{ "join(fromJSON('{\"x\": {\"k\": 1, \"K\": 2}}').*.*)", NULL,
+	    "\"2\"", NULL },
+	{ "toJSON(fromJSON('{\"\xc6\x80\": 1, \"\xc9\x83\": 2}'))", NULL,
+	    "\"{\\n  \\\"\xc6\x80\\\": 2\\n}\"", NULL },
+	{ "toJSON(fromJSON('[{\"a\": 1, \"A\": [{\"b\": 1, \"B\": 2}]}]'))",
+	    NULL, "\"[\\n  {\\n    \\\"a\\\": [\\n      {\\n        "
+	    "\\\"b\\\": 2\\n      }\\n    ]\\n  }\\n]\"", NULL },
+	/* The dotless i and the long s keep the runner's rule. */
+	{ "'\xc4\xb1' == 'I'", NULL, "false", NULL },
+	{ "'\xc5\xbf' == 'S'", NULL, "false", NULL },
+	{ "'\xc6\x80' == '\xc9\x83'", NULL, "true", NULL },
+	{ "'\xe1\xbc\x80' == '\xe1\xbc\x88'", NULL, "true", NULL },
+	{ "startsWith('\xc9\x90" "bc', '\xe2\xb1\xaf')", NULL, "true", NULL },
 	{ "1.", NULL, "1", NULL },
 	{ "1e400", NULL, "\"Infinity\"", NULL },
 	{ "format('{0}', 1e15)", NULL, "\"1E+15\"", NULL },
@@ -615,6 +676,19 @@ START_TEST(test_bounds)
 	ck_assert(!parses(src, err, sizeof err));
 	ck_assert_msg(strstr(err, "Exceeded max expression length 21000") !=
 	    NULL, "%s", err);
+	free(src);
+	/* GitHub counts UTF-16 units: an emoji is two, an accent one. */
+	src = repeat("'", "\xf0\x9f\x9a\x80", 10499, "'");
+	ck_assert_uint_eq(expr_length(src, strlen(src)), 21000);
+	ck_assert(parses(src, err, sizeof err));
+	free(src);
+	src = repeat("'", "\xf0\x9f\x9a\x80", 10500, "'");
+	ck_assert(!parses(src, err, sizeof err));
+	ck_assert_msg(strstr(err, "Exceeded max expression length 21000") !=
+	    NULL, "%s", err);
+	free(src);
+	src = repeat("'", "\xc3\xa9", 20998, "'");
+	ck_assert(parses(src, err, sizeof err));
 	free(src);
 
 	/* Memory: 10 copies of a 1000-character string in 4 KiB. */

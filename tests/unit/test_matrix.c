@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "expr.h"
 #include "matrix.h"
 #include "util.h"
 #include "workflow.h"
@@ -221,6 +222,14 @@ static const struct expand_vec expand_vecs[] = {
 	  "{a: [1], include: [{Color: green}, {color: pink}]}",
 	  "[{\"a\":1,\"Color\":\"pink\"}]",
 	  "[\"build (1)\"]" },
+	{ "include matches beyond ASCII: U+0180 equals U+0243",
+	  "{os: ['\xc6\x80', x], include: [{os: '\xc9\x83', extra: 1}]}",
+	  "[{\"os\":\"\xc6\x80\",\"extra\":1},{\"os\":\"x\"}]",
+	  "[\"build (\xc6\x80)\",\"build (x)\"]" },
+	{ "hex in a matrix entry is a signed 32-bit number",
+	  "{n: [-1, 4294967295, 16], exclude: [{n: '0xFFFFFFFF'}, {n: '0x10'}]}",
+	  "[{\"n\":4294967295}]",
+	  "[\"build (4294967295)\"]" },
 	{ "'12' equals 12 in exclude",
 	  "{node: [12, 14], exclude: [{node: '12'}]}",
 	  "[{\"node\":14}]",
@@ -453,6 +462,70 @@ START_TEST(test_expand_vectors)
 	check_legs(v, legs, nlegs);
 	matrix_legs_free(legs, nlegs);
 	workflow_free(wf);
+}
+END_TEST
+
+/*
+ * Include/exclude matching is the expression ==, exactly: the same pairs
+ * give the same answer through expr_eval and through an exclude.
+ */
+static const struct {
+	const char	*have;		/* JSON: the matrix value */
+	const char	*want;		/* JSON: the exclude entry's value */
+	int		 equal;
+} match_vecs[] = {
+	{ "\"\xc6\x80\"", "\"\xc9\x83\"", 1 },	/* U+0180, U+0243 */
+	{ "\"\xe1\x83\x90\"", "\"\xe1\xb2\x90\"", 1 }, /* U+10D0, U+1C90 */
+	{ "\"\xc4\xb1\"", "\"I\"", 0 },		/* dotless i */
+	{ "\"\xc3\x9f\"", "\"SS\"", 0 },		/* no full mapping */
+	{ "-2147483648", "\"0x80000000\"", 1 },
+	{ "-1", "\" 0xffffffff \"", 1 },
+	{ "4294967295", "\"0xFFFFFFFF\"", 0 },
+	{ "\"0x100000000\"", "4294967296", 0 },
+	{ "-1", "\"0o37777777777\"", 1 },
+	{ "16", "\"0x10\"", 1 },
+	{ "null", "\"\"", 1 },
+};
+
+START_TEST(test_match_is_expression_equality)
+{
+	struct matrix_leg	*legs;
+	struct expr_ctx		 ctx;
+	struct expr		*e;
+	json_t			*m, *got;
+	size_t			 nlegs;
+	char			 err[512], *text;
+	int			 excluded, expr_eq;
+
+	text = xasprintf("{\"v\": [%s], \"exclude\": [{\"v\": %s}]}",
+	    match_vecs[_i].have, match_vecs[_i].want);
+	m = json_loads(text, 0, NULL);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(matrix_expand_json("build", m, &legs, &nlegs, err,
+	    sizeof err), 0);
+	excluded = nlegs == 1 && legs[0].values == NULL;
+	matrix_legs_free(legs, nlegs);
+	json_decref(m);
+	free(text);
+
+	text = xasprintf("{\"a\": %s, \"b\": %s}", match_vecs[_i].have,
+	    match_vecs[_i].want);
+	memset(&ctx, 0, sizeof ctx);
+	ctx.contexts = json_loads(text, 0, NULL);
+	e = expr_parse("a == b", NULL, err, sizeof err);
+	ck_assert_ptr_nonnull(e);
+	got = expr_eval(e, &ctx, err, sizeof err);
+	ck_assert_msg(got != NULL, "%s", err);
+	expr_eq = json_is_true(got);
+	json_decref(got);
+	expr_free(e);
+	json_decref(ctx.contexts);
+	free(text);
+
+	ck_assert_msg(excluded == expr_eq, "%s vs %s: matrix %d, == %d",
+	    match_vecs[_i].have, match_vecs[_i].want, excluded, expr_eq);
+	ck_assert_msg(expr_eq == match_vecs[_i].equal, "%s == %s is %d",
+	    match_vecs[_i].have, match_vecs[_i].want, expr_eq);
 }
 END_TEST
 
@@ -776,6 +849,8 @@ matrix_suite(void)
 
 	tcase_add_loop_test(tc, test_expand_vectors, 0, nitems(expand_vecs));
 	tcase_add_loop_test(tc, test_error_vectors, 0, nitems(error_vecs));
+	tcase_add_loop_test(tc, test_match_is_expression_equality, 0,
+	    nitems(match_vecs));
 	tcase_add_test(tc, test_case_insensitive_names);
 	tcase_add_test(tc, test_no_matrix);
 	tcase_add_test(tc, test_name_and_ownership);
