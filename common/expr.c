@@ -19,29 +19,22 @@
  * run out of memory here as there.
  */
 #include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "expr.h"
+#include "hashfiles.h"
 #include "utf8.h"
 #include "util.h"
 
 #define MAX_ARGS	255	/* most arguments of any function */
 #define MAX_NEST	(2 * EXPR_MAX_DEPTH) /* parser recursion guard */
 #define STR_OVERHEAD	26	/* GitHub's per-string memory estimate */
-#define HASH_MAX_DEPTH	256	/* directory levels hashFiles descends */
 
 /* ------------------------------------------------------------------ */
 /* Values */
@@ -2333,275 +2326,21 @@ fn_status(struct eval *ev, const struct node *n, struct val *a, size_t na,
 	return 0;
 }
 
-/* ---- hashFiles ---- */
-
-struct segs {
-	char	**s;
-	size_t	  n;
-	char	 *mem;		/* the string the segments point into */
-};
-
-struct hpattern {
-	int		negate;
-	struct segs	segs;
-};
-
-struct hashctx {
-	struct eval		*ev;
-	const struct node	*n;
-	struct hpattern		*pat;
-	size_t			 npat;
-	struct segs		 ws;
-	int			 follow;
-	EVP_MD_CTX		*outer;
-	size_t			 nfiles;
-	dev_t			 dev[HASH_MAX_DEPTH];
-	ino_t			 ino[HASH_MAX_DEPTH];
-};
-
-/* Split an absolute path into normalised segments ("." and ".." gone). */
-static void
-segs_split(const char *path, struct segs *sg)
-{
-	char	*p, *tok, *save = NULL;
-
-	sg->mem = xstrdup(path);
-	sg->s = NULL;
-	sg->n = 0;
-	for (p = sg->mem; (tok = strtok_r(p, "/", &save)) != NULL; p = NULL) {
-		if (strcmp(tok, ".") == 0)
-			continue;
-		if (strcmp(tok, "..") == 0) {
-			if (sg->n > 0)
-				sg->n--;
-			continue;
-		}
-		sg->s = xreallocarray(sg->s, sg->n + 1, sizeof *sg->s);
-		sg->s[sg->n++] = tok;
-	}
-}
-
-static void
-segs_free(struct segs *sg)
-{
-	free(sg->s);
-	free(sg->mem);
-	memset(sg, 0, sizeof *sg);
-}
-
-static int
-has_glob(const char *s)
-{
-	return strpbrk(s, "*?[") != NULL;
-}
-
-static int
-seg_match(char **pat, size_t np, char **path, size_t ns)
-{
-	size_t	k;
-
-	if (np == 0)
-		return ns == 0;
-	if (strcmp(pat[0], "**") == 0) {
-		for (k = 0; k <= ns; k++)
-			if (seg_match(pat + 1, np - 1, path + k, ns - k))
-				return 1;
-		return 0;
-	}
-	if (ns == 0 || fnmatch(pat[0], path[0], 0) != 0)
-		return 0;
-	return seg_match(pat + 1, np - 1, path + 1, ns - 1);
-}
-
-/* Later patterns win; a pattern also matches everything below a match. */
-static int
-hash_matches(struct hashctx *h, struct segs *path)
-{
-	size_t	i, k, np;
-	int	result = 0, m;
-
-	for (i = 0; i < h->npat; i++) {
-		np = h->pat[i].segs.n;
-		m = seg_match(h->pat[i].segs.s, np, path->s, path->n);
-		if (!m && (np == 0 || strcmp(h->pat[i].segs.s[np - 1], "**")))
-			for (k = 0; k < path->n && !m; k++)
-				m = seg_match(h->pat[i].segs.s, np, path->s, k);
-		if (m)
-			result = !h->pat[i].negate;
-	}
-	return result;
-}
-
-static int
-hash_file(struct hashctx *h, const char *path)
-{
-	unsigned char	 md[EVP_MAX_MD_SIZE], buf[65536];
-	unsigned int	 mdlen;
-	EVP_MD_CTX	*c;
-	ssize_t		 r;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return ev_err(h->ev, h->n, "hashFiles: cannot open %s: %s",
-		    path, strerror(errno));
-	c = EVP_MD_CTX_new();
-	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
-		abort();
-	while ((r = read(fd, buf, sizeof buf)) != 0) {
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			ev_err(h->ev, h->n, "hashFiles: cannot read %s: %s",
-			    path, strerror(errno));
-			close(fd);
-			EVP_MD_CTX_free(c);
-			return -1;
-		}
-		EVP_DigestUpdate(c, buf, (size_t)r);
-	}
-	close(fd);
-	EVP_DigestFinal_ex(c, md, &mdlen);
-	EVP_MD_CTX_free(c);
-	EVP_DigestUpdate(h->outer, md, mdlen);
-	h->nfiles++;
-	return 0;
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Depth-first, pre-order, entries in strcmp order of their names. */
-static int
-hash_walk(struct hashctx *h, const char *path, int depth)
-{
-	struct stat	 st;
-	struct segs	 sg;
-	DIR		*d;
-	struct dirent	*de;
-	char		**names = NULL, *child;
-	size_t		 n = 0, i;
-	int		 rc = 0, k, under;
-
-	if (lstat(path, &st) == -1)
-		return 0;
-	if (S_ISLNK(st.st_mode)) {
-		if (stat(path, &st) == -1)
-			return 0;	/* dangling */
-		if (S_ISDIR(st.st_mode) && !h->follow)
-			return 0;
-	}
-	if (S_ISREG(st.st_mode)) {
-		segs_split(path, &sg);
-		under = sg.n > h->ws.n;
-		for (i = 0; under && i < h->ws.n; i++)
-			under = strcmp(sg.s[i], h->ws.s[i]) == 0;
-		if (under && hash_matches(h, &sg))
-			rc = hash_file(h, path);
-		segs_free(&sg);
-		return rc;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return 0;
-	if (depth >= HASH_MAX_DEPTH)
-		return ev_err(h->ev, h->n, "hashFiles: more than %d directory "
-		    "levels under %s", HASH_MAX_DEPTH, path);
-	for (k = 0; k < depth; k++)
-		if (h->dev[k] == st.st_dev && h->ino[k] == st.st_ino)
-			return 0;	/* a symbolic link loop */
-	h->dev[depth] = st.st_dev;
-	h->ino[depth] = st.st_ino;
-	if ((d = opendir(path)) == NULL)
-		return ev_err(h->ev, h->n, "hashFiles: cannot read %s: %s",
-		    path, strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		names = xreallocarray(names, n + 1, sizeof *names);
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	qsort(names, n, sizeof *names, name_cmp);
-	for (i = 0; i < n; i++) {
-		if (rc == 0) {
-			child = xasprintf("%s%s%s", path,
-			    str_has_suffix(path, "/") ? "" : "/", names[i]);
-			rc = hash_walk(h, child, depth + 1);
-			free(child);
-		}
-		free(names[i]);
-	}
-	free(names);
-	return rc;
-}
-
-static char *
-segs_join(char **s, size_t n)
-{
-	struct buf	b = { 0 };
-	size_t		i;
-
-	if (n == 0)
-		return xstrdup("/");
-	for (i = 0; i < n; i++) {
-		buf_add_char(&b, '/');
-		buf_add_str(&b, s[i]);
-	}
-	return buf_steal(&b);
-}
-
-static void
-hash_add_line(struct hashctx *h, const char *line, size_t len)
-{
-	struct hpattern	*hp;
-	char		*rel, *abs;
-	int		 neg = 0;
-
-	while (len > 0 && is_space((unsigned char)*line)) {
-		line++;
-		len--;
-	}
-	while (len > 0 && is_space((unsigned char)line[len - 1]))
-		len--;
-	if (len == 0 || line[0] == '#')
-		return;
-	while (len > 0 && line[0] == '!') {
-		neg = !neg;
-		line++;
-		len--;
-	}
-	rel = xstrndup(line, len);
-	abs = rel[0] == '/' ? xstrdup(rel) :
-	    xasprintf("%s/%s", h->ev->ctx->workspace, rel);
-	h->pat = xreallocarray(h->pat, h->npat + 1, sizeof *h->pat);
-	hp = &h->pat[h->npat++];
-	hp->negate = neg;
-	segs_split(abs, &hp->segs);
-	free(rel);
-	free(abs);
-}
+/* ---- hashFiles (the walk and digest are hashfiles.c's) ---- */
 
 static int
 fn_hashfiles(struct eval *ev, const struct node *n, struct val *a,
     size_t na, struct val *out)
 {
-	struct hashctx	 h;
 	struct buf	 arg = { 0 }, b = { 0 };
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen;
-	char		 hex[2 * EVP_MAX_MD_SIZE + 1], **roots = NULL, *p, *nl;
-	size_t		 i, k, nroots = 0, np, start = 0;
-	int		 rc = 0, dup;
+	char		 hex[HASHFILES_HEX_LEN + 1], why[1024];
+	char		**patterns;
+	size_t		 i, start = 0, np = 0;
+	int		 follow = 0, rc;
 
 	if (ev->ctx->workspace == NULL || ev->ctx->workspace[0] != '/')
 		return ev_err(ev, n, "hashFiles() is not available here: no "
 		    "workspace");
-	memset(&h, 0, sizeof h);
-	h.ev = ev;
-	h.n = n;
 	val_append(&arg, &a[0]);
 	if (arg.data != NULL && str_has_prefix(arg.data, "--")) {
 		if (strcmp(arg.data, "--follow-symbolic-links") != 0) {
@@ -2610,71 +2349,23 @@ fn_hashfiles(struct eval *ev, const struct node *n, struct val *a,
 			buf_free(&arg);
 			return -1;
 		}
-		h.follow = 1;
+		follow = 1;
 		start = 1;
 	}
 	buf_free(&arg);
+	patterns = xreallocarray(NULL, na, sizeof *patterns);
 	for (i = start; i < na; i++) {
-		buf_clear(&arg);
 		val_append(&arg, &a[i]);
-		for (p = arg.data; p != NULL; p = nl != NULL ? nl + 1 : NULL) {
-			nl = strchr(p, '\n');
-			hash_add_line(&h, p, nl != NULL ? (size_t)(nl - p) :
-			    strlen(p));
-		}
+		patterns[np++] = buf_steal(&arg);
 	}
-	buf_free(&arg);
-	segs_split(ev->ctx->workspace, &h.ws);
-
-	/* One search root per positive pattern: its literal prefix. */
-	for (i = 0; i < h.npat; i++) {
-		if (h.pat[i].negate)
-			continue;
-		for (np = 0; np < h.pat[i].segs.n &&
-		    !has_glob(h.pat[i].segs.s[np]); np++)
-			;
-		p = segs_join(h.pat[i].segs.s, np);
-		for (dup = 0, k = 0; k < nroots && !dup; k++)
-			dup = strcmp(roots[k], p) == 0;
-		if (dup) {
-			free(p);
-			continue;
-		}
-		roots = xreallocarray(roots, nroots + 1, sizeof *roots);
-		roots[nroots++] = p;
-	}
-
-	h.outer = EVP_MD_CTX_new();
-	if (h.outer == NULL || EVP_DigestInit_ex(h.outer, EVP_sha256(),
-	    NULL) != 1)
-		abort();
-	for (i = 0; i < nroots && rc == 0; i++) {
-		/* Skip a root lying under another root. */
-		for (dup = 0, k = 0; k < nroots && !dup; k++) {
-			size_t kl = strlen(roots[k]);
-
-			dup = k != i && strncmp(roots[i], roots[k], kl) == 0 &&
-			    (roots[i][kl] == '/' || (kl == 1 &&
-			    roots[i][1] != '\0'));
-		}
-		if (!dup)
-			rc = hash_walk(&h, roots[i], 0);
-	}
-	EVP_DigestFinal_ex(h.outer, md, &mdlen);
-	EVP_MD_CTX_free(h.outer);
-	for (i = 0; i < nroots; i++)
-		free(roots[i]);
-	free(roots);
-	for (i = 0; i < h.npat; i++)
-		segs_free(&h.pat[i].segs);
-	free(h.pat);
-	segs_free(&h.ws);
+	rc = hashfiles_digest(ev->ctx->workspace, (const char *const *)patterns,
+	    np, follow, hex, why, sizeof why);
+	for (i = 0; i < np; i++)
+		free(patterns[i]);
+	free(patterns);
 	if (rc == -1)
-		return -1;
-	if (h.nfiles > 0) {
-		hex_encode(md, mdlen, hex);
-		buf_add_str(&b, hex);
-	}
+		return ev_err(ev, n, "hashFiles: %s", why);
+	buf_add_str(&b, hex);
 	return finish_string(ev, n, &b, out);
 }
 

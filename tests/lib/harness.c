@@ -203,6 +203,17 @@ rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return 0;
 }
 
+int
+harness_rm_rf(const char *path)
+{
+	struct stat st;
+
+	if (path == NULL || path[0] == '\0')
+		return -1;
+	nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return lstat(path, &st) == 0 ? -1 : 0;
+}
+
 static void
 random_hex(char *out, size_t nbytes)
 {
@@ -824,7 +835,7 @@ harness_free(struct harness *h)
 	stop_quietly(h);
 	live_del(h);
 	if (!h->failed && (keep == NULL || *keep == '\0'))
-		nftw(h->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		harness_rm_rf(h->dir);
 	else
 		fprintf(stderr, "harness: %s: kept %s\n", h->name, h->dir);
 	free(h->name);

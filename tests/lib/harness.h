@@ -163,6 +163,12 @@ int	 harness_workers(struct harness *, pid_t *pids, int max);
 int	 harness_leftovers(struct harness *, struct buf *desc);
 /* 1 if the process exists and is not a zombie. */
 int	 harness_pid_alive(pid_t);
+/*
+ * Remove path and everything below it (no symbolic link followed), as
+ * "rm -rf" does but without a shell.  0, or -1 if path is still there.
+ * Unit tests use it too (every test program links tests/lib).
+ */
+int	 harness_rm_rf(const char *path);
 /* Send sig to every process of the test's embedded PostgreSQL; count. */
 int	 harness_signal_postgres(struct harness *, int sig);
 

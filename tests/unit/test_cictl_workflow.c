@@ -13,6 +13,7 @@
 #include "../../cictl/cmd_repo.c"
 #include "../../cictl/cmd_runs.c"
 #include "../../cictl/cmd_workflow.c"
+#include "harness.h"
 
 #include <check.h>
 #include <stdarg.h>
@@ -89,14 +90,10 @@ tmp_setup(void)
 static void
 tmp_teardown(void)
 {
-	char *cmd;
-
 	if (chdir("/") != 0)
 		return;
-	cmd = xasprintf("rm -rf '%s'", tmp_dir);
-	if (system(cmd) != 0)
+	if (harness_rm_rf(tmp_dir) != 0)
 		fprintf(stderr, "could not remove %s\n", tmp_dir);
-	free(cmd);
 }
 
 /* Write text to path (relative to the test directory), making parents. */

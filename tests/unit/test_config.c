@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "util.h"
+#include "harness.h"
 
 #define DEFAULT_LABELS "self-hosted,linux,x64,ubuntu-latest,ubuntu-24.04," \
 	"ubuntu-22.04"
@@ -40,13 +41,10 @@ setup(void)
 static void
 teardown(void)
 {
-	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
 	if (chdir(oldcwd) != 0)
 		fprintf(stderr, "chdir %s failed\n", oldcwd);
-	if (system(cmd) != 0)
+	if (harness_rm_rf(tmpdir) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
-	free(cmd);
 	free(conf);
 	conf = NULL;
 }

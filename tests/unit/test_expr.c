@@ -24,6 +24,7 @@
 
 #include "expr.h"
 #include "util.h"
+#include "harness.h"
 
 /* ------------------------------------------------------------------ */
 /* Conformance */
@@ -914,10 +915,7 @@ write_file(const char *dir, const char *rel, const char *data)
 static void
 rm_rf(const char *path)
 {
-	char	*cmd = xasprintf("rm -rf '%s'", path);
-
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
+	ck_assert_int_eq(harness_rm_rf(path), 0);
 }
 
 static char *

@@ -37,6 +37,7 @@
 #include "embed.h"
 #include "migrate.h"
 #include "util.h"
+#include "harness.h"
 
 #define PG_INITDB_MS	120000
 #define PG_START_MS	60000
@@ -176,11 +177,8 @@ pg_stop(void)
 		pg_pid = -1;
 	}
 	if (pg_tmp[0] != '\0') {
-		char *cmd = xasprintf("rm -rf '%s'", pg_tmp);
-
-		if (system(cmd) != 0)
+		if (harness_rm_rf(pg_tmp) != 0)
 			fprintf(stderr, "could not remove %s\n", pg_tmp);
-		free(cmd);
 		pg_tmp[0] = '\0';
 	}
 }

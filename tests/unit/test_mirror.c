@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include "../../worker/mirror.c"
+#include "harness.h"
 
 #define TEST_TIMEOUT	300	/* seconds; valgrind is slow */
 
@@ -190,11 +191,8 @@ static void
 teardown(void)
 {
 	if (fx.dir != NULL && getenv("KILN_KEEP_TEST_DIR") == NULL) {
-		char *cmd = xasprintf("rm -rf '%s'", fx.dir);
-
-		if (system(cmd) != 0)
+		if (harness_rm_rf(fx.dir) != 0)
 			fprintf(stderr, "could not remove %s\n", fx.dir);
-		free(cmd);
 	}
 	free(fx.dir);
 	free(fx.upstream);

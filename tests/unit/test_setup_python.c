@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../../worker/actions/setup_python.c"
+#include "harness.h"
 
 struct effects {
 	struct buf	log;
@@ -88,12 +89,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-	if (system(cmd) != 0) {
-		/* best effort */
-	}
-	free(cmd);
+	(void)harness_rm_rf(tmpdir);	/* best effort */
 }
 
 /* Run the action for python-version; returns its rc, fills fx. */

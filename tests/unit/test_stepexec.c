@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../worker/stepexec.c"
+#include "harness.h"
 
 struct capture {
 	struct buf	out;
@@ -53,10 +54,7 @@ make_tmpdir(void)
 static void
 rm_tmpdir(char *dir)
 {
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
+	ck_assert_int_eq(harness_rm_rf(dir), 0);
 	free(dir);
 }
 

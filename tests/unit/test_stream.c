@@ -32,6 +32,7 @@
 #define UNITTEST
 #include "../../daemon/logsrv.c"
 #include "../../worker/stream.c"
+#include "harness.h"
 
 struct env {
 	char	*dir;
@@ -154,13 +155,9 @@ env_setup(struct env *e)
 static void
 env_teardown(struct env *e)
 {
-	char *cmd;
-
 	if (e->server != -1)
 		server_kill(e, SIGTERM);
-	cmd = xasprintf("rm -rf '%s'", e->dir);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
+	ck_assert_int_eq(harness_rm_rf(e->dir), 0);
 	free(e->dir);
 	free(e->sock);
 	free(e->logs);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "harness.h"
 
 /* ---- a per-test temporary directory ---- */
 
@@ -30,11 +31,8 @@ tmp_setup(void)
 static void
 tmp_teardown(void)
 {
-	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-	if (system(cmd) != 0)
+	if (harness_rm_rf(tmpdir) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
-	free(cmd);
 }
 
 static char *
