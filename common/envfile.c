@@ -48,18 +48,6 @@ ef_readline(const char *text, size_t len, size_t *idx, struct ef_line *l)
 	return 1;
 }
 
-static const char *
-ef_memmem2(const char *s, size_t len, char a, char b)
-{
-	size_t	i;
-
-	for (i = 0; i + 1 < len; i++) {
-		if (s[i] == a && s[i + 1] == b)
-			return s + i;
-	}
-	return NULL;
-}
-
 static void
 ef_add(struct envfile *out, const char *name, size_t namelen,
     const char *value, size_t valuelen, size_t line)
@@ -143,7 +131,7 @@ envfile_parse(const char *what, const char *text, size_t len,
 		ls = text + l.start;
 		ll = l.end - l.start;
 		eq = memchr(ls, '=', ll);
-		hd = ef_memmem2(ls, ll, '<', '<');
+		hd = memmem(ls, ll, "<<", 2);
 
 		if (eq != NULL && (hd == NULL || eq < hd)) {
 			/* NAME=VALUE, split at the first '=', no trimming. */

@@ -249,6 +249,24 @@ str_has_suffix(const char *s, const char *suffix)
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
+int
+str_is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' ||
+	    c == '\f' || c == '\r';
+}
+
+void
+str_trim_space(const char **s, size_t *len)
+{
+	while (*len > 0 && str_is_space((unsigned char)**s)) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && str_is_space((unsigned char)(*s)[*len - 1]))
+		(*len)--;
+}
+
 char *
 file_read_all(const char *path, size_t max, size_t *lenp)
 {

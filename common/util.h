@@ -65,6 +65,14 @@ int	 str_has_prefix(const char *s, const char *prefix);
 int	 str_has_suffix(const char *s, const char *suffix);
 
 /*
+ * Whitespace as GitHub's runner trims it (.NET char.IsWhiteSpace, ASCII
+ * part: space, \t, \n, \v, \f, \r), and s[0..*len) without it at either
+ * end (moves *s, shrinks *len).
+ */
+int	 str_is_space(int c);
+void	 str_trim_space(const char **s, size_t *len);
+
+/*
  * Read a whole file into a NUL-terminated buffer of at most max bytes.
  * Returns NULL (errno set, EFBIG when too large) on failure; caller frees.
  */

@@ -2,12 +2,9 @@
  * wfcmd: workflow commands and secret masking for a step's output.  See
  * wfcmd.h for the behaviour; this file follows the runner's
  * ActionCommand.TryParseV2 / TryParse (parsing), ActionCommandManager
- * (dispatch, stop-commands, echo, failures) and SecretMasker (masking).
+ * (dispatch, stop-commands, echo, failures).
  *
- * Masking marks every byte covered by any occurrence of any secret
- * (occurrences may overlap) and prints each covered run once as "***";
- * that is the runner's "merge overlapping and adjacent replacements", and
- * it makes the order of secrets irrelevant (no longest-first needed).
+ * The masker itself is mask.c; this file owns the job's set of secrets.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -15,10 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mask.h"
 #include "util.h"
 #include "wfcmd.h"
-
-#define MASK_TEXT	"***"
 
 /* Runner texts (Constants.cs, ActionCommandManager.cs), word for word. */
 #define MSG_UNSECURE_DISABLED \
@@ -52,19 +48,11 @@ enum line_mode {
 	LINE_DROP		/* an oversized command: discarded */
 };
 
-struct mask {
-	char	*s;
-	size_t	 len;
-};
-
 struct wfcmd_state {
 	int			 flags;
 	int			 echo;		/* echo command lines (step) */
 
-	struct mask		*masks;		/* job-wide */
-	size_t			 nmasks;
-	size_t			 maskbytes;
-	size_t			 maxmask;	/* longest secret */
+	struct mask_set		*masks;		/* job-wide */
 
 	char			*stop_token;	/* non-NULL while stopped */
 
@@ -85,25 +73,6 @@ struct wfcmd_state {
 };
 
 /* --- strings ------------------------------------------------------------ */
-
-/* .NET char.IsWhiteSpace, ASCII part. */
-static int
-is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' ||
-	    c == '\f' || c == '\r';
-}
-
-static void
-trim(const char **s, size_t *len)
-{
-	while (*len > 0 && is_ws(**s)) {
-		(*s)++;
-		(*len)--;
-	}
-	while (*len > 0 && is_ws((*s)[*len - 1]))
-		(*len)--;
-}
 
 struct esc {
 	const char	*from;		/* always 3 bytes: %XX */
@@ -155,7 +124,7 @@ parse_int(const char *s, int *out)
 
 	if (s == NULL)
 		return 0;
-	while (is_ws(*s))
+	while (str_is_space((unsigned char)*s))
 		s++;
 	if (*s == '+' || *s == '-')
 		neg = *s++ == '-';
@@ -165,7 +134,7 @@ parse_int(const char *s, int *out)
 			return 0;
 		digits++;
 	}
-	while (is_ws(*s))
+	while (str_is_space((unsigned char)*s))
 		s++;
 	if (digits == 0 || *s != '\0')
 		return 0;
@@ -177,99 +146,12 @@ parse_int(const char *s, int *out)
 	return 1;
 }
 
-/* --- masking ------------------------------------------------------------ */
-
-/*
- * Mark in a new array the bytes of s[0..len) covered by a secret, [0,forced)
- * included.  Returns NULL when nothing is covered.  Each secret's
- * occurrences are found in increasing order, so only the part beyond the
- * previous occurrence needs marking: linear in len per secret.
- */
-static unsigned char *
-mask_cover(const struct wfcmd_state *st, const char *s, size_t len,
-    size_t forced)
-{
-	unsigned char	*cov = NULL;
-	const char	*p;
-	size_t		 i, off, at, from, done;
-
-	if (forced > len)
-		forced = len;
-	if (forced > 0) {
-		cov = xcalloc(1, len);
-		memset(cov, 1, forced);
-	}
-	for (i = 0; i < st->nmasks; i++) {
-		const struct mask *m = &st->masks[i];
-
-		off = done = 0;
-		while (off + m->len <= len &&
-		    (p = memmem(s + off, len - off, m->s, m->len)) != NULL) {
-			if (cov == NULL)
-				cov = xcalloc(1, len);
-			at = (size_t)(p - s);
-			from = at > done ? at : done;
-			memset(cov + from, 1, at + m->len - from);
-			done = at + m->len;
-			off = at + 1;
-		}
-	}
-	return cov;
-}
-
-/*
- * Append s[0..n) with covered runs replaced by "***".  *prev says the text
- * already appended ends in a masked run; a run at offset 0 then continues
- * it instead of printing a second "***".
- */
-static void
-mask_emit(const char *s, size_t n, const unsigned char *cov, int *prev,
-    struct buf *out)
-{
-	size_t	i = 0, j;
-
-	if (cov == NULL) {
-		buf_add(out, s, n);
-		if (n > 0)
-			*prev = 0;
-		return;
-	}
-	while (i < n) {
-		j = i;
-		if (cov[i]) {
-			while (j < n && cov[j])
-				j++;
-			if (!(i == 0 && *prev))
-				buf_add_str(out, MASK_TEXT);
-		} else {
-			while (j < n && !cov[j])
-				j++;
-			buf_add(out, s + i, j - i);
-		}
-		i = j;
-	}
-	if (n > 0)
-		*prev = cov[n - 1];
-}
-
-static void
-mask_append(const struct wfcmd_state *st, const char *s, size_t n,
-    struct buf *out)
-{
-	unsigned char	*cov = mask_cover(st, s, n, 0);
-	int		 prev = 0;
-
-	mask_emit(s, n, cov, &prev, out);
-	free(cov);
-}
+/* --- masking (mask.c) -------------------------------------------------- */
 
 char *
 wfcmd_mask(const struct wfcmd_state *st, const char *text)
 {
-	struct buf	b = { 0 };
-
-	mask_append(st, text, strlen(text), &b);
-	return buf_steal(&b);
+	return mask_apply(st->masks, text);
 }
 
 static char *
@@ -278,58 +160,10 @@ mask_dup(const struct wfcmd_state *st, const char *text)
 	return text == NULL ? NULL : wfcmd_mask(st, text);
 }
 
-/* Register s[0..len) as it is. 0, or -1 when the table is full. */
-static int
-mask_add_raw(struct wfcmd_state *st, const char *s, size_t len)
-{
-	size_t	i;
-
-	if (len == 0)
-		return 0;
-	for (i = 0; i < st->nmasks; i++) {
-		if (st->masks[i].len == len &&
-		    memcmp(st->masks[i].s, s, len) == 0)
-			return 0;
-	}
-	if (st->nmasks >= WFCMD_MAX_MASKS ||
-	    len > WFCMD_MAX_MASK_BYTES - st->maskbytes)
-		return -1;
-	st->masks = xreallocarray(st->masks, st->nmasks + 1,
-	    sizeof *st->masks);
-	st->masks[st->nmasks].s = xstrndup(s, len);
-	st->masks[st->nmasks].len = len;
-	st->nmasks++;
-	st->maskbytes += len;
-	if (len > st->maxmask)
-		st->maxmask = len;
-	return 0;
-}
-
 int
 wfcmd_add_mask(struct wfcmd_state *st, const char *secret)
 {
-	const char	*s, *p;
-	size_t		 len, n;
-	int		 rc = 0;
-
-	/* The whole value, trimmed ... */
-	s = secret;
-	len = strlen(secret);
-	trim(&s, &len);
-	if (mask_add_raw(st, s, len) == -1)
-		rc = -1;
-	/* ... and each of its lines, trimmed. */
-	for (p = secret; *p != '\0'; p += n) {
-		n = strcspn(p, "\r\n");
-		s = p;
-		len = n;
-		trim(&s, &len);
-		if (len > 0 && mask_add_raw(st, s, len) == -1)
-			rc = -1;
-		if (p[n] != '\0')
-			n++;
-	}
-	return rc;
+	return mask_add(st->masks, secret);
 }
 
 /* --- parsing ------------------------------------------------------------ */
@@ -477,7 +311,7 @@ parse_v2(const char *line, size_t len, const char *extra,
 	const char	*p = line, *e = line + len, *end, *info, *sp, *props;
 	size_t		 infolen, namelen, plen;
 
-	while (p < e && is_ws(*p))
+	while (p < e && str_is_space((unsigned char)*p))
 		p++;
 	if (e - p < 2 || p[0] != ':' || p[1] != ':')
 		return 0;
@@ -495,7 +329,7 @@ parse_v2(const char *line, size_t len, const char *extra,
 	if (sp != NULL) {
 		props = sp + 1;
 		plen = (size_t)(end - props);
-		trim(&props, &plen);
+		str_trim_space(&props, &plen);
 		cmd_parse_props(cmd, props, plen, ',', esc_prop,
 		    nitems(esc_prop));
 	}
@@ -575,7 +409,10 @@ wfcmd_cmd_prop(const struct wfcmd_cmd *cmd, const char *key)
 struct wfcmd_state *
 wfcmd_new(void)
 {
-	return xcalloc(1, sizeof(struct wfcmd_state));
+	struct wfcmd_state	*st = xcalloc(1, sizeof *st);
+
+	st->masks = mask_set_new(WFCMD_MAX_MASKS, WFCMD_MAX_MASK_BYTES);
+	return st;
 }
 
 static void
@@ -618,16 +455,10 @@ reset_line(struct wfcmd_state *st)
 void
 wfcmd_free(struct wfcmd_state *st)
 {
-	size_t	i;
-
 	if (st == NULL)
 		return;
 	clear_step(st);
-	for (i = 0; i < st->nmasks; i++) {
-		explicit_bzero(st->masks[i].s, st->masks[i].len);
-		free(st->masks[i].s);
-	}
-	free(st->masks);
+	mask_set_free(st->masks);
 	free(st->stop_token);
 	if (st->line.data != NULL)
 		explicit_bzero(st->line.data, st->line.cap);
@@ -662,7 +493,7 @@ static void
 log_line(const struct wfcmd_state *st, const char *s, size_t len,
     struct buf *out)
 {
-	mask_append(st, s, len, out);
+	mask_append(st->masks, s, len, out);
 	buf_add_char(out, '\n');
 }
 
@@ -816,7 +647,7 @@ cmd_add_mask_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
 	const char	*s = cmd->message;
 	size_t		 len = strlen(s);
 
-	trim(&s, &len);
+	str_trim_space(&s, &len);
 	if (len == 0) {
 		add_annotation(st, WFCMD_WARNING, MSG_EMPTY_MASK, NULL, NULL,
 		    0, 0, 0, 0, out);
@@ -945,7 +776,7 @@ cmd_echo_cb(struct wfcmd_state *st, const struct cmd_ent *ent,
 		*reason = xstrdup("Value cannot be null. (Parameter 'value')");
 		return -1;
 	}
-	trim(&s, &len);
+	str_trim_space(&s, &len);
 	if (name_eq(s, len, "on"))
 		st->echo = 1;
 	else if (name_eq(s, len, "off"))
@@ -976,7 +807,7 @@ stop_commands(struct wfcmd_state *st, const struct wfcmd_cmd *cmd,
 	}
 	/* A long token is a secret: whoever knows it can resume. */
 	if (strlen(tok) > 6)
-		(void)mask_add_raw(st, tok, strlen(tok));
+		(void)mask_add_value(st->masks, tok, strlen(tok));
 	free(st->stop_token);
 	st->stop_token = xstrdup(tok);
 	log_line(st, s, len, out);
@@ -1060,11 +891,11 @@ line_overflow(struct wfcmd_state *st, struct buf *out)
 	 * buffer, hence is found; those starting after it stay for the next
 	 * piece.  A masked run crossing the cut is carried over.
 	 */
-	keep = st->maxmask > 0 ? st->maxmask - 1 : 0;
+	keep = mask_longest(st->masks) > 0 ? mask_longest(st->masks) - 1 : 0;
 	c = L > keep ? L - keep : 0;
 	if (c < L / 2)
 		c = L / 2;
-	cov = mask_cover(st, st->line.data, L, st->carry);
+	cov = mask_cover(st->masks, st->line.data, L, st->carry);
 	mask_emit(st->line.data, c, cov, &st->prev_masked, out);
 	run = 0;
 	if (cov != NULL) {
@@ -1089,7 +920,8 @@ line_end(struct wfcmd_state *st, struct buf *out)
 		    st->line.len, out);
 		break;
 	case LINE_LONG:
-		cov = mask_cover(st, st->line.data, st->line.len, st->carry);
+		cov = mask_cover(st->masks, st->line.data, st->line.len,
+		    st->carry);
 		mask_emit(st->line.data, st->line.len, cov, &st->prev_masked,
 		    out);
 		free(cov);

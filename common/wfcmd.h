@@ -66,8 +66,9 @@
  * WFCMD_MAX_RECORDS outputs (more fail the step); per job at most
  * WFCMD_MAX_MASKS secrets totalling WFCMD_MAX_MASK_BYTES.
  *
- * Not done here: GitHub's masking of encoded forms (Base64 etc.), problem
- * matchers, making annotation file paths workspace-relative.
+ * Masking is mask.c's (which also masks each secret's base64 forms, as the
+ * runner does).  Not done here: problem matchers, making annotation file
+ * paths workspace-relative.
  */
 #ifndef KILN_WFCMD_H
 #define KILN_WFCMD_H
@@ -181,9 +182,8 @@ int	wfcmd_flags(const struct wfcmd_state *);
 void	wfcmd_step_begin(struct wfcmd_state *);
 
 /*
- * Register a secret, as the runner does for secrets and ::add-mask::: the
- * value with surrounding whitespace trimmed, and each of its lines (split
- * at CR/LF) trimmed; empty pieces are skipped, repeats ignored.  Applies to
+ * Register a secret, as the runner does for secrets and ::add-mask:: (see
+ * mask_add: trimmed value and lines, with their base64 forms).  Applies to
  * output processed from now on.  Returns 0, or -1 if the job's mask table
  * is full (WFCMD_MAX_MASKS / WFCMD_MAX_MASK_BYTES) — the caller should then
  * not print the value and fail the job.

@@ -1,0 +1,127 @@
+/*
+ * Unit tests for common/mask: exact and merged masking, the runner's
+ * trimming and line rules, and the base64 forms at the three byte
+ * alignments (expected texts made with coreutils' base64).
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mask.h"
+#include "util.h"
+#include "wfcmd.h"
+
+static void
+expect_masked(const struct mask_set *ms, const char *text, const char *want)
+{
+	char	*got = mask_apply(ms, text);
+
+	ck_assert_msg(strcmp(got, want) == 0, "%s: got %s, want %s", text, got,
+	    want);
+	free(got);
+}
+
+START_TEST(test_base64_three_alignments)
+{
+	struct mask_set	*ms = mask_set_new(16, 1024);
+
+	ck_assert_int_eq(mask_add(ms, "hunter2!"), 0);
+	/* base64("hunter2!"): aligned. */
+	expect_masked(ms, "aHVudGVyMiE=", "***=");
+	/* base64("a" "hunter2!"): one byte before it. */
+	expect_masked(ms, "YWh1bnRlcjIh", "YWh1***");
+	/* base64("ab" "hunter2!"): two bytes before it. */
+	expect_masked(ms, "YWJodW50ZXIyIQ==", "YWJo***==");
+	/* base64("abc" "hunter2!"): three, aligned again. */
+	expect_masked(ms, "YWJjaHVudGVyMiE=", "YWJj***=");
+	/* base64("user:" "hunter2!"), the basic-auth case. */
+	expect_masked(ms, "Authorization: Basic dXNlcjpodW50ZXIyIQ==",
+	    "Authorization: Basic dXNlcjpo***==");
+	/* Without padding too, and the plain value. */
+	expect_masked(ms, "aHVudGVyMiE hunter2!", "*** ***");
+	/* Unrelated base64 is left alone. */
+	expect_masked(ms, "aGVsbG8=", "aGVsbG8=");
+	mask_set_free(ms);
+}
+END_TEST
+
+START_TEST(test_base64_short_values)
+{
+	struct mask_set	*ms = mask_set_new(16, 1024);
+
+	/* One byte: only the aligned form ("eA"); shifts need more bytes. */
+	ck_assert_int_eq(mask_add_value(ms, "x", 1), 0);
+	expect_masked(ms, "eA== x", "***== ***");
+	mask_set_free(ms);
+}
+END_TEST
+
+START_TEST(test_trim_lines_and_limits)
+{
+	struct mask_set	*ms = mask_set_new(2, 10);
+
+	ck_assert_int_eq(mask_add(ms, "  one\n"), 0);	/* "one" */
+	expect_masked(ms, "done", "d***");
+	ck_assert_int_eq(mask_add(ms, "one"), 0);	/* a repeat */
+	ck_assert_int_eq(mask_add(ms, "two"), 0);
+	ck_assert_int_eq(mask_add(ms, "six"), -1);	/* two values at most */
+	expect_masked(ms, "six two", "six ***");
+	mask_set_free(ms);
+
+	ms = mask_set_new(10, 10);
+	ck_assert_int_eq(mask_add(ms, "0123456789a"), -1);	/* bytes */
+	ck_assert_int_eq(mask_add(ms, "0123456789"), 0);
+	ck_assert_uint_eq(mask_longest(ms), 14);	/* its base64, no == */
+	mask_set_free(ms);
+
+	/* Overlapping and adjacent occurrences merge into one ***. */
+	ms = mask_set_new(10, 100);
+	mask_add(ms, "abc");
+	mask_add(ms, "bcd");
+	expect_masked(ms, "xabcdy abcabc", "x***y ***");
+	mask_set_free(ms);
+}
+END_TEST
+
+/* The job's filter masks base64 forms of ::add-mask:: values too. */
+START_TEST(test_wfcmd_masks_base64)
+{
+	struct wfcmd_state	*st = wfcmd_new();
+	struct buf		 out = { 0 };
+	const char		 text[] = "::add-mask::hunter2!\n"
+	    "token dXNlcjpodW50ZXIyIQ==\n";
+
+	wfcmd_step_begin(st);
+	wfcmd_feed(st, text, strlen(text), &out);
+	wfcmd_flush(st, &out);
+	ck_assert_str_eq(out.data, "token dXNlcjpo***==\n");
+	buf_free(&out);
+	wfcmd_free(st);
+}
+END_TEST
+
+static Suite *
+mask_suite(void)
+{
+	Suite	*s = suite_create("mask");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_test(tc, test_base64_three_alignments);
+	tcase_add_test(tc, test_base64_short_values);
+	tcase_add_test(tc, test_trim_lines_and_limits);
+	tcase_add_test(tc, test_wfcmd_masks_base64);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(mask_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
