@@ -47,6 +47,10 @@ static const struct config_key config_keys[] = {
 	  NULL, "admin API Unix socket (default <state_dir>/admin.sock)" },
 	{ "server", "log_socket", CONFIG_PATH, OFF(log_socket), "", 0, 0,
 	  NULL, "Unix socket workers stream logs to (default <state_dir>/log.sock)" },
+	{ "server", "webhook_queue_bytes", CONFIG_INT, OFF(webhook_queue_bytes),
+	  "268435456", 1048576, INT32_MAX, NULL, "webhook bodies held while "
+	  "they are stored, in bytes; a delivery past it is answered 503 "
+	  "with Retry-After" },
 	{ "database", "url", CONFIG_STRING, OFF(db_url), "", 0, 0, NULL,
 	  "PostgreSQL conninfo or URL; empty runs an embedded cluster in "
 	  "<state_dir>/pg" },

@@ -19,6 +19,7 @@ struct kiln_config {
 	char	*state_dir;	/* absolute; holds pg/, logs/, work/, sockets */
 	char	*admin_socket;	/* default <state_dir>/admin.sock */
 	char	*log_socket;	/* default <state_dir>/log.sock */
+	int	 webhook_queue_bytes; /* webhook bodies held at once */
 
 	/* [database] */
 	char	*db_url;	/* libpq conninfo/URL; "" = embedded cluster */

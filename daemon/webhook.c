@@ -11,10 +11,20 @@
  *      202 only once it has committed, 200 if the delivery was seen before.
  *
  * Deliveries that arrive while earlier ones are committing wait in a batch
- * and are inserted together by one statement (unnest of arrays): one
- * transaction and one WAL flush for all of them, each still answered only
- * after that commit.  A batch that fails is retried one delivery at a time,
- * so one bad payload cannot fail its neighbours.
+ * and are inserted together by one statement: one transaction and one WAL
+ * flush for all of them, each still answered only after that commit.  A
+ * batch that fails is retried one delivery at a time, so one bad payload
+ * cannot fail its neighbours.
+ *
+ * Memory.  Every delivery held (from its arrival to its answer) counts its
+ * body's bytes against [server] webhook_queue_bytes; one that would go
+ * past the bound is answered 503 with Retry-After at once, before anything
+ * is parsed, so an accepted delivery is never dropped for lack of room.
+ * The body is never copied: it stays in the request's input buffer, made
+ * contiguous (and NUL-terminated) in place, and that buffer is what libpq
+ * is handed as the payload parameter.  The parsed JSON is freed as soon as
+ * the few fields stored beside the payload are taken from it.  The body is
+ * wiped before the answer, which frees the request and its buffer.
  *
  * The request stays owned by libevent; if the client goes away while the
  * database answers, evhttp detaches the request and our later reply frees it.
@@ -22,6 +32,8 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +54,10 @@
 #define WEBHOOK_MAX_DELIVERY_ID	128
 #define WEBHOOK_MAX_EVENT_NAME	64
 #define WEBHOOK_BATCH_MAX	256	/* deliveries per statement */
+#define WEBHOOK_BATCH_BYTES	(16 * 1024 * 1024) /* payload bytes per
+						   statement (one may be more) */
 #define WEBHOOK_BATCH_INFLIGHT	2	/* statements committing at once */
+#define WEBHOOK_RETRY_AFTER	"5"	/* seconds, in 503 answers */
 
 struct hook;
 TAILQ_HEAD(hook_list, hook);
@@ -54,6 +69,7 @@ struct webhook {
 	size_t			 npending;
 	int			 inflight;
 	size_t			 live;		/* deliveries not yet answered */
+	size_t			 live_bytes;	/* their bodies' bytes */
 };
 
 /* One statement's deliveries, in order. */
@@ -61,6 +77,7 @@ struct hook_batch {
 	struct webhook		*wh;
 	struct hook_list	 hooks;
 	size_t			 n;
+	size_t			 bytes;		/* their bodies */
 };
 
 struct hook {
@@ -70,11 +87,13 @@ struct hook {
 	char			*before;
 	struct kilnd		*kilnd;
 	struct evhttp_request	*req;
-	char			*body;		/* raw bytes, as signed */
+	char			*body;		/* raw bytes, as signed: the
+						   request's own input buffer */
 	size_t			 len;
 	char			*payload;	/* JSON text: body itself, or the
 						   decoded form field (owned) */
-	json_t			*json;
+	json_t			*json;		/* freed once fields are taken */
+	char			*action;	/* payload's "action", or NULL */
 	char			*event;
 	char			*delivery;
 	char			*signature;
@@ -83,21 +102,75 @@ struct hook {
 	char			*ignored_why;	/* static text, copied */
 };
 
+/*
+ * Wipe the body (it may hold private code) while the request, which owns
+ * it, is still alive: before any answer.
+ */
+static void
+hook_wipe(struct hook *h)
+{
+	if (h->payload != h->body && h->payload != NULL) {
+		OPENSSL_cleanse(h->payload, strlen(h->payload));
+		free(h->payload);
+	}
+	h->payload = NULL;
+	if (h->body != NULL)
+		OPENSSL_cleanse(h->body, h->len);
+	h->body = NULL;
+}
+
+/* Every answer: the body wiped first, then the JSON object (stolen). */
+static void
+hook_reply(struct hook *h, int code, json_t *obj)
+{
+	char *text;
+
+	hook_wipe(h);
+	if (obj == NULL || (text = json_dumps(obj, JSON_COMPACT)) == NULL)
+		abort();	/* jansson fails only on OOM */
+	http_reply_json(h->req, code, text);
+	free(text);
+	json_decref(obj);
+}
+
+/* A 503 the sender may retry, after Retry-After seconds. */
+static void
+hook_retry_later(struct evhttp_request *req, const char *why)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Retry-After", WEBHOOK_RETRY_AFTER);
+	http_reply_error(req, 503, "%s", why);
+}
+
+/* An error answer ({"error": ...}) for a held delivery. */
+static void KILN_PRINTF(3, 4)
+hook_reply_error(struct hook *h, int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	hook_wipe(h);
+	if (code == 503)
+		hook_retry_later(h->req, msg);
+	else
+		http_reply_error(h->req, code, "%s", msg);
+}
+
 static void
 hook_free(struct hook *h)
 {
 	struct webhook *wh = h->kilnd->webhook;
 
+	hook_wipe(h);
+	wh->live_bytes -= h->len;
 	/* The last answer of a stopping kilnd lets it exit. */
 	if (--wh->live == 0 && h->kilnd->stopping)
 		kilnd_check_exit(h->kilnd);
-	if (h->payload != h->body)
-		free(h->payload);
-	if (h->body != NULL) {
-		OPENSSL_cleanse(h->body, h->len);	/* may be private code */
-		free(h->body);
-	}
 	json_decref(h->json);
+	free(h->action);
 	free(h->event);
 	free(h->delivery);
 	free(h->signature);
@@ -141,6 +214,51 @@ hook_string(json_t *root, const char *path)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/*
+ * The payload fields kilnd reads (per event kind, after the signature is
+ * checked).  They are copied out at intake so that the parsed tree, as
+ * big as the body, is not held while the delivery waits.
+ */
+static const char *const hook_kept_fields[] = {
+	"action", "ref", "after", "before", "number",
+	"pull_request.merge_commit_sha", "pull_request.head.sha",
+	"pull_request.base.ref",
+};
+
+/* A new tree of root's kept fields (scalars), same paths. */
+static json_t *
+hook_keep_fields(json_t *root)
+{
+	json_t *kept = json_object(), *v, *at, *sub;
+	char key[128];
+	const char *p, *dot;
+	size_t i;
+
+	if (json_is_object(json_object_get(root, "pull_request")))
+		json_object_set_new(kept, "pull_request", json_object());
+	for (i = 0; i < nitems(hook_kept_fields); i++) {
+		v = root;
+		at = kept;
+		for (p = hook_kept_fields[i]; v != NULL &&
+		    (dot = strchr(p, '.')) != NULL; p = dot + 1) {
+			snprintf(key, sizeof key, "%.*s", (int)(dot - p), p);
+			v = json_object_get(v, key);
+			if (!json_is_object(v))
+				v = NULL;
+			else if ((sub = json_object_get(at, key)) == NULL) {
+				sub = json_object();
+				json_object_set_new(at, key, sub);
+			}
+			if (v != NULL)
+				at = json_object_get(at, key);
+		}
+		if (v != NULL && (v = json_object_get(v, p)) != NULL &&
+		    (json_is_string(v) || json_is_integer(v)))
+			json_object_set(at, p, v);
+	}
+	return kept;
+}
+
 static int
 hook_is_sha(const char *s)
 {
@@ -157,24 +275,25 @@ hook_is_sha(const char *s)
 static void
 hook_reply_accepted(struct hook *h, const char *event_id)
 {
-	char json[256];
+	int64_t id = 0;
+	const char *errstr;
+	char name[256];
 
-	snprintf(json, sizeof json, "{\"delivery\":\"%s\",\"event_id\":%s}",
-	    h->delivery, event_id);
+	/* The id comes from our own bigserial column. */
+	(void)parse_int64(event_id, 1, INT64_MAX, &id, &errstr);
 	log_info("accepted %s delivery %s for %s (event %s)", h->event,
-	    h->delivery, h->repo_name, event_id);
-	http_reply_json(h->req, 202, json);
+	    h->delivery, log_escape(h->repo_name, 100, name, sizeof name),
+	    event_id);
+	hook_reply(h, 202, json_pack("{s:s, s:I}", "delivery", h->delivery,
+	    "event_id", (json_int_t)id));
 }
 
 static void
 hook_reply_duplicate(struct hook *h)
 {
-	char json[256];
-
 	/* A redelivery: already accepted once, never twice. */
-	snprintf(json, sizeof json, "{\"delivery\":\"%s\",\"duplicate\":true}",
-	    h->delivery);
-	http_reply_json(h->req, 200, json);
+	hook_reply(h, 200, json_pack("{s:s, s:b}", "delivery", h->delivery,
+	    "duplicate", 1));
 }
 
 static void
@@ -187,7 +306,7 @@ hook_insert_cb(PGresult *res, const char *error, void *arg)
 
 		log_warnx("storing delivery %s: %s", h->delivery,
 		    log_escape(error, 300, why, sizeof why));
-		http_reply_error(h->req, 500, "could not store the delivery");
+		hook_reply_error(h, 500, "could not store the delivery");
 	} else if (PQntuples(res) == 0)
 		hook_reply_duplicate(h);
 	else
@@ -205,16 +324,12 @@ hook_ignored_cb(PGresult *res, const char *error, void *arg)
 
 		log_warnx("recording delivery %s: %s", h->delivery,
 		    log_escape(error, 300, why, sizeof why));
-		http_reply_error(h->req, 500, "could not record the delivery");
+		hook_reply_error(h, 500, "could not record the delivery");
 	} else if (PQntuples(res) == 0) {
 		hook_reply_duplicate(h);
-	} else {
-		char json[512];
-
-		snprintf(json, sizeof json, "{\"delivery\":\"%s\","
-		    "\"ignored\":\"%s\"}", h->delivery, h->ignored_why);
-		http_reply_json(h->req, 202, json);
-	}
+	} else
+		hook_reply(h, 202, json_pack("{s:s, s:s}", "delivery",
+		    h->delivery, "ignored", h->ignored_why));
 	hook_free(h);
 }
 
@@ -236,7 +351,7 @@ hook_store_one(struct hook *h)
 	params[4] = h->sha;
 	params[5] = h->before;
 	params[6] = h->payload;
-	params[7] = hook_string(h->json, "action");
+	params[7] = h->action;
 	if (db_query(h->kilnd->db,
 	    "WITH d AS (INSERT INTO deliveries (id, repository_id, event, "
 	    "action, outcome) VALUES ($1, $2, $3, $8, 'queued') "
@@ -246,27 +361,9 @@ hook_store_one(struct hook *h)
 	    "FROM d RETURNING id) "
 	    "SELECT e.id, pg_notify('kiln_work', 'event') FROM e",
 	    8, params, hook_insert_cb, h) == -1) {
-		http_reply_error(h->req, 503, "database queue is full; retry");
+		hook_reply_error(h, 503, "database queue is full; retry");
 		hook_free(h);
 	}
-}
-
-/* Append s (NULL: SQL NULL) as an element of a PostgreSQL array literal. */
-static void
-hook_array_add(struct buf *b, const char *s)
-{
-	buf_add_char(b, b->len == 0 ? '{' : ',');
-	if (s == NULL) {
-		buf_add_str(b, "NULL");
-		return;
-	}
-	buf_add_char(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_add_char(b, '\\');
-		buf_add_char(b, *s);
-	}
-	buf_add_char(b, '"');
 }
 
 static void	hook_flush(struct webhook *);
@@ -300,7 +397,7 @@ hook_batch_cb(PGresult *res, const char *error, void *arg)
 		TAILQ_REMOVE(&bt->hooks, h, entry);
 		if (error != NULL && wh->kilnd->stopping) {
 			/* The pool is going away: nothing was stored. */
-			http_reply_error(h->req, 503, "shutting down; retry");
+			hook_reply_error(h, 503, "shutting down; retry");
 			hook_free(h);
 			continue;
 		}
@@ -321,71 +418,89 @@ hook_batch_cb(PGresult *res, const char *error, void *arg)
 	hook_flush(wh);
 }
 
-/* Send pending deliveries as one statement, if a slot is free. */
+/*
+ * Send pending deliveries as one statement, if a slot is free.  $1 is a
+ * JSON array (jansson) of each delivery's small fields, which PostgreSQL
+ * takes apart with jsonb_to_recordset; $2, $3, ... are the payloads, one
+ * parameter each, handed to libpq as the request buffers themselves.  The
+ * statement text varies only in how many placeholders it lists.
+ */
 static void
 hook_flush(struct webhook *wh)
 {
-	struct buf a[8] = { { 0 } };
-	const char *params[8];
 	struct hook_batch *bt;
 	struct hook *h;
-	size_t i;
+	struct buf sql = { 0 };
+	const char **params;
+	json_t *meta;
+	char *metatext;
+	int n;
 
 	if (wh->npending == 0 || wh->inflight >= WEBHOOK_BATCH_INFLIGHT)
 		return;
 	bt = xcalloc(1, sizeof *bt);
 	bt->wh = wh;
 	TAILQ_INIT(&bt->hooks);
+	meta = json_array();
+	params = xreallocarray(NULL, WEBHOOK_BATCH_MAX + 1, sizeof *params);
+	buf_add_str(&sql,
+	    "WITH m AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(n int, "
+	    "id text, repo bigint, event text, action text, ref text, sha text, "
+	    "before text)), "
+	    "p AS (SELECT payload, n FROM unnest(ARRAY[");
+	/* libpq holds a statement's parameters at once: bound its bytes. */
 	while (bt->n < WEBHOOK_BATCH_MAX &&
-	    (h = TAILQ_FIRST(&wh->pending)) != NULL) {
+	    (h = TAILQ_FIRST(&wh->pending)) != NULL &&
+	    (bt->n == 0 || bt->bytes + h->len <= WEBHOOK_BATCH_BYTES)) {
 		TAILQ_REMOVE(&wh->pending, h, entry);
+		bt->bytes += h->len;
 		wh->npending--;
 		TAILQ_INSERT_TAIL(&bt->hooks, h, entry);
-		bt->n++;
-		hook_array_add(&a[0], h->delivery);
-		hook_array_add(&a[1], h->repo_id);
-		hook_array_add(&a[2], h->event);
-		hook_array_add(&a[3], hook_string(h->json, "action"));
-		hook_array_add(&a[4], h->ref);
-		hook_array_add(&a[5], h->sha);
-		hook_array_add(&a[6], h->before);
-		hook_array_add(&a[7], h->payload);
-	}
-	for (i = 0; i < 8; i++) {
-		buf_add_char(&a[i], '}');
-		params[i] = a[i].data;
+		n = (int)++bt->n;
+		if (json_array_append_new(meta, json_pack("{s:i, s:s, s:s, "
+		    "s:s, s:s?, s:s, s:s?, s:s?}", "n", n, "id", h->delivery,
+		    "repo", h->repo_id, "event", h->event, "action", h->action,
+		    "ref", h->ref, "sha", h->sha, "before", h->before)) == -1)
+			abort();
+		params[n] = h->payload;
+		buf_printf(&sql, "%s$%d::text", n > 1 ? ", " : "", n + 1);
 	}
 	/*
-	 * unnest keeps the arrays' order; ON CONFLICT DO NOTHING skips known
-	 * deliveries and a repeat within the batch alike.
+	 * WITH ORDINALITY keeps the payloads' order; ON CONFLICT DO NOTHING
+	 * skips known deliveries and a repeat within the batch alike (the
+	 * first one counts), and events are numbered in arrival order.
 	 */
-	if (db_query(wh->kilnd->db,
-	    "WITH i AS (SELECT * FROM unnest($1::text[], $2::bigint[], "
-	    "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-	    "$8::text[]) AS t(id, repo, event, action, ref, sha, before, "
-	    "payload)), "
+	buf_add_str(&sql, "]) WITH ORDINALITY AS u(payload, n)), "
+	    "i AS (SELECT m.*, p.payload FROM m JOIN p ON p.n = m.n), "
 	    "d AS (INSERT INTO deliveries (id, repository_id, event, action, "
-	    "outcome) SELECT id, repo, event, action, 'queued' FROM i "
+	    "outcome) SELECT id, repo, event, action, 'queued' FROM i ORDER BY n "
 	    "ON CONFLICT (id) DO NOTHING RETURNING id), "
 	    "e AS (INSERT INTO events (delivery_id, repository_id, event, ref, "
-	    "sha, before_sha, payload) SELECT DISTINCT ON (i.id) i.id, i.repo, "
-	    "i.event, i.ref, i.sha, i.before, i.payload::jsonb FROM i JOIN d "
-	    "ON d.id = i.id RETURNING delivery_id, id), "
-	    "n AS (SELECT pg_notify('kiln_work', 'event') WHERE EXISTS "
+	    "sha, before_sha, payload) SELECT id, repo, event, ref, sha, before, "
+	    "payload::jsonb FROM (SELECT DISTINCT ON (i.id) i.* FROM i JOIN d "
+	    "ON d.id = i.id ORDER BY i.id, i.n) f ORDER BY n "
+	    "RETURNING delivery_id, id), "
+	    "x AS (SELECT pg_notify('kiln_work', 'event') WHERE EXISTS "
 	    "(SELECT 1 FROM e)) "
-	    "SELECT e.delivery_id, e.id FROM e LEFT JOIN n ON true",
-	    8, params, hook_batch_cb, bt) == -1) {
+	    "SELECT e.delivery_id, e.id FROM e LEFT JOIN x ON true");
+	if ((metatext = json_dumps(meta, JSON_COMPACT)) == NULL)
+		abort();
+	params[0] = metatext;
+	if (db_query(wh->kilnd->db, sql.data, (int)bt->n + 1, params,
+	    hook_batch_cb, bt) == -1) {
 		while ((h = TAILQ_FIRST(&bt->hooks)) != NULL) {
 			TAILQ_REMOVE(&bt->hooks, h, entry);
-			http_reply_error(h->req, 503, "database queue is full; "
+			hook_reply_error(h, 503, "database queue is full; "
 			    "retry");
 			hook_free(h);
 		}
 		free(bt);
 	} else
 		wh->inflight++;
-	for (i = 0; i < 8; i++)
-		buf_free(&a[i]);
+	free(metatext);
+	free(params);
+	json_decref(meta);
+	buf_free(&sql);
 }
 
 /* Queue a validated, signed delivery for storing. */
@@ -398,6 +513,9 @@ hook_store_event(struct hook *h, const char *ref, const char *sha,
 	h->ref = xstrdup(ref);
 	h->sha = sha ? xstrdup(sha) : NULL;
 	h->before = before ? xstrdup(before) : NULL;
+	/* Everything stored beside the payload is taken: drop the tree. */
+	json_decref(h->json);
+	h->json = NULL;
 	TAILQ_INSERT_TAIL(&wh->pending, h, entry);
 	wh->npending++;
 	hook_flush(wh);
@@ -428,7 +546,7 @@ webhook_free(struct webhook *wh)
 		return;
 	while ((h = TAILQ_FIRST(&wh->pending)) != NULL) {
 		TAILQ_REMOVE(&wh->pending, h, entry);
-		http_reply_error(h->req, 503, "shutting down");
+		hook_reply_error(h, 503, "shutting down");
 		hook_free(h);
 	}
 	free(wh);
@@ -444,27 +562,27 @@ hook_store_push(struct hook *h)
 	const char *before = hook_string(h->json, "before");
 
 	if (ref == NULL) {
-		http_reply_error(h->req, 400, "push payload: missing field "
+		hook_reply_error(h, 400, "push payload: missing field "
 		    "\"ref\"");
 		goto fail;
 	}
 	if (!str_has_prefix(ref, "refs/") || strlen(ref) > 1024) {
-		http_reply_error(h->req, 400, "push payload: field \"ref\" "
+		hook_reply_error(h, 400, "push payload: field \"ref\" "
 		    "must be a full ref name (refs/heads/..., refs/tags/...)");
 		goto fail;
 	}
 	if (after == NULL) {
-		http_reply_error(h->req, 400, "push payload: missing field "
+		hook_reply_error(h, 400, "push payload: missing field "
 		    "\"after\"");
 		goto fail;
 	}
 	if (!hook_is_sha(after)) {
-		http_reply_error(h->req, 400, "push payload: field \"after\" "
+		hook_reply_error(h, 400, "push payload: field \"after\" "
 		    "is not a 40-digit commit SHA");
 		goto fail;
 	}
 	if (before != NULL && !hook_is_sha(before)) {
-		http_reply_error(h->req, 400, "push payload: field \"before\" "
+		hook_reply_error(h, 400, "push payload: field \"before\" "
 		    "is not a 40-digit commit SHA");
 		goto fail;
 	}
@@ -493,29 +611,29 @@ hook_store_pull_request(struct hook *h)
 	char ref[64];
 
 	if (hook_string(h->json, "action") == NULL) {
-		http_reply_error(h->req, 400, "pull_request payload: missing "
+		hook_reply_error(h, 400, "pull_request payload: missing "
 		    "field \"action\"");
 		goto fail;
 	}
 	if (!json_is_object(pr)) {
-		http_reply_error(h->req, 400, "pull_request payload: missing "
+		hook_reply_error(h, 400, "pull_request payload: missing "
 		    "field \"pull_request\"");
 		goto fail;
 	}
 	if (!json_is_integer(num) || json_integer_value(num) <= 0) {
-		http_reply_error(h->req, 400, "pull_request payload: missing "
+		hook_reply_error(h, 400, "pull_request payload: missing "
 		    "or bad field \"number\"");
 		goto fail;
 	}
 	if (!hook_is_sha(hook_string(h->json, "pull_request.head.sha")) ||
 	    hook_string(h->json, "pull_request.base.ref") == NULL) {
-		http_reply_error(h->req, 400, "pull_request payload: missing "
+		hook_reply_error(h, 400, "pull_request payload: missing "
 		    "field \"pull_request.head.sha\" or "
 		    "\"pull_request.base.ref\"");
 		goto fail;
 	}
 	if (merge != NULL && !hook_is_sha(merge)) {
-		http_reply_error(h->req, 400, "pull_request payload: field "
+		hook_reply_error(h, 400, "pull_request payload: field "
 		    "\"pull_request.merge_commit_sha\" is not a commit SHA");
 		goto fail;
 	}
@@ -537,15 +655,17 @@ static void
 hook_store_ignored(struct hook *h, const char *why)
 {
 	const char *params[4] = { h->delivery, h->repo_id, h->event,
-	    hook_string(h->json, "action") };
+	    h->action };
 
 	free(h->ignored_why);
 	h->ignored_why = xstrdup(why);
+	json_decref(h->json);
+	h->json = NULL;
 	if (db_query(h->kilnd->db,
 	    "INSERT INTO deliveries (id, repository_id, event, action, outcome) "
 	    "VALUES ($1, $2, $3, $4, 'ignored') ON CONFLICT (id) DO NOTHING "
 	    "RETURNING id", 4, params, hook_ignored_cb, h) == -1) {
-		http_reply_error(h->req, 503, "database queue is full; retry");
+		hook_reply_error(h, 503, "database queue is full; retry");
 		hook_free(h);
 	}
 }
@@ -564,11 +684,11 @@ hook_lookup_cb(PGresult *res, const char *error, void *arg)
 		log_warnx("looking up repository %s: %s", log_escape(h->repo_name,
 		    100, name, sizeof name), log_escape(error, 300, why,
 		    sizeof why));
-		http_reply_error(h->req, 503, "database unavailable");
+		hook_reply_error(h, 503, "database unavailable");
 		goto done;
 	}
 	if (PQntuples(res) == 0) {
-		http_reply_error(h->req, 404, "unknown repository \"%s\" (add it "
+		hook_reply_error(h, 404, "unknown repository \"%s\" (add it "
 		    "with: cictl repo add %s --url ... --secret-file ...)",
 		    h->repo_name, h->repo_name);
 		goto done;
@@ -584,12 +704,12 @@ hook_lookup_cb(PGresult *res, const char *error, void *arg)
 		log_warnx("rejected delivery %s for %s: %s signature",
 		    h->delivery, log_escape(h->repo_name, 100, name,
 		    sizeof name), h->signature ? "bad" : "missing");
-		http_reply_error(h->req, 401, "%s X-Hub-Signature-256",
+		hook_reply_error(h, 401, "%s X-Hub-Signature-256",
 		    h->signature ? "invalid" : "missing");
 		goto done;
 	}
 	if (strcmp(h->event, "ping") == 0) {
-		http_reply_json(h->req, 200, "{\"ok\":\"pong\"}");
+		hook_reply(h, 200, json_pack("{s:s}", "ok", "pong"));
 		goto done;
 	}
 	if (strcmp(h->event, "push") == 0) {
@@ -634,10 +754,14 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 	const char *delivery = evhttp_find_header(in, "X-GitHub-Delivery");
 	const char *sig = evhttp_find_header(in, "X-Hub-Signature-256");
 	const char *ctype = evhttp_find_header(in, "Content-Type");
+	struct webhook *wh = k->webhook;
 	const char *name;
+	json_t *kept;
 	json_error_t jerr;
 	struct hook *h;
 	const char *params[1];
+	size_t len, max;
+	char *body;
 
 	if (event == NULL) {
 		http_reply_error(req, 400, "missing X-GitHub-Event header");
@@ -657,14 +781,33 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 		    WEBHOOK_MAX_DELIVERY_ID);
 		return;
 	}
+	len = evbuffer_get_length(buf);
+	max = (size_t)k->cfg->webhook_queue_bytes;
+	/* One delivery alone is always taken, whatever the bound. */
+	if (wh->live_bytes > 0 && (len > max || wh->live_bytes > max - len)) {
+		log_warnx("delivery %s refused: %zu bytes held, %zu more would "
+		    "pass webhook_queue_bytes (%zu)", delivery,
+		    wh->live_bytes, len, max);
+		hook_retry_later(req, "too many deliveries waiting to be "
+		    "stored; retry");
+		return;
+	}
+	/*
+	 * The body stays in the request's buffer: one contiguous block with
+	 * a NUL after it (text for the parser and for libpq), never copied.
+	 */
+	if (evbuffer_add(buf, "", 1) == -1 ||
+	    (body = (char *)evbuffer_pullup(buf, -1)) == NULL) {
+		hook_retry_later(req, "out of memory; retry");
+		return;
+	}
 	h = xcalloc(1, sizeof *h);
 	h->kilnd = k;
-	k->webhook->live++;
+	wh->live++;
+	wh->live_bytes += len;
 	h->req = req;
-	h->len = evbuffer_get_length(buf);
-	h->body = xmalloc(h->len + 1);
-	evbuffer_copyout(buf, h->body, h->len);
-	h->body[h->len] = '\0';
+	h->len = len;
+	h->body = body;
 	h->event = xstrdup(event);
 	h->delivery = xstrdup(delivery);
 	h->signature = sig ? xstrdup(sig) : NULL;
@@ -711,6 +854,9 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 		goto fail;
 	}
 	h->repo_name = xstrdup(name);
+	kept = hook_keep_fields(h->json);
+	json_decref(h->json);
+	h->json = kept;
 	params[0] = h->repo_name;
 	if (db_query(k->db, "SELECT id, secret FROM repositories "
 	    "WHERE full_name = $1", 1, params, hook_lookup_cb, h) == -1) {

@@ -8,9 +8,11 @@
  */
 #include <ctype.h>
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -569,6 +571,202 @@ START_TEST(test_concurrent_burst_is_stored_exactly_once)
 }
 END_TEST
 
+/*
+ * The intake holds at most webhook_queue_bytes of bodies.  With the
+ * database stopped nothing held can finish, so of four concurrent 20 MiB
+ * deliveries under a 45 MiB bound exactly two are held and two answered
+ * 503 with Retry-After at once; once the database runs again, both held
+ * ones are stored and answered 202, and a 503'd one sent again is taken.
+ */
+#define BIG_BODY	(20 * 1024 * 1024)
+#define BIG_N		4
+
+struct big {
+	CURL			*easy;
+	struct curl_slist	*hdrs;
+	char			*guid;
+	int			 retry_after;	/* the answer had Retry-After */
+	long			 code;
+	int			 done;
+};
+
+static size_t
+big_header_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct big *b = arg;
+
+	if (size * n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		b->retry_after = 1;
+	return size * n;
+}
+
+/* Drive the transfers until `want' of them are done, 60 s at most. */
+static int
+big_run(CURLM *multi, struct big *big, int want)
+{
+	CURLMsg *m;
+	int running, left, i, done = 0;
+	int64_t deadline = now_ms() + 60000;
+
+	for (i = 0; i < BIG_N; i++)
+		done += big[i].done;
+	while (done < want && now_ms() < deadline) {
+		curl_multi_perform(multi, &running);
+		while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			for (i = 0; i < BIG_N; i++)
+				if (big[i].easy == m->easy_handle &&
+				    !big[i].done) {
+					big[i].done = 1;
+					curl_easy_getinfo(m->easy_handle,
+					    CURLINFO_RESPONSE_CODE,
+					    &big[i].code);
+					done++;
+				}
+		}
+		if (done < want)
+			curl_multi_poll(multi, NULL, 0, 100, NULL);
+	}
+	return done;
+}
+
+static long
+psql_count(struct harness *h, const char *sql)
+{
+	struct buf out = { 0 };
+	char *cmd = xasprintf("psql -At \"host=%s/state/pg/run dbname=kiln "
+	    "user=kiln\" -c \"%s\"", h->dir, sql);
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	long n;
+	int st = harness_run(argv, NULL, NULL, &out, NULL, 30000);
+
+	harness_assert(h, st == 0, "psql failed: %s", out.data ? out.data :
+	    "");
+	n = out.data != NULL ? strtol(out.data, NULL, 10) : -1;
+	buf_free(&out);
+	free(cmd);
+	return n;
+}
+
+START_TEST(test_queue_bounded_in_bytes_503_and_nothing_accepted_lost)
+{
+	struct harness *h = harness_new("delivery_bytes_bound");
+	struct harness_repo *repo;
+	struct big big[BIG_N];
+	CURLM *multi = curl_multi_init();
+	struct harness_resp r = { 0 };
+	char *url, *sig, *body, *hd, *hs, *sqlq, *pad;
+	struct pushed p;
+	int i, n202 = 0, n503 = 0, again = -1;
+	size_t len;
+
+	harness_conf_add(h, "[server]\nwebhook_queue_bytes = 47185920\n"
+	    "[workers]\ncount = 0\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/big");
+	harness_repo_write(repo, ".github/workflows/never.yml",
+	    "on:\n  push:\n    branches: [never]\njobs:\n  j:\n"
+	    "    runs-on: self-hosted\n    steps:\n      - run: 'true'\n");
+	pushed_make(repo, "big", &p);
+	/* The same push, padded to 20 MiB with a field nobody reads. */
+	pad = xmalloc(BIG_BODY + 1);
+	memset(pad, 'x', BIG_BODY);
+	pad[BIG_BODY - p.len - 16] = '\0';
+	json_object_set_new(p.event, "padding", json_string(pad));
+	free(pad);
+	body = harness_json_text(p.event);
+	len = strlen(body);
+	sig = harness_sign(repo->secret, body, len);
+	url = xasprintf("%s/hooks/github", h->base_url);
+
+	/* Nothing held can finish while PostgreSQL is stopped. */
+	harness_assert(h, harness_signal_postgres(h, SIGSTOP) > 0,
+	    "no postgres process to stop");
+	for (i = 0; i < BIG_N; i++) {
+		memset(&big[i], 0, sizeof big[i]);
+		big[i].guid = harness_guid();
+		hd = xasprintf("X-GitHub-Delivery: %s", big[i].guid);
+		hs = xasprintf("X-Hub-Signature-256: %s", sig);
+		big[i].hdrs = curl_slist_append(NULL, "X-GitHub-Event: push");
+		big[i].hdrs = curl_slist_append(big[i].hdrs, "Content-Type: "
+		    "application/json");
+		big[i].hdrs = curl_slist_append(big[i].hdrs, hd);
+		big[i].hdrs = curl_slist_append(big[i].hdrs, hs);
+		big[i].easy = curl_easy_init();
+		curl_easy_setopt(big[i].easy, CURLOPT_URL, url);
+		curl_easy_setopt(big[i].easy, CURLOPT_HTTPHEADER, big[i].hdrs);
+		curl_easy_setopt(big[i].easy, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(big[i].easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+		curl_easy_setopt(big[i].easy, CURLOPT_WRITEFUNCTION,
+		    burst_discard_cb);
+		curl_easy_setopt(big[i].easy, CURLOPT_HEADERFUNCTION,
+		    big_header_cb);
+		curl_easy_setopt(big[i].easy, CURLOPT_HEADERDATA, &big[i]);
+		curl_easy_setopt(big[i].easy, CURLOPT_TIMEOUT, 90L);
+		curl_multi_add_handle(multi, big[i].easy);
+		free(hd);
+		free(hs);
+	}
+	/* Two fit in 45 MiB; the other two are refused at once. */
+	i = big_run(multi, big, BIG_N - 2);
+	harness_signal_postgres(h, SIGCONT);
+	harness_assert(h, i == BIG_N - 2, "only %d of %d answered while the "
+	    "database was stopped", i, BIG_N - 2);
+	for (i = 0; i < BIG_N; i++)
+		if (big[i].done) {
+			harness_assert(h, big[i].code == 503 &&
+			    big[i].retry_after, "delivery %d: HTTP %ld%s while "
+			    "over the bound", i, big[i].code,
+			    big[i].retry_after ? "" : " without Retry-After");
+			again = i;
+		}
+	/* The held ones complete now, every one of them. */
+	harness_assert(h, big_run(multi, big, BIG_N) == BIG_N, "held "
+	    "deliveries did not finish");
+	for (i = 0; i < BIG_N; i++) {
+		n202 += big[i].code == 202;
+		n503 += big[i].code == 503;
+	}
+	harness_assert(h, n202 == 2 && n503 == 2, "want 2 accepted and 2 "
+	    "refused, got %d and %d", n202, n503);
+	for (i = 0; i < BIG_N; i++) {
+		if (big[i].code != 202)
+			continue;
+		sqlq = xasprintf("select count(*) from events e join deliveries "
+		    "d on d.id = e.delivery_id where d.id = '%s' and "
+		    "length(e.payload->>'padding') > %d", big[i].guid,
+		    BIG_BODY / 2);
+		harness_assert(h, psql_count(h, sqlq) == 1, "accepted delivery "
+		    "%s is not stored whole", big[i].guid);
+		free(sqlq);
+	}
+	harness_assert(h, psql_count(h, "select count(*) from events") == 2,
+	    "events other than the accepted ones were stored");
+
+	/* A refused one, sent again when there is room, is taken. */
+	harness_assert(h, again >= 0, "no refused delivery");
+	expect_status(h, (deliver(h, "push", big[again].guid, repo->secret,
+	    body, len, &r), &r), 202, "a refused delivery sent again");
+	harness_resp_free(&r);
+
+	for (i = 0; i < BIG_N; i++) {
+		curl_multi_remove_handle(multi, big[i].easy);
+		curl_easy_cleanup(big[i].easy);
+		curl_slist_free_all(big[i].hdrs);
+		free(big[i].guid);
+	}
+	curl_multi_cleanup(multi);
+	free(url);
+	free(sig);
+	free(body);
+	pushed_free(&p);
+	harness_repo_free(repo);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 webhook_suite(void)
 {
@@ -579,6 +777,8 @@ webhook_suite(void)
 	tcase_add_test(tc, test_bad_or_missing_signature_is_401_and_not_stored);
 	tcase_add_test(tc, test_duplicate_delivery_is_200_and_makes_one_run);
 	tcase_add_test(tc, test_concurrent_burst_is_stored_exactly_once);
+	tcase_add_test(tc,
+	    test_queue_bounded_in_bytes_503_and_nothing_accepted_lost);
 	tcase_add_test(tc, test_malformed_json_is_400);
 	tcase_add_test(tc, test_missing_field_is_400_naming_it);
 	tcase_add_test(tc, test_unknown_repository_is_404);

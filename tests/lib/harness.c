@@ -170,6 +170,17 @@ harness_write_file(struct harness *h, const char *path, const char *content)
 		harness_fail(h, "write %s: %s", path, strerror(errno));
 }
 
+void
+harness_conf_add(struct harness *h, const char *text)
+{
+	FILE *f;
+
+	if ((f = fopen(h->conf, "ae")) == NULL)
+		harness_fail(h, "open %s: %s", h->conf, strerror(errno));
+	if (fputs(text, f) == EOF || fclose(f) == EOF)
+		harness_fail(h, "write %s: %s", h->conf, strerror(errno));
+}
+
 static int
 free_port(void)
 {

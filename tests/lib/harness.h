@@ -147,6 +147,11 @@ int	 harness_run(char *const argv[], const char *cwd, char *const env[],
 	     struct buf *out, struct buf *err, int64_t timeout_ms);
 
 /* Write a file of the test (mode 0644), making its parents. */
+/*
+ * Append text (whole lines: "[section]\nkey = value\n") to kilnd's config
+ * file; between harness_new() and harness_start().
+ */
+void	 harness_conf_add(struct harness *, const char *text);
 void	 harness_write_file(struct harness *, const char *path,
 	     const char *content);
 

@@ -557,6 +557,7 @@ static const struct key_vec describe_keys[] = {
 	{ "server", "state_dir = ./kiln-state" },
 	{ "server", "admin_socket = " },
 	{ "server", "log_socket = " },
+	{ "server", "webhook_queue_bytes = 268435456" },
 	{ "database", "url = " },
 	{ "database", "pg_bindir = " },
 	{ "database", "pg_user = kiln" },
@@ -600,7 +601,7 @@ START_TEST(test_describe)
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
 	ck_assert_uint_eq(sections, 4);
-	ck_assert_uint_eq(keys, 14);
+	ck_assert_uint_eq(keys, 15);
 	buf_free(&out);
 
 	/* The output is itself a valid config file meaning the defaults. */
