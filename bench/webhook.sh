@@ -13,21 +13,9 @@ secs=${1:-10}
 conns=${2:-16}
 bin=$PWD/build/bin
 command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
-d=$(mktemp -d /tmp/kiln-bench.XXXXXX)
-chmod 0755 "$d"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. bench/lib.sh
 # Intake only: no workers, so planning does not compete for the 2 cores.
-printf '[server]\nlisten = 127.0.0.1:%s\nstate_dir = %s/state\n[database]\nconnections = %s\n[workers]\ncount = 0\n' "$port" "$d" "${KILN_BENCH_CONNS:-4}" >"$d/kiln.conf"
-"$bin/kilnd" -c "$d/kiln.conf" >"$d/kilnd.log" 2>&1 &
-kpid=$!
-trap 'kill $kpid 2>/dev/null; wait $kpid 2>/dev/null; rm -rf "$d"' EXIT
-for _ in $(seq 1 600); do
-	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-printf 'benchsecret' >"$d/secret"
-"$bin/cictl" -c "$d/kiln.conf" repo add bench/repo --url "file://$d/none.git" \
-    --secret-file "$d/secret" >/dev/null
+bench_kilnd_up "$bin" "[database]\nconnections = ${KILN_BENCH_CONNS:-4}\n[workers]\ncount = 0\n"
 sha=0123456789abcdef0123456789abcdef01234567
 export KILN_BENCH_BODY="{\"ref\":\"refs/heads/main\",\"before\":\"0000000000000000000000000000000000000000\",\"after\":\"$sha\",\"repository\":{\"full_name\":\"bench/repo\"}}"
 export KILN_BENCH_SIG="sha256=$(printf '%s' "$KILN_BENCH_BODY" | openssl dgst -sha256 -hmac benchsecret -r | cut -d' ' -f1)"

@@ -10,20 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-8}
 bin=${2:-$PWD/build/bin}
-d=$(mktemp -d /tmp/kiln-bench-rss.XXXXXX)
-chmod 0755 "$d"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf '[server]\nlisten = 127.0.0.1:%s\nstate_dir = %s/state\n[workers]\ncount = 0\n' "$port" "$d" >"$d/kiln.conf"
-"$bin/kilnd" -c "$d/kiln.conf" >"$d/kilnd.log" 2>&1 &
-kpid=$!
-trap 'kill $kpid 2>/dev/null; wait $kpid 2>/dev/null; rm -rf "$d"' EXIT
-for _ in $(seq 1 600); do
-	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-printf 'benchsecret' >"$d/secret"
-"$bin/cictl" -c "$d/kiln.conf" repo add bench/repo --url "file://$d/none.git" \
-    --secret-file "$d/secret" >/dev/null
+. bench/lib.sh
+bench_kilnd_up "$bin" '[workers]\ncount = 0\n'
 sha=0123456789abcdef0123456789abcdef01234567
 head="{\"ref\":\"refs/heads/main\",\"before\":\"0000000000000000000000000000000000000000\",\"after\":\"$sha\",\"repository\":{\"full_name\":\"bench/repo\"}"
 hwm() { awk '/VmHWM/ { print $2 }' "/proc/$kpid/status"; }
