@@ -80,8 +80,17 @@ static const struct cmd_entry cictl_table[] = {
 	      { "changed", "PATH", 0, CICTL_MAX_REPEAT },
 	      { "payload", "FILE.json", 0, 0 }, { "json", NULL, 0, 0 } },
 	    CMD_LOCAL,
-	    "Show which workflows an event (push, pull_request, schedule, "
-	    "workflow_dispatch) triggers and the jobs each would create.",
+	    "Show which workflows an event (push, pull_request, "
+	    "pull_request_target, schedule, workflow_dispatch) triggers and "
+	    "the jobs each would create.\n"
+	    "      --ref: push: the pushed branch or refs/tags/TAG; "
+	    "pull_request(_target): the pull request's HEAD branch "
+	    "(github.head_ref),\n"
+	    "      with --base-ref its base; the run's own ref is then "
+	    "refs/pull/N/merge for pull_request (N: the\n"
+	    "      payload's \"number\") and the base branch for "
+	    "pull_request_target; schedule, workflow_dispatch:\n"
+	    "      the branch the run uses.",
 	    cmd_workflow_plan },
 	{ "help", NULL, "[COMMAND]", 0, CICTL_MAX_WORDS,
 	    { { NULL, NULL, 0, 0 } }, CMD_LOCAL,

@@ -2,23 +2,27 @@
  * cmd_workflow: the offline workflow tools -- "cictl lint", "cictl eval"
  * and "cictl plan".  They need no kilnd: they read workflow files, a JSON
  * context or an event payload from disk and run the very common/ code the
- * daemon and the worker run (workflow_parse, trigger_match, matrix_expand,
- * expr_*), so what they answer is what a push would do.
+ * worker runs (workflow_parse, support_audit, the event table, and
+ * planner_triggered/planner_plan, which plan a run in the worker too),
+ * so what they answer is what a webhook would do.
  *
  *   lint   parse and validate; every error as "file:line:col: message" on
- *          stdout, in file order.
+ *          stdout, in file order, then what kiln accepts but does not
+ *          execute as "file:line:col: warning: message".
  *   eval   one expression (bare, or a template when it holds "${{"), with
  *          contexts from a JSON object; the result as compact JSON.
  *   plan   an event against every workflow of a repository: which ones it
  *          triggers (and why the others are not), and the jobs each would
- *          create -- matrices expanded, job if: conditions decided as far
- *          as they can be before anything runs.
+ *          create -- matrices expanded, each job's if: decided as far as
+ *          it can be before anything runs.
  *
- * plan's model of run time: a needed job is assumed to succeed with empty
- * outputs; a job whose if: is false is left out (and so, by default, are
- * the jobs needing it), which is what GitHub's run would show as skipped.
- * A matrix or if: that needs values only a run produces is shown as one
- * job with a note in the text output.
+ * plan's model of run time: a needed job succeeds with empty outputs,
+ * unless it is skipped or fails without running (an expression that
+ * failed, a construct kiln does not execute).  A job whose if: reads the
+ * needs context (their outputs above all) is "decided at run time", as is
+ * one whose if: depends on how such a job ends; a job whose if: is false
+ * is listed with "skipped": true and the reason.  A matrix computed from
+ * needs outputs is one job until the run expands it.
  *
  * Everything read is bounded (file sizes, file counts, --changed values)
  * and everything a repository wrote (names, paths, messages) is escaped
@@ -36,8 +40,11 @@
 #include <jansson.h>
 
 #include "cictl.h"
+#include "context.h"
+#include "event.h"
 #include "expr.h"
-#include "matrix.h"
+#include "planner.h"
+#include "support.h"
 #include "trigger.h"
 #include "workflow.h"
 
@@ -320,13 +327,17 @@ wfc_load(const char *path, struct wf_errors *errs, int *io)
 
 /* ---- lint -------------------------------------------------------------- */
 
-/* Lint one file: print its errors; returns how many there were. */
+/*
+ * Lint one file: print its errors, then (when it is valid) what kiln does
+ * not execute, as warnings.  Returns how many errors there were; *nwarn
+ * grows by the warnings.
+ */
 static size_t
-lint_file(struct cictl_ctx *ctx, const char *path, int *io)
+lint_file(struct cictl_ctx *ctx, const char *path, int *io, size_t *nwarn)
 {
-	struct wf_errors errs = { 0 };
+	struct wf_errors errs = { 0 }, warnings = { 0 };
 	struct workflow *wf;
-	size_t n;
+	size_t n, i;
 	char *text;
 
 	wf = wfc_load(path, &errs, io);
@@ -334,6 +345,20 @@ lint_file(struct cictl_ctx *ctx, const char *path, int *io)
 	wfc_put_lines(ctx->out, "", text);
 	free(text);
 	n = errs.n + errs.dropped;
+	if (wf != NULL && n == 0) {
+		support_audit(wf, &warnings);
+		/* "warning: " after the position, in one pass. */
+		for (i = 0; i < warnings.n; i++) {
+			text = warnings.v[i].msg;
+			warnings.v[i].msg = xasprintf("warning: %s", text);
+			free(text);
+		}
+		text = wf_errors_format(&warnings);
+		wfc_put_lines(ctx->out, "", text);
+		free(text);
+		*nwarn += warnings.n;
+	}
+	wf_errors_free(&warnings);
 	wf_errors_free(&errs);
 	workflow_free(wf);
 	return n;
@@ -345,7 +370,8 @@ cmd_workflow_lint(struct cictl_ctx *ctx, const struct cmd_args *args)
 	static const char *const def[] = { WFC_DEFAULT_DIR };
 	const char *const *targets = (const char *const *)args->argv;
 	struct wfc_list files = { 0 };
-	size_t ntargets = (size_t)args->argc, t, i, nerr = 0, nfiles = 0;
+	size_t ntargets = (size_t)args->argc, t, i, nerr = 0, nfiles = 0,
+	    nwarn = 0;
 	int verbose = args->flag[0] != NULL, failed = 0, io;
 	char err[512], *safe, *path, *dir;
 	struct stat st;
@@ -363,7 +389,7 @@ cmd_workflow_lint(struct cictl_ctx *ctx, const struct cmd_args *args)
 			continue;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			nerr += lint_file(ctx, targets[t], &io);
+			nerr += lint_file(ctx, targets[t], &io, &nwarn);
 			failed |= io;
 			nfiles++;
 			continue;
@@ -385,7 +411,7 @@ cmd_workflow_lint(struct cictl_ctx *ctx, const struct cmd_args *args)
 		for (i = 0; i < files.n; i++) {
 			if ((path = wfc_join(dir, files.v[i])) == NULL)
 				continue;	/* checked by wfc_list_dir */
-			nerr += lint_file(ctx, path, &io);
+			nerr += lint_file(ctx, path, &io, &nwarn);
 			failed |= io;
 			nfiles++;
 			free(path);
@@ -394,8 +420,9 @@ cmd_workflow_lint(struct cictl_ctx *ctx, const struct cmd_args *args)
 		free(dir);
 	}
 	if (verbose)
-		fprintf(ctx->err, "%zu file%s checked, %zu error%s\n", nfiles,
-		    nfiles == 1 ? "" : "s", nerr, nerr == 1 ? "" : "s");
+		fprintf(ctx->err, "%zu file%s checked, %zu error%s, %zu "
+		    "warning%s\n", nfiles, nfiles == 1 ? "" : "s", nerr,
+		    nerr == 1 ? "" : "s", nwarn, nwarn == 1 ? "" : "s");
 	return nerr > 0 || failed ? CICTL_ERR : CICTL_OK;
 }
 
@@ -455,16 +482,13 @@ cmd_workflow_eval(struct cictl_ctx *ctx, const struct cmd_args *args)
 /* ---- plan -------------------------------------------------------------- */
 
 /* The event, as given on the command line and in the payload. */
-struct plan_event {
-	const char		*name;		/* --event */
-	char			*ref;		/* full ref */
-	const char		*base_ref;	/* pull_request: base branch */
+struct plan_cli {
+	struct event		 ev;		/* what the planner reads */
+	char			*ref;		/* GITHUB_REF, owned */
+	char			*sha;		/* GITHUB_SHA or NULL, owned */
 	const char *const	*changed;
 	size_t			 nchanged;
 	json_t			*payload;	/* object, owned */
-	const char		*action;	/* pull_request activity */
-	const char		*cron;		/* schedule: payload.schedule */
-	const char		*message;	/* head commit message */
 };
 
 /* One workflow's plan: the --json object, plus notes for people. */
@@ -473,18 +497,21 @@ struct plan_wf {
 	json_t	*notes;		/* array of strings, text output only */
 };
 
-/* payload.a.b... as a string, or NULL. */
-static const char *
-plan_pstr(json_t *payload, const char *a, const char *b, const char *c)
-{
-	json_t *j = json_object_get(payload, a);
+/* A job's if: that parses without needs does not read them. */
+static const char *const plan_ctx_if_no_needs[] = { "github", "vars",
+    "inputs", NULL };
+static const struct expr_scope plan_scope_if_no_needs = {
+	plan_ctx_if_no_needs, EXPR_FN_STATUS
+};
 
-	if (b != NULL)
-		j = json_object_get(j, b);
-	if (c != NULL)
-		j = json_object_get(j, c);
-	return json_string_value(j);
-}
+/* What the plan's model says of one job before the run (plan_fates). */
+enum plan_fate {
+	FATE_UNDECIDED,		/* its needs are not decided yet */
+	FATE_RUNS,
+	FATE_SKIPPED,
+	FATE_RUN_TIME,		/* only the run can tell */
+	FATE_FAILS,		/* fails without running */
+};
 
 /* A ref or branch name from the command line: 0 or -1 with a reason. */
 static int
@@ -508,145 +535,6 @@ plan_valid_ref(const char *s, const char **why)
 	return 0;
 }
 
-/* The github context for one workflow. */
-static json_t *
-plan_github(const struct plan_event *ev, const char *wfname)
-{
-	json_t *g = json_object(), *num;
-	const char *ref = ev->ref, *s;
-	char *pr = NULL;
-
-	json_object_set_new(g, "event_name", json_string(ev->name));
-	json_object_set(g, "event", ev->payload);
-	json_object_set_new(g, "workflow", wfc_jstr(wfname));
-	if (strcmp(ev->name, "pull_request") == 0) {
-		num = json_object_get(ev->payload, "number");
-		if (json_is_integer(num))
-			ref = pr = xasprintf("refs/pull/%lld/merge",
-			    (long long)json_integer_value(num));
-		json_object_set_new(g, "base_ref", wfc_jstr(ev->base_ref));
-		s = ev->ref;
-		if (str_has_prefix(s, "refs/heads/"))
-			s += strlen("refs/heads/");
-		json_object_set_new(g, "head_ref", wfc_jstr(s));
-	} else {
-		json_object_set_new(g, "base_ref", json_string(""));
-		json_object_set_new(g, "head_ref", json_string(""));
-	}
-	json_object_set_new(g, "ref", wfc_jstr(ref));
-	if (str_has_prefix(ref, "refs/heads/")) {
-		json_object_set_new(g, "ref_name", wfc_jstr(ref + 11));
-		json_object_set_new(g, "ref_type", json_string("branch"));
-	} else if (str_has_prefix(ref, "refs/tags/")) {
-		json_object_set_new(g, "ref_name", wfc_jstr(ref + 10));
-		json_object_set_new(g, "ref_type", json_string("tag"));
-	} else if (str_has_prefix(ref, "refs/pull/")) {
-		json_object_set_new(g, "ref_name", wfc_jstr(ref + 10));
-		json_object_set_new(g, "ref_type", json_string("branch"));
-	} else
-		json_object_set_new(g, "ref_name", wfc_jstr(ref));
-	if ((s = plan_pstr(ev->payload, "repository", "full_name",
-	    NULL)) != NULL)
-		json_object_set_new(g, "repository", wfc_jstr(s));
-	if ((s = plan_pstr(ev->payload, "repository", "owner", "login")) !=
-	    NULL)
-		json_object_set_new(g, "repository_owner", wfc_jstr(s));
-	if ((s = plan_pstr(ev->payload, "sender", "login", NULL)) != NULL)
-		json_object_set_new(g, "actor", wfc_jstr(s));
-	if ((s = plan_pstr(ev->payload, "after", NULL, NULL)) != NULL ||
-	    (s = plan_pstr(ev->payload, "pull_request", "head", "sha")) !=
-	    NULL)
-		json_object_set_new(g, "sha", wfc_jstr(s));
-	free(pr);
-	return g;
-}
-
-/*
- * The inputs context of a workflow_dispatch: declared defaults, then the
- * payload's inputs.  Sets *missing to the first required input neither
- * supplies (points into wf), else NULL.
- */
-static json_t *
-plan_inputs(const struct workflow *wf, const struct plan_event *ev,
-    const char **missing)
-{
-	json_t *in = json_object(), *given;
-	const struct wf_input *d;
-	size_t i;
-
-	*missing = NULL;
-	if (strcmp(ev->name, "workflow_dispatch") != 0)
-		return in;
-	given = json_object_get(ev->payload, "inputs");
-	for (i = 0; i < wf->on.ninputs; i++) {
-		d = &wf->on.inputs[i];
-		if (d->def_json != NULL)
-			json_object_set(in, d->name, d->def_json);
-		else if (d->def != NULL)
-			json_object_set_new(in, d->name, json_string(d->def));
-		if (d->required && json_object_get(given, d->name) == NULL &&
-		    d->def == NULL && d->def_json == NULL && *missing == NULL)
-			*missing = d->name;
-	}
-	if (json_is_object(given))
-		json_object_update(in, given);
-	return in;
-}
-
-/* The contexts a job-level expression sees (reference 4.9). */
-static json_t *
-plan_contexts(json_t *github, json_t *inputs, json_t *needs, json_t *matrix,
-    json_t *strategy)
-{
-	json_t *c = json_object();
-
-	json_object_set(c, "github", github);
-	json_object_set(c, "inputs", inputs);
-	json_object_set_new(c, "vars", json_object());
-	json_object_set(c, "needs", needs);
-	if (matrix != NULL)
-		json_object_set(c, "matrix", matrix);
-	if (strategy != NULL)
-		json_object_set(c, "strategy", strategy);
-	return c;
-}
-
-/* A copy of v with every string holding ${{ }} evaluated. */
-static json_t *
-plan_resolve(json_t *v, const struct expr_ctx *ectx, char *err, size_t errsz)
-{
-	json_t *out, *x, *r;
-	const char *k;
-	size_t i;
-
-	if (json_is_string(v) && strstr(json_string_value(v), "${{") != NULL)
-		return expr_eval_template(json_string_value(v), NULL, ectx,
-		    err, errsz);
-	if (json_is_array(v)) {
-		out = json_array();
-		json_array_foreach(v, i, x) {
-			if ((r = plan_resolve(x, ectx, err, errsz)) == NULL) {
-				json_decref(out);
-				return NULL;
-			}
-			json_array_append_new(out, r);
-		}
-		return out;
-	}
-	if (json_is_object(v)) {
-		out = json_object();
-		json_object_foreach(v, k, x) {
-			if ((r = plan_resolve(x, ectx, err, errsz)) == NULL) {
-				json_decref(out);
-				return NULL;
-			}
-			json_object_set_new(out, k, r);
-		}
-		return out;
-	}
-	return json_incref(v);
-}
-
 static void
 plan_note(struct plan_wf *p, const char *fmt, ...) KILN_PRINTF(2, 3);
 
@@ -663,260 +551,327 @@ plan_note(struct plan_wf *p, const char *fmt, ...)
 	free(s);
 }
 
-/* "file:line:col: message" into the workflow's errors. */
+/* "file:line:col: message" lines of errs into the array arr. */
 static void
-plan_error(struct plan_wf *p, const char *file, struct wf_pos pos,
-    const char *msg)
+plan_list(json_t *arr, const struct wf_errors *errs)
 {
-	char *s = xasprintf("%s:%d:%d: %s", file, pos.line, pos.col, msg);
+	size_t i;
+	char *s;
 
-	json_array_append_new(json_object_get(p->obj, "errors"), wfc_jstr(s));
-	free(s);
+	for (i = 0; i < errs->n; i++) {
+		s = xasprintf("%s:%d:%d: %s", errs->v[i].file, errs->v[i].line,
+		    errs->v[i].col, errs->v[i].msg);
+		json_array_append_new(arr, wfc_jstr(s));
+		free(s);
+	}
+	if (errs->dropped > 0) {
+		s = xasprintf("(%zu more not shown)", errs->dropped);
+		json_array_append_new(arr, wfc_jstr(s));
+		free(s);
+	}
 }
 
-/*
- * The legs of one job that runs: matrix_expand, and when the matrix holds
- * expressions, the same expansion from their values.  Returns 0 with the
- * legs, or -1 after noting why (one leg with no matrix is then listed).
- */
+/* planner_paths_fn: the --changed values. */
 static int
-plan_legs(struct plan_wf *p, const struct workflow *wf,
-    const struct wf_job *job, json_t *contexts, struct matrix_leg **legs,
-    size_t *nlegs)
+plan_paths_cb(void *arg, const char *const **paths, size_t *n)
 {
-	const char *name = job->name != NULL ? job->name : job->id;
-	struct expr_ctx ectx;
-	json_t *m;
-	char err[1024], err2[1024];
-	int rc;
+	const struct plan_cli *ev = arg;
 
-	if (matrix_expand(job, legs, nlegs, err, sizeof err) == 0)
-		return 0;
-	if (job->strategy.matrix_expr == NULL &&
-	    job->strategy.matrix == NULL) {
-		plan_error(p, wf->path, job->pos, err);
-		return -1;
-	}
-	memset(&ectx, 0, sizeof ectx);
-	ectx.contexts = contexts;
-	ectx.status = EXPR_ST_SUCCESS;
-	if (job->strategy.matrix_expr != NULL)
-		m = expr_eval_template(job->strategy.matrix_expr, NULL, &ectx,
-		    err2, sizeof err2);
-	else
-		m = plan_resolve(job->strategy.matrix, &ectx, err2,
-		    sizeof err2);
-	if (m == NULL) {
-		plan_note(p, "job '%s': the matrix needs values known only "
-		    "at run time (%s); shown as one job", job->id, err2);
-		return -1;
-	}
-	if (!json_is_object(m)) {
-		plan_note(p, "job '%s': the matrix expression did not give an "
-		    "object; shown as one job", job->id);
-		json_decref(m);
-		return -1;
-	}
-	rc = matrix_expand_json(name, m, legs, nlegs, err2, sizeof err2);
-	json_decref(m);
-	if (rc == -1)
-		plan_error(p, wf->path, job->strategy.matrix_pos, err2);
-	return rc;
+	*paths = ev->changed;
+	*n = ev->nchanged;
+	return 0;
 }
 
-/* A job's display name for one leg: name expressions evaluated. */
-static char *
-plan_leg_name(const struct wf_job *job, const struct matrix_leg *leg,
-    json_t *contexts)
+/* planner_paths_fn: changed files unknown, so path filters pass. */
+static int
+plan_unknown_paths_cb(void *arg, const char *const **paths, size_t *n)
 {
-	struct expr_ctx ectx;
-	json_t *r;
-	char err[256], *s;
-
-	if (!job->name_set || strstr(job->name, "${{") == NULL)
-		return xstrdup(leg->name);
-	memset(&ectx, 0, sizeof ectx);
-	ectx.contexts = contexts;
-	ectx.status = EXPR_ST_SUCCESS;
-	if ((r = expr_eval_template(job->name, NULL, &ectx, err,
-	    sizeof err)) == NULL)
-		return xstrdup(leg->name);
-	s = expr_to_string(r);
-	json_decref(r);
-	return s;
+	return -1;
 }
 
-/* Append the job's legs (or the one unexpanded job) to jobs. */
-static void
-plan_job(struct plan_wf *p, const struct workflow *wf, const struct wf_job *job,
-    json_t *github, json_t *inputs, json_t *needs, json_t *jobs)
+/* The needs context (results, empty outputs) for the fates of job's needs,
+ * reading the run-time ones as result rt.  *ok, *failed: status bits. */
+static json_t *
+plan_needs(const struct workflow *wf, const struct wf_job *job,
+    const enum plan_fate *fate, const char *rt, int *ok, int *failed)
 {
-	struct matrix_leg *legs = NULL, one;
-	json_t *contexts, *o, *na, *strategy, *mctx;
-	size_t nlegs = 0, i, k;
-	char *name;
-	int fallback = 0;
+	json_t *needs = json_object();
+	const char *result;
+	size_t k;
+	int idx;
 
-	contexts = plan_contexts(github, inputs, needs, NULL, NULL);
-	if (plan_legs(p, wf, job, contexts, &legs, &nlegs) == -1) {
-		one.values = NULL;
-		one.name = job->name != NULL ? job->name : job->id;
-		legs = &one;
-		nlegs = 1;
-		fallback = 1;
+	*ok = 1;
+	*failed = 0;
+	for (k = 0; k < job->nneeds; k++) {
+		idx = workflow_job_index(wf, job->needs[k]);
+		switch (idx < 0 ? FATE_FAILS : fate[idx]) {
+		case FATE_RUNS:
+			result = "success";
+			break;
+		case FATE_SKIPPED:
+			result = "skipped";
+			break;
+		case FATE_RUN_TIME:
+			result = rt;
+			break;
+		default:
+			result = "failure";
+			break;
+		}
+		*ok &= strcmp(result, "success") == 0;
+		*failed |= strcmp(result, "failure") == 0;
+		json_object_set_new(needs, job->needs[k], json_pack("{s:s, s:{}}",
+		    "result", result, "outputs"));
 	}
-	json_decref(contexts);
-	na = json_array();
+	return needs;
+}
+
+/* job's if: with its needs as fate says (run-time ones as rt): 1, 0, -1. */
+static int
+plan_eval_if(const struct workflow *wf, const struct wf_job *job,
+    json_t *contexts, const enum plan_fate *fate, const char *rt,
+    char *err, size_t errsz)
+{
+	struct expr_ctx ectx;
+	int ok, failed, run;
+
+	json_object_set_new(contexts, "needs", plan_needs(wf, job, fate, rt,
+	    &ok, &failed));
+	memset(&ectx, 0, sizeof ectx);
+	ectx.contexts = contexts;
+	ectx.status = (ok ? EXPR_ST_SUCCESS : 0) |
+	    (failed ? EXPR_ST_FAILURE : 0);
+	if (expr_eval_condition(job->if_cond, &ctx_scope_job_if, &ectx, &run,
+	    err, errsz) == -1)
+		return -1;
+	return run;
+}
+
+/* The first need of job with this fate, or NULL. */
+static const char *
+plan_need_with(const struct workflow *wf, const struct wf_job *job,
+    const enum plan_fate *fate, enum plan_fate f)
+{
+	size_t k;
+	int idx;
+
 	for (k = 0; k < job->nneeds; k++)
-		json_array_append_new(na, wfc_jstr(job->needs[k]));
-	for (i = 0; i < nlegs; i++) {
-		strategy = json_pack("{s:b, s:I, s:I, s:I}", "fail-fast",
-		    job->strategy.fail_fast.set ?
-		    job->strategy.fail_fast.value : 1,
-		    "job-index", (json_int_t)i, "job-total", (json_int_t)nlegs,
-		    "max-parallel", job->strategy.max_parallel.set &&
-		    job->strategy.max_parallel.expr == NULL ?
-		    (json_int_t)job->strategy.max_parallel.value :
-		    (json_int_t)nlegs);
-		mctx = legs[i].values != NULL ? json_incref(legs[i].values) :
-		    json_object();
-		contexts = plan_contexts(github, inputs, needs, mctx,
-		    strategy);
-		name = plan_leg_name(job, &legs[i], contexts);
-		json_decref(contexts);
-		json_decref(mctx);
-		json_decref(strategy);
-		o = json_object();
-		json_object_set_new(o, "id", wfc_jstr(job->id));
-		json_object_set_new(o, "name", wfc_jstr(name));
-		json_object_set(o, "matrix", legs[i].values != NULL ?
-		    legs[i].values : json_null());
-		json_object_set(o, "needs", na);
-		json_array_append_new(jobs, o);
-		free(name);
-	}
-	json_decref(na);
-	if (!fallback)
-		matrix_legs_free(legs, nlegs);
+		if ((idx = workflow_job_index(wf, job->needs[k])) >= 0 &&
+		    fate[idx] == f)
+			return job->needs[k];
+	return NULL;
 }
 
 /*
- * Decide each job's if: in dependency order and list the jobs that would
- * run, in file order.  results[i] is 1 (assumed to succeed) or 0
- * (skipped).
+ * The fate of one job whose needs are decided, by the plan's model of the
+ * run: the jobs it needs succeed unless they are skipped or fail without
+ * running; what a job's if: reads of needs (outputs above all) is known
+ * only at run time.  Sets *why (new string) unless the job runs.
+ */
+static enum plan_fate
+plan_fate_of(const struct workflow *wf, const struct wf_job *job,
+    json_t *contexts, const enum plan_fate *fate, char **why)
+{
+	static const char *const results[] = { "success", "failure",
+	    "skipped" };
+	char err[1024];
+	const char *need;
+	int r, first = -2;
+	size_t i;
+
+	*why = NULL;
+	if (job->if_cond == NULL) {
+		if ((need = plan_need_with(wf, job, fate, FATE_RUN_TIME)) !=
+		    NULL) {
+			*why = xasprintf("it needs job '%s', which is decided "
+			    "at run time", need);
+			return FATE_RUN_TIME;
+		}
+		if ((need = plan_need_with(wf, job, fate, FATE_SKIPPED)) !=
+		    NULL || (need = plan_need_with(wf, job, fate,
+		    FATE_FAILS)) != NULL) {
+			*why = xasprintf("a job it needs ('%s') does not "
+			    "succeed", need);
+			return FATE_SKIPPED;
+		}
+		return FATE_RUNS;
+	}
+	/* Needs outputs (or results) exist only once those jobs ran. */
+	if (job->nneeds > 0 && expr_check_condition(job->if_cond,
+	    &plan_scope_if_no_needs, err, sizeof err, NULL) == -1) {
+		*why = xasprintf("its if: reads the needs context (%s), known "
+		    "only at run time", job->if_cond);
+		return FATE_RUN_TIME;
+	}
+	/* Run-time needs: decided only if every result gives one answer. */
+	for (i = 0; i < nitems(results); i++) {
+		r = plan_eval_if(wf, job, contexts, fate, results[i], err,
+		    sizeof err);
+		if (r == -1) {
+			*why = xasprintf("if: cannot be decided before the run "
+			    "(%s)", err);
+			return FATE_RUN_TIME;
+		}
+		if (first != -2 && r != first) {
+			*why = xasprintf("its if: depends on how job '%s' ends",
+			    plan_need_with(wf, job, fate, FATE_RUN_TIME));
+			return FATE_RUN_TIME;
+		}
+		first = r;
+		if (plan_need_with(wf, job, fate, FATE_RUN_TIME) == NULL)
+			break;
+	}
+	if (first)
+		return FATE_RUNS;
+	*why = xasprintf("if: %s", job->if_cond);
+	return FATE_SKIPPED;
+}
+
+/*
+ * Decide each job definition's fate in dependency order (fate[i] for
+ * wf->jobs[i]; why[i] a new string or NULL).  A job that fails without
+ * running (an expression that failed, a construct kiln does not execute)
+ * counts as failed for its dependants.
  */
 static void
-plan_jobs(struct plan_wf *p, const struct workflow *wf, json_t *github,
-    json_t *inputs)
+plan_fates(const struct workflow *wf, const struct plan_run *run,
+    enum plan_fate *fate, char **why)
 {
-	const struct wf_job *job;
-	struct expr_ctx ectx;
-	json_t *jobs = json_object_get(p->obj, "jobs"), **needs, *contexts;
-	char err[1024];
-	int *state, progress, idx, ok, all_ok, run;
+	json_t *contexts = json_copy(run->contexts);
 	size_t i, k, ndone = 0;
+	int progress, idx;
+	char *refusal;
 
-	/* state: 0 undecided, 1 runs, 2 skipped. */
-	state = xcalloc(wf->njobs + 1, sizeof *state);
-	needs = xcalloc(wf->njobs + 1, sizeof *needs);
 	do {
 		progress = 0;
 		for (i = 0; i < wf->njobs; i++) {
-			job = &wf->jobs[i];
-			if (state[i] != 0)
+			const struct wf_job *job = &wf->jobs[i];
+
+			if (fate[i] != FATE_UNDECIDED)
 				continue;
-			all_ok = 1;
-			needs[i] = json_object();
-			for (k = 0; k < job->nneeds; k++) {
-				idx = workflow_job_index(wf, job->needs[k]);
-				if (idx < 0 || state[idx] == 0)
+			for (k = 0; k < job->nneeds; k++)
+				if ((idx = workflow_job_index(wf,
+				    job->needs[k])) >= 0 &&
+				    fate[idx] == FATE_UNDECIDED)
 					break;
-				all_ok &= state[idx] == 1;
-				json_object_set_new(needs[i], job->needs[k],
-				    json_pack("{s:s, s:{}}", "result",
-				    state[idx] == 1 ? "success" : "skipped",
-				    "outputs"));
-			}
-			if (k < job->nneeds) {
-				json_decref(needs[i]);
-				needs[i] = NULL;
+			if (k < job->nneeds)
 				continue;	/* a need is undecided */
+			fate[i] = plan_fate_of(wf, job, contexts, fate,
+			    &why[i]);
+			if (fate[i] != FATE_SKIPPED &&
+			    (refusal = support_job(job)) != NULL) {
+				free(why[i]);
+				why[i] = refusal;
+				fate[i] = FATE_FAILS;
 			}
-			run = all_ok;
-			if (job->if_cond != NULL) {
-				contexts = plan_contexts(github, inputs,
-				    needs[i], NULL, NULL);
-				memset(&ectx, 0, sizeof ectx);
-				ectx.contexts = contexts;
-				ectx.status = all_ok ? EXPR_ST_SUCCESS : 0;
-				if (expr_eval_condition(job->if_cond, NULL,
-				    &ectx, &ok, err, sizeof err) == -1) {
-					plan_note(p, "job '%s': if: cannot be "
-					    "decided before the run (%s); "
-					    "listed", job->id, err);
-					run = 1;
-				} else {
-					run = ok;
-					if (!ok)
-						plan_note(p, "job '%s' would be "
-						    "skipped: if: %s", job->id,
-						    job->if_cond);
-				}
-				json_decref(contexts);
-			} else if (!run)
-				plan_note(p, "job '%s' would be skipped: a job "
-				    "it needs is skipped", job->id);
-			state[i] = run ? 1 : 2;
 			ndone++;
 			progress = 1;
 		}
 	} while (progress && ndone < wf->njobs);
-
-	for (i = 0; i < wf->njobs; i++) {
-		if (state[i] == 1)
-			plan_job(p, wf, &wf->jobs[i], github, inputs, needs[i],
-			    jobs);
-		else if (state[i] == 0)	/* only with a needs cycle */
-			plan_note(p, "job '%s': its needs cannot be resolved",
-			    wf->jobs[i].id);
-		json_decref(needs[i]);
+	json_decref(contexts);
+	/* A job that failed up front (its matrix, say) fails. */
+	for (k = 0; k < run->njobs; k++) {
+		idx = workflow_job_index(wf, run->jobs[k].def->id);
+		if (run->jobs[k].message != NULL && idx >= 0 &&
+		    fate[idx] != FATE_SKIPPED && why[idx] == NULL) {
+			fate[idx] = FATE_FAILS;
+			why[idx] = xstrdup(run->jobs[k].message);
+		}
 	}
-	free(needs);
-	free(state);
 }
 
-/* Whether a workflow's path filters apply to this event. */
-static int
-plan_has_path_filter(const struct workflow *wf, const char *event)
+/* The JSON of one planned job row, and its notes. */
+static json_t *
+plan_job_obj(struct plan_wf *p, const struct plan_job *pj,
+    enum plan_fate fate, const char *why)
 {
-	const struct wf_on_filter *f;
+	const struct wf_job *job = pj->def;
+	json_t *o = json_object(), *na = json_array();
+	size_t k;
 
-	if (strcmp(event, "push") == 0)
-		f = &wf->on.push;
-	else if (strcmp(event, "pull_request") == 0)
-		f = &wf->on.pull_request;
-	else
-		return 0;
-	return f->paths.set || f->paths_ignore.set;
+	for (k = 0; k < job->nneeds; k++)
+		json_array_append_new(na, wfc_jstr(job->needs[k]));
+	json_object_set_new(o, "id", wfc_jstr(job->id));
+	json_object_set_new(o, "name", wfc_jstr(pj->name));
+	json_object_set(o, "matrix", pj->matrix != NULL ? pj->matrix :
+	    json_null());
+	json_object_set_new(o, "needs", na);
+	json_object_set_new(o, "skipped", json_boolean(fate == FATE_SKIPPED));
+	json_object_set_new(o, "decided_at_run_time",
+	    json_boolean(fate == FATE_RUN_TIME));
+	json_object_set_new(o, "fails", fate == FATE_FAILS ? wfc_jstr(why) :
+	    json_null());
+	json_object_set_new(o, "reason", why != NULL ? wfc_jstr(why) :
+	    json_null());
+	if (pj->deferred)
+		plan_note(p, "job '%s': its matrix is computed from the jobs "
+		    "it needs and expanded at run time; shown as one job",
+		    job->id);
+	return o;
+}
+
+/* The jobs of a triggered workflow into p->obj, with notes. */
+static void
+plan_jobs(struct plan_wf *p, const struct workflow *wf,
+    const struct plan_run *run)
+{
+	json_t *jobs = json_object_get(p->obj, "jobs");
+	enum plan_fate *fate = xcalloc(wf->njobs + 1, sizeof *fate);
+	char **why = xcalloc(wf->njobs + 1, sizeof *why);
+	size_t i;
+	int idx, *noted = xcalloc(wf->njobs + 1, sizeof *noted);
+
+	plan_fates(wf, run, fate, why);
+	for (i = 0; i < run->njobs; i++) {
+		idx = workflow_job_index(wf, run->jobs[i].def->id);
+		json_array_append_new(jobs, plan_job_obj(p, &run->jobs[i],
+		    fate[idx], why[idx]));
+		if (noted[idx]++)
+			continue;
+		switch (fate[idx]) {
+		case FATE_SKIPPED:
+			plan_note(p, "job '%s' would be skipped: %s",
+			    wf->jobs[idx].id, why[idx]);
+			break;
+		case FATE_RUN_TIME:
+			plan_note(p, "job '%s' is decided at run time: %s",
+			    wf->jobs[idx].id, why[idx]);
+			break;
+		case FATE_FAILS:
+			plan_note(p, "job '%s' fails without running: %s",
+			    wf->jobs[idx].id, why[idx]);
+			break;
+		case FATE_UNDECIDED:	/* only with a needs cycle */
+			plan_note(p, "job '%s': its needs cannot be resolved",
+			    wf->jobs[idx].id);
+			break;
+		default:
+			break;
+		}
+	}
+	if (run->group_error != NULL)
+		plan_note(p, "concurrency: %s (the run joins no group)",
+		    run->group_error);
+	for (i = 0; i < wf->njobs; i++)
+		free(why[i]);
+	free(why);
+	free(fate);
+	free(noted);
 }
 
 /* Plan one workflow file.  Returns 0, or -1 when it could not be read. */
 static int
 plan_one(struct plan_wf *p, const char *path, const char *relname,
-    const struct plan_event *ev)
+    const struct plan_cli *cli)
 {
-	struct wf_errors errs = { 0 };
-	struct trigger_event tev;
+	struct wf_errors errs = { 0 }, warnings = { 0 };
+	struct plan_run run;
 	struct workflow *wf;
-	json_t *errors, *github, *inputs;
-	const char *missing;
-	char *reason = NULL, *r2, *name;
-	size_t i;
+	char *reason = NULL, *name;
 	int io, triggered = 0;
 
 	p->obj = json_object();
 	p->notes = json_array();
-	errors = json_array();
 	wf = wfc_load(path, &errs, &io);
 	name = xstrdup(wf != NULL && wf->name_set ? wf->name : relname);
 	/* Keys in the documented order; triggered and reason come later. */
@@ -924,64 +879,44 @@ plan_one(struct plan_wf *p, const char *path, const char *relname,
 	json_object_set_new(p->obj, "name", wfc_jstr(name));
 	json_object_set_new(p->obj, "triggered", json_false());
 	json_object_set_new(p->obj, "reason", json_null());
-	json_object_set_new(p->obj, "errors", errors);
+	json_object_set_new(p->obj, "errors", json_array());
+	json_object_set_new(p->obj, "warnings", json_array());
 	json_object_set_new(p->obj, "jobs", json_array());
-	for (i = 0; i < errs.n; i++) {
-		r2 = xasprintf("%s:%d:%d: %s", errs.v[i].file, errs.v[i].line,
-		    errs.v[i].col, errs.v[i].msg);
-		json_array_append_new(errors, wfc_jstr(r2));
-		free(r2);
-	}
-	if (errs.dropped > 0) {
-		r2 = xasprintf("(%zu more errors not shown)", errs.dropped);
-		json_array_append_new(errors, wfc_jstr(r2));
-		free(r2);
-	}
+	plan_list(json_object_get(p->obj, "errors"), &errs);
 	if (errs.n > 0 || wf == NULL) {
 		reason = xasprintf("the workflow has %zu error%s", errs.n +
 		    errs.dropped, errs.n + errs.dropped == 1 ? "" : "s");
 		goto done;
 	}
+	support_audit(wf, &warnings);
+	plan_list(json_object_get(p->obj, "warnings"), &warnings);
 
-	memset(&tev, 0, sizeof tev);
-	tev.name = ev->name;
-	tev.ref = ev->ref;
-	tev.base_ref = ev->base_ref;
-	tev.action = ev->action;
-	tev.head_message = ev->message;
-	tev.paths = ev->changed;
-	tev.npaths = ev->nchanged;
-	tev.cron = ev->cron;
-	triggered = trigger_match(wf, &tev, &reason);
-	if (!triggered && ev->nchanged == 0 &&
-	    plan_has_path_filter(wf, ev->name)) {
+	triggered = planner_triggered(wf, &cli->ev, plan_paths_cb,
+	    (void *)cli, &reason);
+	if (!triggered && cli->nchanged == 0 &&
+	    trigger_needs_paths(wf, cli->ev.name)) {
 		/* Was it the path filter?  Then say how to give paths. */
-		free(reason);
-		tev.paths_unknown = 1;
-		if (trigger_match(wf, &tev, &reason) == 1)
+		char *r2 = NULL;
+
+		if (planner_triggered(wf, &cli->ev, plan_unknown_paths_cb,
+		    NULL, &r2) == 1) {
+			free(reason);
 			reason = xstrdup("the workflow has path filters and no "
 			    "changed files were given; list them with "
 			    "--changed PATH");
-		else {
-			free(reason);
-			tev.paths_unknown = 0;
-			trigger_match(wf, &tev, &reason);
 		}
+		free(r2);
 	}
 	if (!triggered)
 		goto done;
-
-	github = plan_github(ev, name);
-	inputs = plan_inputs(wf, ev, &missing);
-	if (missing != NULL) {
+	planner_plan(wf, &cli->ev, 0, 0, &run);
+	if (run.missing_input != NULL) {
 		triggered = 0;
 		reason = xasprintf("required input '%s' is not given (add it "
-		    "to the payload's \"inputs\")", missing);
+		    "to the payload's \"inputs\")", run.missing_input);
 	} else
-		plan_jobs(p, wf, github, inputs);
-	json_decref(github);
-	json_decref(inputs);
-
+		plan_jobs(p, wf, &run);
+	planner_run_free(&run);
 done:
 	json_object_set_new(p->obj, "triggered", json_boolean(triggered));
 	json_object_set_new(p->obj, "reason", triggered || reason == NULL ?
@@ -989,6 +924,7 @@ done:
 	free(reason);
 	free(name);
 	wf_errors_free(&errs);
+	wf_errors_free(&warnings);
 	workflow_free(wf);
 	return io ? -1 : 0;
 }
@@ -1019,12 +955,23 @@ plan_print(FILE *f, const struct plan_wf *p)
 	free(name);
 	json_array_foreach(json_object_get(o, "errors"), i, v)
 		wfc_put_lines(f, "  error: ", json_string_value(v));
+	json_array_foreach(json_object_get(o, "warnings"), i, v)
+		wfc_put_lines(f, "  warning: ", json_string_value(v));
+	/* The jobs that run, or may: skipped ones are in the notes. */
 	table_init(&t, 3, 200);
 	json_array_foreach(json_object_get(o, "jobs"), i, j) {
+		if (json_is_true(json_object_get(j, "skipped")))
+			continue;
 		buf_clear(&b);
 		json_array_foreach(json_object_get(j, "needs"), k, need)
 			buf_printf(&b, "%s%s", k == 0 ? "needs: " : ", ",
 			    json_string_value(need));
+		if (json_is_true(json_object_get(j, "decided_at_run_time")))
+			buf_printf(&b, "%s(decided at run time)",
+			    b.len > 0 ? "  " : "");
+		if (!json_is_null(json_object_get(j, "fails")))
+			buf_printf(&b, "%s(fails without running)",
+			    b.len > 0 ? "  " : "");
 		cells[0] = json_string_value(json_object_get(j, "id"));
 		cells[1] = json_string_value(json_object_get(j, "name"));
 		cells[2] = b.len > 0 ? b.data : "";
@@ -1037,60 +984,137 @@ plan_print(FILE *f, const struct plan_wf *p)
 		wfc_put_lines(f, "  note: ", json_string_value(v));
 }
 
-/* Validate plan's flags into ev; CICTL_OK or a usage error. */
+/*
+ * The event kiln plans: push, pull_request, pull_request_target,
+ * schedule and workflow_dispatch -- the kinds with a ref rule.
+ */
+static int
+plan_event_ok(const char *name)
+{
+	const struct event_kind *k = event_kind_find(name);
+
+	return k != NULL && k->ref_rule != EVENT_REF_NONE;
+}
+
+/*
+ * The event from the flags and the payload, as the webhook intake and
+ * the worker would see it: the ref and commit by the kind's ref rule.
+ */
+static int
+plan_build_event(struct cictl_ctx *ctx, const struct cmd_args *args,
+    struct plan_cli *cli, const char *ref, const char *base)
+{
+	const struct event_kind *kind = event_kind_find(args->flag[0]);
+	json_t *pr, *head;
+	char err[256];
+	const char *s;
+
+	if (kind->filter == EVENT_FILTER_PULL) {
+		/* --ref is the pull request's head branch. */
+		if (json_object_get(cli->payload, "action") == NULL)
+			json_object_set_new(cli->payload, "action",
+			    json_string("opened"));
+		if (!json_is_object(json_object_get(cli->payload,
+		    "pull_request")))
+			json_object_set_new(cli->payload, "pull_request",
+			    json_object());
+		pr = json_object_get(cli->payload, "pull_request");
+		if (!json_is_object(json_object_get(pr, "base")))
+			json_object_set_new(pr, "base", json_object());
+		if (!json_is_object(json_object_get(pr, "head")))
+			json_object_set_new(pr, "head", json_object());
+		if (base != NULL)
+			json_object_set_new(json_object_get(pr, "base"), "ref",
+			    wfc_jstr(str_has_prefix(base, "refs/heads/") ?
+			    base + 11 : base));
+		head = json_object_get(pr, "head");
+		if (json_object_get(head, "ref") == NULL)
+			json_object_set_new(head, "ref", wfc_jstr(
+			    str_has_prefix(ref, "refs/heads/") ? ref + 11 :
+			    ref));
+		if (json_string_value(json_object_get(json_object_get(pr,
+		    "base"), "ref")) == NULL)
+			return cictl_usage_error(ctx, args->entry, "%s needs "
+			    "--base-ref BRANCH (or pull_request.base.ref in "
+			    "--payload)", kind->name);
+	}
+	if (event_ref(kind, cli->payload, NULL, &cli->ref, &cli->sha, err,
+	    sizeof err) == -1 || kind->filter != EVENT_FILTER_PULL) {
+		/* Without a number a pull request shows its head branch. */
+		free(cli->ref);
+		free(cli->sha);
+		cli->sha = NULL;
+		cli->ref = str_has_prefix(ref, "refs/") ? xstrdup(ref) :
+		    xasprintf("refs/heads/%s", ref);
+		if (kind->filter == EVENT_FILTER_PUSH &&
+		    (s = json_string_value(json_object_get(cli->payload,
+		    "after"))) != NULL)
+			cli->sha = xstrdup(s);
+	}
+	event_read(&cli->ev, kind->name, cli->payload);
+	cli->ev.ref = cli->ref;
+	cli->ev.sha = cli->sha;
+	cli->ev.before = json_string_value(json_object_get(cli->payload,
+	    "before"));
+	cli->ev.repo_name = json_string_value(json_object_get(
+	    json_object_get(cli->payload, "repository"), "full_name"));
+	return CICTL_OK;
+}
+
+/* Validate plan's flags into cli; CICTL_OK or a usage error. */
 static int
 plan_args(struct cictl_ctx *ctx, const struct cmd_args *args,
-    struct plan_event *ev)
+    struct plan_cli *cli)
 {
-	static const char *const events[] = {
-		"push", "pull_request", "schedule", "workflow_dispatch",
-	};
 	const char *ref = args->flag[1], *base = args->flag[2], *why, *s;
+	const struct event_kind *kind;
 	char q[300];
 	size_t i;
 
-	ev->name = args->flag[0];
-	for (i = 0; i < nitems(events); i++)
-		if (strcmp(ev->name, events[i]) == 0)
-			break;
-	if (i == nitems(events))
+	if (!plan_event_ok(args->flag[0]))
 		return cictl_usage_error(ctx, args->entry, "--event '%s': "
-		    "must be push, pull_request, schedule or "
-		    "workflow_dispatch", output_safe(ev->name, 40, q,
-		    sizeof q));
+		    "must be push, pull_request, pull_request_target, "
+		    "schedule or workflow_dispatch", output_safe(args->flag[0],
+		    40, q, sizeof q));
+	kind = event_kind_find(args->flag[0]);
 	if (plan_valid_ref(ref, &why) == -1)
 		return cictl_usage_error(ctx, args->entry, "--ref: %s", why);
-	ev->ref = str_has_prefix(ref, "refs/") ? xstrdup(ref) :
-	    xasprintf("refs/heads/%s", ref);
 	if (base != NULL) {
-		if (strcmp(ev->name, "pull_request") != 0)
+		if (kind->filter != EVENT_FILTER_PULL)
 			return cictl_usage_error(ctx, args->entry,
-			    "--base-ref applies to pull_request only");
+			    "--base-ref applies to pull_request and "
+			    "pull_request_target only");
 		if (plan_valid_ref(base, &why) == -1)
 			return cictl_usage_error(ctx, args->entry,
 			    "--base-ref: %s", why);
 	}
-	ev->changed = args->values[3];
-	ev->nchanged = args->nvalues[3];
-	if (ev->nchanged > 0 && strcmp(ev->name, "push") != 0 &&
-	    strcmp(ev->name, "pull_request") != 0)
+	cli->changed = args->values[3];
+	cli->nchanged = args->nvalues[3];
+	if (cli->nchanged > 0 && !kind->paths)
 		return cictl_usage_error(ctx, args->entry, "--changed applies "
-		    "to push and pull_request only");
-	for (i = 0; i < ev->nchanged; i++) {
-		s = ev->changed[i];
+		    "to push, pull_request and pull_request_target only");
+	for (i = 0; i < cli->nchanged; i++) {
+		s = cli->changed[i];
 		if (s[0] == '/')
 			return cictl_usage_error(ctx, args->entry, "--changed "
 			    "'%s': give paths relative to the repository root",
 			    output_safe(s, 64, q, sizeof q));
 	}
-	ev->base_ref = base;
 	return CICTL_OK;
+}
+
+static void
+plan_cli_free(struct plan_cli *cli)
+{
+	json_decref(cli->payload);
+	free(cli->ref);
+	free(cli->sha);
 }
 
 int
 cmd_workflow_plan(struct cictl_ctx *ctx, const struct cmd_args *args)
 {
-	struct plan_event ev;
+	struct plan_cli cli;
 	struct plan_wf *wfs = NULL;
 	struct wfc_list files = { 0 };
 	const char *dir = args->argv[0];
@@ -1099,42 +1123,22 @@ cmd_workflow_plan(struct cictl_ctx *ctx, const struct cmd_args *args)
 	size_t i, n = 0;
 	int rc, named_dir, failed = 0;
 
-	memset(&ev, 0, sizeof ev);
-	if ((rc = plan_args(ctx, args, &ev)) != CICTL_OK) {
-		free(ev.ref);
+	memset(&cli, 0, sizeof cli);
+	if ((rc = plan_args(ctx, args, &cli)) != CICTL_OK)
+		return rc;
+	if (strlen(dir) > WFC_MAX_PATH)
+		return cictl_usage_error(ctx, args->entry, "DIR too long");
+	if (args->flag[4] != NULL) {
+		if ((cli.payload = wfc_read_object(ctx, args->flag[4], err,
+		    sizeof err)) == NULL)
+			return cictl_error(ctx, "--payload: %s", err);
+	} else
+		cli.payload = json_object();
+	if ((rc = plan_build_event(ctx, args, &cli, args->flag[1],
+	    args->flag[2])) != CICTL_OK) {
+		plan_cli_free(&cli);
 		return rc;
 	}
-	if (strlen(dir) > WFC_MAX_PATH) {
-		free(ev.ref);
-		return cictl_usage_error(ctx, args->entry, "DIR too long");
-	}
-	if (args->flag[4] != NULL) {
-		if ((ev.payload = wfc_read_object(ctx, args->flag[4], err,
-		    sizeof err)) == NULL) {
-			free(ev.ref);
-			return cictl_error(ctx, "--payload: %s", err);
-		}
-	} else
-		ev.payload = json_object();
-	if (strcmp(ev.name, "pull_request") == 0) {
-		ev.action = plan_pstr(ev.payload, "action", NULL, NULL);
-		if (ev.action == NULL)
-			ev.action = "opened";
-		if (ev.base_ref == NULL)
-			ev.base_ref = plan_pstr(ev.payload, "pull_request",
-			    "base", "ref");
-		if (ev.base_ref == NULL) {
-			json_decref(ev.payload);
-			free(ev.ref);
-			return cictl_usage_error(ctx, args->entry,
-			    "pull_request needs --base-ref BRANCH (or "
-			    "pull_request.base.ref in --payload)");
-		}
-	} else if (strcmp(ev.name, "push") == 0)
-		ev.message = plan_pstr(ev.payload, "head_commit", "message",
-		    NULL);
-	else if (strcmp(ev.name, "schedule") == 0)
-		ev.cron = plan_pstr(ev.payload, "schedule", NULL, NULL);
 
 	/* A repository root, or the workflows directory itself. */
 	wfdir = wfc_join(dir, WFC_DEFAULT_DIR);
@@ -1148,8 +1152,7 @@ cmd_workflow_plan(struct cictl_ctx *ctx, const struct cmd_args *args)
 		cictl_error(ctx, "%s: %s", safe, err);
 		free(safe);
 		free(wfdir);
-		json_decref(ev.payload);
-		free(ev.ref);
+		plan_cli_free(&cli);
 		return CICTL_ERR;
 	}
 	wfs = xcalloc(files.n + 1, sizeof *wfs);
@@ -1163,7 +1166,7 @@ cmd_workflow_plan(struct cictl_ctx *ctx, const struct cmd_args *args)
 			free(rel);
 			rel = xstrdup(path);
 		}
-		if (plan_one(&wfs[n++], path, rel, &ev) == -1)
+		if (plan_one(&wfs[n++], path, rel, &cli) == -1)
 			failed = 1;
 		free(rel);
 		free(path);
@@ -1196,7 +1199,6 @@ cmd_workflow_plan(struct cictl_ctx *ctx, const struct cmd_args *args)
 	free(wfs);
 	wfc_list_free(&files);
 	free(wfdir);
-	json_decref(ev.payload);
-	free(ev.ref);
+	plan_cli_free(&cli);
 	return failed ? CICTL_ERR : CICTL_OK;
 }

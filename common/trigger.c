@@ -1,6 +1,9 @@
 /*
  * trigger: event x workflow -> run or not, per reference 2.1-2.4.
  *
+ * Which filters and skip markers apply to an event comes from the event
+ * table (common/event.c).
+ *
  * push:          skip markers, then the ref filter (branch and tag filters
  *                judged by ref kind, 2.2), then path filters (branches
  *                only; "no changed files" does not run; only the first
@@ -20,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "event.h"
 #include "glob.h"
 #include "trigger.h"
 #include "util.h"
@@ -268,31 +272,38 @@ trigger_other(const struct wf_event *e, const struct trigger_event *ev,
 	return 0;
 }
 
-/* The filters of the events that have them (push and pull requests). */
+/*
+ * The filters of the events that have them (push and pull requests), by
+ * the event table's filter kind.
+ */
 static const struct wf_on_filter *
-trigger_filter(const struct workflow *wf, const char *event)
+trigger_filter(const struct workflow *wf, const struct event_kind *kind)
 {
-	if (strcmp(event, "push") == 0)
+	if (kind == NULL)
+		return NULL;
+	if (kind->filter == EVENT_FILTER_PUSH)
 		return &wf->on.push;
-	if (strcmp(event, "pull_request") == 0)
-		return &wf->on.pull_request;
-	if (strcmp(event, "pull_request_target") == 0)
-		return &wf->on.pull_request_target;
-	return NULL;
+	if (kind->filter != EVENT_FILTER_PULL)
+		return NULL;
+	return strcmp(kind->name, "pull_request_target") == 0 ?
+	    &wf->on.pull_request_target : &wf->on.pull_request;
 }
 
 int
 trigger_needs_paths(const struct workflow *wf, const char *event)
 {
-	const struct wf_on_filter *f = event ? trigger_filter(wf, event) : NULL;
+	const struct event_kind *kind = event_kind_find(event);
+	const struct wf_on_filter *f = trigger_filter(wf, kind);
 
-	return f != NULL && f->set && (f->paths.set || f->paths_ignore.set);
+	return f != NULL && kind->paths && f->set &&
+	    (f->paths.set || f->paths_ignore.set);
 }
 
 int
 trigger_match(const struct workflow *wf, const struct trigger_event *ev,
     char **reason)
 {
+	const struct event_kind	*kind = event_kind_find(ev->name);
 	const struct wf_on_filter *f;
 	const struct wf_event	*e;
 	const char		*marker;
@@ -305,18 +316,17 @@ trigger_match(const struct workflow *wf, const struct trigger_event *ev,
 		    ev->name != NULL ? ev->name : "(unnamed)");
 		return 0;
 	}
-	if ((strcmp(ev->name, "push") == 0 ||
-	    strcmp(ev->name, "pull_request") == 0) &&
+	if (kind != NULL && kind->skip_markers &&
 	    trigger_skip_marker(ev->head_message, &marker)) {
 		trigger_why(reason, "head commit message contains '%s'",
 		    marker);
 		return 0;
 	}
-	if ((f = trigger_filter(wf, ev->name)) != NULL)
-		return strcmp(ev->name, "push") == 0 ?
+	if ((f = trigger_filter(wf, kind)) != NULL)
+		return kind->filter == EVENT_FILTER_PUSH ?
 		    trigger_push(f, ev, reason) :
 		    trigger_pull_request(f, ev, reason);
-	if (strcmp(ev->name, "schedule") == 0) {
+	if (kind != NULL && kind->filter == EVENT_FILTER_SCHEDULE) {
 		if (ev->cron == NULL)
 			return wf->on.nschedules > 0 ? 1 :
 			    (trigger_why(reason, "on.schedule has no cron "
@@ -329,7 +339,7 @@ trigger_match(const struct workflow *wf, const struct trigger_event *ev,
 		    ev->cron);
 		return 0;
 	}
-	if (strcmp(ev->name, "workflow_dispatch") == 0)
+	if (kind != NULL && kind->filter == EVENT_FILTER_DISPATCH)
 		return 1;
 	return trigger_other(e, ev, reason);
 }

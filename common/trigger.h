@@ -40,18 +40,19 @@ int	trigger_match(const struct workflow *wf, const struct trigger_event *ev,
 	    char **reason);
 
 /*
+ * 1 if deciding event for wf needs the changed paths (the event table
+ * says path filters apply to it and wf has one), so a caller computes the
+ * possibly costly diff only then.
+ */
+int	trigger_needs_paths(const struct workflow *wf, const char *event);
+
+/*
  * 1 if a push / pull_request with this head commit message is skipped:
  * it contains [skip ci], [ci skip], [no ci], [skip actions] or
  * [actions skip] (any letter case), or its last line is the trailer
  * "skip-checks:true" / "skip-checks: true" after an empty line.  marker
  * (if not NULL) receives the marker found (static string).
  */
-/*
- * 1 if deciding event for wf needs the changed paths (it has a path
- * filter), so a caller computes the possibly costly diff only then.
- */
-int	trigger_needs_paths(const struct workflow *wf, const char *event);
-
 int	trigger_skip_marker(const char *message, const char **marker);
 
 #endif

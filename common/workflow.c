@@ -24,6 +24,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "context.h"
+#include "event.h"
 #include "expr.h"
 #include "util.h"
 #include "workflow.h"
@@ -489,55 +491,31 @@ wf_json(struct wf_ctx *ctx, yaml_node_t *n, const char *where)
  * from the dotted path of the value ("jobs.build.steps[2].if").  Keys not
  * in the table get no restriction rather than a false error.
  */
-static const char *const wf_ctx_run[] = { "github", "inputs", "vars", NULL };
-static const char *const wf_ctx_wf_env[] = { "github", "secrets", "inputs",
-    "vars", NULL };
-static const char *const wf_ctx_job_if[] = { "github", "needs", "vars",
-    "inputs", NULL };
-static const char *const wf_ctx_job_plan[] = { "github", "needs",
-    "strategy", "matrix", "vars", "inputs", NULL };
-static const char *const wf_ctx_job_strategy[] = { "github", "needs",
-    "vars", "inputs", NULL };
-static const char *const wf_ctx_job_env[] = { "github", "needs",
-    "strategy", "matrix", "vars", "secrets", "inputs", NULL };
-static const char *const wf_ctx_job_defaults[] = { "github", "needs",
-    "strategy", "matrix", "env", "vars", "inputs", NULL };
-static const char *const wf_ctx_std[] = { "github", "needs", "strategy",
-    "matrix", "job", "runner", "env", "vars", "secrets", "steps", "inputs",
-    NULL };
-static const char *const wf_ctx_step_if[] = { "github", "needs", "strategy",
-    "matrix", "job", "runner", "env", "vars", "steps", "inputs", NULL };
-
 struct wf_scope_rule {
 	const char		*key;	/* first segment after the prefix */
-	struct expr_scope	 scope;
+	const struct expr_scope	*scope;	/* common/context.c's */
 };
 
 static const struct wf_scope_rule wf_top_scopes[] = {
-	{ "run-name", { wf_ctx_run, 0 } },
-	{ "concurrency", { wf_ctx_run, 0 } },
-	{ "env", { wf_ctx_wf_env, 0 } },
+	{ "run-name", &ctx_scope_run_level },
+	{ "concurrency", &ctx_scope_run_level },
+	{ "env", &ctx_scope_wf_env },
 };
 
 static const struct wf_scope_rule wf_job_scopes[] = {
-	{ "if", { wf_ctx_job_if, EXPR_FN_STATUS } },
-	{ "name", { wf_ctx_job_plan, 0 } },
-	{ "runs-on", { wf_ctx_job_plan, 0 } },
-	{ "timeout-minutes", { wf_ctx_job_plan, 0 } },
-	{ "concurrency", { wf_ctx_job_plan, 0 } },
-	{ "environment", { wf_ctx_job_plan, 0 } },
-	{ "with", { wf_ctx_job_plan, 0 } },
-	{ "continue-on-error", { wf_ctx_job_plan, 0 } },
-	{ "strategy", { wf_ctx_job_strategy, 0 } },
-	{ "env", { wf_ctx_job_env, 0 } },
-	{ "defaults", { wf_ctx_job_defaults, 0 } },
-	{ "outputs", { wf_ctx_std, 0 } },
+	{ "if", &ctx_scope_job_if },
+	{ "name", &ctx_scope_job_plan },
+	{ "runs-on", &ctx_scope_job_plan },
+	{ "timeout-minutes", &ctx_scope_job_plan },
+	{ "concurrency", &ctx_scope_job_plan },
+	{ "environment", &ctx_scope_job_plan },
+	{ "with", &ctx_scope_job_plan },
+	{ "continue-on-error", &ctx_scope_job_plan },
+	{ "strategy", &ctx_scope_strategy },
+	{ "env", &ctx_scope_job_env },
+	{ "defaults", &ctx_scope_job_defaults },
+	{ "outputs", &ctx_scope_job_outputs },
 };
-
-static const struct expr_scope wf_scope_step = { wf_ctx_std,
-    EXPR_FN_HASHFILES };
-static const struct expr_scope wf_scope_step_if = { wf_ctx_step_if,
-    EXPR_FN_ALL };
 
 static const struct expr_scope *
 wf_rule(const struct wf_scope_rule *rules, size_t n, const char *path)
@@ -547,7 +525,7 @@ wf_rule(const struct wf_scope_rule *rules, size_t n, const char *path)
 	for (i = 0; i < n; i++)
 		if (strlen(rules[i].key) == len &&
 		    strncmp(rules[i].key, path, len) == 0)
-			return &rules[i].scope;
+			return rules[i].scope;
 	return NULL;
 }
 
@@ -567,10 +545,12 @@ wf_scope_for(const char *where)
 		if (rest == NULL || rest[1] != '.')
 			return NULL;
 		rest += 2;
-		return strcmp(rest, "if") == 0 ? &wf_scope_step_if :
-		    &wf_scope_step;
+		return strcmp(rest, "if") == 0 ? &ctx_scope_step_if :
+		    &ctx_scope_step;
 	}
 	/* Job-level: a job id cannot hold '.', so this is the job's key. */
+	if (strcmp(rest, "environment.url") == 0)
+		return &ctx_scope_env_url;
 	return wf_rule(wf_job_scopes, nitems(wf_job_scopes), rest);
 }
 
@@ -1145,28 +1125,10 @@ wf_concurrency_free(struct wf_concurrency *c)
 	free(c->queue);
 }
 
-static void
-wf_k_ignore(struct wf_ctx *ctx WF_UNUSED, const struct wf_key *key WF_UNUSED,
-    yaml_node_t *v WF_UNUSED,
-    void *obj WF_UNUSED, const char *where WF_UNUSED)
-{
-}
-
 /* ---------------------------------------------------------------------
  * on:
  */
 
-static const char *const wf_known_events[] = {
-	"branch_protection_rule", "check_run", "check_suite", "create",
-	"delete", "deployment", "deployment_status", "discussion",
-	"discussion_comment", "fork", "gollum", "issue_comment", "issues",
-	"label", "merge_group", "milestone", "page_build", "project",
-	"project_card", "project_column", "public", "pull_request",
-	"pull_request_review", "pull_request_review_comment",
-	"pull_request_target", "push", "registry_package", "release",
-	"repository_dispatch", "schedule", "status", "watch", "workflow_call",
-	"workflow_dispatch", "workflow_run",
-};
 
 static void
 wf_k_patterns(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
@@ -1558,6 +1520,7 @@ static void
 wf_on_event(struct wf_ctx *ctx, yaml_node_t *name, yaml_node_t *cfg)
 {
 	struct wf_on	*on = &ctx->wf->on;
+	const struct event_kind *kind;
 	struct wf_event	*ev;
 	const char	*ename;
 	char		*where;
@@ -1569,10 +1532,7 @@ wf_on_event(struct wf_ctx *ctx, yaml_node_t *name, yaml_node_t *cfg)
 		return;
 	}
 	ename = wf_sv(name);
-	for (i = 0; i < nitems(wf_known_events); i++)
-		if (strcmp(wf_known_events[i], ename) == 0)
-			break;
-	if (i == nitems(wf_known_events)) {
+	if ((kind = event_kind_find(ename)) == NULL) {
 		wf_err(ctx, name, "unknown event '%s' in 'on'", ename);
 		return;
 	}
@@ -1593,17 +1553,24 @@ wf_on_event(struct wf_ctx *ctx, yaml_node_t *name, yaml_node_t *cfg)
 	if (ev->config == NULL)
 		ev->config = json_null();
 
-	if (strcmp(ename, "push") == 0)
+	switch (kind->filter) {
+	case EVENT_FILTER_PUSH:
 		wf_on_filter(ctx, cfg, where, &on->push, 1, ev->pos);
-	else if (strcmp(ename, "pull_request") == 0)
-		wf_on_filter(ctx, cfg, where, &on->pull_request, 0, ev->pos);
-	else if (strcmp(ename, "pull_request_target") == 0)
-		wf_on_filter(ctx, cfg, where, &on->pull_request_target, 0,
-		    ev->pos);
-	else if (strcmp(ename, "schedule") == 0)
+		break;
+	case EVENT_FILTER_PULL:
+		wf_on_filter(ctx, cfg, where, strcmp(ename,
+		    "pull_request_target") == 0 ? &on->pull_request_target :
+		    &on->pull_request, 0, ev->pos);
+		break;
+	case EVENT_FILTER_SCHEDULE:
 		wf_on_schedule(ctx, cfg != NULL ? cfg : name, where);
-	else if (strcmp(ename, "workflow_dispatch") == 0)
+		break;
+	case EVENT_FILTER_DISPATCH:
 		wf_on_dispatch(ctx, cfg, where);
+		break;
+	case EVENT_FILTER_TYPES:
+		break;
+	}
 	free(where);
 }
 
@@ -1673,11 +1640,19 @@ wf_on_free(struct wf_on *on)
  * Steps
  */
 
+static void
+wf_k_step_uses(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
+    void *obj, const char *where)
+{
+	((struct wf_step *)obj)->uses_pos = wf_pos_of(v);
+	wf_k_str_noexpr(ctx, key, v, obj, where);
+}
+
 static const struct wf_key wf_step_keys[] = {
 	{ "id", wf_k_str_noexpr, offsetof(struct wf_step, id) },
 	{ "name", wf_k_str, offsetof(struct wf_step, name) },
 	{ "if", wf_k_if, offsetof(struct wf_step, if_cond) },
-	{ "uses", wf_k_str_noexpr, offsetof(struct wf_step, uses) },
+	{ "uses", wf_k_step_uses, offsetof(struct wf_step, uses) },
 	{ "with", wf_k_map, offsetof(struct wf_step, with) },
 	{ "run", wf_k_str, offsetof(struct wf_step, run) },
 	{ "shell", wf_k_str_noexpr, offsetof(struct wf_step, shell) },
@@ -1714,6 +1689,16 @@ wf_step_default_name(const struct wf_step *s)
 	return xasprintf("Run %.*s", (int)(e - p), p);
 }
 
+/* owner/repo[/path]@ref, as GitHub requires of a remote action. */
+static int
+wf_action_ref_ok(const char *uses)
+{
+	const char *at = strrchr(uses, '@'), *slash = strchr(uses, '/');
+
+	return at != NULL && at[1] != '\0' && slash != NULL && slash > uses &&
+	    slash + 1 < at;
+}
+
 static void
 wf_step(struct wf_ctx *ctx, yaml_node_t *n, struct wf_step *s,
     const char *where)
@@ -1738,6 +1723,12 @@ wf_step(struct wf_ctx *ctx, yaml_node_t *n, struct wf_step *s,
 		wf_err(ctx, wf_get(ctx, n, "with"), "'%s.with' is only valid "
 		    "with 'uses'; pass values to a 'run' step through 'env'",
 		    where);
+	if (s->uses != NULL && !str_has_prefix(s->uses, "./") &&
+	    !str_has_prefix(s->uses, "docker://") &&
+	    strstr(s->uses, "${{") == NULL && !wf_action_ref_ok(s->uses))
+		wf_err(ctx, wf_get(ctx, n, "uses"), "'%s.uses': expected "
+		    "{owner}/{repo}[/path]@{ref}, ./path or docker://image, not "
+		    "'%s'", where, s->uses);
 	if (s->uses != NULL && s->shell != NULL)
 		wf_err(ctx, wf_get(ctx, n, "shell"), "'%s.shell' is only valid "
 		    "with 'run'", where);
@@ -1850,6 +1841,8 @@ wf_k_runs_on(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
 static const struct wf_key wf_environment_keys[] = {
 	{ "name", wf_k_str, offsetof(struct wf_job, environment) },
 	{ "url", wf_k_str, offsetof(struct wf_job, environment_url) },
+	{ "deployment", wf_k_bool,
+	    offsetof(struct wf_job, environment_deployment) },
 };
 
 static void
@@ -1858,6 +1851,8 @@ wf_k_environment(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
 {
 	struct wf_job *j = obj;
 
+	j->environment_pos = wf_pos_of(v);
+	j->environment_deployment.value = 1;
 	if (v->type == YAML_MAPPING_NODE) {
 		wf_walk(ctx, v, wf_environment_keys,
 		    nitems(wf_environment_keys), j, where);
@@ -1869,6 +1864,37 @@ wf_k_environment(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
 	j->environment = wf_scalar(ctx, v, where);
 	if (j->environment != NULL && strstr(j->environment, "${{") != NULL)
 		wf_check_expr(ctx, v, where, j->environment, 0);
+}
+
+/* A key kept raw whose place a warning names (container, services). */
+static void
+wf_k_json_at(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
+    void *obj, const char *where)
+{
+	struct wf_job *j = obj;
+
+	if (strcmp(key->name, "container") == 0)
+		j->container_pos = wf_pos_of(v);
+	else
+		j->services_pos = wf_pos_of(v);
+	wf_k_json(ctx, key, v, obj, where);
+}
+
+/* A reusable workflow call: uses, and where it stands. */
+static void
+wf_k_job_uses(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
+    void *obj, const char *where)
+{
+	((struct wf_job *)obj)->uses_pos = wf_pos_of(v);
+	wf_k_str_noexpr(ctx, key, v, obj, where);
+}
+
+static void
+wf_k_job_secrets(struct wf_ctx *ctx WF_UNUSED,
+    const struct wf_key *key WF_UNUSED, yaml_node_t *v WF_UNUSED, void *obj,
+    const char *where WF_UNUSED)
+{
+	((struct wf_job *)obj)->secrets_set = 1;
 }
 
 static void
@@ -2072,11 +2098,11 @@ static const struct wf_key wf_job_keys[] = {
 	{ "concurrency", wf_k_concurrency,
 	    offsetof(struct wf_job, concurrency) },
 	{ "permissions", wf_k_permissions, (size_t)-1 },
-	{ "container", wf_k_json, offsetof(struct wf_job, container) },
-	{ "services", wf_k_json, offsetof(struct wf_job, services) },
-	{ "uses", wf_k_str_noexpr, offsetof(struct wf_job, uses) },
+	{ "container", wf_k_json_at, offsetof(struct wf_job, container) },
+	{ "services", wf_k_json_at, offsetof(struct wf_job, services) },
+	{ "uses", wf_k_job_uses, offsetof(struct wf_job, uses) },
 	{ "with", wf_k_map, offsetof(struct wf_job, with) },
-	{ "secrets", wf_k_ignore, 0 },
+	{ "secrets", wf_k_job_secrets, 0 },
 };
 
 static void
@@ -2113,13 +2139,22 @@ wf_job(struct wf_ctx *ctx, yaml_node_t *k, yaml_node_t *v, struct wf_job *j)
 				    "example 'runs-on: self-hosted'", where);
 			if (wf_get(ctx, v, "steps") == NULL)
 				wf_err(ctx, v, "'%s' has no 'steps'", where);
+			if (wf_get(ctx, v, "with") != NULL)
+				wf_err(ctx, wf_get(ctx, v, "with"), "'%s.with' "
+				    "is only valid with 'uses' (a reusable "
+				    "workflow call)", where);
+			if (wf_get(ctx, v, "secrets") != NULL)
+				wf_err(ctx, wf_get(ctx, v, "secrets"), "'%s."
+				    "secrets' is only valid with 'uses' (a "
+				    "reusable workflow call)", where);
 		}
+		/* Above 5 days is accepted and capped when the job runs. */
 		if (j->timeout_minutes.set && j->timeout_minutes.expr == NULL &&
-		    (j->timeout_minutes.value <= 0 ||
-		    j->timeout_minutes.value > 7200))
+		    !(j->timeout_minutes.value > 0 &&
+		    isfinite(j->timeout_minutes.value)))
 			wf_err(ctx, wf_get(ctx, v, "timeout-minutes"), "'%s."
-			    "timeout-minutes' must be more than 0 and at most "
-			    "7200 (5 days)", where);
+			    "timeout-minutes' must be more than 0 (minutes)",
+			    where);
 	}
 	j->name_set = j->name != NULL;
 	if (j->name == NULL)
@@ -2144,6 +2179,7 @@ wf_job_free(struct wf_job *j)
 	free(j->runs_on.expr);
 	free(j->environment);
 	free(j->environment_url);
+	free(j->environment_deployment.expr);
 	json_decref(j->strategy.matrix);
 	free(j->strategy.matrix_expr);
 	free(j->strategy.fail_fast.expr);

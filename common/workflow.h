@@ -38,6 +38,9 @@
 #define WF_MAX_STEPS		1000
 #define WF_MAX_ERRORS		200	/* further errors are summarised */
 #define WF_DEFAULT_TIMEOUT	360	/* job timeout-minutes default */
+#define WF_MAX_JOB_MINUTES	7200	/* self-hosted runners' 5-day job
+					   limit: a larger timeout-minutes is
+					   accepted and capped at run time */
 
 /* One validation or syntax error; line and col are 1-based. */
 struct wf_error {
@@ -213,6 +216,7 @@ struct wf_step {
 	int		 name_set;	/* name came from the file */
 	char		*if_cond;
 	char		*uses;
+	struct wf_pos	 uses_pos;	/* of the value */
 	struct wf_map	 with;
 	char		*run;
 	char		*shell;
@@ -234,6 +238,8 @@ struct wf_job {
 	struct wf_runs_on	 runs_on;
 	char			*environment;	/* name, or NULL */
 	char			*environment_url;
+	struct wf_bool		 environment_deployment; /* default true */
+	struct wf_pos		 environment_pos;	/* of the value */
 	struct wf_strategy	 strategy;
 	struct wf_num		 timeout_minutes;	/* default 360 */
 	struct wf_bool		 continue_on_error;
@@ -242,9 +248,13 @@ struct wf_job {
 	struct wf_map		 outputs;
 	struct wf_concurrency	 concurrency;
 	char			*uses;		/* reusable workflow call */
+	struct wf_pos		 uses_pos;
 	struct wf_map		 with;		/* of a reusable call */
+	int			 secrets_set;	/* of a reusable call */
 	json_t			*container;	/* raw; Docker-only */
+	struct wf_pos		 container_pos;
 	json_t			*services;	/* raw; Docker-only */
+	struct wf_pos		 services_pos;
 	struct wf_step		*steps;
 	size_t			 nsteps;
 	struct wf_pos		 pos;		/* of the job id */
@@ -259,7 +269,8 @@ struct workflow {
 	struct wf_map		 env;
 	struct wf_defaults	 defaults;
 	struct wf_concurrency	 concurrency;
-	json_t			*permissions;	/* accepted, not enforced */
+	json_t			*permissions;	/* kiln hands out no token, so
+						   there is nothing to narrow */
 	struct wf_job		*jobs;		/* file order */
 	size_t			 njobs;
 };

@@ -46,6 +46,7 @@
 #include <openssl/crypto.h>
 
 #include "db.h"
+#include "event.h"
 #include "hubsig.h"
 #include "kilnd.h"
 #include "log.h"
@@ -608,7 +609,7 @@ hook_store_pull_request(struct hook *h)
 	json_t *num = json_object_get(h->json, "number");
 	const char *merge = hook_string(h->json,
 	    "pull_request.merge_commit_sha");
-	char ref[64];
+	char *ref = NULL, *sha = NULL, why[256];
 
 	if (hook_string(h->json, "action") == NULL) {
 		hook_reply_error(h, 400, "pull_request payload: missing "
@@ -638,14 +639,21 @@ hook_store_pull_request(struct hook *h)
 		goto fail;
 	}
 	/*
-	 * GitHub computes the test merge asynchronously, so the payload often
-	 * has no merge_commit_sha yet: the planner then resolves
-	 * refs/pull/N/merge after fetching (and runs nothing if there is none,
-	 * as for a merge conflict).
+	 * The ref and commit by the event table's ref rule (common/event.c):
+	 * pull_request runs GitHub's test merge refs/pull/N/merge, which
+	 * GitHub computes asynchronously, so the payload often has no
+	 * merge_commit_sha yet; pull_request_target runs the base branch at
+	 * its latest commit.  Without a commit the planner resolves the ref
+	 * after fetching (none: nothing runs, as for a merge conflict).
 	 */
-	snprintf(ref, sizeof ref, "refs/pull/%lld/merge",
-	    (long long)json_integer_value(num));
-	hook_store_event(h, ref, merge, NULL);
+	if (event_ref(event_kind_find(h->event), h->json, NULL, &ref, &sha,
+	    why, sizeof why) == -1) {
+		http_reply_error(h->req, 400, "%s payload: %s", h->event, why);
+		goto fail;
+	}
+	hook_store_event(h, ref, sha, NULL);
+	free(ref);
+	free(sha);
 	return;
 fail:
 	hook_free(h);

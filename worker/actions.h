@@ -1,13 +1,16 @@
 /*
- * actions: built-in actions, implemented natively in C.  One table maps
- * "owner/name" (the part of `uses:` before '@') to its implementation; a
- * `uses:` that is not in the table fails its step with a message naming it.
+ * actions: built-in actions, implemented natively in C.  Which actions
+ * are built in, and which of their inputs kiln honours, is common/
+ * support.c's table (cictl lint reads it too); table.c maps each of them
+ * to its implementation.  A `uses:` that is not built in fails its step
+ * with a message listing the built-in ones.
  */
 #ifndef KILN_ACTIONS_H
 #define KILN_ACTIONS_H
 
 #include <stddef.h>
 
+#include "support.h"
 #include "workflow.h"
 
 /* What an action may see of the job it runs in. */
@@ -33,9 +36,9 @@ struct action_env {
 };
 
 struct action_def {
-	const char	*name;		/* "actions/checkout" */
-	int		(*run)(const struct action_env *, char *err,
-			    size_t errsz);
+	enum support_action	 id;	/* its name: support_action_name() */
+	int			(*run)(const struct action_env *, char *err,
+				    size_t errsz);
 };
 
 /* The built-in action for uses ("owner/name@ref"), or NULL. */

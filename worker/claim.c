@@ -151,7 +151,8 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "started_at = now(), lease_until = now() + interval '" JOB_LEASE "' "
 	    "WHERE j.id = (SELECT c.id FROM jobs c JOIN runs r ON r.id = "
 	    "c.run_id WHERE c.status = 'queued' AND r.status <> 'pending' "
-	    "AND (c.labels <@ $2::text[] OR NOT c.if_checked) "
+	    "AND (c.labels <@ ARRAY(SELECT jsonb_array_elements_text("
+	    "$2::jsonb)) OR NOT c.if_checked) "
 	    "AND (c.concurrency_group IS NULL OR kiln_job_superseded(c.id) OR "
 	    "(pg_try_advisory_xact_lock(hashtext('kiln-job-group'), "
 	    "hashtext(c.repository_id || '/' || c.concurrency_group)) AND "
@@ -164,7 +165,8 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "ORDER BY c.id FOR UPDATE OF c SKIP LOCKED LIMIT 1) "
 	    "RETURNING j.id, j.run_id, j.job_key, j.name, j.matrix::text, "
 	    "kiln_job_context(j.id)::text, j.continue_on_error, "
-	    "j.timeout_minutes, j.strategy::text, j.labels <@ $2::text[], "
+	    "j.timeout_minutes, j.strategy::text, j.labels <@ ARRAY(SELECT "
+	    "jsonb_array_elements_text($2::jsonb)), "
 	    "j.concurrency_group IS NOT NULL AND kiln_job_superseded(j.id), "
 	    "j.concurrency_group, coalesce(j.max_parallel::text, "
 	    "j.concurrency_group), j.matrix_deferred", 2, params,
@@ -304,8 +306,29 @@ claim_register(struct worker *w)
 	const char *params[2] = { w->name, w->labels };
 
 	PQclear(worker_exec(w, "INSERT INTO workers (name, labels) VALUES "
-	    "($1, $2::text[]) ON CONFLICT (name) DO UPDATE SET labels = $2, "
+	    "($1, ARRAY(SELECT jsonb_array_elements_text($2::jsonb))) "
+	    "ON CONFLICT (name) DO UPDATE SET labels = EXCLUDED.labels, "
 	    "last_seen = now()", 2, params, "registering the worker"));
+}
+
+int
+worker_has_labels(const struct worker *w, const json_t *labels)
+{
+	json_t *mine = json_loads(w->labels, 0, NULL), *l, *m;
+	size_t i, k;
+	int ok = 1;
+
+	json_array_foreach(labels, i, l) {
+		json_array_foreach(mine, k, m)
+			if (json_equal(l, m))
+				break;
+		if (k == json_array_size(mine)) {
+			ok = 0;
+			break;
+		}
+	}
+	json_decref(mine);
+	return ok;
 }
 
 char *

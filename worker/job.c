@@ -16,16 +16,15 @@
  * SIGKILL to the step's process group.  After either, only steps whose if:
  * still holds (always(), cancelled()) run.
  *
- * Workspace layout: <work_dir>/jobs/<job id>/{workspace,tmp,spool}, removed
- * when the job ends; process groups a step left behind are killed then.
+ * Before any step: a construct kiln does not execute (common/support.c)
+ * fails the job with its message; a step kiln cannot run fails when it
+ * is reached, and continue-on-error does not rescue it.
+ *
+ * The job's directories are workspace.c's; process groups a step left
+ * behind are killed when the job ends.
  */
-#include <sys/stat.h>
-
-#include <dirent.h>
-#include <fcntl.h>
 #include <errno.h>
 #include <poll.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,10 +37,13 @@
 #include "actions.h"
 #include "context.h"
 #include "envfile.h"
+#include "event.h"
 #include "expr.h"
 #include "log.h"
-#include "matrix.h"
+#include "planner.h"
+#include "status.h"
 #include "stepexec.h"
+#include "support.h"
 #include "stream.h"
 #include "util.h"
 #include "wfcmd.h"
@@ -63,12 +65,6 @@ struct envlist {
 	size_t	  n;
 };
 
-enum job_status {
-	JOB_ST_SUCCESS,
-	JOB_ST_FAILURE,
-	JOB_ST_CANCELLED,
-};
-
 struct jobrun {
 	struct worker			*w;
 	const struct claimed_job	*cj;
@@ -76,9 +72,7 @@ struct jobrun {
 	const struct wf_job		*job;
 	struct stream			*stream;
 	struct wfcmd_state		*cmds;
-	char				*dir;
-	char				*workspace;
-	char				*tmp;
+	struct workspace		 ws;
 	char				*mirror;
 	json_t				*contexts;
 	json_t				*env;	/* the env context (object) */
@@ -86,28 +80,23 @@ struct jobrun {
 						     writes go here */
 	json_t				*steps;	/* the steps context */
 	struct envfile_path		 paths;	/* from GITHUB_PATH */
-	enum job_status			 status;
+	enum status_conclusion		 status; /* success, failure or
+						    cancelled so far */
+	char				*message; /* the job's, for cictl show */
 	int				 cancel_requested;
 	int				 step_after_cancel; /* current step began
 						     after the cancellation */
 	int				 timed_out;	/* job timeout-minutes hit */
+	double				 timeout_minutes; /* capped */
+	json_t				*labels;	/* runs-on, when a deferred
+							   matrix set them */
+	int64_t				 started_ms;
 	int64_t				 deadline_ms;
 	int64_t				 renewed_ms;
 	pid_t				 pgids[JOB_MAX_PGIDS];
 	size_t				 npgids;
 	int				 run_steps;	/* id-less run steps so far */
 };
-
-static const char *
-job_status_name(enum job_status s)
-{
-	switch (s) {
-	case JOB_ST_SUCCESS:	return "success";
-	case JOB_ST_FAILURE:	return "failure";
-	case JOB_ST_CANCELLED:	return "cancelled";
-	}
-	return "failure";
-}
 
 static void
 env_set(struct envlist *e, const char *key, const char *value)
@@ -148,6 +137,8 @@ env_free(struct envlist *e)
 	e->v = NULL;
 	e->n = 0;
 }
+
+static void	job_set_timeout(struct jobrun *, double minutes);
 
 /* Text the job writes itself (not step output) goes through the masks. */
 static void
@@ -214,29 +205,42 @@ job_cancelled_cb(void *arg)
 	return jr->cancel_requested && !jr->step_after_cancel;
 }
 
+/* A step's row: in progress (started now), or completed with its result. */
 static void
-job_step_update(struct jobrun *jr, size_t number, const char *status,
-    const char *conclusion, const char *outcome, const char *name)
+job_step_start(struct jobrun *jr, size_t number, const char *name)
 {
 	char id[32], num[32];
-	const char *params[6] = { id, num, status, conclusion, outcome, name };
+	const char *params[3] = { id, num, name };
 
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
 	snprintf(num, sizeof num, "%zu", number);
 	PQclear(worker_exec(jr->w,
-	    "UPDATE steps SET status = $3, conclusion = $4, outcome = $5, "
-	    "name = coalesce($6, name), "
-	    "started_at = CASE WHEN $3 = 'in_progress' THEN now() "
-	    "ELSE started_at END, "
-	    "completed_at = CASE WHEN $3 = 'completed' THEN now() "
-	    "ELSE completed_at END "
+	    "UPDATE steps SET status = 'in_progress', started_at = now(), "
+	    "name = coalesce($3, name) "
 	    "WHERE job_id = $1::bigint AND number = $2::int",
-	    6, params, "updating a step"));
+	    3, params, "starting a step"));
 }
 
 static void
-job_complete(struct jobrun *jr, const char *conclusion, const char *outputs,
-    const char *message)
+job_step_done(struct jobrun *jr, size_t number,
+    enum status_conclusion conclusion, enum status_conclusion outcome)
+{
+	char id[32], num[32];
+	const char *params[4] = { id, num, status_conclusion_name(conclusion),
+	    status_conclusion_name(outcome) };
+
+	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
+	snprintf(num, sizeof num, "%zu", number);
+	PQclear(worker_exec(jr->w,
+	    "UPDATE steps SET status = 'completed', conclusion = $3, "
+	    "outcome = $4, completed_at = now() "
+	    "WHERE job_id = $1::bigint AND number = $2::int",
+	    4, params, "completing a step"));
+}
+
+static void
+job_complete(struct jobrun *jr, enum status_conclusion conclusion,
+    const char *outputs, const char *message)
 {
 	char id[32];
 	const char *params[3] = { id, outputs ? outputs : "{}", message };
@@ -246,7 +250,7 @@ job_complete(struct jobrun *jr, const char *conclusion, const char *outputs,
 	PQclear(worker_exec(jr->w, "UPDATE jobs SET outputs = $2::jsonb, "
 	    "message = coalesce($3, message) WHERE id = $1::bigint", 3, params,
 	    "storing job outputs"));
-	params[1] = conclusion;
+	params[1] = status_conclusion_name(conclusion);
 	/*
 	 * A serialization failure or deadlock abort is transient: try again
 	 * rather than leave a finished job for the reaper to fail.
@@ -261,65 +265,11 @@ job_complete(struct jobrun *jr, const char *conclusion, const char *outputs,
 			return;
 		}
 		if (PQstatus(jr->w->db) != CONNECTION_OK)
-			PQreset(jr->w->db);
+			worker_reset(jr->w);
 		poll(NULL, 0, 200 * (attempt + 1));
 	}
 	log_warnx("job %lld: could not record its conclusion; the reaper "
 	    "will fail it when its lease expires", (long long)jr->cj->id);
-}
-
-/* Give dirfd's entries (recursively, links themselves) to uid:gid. */
-static void
-job_chown_tree(int dirfd, uid_t uid, gid_t gid, int depth)
-{
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int fd;
-
-	if (depth > 256 || (d = fdopendir(dirfd)) == NULL) {
-		close(dirfd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		(void)fchownat(dirfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW);
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISDIR(st.st_mode) && (fd = openat(dirfd, de->d_name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
-			job_chown_tree(fd, uid, gid, depth + 1);
-	}
-	closedir(d);
-}
-
-/* With run_as, everything the job's steps touch belongs to that account. */
-static void
-job_give(struct jobrun *jr, const char *path)
-{
-	struct stat st;
-	int fd;
-
-	if (!jr->w->as_user)
-		return;
-	(void)lchown(path, jr->w->run_uid, jr->w->run_gid);
-	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) != -1)
-		job_chown_tree(fd, jr->w->run_uid, jr->w->run_gid, 0);
-}
-
-static int
-job_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	remove(path);
-	return 0;
-}
-
-static void
-job_rmtree(const char *dir)
-{
-	nftw(dir, job_rm_cb, 32, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The expression context for the current point of the job. */
@@ -329,12 +279,13 @@ job_expr_ctx(struct jobrun *jr, struct expr_ctx *ctx)
 	json_t *job = json_object_get(jr->contexts, "job");
 
 	json_object_set_new(job, "status",
-	    json_string(job_status_name(jr->status)));
+	    json_string(status_conclusion_name(jr->status)));
 	memset(ctx, 0, sizeof *ctx);
 	ctx->contexts = jr->contexts;
-	ctx->workspace = jr->workspace;
-	ctx->status = jr->status == JOB_ST_SUCCESS ? EXPR_ST_SUCCESS :
-	    jr->status == JOB_ST_FAILURE ? EXPR_ST_FAILURE : EXPR_ST_CANCELLED;
+	ctx->workspace = jr->ws.workspace;
+	ctx->status = jr->status == CONCLUSION_SUCCESS ? EXPR_ST_SUCCESS :
+	    jr->status == CONCLUSION_FAILURE ? EXPR_ST_FAILURE :
+	    EXPR_ST_CANCELLED;
 }
 
 /* Evaluate an env map in order into the env context (and a list). */
@@ -361,27 +312,33 @@ static void
 job_build_contexts(struct jobrun *jr)
 {
 	const struct claimed_job *cj = jr->cj;
+	struct event ev;
 	struct ctx_run r;
 	json_t *payload, *runner, *secrets, *matrix, *strategy;
 
 	payload = cj->payload ? json_loads(cj->payload, 0, NULL) : NULL;
+	if (!json_is_object(payload)) {
+		json_decref(payload);
+		payload = json_object();
+	}
+	/* The run's event, as the planner saw it (ref and sha as stored). */
+	event_read(&ev, cj->event, payload);
+	ev.ref = cj->ref;
+	ev.sha = cj->head_sha;
+	ev.repo_name = cj->repo_name;
 	memset(&r, 0, sizeof r);
-	r.event_name = cj->event;
-	r.ref = cj->ref;
-	r.sha = cj->head_sha;
-	r.repo_name = cj->repo_name;
-	r.payload = payload ? payload : json_object();
+	r.ev = &ev;
 	r.workflow_name = jr->wf->name;
 	r.workflow_path = jr->wf->path;
 	r.run_id = cj->run_id;
 	r.run_number = cj->run_number;
 	r.job_key = cj->job_key;
-	r.workspace = jr->workspace;
+	r.workspace = jr->ws.workspace;
 	jr->contexts = json_object();
 	json_object_set_new(jr->contexts, "github", context_github(&r));
 	json_object_set_new(jr->contexts, "inputs", context_inputs(jr->wf,
-	    r.payload, cj->event));
-	json_decref(r.payload);
+	    &ev, NULL));
+	json_decref(payload);
 	json_object_set_new(jr->contexts, "vars", json_object());
 	secrets = json_object();
 	json_object_set_new(secrets, "GITHUB_TOKEN", json_string(""));
@@ -397,8 +354,8 @@ job_build_contexts(struct jobrun *jr)
 	json_object_set_new(runner, "name", json_string(jr->w->name));
 	json_object_set_new(runner, "os", json_string("Linux"));
 	json_object_set_new(runner, "arch", json_string("X64"));
-	json_object_set_new(runner, "temp", json_string(jr->tmp));
-	json_object_set_new(runner, "tool_cache", json_string(jr->tmp));
+	json_object_set_new(runner, "temp", json_string(jr->ws.tmp));
+	json_object_set_new(runner, "tool_cache", json_string(jr->ws.tmp));
 	json_object_set_new(runner, "environment", json_string("self-hosted"));
 	json_object_set_new(runner, "debug", json_string(""));
 	json_object_set_new(jr->contexts, "runner", runner);
@@ -461,7 +418,7 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	owner = xstrndup(cj->repo_name, strcspn(cj->repo_name, "/"));
 	env_set(e, "GITHUB_REPOSITORY_OWNER", owner);
 	free(owner);
-	env_set(e, "GITHUB_WORKSPACE", jr->workspace);
+	env_set(e, "GITHUB_WORKSPACE", jr->ws.workspace);
 	env_set(e, "GITHUB_EVENT_NAME", cj->event);
 	snprintf(num, sizeof num, "%lld", (long long)cj->run_id);
 	env_set(e, "GITHUB_RUN_ID", num);
@@ -483,7 +440,7 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	    "head_ref")));
 	env_set(e, "GITHUB_BASE_REF", json_string_value(json_object_get(github,
 	    "base_ref")));
-	event_path = xasprintf("%s/event.json", jr->tmp);
+	event_path = xasprintf("%s/event.json", jr->ws.tmp);
 	env_set(e, "GITHUB_EVENT_PATH", event_path);
 	free(event_path);
 	path = xasprintf("%s/add_path", files_dir);
@@ -501,50 +458,14 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	env_set(e, "RUNNER_OS", "Linux");
 	env_set(e, "RUNNER_ARCH", "X64");
 	env_set(e, "RUNNER_NAME", jr->w->name);
-	env_set(e, "RUNNER_TEMP", jr->tmp);
-	env_set(e, "RUNNER_TOOL_CACHE", jr->tmp);
+	env_set(e, "RUNNER_TEMP", jr->ws.tmp);
+	env_set(e, "RUNNER_TOOL_CACHE", jr->ws.tmp);
 	env_set(e, "RUNNER_ENVIRONMENT", "self-hosted");
 
 	path = envfile_path_join(&jr->paths, env_get(e, "PATH"));
 	if (jr->paths.n > 0)
 		env_set(e, "PATH", path);
 	free(path);
-}
-
-static void
-job_write_event_file(struct jobrun *jr)
-{
-	char *path = xasprintf("%s/event.json", jr->tmp);
-	FILE *f = fopen(path, "w");
-
-	if (f != NULL) {
-		fputs(jr->cj->payload ? jr->cj->payload : "{}", f);
-		fclose(f);
-	}
-	job_give(jr, path);
-	free(path);
-}
-
-/* Create the per-step file-command files, empty. */
-static char *
-job_step_files(struct jobrun *jr, size_t number)
-{
-	static const char *const names[] = { "add_path", "set_env",
-	    "set_output", "step_summary" };
-	char *dir = xasprintf("%s/_runner_file_commands/%zu", jr->tmp, number);
-	size_t i;
-
-	mkdir_p(dir, 0700);
-	for (i = 0; i < nitems(names); i++) {
-		char *p = xasprintf("%s/%s", dir, names[i]);
-		FILE *f = fopen(p, "w");
-
-		if (f != NULL)
-			fclose(f);
-		free(p);
-	}
-	job_give(jr, dir);
-	return dir;
 }
 
 /* Apply one env/output file; 0, or -1 after logging the runner's error. */
@@ -678,14 +599,26 @@ job_apply_commands(struct jobrun *jr, size_t number, json_t *outputs)
 	return wfcmd_failed(jr->cmds) ? 0 : 1;
 }
 
-static const char *
-job_shell(const struct jobrun *jr, const struct wf_step *step)
+/*
+ * The step's shell: its own, else the job's default (which may hold
+ * expressions: github, needs, strategy, matrix, env, vars, inputs), else
+ * the workflow's (literal).  *out NULL means bash -e {0}.
+ */
+static int
+job_shell(const struct jobrun *jr, const struct wf_step *step,
+    const struct expr_ctx *ctx, char **out, char *err, size_t errsz)
 {
-	if (step->shell != NULL)
-		return step->shell;
+	*out = NULL;
+	if (step->shell != NULL) {
+		*out = xstrdup(step->shell);
+		return 0;
+	}
 	if (jr->job->defaults.shell != NULL)
-		return jr->job->defaults.shell;
-	return jr->wf->defaults.shell;		/* NULL: bash -e {0} */
+		return context_eval_string(jr->job->defaults.shell,
+		    &ctx_scope_step, ctx, out, err, errsz);
+	if (jr->wf->defaults.shell != NULL)
+		*out = xstrdup(jr->wf->defaults.shell);
+	return 0;
 }
 
 static int
@@ -700,12 +633,12 @@ job_workdir(struct jobrun *jr, const struct wf_step *step,
 	if (wd == NULL)
 		wd = jr->wf->defaults.working_directory;
 	if (wd == NULL || wd[0] == '\0') {
-		*out = xstrdup(jr->workspace);
+		*out = xstrdup(jr->ws.workspace);
 		return 0;
 	}
 	if (context_eval_string(wd, &ctx_scope_step, ctx, &v, err, errsz) == -1)
 		return -1;
-	*out = v[0] == '/' ? xstrdup(v) : xasprintf("%s/%s", jr->workspace, v);
+	*out = v[0] == '/' ? xstrdup(v) : xasprintf("%s/%s", jr->ws.workspace, v);
 	free(v);
 	return 0;
 }
@@ -748,18 +681,19 @@ job_step_timeout(struct jobrun *jr, double step_minutes, int *job_bound)
 }
 
 /* Run a `run:` step; returns its outcome. */
-static const char *
+static enum status_conclusion
 job_run_script(struct jobrun *jr, const struct wf_step *step,
     const struct expr_ctx *ctx, struct envlist *env, double minutes)
 {
 	struct stepexec_spec spec;
 	struct stepexec_result result;
-	char err[1024], *wd = NULL, *script = NULL;
-	const char *shell = job_shell(jr, step), *outcome = "failure";
+	char err[1024], *wd = NULL, *script = NULL, *shell = NULL;
+	enum status_conclusion outcome = CONCLUSION_FAILURE;
 	int job_bound;
 
 	if (context_eval_string(step->run, &ctx_scope_step, ctx, &script, err,
 	    sizeof err) == -1 || job_workdir(jr, step, ctx, &wd, err,
+	    sizeof err) == -1 || job_shell(jr, step, ctx, &shell, err,
 	    sizeof err) == -1) {
 		job_logf(jr, "##[error]%s\n", err);
 		goto out;
@@ -774,7 +708,7 @@ job_run_script(struct jobrun *jr, const struct wf_step *step,
 	spec.script = script;
 	spec.envp = env->v;
 	spec.workdir = wd;
-	spec.tmpdir = jr->tmp;
+	spec.tmpdir = jr->ws.tmp;
 	spec.timeout_ms = job_step_timeout(jr, minutes, &job_bound);
 	spec.cancelled = job_cancelled_cb;
 	spec.as_user = jr->w->as_user;
@@ -789,13 +723,13 @@ job_run_script(struct jobrun *jr, const struct wf_step *step,
 		jr->pgids[jr->npgids++] = result.pgid;
 	if (result.cancelled) {
 		job_log(jr, "##[error]The operation was canceled.\n");
-		outcome = "cancelled";
+		outcome = CONCLUSION_CANCELLED;
 	} else if (result.timed_out && job_bound) {
 		job_logf(jr, "##[error]The job running on runner %s has "
 		    "exceeded the maximum execution time of %g minutes.\n",
-		    jr->w->name, jr->cj->timeout_minutes);
+		    jr->w->name, jr->timeout_minutes);
 		jr->timed_out = 1;
-		outcome = "cancelled";
+		outcome = CONCLUSION_CANCELLED;
 	} else if (result.timed_out) {
 		job_logf(jr, "##[error]The action '%s' has timed out after %g "
 		    "minutes.\n", step->name, minutes);
@@ -803,10 +737,11 @@ job_run_script(struct jobrun *jr, const struct wf_step *step,
 		job_logf(jr, "##[error]Process completed with exit code %d.\n",
 		    result.exit_code);
 	} else
-		outcome = "success";
+		outcome = CONCLUSION_SUCCESS;
 out:
 	free(script);
 	free(wd);
+	free(shell);
 	return outcome;
 }
 
@@ -852,7 +787,7 @@ job_action_output_cb(void *arg, const char *name, const char *value)
 	json_object_set_new(fx->outputs, name, json_string(value));
 }
 
-static const char *
+static enum status_conclusion
 job_run_action(struct jobrun *jr, const struct wf_step *step,
     const struct expr_ctx *ctx, struct envlist *stepenv, json_t *outputs)
 {
@@ -861,7 +796,7 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	struct action_env env;
 	struct wf_map with;
 	char err[1024];
-	const char *outcome = "failure";
+	enum status_conclusion outcome = CONCLUSION_FAILURE;
 	size_t i;
 
 	job_logf(jr, "##[group]Run %s\n", step->uses);
@@ -882,8 +817,9 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	}
 	job_log(jr, "##[endgroup]\n");
 	if (def == NULL) {
-		job_logf(jr, "##[error]kiln has no built-in action \"%s\"; "
-		    "only actions/checkout is supported so far\n", step->uses);
+		/* support_step() let it through: never expected. */
+		job_logf(jr, "##[error]kiln has no action \"%s\"\n",
+		    step->uses);
 		goto out;
 	}
 	memset(&env, 0, sizeof env);
@@ -893,8 +829,8 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	env.clone_url = jr->cj->clone_url;
 	env.sha = jr->cj->head_sha;
 	env.ref = jr->cj->ref;
-	env.workspace = jr->workspace;
-	env.tmp = jr->tmp;
+	env.workspace = jr->ws.workspace;
+	env.tmp = jr->ws.tmp;
 	env.envp = stepenv->v;
 	env.log = job_action_log_cb;
 	env.add_path = job_action_path_cb;
@@ -904,15 +840,27 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	if (def->run(&env, err, sizeof err) == -1)
 		job_logf(jr, "##[error]%s\n", err);
 	else
-		outcome = "success";
+		outcome = CONCLUSION_SUCCESS;
 	/* What the action made (a checkout, links) is the steps' to use. */
-	job_give(jr, jr->workspace);
-	job_give(jr, jr->tmp);
+	workspace_give(&jr->ws, jr->ws.workspace);
+	workspace_give(&jr->ws, jr->ws.tmp);
 out:
 	for (i = 0; i < with.n; i++)
 		free(with.v[i].value);
 	free(with.v);
 	return outcome;
+}
+
+/* Write what the workflow-command filter still holds to the log. */
+static void
+job_flush_commands(struct jobrun *jr)
+{
+	struct buf rest = { 0 };
+
+	wfcmd_flush(jr->cmds, &rest);
+	if (rest.len > 0)
+		stream_write(jr->stream, rest.data, rest.len);
+	buf_free(&rest);
 }
 
 /* One step, start to finish; updates jr->status and the steps context. */
@@ -923,14 +871,15 @@ job_step(struct jobrun *jr, size_t i)
 	struct expr_ctx ctx;
 	struct envlist env = { 0 };
 	json_t *saved_env, *step_env, *outputs, *entry;
-	char err[1024], *dir = NULL, *action = NULL, *name = NULL;
-	const char *outcome, *conclusion;
+	char err[1024], *dir = NULL, *action = NULL, *name = NULL,
+	    *unsupported = NULL;
+	enum status_conclusion outcome, conclusion;
 	double minutes = 0;
 	int run, coe = 0;
 
 	job_poll(jr);
-	if (jr->cancel_requested && jr->status != JOB_ST_CANCELLED)
-		jr->status = JOB_ST_CANCELLED;
+	if (jr->cancel_requested)
+		jr->status = CONCLUSION_CANCELLED;
 	jr->step_after_cancel = jr->cancel_requested;
 	outputs = json_object();
 
@@ -946,36 +895,43 @@ job_step(struct jobrun *jr, size_t i)
 	if (job_eval_env(jr, &step->env, &ctx_scope_step, step_env, err,
 	    sizeof err) == -1) {
 		job_logf(jr, "##[error]step %zu env: %s\n", i + 1, err);
-		outcome = "failure";
+		outcome = CONCLUSION_FAILURE;
 		goto finish;
 	}
 	job_expr_ctx(jr, &ctx);
 	if (expr_eval_condition(step->if_cond, &ctx_scope_step_if, &ctx, &run,
 	    err, sizeof err) == -1) {
 		job_logf(jr, "##[error]step %zu if: %s\n", i + 1, err);
-		outcome = "failure";
+		outcome = CONCLUSION_FAILURE;
 		goto finish;
 	}
 	/* Past the job's timeout nothing more runs (ARCHITECTURE.md). */
 	if (!run || jr->timed_out) {
-		job_step_update(jr, i + 1, "completed", "skipped", "skipped",
-		    NULL);
-		json_object_set_new(outputs, "", json_null());
-		json_object_del(outputs, "");
-		outcome = "skipped";
+		job_step_done(jr, i + 1, CONCLUSION_SKIPPED,
+		    CONCLUSION_SKIPPED);
+		outcome = CONCLUSION_SKIPPED;
 		goto record;
 	}
 	if (step->name_set && strstr(step->name, "${{") != NULL &&
 	    context_eval_string(step->name, &ctx_scope_step, &ctx, &name, err,
 	    sizeof err) == -1)
 		name = NULL;
-	job_step_update(jr, i + 1, "in_progress", NULL, NULL, name);
+	job_step_start(jr, i + 1, name);
+	/* Work kiln cannot do fails, and no continue-on-error hides it. */
+	if ((unsupported = support_step(step)) != NULL) {
+		job_logf(jr, "##[error]%s\n", unsupported);
+		if (jr->message == NULL)
+			jr->message = xasprintf("step %zu (%s): %s", i + 1,
+			    step->name, unsupported);
+		outcome = CONCLUSION_FAILURE;
+		goto finish;
+	}
 	if (context_eval_num(&step->timeout_minutes, 0, &ctx_scope_step, &ctx,
 	    &minutes, err, sizeof err) == -1 ||
 	    context_eval_bool(&step->continue_on_error, &ctx_scope_step, &ctx,
 	    &coe, err, sizeof err) == -1) {
 		job_logf(jr, "##[error]%s\n", err);
-		outcome = "failure";
+		outcome = CONCLUSION_FAILURE;
 		goto finish;
 	}
 	/* An evaluated value gets the bounds a literal has (and no NaN). */
@@ -983,51 +939,44 @@ job_step(struct jobrun *jr, size_t i)
 	    minutes <= STEP_MAX_MINUTES)) {
 		job_logf(jr, "##[error]timeout-minutes must be more than 0 and "
 		    "at most %d, not %g\n", STEP_MAX_MINUTES, minutes);
-		outcome = "failure";
+		outcome = CONCLUSION_FAILURE;
 		goto finish;
 	}
-	dir = job_step_files(jr, i + 1);
+	dir = workspace_step_files(&jr->ws, i + 1);
 	action = job_action_name(jr, step);
 	job_step_environ(jr, &env, action, dir);
 	wfcmd_step_begin(jr->cmds);
 	outcome = step->run != NULL ?
 	    job_run_script(jr, step, &ctx, &env, minutes) :
 	    job_run_action(jr, step, &ctx, &env, outputs);
-	{
-		struct buf rest = { 0 };
-
-		wfcmd_flush(jr->cmds, &rest);
-		if (rest.len > 0)
-			stream_write(jr->stream, rest.data, rest.len);
-		buf_free(&rest);
-	}
-	if (!job_apply_commands(jr, i + 1, outputs) && strcmp(outcome,
-	    "success") == 0)
-		outcome = "failure";
+	job_flush_commands(jr);
+	if (!job_apply_commands(jr, i + 1, outputs) &&
+	    outcome == CONCLUSION_SUCCESS)
+		outcome = CONCLUSION_FAILURE;
 	if (!job_apply_file_commands(jr, dir, i + 1, outputs) &&
-	    strcmp(outcome, "success") == 0)
-		outcome = "failure";
+	    outcome == CONCLUSION_SUCCESS)
+		outcome = CONCLUSION_FAILURE;
 finish:
 	conclusion = outcome;
 	/* continue-on-error rescues a failure (a timeout too), not a cancel. */
-	if (coe && strcmp(outcome, "failure") == 0)
-		conclusion = "success";
-	if (strcmp(conclusion, "failure") == 0 && jr->status ==
-	    JOB_ST_SUCCESS)
-		jr->status = JOB_ST_FAILURE;
-	if (strcmp(outcome, "cancelled") == 0)
-		jr->status = JOB_ST_CANCELLED;
-	job_step_update(jr, i + 1, "completed", conclusion, outcome, NULL);
+	if (coe && outcome == CONCLUSION_FAILURE)
+		conclusion = CONCLUSION_SUCCESS;
+	if (conclusion == CONCLUSION_FAILURE &&
+	    jr->status == CONCLUSION_SUCCESS)
+		jr->status = CONCLUSION_FAILURE;
+	if (outcome == CONCLUSION_CANCELLED)
+		jr->status = CONCLUSION_CANCELLED;
+	job_step_done(jr, i + 1, conclusion, outcome);
 record:
 	/* Only steps with an id are in the steps context. */
 	if (step->id != NULL) {
 		entry = json_object();
 		json_object_set(entry, "outputs", outputs);
-		json_object_set_new(entry, "outcome", json_string(outcome));
+		json_object_set_new(entry, "outcome",
+		    json_string(status_conclusion_name(outcome)));
 		json_object_set_new(entry, "conclusion", json_string(
-		    strcmp(outcome, "skipped") == 0 ? "skipped" :
-		    (coe && strcmp(outcome, "failure") == 0) ? "success" :
-		    outcome));
+		    status_conclusion_name(coe && outcome ==
+		    CONCLUSION_FAILURE ? CONCLUSION_SUCCESS : outcome)));
 		json_object_set_new(jr->steps, step->id, entry);
 	}
 	/* The step's own env ends with it; GITHUB_ENV writes went to the
@@ -1040,6 +989,7 @@ record:
 	free(dir);
 	free(action);
 	free(name);
+	free(unsupported);
 }
 
 /*
@@ -1080,114 +1030,67 @@ job_outputs(struct jobrun *jr)
 	return text;
 }
 
-/* The display name of leg i: the job's name: evaluated with its matrix. */
-static char *
-job_leg_name(struct jobrun *jr, const struct matrix_leg *leg)
-{
-	struct expr_ctx ctx;
-	char err[512], *name;
-
-	if (!jr->job->name_set || strstr(jr->job->name, "${{") == NULL)
-		return xstrdup(leg->name);
-	json_object_set(jr->contexts, "matrix", leg->values ? leg->values :
-	    json_object());
-	memset(&ctx, 0, sizeof ctx);
-	ctx.contexts = jr->contexts;
-	if (context_eval_string(jr->job->name, &ctx_scope_job_plan, &ctx,
-	    &name, err, sizeof err) == -1)
-		return xstrdup(leg->name);
-	return name;
-}
-
 /*
  * matrix: ${{ fromJSON(needs.x.outputs.y) }} can only be expanded now that
- * the needs have run: this placeholder becomes the first leg, the other
- * legs join the queue, in one transaction under the run's lock.
+ * the needs have run (planner_expand, with the needs context): this
+ * placeholder becomes the first leg, the other legs join the queue, in
+ * one transaction under the run's lock.  The first leg's values (labels,
+ * timeout ...) are this job's from now on.
  */
 static int
 job_expand_matrix(struct jobrun *jr, char *err, size_t errsz)
 {
-	struct expr_ctx ctx;
-	struct matrix_leg *legs = NULL;
+	struct plan_job *legs = NULL;
 	size_t nlegs = 0, i;
-	char id[32], *mj = NULL, *sj = NULL, *name = NULL;
-	const char *params[4];
-	json_t *m, *strategy;
+	char id[32], *text;
+	const char *params[2];
+	json_t *arr;
 	PGresult *res;
 	int rc = -1;
 
-	memset(&ctx, 0, sizeof ctx);
-	ctx.contexts = jr->contexts;
-	m = expr_eval_template(jr->job->strategy.matrix_expr, &ctx_scope_job_if,
-	    &ctx, err, errsz);
-	if (m == NULL || matrix_expand_json(jr->job->name, m, &legs, &nlegs,
-	    err, errsz) == -1) {
-		json_decref(m);
+	if (planner_expand(jr->job, jr->contexts, &legs, &nlegs, err,
+	    errsz) == -1)
 		return -1;
-	}
-	json_decref(m);
+	arr = json_array();
+	for (i = 0; i < nlegs; i++)
+		json_array_append_new(arr, plan_job_json(&legs[i]));
+	text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
+	params[0] = id;
+	params[1] = text;
 	if ((res = worker_exec(jr->w, "BEGIN", 0, NULL, "BEGIN")) == NULL)
 		goto out;
 	PQclear(res);
-	params[0] = id;
 	PQclear(worker_exec(jr->w, "SELECT kiln_lock_run(run_id) FROM jobs "
 	    "WHERE id = $1::bigint", 1, params, "locking the run"));
-	for (i = 0; i < nlegs; i++) {
-		strategy = context_strategy(jr->job, i, nlegs);
-		mj = legs[i].values ? json_dumps(legs[i].values, JSON_COMPACT |
-		    JSON_PRESERVE_ORDER) : NULL;
-		sj = json_dumps(strategy, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		name = job_leg_name(jr, &legs[i]);
-		params[1] = name;
-		params[2] = mj;
-		params[3] = sj;
-		if (i == 0)
-			res = worker_exec(jr->w, "UPDATE jobs SET name = $2, "
-			    "matrix = $3::jsonb, strategy = $4::jsonb, "
-			    "matrix_deferred = false WHERE id = $1::bigint "
-			    "RETURNING id", 4, params, "expanding the matrix");
-		else
-			res = worker_exec(jr->w, "WITH j AS (INSERT INTO jobs "
-			    "(run_id, repository_id, job_key, name, needs, "
-			    "matrix, strategy, status, continue_on_error, "
-			    "fail_fast, max_parallel, labels, timeout_minutes, "
-			    "if_checked, concurrency_group, cancel_in_progress) "
-			    "SELECT run_id, repository_id, job_key, $2, needs, "
-			    "$3::jsonb, $4::jsonb, 'queued', continue_on_error, "
-			    "fail_fast, max_parallel, labels, timeout_minutes, "
-			    "true, concurrency_group, cancel_in_progress FROM "
-			    "jobs WHERE id = $1::bigint RETURNING id) "
-			    "INSERT INTO steps (job_id, number, name) SELECT "
-			    "j.id, s.number, s.name FROM j, steps s WHERE "
-			    "s.job_id = $1::bigint RETURNING job_id", 4, params,
-			    "adding a matrix leg");
-		json_decref(strategy);
-		free(mj);
-		free(sj);
-		free(name);
-		mj = sj = name = NULL;
-		if (res == NULL) {
-			PQclear(PQexec(jr->w->db, "ROLLBACK"));
-			goto out;
-		}
-		PQclear(res);
+	if ((res = worker_exec(jr->w, "SELECT kiln_expand_job($1::bigint, "
+	    "$2::jsonb)", 2, params, "expanding the matrix")) == NULL) {
+		PQclear(PQexec(jr->w->db, "ROLLBACK"));
+		goto out;
 	}
+	PQclear(res);
 	PQclear(worker_exec(jr->w, "SELECT pg_notify('kiln_work', 'job')", 0,
 	    NULL, "notify"));
 	if ((res = worker_exec(jr->w, "COMMIT", 0, NULL, "COMMIT")) == NULL)
 		goto out;
 	PQclear(res);
-	/* This worker runs the first leg. */
-	json_object_set(jr->contexts, "matrix", legs[0].values ?
-	    legs[0].values : json_object());
-	json_object_set_new(jr->contexts, "strategy",
-	    context_strategy(jr->job, 0, nlegs));
+	/* This worker has the first leg. */
+	json_object_set_new(jr->contexts, "matrix", legs[0].matrix != NULL ?
+	    json_deep_copy(legs[0].matrix) : json_object());
+	json_object_set(jr->contexts, "strategy", legs[0].strategy);
+	jr->labels = json_incref(legs[0].labels);
+	job_set_timeout(jr, legs[0].timeout_minutes);
 	job_logf(jr, "Matrix expanded to %zu job(s); this is %s\n", nlegs,
 	    legs[0].name);
+	if (legs[0].message != NULL) {
+		snprintf(err, errsz, "%s", legs[0].message);
+		goto out;
+	}
 	rc = 0;
 out:
-	matrix_legs_free(legs, nlegs);
+	free(text);
+	planner_jobs_free(legs, nlegs);
 	return rc;
 }
 
@@ -1220,49 +1123,12 @@ job_should_run(struct jobrun *jr, char *why, size_t whysz)
 static int
 job_prepare(struct jobrun *jr, char *err, size_t errsz)
 {
-	char *spool;
-
-	jr->dir = xasprintf("%s/jobs/%lld", jr->w->work_dir,
-	    (long long)jr->cj->id);
-	job_rmtree(jr->dir);
-	jr->workspace = xasprintf("%s/workspace", jr->dir);
-	jr->tmp = xasprintf("%s/tmp", jr->dir);
-	if (mkdir_p(jr->workspace, 0755) == -1 || mkdir_p(jr->tmp, 0700) ==
-	    -1) {
-		snprintf(err, errsz, "creating %s: %s", jr->dir,
-		    strerror(errno));
+	if (workspace_create(&jr->ws, jr->w, jr->cj->id, err, errsz) == -1)
 		return -1;
-	}
-	job_give(jr, jr->workspace);
-	job_give(jr, jr->tmp);
 	jr->mirror = worker_mirror_dir(jr->w, jr->cj->repository_id);
-	spool = xasprintf("%s/spool", jr->dir);
 	jr->stream = stream_open(jr->w->log_socket, jr->cj->id, jr->w->name,
-	    spool, err, errsz);
-	free(spool);
+	    jr->ws.spool, err, errsz);
 	return jr->stream ? 0 : -1;
-}
-
-/*
- * The log could not be delivered to kilnd: keep its spool out of the
- * workspace that is about to be removed, and say where.
- */
-static void
-job_keep_spool(struct jobrun *jr, const char *why)
-{
-	char *dir = xasprintf("%s/spool", jr->w->work_dir);
-	char *from = xasprintf("%s/spool", jr->dir);
-	char *to = xasprintf("%s/%lld.spool", dir, (long long)jr->cj->id);
-
-	if (mkdir_p(dir, 0700) == 0 && rename(from, to) == 0)
-		log_warnx("job %lld: log stream: %s; undelivered log kept in %s",
-		    (long long)jr->cj->id, why, to);
-	else
-		log_warnx("job %lld: log stream: %s", (long long)jr->cj->id,
-		    why);
-	free(dir);
-	free(from);
-	free(to);
 }
 
 /* Processes a step left running in its group end with the job. */
@@ -1275,29 +1141,66 @@ job_kill_leftovers(struct jobrun *jr)
 		kill(-jr->pgids[i], SIGKILL);
 }
 
+/*
+ * The job's timeout: as planned, capped at the self-hosted runners' 5-day
+ * limit (GitHub accepts more in the file and caps it when the job runs).
+ */
+static void
+job_set_timeout(struct jobrun *jr, double minutes)
+{
+	jr->timeout_minutes = minutes;
+	if (!(minutes <= WF_MAX_JOB_MINUTES)) {
+		jr->timeout_minutes = WF_MAX_JOB_MINUTES;
+		if (jr->stream != NULL)
+			job_logf(jr, "##[warning]timeout-minutes %g is more "
+			    "than the %d minutes (5 days) a self-hosted runner "
+			    "runs a job: this job stops after %d minutes\n",
+			    minutes, WF_MAX_JOB_MINUTES, WF_MAX_JOB_MINUTES);
+	}
+	jr->deadline_ms = jr->started_ms +
+	    (int64_t)(jr->timeout_minutes * 60000);
+}
+
+/* Why the job does not run (skipped, cancelled, failed up front). */
+static enum status_conclusion
+job_not_run(struct jobrun *jr, int r, char *why, size_t whysz)
+{
+	const struct claimed_job *cj = jr->cj;
+
+	if (r == -1) {
+		job_logf(jr, "##[error]%s\n", why);
+		return CONCLUSION_FAILURE;
+	}
+	/* In a cancelled run, a job that does not run was cancelled. */
+	if (cj->run_cancelled)
+		snprintf(why, whysz, "the run was cancelled");
+	job_logf(jr, "Not run: %s\n", why);
+	return cj->run_cancelled ? CONCLUSION_CANCELLED : CONCLUSION_SKIPPED;
+}
+
 int
 job_run(struct worker *w, const struct claimed_job *cj)
 {
 	struct wf_errors errs = { 0 };
 	struct jobrun jr;
-	const char *conclusion = "failure";
-	char err[1024], why[1100], *outputs = NULL, *message = NULL;
+	enum status_conclusion conclusion = CONCLUSION_FAILURE;
+	char err[1024], why[1100], *outputs = NULL, *refused = NULL;
 	size_t i;
 	int r, requeued = 0;
 
 	memset(&jr, 0, sizeof jr);
 	jr.w = w;
 	jr.cj = cj;
-	jr.renewed_ms = now_ms();
-	jr.deadline_ms = now_ms() + (int64_t)(cj->timeout_minutes * 60000);
+	jr.renewed_ms = jr.started_ms = now_ms();
 	jr.cmds = wfcmd_new();
 	log_info("job %lld (%s) of run %lld started", (long long)cj->id,
 	    cj->name, (long long)cj->run_id);
 	if (job_prepare(&jr, err, sizeof err) == -1) {
 		log_warnx("job %lld: %s", (long long)cj->id, err);
-		message = xstrdup(err);
+		jr.message = xstrdup(err);
 		goto done;
 	}
+	job_set_timeout(&jr, cj->timeout_minutes);
 	jr.wf = workflow_parse(cj->path, cj->workflow_source,
 	    strlen(cj->workflow_source), &errs);
 	if (jr.wf == NULL || (jr.job = workflow_job(jr.wf, cj->job_key)) ==
@@ -1311,24 +1214,31 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		snprintf(why, sizeof why, "cancelled: a newer job entered "
 		    "concurrency group \"%s\"", cj->concurrency_group);
 		job_logf(&jr, "%s\n", why);
-		conclusion = "cancelled";
-		message = xstrdup(why);
+		conclusion = CONCLUSION_CANCELLED;
+		jr.message = xstrdup(why);
 		goto done;
 	}
 	job_build_contexts(&jr);
 	if ((r = job_should_run(&jr, why, sizeof why)) != 1) {
-		/* In a cancelled run, a job that does not run was cancelled. */
-		const char *not_run = cj->run_cancelled ? "cancelled" :
-		    "skipped";
-
-		if (r == 0 && cj->run_cancelled)
-			snprintf(why, sizeof why, "the run was cancelled");
-		job_logf(&jr, "%s%s\n", r == 0 ? "Not run: " : "##[error]", why);
-		conclusion = r == 0 ? not_run : "failure";
-		message = xstrdup(why);
+		conclusion = job_not_run(&jr, r, why, sizeof why);
+		jr.message = xstrdup(why);
 		goto done;
 	}
-	if (!cj->labels_ok) {
+	/* A construct kiln does not execute: fail before anything runs. */
+	if ((refused = support_job(jr.job)) != NULL) {
+		job_logf(&jr, "##[error]%s\n", refused);
+		jr.message = refused;
+		refused = NULL;
+		goto done;
+	}
+	if (cj->matrix_deferred && job_expand_matrix(&jr, err,
+	    sizeof err) == -1) {
+		job_logf(&jr, "##[error]strategy.matrix: %s\n", err);
+		jr.message = xstrdup(err);
+		goto done;
+	}
+	if (!(jr.labels != NULL ? worker_has_labels(w, jr.labels) :
+	    cj->labels_ok)) {
 		/* Its if: holds; a worker with its labels runs it. */
 		log_info("job %lld (%s): its if: holds; handing it to a worker "
 		    "with its runs-on labels", (long long)cj->id, cj->name);
@@ -1336,51 +1246,44 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		requeued = 1;
 		goto done;
 	}
-	if (cj->matrix_deferred && job_expand_matrix(&jr, err,
-	    sizeof err) == -1) {
-		job_logf(&jr, "##[error]strategy.matrix: %s\n", err);
-		message = xstrdup(err);
-		goto done;
-	}
-	job_write_event_file(&jr);
+	workspace_write_event(&jr.ws, cj->payload);
 	if (job_eval_env(&jr, &jr.wf->env, &ctx_scope_wf_env, jr.env, err,
 	    sizeof err) == -1 || job_eval_env(&jr, &jr.job->env,
 	    &ctx_scope_job_env, jr.env, err, sizeof err) == -1) {
 		job_logf(&jr, "##[error]env: %s\n", err);
-		message = xstrdup(err);
+		jr.message = xstrdup(err);
 		goto done;
 	}
 	for (i = 0; i < jr.job->nsteps; i++)
 		job_step(&jr, i);
 	outputs = job_outputs(&jr);
-	conclusion = jr.timed_out ? "timed_out" : job_status_name(jr.status);
+	conclusion = jr.timed_out ? CONCLUSION_TIMED_OUT : jr.status;
 done:
 	job_kill_leftovers(&jr);
 	if (jr.stream != NULL) {
 		if (!requeued)
-			job_logf(&jr, "Job concluded: %s\n", conclusion);
+			job_logf(&jr, "Job concluded: %s\n",
+			    status_conclusion_name(conclusion));
 		if (stream_close(jr.stream, err, sizeof err) == -1)
-			job_keep_spool(&jr, err);
+			workspace_keep_spool(&jr.ws, err);
 	}
 	if (!requeued) {
-		job_complete(&jr, conclusion, outputs, message);
+		job_complete(&jr, conclusion, outputs, jr.message);
 		log_info("job %lld (%s) concluded %s", (long long)cj->id,
-		    cj->name, conclusion);
+		    cj->name, status_conclusion_name(conclusion));
 	}
-	if (jr.dir != NULL)
-		job_rmtree(jr.dir);
+	workspace_remove(&jr.ws);
 	envfile_path_free(&jr.paths);
 	json_decref(jr.env);
 	json_decref(jr.steps);
 	json_decref(jr.contexts);
+	json_decref(jr.labels);
 	wfcmd_free(jr.cmds);
 	wf_errors_free(&errs);
 	workflow_free(jr.wf);
 	free(outputs);
-	free(message);
-	free(jr.dir);
-	free(jr.workspace);
-	free(jr.tmp);
+	free(jr.message);
+	free(refused);
 	free(jr.mirror);
 	return 0;
 }

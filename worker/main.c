@@ -21,7 +21,8 @@
 #include "util.h"
 #include "worker.h"
 
-#define WORKER_POLL_MS		5000	/* fallback when no NOTIFY arrives */
+#define WORKER_POLL_MS		5000	/* fallback when no NOTIFY arrives
+					   (--poll-ms) */
 #define WORKER_RECONNECT_MS	1000
 
 /* Set from signal handlers; main wiring only. */
@@ -39,21 +40,22 @@ usage(int code)
 	fprintf(code ? stderr : stdout,
 	    "usage: kiln-worker [-c file] [--name NAME] [--database CONNINFO]\n"
 	    "                   [--log-socket PATH] [--work-dir DIR] [--once]\n"
-	    "                   [--labels a,b,c]\n");
+	    "                   [--labels a,b,c] [--poll-ms MS]\n");
 	exit(code);
 }
 
 /*
- * "Self-Hosted, linux ,x64" -> {"self-hosted","linux","x64"}: runs-on labels
- * match case-insensitively, so both sides are lower-cased.
+ * "Self-Hosted, linux ,x64" -> ["self-hosted","linux","x64"] (JSON, which
+ * the claim query hands PostgreSQL as a parameter): runs-on labels match
+ * case-insensitively, so both sides are lower-cased.
  */
 static char *
 worker_labels(const char *csv)
 {
-	struct buf b = { 0 };
+	json_t *arr = json_array();
 	const char *p = csv, *start, *end;
+	char *one, *c, *text;
 
-	buf_add_char(&b, '{');
 	while (*p != '\0') {
 		start = p;
 		end = p + strcspn(p, ",");
@@ -64,22 +66,16 @@ worker_labels(const char *csv)
 			end--;
 		if (start == end)
 			continue;
-		if (b.len > 1)
-			buf_add_char(&b, ',');
-		buf_add_char(&b, '"');
-		for (; start < end; start++) {
-			char c = *start;
-
-			if (c == '"' || c == '\\')
-				buf_add_char(&b, '\\');
-			if (c >= 'A' && c <= 'Z')
-				c = (char)(c - 'A' + 'a');
-			buf_add_char(&b, c);
-		}
-		buf_add_char(&b, '"');
+		one = xstrndup(start, (size_t)(end - start));
+		for (c = one; *c != '\0'; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		json_array_append_new(arr, json_string(one));
+		free(one);
 	}
-	buf_add_char(&b, '}');
-	return buf_steal(&b);
+	text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return text != NULL ? text : xstrdup("[]");
 }
 
 /*
@@ -125,14 +121,46 @@ worker_run_as(struct worker *w, const struct kiln_config *cfg, char *err,
 	return 0;
 }
 
+/*
+ * LISTEN on the current session.  A NOTIFY reaches only the sessions that
+ * listen, and a new session (after PQreset or a reconnect) listens to
+ * nothing: every new backend must be told again.
+ */
 static int
-worker_connect(struct worker *w)
+worker_listen(struct worker *w)
 {
 	PGresult *res;
 
+	res = PQexec(w->db, "LISTEN kiln_work");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		char msg[512];
+
+		snprintf(msg, sizeof msg, "%s", PQerrorMessage(w->db));
+		msg[strcspn(msg, "\n")] = '\0';
+		log_warnx("LISTEN: %s", msg);
+		PQclear(res);
+		w->listen_pid = 0;
+		return -1;
+	}
+	PQclear(res);
+	w->listen_pid = PQbackendPID(w->db);
+	return 0;
+}
+
+static int
+worker_connect(struct worker *w)
+{
+	/* Named after the worker in pg_stat_activity. */
+	const char *keys[] = { "dbname", "application_name", NULL };
+	const char *values[] = { w->conninfo, NULL, NULL };
+	char *app = xasprintf("kiln-worker/%s", w->name);
+
+	values[1] = app;
 	if (w->db != NULL)
 		PQfinish(w->db);
-	w->db = PQconnectdb(w->conninfo);
+	w->listen_pid = 0;
+	w->db = PQconnectdbParams(keys, values, 1);
+	free(app);
 	if (PQstatus(w->db) != CONNECTION_OK) {
 		char msg[512];
 
@@ -141,14 +169,28 @@ worker_connect(struct worker *w)
 		log_warnx("connecting to the database: %s", msg);
 		return -1;
 	}
-	res = PQexec(w->db, "LISTEN kiln_work");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_warnx("LISTEN: %s", PQerrorMessage(w->db));
-		PQclear(res);
+	if (worker_listen(w) == -1)
 		return -1;
-	}
-	PQclear(res);
 	claim_register(w);
+	return 0;
+}
+
+int
+worker_reset(struct worker *w)
+{
+	PQreset(w->db);
+	if (PQstatus(w->db) != CONNECTION_OK)
+		return -1;
+	return worker_listen(w);
+}
+
+int
+worker_session(struct worker *w)
+{
+	if (w->db == NULL || PQstatus(w->db) != CONNECTION_OK)
+		return worker_connect(w);
+	if (PQbackendPID(w->db) != w->listen_pid)
+		return worker_listen(w);
 	return 0;
 }
 
@@ -170,7 +212,7 @@ worker_wait(struct worker *w)
 		while ((n = PQnotifies(w->db)) != NULL);
 		return;
 	}
-	if (poll(&pfd, 1, WORKER_POLL_MS) > 0) {
+	if (poll(&pfd, 1, w->poll_ms) > 0) {
 		PQconsumeInput(w->db);
 		while ((n = PQnotifies(w->db)) != NULL)
 			PQfreemem(n);
@@ -210,6 +252,7 @@ main(int argc, char **argv)
 		{ "work-dir", required_argument, NULL, 'W' },
 		{ "once", no_argument, NULL, 'O' },
 		{ "labels", required_argument, NULL, 'B' },
+		{ "poll-ms", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -219,6 +262,8 @@ main(int argc, char **argv)
 	const char *conf = NULL, *name = NULL, *db = NULL, *sock = NULL,
 	    *workdir = NULL, *labels = NULL;
 	char err[1024];
+	const char *errstr;
+	int64_t poll_ms = WORKER_POLL_MS;
 	int ch, once = 0, r;
 	int64_t registered_ms = now_ms();
 
@@ -232,6 +277,14 @@ main(int argc, char **argv)
 		case 'W': workdir = optarg; break;
 		case 'O': once = 1; break;
 		case 'B': labels = optarg; break;
+		case 'P':
+			if (parse_int64(optarg, 1, 3600000, &poll_ms,
+			    &errstr) == -1) {
+				fprintf(stderr, "kiln-worker: --poll-ms %s: %s\n",
+				    optarg, errstr);
+				return 2;
+			}
+			break;
 		case 'h': usage(0);
 		default: usage(2);
 		}
@@ -258,6 +311,7 @@ main(int argc, char **argv)
 	w.work_dir = xstrdup(workdir ? workdir : cfg.work_dir);
 	w.labels = worker_labels(labels ? labels : cfg.labels);
 	w.stop = &worker_stop;
+	w.poll_ms = (int)poll_ms;
 	if (worker_run_as(&w, &cfg, err, sizeof err) == -1) {
 		log_warnx("%s", err);
 		return 1;
@@ -284,11 +338,10 @@ main(int argc, char **argv)
 	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	log_info("ready (work dir %s)", w.work_dir);
 	while (!worker_stop) {
-		if (w.db == NULL || PQstatus(w.db) != CONNECTION_OK) {
-			if (worker_connect(&w) == -1) {
-				poll(NULL, 0, WORKER_RECONNECT_MS);
-				continue;
-			}
+		/* A new session (reconnect, PQreset) LISTENs again. */
+		if (worker_session(&w) == -1) {
+			poll(NULL, 0, WORKER_RECONNECT_MS);
+			continue;
 		}
 		if (now_ms() - registered_ms > 30000) {
 			claim_register(&w);

@@ -486,6 +486,28 @@ mirror_resolve(const char *dir, const char *rev, char out[41], char *err,
 	return 0;
 }
 
+char *
+mirror_commit_message(const char *dir, const char *rev, char *err,
+    size_t errsz)
+{
+	git_repository	*repo;
+	git_commit	*commit;
+	const char	*msg;
+	char		*out;
+
+	if (open_mirror(dir, &repo, err, errsz) != 0)
+		return NULL;
+	if (resolve_commit(repo, rev, &commit, err, errsz) != 0) {
+		git_repository_free(repo);
+		return NULL;
+	}
+	msg = git_commit_message(commit);
+	out = xstrdup(msg != NULL ? msg : "");
+	git_commit_free(commit);
+	git_repository_free(repo);
+	return out;
+}
+
 static int
 mirror_file_cmp(const void *a, const void *b)
 {

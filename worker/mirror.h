@@ -63,6 +63,14 @@ int	 mirror_fetch(const char *dir, const char *url, char *err,
 int	 mirror_resolve(const char *dir, const char *rev, char out[41],
 	     char *err, size_t errsz);
 
+/*
+ * The message of commit rev (a new string), or NULL with err: a pull
+ * request's skip markers are in its head commit's message, which its
+ * webhook does not carry.
+ */
+char	*mirror_commit_message(const char *dir, const char *rev, char *err,
+	     size_t errsz);
+
 /* One file read from the object database. */
 struct mirror_file {
 	char	*path;	/* ".github/workflows/ci.yml" */

@@ -21,14 +21,26 @@ struct worker {
 	char		*conninfo;
 	char		*log_socket;
 	char		*work_dir;	/* mirrors/, jobs/ */
-	char		*labels;	/* lower-cased text[] literal */
+	char		*labels;	/* JSON array of lower-cased labels */
 	int		 as_user;	/* steps run as run_uid/run_gid */
 	uid_t		 run_uid;
 	gid_t		 run_gid;
 	char		*run_home;	/* that account's HOME */
 	char		*run_name;
 	PGconn		*db;
+	int		 listen_pid;	/* backend that LISTENs, 0: none */
+	int		 poll_ms;	/* wake without a NOTIFY after this */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
+};
+
+/* workspace.c: a job's directories (see there). */
+struct workspace {
+	struct worker	*w;
+	int64_t		 job_id;
+	char		*dir;		/* <work_dir>/jobs/<id> */
+	char		*workspace;	/* GITHUB_WORKSPACE */
+	char		*tmp;		/* RUNNER_TEMP */
+	char		*spool;		/* the log's spool */
 };
 
 /* An event claimed for planning (claim.c fills it; strings owned). */
@@ -96,8 +108,44 @@ void	claim_register(struct worker *);
  */
 int	plan_event(struct worker *, struct claimed_event *);
 
+/*
+ * The JSON of one planned job row as sql/003_planner.sql's kiln_legs()
+ * reads it (job_key, name, needs, matrix, strategy, labels, values, step
+ * names).  New reference.
+ */
+struct plan_job;
+json_t	*plan_job_json(const struct plan_job *);
+
 /* job.c: run a claimed job to its conclusion. */
 int	job_run(struct worker *, const struct claimed_job *);
+
+/*
+ * workspace.c.  workspace_create(): the job's directories, empty (0, or
+ * -1 with err); workspace_remove() deletes them and frees ws.  With
+ * run_as, workspace_give() hands path (and what is under it) to that
+ * account.  workspace_step_files(): the empty file-command files of step
+ * number (a new string: their directory).  workspace_keep_spool(): move
+ * an undelivered log's spool out of the job's directory, saying why.
+ */
+int	workspace_create(struct workspace *, struct worker *, int64_t job_id,
+	    char *err, size_t errsz);
+void	workspace_give(const struct workspace *, const char *path);
+void	workspace_write_event(const struct workspace *, const char *payload);
+char	*workspace_step_files(const struct workspace *, size_t number);
+void	workspace_keep_spool(const struct workspace *, const char *why);
+void	workspace_remove(struct workspace *);
+
+/* 1 if the worker has every label of labels (a JSON array). */
+int	worker_has_labels(const struct worker *, const json_t *labels);
+
+/*
+ * main.c: a session that LISTENs.  worker_reset() resets a broken
+ * connection (PQreset) and LISTENs on the new session; worker_session()
+ * connects when there is no connection and LISTENs again whenever the
+ * session is new.  0, or -1 (logged).
+ */
+int	worker_reset(struct worker *);
+int	worker_session(struct worker *);
 
 /* The mirror directory of a repository: <work_dir>/mirrors/<id>.git. */
 char	*worker_mirror_dir(const struct worker *, int64_t repository_id);

@@ -161,6 +161,13 @@ static const char seed_ci[] =
     "    steps:\n"
     "      - run: python bench.py\n";
 
+/* kilnd makes neither event yet: lint says so, at their positions. */
+static const char seed_ci_warnings[] =
+    "ci.yml:7:3: warning: on.schedule: kilnd does not make these events "
+    "yet; this trigger never runs the workflow\n"
+    "ci.yml:9:3: warning: on.workflow_dispatch: kilnd does not make these "
+    "events yet; this trigger never runs the workflow\n";
+
 static const char bad_wf[] =
     "name: Bad\n"
     "on:\n"
@@ -208,15 +215,15 @@ START_TEST(test_lint_valid_file)
 	put("ci.yml", seed_ci);
 	run(&r, NULL, "lint", "ci.yml", NULL);
 	ck_assert_int_eq(r.rc, 0);
-	ck_assert_uint_eq(r.outlen, 0);
+	ck_assert_str_eq(r.out, seed_ci_warnings);
 	ck_assert_uint_eq(r.errlen, 0);
 	result_free(&r);
 
 	/* -v: one summary line, on stderr only. */
 	run(&r, NULL, "lint", "-v", "ci.yml", NULL);
 	ck_assert_int_eq(r.rc, 0);
-	ck_assert_uint_eq(r.outlen, 0);
-	ck_assert_str_eq(r.err, "1 file checked, 0 errors\n");
+	ck_assert_str_eq(r.out, seed_ci_warnings);
+	ck_assert_str_eq(r.err, "1 file checked, 0 errors, 2 warnings\n");
 	result_free(&r);
 }
 END_TEST
@@ -261,18 +268,20 @@ START_TEST(test_lint_directory)
 	put("wf/sub/c.yml", bad_wf);	/* not directly in the directory */
 	run(&r, NULL, "lint", "-v", "wf", NULL);
 	ck_assert_int_eq(r.rc, 1);
-	ck_assert_int_eq(lines(r.out), 4);
-	ck_assert_msg(strncmp(r.out, "wf/bad.yaml:5:5: unknown key "
-	    "'branchez'", 36) == 0, "%s", r.out);
+	ck_assert_int_eq(lines(r.out), 6);
+	ck_assert_msg(strncmp(r.out, "wf/a.yml:7:3: warning: ", 23) == 0,
+	    "%s", r.out);
+	ck_assert_ptr_nonnull(strstr(r.out, "\nwf/bad.yaml:5:5: unknown key "
+	    "'branchez'"));
 	ck_assert_ptr_nonnull(strstr(r.out, "\nwf/bad.yaml:16:9: "));
-	ck_assert_str_eq(r.err, "2 files checked, 4 errors\n");
+	ck_assert_str_eq(r.err, "2 files checked, 4 errors, 2 warnings\n");
 	result_free(&r);
 
 	/* Files in the order given; a directory's files sorted. */
 	put("z.yml", bad_wf);
 	run(&r, NULL, "lint", "z.yml", "wf/a.yml", "wf/bad.yaml", NULL);
 	ck_assert_int_eq(r.rc, 1);
-	ck_assert_int_eq(lines(r.out), 8);
+	ck_assert_int_eq(lines(r.out), 10);
 	ck_assert_msg(strncmp(r.out, "z.yml:5:5:", 10) == 0, "%s", r.out);
 	result_free(&r);
 
@@ -284,12 +293,13 @@ START_TEST(test_lint_directory)
 	put(".github/workflows/ci.yml", seed_ci);
 	run(&r, NULL, "lint", NULL);
 	ck_assert_int_eq(r.rc, 0);
-	ck_assert_uint_eq(r.outlen + r.errlen, 0);
+	ck_assert_int_eq(lines(r.out), 2);
+	ck_assert_uint_eq(r.errlen, 0);
 	result_free(&r);
 	/* A repository root stands for its workflows. */
 	run(&r, NULL, "lint", "-v", ".", NULL);
 	ck_assert_int_eq(r.rc, 0);
-	ck_assert_str_eq(r.err, "1 file checked, 0 errors\n");
+	ck_assert_str_eq(r.err, "1 file checked, 0 errors, 2 warnings\n");
 	result_free(&r);
 }
 END_TEST
@@ -301,7 +311,7 @@ START_TEST(test_lint_missing_file)
 	put("ok.yml", seed_ci);
 	run(&r, NULL, "lint", "ok.yml", "missing.yml", NULL);
 	ck_assert_int_eq(r.rc, 1);
-	ck_assert_uint_eq(r.outlen, 0);
+	ck_assert_int_eq(lines(r.out), 2);
 	ck_assert_str_eq(r.err, "cictl: missing.yml: No such file or "
 	    "directory\n");
 	result_free(&r);
@@ -501,19 +511,31 @@ wf0(json_t *plan)
 	return json_array_get(json_object_get(plan, "workflows"), 0);
 }
 
-/* The names of a workflow's jobs, joined with '|'. */
+/*
+ * The names of a workflow's jobs, joined with '|': those that run (or may:
+ * decided at run time), or with skipped set, those whose if: is false.
+ */
 static char *
-job_names(json_t *w)
+job_names_if(json_t *w, int skipped)
 {
 	struct buf b = { 0 };
 	json_t *j;
 	size_t i;
 
 	buf_add_str(&b, "");
-	json_array_foreach(json_object_get(w, "jobs"), i, j)
-		buf_printf(&b, "%s%s", i > 0 ? "|" : "",
+	json_array_foreach(json_object_get(w, "jobs"), i, j) {
+		if (json_is_true(json_object_get(j, "skipped")) != skipped)
+			continue;
+		buf_printf(&b, "%s%s", b.len > 0 ? "|" : "",
 		    json_string_value(json_object_get(j, "name")));
+	}
 	return buf_steal(&b);
+}
+
+static char *
+job_names(json_t *w)
+{
+	return job_names_if(w, 0);
 }
 
 /* Expect a triggered workflow with exactly these job names. */
@@ -603,6 +625,12 @@ START_TEST(test_plan_seed_push)
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_str_eq(r.out,
 	    "repo/.github/workflows/ci.yml (CI): TRIGGERED\n"
+	    "  warning: repo/.github/workflows/ci.yml:7:3: on.schedule: kilnd "
+	    "does not make these events yet; this trigger never runs the "
+	    "workflow\n"
+	    "  warning: repo/.github/workflows/ci.yml:9:3: on.workflow_dispatch: "
+	    "kilnd does not make these events yet; this trigger never runs the "
+	    "workflow\n"
 	    "    lint              Lint\n"
 	    "    security          security\n"
 	    "    test              test (3.11)\n"
@@ -614,7 +642,13 @@ START_TEST(test_plan_seed_push)
 	run(&r, NULL, "plan", "repo", "--event", "push", "--ref", "x", NULL);
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_str_eq(r.out, "repo/.github/workflows/ci.yml (CI): not "
-	    "triggered: branch 'x' does not match on.push.branches\n");
+	    "triggered: branch 'x' does not match on.push.branches\n"
+	    "  warning: repo/.github/workflows/ci.yml:7:3: on.schedule: kilnd "
+	    "does not make these events yet; this trigger never runs the "
+	    "workflow\n"
+	    "  warning: repo/.github/workflows/ci.yml:9:3: on.workflow_dispatch: "
+	    "kilnd does not make these events yet; this trigger never runs the "
+	    "workflow\n");
 	result_free(&r);
 }
 END_TEST
@@ -742,9 +776,11 @@ expect_keys(json_t *o, const char *const *keys, size_t n)
 START_TEST(test_plan_json_shape)
 {
 	static const char *const wkeys[] = {
-		"file", "name", "triggered", "reason", "errors", "jobs",
+		"file", "name", "triggered", "reason", "errors", "warnings",
+		"jobs",
 	};
-	static const char *const jkeys[] = { "id", "name", "matrix", "needs" };
+	static const char *const jkeys[] = { "id", "name", "matrix", "needs",
+	    "skipped", "decided_at_run_time", "fails", "reason" };
 	json_t *p, *ws, *w, *j, *v;
 	size_t i, k, njobs = 0;
 
@@ -777,10 +813,29 @@ START_TEST(test_plan_json_shape)
 			v = json_object_get(j, "matrix");
 			ck_assert(json_is_null(v) || json_is_object(v));
 			ck_assert(json_is_array(json_object_get(j, "needs")));
+			ck_assert(json_is_boolean(json_object_get(j,
+			    "skipped")));
+			ck_assert(json_is_boolean(json_object_get(j,
+			    "decided_at_run_time")));
+			/* A reason exactly when the job does not just run. */
+			ck_assert_int_eq(json_is_string(json_object_get(j,
+			    "reason")), json_is_true(json_object_get(j,
+			    "skipped")) || json_is_true(json_object_get(j,
+			    "decided_at_run_time")) || !json_is_null(
+			    json_object_get(j, "fails")));
 			njobs++;
 		}
 	}
-	ck_assert_uint_eq(njobs, 5);
+	/* performance-check is listed too, skipped, with its if:. */
+	ck_assert_uint_eq(njobs, 6);
+	j = json_array_get(json_object_get(json_array_get(ws, 0), "jobs"), 5);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "id")),
+	    "performance-check");
+	ck_assert(json_is_true(json_object_get(j, "skipped")));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "reason")),
+	    "if: github.event_name == 'pull_request'");
+	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(ws,
+	    0), "warnings")), 2);
 
 	/* a.yml: triggered.  b.yaml: its errors, file:line:col. */
 	w = json_array_get(ws, 1);
@@ -965,6 +1020,248 @@ START_TEST(test_plan_usage_and_io)
 }
 END_TEST
 
+
+/*
+ * Everything kiln accepts but does not execute is a warning at its place,
+ * in lint and in plan, and plan says the job fails without running.
+ */
+static const char unsupported_wf[] =
+    "on: push\n"
+    "jobs:\n"
+    "  call:\n"
+    "    uses: ./.github/workflows/reusable.yml\n"
+    "  remote:\n"
+    "    uses: org/repo/.github/workflows/w.yml@v1\n"
+    "    secrets: inherit\n"
+    "  boxed:\n"
+    "    runs-on: x\n"
+    "    container: node:20\n"
+    "    services:\n"
+    "      db:\n"
+    "        image: postgres\n"
+    "    steps:\n"
+    "      - run: npm test\n"
+    "  deploy:\n"
+    "    runs-on:\n"
+    "      group: prod\n"
+    "    environment:\n"
+    "      name: pypi\n"
+    "      url: https://pypi.org/p/${{ env.PKG }}\n"
+    "      deployment: true\n"
+    "    timeout-minutes: 14400\n"
+    "    steps:\n"
+    "      - uses: docker://alpine:3\n"
+    "      - uses: ./my-action\n"
+    "      - uses: codecov/codecov-action@v4\n"
+    "      - uses: actions/checkout@v4\n"
+    "        with:\n"
+    "          submodules: true\n"
+    "      - uses: actions/setup-python@v5\n"
+    "        with:\n"
+    "          python-version: '3.12'\n"
+    "          cache: pip\n";
+
+START_TEST(test_lint_and_plan_report_unsupported)
+{
+	static const char *const want[] = {
+	    "u.yml:4:11: warning: jobs.call.uses: kiln does not run reusable "
+	    "workflows yet (\"./.github/workflows/reusable.yml\"); the job "
+	    "fails without running",
+	    "u.yml:6:11: warning: jobs.remote.uses: kiln does not run reusable "
+	    "workflows yet",
+	    "u.yml:10:16: warning: jobs.boxed.container: kiln does not run "
+	    "jobs in containers",
+	    "u.yml:12:7: warning: jobs.boxed.services: kiln does not run "
+	    "service containers",
+	    "u.yml:18:7: warning: jobs.deploy.runs-on.group: kiln has no "
+	    "runner groups",
+	    "u.yml:20:7: warning: jobs.deploy.environment: kiln has no "
+	    "deployment environments",
+	    "u.yml:25:15: warning: jobs.deploy.steps[0]: kiln has no action "
+	    "\"docker://alpine:3\" (no Docker here); its built-in actions are "
+	    "actions/checkout, actions/setup-python; the step fails when it "
+	    "runs",
+	    "u.yml:26:15: warning: jobs.deploy.steps[1]: kiln has no action "
+	    "\"./my-action\" (local actions are not run yet)",
+	    "u.yml:27:15: warning: jobs.deploy.steps[2]: kiln has no action "
+	    "\"codecov/codecov-action@v4\"",
+	    "u.yml:30:11: warning: jobs.deploy.steps[3]: actions/checkout: "
+	    "input \"submodules\" is not supported by kiln",
+	};
+	struct result r;
+	json_t *p, *w, *j;
+	const char *line;
+	size_t i;
+
+	put("u.yml", unsupported_wf);
+	run(&r, NULL, "lint", "u.yml", NULL);
+	/* Valid (14400 minutes, deployment: true, env in the url), warned. */
+	ck_assert_msg(r.rc == 0, "%s", r.out);
+	ck_assert_int_eq(lines(r.out), (int)nitems(want));
+	line = r.out;
+	for (i = 0; i < nitems(want); i++) {
+		ck_assert_msg(strncmp(line, want[i], strlen(want[i])) == 0,
+		    "line %zu: want %s\ngot %s", i, want[i], line);
+		line = strchr(line, '\n') + 1;
+	}
+	result_free(&r);
+
+	put("wf/u.yml", unsupported_wf);
+	p = plan_json("wf", "--event", "push", "--ref", "main", NULL);
+	w = wf0(p);
+	ck_assert(json_is_true(json_object_get(w, "triggered")));
+	ck_assert_uint_eq(json_array_size(json_object_get(w, "warnings")),
+	    nitems(want));
+	/* Each job that kiln cannot run says so; none just "runs". */
+	json_array_foreach(json_object_get(w, "jobs"), i, j) {
+		const char *fails = json_string_value(json_object_get(j,
+		    "fails"));
+
+		if (strcmp(json_string_value(json_object_get(j, "id")),
+		    "deploy") == 0) {
+			/* Its steps fail when they run; the job, first. */
+			ck_assert_ptr_nonnull(fails);
+			ck_assert_ptr_nonnull(strstr(fails, "jobs.deploy.environment: "));
+			continue;
+		}
+		ck_assert_msg(fails != NULL, "job %zu runs", i);
+		ck_assert_ptr_nonnull(strstr(fails, "the job fails without "
+		    "running"));
+	}
+	json_decref(p);
+
+	/* The text form lists the warnings and marks the jobs. */
+	run(&r, NULL, "plan", "wf", "--event", "push", "--ref", "main", NULL);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "  warning: wf/u.yml:10:16: "
+	    "jobs.boxed.container: "));
+	ck_assert_ptr_nonnull(strstr(r.out, "(fails without running)"));
+	ck_assert_ptr_nonnull(strstr(r.out, "  note: job 'call' fails without "
+	    "running: jobs.call.uses: "));
+	result_free(&r);
+}
+END_TEST
+
+/*
+ * A job gated on a needed job's outputs is decided at run time (never
+ * "would be skipped"), and so are the jobs that need it; always() runs;
+ * failure() is false while the jobs it needs succeed.
+ */
+START_TEST(test_plan_needs_outputs_decided_at_run_time)
+{
+	struct result r;
+	json_t *p, *w, *j;
+	char *names;
+
+	put("wf/o.yml",
+	    "on: push\n"
+	    "jobs:\n"
+	    "  check:\n"
+	    "    runs-on: x\n"
+	    "    outputs:\n"
+	    "      run_tests: ${{ steps.c.outputs.run }}\n"
+	    "    steps:\n"
+	    "      - id: c\n"
+	    "        run: echo run=true >> $GITHUB_OUTPUT\n"
+	    "  test:\n"
+	    "    needs: check\n"
+	    "    if: needs.check.outputs.run_tests == 'true'\n"
+	    "    runs-on: x\n"
+	    "    steps:\n"
+	    "      - run: make test\n"
+	    "  after:\n"
+	    "    needs: test\n"
+	    "    runs-on: x\n"
+	    "    steps:\n"
+	    "      - run: make dist\n"
+	    "  cleanup:\n"
+	    "    needs: test\n"
+	    "    if: always()\n"
+	    "    runs-on: x\n"
+	    "    steps:\n"
+	    "      - run: make clean\n"
+	    "  on-failure:\n"
+	    "    needs: check\n"
+	    "    if: failure()\n"
+	    "    runs-on: x\n"
+	    "    steps:\n"
+	    "      - run: notify\n");
+	p = plan_json("wf", "--event", "push", "--ref", "main", NULL);
+	w = wf0(p);
+	names = job_names(w);
+	ck_assert_str_eq(names, "check|test|after|cleanup");
+	free(names);
+	names = job_names_if(w, 1);
+	ck_assert_str_eq(names, "on-failure");
+	free(names);
+	j = json_array_get(json_object_get(w, "jobs"), 1);
+	ck_assert(json_is_true(json_object_get(j, "decided_at_run_time")));
+	ck_assert(json_is_false(json_object_get(j, "skipped")));
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j,
+	    "reason")), "known only at run time"));
+	j = json_array_get(json_object_get(w, "jobs"), 2);
+	ck_assert(json_is_true(json_object_get(j, "decided_at_run_time")));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "reason")),
+	    "it needs job 'test', which is decided at run time");
+	j = json_array_get(json_object_get(w, "jobs"), 3);
+	ck_assert(json_is_false(json_object_get(j, "decided_at_run_time")));
+	ck_assert(json_is_null(json_object_get(j, "reason")));
+	j = json_array_get(json_object_get(w, "jobs"), 4);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "reason")),
+	    "if: failure()");
+	json_decref(p);
+
+	run(&r, NULL, "plan", "wf", "--event", "push", "--ref", "main", NULL);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_null(strstr(r.out, "job 'test' would be skipped"));
+	ck_assert_ptr_nonnull(strstr(r.out, "    test     test     needs: "
+	    "check  (decided at run time)\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "  note: job 'test' is decided at "
+	    "run time: its if: reads the needs context"));
+	result_free(&r);
+}
+END_TEST
+
+/*
+ * The github context by the event table's ref rules: a pull request runs
+ * its test merge; pull_request_target the base branch, never the merge.
+ */
+START_TEST(test_plan_pull_request_refs)
+{
+	json_t *p;
+	char *names;
+
+	put("wf/r.yml",
+	    "on: [pull_request, pull_request_target]\n"
+	    "jobs:\n"
+	    "  a:\n"
+	    "    name: ${{ github.event_name }} ${{ github.ref }} "
+	    "${{ github.sha }} ${{ github.head_ref }} ${{ github.base_ref }}\n"
+	    "    runs-on: x\n"
+	    "    steps:\n"
+	    "      - run: echo\n");
+	put("pr.json", "{\"action\": \"synchronize\", \"number\": 5, "
+	    "\"pull_request\": {\"merge_commit_sha\": \"m1\", "
+	    "\"head\": {\"sha\": \"h1\"}, \"base\": {\"ref\": \"main\", "
+	    "\"sha\": \"b1\"}}}");
+	p = plan_json("wf", "--event", "pull_request", "--ref", "feature",
+	    "--payload", "pr.json", NULL);
+	names = job_names(wf0(p));
+	ck_assert_str_eq(names, "pull_request refs/pull/5/merge m1 feature "
+	    "main");
+	free(names);
+	json_decref(p);
+	/* The base branch at its tip, which only the mirror knows. */
+	p = plan_json("wf", "--event", "pull_request_target", "--ref",
+	    "feature", "--payload", "pr.json", NULL);
+	names = job_names(wf0(p));
+	ck_assert_str_eq(names, "pull_request_target refs/heads/main  "
+	    "feature main");
+	free(names);
+	json_decref(p);
+}
+END_TEST
+
 START_TEST(test_usage_lines)
 {
 	struct result r;
@@ -993,6 +1290,7 @@ workflow_suite(void)
 	tcase_add_test(tc, test_lint_errors_exact);
 	tcase_add_test(tc, test_lint_directory);
 	tcase_add_test(tc, test_lint_missing_file);
+	tcase_add_test(tc, test_lint_and_plan_report_unsupported);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("eval");
@@ -1014,6 +1312,8 @@ workflow_suite(void)
 	tcase_add_test(tc, test_plan_matrix_and_names);
 	tcase_add_test(tc, test_plan_dispatch_inputs);
 	tcase_add_test(tc, test_plan_usage_and_io);
+	tcase_add_test(tc, test_plan_needs_outputs_decided_at_run_time);
+	tcase_add_test(tc, test_plan_pull_request_refs);
 	tcase_add_test(tc, test_usage_lines);
 	suite_add_tcase(s, tc);
 	return s;

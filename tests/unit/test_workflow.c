@@ -329,6 +329,28 @@ static const struct err_vec err_vecs[] = {
 	    "a ${{ }} expression, not a string", 1, 0 },
 	{ "timeout zero", JOB_HEAD "      - run: x\n    timeout-minutes: 0\n",
 	    "7:22", "must be more than 0", 1, 0 },
+	/* GitHub accepts more than 5 days and caps it when the job runs. */
+	{ "timeout above 5 days", JOB_HEAD "      - run: x\n"
+	    "    timeout-minutes: 14400\n", NULL, NULL, 0, 0 },
+	{ "environment with deployment", JOB_HEAD "      - run: x\n"
+	    "    environment:\n      name: pypi\n"
+	    "      url: https://pypi.org/p/${{ env.PKG }}-${{ steps.a.outputs.v }}\n"
+	    "      deployment: true\n", NULL, NULL, 0, 0 },
+	{ "environment url without secrets", JOB_HEAD "      - run: x\n"
+	    "    environment:\n      name: pypi\n"
+	    "      url: ${{ secrets.URL }}\n", "9:16",
+	    "Unrecognized named-value: 'secrets'", 1, 0 },
+	{ "environment name without env", JOB_HEAD "      - run: x\n"
+	    "    environment:\n      name: ${{ env.E }}\n", "8:17",
+	    "Unrecognized named-value: 'env'", 1, 0 },
+	{ "with without uses", JOB_HEAD "      - run: x\n    with:\n"
+	    "      a: 1\n", "8:7", "'jobs.a.with' is only valid with 'uses'",
+	    1, 0 },
+	{ "secrets without uses", JOB_HEAD "      - run: x\n"
+	    "    secrets: inherit\n", "7:14",
+	    "'jobs.a.secrets' is only valid with 'uses'", 1, 0 },
+	{ "action without ref", JOB_HEAD "      - uses: actions/checkout\n",
+	    "6:15", "expected {owner}/{repo}[/path]@{ref}", 1, 0 },
 	{ "step timeout too big", JOB_HEAD "      - run: x\n"
 	    "        timeout-minutes: 361\n", "7:26", "at most 360", 1, 0 },
 	{ "continue-on-error string", JOB_HEAD "      - run: x\n"

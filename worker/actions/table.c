@@ -1,29 +1,26 @@
 /*
- * The built-in action table.  Matching is on "owner/name" before '@',
- * case-insensitively (GitHub treats owner and repository names so).
+ * The built-in action table: common/support.c names the built-in actions
+ * (matching "owner/name" before '@' case-insensitively, as GitHub treats
+ * owner and repository names); this maps each to its implementation.
  */
-#include <string.h>
-#include <strings.h>
+#include <stddef.h>
 
 #include "actions.h"
 #include "util.h"
 
-static const struct action_def action_table[] = {
-	{ "actions/checkout", action_checkout },
-	{ "actions/setup-python", action_setup_python },
+static const struct action_def action_table[SUPPORT_NACTIONS] = {
+	[SUPPORT_ACTION_CHECKOUT] = { SUPPORT_ACTION_CHECKOUT,
+	    action_checkout },
+	[SUPPORT_ACTION_SETUP_PYTHON] = { SUPPORT_ACTION_SETUP_PYTHON,
+	    action_setup_python },
 };
 
 const struct action_def *
 action_find(const char *uses)
 {
-	const char *at = strchr(uses, '@');
-	size_t len = at ? (size_t)(at - uses) : strlen(uses), i;
+	int i = support_action_find(uses);
 
-	if (at == NULL || at[1] == '\0')
-		return NULL;	/* GitHub requires a ref */
-	for (i = 0; i < nitems(action_table); i++)
-		if (strlen(action_table[i].name) == len &&
-		    strncasecmp(action_table[i].name, uses, len) == 0)
-			return &action_table[i];
-	return NULL;
+	if (i < 0 || action_table[i].run == NULL)
+		return NULL;
+	return &action_table[i];
 }

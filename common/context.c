@@ -1,6 +1,8 @@
 /*
  * context: see context.h.  Numeric ids are strings in the github context,
- * as GitHub has them.
+ * as GitHub has them.  What the github context says of refs and commits
+ * comes from the event (common/event.c's ref rules), never from a second
+ * reading of the payload here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@ static const char *const ctx_job_plan[] = { "github", "needs", "strategy",
     "matrix", "vars", "inputs", NULL };
 static const char *const ctx_job_if[] = { "github", "needs", "vars",
     "inputs", NULL };
+static const char *const ctx_strategy[] = { "github", "needs", "vars",
+    "inputs", NULL };
 static const char *const ctx_job_env[] = { "github", "needs", "strategy",
     "matrix", "vars", "secrets", "inputs", NULL };
 static const char *const ctx_step[] = { "github", "needs", "strategy",
@@ -24,15 +28,23 @@ static const char *const ctx_step_if[] = { "github", "needs", "strategy",
     "matrix", "job", "runner", "env", "vars", "steps", "inputs", NULL };
 static const char *const ctx_wf_env[] = { "github", "secrets", "inputs",
     "vars", NULL };
+static const char *const ctx_job_defaults[] = { "github", "needs",
+    "strategy", "matrix", "env", "vars", "inputs", NULL };
+/* environment.url is evaluated after the steps. */
+static const char *const ctx_env_url[] = { "github", "needs", "strategy",
+    "matrix", "job", "runner", "env", "vars", "steps", "inputs", NULL };
 
 const struct expr_scope ctx_scope_run_level = { ctx_run_level, 0 };
 const struct expr_scope ctx_scope_job_plan = { ctx_job_plan, 0 };
 const struct expr_scope ctx_scope_job_if = { ctx_job_if, EXPR_FN_STATUS };
+const struct expr_scope ctx_scope_strategy = { ctx_strategy, 0 };
 const struct expr_scope ctx_scope_job_env = { ctx_job_env, 0 };
 const struct expr_scope ctx_scope_step = { ctx_step, EXPR_FN_HASHFILES };
 const struct expr_scope ctx_scope_step_if = { ctx_step_if, EXPR_FN_ALL };
 const struct expr_scope ctx_scope_job_outputs = { ctx_step, 0 };
 const struct expr_scope ctx_scope_wf_env = { ctx_wf_env, 0 };
+const struct expr_scope ctx_scope_job_defaults = { ctx_job_defaults, 0 };
+const struct expr_scope ctx_scope_env_url = { ctx_env_url, 0 };
 
 const char *
 context_ref_name(const char *ref)
@@ -57,37 +69,35 @@ ctx_str(const char *s)
 json_t *
 context_github(const struct ctx_run *r)
 {
-	json_t *g = json_object(), *pr, *v;
+	const struct event *ev = r->ev;
+	json_t *g = json_object(), *v;
 	char num[32], *owner;
-	const char *head_ref = "", *base_ref = "", *actor = "";
+	const char *actor = "", *repo = ev->repo_name ? ev->repo_name : "";
+	int pull = ev->kind != NULL && ev->kind->filter == EVENT_FILTER_PULL;
 
-	json_object_set_new(g, "event_name", ctx_str(r->event_name));
-	json_object_set(g, "event", r->payload ? r->payload : json_null());
-	json_object_set_new(g, "ref", ctx_str(r->ref));
-	json_object_set_new(g, "ref_name", json_string(context_ref_name(r->ref)));
-	json_object_set_new(g, "ref_type", json_string(r->ref &&
-	    str_has_prefix(r->ref, "refs/tags/") ? "tag" : "branch"));
+	json_object_set_new(g, "event_name", ctx_str(ev->name));
+	json_object_set(g, "event", ev->payload ? ev->payload : json_null());
+	json_object_set_new(g, "ref", ctx_str(ev->ref));
+	json_object_set_new(g, "ref_name",
+	    json_string(context_ref_name(ev->ref)));
+	json_object_set_new(g, "ref_type", json_string(ev->ref &&
+	    str_has_prefix(ev->ref, "refs/tags/") ? "tag" : "branch"));
 	json_object_set_new(g, "ref_protected", json_false());
-	json_object_set_new(g, "sha", ctx_str(r->sha));
-	json_object_set_new(g, "repository", ctx_str(r->repo_name));
-	owner = xstrndup(r->repo_name ? r->repo_name : "",
-	    strcspn(r->repo_name ? r->repo_name : "", "/"));
+	json_object_set_new(g, "sha", ctx_str(ev->sha));
+	json_object_set_new(g, "repository", ctx_str(ev->repo_name));
+	owner = xstrndup(repo, strcspn(repo, "/"));
 	json_object_set_new(g, "repository_owner", json_string(owner));
 	free(owner);
-	if (r->payload != NULL && (v = json_object_get(json_object_get(
-	    r->payload, "sender"), "login")) != NULL && json_is_string(v))
+	if ((v = json_object_get(json_object_get(ev->payload, "sender"),
+	    "login")) != NULL && json_is_string(v))
 		actor = json_string_value(v);
 	json_object_set_new(g, "actor", json_string(actor));
 	json_object_set_new(g, "triggering_actor", json_string(actor));
-	if (r->payload != NULL &&
-	    (pr = json_object_get(r->payload, "pull_request")) != NULL) {
-		v = json_object_get(json_object_get(pr, "head"), "ref");
-		head_ref = json_is_string(v) ? json_string_value(v) : "";
-		v = json_object_get(json_object_get(pr, "base"), "ref");
-		base_ref = json_is_string(v) ? json_string_value(v) : "";
-	}
-	json_object_set_new(g, "head_ref", json_string(head_ref));
-	json_object_set_new(g, "base_ref", json_string(base_ref));
+	/* head_ref and base_ref are set for pull requests only. */
+	json_object_set_new(g, "head_ref", json_string(pull && ev->head_ref ?
+	    ev->head_ref : ""));
+	json_object_set_new(g, "base_ref", json_string(pull && ev->base_ref ?
+	    ev->base_ref : ""));
 	json_object_set_new(g, "workflow", ctx_str(r->workflow_name));
 	json_object_set_new(g, "workflow_ref", json_string(""));
 	snprintf(num, sizeof num, "%lld", (long long)r->run_id);
@@ -110,22 +120,30 @@ context_github(const struct ctx_run *r)
 }
 
 json_t *
-context_inputs(const struct workflow *wf, json_t *payload,
-    const char *event_name)
+context_inputs(const struct workflow *wf, const struct event *ev,
+    const char **missing)
 {
 	json_t *in = json_object(), *given;
 	size_t i;
 
-	if (event_name == NULL || strcmp(event_name, "workflow_dispatch") != 0)
+	if (missing != NULL)
+		*missing = NULL;
+	if (ev->kind == NULL || ev->kind->filter != EVENT_FILTER_DISPATCH)
 		return in;
-	given = payload ? json_object_get(payload, "inputs") : NULL;
+	given = json_object_get(ev->payload, "inputs");
 	for (i = 0; wf != NULL && i < wf->on.ninputs; i++) {
 		const struct wf_input *def = &wf->on.inputs[i];
-		json_t *v = given ? json_object_get(given, def->name) : NULL;
+		json_t *v = json_object_get(given, def->name);
 
 		if (v == NULL || json_is_null(v)) {
+			if (def->required && def->def_json == NULL &&
+			    def->def == NULL && missing != NULL &&
+			    *missing == NULL)
+				*missing = def->name;
 			if (def->def_json != NULL)
 				v = json_deep_copy(def->def_json);
+			else if (def->def != NULL)
+				v = json_string(def->def);
 			else
 				v = json_string("");
 		} else
@@ -148,6 +166,24 @@ context_inputs(const struct workflow *wf, json_t *payload,
 		json_object_set_new(in, def->name, v);
 	}
 	return in;
+}
+
+json_t *
+context_run(const struct workflow *wf, const struct event *ev,
+    const char **missing)
+{
+	struct ctx_run r;
+	json_t *c = json_object();
+
+	memset(&r, 0, sizeof r);
+	r.ev = ev;
+	r.workflow_name = wf->name;
+	r.workflow_path = wf->path;
+	json_object_set_new(c, "github", context_github(&r));
+	json_object_set_new(c, "inputs", context_inputs(wf, ev, missing));
+	json_object_set_new(c, "vars", json_object());
+	json_object_set_new(c, "needs", json_object());
+	return c;
 }
 
 json_t *

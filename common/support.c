@@ -1,0 +1,288 @@
+/*
+ * support: see support.h.  One table per level (job, step, event); each
+ * row says how to find the construct and what kiln says about it.  The
+ * decisions, and why:
+ *
+ *   jobs.<id>.uses         reusable workflows are not run yet: the job
+ *                          would otherwise succeed with zero steps.
+ *   container, services    no Docker here: the steps would run on the
+ *                          host instead of in the container.
+ *   environment            no deployment environments: protection rules
+ *                          (reviewers, wait timers, branch policies) and
+ *                          environment secrets would be skipped, so a
+ *                          deployment would run unapproved.
+ *   runs-on.group          no runner groups: the job would run on any
+ *                          worker with the labels, outside its group.
+ *   steps[*].uses          only the built-in actions run; another action
+ *                          (docker://, ./local, owner/repo) or an input a
+ *                          built-in does not honour fails its step.
+ *   on.<event>             events kiln never receives (or kilnd does not
+ *                          make yet) never run the workflow.
+ *
+ * Executed, so not listed: permissions (kiln hands out no GITHUB_TOKEN,
+ * so there is nothing for them to widen), defaults.run (shell and
+ * working-directory, job level evaluated), timeout-minutes above 7200
+ * (capped when the job runs, as GitHub caps it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "event.h"
+#include "support.h"
+#include "util.h"
+
+/* The inputs each built-in honours, or that change nothing on this host. */
+static const char *const support_checkout_inputs[] = {
+	"fetch-depth", "clean", "persist-credentials", "token", NULL,
+};
+static const char *const support_setup_python_inputs[] = {
+	"python-version", "token", "cache", "cache-dependency-path",
+	"check-latest", "allow-prereleases", NULL,
+};
+
+static const struct {
+	const char		*name;
+	const char *const	*inputs;
+} support_actions[SUPPORT_NACTIONS] = {
+	[SUPPORT_ACTION_CHECKOUT] = { "actions/checkout",
+	    support_checkout_inputs },
+	[SUPPORT_ACTION_SETUP_PYTHON] = { "actions/setup-python",
+	    support_setup_python_inputs },
+};
+
+int
+support_action_find(const char *uses)
+{
+	const char *at = uses != NULL ? strchr(uses, '@') : NULL;
+	size_t len, i;
+
+	if (at == NULL || at[1] == '\0')
+		return -1;	/* GitHub requires a ref */
+	len = (size_t)(at - uses);
+	for (i = 0; i < SUPPORT_NACTIONS; i++)
+		if (strlen(support_actions[i].name) == len &&
+		    strncasecmp(support_actions[i].name, uses, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+support_action_name(enum support_action a)
+{
+	return (size_t)a < SUPPORT_NACTIONS ? support_actions[a].name : "";
+}
+
+char *
+support_action_names(void)
+{
+	struct buf b = { 0 };
+	size_t i;
+
+	for (i = 0; i < SUPPORT_NACTIONS; i++)
+		buf_printf(&b, "%s%s", i > 0 ? ", " : "",
+		    support_actions[i].name);
+	return buf_steal(&b);
+}
+
+/* ---- steps ------------------------------------------------------------- */
+
+/* The with: key of step a built-in does not honour, or NULL. */
+static const struct wf_map_entry *
+support_bad_input(const struct wf_step *step, int a)
+{
+	const char *const *in;
+	size_t i;
+
+	for (i = 0; i < step->with.n; i++) {
+		for (in = support_actions[a].inputs; *in != NULL; in++)
+			if (strcmp(*in, step->with.v[i].key) == 0)
+				break;
+		if (*in == NULL)
+			return &step->with.v[i];
+	}
+	return NULL;
+}
+
+/* Why, and where (*pos), kiln cannot run step; NULL when it can. */
+static char *
+support_step_at(const struct wf_step *step, struct wf_pos *pos)
+{
+	const struct wf_map_entry *bad;
+	char *names, *why;
+	int a;
+
+	if (step->uses == NULL)
+		return NULL;
+	*pos = step->uses_pos;
+	if ((a = support_action_find(step->uses)) == -1) {
+		names = support_action_names();
+		why = xasprintf("kiln has no action \"%s\"%s; its built-in "
+		    "actions are %s", step->uses,
+		    str_has_prefix(step->uses, "docker://") ?
+		    " (no Docker here)" : str_has_prefix(step->uses, "./") ?
+		    " (local actions are not run yet)" : "", names);
+		free(names);
+		return why;
+	}
+	if ((bad = support_bad_input(step, a)) != NULL) {
+		*pos = bad->pos;
+		return xasprintf("%s: input \"%s\" is not supported by kiln",
+		    support_actions[a].name, bad->key);
+	}
+	return NULL;
+}
+
+char *
+support_step(const struct wf_step *step)
+{
+	struct wf_pos pos;
+
+	return support_step_at(step, &pos);
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+/* One construct a job can have that kiln does not execute. */
+struct support_rule {
+	const char	*key;
+	/* 1 and *pos when job has it. */
+	int		(*has)(const struct wf_job *, struct wf_pos *pos);
+	const char	*why;
+};
+
+static int
+support_has_uses(const struct wf_job *j, struct wf_pos *pos)
+{
+	*pos = j->uses_pos;
+	return j->uses != NULL;
+}
+
+static int
+support_has_container(const struct wf_job *j, struct wf_pos *pos)
+{
+	*pos = j->container_pos;
+	return j->container != NULL && !json_is_null(j->container);
+}
+
+static int
+support_has_services(const struct wf_job *j, struct wf_pos *pos)
+{
+	*pos = j->services_pos;
+	return j->services != NULL && !json_is_null(j->services) &&
+	    !(json_is_object(j->services) && json_object_size(j->services) ==
+	    0);
+}
+
+static int
+support_has_environment(const struct wf_job *j, struct wf_pos *pos)
+{
+	*pos = j->environment_pos;
+	return j->environment != NULL;
+}
+
+static int
+support_has_group(const struct wf_job *j, struct wf_pos *pos)
+{
+	*pos = j->runs_on.pos;
+	return j->runs_on.group != NULL;
+}
+
+static const struct support_rule support_job_rules[] = {
+	{ "uses", support_has_uses, "kiln does not run reusable workflows "
+	    "yet" },
+	{ "container", support_has_container, "kiln does not run jobs in "
+	    "containers (no Docker here); the steps would run on the host" },
+	{ "services", support_has_services, "kiln does not run service "
+	    "containers (no Docker here)" },
+	{ "environment", support_has_environment, "kiln has no deployment "
+	    "environments: their protection rules (reviewers, wait timers, "
+	    "branch policies), secrets and variables would not apply" },
+	{ "runs-on.group", support_has_group, "kiln has no runner groups; "
+	    "the job would run on any worker with its labels" },
+};
+
+static char *
+support_job_why(const struct wf_job *job, const struct support_rule *r)
+{
+	if (r->has == support_has_uses)
+		return xasprintf("jobs.%s.uses: %s (\"%s\"); the job fails "
+		    "without running", job->id, r->why, job->uses);
+	return xasprintf("jobs.%s.%s: %s; the job fails without running",
+	    job->id, r->key, r->why);
+}
+
+char *
+support_job(const struct wf_job *job)
+{
+	struct wf_pos pos;
+	size_t i;
+
+	for (i = 0; i < nitems(support_job_rules); i++)
+		if (support_job_rules[i].has(job, &pos))
+			return support_job_why(job, &support_job_rules[i]);
+	return NULL;
+}
+
+/* ---- the audit --------------------------------------------------------- */
+
+static void
+support_add(struct wf_errors *w, const char *file, struct wf_pos pos,
+    char *msg)
+{
+	w->v = xreallocarray(w->v, w->n + 1, sizeof *w->v);
+	w->v[w->n++] = (struct wf_error){ xstrdup(file), pos.line, pos.col,
+	    msg };
+}
+
+static int
+support_cmp(const void *a, const void *b)
+{
+	const struct wf_error *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->col < y->col ? -1 : x->col > y->col;
+}
+
+void
+support_audit(const struct workflow *wf, struct wf_errors *warnings)
+{
+	const struct event_kind *kind;
+	const struct wf_job *job;
+	struct wf_pos pos;
+	size_t i, k, from = warnings->n;
+	char *why;
+
+	for (i = 0; i < wf->on.nevents; i++) {
+		kind = event_kind_find(wf->on.events[i].name);
+		if (kind == NULL || kind->intake == EVENT_INTAKE_WEBHOOK)
+			continue;
+		support_add(warnings, wf->path, wf->on.events[i].pos,
+		    xasprintf("on.%s: %s; this trigger never runs the "
+		    "workflow", kind->name, kind->intake == EVENT_INTAKE_KILND ?
+		    "kilnd does not make these events yet" :
+		    "kiln never receives these events (their webhooks are "
+		    "recorded and ignored)"));
+	}
+	for (i = 0; i < wf->njobs; i++) {
+		job = &wf->jobs[i];
+		for (k = 0; k < nitems(support_job_rules); k++)
+			if (support_job_rules[k].has(job, &pos))
+				support_add(warnings, wf->path, pos,
+				    support_job_why(job,
+				    &support_job_rules[k]));
+		for (k = 0; k < job->nsteps; k++) {
+			if ((why = support_step_at(&job->steps[k],
+			    &pos)) == NULL)
+				continue;
+			support_add(warnings, wf->path, pos, xasprintf(
+			    "jobs.%s.steps[%zu]: %s; the step fails when it "
+			    "runs", job->id, k, why));
+			free(why);
+		}
+	}
+	qsort(warnings->v + from, warnings->n - from, sizeof *warnings->v,
+	    support_cmp);
+}

@@ -1,0 +1,171 @@
+/*
+ * workspace: the directories of one job on this worker,
+ *
+ *   <work_dir>/jobs/<job id>/workspace   GITHUB_WORKSPACE, the checkout
+ *   <work_dir>/jobs/<job id>/tmp         RUNNER_TEMP: event.json, the
+ *                                        per-step file-command files
+ *   <work_dir>/jobs/<job id>/spool       the log's spool (stream.c)
+ *
+ * made empty when the job starts and removed when it ends.  With
+ * [workers] run_as, everything a step may touch belongs to that account
+ * (the worker, root, creates it and gives it away); the spool stays the
+ * worker's.  A spool whose log kilnd never acknowledged is kept under
+ * <work_dir>/spool/ rather than removed with the job.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+/* Deeper trees are left as they are rather than walked forever. */
+#define WORKSPACE_MAX_DEPTH	256
+
+/* Give dirfd's entries (recursively, links themselves) to uid:gid. */
+static void
+workspace_chown_tree(int dirfd, uid_t uid, gid_t gid, int depth)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	if (depth > WORKSPACE_MAX_DEPTH || (d = fdopendir(dirfd)) == NULL) {
+		close(dirfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		(void)fchownat(dirfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW);
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode) && (fd = openat(dirfd, de->d_name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
+			workspace_chown_tree(fd, uid, gid, depth + 1);
+	}
+	closedir(d);
+}
+
+void
+workspace_give(const struct workspace *ws, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (!ws->w->as_user)
+		return;
+	(void)lchown(path, ws->w->run_uid, ws->w->run_gid);
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) != -1)
+		workspace_chown_tree(fd, ws->w->run_uid, ws->w->run_gid, 0);
+}
+
+static int
+workspace_rm_cb(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+static void
+workspace_rmtree(const char *dir)
+{
+	nftw(dir, workspace_rm_cb, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+workspace_create(struct workspace *ws, struct worker *w, int64_t job_id,
+    char *err, size_t errsz)
+{
+	memset(ws, 0, sizeof *ws);
+	ws->w = w;
+	ws->dir = xasprintf("%s/jobs/%lld", w->work_dir, (long long)job_id);
+	ws->job_id = job_id;
+	workspace_rmtree(ws->dir);
+	ws->workspace = xasprintf("%s/workspace", ws->dir);
+	ws->tmp = xasprintf("%s/tmp", ws->dir);
+	ws->spool = xasprintf("%s/spool", ws->dir);
+	if (mkdir_p(ws->workspace, 0755) == -1 || mkdir_p(ws->tmp, 0700) ==
+	    -1) {
+		snprintf(err, errsz, "creating %s: %s", ws->dir,
+		    strerror(errno));
+		return -1;
+	}
+	workspace_give(ws, ws->workspace);
+	workspace_give(ws, ws->tmp);
+	return 0;
+}
+
+void
+workspace_write_event(const struct workspace *ws, const char *payload)
+{
+	char *path = xasprintf("%s/event.json", ws->tmp);
+	FILE *f = fopen(path, "w");
+
+	if (f != NULL) {
+		fputs(payload != NULL ? payload : "{}", f);
+		fclose(f);
+	}
+	workspace_give(ws, path);
+	free(path);
+}
+
+char *
+workspace_step_files(const struct workspace *ws, size_t number)
+{
+	static const char *const names[] = { "add_path", "set_env",
+	    "set_output", "step_summary" };
+	char *dir = xasprintf("%s/_runner_file_commands/%zu", ws->tmp, number);
+	size_t i;
+
+	mkdir_p(dir, 0700);
+	for (i = 0; i < nitems(names); i++) {
+		char *p = xasprintf("%s/%s", dir, names[i]);
+		FILE *f = fopen(p, "w");
+
+		if (f != NULL)
+			fclose(f);
+		free(p);
+	}
+	workspace_give(ws, dir);
+	return dir;
+}
+
+void
+workspace_keep_spool(const struct workspace *ws, const char *why)
+{
+	char *dir = xasprintf("%s/spool", ws->w->work_dir);
+	char *to = xasprintf("%s/%lld.spool", dir, (long long)ws->job_id);
+
+	if (mkdir_p(dir, 0700) == 0 && rename(ws->spool, to) == 0)
+		log_warnx("job %lld: log stream: %s; undelivered log kept in %s",
+		    (long long)ws->job_id, why, to);
+	else
+		log_warnx("job %lld: log stream: %s", (long long)ws->job_id,
+		    why);
+	free(dir);
+	free(to);
+}
+
+void
+workspace_remove(struct workspace *ws)
+{
+	if (ws->dir != NULL)
+		workspace_rmtree(ws->dir);
+	free(ws->dir);
+	free(ws->workspace);
+	free(ws->tmp);
+	free(ws->spool);
+	memset(ws, 0, sizeof *ws);
+}
