@@ -796,6 +796,7 @@ plan_job_obj(struct plan_wf *p, const struct plan_job *pj,
 	json_object_set(o, "matrix", pj->matrix != NULL ? pj->matrix :
 	    json_null());
 	json_object_set_new(o, "needs", na);
+	json_object_set(o, "labels", pj->labels);
 	json_object_set_new(o, "skipped", json_boolean(fate == FATE_SKIPPED));
 	json_object_set_new(o, "decided_at_run_time",
 	    json_boolean(fate == FATE_RUN_TIME));

@@ -31,7 +31,8 @@
 
 #define RUN_JSON \
 	"json_build_object('id', r.id, 'run_number', r.run_number, " \
-	"'name', r.name, 'path', r.path, 'event', r.event, " \
+	"'name', r.name, 'display_title', r.display_title, " \
+	"'path', r.path, 'event', r.event, 'ref', r.ref, " \
 	"'status', r.status, 'conclusion', r.conclusion, " \
 	"'head_sha', r.head_sha, 'head_branch', r.head_branch, " \
 	"'repository', p.full_name, 'message', r.message, " \
@@ -356,7 +357,8 @@ api_run_show(struct kilnd *k, struct evhttp_request *req,
 	api_query(k, req, 200,
 	    "SELECT (" RUN_JSON "::jsonb || jsonb_build_object('jobs', "
 	    "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', j.id, "
-	    "'run_id', j.run_id, 'name', j.name, 'status', j.status, "
+	    "'run_id', j.run_id, 'job_key', j.job_key, 'name', j.name, "
+	    "'status', j.status, "
 	    "'conclusion', j.conclusion, 'matrix', j.matrix, "
 	    "'labels', to_jsonb(j.labels), 'outputs', j.outputs, "
 	    "'message', coalesce(j.message, CASE WHEN j.status = 'queued' "

@@ -483,6 +483,38 @@ plan_resolve_ref(struct worker *w, struct claimed_event *ev,
 	return 0;
 }
 
+/*
+ * pull_request_target runs the base branch, whatever an older intake
+ * stored for it (a merge ref and its commit): the ref is re-derived from
+ * the payload by the ref rule, and the commit resolved below, unless the
+ * event already records a commit of that branch (a retry).
+ */
+static void
+plan_settle_ref(struct worker *w, struct claimed_event *ev, json_t *payload)
+{
+	const struct event_kind *kind = event_kind_find(ev->event);
+	char idbuf[32], *ref, *sha, err[256];
+	const char *params[2] = { idbuf, NULL };
+
+	if (kind == NULL || kind->ref_rule != EVENT_REF_PR_BASE ||
+	    (ev->ref != NULL && str_has_prefix(ev->ref, "refs/heads/")))
+		return;
+	if (event_ref(kind, payload, ev->default_branch, &ref, &sha, err,
+	    sizeof err) == -1) {
+		log_warnx("event %lld: %s", (long long)ev->id, err);
+		return;
+	}
+	free(sha);
+	free(ev->ref);
+	free(ev->sha);
+	ev->ref = ref;
+	ev->sha = NULL;
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)ev->id);
+	params[1] = ref;
+	PQclear(worker_exec(w, "UPDATE events SET ref = $2, sha = NULL WHERE "
+	    "id = $1::bigint", 2, params, "recording the event's ref"));
+}
+
 /* The event as the planner reads it; the head message from git. */
 static void
 plan_read_event(struct plan *p)
@@ -534,6 +566,7 @@ plan_event(struct worker *w, struct claimed_event *ev)
 		plan_retry_event(w, ev->id, err);
 		goto out;
 	}
+	plan_settle_ref(w, ev, p.payload);
 	if (ev->sha == NULL && plan_resolve_ref(w, ev,
 	    event_kind_find(ev->event), p.mirror, err, sizeof err) == -1) {
 		log_info("event %lld: %s", (long long)ev->id, err);

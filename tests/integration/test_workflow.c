@@ -240,14 +240,6 @@ expect_not_contains_at(struct harness *h, const char *file, int line,
 #define expect_not_contains(h, text, what, needle) \
 	expect_not_contains_at((h), __FILE__, __LINE__, (text), (what), (needle))
 
-/* The log of the job named name of run (caller frees). */
-static char *
-job_log(struct harness *h, const json_t *run, const char *name)
-{
-	return harness_logs(h, json_object_get(harness_job(h, run, name),
-	    "id"));
-}
-
 static void
 expect_step_at(struct harness *h, const char *file, int line,
     const json_t *job, const char *step, const char *outcome,
@@ -382,9 +374,7 @@ open_pull_request_as(struct harness *h, struct harness_repo *repo, int number,
     const char *base_sha, const char *title, int announce_merge,
     int make_merge_ref)
 {
-	char *tree_spec, *msg, *merge, *ref, *out, *body, *sig, *guid;
-	json_t *push, *ev;
-	struct harness_resp r;
+	char *tree_spec, *msg, *merge, *ref, *out;
 
 	tree_spec = xasprintf("%s^{tree}", head_sha);
 	msg = xasprintf("Merge %s into %s", head_sha, base_sha);
@@ -402,52 +392,12 @@ open_pull_request_as(struct harness *h, struct harness_repo *repo, int number,
 	    head_sha, NULL);
 	free(out);
 	free(ref);
-
-	/* repository and sender exactly as in a push event. */
-	push = harness_push_event(repo, "refs/heads/x", head_sha, head_sha,
-	    title);
-	ev = json_pack("{s:s, s:i, s:{s:i, s:s, s:b, s:b, s:s, s:s, "
-	    "s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}}, s:O, s:O}",
-	    "action", "opened", "number", number,
-	    "pull_request", "number", number, "state", "open", "draft", 0,
-	    "merged", 0, "merge_commit_sha", merge, "title", title,
-	    "head", "ref", head, "sha", head_sha, "label", head,
-	    "base", "ref", base, "sha", base_sha, "label", base,
-	    "repository", json_object_get(push, "repository"),
-	    "sender", json_object_get(push, "sender"));
-	if (ev == NULL)
-		harness_fail(h, "cannot build the pull_request payload");
-	json_object_set(json_object_get(json_object_get(ev, "pull_request"),
-	    "head"), "repo", json_object_get(push, "repository"));
-	json_object_set(json_object_get(json_object_get(ev, "pull_request"),
-	    "base"), "repo", json_object_get(push, "repository"));
-	/* GitHub often sends the event before the test merge is computed. */
-	if (!announce_merge)
-		json_object_set_new(json_object_get(ev, "pull_request"),
-		    "merge_commit_sha", json_null());
-	body = harness_json_text(ev);
-	sig = harness_sign(repo->secret, body, strlen(body));
-	guid = harness_guid();
-	harness_webhook(h, "pull_request", guid, sig, body, strlen(body), &r);
-	if (r.status != 202)
-		harness_fail(h, "pull_request webhook: expected 202, got %ld "
-		    "%s%s", r.status, r.body.data, r.error);
-	harness_resp_free(&r);
-	json_decref(push);
-	json_decref(ev);
-	free(body);
-	free(sig);
-	free(guid);
+	free(harness_pull_request(h, repo, "pull_request", number, head,
+	    head_sha, base, base_sha, title, announce_merge ? merge : NULL));
 	free(tree_spec);
 	free(msg);
 	return merge;
 }
-
-struct event_wait {
-	const char	*event;
-	json_t		*found;	/* the completed run */
-	char		*last;
-};
 
 static char *
 open_pull_request(struct harness *h, struct harness_repo *repo, int number,
@@ -456,40 +406,6 @@ open_pull_request(struct harness *h, struct harness_repo *repo, int number,
 {
 	return open_pull_request_as(h, repo, number, head, head_sha, base,
 	    base_sha, title, 1, 1);
-}
-
-static int
-event_run_done_cb(struct harness *h, void *p)
-{
-	struct event_wait *w = p;
-	json_t *runs = harness_runs(h), *r;
-	const char *s;
-	size_t i;
-
-	free(w->last);
-	w->last = harness_json_text(runs);
-	json_array_foreach(runs, i, r) {
-		if ((s = harness_str(r, "event")) != NULL &&
-		    strcmp(s, w->event) == 0 && run_status_is(r, "completed")) {
-			w->found = harness_show(h, json_object_get(r, "id"));
-			break;
-		}
-	}
-	json_decref(runs);
-	return w->found != NULL;
-}
-
-/* The first completed run of event, as `show --json` (caller decrefs). */
-static json_t *
-wait_event_run(struct harness *h, const char *event, int64_t ms)
-{
-	struct event_wait w = { event, NULL, NULL };
-
-	if (!harness_wait_for(h, ms, event_run_done_cb, &w))
-		harness_fail(h, "no completed %s run within %lld ms; runs: "
-		    "%.4000s", event, (long long)ms, w.last ? w.last : "");
-	free(w.last);
-	return w.found;
 }
 
 static void
@@ -573,7 +489,7 @@ START_TEST(test_matrix_include_exclude_yields_exact_legs_with_values)
 		harness_assert(h, harness_find(jobs, "name", legs[i].name) !=
 		    NULL, "no leg named \"%s\" among %s", legs[i].name, names);
 		expect_job(h, run, legs[i].name, "success");
-		log = job_log(h, run, legs[i].name);
+		log = harness_job_log(h, run, legs[i].name);
 		harness_expect_contains(h, log, legs[i].name, legs[i].line);
 		free(log);
 	}
@@ -662,10 +578,10 @@ START_TEST(test_matrix_fail_fast_cancels_running_sibling)
 	expect_job(h, run, "test (fast)", "failure");
 	/* 3.5 / 5.6: a job cancelled by fail-fast concludes cancelled. */
 	expect_job(h, run, "test (slow)", "cancelled");
-	log = job_log(h, run, "test (slow)");
+	log = harness_job_log(h, run, "test (slow)");
 	expect_not_contains(h, log, "log of the slow leg", "SLOW-FINISHED-42");
 	free(log);
-	log = job_log(h, run, "test (fast)");
+	log = harness_job_log(h, run, "test (fast)");
 	harness_expect_contains(h, log, "log of the fast leg", "FAST-FAILING-2");
 	free(log);
 	expect_pid_gone(h, pidfile, "the cancelled leg's sleep");
@@ -706,7 +622,7 @@ START_TEST(test_matrix_without_fail_fast_lets_siblings_finish)
 	harness_expect_str(h, run, "run", "conclusion", "failure");
 	expect_job(h, run, "test (fast)", "failure");
 	expect_job(h, run, "test (slow)", "success");
-	log = job_log(h, run, "test (slow)");
+	log = harness_job_log(h, run, "test (slow)");
 	harness_expect_contains(h, log, "log of the slow leg",
 	    "SLOW-FINISHED-42");
 	free(log);
@@ -786,14 +702,14 @@ START_TEST(test_needs_failure_skips_dependants_but_always_job_runs)
 	expect_step(h, harness_job(h, run, "d"), "on b failure", NULL,
 	    "success");
 
-	log = job_log(h, run, "d");
+	log = harness_job_log(h, run, "d");
 	harness_expect_contains(h, log, "log of d", "D-SEES b=failure c=skipped");
 	harness_expect_contains(h, log, "log of d", "D-B-FAILED-8");
 	free(log);
-	log = job_log(h, run, "c");
+	log = harness_job_log(h, run, "c");
 	expect_not_contains(h, log, "log of c", "C-RAN-6");
 	free(log);
-	log = job_log(h, run, "b");
+	log = harness_job_log(h, run, "b");
 	harness_expect_contains(h, log, "log of b", "B-RAN-4");
 	free(log);
 
@@ -916,7 +832,7 @@ START_TEST(test_if_on_event_name_and_ref_selects_jobs_and_steps)
 	expect_step(h, job, "on pull request", "skipped", "skipped");
 	expect_step(h, job, "on main", "success", "success");
 	expect_step(h, job, "on tag", "skipped", "skipped");
-	log = job_log(h, run, "main-only");
+	log = harness_job_log(h, run, "main-only");
 	harness_expect_contains(h, log, "log of main-only", "PUSH-STEP-2");
 	harness_expect_contains(h, log, "log of main-only", "MAIN-STEP-6");
 	expect_not_contains(h, log, "log of main-only", "PR-STEP-4");
@@ -932,7 +848,7 @@ START_TEST(test_if_on_event_name_and_ref_selects_jobs_and_steps)
 	expect_job(h, run, "main-only", "skipped");
 	expect_job(h, run, "not-main", "success");
 	expect_job(h, run, "pr-only", "skipped");
-	log = job_log(h, run, "not-main");
+	log = harness_job_log(h, run, "not-main");
 	harness_expect_contains(h, log, "log of not-main",
 	    "NOT-MAIN-10 ref=refs/heads/dev");
 	free(log);
@@ -947,7 +863,7 @@ START_TEST(test_if_on_event_name_and_ref_selects_jobs_and_steps)
 	    "refs/heads/main", NULL);
 	merge = open_pull_request(h, repo, 7, "dev", sha, "main", base,
 	    "a pull request");
-	run = wait_event_run(h, "pull_request", RUN_MS);
+	run = harness_wait_event_run(h, "pull_request", RUN_MS);
 	harness_expect_str(h, run, "pull_request run", "conclusion",
 	    "success");
 	expect_job(h, run, "main-only", "skipped");
@@ -956,7 +872,7 @@ START_TEST(test_if_on_event_name_and_ref_selects_jobs_and_steps)
 	job = harness_job(h, run, "pr-only");
 	expect_step(h, job, "pr step on pull request", "success", "success");
 	expect_step(h, job, "pr step on push", "skipped", "skipped");
-	log = job_log(h, run, "pr-only");
+	log = harness_job_log(h, run, "pr-only");
 	harness_expect_contains(h, log, "log of pr-only",
 	    "PR-JOB-12 ref=refs/pull/7/merge");
 	harness_expect_contains(h, log, "log of pr-only", "PR-EVENT-STEP-14");
@@ -1023,11 +939,11 @@ START_TEST(test_pull_request_without_merge_sha_uses_merge_ref)
 
 	merge = open_pull_request_as(h, repo, 8, "feature", sha, "main", base,
 	    "late merge sha", 0, 1);
-	run = wait_event_run(h, "pull_request", RUN_MS);
+	run = harness_wait_event_run(h, "pull_request", RUN_MS);
 	harness_expect_str(h, run, "pull_request run", "conclusion",
 	    "success");
 	harness_expect_str(h, run, "pull_request run", "head_sha", merge);
-	log = job_log(h, run, "check");
+	log = harness_job_log(h, run, "check");
 	{
 		char *want = xasprintf("PR-SHA=%s REF=refs/pull/8/merge", merge);
 
@@ -1101,7 +1017,7 @@ START_TEST(test_step_outputs_reach_dependent_job_through_needs)
 	    "value-42");
 	harness_expect_str(h, outputs, "outputs of produce", "multi",
 	    "line one 1\nline two 2");
-	log = job_log(h, run, "consume");
+	log = harness_job_log(h, run, "consume");
 	harness_expect_contains(h, log, "log of consume", "got-single=value-42");
 	harness_expect_contains(h, log, "log of consume", "MULTI-EXACT-42");
 	free(log);
@@ -1161,7 +1077,7 @@ START_TEST(test_continue_on_error_step_fails_outcome_not_job)
 	expect_step(h, job, "when flaky failed", "success", "success");
 	/* 4.8: a step rescued by continue-on-error does not fail the job. */
 	expect_step(h, job, "on job failure", "skipped", "skipped");
-	log = job_log(h, run, "j");
+	log = harness_job_log(h, run, "j");
 	harness_expect_contains(h, log, "log of j", "FLAKY-RAN-2");
 	harness_expect_contains(h, log, "log of j",
 	    "AFTER outcome=failure conclusion=success");
@@ -1225,7 +1141,7 @@ START_TEST(test_step_timeout_kills_process_group_and_fails_job)
 	job = harness_job(h, run, "j");
 	expect_step(h, job, "sleeper", "failure", "failure");
 	expect_step(h, job, "after", "skipped", "skipped");
-	log = job_log(h, run, "j");
+	log = harness_job_log(h, run, "j");
 	harness_expect_contains(h, log, "log of j", "has timed out");
 	expect_not_contains(h, log, "log of j", "SLEEPER-WOKE-2");
 	expect_not_contains(h, log, "log of j", "AFTER-RAN-4");
@@ -1322,7 +1238,7 @@ START_TEST(test_env_path_and_output_files_reach_later_steps_only)
 	run = harness_wait_run(h, sha, NULL, RUN_MS);
 	harness_expect_str(h, run, "run", "conclusion", "success");
 	expect_job(h, run, "j", "success");
-	log = job_log(h, run, "j");
+	log = harness_job_log(h, run, "j");
 	harness_expect_contains(h, log, "log of j", "before-foo=unset");
 	harness_expect_contains(h, log, "log of j", "before-tool=missing-2");
 	/* 5.3: GITHUB_ENV / GITHUB_PATH apply to subsequent steps only. */
@@ -1516,7 +1432,7 @@ START_TEST(test_concurrency_cancel_in_progress_cancels_older_run)
 	    "cancelled", (long long)took);
 	harness_expect_str(h, run1, "first run", "conclusion", "cancelled");
 	expect_job(h, run1, "long", "cancelled");
-	log = job_log(h, run1, "long");
+	log = harness_job_log(h, run1, "long");
 	expect_not_contains(h, log, "log of the first run", "LONG-DONE-21");
 	free(log);
 	expect_pid_gone(h, pidfile, "the cancelled run's sleep");
@@ -1524,7 +1440,7 @@ START_TEST(test_concurrency_cancel_in_progress_cancels_older_run)
 	run2 = harness_wait_run(h, sha2, NULL, RUN_MS);
 	harness_expect_str(h, run2, "second run", "conclusion", "success");
 	expect_job(h, run2, "long", "success");
-	log = job_log(h, run2, "long");
+	log = harness_job_log(h, run2, "long");
 	harness_expect_contains(h, log, "log of the second run",
 	    "LONG-DONE-21");
 	free(log);
@@ -1603,7 +1519,7 @@ START_TEST(test_concurrency_without_cancel_keeps_newer_run_pending)
 	harness_expect_str(h, run1, "first run", "conclusion", "success");
 	run2 = harness_wait_run(h, sha2, NULL, RUN_MS);
 	harness_expect_str(h, run2, "second run", "conclusion", "success");
-	log = job_log(h, run2, "j");
+	log = harness_job_log(h, run2, "j");
 	harness_expect_contains(h, log, "log of the second run",
 	    "SECOND-AFTER-FIRST-4");
 	free(log);
@@ -1656,7 +1572,7 @@ START_TEST(test_runs_on_unmatched_labels_stays_queued_with_reason)
 	expect_job(h, run, "plain", "success");
 	/* Labels are case-insensitive. */
 	expect_job(h, run, "mixed-case", "success");
-	log = job_log(h, run, "plain");
+	log = harness_job_log(h, run, "plain");
 	harness_expect_contains(h, log, "log of plain", "PLAIN-RAN-4");
 	free(log);
 	/* No worker has "gpu": the job waits and says why. */
@@ -1750,7 +1666,7 @@ START_TEST(test_add_mask_hides_value_and_error_command_annotates)
 	job = harness_job(h, run, "j");
 	expect_step(h, job, "mask", "success", "success");
 
-	log = job_log(h, run, "j");
+	log = harness_job_log(h, run, "j");
 	harness_expect_contains(h, log, "log of j", "MASK-STEP-DONE-2");
 	/* 5.5: masked in every later line of the job, as ***. */
 	harness_expect_contains(h, log, "log of j", "value is ***.");
@@ -1978,7 +1894,7 @@ START_TEST(test_always_step_after_cancel_runs_to_the_end)
 	job = harness_job(h, run, "test (slow)");
 	expect_step(h, job, "cleanup", "success", "success");
 	expect_step(h, job, "after", "skipped", "skipped");
-	log = job_log(h, run, "test (slow)");
+	log = harness_job_log(h, run, "test (slow)");
 	harness_expect_contains(h, log, "log of the cancelled leg",
 	    "CLEANUP-DONE-2");
 	free(log);
@@ -2155,7 +2071,7 @@ START_TEST(test_cancelled_run_still_runs_always_jobs)
 	expect_job(h, run1, "a", "cancelled");
 	expect_job(h, run1, "report", "success");
 	expect_job(h, run1, "deploy", "cancelled");
-	log = job_log(h, run1, "report");
+	log = harness_job_log(h, run1, "report");
 	harness_expect_contains(h, log, "log of report", "REPORT-7 cancelled");
 	free(log);
 	run2 = harness_wait_run(h, sha2, NULL, RUN_MS);
@@ -2213,7 +2129,7 @@ START_TEST(test_run_as_runs_steps_unprivileged)
 	sha = harness_push(h, repo, "main", "run as");
 	run = harness_wait_run(h, sha, NULL, RUN_MS);
 	harness_expect_str(h, run, "run", "conclusion", "success");
-	log = job_log(h, run, "j");
+	log = harness_job_log(h, run, "j");
 	want = xasprintf("UID=%ld", (long)pw->pw_uid);
 	harness_expect_contains(h, log, "the step's uid", want);
 	free(want);
@@ -2255,10 +2171,11 @@ START_TEST(test_matrix_from_needs_output_expands_when_known)
 	    "    steps:\n"
 	    "      - id: m\n"
 	    "        run: echo 'matrix={\"py\":[\"3.11\",\"3.12\"],\"include\":"
-	    "[{\"py\":\"3.12\",\"extra\":\"x\"}]}' >> \"$GITHUB_OUTPUT\"\n"
+	    "[{\"py\":\"3.12\",\"extra\":\"x\",\"os\":\"X64\"},"
+	    "{\"py\":\"3.11\",\"os\":\"linux\"}]}' >> \"$GITHUB_OUTPUT\"\n"
 	    "  test:\n"
 	    "    needs: setup\n"
-	    "    runs-on: self-hosted\n"
+	    "    runs-on: [self-hosted, '${{ matrix.os }}']\n"
 	    "    strategy:\n"
 	    "      matrix: ${{ fromJSON(needs.setup.outputs.matrix) }}\n"
 	    "    steps:\n"
@@ -2278,11 +2195,24 @@ START_TEST(test_matrix_from_needs_output_expands_when_known)
 	expect_job(h, run, "after", "success");
 	harness_assert(h, json_array_size(json_object_get(run, "jobs")) == 4,
 	    "expected 4 jobs: %s", harness_json_text(run));
-	log = job_log(h, run, "test (3.12)");
+	/* Each leg's runs-on, evaluated with its own matrix values. */
+	{
+		char *l1 = harness_json_text(json_object_get(harness_job(h, run,
+		    "test (3.11)"), "labels"));
+		char *l2 = harness_json_text(json_object_get(harness_job(h, run,
+		    "test (3.12)"), "labels"));
+
+		harness_assert(h, strcmp(l1, "[\"self-hosted\",\"linux\"]") == 0
+		    && strcmp(l2, "[\"self-hosted\",\"x64\"]") == 0,
+		    "leg labels %s %s", l1, l2);
+		free(l1);
+		free(l2);
+	}
+	log = harness_job_log(h, run, "test (3.12)");
 	harness_expect_contains(h, log, "log of test (3.12)",
 	    "LEG=3.12 EXTRA=x AT=1/2");
 	free(log);
-	log = job_log(h, run, "test (3.11)");
+	log = harness_job_log(h, run, "test (3.11)");
 	harness_expect_contains(h, log, "log of test (3.11)",
 	    "LEG=3.11 EXTRA= AT=0/2");
 	free(log);

@@ -35,6 +35,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <libpq-fe.h>
+
+#include "config.h"
 #include "harness.h"
 #include "util.h"
 
@@ -698,8 +701,8 @@ void
 harness_start_at(struct harness *h, const char *file, int line)
 {
 	char *kilnd, *argv[4];
-	pid_t parent = getpid(), pid;
-	int fd, exited = -1;
+	pid_t pid;
+	int exited = -1;
 	int64_t t0;
 
 	if (h->kilnd > 0)
@@ -713,34 +716,12 @@ harness_start_at(struct harness *h, const char *file, int line)
 	argv[2] = h->conf;
 	argv[3] = NULL;
 
-	fflush(stdout);
-	fflush(stderr);
-	if ((pid = fork()) == -1)
-		harness_fail_at(h, file, line, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		/*
-		 * Own process group: Check's killpg() of the test's group
-		 * must not SIGKILL kilnd before it stopped its postgres.
-		 * Death of the test sends SIGTERM: a clean stop instead.
-		 */
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(127);
-		child_reset_signals();
-		fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd != -1) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if ((fd = open("/dev/null", O_RDONLY)) != -1)
-			dup2(fd, 0);
-		child_close_fds();
-		execv(argv[0], argv);
-		dprintf(2, "harness: exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);	/* either side may win the race */
+	/*
+	 * Own process group: Check's killpg() of the test's group must not
+	 * SIGKILL kilnd before it stopped its postgres.  Death of the test
+	 * sends SIGTERM: a clean stop instead.
+	 */
+	pid = harness_spawn(h, argv);
 	h->kilnd = pid;
 	live_add(h);
 	free(kilnd);
@@ -1048,8 +1029,8 @@ static char *git_env[] = {
  * Run git with args (NULL-terminated) in cwd; fails the test unless it
  * exits 0.  Returns its stdout, trimmed (caller frees).
  */
-static char * __attribute__((sentinel))
-git(struct harness *h, const char *cwd, ...)
+char *
+harness_git(struct harness *h, const char *cwd, ...)
 {
 	char *argv[32];
 	struct buf out = { 0 }, err = { 0 };
@@ -1117,11 +1098,11 @@ harness_repo_new_unregistered(struct harness *h, const char *full_name)
 	free(slug);
 	free(gitdir);
 
-	out = git(h, NULL, "init", "-q", "--bare", repo->bare, NULL);
+	out = harness_git(h, NULL, "init", "-q", "--bare", repo->bare, NULL);
 	free(out);
-	out = git(h, NULL, "init", "-q", "-b", "main", repo->work, NULL);
+	out = harness_git(h, NULL, "init", "-q", "-b", "main", repo->work, NULL);
 	free(out);
-	out = git(h, repo->work, "remote", "add", "origin", repo->bare, NULL);
+	out = harness_git(h, repo->work, "remote", "add", "origin", repo->bare, NULL);
 	free(out);
 	h->repos++;
 	return repo;
@@ -1179,20 +1160,20 @@ harness_repo_commit_push(struct harness_repo *repo, const char *branch,
 	char *ref, *old, *sha, *out, *refspec;
 
 	ref = xasprintf("refs/heads/%s", branch);
-	old = git(h, NULL, "--git-dir", repo->bare, "for-each-ref",
+	old = harness_git(h, NULL, "--git-dir", repo->bare, "for-each-ref",
 	    "--format=%(objectname)", ref, NULL);
 	if (*old == '\0') {
 		free(old);
 		old = xstrdup(ZERO_SHA);
 	}
-	out = git(h, repo->work, "add", "-A", NULL);
+	out = harness_git(h, repo->work, "add", "-A", NULL);
 	free(out);
-	out = git(h, repo->work, "commit", "-q", "--allow-empty", "-m",
+	out = harness_git(h, repo->work, "commit", "-q", "--allow-empty", "-m",
 	    message, NULL);
 	free(out);
-	sha = git(h, repo->work, "rev-parse", "HEAD", NULL);
+	sha = harness_git(h, repo->work, "rev-parse", "HEAD", NULL);
 	refspec = xasprintf("HEAD:%s", ref);
-	out = git(h, repo->work, "push", "-q", "--force", "origin", refspec,
+	out = harness_git(h, repo->work, "push", "-q", "--force", "origin", refspec,
 	    NULL);
 	free(out);
 	free(refspec);
@@ -1295,6 +1276,149 @@ harness_push_at(struct harness *h, const char *file, int line,
 	free(sig);
 	free(guid);
 	return sha;
+}
+
+char *
+harness_pull_request_at(struct harness *h, const char *file, int line,
+    struct harness_repo *repo, const char *event, int number,
+    const char *head, const char *head_sha, const char *base,
+    const char *base_sha, const char *title, const char *merge_sha)
+{
+	struct harness_resp r;
+	char *body, *sig, *guid;
+	json_t *push, *ev, *pr;
+
+	/* repository and sender exactly as in a push event. */
+	push = harness_push_event(repo, "refs/heads/x", head_sha, head_sha,
+	    title);
+	ev = json_pack("{s:s, s:i, s:{s:i, s:s, s:b, s:b, s:s, s:s, "
+	    "s:{s:s, s:s, s:s, s:O}, s:{s:s, s:s, s:s, s:O}}, s:O, s:O}",
+	    "action", "opened", "number", number,
+	    "pull_request", "number", number, "state", "open", "draft", 0,
+	    "merged", 0, "merge_commit_sha", merge_sha != NULL ? merge_sha :
+	    "", "title", title,
+	    "head", "ref", head, "sha", head_sha, "label", head, "repo",
+	    json_object_get(push, "repository"),
+	    "base", "ref", base, "sha", base_sha, "label", base, "repo",
+	    json_object_get(push, "repository"),
+	    "repository", json_object_get(push, "repository"),
+	    "sender", json_object_get(push, "sender"));
+	if (ev == NULL)
+		harness_fail_at(h, file, line, "cannot build the %s payload",
+		    event);
+	pr = json_object_get(ev, "pull_request");
+	/* GitHub often sends the event before the test merge is computed. */
+	if (merge_sha == NULL)
+		json_object_set_new(pr, "merge_commit_sha", json_null());
+	body = harness_json_text(ev);
+	sig = harness_sign(repo->secret, body, strlen(body));
+	guid = harness_guid();
+	harness_webhook(h, event, guid, sig, body, strlen(body), &r);
+	if (r.status != 202)
+		harness_fail_at(h, file, line, "%s webhook: expected 202, got "
+		    "%ld %s%s", event, r.status, r.body.data, r.error);
+	harness_resp_free(&r);
+	json_decref(push);
+	json_decref(ev);
+	free(sig);
+	free(guid);
+	return body;
+}
+
+/* ---- other processes and the database ---- */
+
+pid_t
+harness_spawn(struct harness *h, char *const argv[])
+{
+	pid_t parent = getpid(), pid;
+	int fd;
+
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1)
+		harness_fail(h, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
+		child_reset_signals();
+		fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd != -1) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if ((fd = open("/dev/null", O_RDONLY)) != -1)
+			dup2(fd, 0);
+		child_close_fds();
+		execv(argv[0], argv);
+		dprintf(2, "harness: exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);	/* either side may win the race */
+	return pid;
+}
+
+void
+harness_kill(struct harness *h, pid_t pid)
+{
+	int64_t until = now_ms() + HARNESS_STOP_MS;
+	int status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ms() > until) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			harness_fail(h, "process %ld did not stop on SIGTERM",
+			    (long)pid);
+		}
+		poll(NULL, 0, 50);
+	}
+}
+
+char *
+harness_sql(struct harness *h, const char *sql, ...)
+{
+	struct kiln_config cfg;
+	const char *params[16];
+	char err[512], *conninfo, *out;
+	PGconn *db;
+	PGresult *res;
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, sql);
+	while (n < 16 && (params[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	if (config_load(h->conf, &cfg, err, sizeof err) == -1)
+		harness_fail(h, "harness_sql: %s", err);
+	conninfo = config_conninfo(&cfg);
+	config_free(&cfg);
+	db = PQconnectdb(conninfo);
+	free(conninfo);
+	if (PQstatus(db) != CONNECTION_OK) {
+		snprintf(err, sizeof err, "%s", PQerrorMessage(db));
+		PQfinish(db);
+		harness_fail(h, "harness_sql: connecting: %s", err);
+	}
+	res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK) {
+		snprintf(err, sizeof err, "%s", PQerrorMessage(db));
+		PQclear(res);
+		PQfinish(db);
+		harness_fail(h, "harness_sql: %s: %s", sql, err);
+	}
+	out = xstrdup(PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0,
+	    0) ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	PQfinish(db);
+	return out;
 }
 
 /* ---- cictl ---- */
@@ -1501,6 +1625,55 @@ harness_wait_run_at(struct harness *h, const char *file, int line,
 }
 
 /* ---- JSON helpers ---- */
+
+struct event_wait {
+	const char	*event;
+	json_t		*found;	/* the completed run */
+	char		*last;	/* the runs last seen */
+};
+
+static int
+event_run_done_cb(struct harness *h, void *p)
+{
+	struct event_wait *w = p;
+	json_t *runs = harness_runs(h), *r;
+	const char *s;
+	size_t i;
+
+	free(w->last);
+	w->last = harness_json_text(runs);
+	json_array_foreach(runs, i, r) {
+		if ((s = harness_str(r, "event")) != NULL &&
+		    strcmp(s, w->event) == 0 && (s = harness_str(r,
+		    "status")) != NULL && strcmp(s, "completed") == 0) {
+			w->found = harness_show(h, json_object_get(r, "id"));
+			break;
+		}
+	}
+	json_decref(runs);
+	return w->found != NULL;
+}
+
+json_t *
+harness_wait_event_run_at(struct harness *h, const char *file, int line,
+    const char *event, int64_t timeout_ms)
+{
+	struct event_wait w = { event, NULL, NULL };
+
+	if (!harness_wait_for(h, timeout_ms, event_run_done_cb, &w))
+		harness_fail_at(h, file, line, "no completed %s run within %lld "
+		    "ms; runs: %.4000s", event, (long long)timeout_ms,
+		    w.last ? w.last : "");
+	free(w.last);
+	return w.found;
+}
+
+char *
+harness_job_log(struct harness *h, const json_t *run, const char *name)
+{
+	return harness_logs(h, json_object_get(harness_job(h, run, name),
+	    "id"));
+}
 
 const char *
 harness_str(const json_t *obj, const char *key)

@@ -212,6 +212,14 @@ struct harness_repo *harness_repo_new(struct harness *, const char *full_name);
 struct harness_repo *harness_repo_new_unregistered(struct harness *,
 	     const char *full_name);
 void	 harness_repo_free(struct harness_repo *);
+/*
+ * Run git (as a test identity, no system or global config) in cwd (NULL:
+ * inherit) with the NULL-terminated arguments; the test fails unless it
+ * exits 0.  Returns its output without trailing white space (caller
+ * frees).
+ */
+char	*harness_git(struct harness *, const char *cwd, ...)
+	     __attribute__((sentinel));
 /* Write path (relative to the work tree) with content. */
 void	 harness_repo_write(struct harness_repo *, const char *path,
 	     const char *content);
@@ -242,6 +250,43 @@ char	*harness_push_at(struct harness *, const char *file, int line,
 #define harness_push(h, repo, branch, message) \
 	harness_push_at((h), __FILE__, __LINE__, (repo), (branch), (message))
 
+/*
+ * The pull_request (or pull_request_target: event) webhook GitHub sends
+ * when pull request number from head (at head_sha) into base (at base_sha)
+ * is opened (reference 1.6), signed and delivered; the test fails unless
+ * kilnd answers 202.  merge_sha NULL sends merge_commit_sha null (GitHub
+ * has not computed the test merge yet).  Returns the body sent (caller
+ * frees), for `cictl plan --payload`.
+ */
+char	*harness_pull_request_at(struct harness *, const char *file, int line,
+	     struct harness_repo *, const char *event, int number,
+	     const char *head, const char *head_sha, const char *base,
+	     const char *base_sha, const char *title, const char *merge_sha);
+#define harness_pull_request(h, repo, event, number, head, head_sha, base, \
+	    base_sha, title, merge_sha) \
+	harness_pull_request_at((h), __FILE__, __LINE__, (repo), (event), \
+	    (number), (head), (head_sha), (base), (base_sha), (title), \
+	    (merge_sha))
+
+/* ---- other processes and the database ---- */
+
+/*
+ * Start argv (argv[0] a path) in the background, in its own process group,
+ * its output appended to kilnd's log (harness_fail shows it), SIGTERMed
+ * should the test die.  Returns its pid; stop it with harness_kill()
+ * before harness_stop(), which counts it as a leftover otherwise.
+ */
+pid_t	 harness_spawn(struct harness *, char *const argv[]);
+/* SIGTERM pid and reap it (SIGKILL after HARNESS_STOP_MS). */
+void	 harness_kill(struct harness *, pid_t);
+/*
+ * Run sql on kilnd's embedded database (params: NULL-terminated strings,
+ * $1 ...).  Returns the first column of the first row as a new string
+ * ("" when there is no row or it is NULL); the test fails on an error.
+ */
+char	*harness_sql(struct harness *, const char *sql, ...)
+	     __attribute__((sentinel));
+
 /* ---- cictl and its JSON ---- */
 
 /*
@@ -267,6 +312,19 @@ json_t	*harness_wait_run_at(struct harness *, const char *file, int line,
 	     const char *head_sha, const char *path, int64_t timeout_ms);
 #define harness_wait_run(h, sha, path, ms) \
 	harness_wait_run_at((h), __FILE__, __LINE__, (sha), (path), (ms))
+
+/*
+ * Wait (up to timeout_ms) for the first completed run of event (push,
+ * pull_request ...); returns `show --json` of it.  Fails the test, with
+ * the runs last seen, on timeout.
+ */
+json_t	*harness_wait_event_run_at(struct harness *, const char *file,
+	     int line, const char *event, int64_t timeout_ms);
+#define harness_wait_event_run(h, event, ms) \
+	harness_wait_event_run_at((h), __FILE__, __LINE__, (event), (ms))
+/* The log of the job named name of run (`show --json`); caller frees. */
+char	*harness_job_log(struct harness *, const json_t *run,
+	     const char *name);
 
 /* Borrowed: the first object of array whose string field key equals value. */
 json_t	*harness_find(const json_t *array, const char *key, const char *value);

@@ -780,7 +780,7 @@ START_TEST(test_plan_json_shape)
 		"jobs",
 	};
 	static const char *const jkeys[] = { "id", "name", "matrix", "needs",
-	    "skipped", "decided_at_run_time", "fails", "reason" };
+	    "labels", "skipped", "decided_at_run_time", "fails", "reason" };
 	json_t *p, *ws, *w, *j, *v;
 	size_t i, k, njobs = 0;
 
