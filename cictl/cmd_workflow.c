@@ -44,6 +44,7 @@
 #include "event.h"
 #include "expr.h"
 #include "planner.h"
+#include "status.h"
 #include "support.h"
 #include "trigger.h"
 #include "workflow.h"
@@ -589,14 +590,17 @@ plan_unknown_paths_cb(void *arg, const char *const **paths, size_t *n)
 	return -1;
 }
 
-/* The needs context (results, empty outputs) for the fates of job's needs,
- * reading the run-time ones as result rt.  *ok, *failed: status bits. */
+/*
+ * The needs context (results, empty outputs) by the fates of job's needs,
+ * the run-time ones ending as rt.  *ok, *failed: the status functions.
+ */
 static json_t *
 plan_needs(const struct workflow *wf, const struct wf_job *job,
-    const enum plan_fate *fate, const char *rt, int *ok, int *failed)
+    const enum plan_fate *fate, enum status_conclusion rt, int *ok,
+    int *failed)
 {
 	json_t *needs = json_object();
-	const char *result;
+	enum status_conclusion result;
 	size_t k;
 	int idx;
 
@@ -606,22 +610,22 @@ plan_needs(const struct workflow *wf, const struct wf_job *job,
 		idx = workflow_job_index(wf, job->needs[k]);
 		switch (idx < 0 ? FATE_FAILS : fate[idx]) {
 		case FATE_RUNS:
-			result = "success";
+			result = CONCLUSION_SUCCESS;
 			break;
 		case FATE_SKIPPED:
-			result = "skipped";
+			result = CONCLUSION_SKIPPED;
 			break;
 		case FATE_RUN_TIME:
 			result = rt;
 			break;
 		default:
-			result = "failure";
+			result = CONCLUSION_FAILURE;
 			break;
 		}
-		*ok &= strcmp(result, "success") == 0;
-		*failed |= strcmp(result, "failure") == 0;
+		*ok &= result == CONCLUSION_SUCCESS;
+		*failed |= result == CONCLUSION_FAILURE;
 		json_object_set_new(needs, job->needs[k], json_pack("{s:s, s:{}}",
-		    "result", result, "outputs"));
+		    "result", status_conclusion_name(result), "outputs"));
 	}
 	return needs;
 }
@@ -629,7 +633,7 @@ plan_needs(const struct workflow *wf, const struct wf_job *job,
 /* job's if: with its needs as fate says (run-time ones as rt): 1, 0, -1. */
 static int
 plan_eval_if(const struct workflow *wf, const struct wf_job *job,
-    json_t *contexts, const enum plan_fate *fate, const char *rt,
+    json_t *contexts, const enum plan_fate *fate, enum status_conclusion rt,
     char *err, size_t errsz)
 {
 	struct expr_ctx ectx;
@@ -672,8 +676,8 @@ static enum plan_fate
 plan_fate_of(const struct workflow *wf, const struct wf_job *job,
     json_t *contexts, const enum plan_fate *fate, char **why)
 {
-	static const char *const results[] = { "success", "failure",
-	    "skipped" };
+	static const enum status_conclusion results[] = { CONCLUSION_SUCCESS,
+	    CONCLUSION_FAILURE, CONCLUSION_SKIPPED };
 	char err[1024];
 	const char *need;
 	int r, first = -2;

@@ -2,8 +2,6 @@
  * status: see status.h.  The tables are indexed by the enums; a value out
  * of range (never expected) reads as the most cautious word.
  */
-#include <string.h>
-
 #include "status.h"
 #include "util.h"
 
@@ -37,17 +35,4 @@ status_conclusion_name(enum status_conclusion c)
 	if ((size_t)c >= nitems(status_conclusion_names))
 		return "failure";
 	return status_conclusion_names[c];
-}
-
-int
-status_conclusion_parse(const char *s, enum status_conclusion *out)
-{
-	size_t i;
-
-	for (i = 0; s != NULL && i < nitems(status_conclusion_names); i++)
-		if (strcmp(s, status_conclusion_names[i]) == 0) {
-			*out = (enum status_conclusion)i;
-			return 0;
-		}
-	return -1;
 }

@@ -33,8 +33,4 @@ enum status_conclusion {
 const char	*status_state_name(enum status_state);
 const char	*status_conclusion_name(enum status_conclusion);
 
-/* The conclusion named s: 0, or -1 when s names none. */
-int		 status_conclusion_parse(const char *s,
-		    enum status_conclusion *out);
-
 #endif

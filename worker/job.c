@@ -205,37 +205,32 @@ job_cancelled_cb(void *arg)
 	return jr->cancel_requested && !jr->step_after_cancel;
 }
 
-/* A step's row: in progress (started now), or completed with its result. */
+/*
+ * A step's row: in progress (started now, renamed when name is not NULL),
+ * or completed with its conclusion and outcome.
+ */
 static void
-job_step_start(struct jobrun *jr, size_t number, const char *name)
+job_step_update(struct jobrun *jr, size_t number, enum status_state state,
+    enum status_conclusion conclusion, enum status_conclusion outcome,
+    const char *name)
 {
 	char id[32], num[32];
-	const char *params[3] = { id, num, name };
+	int done = state == STATE_COMPLETED;
+	const char *params[6] = { id, num, status_state_name(state),
+	    done ? status_conclusion_name(conclusion) : NULL,
+	    done ? status_conclusion_name(outcome) : NULL, name };
 
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
 	snprintf(num, sizeof num, "%zu", number);
 	PQclear(worker_exec(jr->w,
-	    "UPDATE steps SET status = 'in_progress', started_at = now(), "
-	    "name = coalesce($3, name) "
+	    "UPDATE steps SET status = $3, conclusion = $4, outcome = $5, "
+	    "name = coalesce($6, name), "
+	    "started_at = CASE WHEN $3 = 'in_progress' THEN now() "
+	    "ELSE started_at END, "
+	    "completed_at = CASE WHEN $3 = 'completed' THEN now() "
+	    "ELSE completed_at END "
 	    "WHERE job_id = $1::bigint AND number = $2::int",
-	    3, params, "starting a step"));
-}
-
-static void
-job_step_done(struct jobrun *jr, size_t number,
-    enum status_conclusion conclusion, enum status_conclusion outcome)
-{
-	char id[32], num[32];
-	const char *params[4] = { id, num, status_conclusion_name(conclusion),
-	    status_conclusion_name(outcome) };
-
-	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
-	snprintf(num, sizeof num, "%zu", number);
-	PQclear(worker_exec(jr->w,
-	    "UPDATE steps SET status = 'completed', conclusion = $3, "
-	    "outcome = $4, completed_at = now() "
-	    "WHERE job_id = $1::bigint AND number = $2::int",
-	    4, params, "completing a step"));
+	    6, params, "updating a step"));
 }
 
 static void
@@ -907,8 +902,8 @@ job_step(struct jobrun *jr, size_t i)
 	}
 	/* Past the job's timeout nothing more runs (ARCHITECTURE.md). */
 	if (!run || jr->timed_out) {
-		job_step_done(jr, i + 1, CONCLUSION_SKIPPED,
-		    CONCLUSION_SKIPPED);
+		job_step_update(jr, i + 1, STATE_COMPLETED, CONCLUSION_SKIPPED,
+		    CONCLUSION_SKIPPED, NULL);
 		outcome = CONCLUSION_SKIPPED;
 		goto record;
 	}
@@ -916,7 +911,8 @@ job_step(struct jobrun *jr, size_t i)
 	    context_eval_string(step->name, &ctx_scope_step, &ctx, &name, err,
 	    sizeof err) == -1)
 		name = NULL;
-	job_step_start(jr, i + 1, name);
+	job_step_update(jr, i + 1, STATE_IN_PROGRESS, CONCLUSION_SUCCESS,
+	    CONCLUSION_SUCCESS, name);
 	/* Work kiln cannot do fails, and no continue-on-error hides it. */
 	if ((unsupported = support_step(step)) != NULL) {
 		job_logf(jr, "##[error]%s\n", unsupported);
@@ -966,7 +962,8 @@ finish:
 		jr->status = CONCLUSION_FAILURE;
 	if (outcome == CONCLUSION_CANCELLED)
 		jr->status = CONCLUSION_CANCELLED;
-	job_step_done(jr, i + 1, conclusion, outcome);
+	job_step_update(jr, i + 1, STATE_COMPLETED, conclusion, outcome,
+	    NULL);
 record:
 	/* Only steps with an id are in the steps context. */
 	if (step->id != NULL) {
