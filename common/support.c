@@ -283,6 +283,7 @@ support_audit(const struct workflow *wf, struct wf_errors *warnings)
 			free(why);
 		}
 	}
-	qsort(warnings->v + from, warnings->n - from, sizeof *warnings->v,
-	    support_cmp);
+	if (warnings->n > from)
+		qsort(warnings->v + from, warnings->n - from,
+		    sizeof *warnings->v, support_cmp);
 }
