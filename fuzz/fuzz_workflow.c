@@ -5,8 +5,10 @@
  *
  * Each input is one file.  The target parses it, formats the errors as the
  * callers print them, reads a few parts of the model the way the planner
- * does (job lookup, branch filters, maps) and frees everything, so ASan
- * sees every allocation released.  The parser's own YAML, expression, glob
+ * does (job lookup, branch filters, maps), and for a valid file runs what
+ * lint and the worker run on it: the audit of what kiln does not execute
+ * and the planner on a push (matrices, names, labels, expressions), then
+ * frees everything, so ASan sees every allocation released.  The parser's own YAML, expression, glob
  * and cron validation runs underneath.
  *
  * Bound: FUZZ_WF_MAX bytes, well under WF_MAX_FILE_SIZE; larger inputs
@@ -16,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event.h"
+#include "planner.h"
+#include "support.h"
 #include "workflow.h"
 
 #include "fuzz.h"
@@ -69,6 +74,43 @@ walk(const struct workflow *wf)
 	(void)workflow_job(wf, "no-such-job");
 }
 
+/* What cictl lint and the worker's planner do with a valid workflow. */
+static void
+plan(const struct workflow *wf)
+{
+	struct wf_errors warnings = { 0 };
+	struct plan_run run;
+	struct event ev;
+	json_t *payload = json_pack("{s:s, s:s, s:{s:s}}", "ref",
+	    "refs/heads/main", "after", "c0ffee", "head_commit", "message",
+	    "fuzz");
+	char *reason = NULL;
+	size_t i, j;
+
+	support_audit(wf, &warnings);
+	for (i = 0; i < warnings.n; i++)
+		FUZZ_ASSERT(warnings.v[i].line >= 0 && warnings.v[i].msg != NULL);
+	wf_errors_free(&warnings);
+	event_read(&ev, "push", payload);
+	ev.ref = "refs/heads/main";
+	ev.sha = "c0ffee";
+	ev.repo_name = "fuzz/repo";
+	if (planner_triggered(wf, &ev, NULL, NULL, &reason)) {
+		planner_plan(wf, &ev, 1, 1, &run);
+		for (i = 0; i < run.njobs; i++)
+			FUZZ_ASSERT(run.jobs[i].name != NULL &&
+			    json_is_array(run.jobs[i].labels));
+		planner_run_free(&run);
+	}
+	free(reason);
+	for (i = 0; i < wf->njobs; i++) {
+		free(support_job(&wf->jobs[i]));
+		for (j = 0; j < wf->jobs[i].nsteps; j++)
+			free(support_step(&wf->jobs[i].steps[j]));
+	}
+	json_decref(payload);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -93,6 +135,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (wf != NULL)
 		walk(wf);
+	if (wf != NULL && errs.n == 0 && errs.dropped == 0)
+		plan(wf);
 	workflow_free(wf);
 	wf_errors_free(&errs);
 	return 0;
