@@ -421,6 +421,74 @@ START_TEST(test_worker_and_cictl_plan_agree)
 }
 END_TEST
 
+
+/* Events planned so far (completed by a planner). */
+static int
+events_planned_cb(struct harness *h, void *arg)
+{
+	char *n = harness_sql(h, "SELECT count(*) FROM events WHERE status = "
+	    "'completed'", NULL);
+	int done = atoi(n) >= *(int *)arg;
+
+	free(n);
+	return done;
+}
+
+/*
+ * A pull request's skip marker is in its head commit's message (which its
+ * webhook does not carry), not in its title.
+ */
+START_TEST(test_pull_request_skip_marker_is_the_head_commits)
+{
+	struct harness *h = harness_up("pr_skip");
+	struct harness_repo *repo = harness_repo_new(h, "octo/prskip");
+	char *base, *head, *merge, *out, *n;
+	json_t *run;
+	int want = 2;
+
+	harness_repo_write(repo, ".github/workflows/pr.yml",
+	    "name: pr\n"
+	    "on: pull_request\n"
+	    "jobs:\n"
+	    "  check:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: echo checked\n");
+	base = harness_repo_commit_push(repo, "main", "base", NULL);
+	out = harness_git(h, repo->work, "checkout", "-q", "-b", "docs",
+	    NULL);
+	free(out);
+	harness_repo_write(repo, "README", "docs\n");
+	head = harness_repo_commit_push(repo, "docs", "typo [skip ci]", NULL);
+	merge = make_merge_ref(h, repo, 1, base, head);
+	free(harness_pull_request(h, repo, "pull_request", 1, "docs", head,
+	    "main", base, "Fix a typo", merge));
+	free(merge);
+	free(head);
+	/* The title says skip; the head commit does not: it runs. */
+	harness_repo_write(repo, "README", "more docs\n");
+	head = harness_repo_commit_push(repo, "docs", "more docs", NULL);
+	merge = make_merge_ref(h, repo, 2, base, head);
+	free(harness_pull_request(h, repo, "pull_request", 2, "docs", head,
+	    "main", base, "[skip ci] do not build", merge));
+	harness_assert(h, harness_wait_for(h, RUN_MS, events_planned_cb,
+	    &want), "the two pull request events were not planned");
+	run = harness_wait_event_run(h, "pull_request", RUN_MS);
+	harness_expect_str(h, run, "pull_request run", "head_sha", merge);
+	harness_expect_str(h, run, "pull_request run", "conclusion",
+	    "success");
+	json_decref(run);
+	n = harness_sql(h, "SELECT count(*) FROM runs", NULL);
+	harness_assert(h, strcmp(n, "1") == 0, "%s runs; the head commit "
+	    "with [skip ci] must have none", n);
+	free(n);
+	free(merge);
+	free(head);
+	free(base);
+	finish(h, repo);
+}
+END_TEST
+
 static Suite *
 planner_suite(void)
 {
@@ -433,6 +501,7 @@ planner_suite(void)
 	tcase_add_test(tc, test_unsupported_constructs_fail_their_jobs_loudly);
 	tcase_add_test(tc, test_timeout_above_five_days_is_capped_when_the_job_runs);
 	tcase_add_test(tc, test_worker_and_cictl_plan_agree);
+	tcase_add_test(tc, test_pull_request_skip_marker_is_the_head_commits);
 	suite_add_tcase(s, tc);
 	return s;
 }

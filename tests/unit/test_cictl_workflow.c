@@ -1271,6 +1271,11 @@ START_TEST(test_usage_lines)
 	ck_assert_ptr_nonnull(strstr(r.out, "plan DIR --event EVENT --ref REF "
 	    "[--base-ref REF] [--changed PATH]... [--payload FILE.json] "
 	    "[--json]"));
+	/* What --ref means for a pull request, and which ref the run uses. */
+	ck_assert_ptr_nonnull(strstr(r.out, "pull_request(_target): the pull "
+	    "request's HEAD branch"));
+	ck_assert_ptr_nonnull(strstr(r.out, "the base branch for "
+	    "pull_request_target"));
 	result_free(&r);
 	run(&r, NULL, "help", "lint", NULL);
 	ck_assert_ptr_nonnull(strstr(r.out, "lint [FILE|DIR...] [-v]"));
