@@ -211,7 +211,12 @@ START_TEST(test_unsupported_constructs_fail_their_jobs_loudly)
 }
 END_TEST
 
-/* GitHub accepts more than 5 days and caps it when the job runs. */
+/*
+ * Valid constructs kiln once refused or ignored: a timeout above 5 days
+ * runs, capped; a job-level defaults.run.shell expression is evaluated;
+ * environment (with deployment: true and env in its url) is valid and
+ * fails its job loudly since kiln has no environments.
+ */
 START_TEST(test_timeout_above_five_days_is_capped_when_the_job_runs)
 {
 	struct harness *h = harness_up("timeout_cap");
@@ -236,7 +241,16 @@ START_TEST(test_timeout_above_five_days_is_capped_when_the_job_runs)
 	    "    runs-on: self-hosted\n"
 	    "    timeout-minutes: 14400\n"
 	    "    steps:\n"
-	    "      - run: echo \"RAN-$((6 * 7))\"\n");
+	    "      - run: echo \"RAN-$((6 * 7))\"\n"
+	    "  shell:\n"
+	    "    runs-on: self-hosted\n"
+	    "    defaults:\n"
+	    "      run:\n"
+	    "        shell: ${{ github.event_name == 'push' && 'sh' || 'bash' "
+	    "}}\n"
+	    "    steps:\n"
+	    "      - run: '[ -z \"$BASH_VERSION\" ] && echo \"SH-$((6 * 7))\"'"
+	    "\n");
 	sha = harness_push(h, repo, "main", "daily");
 	run = harness_wait_run(h, sha, NULL, RUN_MS);
 	/* A valid workflow: no failed run with a parse error. */
@@ -249,6 +263,11 @@ START_TEST(test_timeout_above_five_days_is_capped_when_the_job_runs)
 	    "is more than the 7200 minutes (5 days) a self-hosted runner runs "
 	    "a job: this job stops after 7200 minutes");
 	harness_expect_contains(h, log, "log of plain", "RAN-42");
+	free(log);
+	harness_expect_str(h, harness_job(h, run, "shell"), "shell",
+	    "conclusion", "success");
+	log = harness_job_log(h, run, "shell");
+	harness_expect_contains(h, log, "log of shell", "SH-42");
 	free(log);
 	/* Accepted, and refused loudly when it runs: no environments here. */
 	harness_expect_str(h, harness_job(h, run, "long"), "long",
