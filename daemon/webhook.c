@@ -648,7 +648,7 @@ hook_store_pull_request(struct hook *h)
 	 */
 	if (event_ref(event_kind_find(h->event), h->json, NULL, &ref, &sha,
 	    why, sizeof why) == -1) {
-		http_reply_error(h->req, 400, "%s payload: %s", h->event, why);
+		hook_reply_error(h, 400, "%s payload: %s", h->event, why);
 		goto fail;
 	}
 	hook_store_event(h, ref, sha, NULL);
