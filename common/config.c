@@ -181,6 +181,18 @@ config_find(const char *section, const char *name)
 	return NULL;
 }
 
+/* Whether a key before index i already belongs to section sec. */
+static int
+config_keys_section_seen(size_t i, const char *sec)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (strcmp(config_keys[j].section, sec) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 config_known_section(const char *section)
 {
@@ -190,6 +202,27 @@ config_known_section(const char *section)
 		if (strcmp(config_keys[i].section, section) == 0)
 			return 1;
 	return 0;
+}
+
+/* The known sections in table order, for an error that names them all. */
+static void
+config_section_names(char *out, size_t outsz)
+{
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < nitems(config_keys); i++) {
+		const char *sec = config_keys[i].section;
+		int n;
+
+		if (config_keys_section_seen(i, sec))
+			continue;
+		n = snprintf(out + used, outsz - used, "%s%s",
+		    used ? ", " : "", sec);
+		if (n < 0 || (size_t)n >= outsz - used)
+			return;
+		used += (size_t)n;
+	}
 }
 
 static char *
@@ -252,9 +285,11 @@ config_parse_text(struct kiln_config *cfg, const char *file, char *text,
 			*close = '\0';
 			p = config_trim(p + 1);
 			if (!config_known_section(p)) {
+				char known[256];
+
+				config_section_names(known, sizeof known);
 				config_error(err, errsz, file, lineno,
-				    "unknown section [%s] (known: server, "
-				    "database, workers, log)", p);
+				    "unknown section [%s] (known: %s)", p, known);
 				return -1;
 			}
 			snprintf(section, sizeof section, "%s", p);
