@@ -107,19 +107,24 @@ CONFORMANCE_DIR ?= $(wildcard $(CURDIR)/../shared/conformance/github-expressions
 
 check: check-unit check-integration
 
+# A subset while iterating: make check-integration ITESTS="test_push test_planner"
+# (and UTESTS= for unit programs); empty runs them all.
+UNIT_RUN  = $(if $(UTESTS),$(addprefix $(B)/tests/,$(UTESTS)),$(UNIT_BIN))
+ITEST_RUN = $(if $(ITESTS),$(addprefix $(B)/itests/,$(ITESTS)),$(ITEST_BIN))
+
 # The whole suite again with sanitizers, in its own build directory.
 check-asan:
 	$(MAKE) SANITIZE=1 B=build-asan check
 
-check-unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do \
+check-unit: $(UNIT_RUN)
+	@set -e; for t in $(UNIT_RUN); do \
 		echo "== $$t"; \
 		KILN_CONFORMANCE_DIR="$(CONFORMANCE_DIR)" KILN_SRCDIR="$(CURDIR)" \
 		LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp" $$t; \
 	done
 
-check-integration: $(BINS) $(ITEST_BIN)
-	@set -e; for t in $(ITEST_BIN); do \
+check-integration: $(BINS) $(ITEST_RUN)
+	@set -e; for t in $(ITEST_RUN); do \
 		echo "== $$t"; \
 		KILN_BINDIR="$(CURDIR)/$(B)/bin" KILN_SRCDIR="$(CURDIR)" \
 		LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp" $$t; \
