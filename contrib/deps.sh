@@ -1,10 +1,30 @@
 #!/usr/bin/env bash
 # Install the Debian packages kiln needs to build, run and test, if missing.
 # Sourced by quickstart.sh and run-tests.sh; safe to run again.
+# One package per line, grouped by who needs it, so additions merge cleanly.
 kiln_deps=(
-	build-essential autoconf pkg-config git ca-certificates curl python3
-	libevent-dev libyaml-dev libgit2-dev libpq-dev libjansson-dev
-	libssl-dev libcurl4-openssl-dev libutf8proc-dev check postgresql
+	# build
+	build-essential
+	autoconf
+	automake
+	pkg-config
+	# libraries
+	libevent-dev
+	libyaml-dev
+	libgit2-dev
+	libpq-dev
+	libjansson-dev
+	libssl-dev
+	libcurl4-openssl-dev
+	libutf8proc-dev
+	# run time: embedded database, checkouts, the example pipeline
+	postgresql
+	git
+	ca-certificates
+	curl
+	python3
+	# tests
+	check
 )
 
 kiln_install_deps() {
