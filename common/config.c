@@ -77,6 +77,10 @@ static const struct config_key config_keys[] = {
 	  "root (empty: the worker's own account)" },
 	{ "log", "level", CONFIG_ENUM, OFF(log_level), "info", 0, 0,
 	  "error|warn|info|debug", "log verbosity" },
+	{ "secrets", "key_file", CONFIG_PATH, OFF(secrets_key_file), "", 0, 0,
+	  NULL, "32-byte AES-256-GCM key sealing secrets at rest (default "
+	  "<state_dir>/secret.key, created 0600 when absent; refused when its "
+	  "group or others may read it)" },
 };
 
 static char **
@@ -370,6 +374,8 @@ config_load(const char *path, struct kiln_config *cfg, char *err,
 	}
 	config_default_path(&cfg->admin_socket, cfg->state_dir, "admin.sock");
 	config_default_path(&cfg->log_socket, cfg->state_dir, "log.sock");
+	config_default_path(&cfg->secrets_key_file, cfg->state_dir,
+	    "secret.key");
 	config_default_path(&cfg->work_dir, cfg->state_dir, "work");
 	return 0;
 }

@@ -36,6 +36,9 @@ struct kiln_config {
 
 	/* [log] */
 	char	*log_level;	/* error, warn, info, debug */
+
+	/* [secrets] */
+	char	*secrets_key_file; /* default <state_dir>/secret.key */
 };
 
 /*

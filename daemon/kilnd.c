@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "config.h"
 #include "db.h"
@@ -31,6 +32,7 @@
 #include "logsrv.h"
 #include "migrate.h"
 #include "pgembed.h"
+#include "secretbox.h"
 #include "util.h"
 
 #define KILND_REAP_INTERVAL_S	5
@@ -235,6 +237,10 @@ main(int argc, char **argv)
 	k.log_dir = xasprintf("%s/logs", cfg.state_dir);
 	if (mkdir_p(k.log_dir, 0750) == -1 || mkdir_p(cfg.work_dir, 0755) == -1)
 		fatal("creating %s", k.log_dir);
+	/* Before anything starts: a key others can read stops us here. */
+	if (secretbox_key_load(cfg.secrets_key_file, 1, k.secret_key, err,
+	    sizeof err) == -1)
+		fatalx("secrets: %s", err);
 
 	if (cfg.db_url[0] == '\0' &&
 	    (k.pg = pgembed_start(&cfg, err, sizeof err)) == NULL)
@@ -316,6 +322,7 @@ main(int argc, char **argv)
 	pgembed_stop(k.pg);
 	free(k.conninfo);
 	free(k.log_dir);
+	OPENSSL_cleanse(k.secret_key, sizeof k.secret_key);
 	config_free(&cfg);
 	return 0;
 }

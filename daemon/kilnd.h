@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "config.h"
+#include "secretbox.h"
 
 struct db;
 struct pgembed;
@@ -37,6 +38,7 @@ struct kilnd {
 	int			 reaping;	/* a kiln_reap() is running */
 	struct event		*reap_timer;
 	struct webhook		*webhook;	/* deliveries being stored */
+	unsigned char		 secret_key[SECRETBOX_KEY_LEN]; /* [secrets] key_file */
 };
 
 /* http.c: route requests of either listener through one table. */

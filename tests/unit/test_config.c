@@ -321,7 +321,7 @@ static const struct err_vec err_vecs[] = {
 	{ "=\n", "1: key \"\" outside of any [section]" },
 	{ "[server]\n=\n", "2: unknown key \"\" in [server]" },
 	{ "[]\n", "1: unknown section [] (known: server, database, workers, "
-	  "log)" },
+	  "log, secrets)" },
 	{ "[\n", "1: malformed section header \"[\"" },
 	{ "[workers]\ncount =\n", "2: workers.count: \"\" is empty (expected "
 	  "an integer from 0 to 256)" },
@@ -340,9 +340,9 @@ static const struct err_vec err_vecs[] = {
 	{ "[server]\nbogus = 1\n", "2: unknown key \"bogus\" in [server]" },
 	{ "[workers]\nlisten = x\n", "2: unknown key \"listen\" in [workers]" },
 	{ "[nope]\n", "1: unknown section [nope] (known: server, database, "
-	  "workers, log)" },
+	  "workers, log, secrets)" },
 	{ "[Server]\n", "1: unknown section [Server] (known: server, database, "
-	  "workers, log)" },
+	  "workers, log, secrets)" },
 	{ "listen = 1.2.3.4:1\n", "1: key \"listen\" outside of any "
 	  "[section]" },
 	{ "[workers]\ncount = abc\n", "2: workers.count: \"abc\" is not a "
@@ -568,6 +568,7 @@ static const struct key_vec describe_keys[] = {
 	{ "workers", "labels = " DEFAULT_LABELS },
 	{ "workers", "run_as = " },
 	{ "log", "level = info" },
+	{ "secrets", "key_file = " },
 };
 
 START_TEST(test_describe)
@@ -600,8 +601,8 @@ START_TEST(test_describe)
 		snprintf(prev, sizeof prev, "%s", line);
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
-	ck_assert_uint_eq(sections, 4);
-	ck_assert_uint_eq(keys, 15);
+	ck_assert_uint_eq(sections, 5);
+	ck_assert_uint_eq(keys, 16);
 	buf_free(&out);
 
 	/* The output is itself a valid config file meaning the defaults. */
