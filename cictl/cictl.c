@@ -64,6 +64,15 @@ static const struct cmd_entry cictl_table[] = {
 	    { { NULL, NULL, 0, 0 } }, 0,
 	    "Print a job's log, byte for byte.",
 	    cmd_runs_logs },
+	{ "cancel", NULL, "[RUN_ID]", 0, 1,
+	    { { "job", "JOB_ID", 0, 0 } }, 0,
+	    "Cancel a run, or one job with --job.",
+	    cmd_runctl_cancel },
+	{ "rerun", NULL, "RUN_ID", 1, 1,
+	    { { "failed", NULL, 0, 0 } }, 0,
+	    "Re-run a completed run as its next attempt; --failed: only the "
+	    "failed jobs and their dependants.",
+	    cmd_runctl_rerun },
 	{ "lint", NULL, "[FILE|DIR...]", 0, CICTL_MAX_POS,
 	    { { "v", NULL, 0, 0 } }, CMD_LOCAL,
 	    "Check workflow files (default .github/workflows); print each "

@@ -178,6 +178,8 @@ int	 cmd_runs_list(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runs_show(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runs_logs(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_workflow_lint(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_runctl_cancel(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_runctl_rerun(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_workflow_eval(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_workflow_plan(struct cictl_ctx *, const struct cmd_args *);
 

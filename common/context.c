@@ -104,7 +104,9 @@ context_github(const struct ctx_run *r)
 	json_object_set_new(g, "run_id", json_string(num));
 	snprintf(num, sizeof num, "%lld", (long long)r->run_number);
 	json_object_set_new(g, "run_number", json_string(num));
-	json_object_set_new(g, "run_attempt", json_string("1"));
+	snprintf(num, sizeof num, "%lld", (long long)(r->run_attempt > 0 ?
+	    r->run_attempt : 1));
+	json_object_set_new(g, "run_attempt", json_string(num));
 	json_object_set_new(g, "retention_days", json_string("90"));
 	json_object_set_new(g, "job", ctx_str(r->job_key));
 	json_object_set_new(g, "workspace", ctx_str(r->workspace));

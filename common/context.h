@@ -23,6 +23,7 @@ struct ctx_run {
 	const char	*workflow_path;
 	int64_t		 run_id;	/* 0 at plan time */
 	int64_t		 run_number;
+	int64_t		 run_attempt;	/* 0 (plan time) reads as 1 */
 	const char	*job_key;	/* NULL outside a running job */
 	const char	*workspace;	/* NULL outside a running job */
 };

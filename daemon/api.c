@@ -36,7 +36,7 @@
 	"'status', r.status, 'conclusion', r.conclusion, " \
 	"'head_sha', r.head_sha, 'head_branch', r.head_branch, " \
 	"'repository', p.full_name, 'message', r.message, " \
-	"'created_at', r.created_at, " \
+	"'run_attempt', r.run_attempt, 'created_at', r.created_at, " \
 	"'updated_at', coalesce(r.completed_at, r.started_at, r.created_at))"
 
 struct api_req {
@@ -382,7 +382,8 @@ api_run_show(struct kilnd *k, struct evhttp_request *req,
 	    "'end_line', a.end_line, 'col', a.col, 'end_col', a.end_col, "
 	    "'title', a.title, 'message', a.message) ORDER BY a.id), '[]') "
 	    "FROM annotations a WHERE a.job_id = j.id)) ORDER BY j.id), '[]') "
-	    "FROM jobs j WHERE j.run_id = r.id)))::text "
+	    "FROM jobs j WHERE j.run_id = r.id AND j.attempt = r.run_attempt)))"
+	    "::text "
 	    "FROM runs r JOIN repositories p ON p.id = r.repository_id "
 	    "WHERE r.id = $1::bigint", 1, params);
 }
@@ -408,7 +409,7 @@ api_logs_cb(PGresult *res, const char *error, void *arg)
 	evhttp_add_header(evhttp_request_get_output_headers(a->req),
 	    "Content-Type", "text/plain; charset=utf-8");
 	snprintf(path, sizeof path, "%s/%lld.log", a->kilnd->log_dir,
-	    (long long)a->id);
+	    strtoll(PQgetvalue(res, 0, 0), NULL, 10));
 	/* evbuffer_add_file streams it (sendfile/mmap): no whole-log copy. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
 		if (fstat(fd, &st) == 0 && st.st_size > 0)
@@ -435,7 +436,9 @@ api_job_logs(struct kilnd *k, struct evhttp_request *req,
 	a = api_req_new(k, req, 200);
 	a->id = strtoll(id, NULL, 10);
 	params[0] = id;
-	if (db_query(k->db, "SELECT 1 FROM jobs WHERE id = $1::bigint", 1,
+	/* A job a re-run kept shows the log of the attempt that ran it. */
+	if (db_query(k->db, "SELECT CASE WHEN kept THEN rerun_of ELSE id END "
+	    "FROM jobs WHERE id = $1::bigint", 1,
 	    params, api_logs_cb, a) == -1) {
 		http_reply_error(req, 503, "database queue is full");
 		free(a);

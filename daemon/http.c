@@ -35,6 +35,9 @@ static const struct http_route http_routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/runs", HTTP_ADMIN, api_runs_list },
 	{ EVHTTP_REQ_GET, "/api/v1/runs/*", HTTP_ADMIN, api_run_show },
 	{ EVHTTP_REQ_GET, "/api/v1/jobs/*/logs", HTTP_ADMIN, api_job_logs },
+	{ EVHTTP_REQ_POST, "/api/v1/runs/*/cancel", HTTP_ADMIN, api_run_cancel },
+	{ EVHTTP_REQ_POST, "/api/v1/runs/*/rerun", HTTP_ADMIN, api_run_rerun },
+	{ EVHTTP_REQ_POST, "/api/v1/jobs/*/cancel", HTTP_ADMIN, api_job_cancel },
 };
 
 struct http_listener {

@@ -8,6 +8,8 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -94,6 +96,29 @@ void	api_runs_list(struct kilnd *, struct evhttp_request *,
 void	api_run_show(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 void	api_job_logs(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+
+/*
+ * runctl.c: cancel and re-run by hand (the admin API and the web page).
+ * The callback runs once, from the event loop, with 200 and what was done,
+ * or 404 (no such run/job), 409 (completed already; a re-run of a run not
+ * completed or without a failed job) or 500, and a one-line message;
+ * attempt is the re-run's new run_attempt (0 otherwise).  The functions
+ * return -1 when the database queue is full (the callback is not called).
+ */
+typedef void (*runctl_cb)(int code, const char *msg, int64_t attempt,
+	    void *arg);
+int	runctl_cancel_run(struct kilnd *, int64_t run, runctl_cb, void *);
+int	runctl_cancel_job(struct kilnd *, int64_t job, runctl_cb, void *);
+/* A new attempt of a completed run: every job, or the failed ones and
+ * their dependants (the others kept with their outputs). */
+int	runctl_rerun(struct kilnd *, int64_t run, int failed_only, runctl_cb,
+	    void *);
+void	api_run_cancel(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_run_rerun(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_job_cancel(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 
 /* supervisor.c: local kiln-worker processes. */

@@ -212,7 +212,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "AND status = 'queued') "
 	    "SELECT r.path, r.workflow_source, r.head_sha, r.head_branch, "
 	    "r.ref, r.event, r.run_number, p.full_name, p.clone_url, "
-	    "p.id, e.payload::text FROM runs r "
+	    "p.id, e.payload::text, r.run_attempt FROM runs r "
 	    "JOIN repositories p ON p.id = r.repository_id "
 	    "JOIN events e ON e.id = r.event_id WHERE r.id = $1::bigint",
 	    1, params, "reading the job's run");
@@ -232,6 +232,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	job->clone_url = dup_or_null(res, 0, 8);
 	job->repository_id = strtoll(PQgetvalue(res, 0, 9), NULL, 10);
 	job->payload = dup_or_null(res, 0, 10);
+	job->run_attempt = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
 	PQclear(res);
 	return 1;
 }

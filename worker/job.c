@@ -327,6 +327,7 @@ job_build_contexts(struct jobrun *jr)
 	r.workflow_path = jr->wf->path;
 	r.run_id = cj->run_id;
 	r.run_number = cj->run_number;
+	r.run_attempt = cj->run_attempt;
 	r.job_key = cj->job_key;
 	r.workspace = jr->ws.workspace;
 	jr->contexts = json_object();
@@ -419,7 +420,9 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	env_set(e, "GITHUB_RUN_ID", num);
 	snprintf(num, sizeof num, "%lld", (long long)cj->run_number);
 	env_set(e, "GITHUB_RUN_NUMBER", num);
-	env_set(e, "GITHUB_RUN_ATTEMPT", "1");
+	snprintf(num, sizeof num, "%lld", (long long)(cj->run_attempt > 0 ?
+	    cj->run_attempt : 1));
+	env_set(e, "GITHUB_RUN_ATTEMPT", num);
 	env_set(e, "GITHUB_RETENTION_DAYS", "90");
 	env_set(e, "GITHUB_JOB", cj->job_key);
 	env_set(e, "GITHUB_WORKFLOW", jr->wf->name);

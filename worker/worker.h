@@ -83,6 +83,7 @@ struct claimed_job {
 	char	*ref;
 	char	*event;
 	int64_t	 run_number;
+	int64_t	 run_attempt;	/* 1, then 2 ... for each re-run */
 	char	*repo_name;
 	char	*clone_url;
 	int64_t	 repository_id;
