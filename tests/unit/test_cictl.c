@@ -14,6 +14,7 @@
 #include "../../cictl/cmd_repo.c"
 #include "../../cictl/cmd_runs.c"
 #include "../../cictl/cmd_workflow.c"
+#include "../../cictl/cmd_runctl.c"
 
 #include <check.h>
 #include <poll.h>
@@ -304,7 +305,7 @@ START_TEST(test_lookup_exact_and_prefix)
 	ck_assert_str_eq(lookup(&c, err, sizeof err, "repo", "add", "o/n",
 	    NULL), "repo add");
 	ck_assert_int_eq(c, 2);
-	ck_assert_str_eq(lookup(&c, err, sizeof err, "re", "a", NULL),
+	ck_assert_str_eq(lookup(&c, err, sizeof err, "rep", "a", NULL),
 	    "repo add");
 	ck_assert_int_eq(c, 2);
 	ck_assert_str_eq(lookup(&c, err, sizeof err, "rep", "li", NULL),
@@ -736,7 +737,7 @@ START_TEST(test_repo_add_secret_stdin)
 	json_t *body;
 
 	fake_start(&f, 200, "application/json", answer, strlen(answer));
-	run(&r, "s3cr\xc3\xa9t \"quoted\"\n", "--socket", f.sock, "re", "a",
+	run(&r, "s3cr\xc3\xa9t \"quoted\"\n", "--socket", f.sock, "rep", "a",
 	    "octo/hello", "--url=https://example.com/octo/hello.git",
 	    "--secret-file", "-", NULL);
 	fake_stop(&f);

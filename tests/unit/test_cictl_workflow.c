@@ -13,6 +13,7 @@
 #include "../../cictl/cmd_repo.c"
 #include "../../cictl/cmd_runs.c"
 #include "../../cictl/cmd_workflow.c"
+#include "../../cictl/cmd_runctl.c"
 #include "harness.h"
 
 #include <check.h>
