@@ -5,7 +5,6 @@
  *                                run/   the Unix socket directory
  *                                postgres.log
  */
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -13,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +24,7 @@
 
 #include "log.h"
 #include "pgembed.h"
+#include "spawn.h"
 #include "util.h"
 
 #define PGEMBED_START_TIMEOUT_MS	60000
@@ -43,41 +42,143 @@ struct pgembed_user {
 	char	 name[64];
 };
 
+/* Does dir hold the server programs kilnd runs? */
+static int
+pgembed_bindir_ok(const char *dir)
+{
+	char p[4200];
+
+	snprintf(p, sizeof p, "%s/initdb", dir);
+	if (access(p, X_OK) == -1)
+		return 0;
+	snprintf(p, sizeof p, "%s/postgres", dir);
+	return access(p, X_OK) == 0;
+}
+
+/* What `pg_config --bindir` says (pg_config found on our PATH), or "". */
+static void
+pgembed_pg_config(char *out, size_t outsz, struct buf *searched)
+{
+	char *pgc = spawn_path_find("pg_config", getenv("PATH"));
+	char *argv[3], text[1024], why[512];
+	struct spawn_spec s;
+	int status;
+
+	out[0] = '\0';
+	if (pgc == NULL) {
+		buf_printf(searched, "; pg_config --bindir (no pg_config on "
+		    "PATH %s)", getenv("PATH") ? getenv("PATH") : "(unset)");
+		return;
+	}
+	memset(&s, 0, sizeof s);
+	argv[0] = pgc;
+	argv[1] = (char *)"--bindir";
+	argv[2] = NULL;
+	s.argv = argv;
+	s.fd_in = -1;
+	s.fd_err = -1;
+	status = spawn_capture(&s, text, sizeof text, 10000, why, sizeof why);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (status != -1)
+			spawn_status_text(status, why, sizeof why);
+		buf_printf(searched, "; %s --bindir (%s)", pgc, why);
+		free(pgc);
+		return;
+	}
+	text[strcspn(text, "\r\n")] = '\0';
+	buf_printf(searched, "; %s --bindir (%s)", pgc, text);
+	free(pgc);
+	if (text[0] == '/' && strlen(text) < outsz)
+		snprintf(out, outsz, "%s", text);
+}
+
+struct pgembed_version {
+	long	v[2];		/* "15" is {15, -1}, "9.6" {9, 6} */
+	char	name[64];
+};
+
+static int
+pgembed_version_cmp(const void *a, const void *b)
+{
+	const struct pgembed_version *x = a, *y = b;
+
+	/* Newest first. */
+	if (x->v[0] != y->v[0])
+		return x->v[0] < y->v[0] ? 1 : -1;
+	if (x->v[1] != y->v[1])
+		return x->v[1] < y->v[1] ? 1 : -1;
+	return 0;
+}
+
+/*
+ * The server's bin directory: [database] pg_bindir if set, else what
+ * pg_config --bindir says when that has initdb and postgres, else the
+ * newest /usr/lib/postgresql/<version>/bin that has them (Debian's layout;
+ * versions compared as numbers).  The error names every place looked at.
+ */
 static int
 pgembed_find_bindir(const struct kiln_config *cfg, char *out, size_t outsz,
     char *err, size_t errsz)
 {
-	DIR *d;
+	struct pgembed_version vs[64];
+	struct buf searched = { 0 };
 	struct dirent *de;
-	long best = -1;
+	size_t n = 0, i;
+	DIR *d;
 
 	if (cfg->pg_bindir[0] != '\0') {
-		snprintf(out, outsz, "%s", cfg->pg_bindir);
-		return 0;
+		if (pgembed_bindir_ok(cfg->pg_bindir)) {
+			snprintf(out, outsz, "%s", cfg->pg_bindir);
+			return 0;
+		}
+		snprintf(err, errsz, "[database] pg_bindir %s has no "
+		    "executable initdb and postgres", cfg->pg_bindir);
+		return -1;
+	}
+	buf_printf(&searched, "[database] pg_bindir (not set)");
+	pgembed_pg_config(out, outsz, &searched);
+	if (out[0] != '\0') {
+		if (pgembed_bindir_ok(out)) {
+			buf_free(&searched);
+			return 0;
+		}
+		buf_printf(&searched, ": no initdb and postgres there");
 	}
 	if ((d = opendir("/usr/lib/postgresql")) != NULL) {
-		while ((de = readdir(d)) != NULL) {
+		while ((de = readdir(d)) != NULL && n < nitems(vs)) {
 			char *end;
 			long v = strtol(de->d_name, &end, 10);
-			char probe[512];
 
-			if (*end != '\0' || end == de->d_name)
+			if (end == de->d_name || v < 0 ||
+			    strlen(de->d_name) >= sizeof vs[n].name)
 				continue;
-			snprintf(probe, sizeof probe,
-			    "/usr/lib/postgresql/%s/bin/postgres", de->d_name);
-			if (v > best && access(probe, X_OK) == 0)
-				best = v;
+			vs[n].v[1] = -1;
+			if (*end == '.' && end[1] >= '0' && end[1] <= '9')
+				vs[n].v[1] = strtol(end + 1, &end, 10);
+			if (*end != '\0')
+				continue;
+			vs[n].v[0] = v;
+			snprintf(vs[n].name, sizeof vs[n].name, "%s", de->d_name);
+			n++;
 		}
 		closedir(d);
 	}
-	if (best < 0) {
-		snprintf(err, errsz, "no PostgreSQL server found under "
-		    "/usr/lib/postgresql (apt-get install postgresql, or set "
-		    "[database] pg_bindir or url)");
-		return -1;
+	qsort(vs, n, sizeof vs[0], pgembed_version_cmp);
+	for (i = 0; i < n; i++) {
+		snprintf(out, outsz, "/usr/lib/postgresql/%s/bin", vs[i].name);
+		if (pgembed_bindir_ok(out)) {
+			buf_free(&searched);
+			return 0;
+		}
 	}
-	snprintf(out, outsz, "/usr/lib/postgresql/%ld/bin", best);
-	return 0;
+	out[0] = '\0';
+	buf_printf(&searched, "; /usr/lib/postgresql/*/bin (%s)",
+	    n == 0 ? "none" : "none with initdb and postgres");
+	snprintf(err, errsz, "no PostgreSQL server programs (initdb, postgres) "
+	    "found; searched %s (apt-get install postgresql, or set "
+	    "[database] pg_bindir or url)", searched.data);
+	buf_free(&searched);
+	return -1;
 }
 
 static int
@@ -107,39 +208,23 @@ pgembed_pick_user(const struct kiln_config *cfg, struct pgembed_user *u,
 	return 0;
 }
 
-/* In a child: become the cluster's owner, and die with kilnd. */
+/*
+ * A server program runs as the cluster's owner, dies with kilnd, and
+ * writes its output to fd.
+ */
 static void
-pgembed_child_setup(const struct pgembed_user *u, int die_with_parent)
+pgembed_spec(struct spawn_spec *s, const struct pgembed_user *u,
+    char **argv, int fd)
 {
-	if (u->drop) {
-		if (setgroups(0, NULL) == -1 || setgid(u->gid) == -1 ||
-		    setuid(u->uid) == -1) {
-			fprintf(stderr, "pgembed: dropping to %s: %s\n", u->name,
-			    strerror(errno));
-			_exit(127);
-		}
-	}
-	/* Set after setuid: a credential change clears it. */
-	if (die_with_parent)
-		prctl(PR_SET_PDEATHSIG, SIGINT);
-}
-
-static int
-pgembed_redirect(const char *logpath)
-{
-	int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-	if (fd == -1)
-		return -1;
-	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
-	fd = open("/dev/null", O_RDONLY);
-	if (fd != -1) {
-		dup2(fd, STDIN_FILENO);
-		close(fd);
-	}
-	return 0;
+	memset(s, 0, sizeof *s);
+	s->argv = argv;
+	s->fd_in = -1;
+	s->fd_out = fd;
+	s->fd_err = fd;
+	s->as_user = u->drop;
+	s->uid = u->uid;
+	s->gid = u->gid;
+	s->pdeathsig = SIGINT;
 }
 
 static int
@@ -188,31 +273,34 @@ static int
 pgembed_run_initdb(const char *bindir, const char *dir,
     const struct pgembed_user *u, char *err, size_t errsz)
 {
-	char initdb[600], data[4200], logpath[4200];
+	char initdb[600], data[4200], logpath[4200], why[128];
+	char *argv[] = { initdb, (char *)"-D", data, (char *)"-U",
+	    (char *)"kiln", (char *)"--auth=trust", (char *)"-E", (char *)"UTF8",
+	    (char *)"--no-locale", NULL };
+	struct spawn_spec s;
 	pid_t pid;
-	int status;
+	int status, fd;
 
 	snprintf(initdb, sizeof initdb, "%s/initdb", bindir);
 	snprintf(data, sizeof data, "%s/data", dir);
 	snprintf(logpath, sizeof logpath, "%s/initdb.log", dir);
-	log_info("initialising PostgreSQL cluster in %s", data);
-	if ((pid = fork()) == -1) {
-		snprintf(err, errsz, "fork: %s", strerror(errno));
+	log_info("initialising PostgreSQL cluster in %s with %s", data,
+	    initdb);
+	if ((fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0600)) == -1) {
+		snprintf(err, errsz, "%s: %s", logpath, strerror(errno));
 		return -1;
 	}
-	if (pid == 0) {
-		pgembed_child_setup(u, 1);
-		if (pgembed_redirect(logpath) == -1)
-			_exit(127);
-		execl(initdb, "initdb", "-D", data, "-U", "kiln",
-		    "--auth=trust", "-E", "UTF8", "--no-locale", (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", initdb, strerror(errno));
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(err, errsz, "initdb failed (see %s)", logpath);
+	pgembed_spec(&s, u, argv, fd);
+	pid = spawn_start(&s, err, errsz);
+	close(fd);
+	if (pid == -1)
+		return -1;
+	status = spawn_wait(pid);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		spawn_status_text(status, why, sizeof why);
+		snprintf(err, errsz, "%s failed, %s (see %s)", initdb, why,
+		    logpath);
 		return -1;
 	}
 	return 0;
@@ -318,12 +406,18 @@ pgembed_start(const struct kiln_config *cfg, char *err, size_t errsz)
 {
 	char bindir[512], postgres[600], data[4200], run[4200], logpath[4200],
 	    version[4300];
+	char *argv[] = { postgres, (char *)"-D", data, (char *)"-k", run,
+	    (char *)"-c", (char *)"listen_addresses=", (char *)"-c",
+	    (char *)"unix_socket_permissions=0770", NULL };
+	struct spawn_spec s;
 	struct pgembed_user u;
+	int fd;
 	struct pgembed *pg;
 	char *conninfo;
 
 	if (pgembed_find_bindir(cfg, bindir, sizeof bindir, err, errsz) == -1)
 		return NULL;
+	log_info("PostgreSQL server programs from %s", bindir);
 	/* <state_dir>/pg/run/.s.PGSQL.5432 must fit a Unix socket path. */
 	if (strlen(cfg->state_dir) + strlen("/pg/run/.s.PGSQL.5432") >=
 	    sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
@@ -358,22 +452,18 @@ pgembed_start(const struct kiln_config *cfg, char *err, size_t errsz)
 		goto fail;
 
 	pgembed_wait_old_postmaster(data);
-	if ((pg->pid = fork()) == -1) {
-		snprintf(err, errsz, "fork: %s", strerror(errno));
+	if ((fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0600)) == -1) {
+		snprintf(err, errsz, "%s: %s", logpath, strerror(errno));
 		goto fail;
 	}
-	if (pg->pid == 0) {
-		pgembed_child_setup(&u, 1);
-		if (pgembed_redirect(logpath) == -1)
-			_exit(127);
-		/* Own process group: a ^C to kilnd must not hit postgres. */
-		setpgid(0, 0);
-		execl(postgres, "postgres", "-D", data, "-k", run,
-		    "-c", "listen_addresses=", "-c", "unix_socket_permissions=0770",
-		    (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", postgres, strerror(errno));
-		_exit(127);
-	}
+	pgembed_spec(&s, &u, argv, fd);
+	/* Own process group: a ^C to kilnd must not hit postgres. */
+	s.group = 1;
+	pg->pid = spawn_start(&s, err, errsz);
+	close(fd);
+	if (pg->pid == -1)
+		goto fail;
 	log_info("embedded PostgreSQL started (pid %ld, %s)", (long)pg->pid,
 	    data);
 	conninfo = config_embedded_conninfo(cfg, "postgres");

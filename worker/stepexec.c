@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "spawn.h"
 #include "util.h"
 
 #include "stepexec.h"
@@ -82,6 +83,7 @@ struct stepexec_cmd {
 	const char	*prepend;
 	const char	*append;
 	char		*program;	/* resolved path */
+	const char	*note;		/* for the step's log, or NULL */
 };
 
 static void
@@ -153,37 +155,6 @@ env_path(char *const *envp)
 	return NULL;
 }
 
-/* Find an executable program on path; NULL when absent.  Caller frees. */
-static char *
-path_find(const char *program, const char *path)
-{
-	const char *p, *end;
-	char *cand;
-	struct stat st;
-
-	if (strchr(program, '/') != NULL) {
-		if (stat(program, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(program, X_OK) == 0)
-			return xstrdup(program);
-		return NULL;
-	}
-	if (path == NULL)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path;; p = end + 1) {
-		end = strchr(p, ':');
-		if (end == NULL)
-			end = p + strlen(p);
-		cand = end == p ? xasprintf("./%s", program) :
-		    xasprintf("%.*s/%s", (int)(end - p), p, program);
-		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(cand, X_OK) == 0)
-			return cand;
-		free(cand);
-		if (*end == '\0')
-			return NULL;
-	}
-}
-
 /* Turn `shell:` into a command (reference 5.1, steps 1-2). */
 static int
 cmd_parse(struct stepexec_cmd *c, const char *shell, char *const *envp,
@@ -198,7 +169,7 @@ cmd_parse(struct stepexec_cmd *c, const char *shell, char *const *envp,
 		shell++;
 	if (shell == NULL || *shell == '\0') {
 		/* No shell: bash if there is one, without pipefail. */
-		found = path_find("bash", path);
+		found = spawn_path_find("bash", path);
 		tmpl = found != NULL ? "bash -e {0}" : "sh -e {0}";
 		free(found);
 	} else if (strpbrk(shell, " \t") == NULL) {
@@ -249,7 +220,19 @@ cmd_parse(struct stepexec_cmd *c, const char *shell, char *const *envp,
 		if (strcmp(base, stepexec_exts[i].program) == 0)
 			c->ext = stepexec_exts[i].ext;
 	}
-	c->program = path_find(c->argv[0], path);
+	c->program = spawn_path_find(c->argv[0], path);
+	/*
+	 * GitHub's runner runs `python`; a distribution without the
+	 * unversioned name (Debian's python-is-python3 not installed) still
+	 * has python3, which is what such a step means.
+	 */
+	if (c->program == NULL && strcmp(tmpl, "python {0}") == 0 &&
+	    (c->program = spawn_path_find("python3", path)) != NULL) {
+		free(c->argv[0]);
+		c->argv[0] = xstrdup("python3");
+		c->note = "shell: python: there is no `python` on PATH; "
+		    "running python3\n";
+	}
 	if (c->program == NULL) {
 		snprintf(err, errsz, "shell program '%s' not found on PATH %s",
 		    c->argv[0], path != NULL ? path : "(unset)");
@@ -518,6 +501,8 @@ stepexec_run(const struct stepexec_spec *spec,
 		goto out;
 	}
 
+	if (c.note != NULL && sink != NULL)
+		sink(c.note, strlen(c.note), arg);
 	(void)fcntl(outp[0], F_SETFL, fcntl(outp[0], F_GETFL) | O_NONBLOCK);
 	pidfd = pidfd_open_compat(pid);
 	chunk = xmalloc(STEPEXEC_READ_CHUNK);

@@ -245,6 +245,63 @@ START_TEST(test_worker_command_line_has_no_conninfo)
 }
 END_TEST
 
+/*
+ * A new Debian box has no initdb on PATH (the development machines have
+ * /usr/local/bin links): kilnd finds the server programs itself and runs
+ * them by their full path, so initdb also finds postgres beside itself.
+ */
+START_TEST(test_embedded_postgres_without_initdb_on_path)
+{
+	struct harness *h = harness_new("pg_not_on_path");
+	struct harness_repo *repo;
+	char *old = xstrdup(getenv("PATH"));
+
+	/* /usr/bin has pg_config (libpq-dev) and bash, never initdb. */
+	setenv("PATH", "/usr/bin:/bin", 1);
+	harness_start(h);
+	setenv("PATH", old, 1);
+	free(old);
+	repo = harness_repo_new(h, "acme/pgpath");
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	push_and_succeed(h, repo, "first");
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+/* A pg_bindir without the server programs: kilnd says so and stops. */
+START_TEST(test_pg_bindir_without_server_is_refused)
+{
+	struct harness *h = harness_new("pg_bindir_empty");
+	struct buf out = { 0 }, err = { 0 };
+	char *kilnd, *conf, *empty;
+	int rc;
+
+	empty = xasprintf("%s/empty-bin", h->state_dir);
+	harness_assert(h, mkdir_p(empty, 0755) == 0, "mkdir %s", empty);
+	conf = xasprintf("[database]\npg_bindir = %s\n", empty);
+	harness_conf_add(h, conf);
+	kilnd = xasprintf("%s/kilnd", getenv("KILN_BINDIR"));
+	rc = harness_run((char *[]){ kilnd, "-c", h->conf,
+	    NULL }, NULL, NULL, &out, &err, 30000);
+	harness_assert(h, rc > 0, "kilnd with an empty pg_bindir exited %d",
+	    rc);
+	harness_expect_contains(h, err.data ? err.data : "", "kilnd's stderr",
+	    "pg_bindir");
+	harness_expect_contains(h, err.data ? err.data : "", "kilnd's stderr",
+	    empty);
+	harness_expect_contains(h, err.data ? err.data : "", "kilnd's stderr",
+	    "initdb");
+	buf_free(&out);
+	buf_free(&err);
+	free(kilnd);
+	free(conf);
+	free(empty);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 lifecycle_suite(void)
 {
@@ -257,6 +314,8 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_healthz_is_503_while_database_hangs);
 	tcase_add_test(tc, test_worker_command_line_has_no_conninfo);
 	tcase_add_test(tc, test_restart_keeps_runs_and_sigint_stops_cleanly);
+	tcase_add_test(tc, test_embedded_postgres_without_initdb_on_path);
+	tcase_add_test(tc, test_pg_bindir_without_server_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,293 @@
+/*
+ * spawn: see spawn.h.
+ */
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "util.h"
+
+extern char **environ;
+
+/* What the child reports through the exec pipe when it cannot start. */
+enum spawn_stage {
+	SPAWN_STAGE_GROUP = 1,
+	SPAWN_STAGE_USER,
+	SPAWN_STAGE_FDS,
+	SPAWN_STAGE_DIR,
+	SPAWN_STAGE_EXEC,
+};
+
+struct spawn_failure {
+	int	stage;
+	int	error;
+};
+
+static void __attribute__((noreturn))
+spawn_child_fail(int fd, enum spawn_stage stage)
+{
+	struct spawn_failure f;
+
+	f.stage = stage;
+	f.error = errno;
+	(void)!write(fd, &f, sizeof f);
+	_exit(127);
+}
+
+/* Where a standard descriptor comes from: -1 is /dev/null. */
+static int
+spawn_child_fd(int want, int target, int nullfd)
+{
+	int from = want == -1 ? nullfd : want;
+
+	if (from == target)
+		return fcntl(target, F_SETFD, 0);	/* keep it across exec */
+	return dup2(from, target) == -1 ? -1 : 0;
+}
+
+/* Between fork and exec: async-signal-safe calls only. */
+static void __attribute__((noreturn))
+spawn_child(const struct spawn_spec *s, int failfd)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig, nullfd, out;
+
+	if (s->group == 2 && setsid() == -1)
+		spawn_child_fail(failfd, SPAWN_STAGE_GROUP);
+	if (s->group == 1 && setpgid(0, 0) == -1)
+		spawn_child_fail(failfd, SPAWN_STAGE_GROUP);
+	/* First: nothing below runs with privileges it was told to drop. */
+	if (s->as_user && (setgroups(0, NULL) == -1 || setgid(s->gid) == -1 ||
+	    setuid(s->uid) == -1))
+		spawn_child_fail(failfd, SPAWN_STAGE_USER);
+	/* After setuid: a credential change clears it. */
+	if (s->pdeathsig != 0)
+		(void)prctl(PR_SET_PDEATHSIG, s->pdeathsig);
+	if (s->reset_signals) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_DFL;
+		for (sig = 1; sig < NSIG; sig++)
+			(void)sigaction(sig, &sa, NULL);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	if ((nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		spawn_child_fail(failfd, SPAWN_STAGE_FDS);
+	/* Move the caller's descriptors above 2 first: no dup2 clobbers one. */
+	out = s->fd_out;
+	if (out >= 0 && out <= 2 && (out = fcntl(out, F_DUPFD_CLOEXEC, 3)) == -1)
+		spawn_child_fail(failfd, SPAWN_STAGE_FDS);
+	if (spawn_child_fd(s->fd_in, 0, nullfd) == -1 ||
+	    spawn_child_fd(out, 1, nullfd) == -1 ||
+	    spawn_child_fd(s->fd_err == -2 ? out : s->fd_err, 2, nullfd) == -1)
+		spawn_child_fail(failfd, SPAWN_STAGE_FDS);
+	if (s->dir != NULL && chdir(s->dir) == -1)
+		spawn_child_fail(failfd, SPAWN_STAGE_DIR);
+#if defined(SYS_close_range)
+	/* No descriptor of ours (sockets, spools, logs) leaks into it. */
+	(void)syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+#endif
+	execve(s->argv[0], s->argv, s->envp != NULL ? s->envp : environ);
+	spawn_child_fail(failfd, SPAWN_STAGE_EXEC);
+}
+
+pid_t
+spawn_start(const struct spawn_spec *s, char *err, size_t errsz)
+{
+	struct spawn_failure f;
+	int fds[2];
+	ssize_t n;
+	pid_t pid;
+
+	if (s->argv == NULL || s->argv[0] == NULL || s->argv[0][0] != '/') {
+		snprintf(err, errsz, "spawn: \"%s\" is not a full path",
+		    s->argv != NULL && s->argv[0] != NULL ? s->argv[0] : "");
+		return -1;
+	}
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		snprintf(err, errsz, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errsz, "fork for %s: %s", s->argv[0],
+		    strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		spawn_child(s, fds[1]);
+	}
+	close(fds[1]);
+	/* EOF: the exec happened (the pipe is close-on-exec). */
+	do
+		n = read(fds[0], &f, sizeof f);
+	while (n == -1 && errno == EINTR);
+	close(fds[0]);
+	if (n != (ssize_t)sizeof f)
+		return pid;
+	(void)spawn_wait(pid);
+	switch (f.stage) {
+	case SPAWN_STAGE_GROUP:
+		snprintf(err, errsz, "new process group for %s: %s",
+		    s->argv[0], strerror(f.error));
+		break;
+	case SPAWN_STAGE_USER:
+		snprintf(err, errsz, "switching to uid %ld: %s", (long)s->uid,
+		    strerror(f.error));
+		break;
+	case SPAWN_STAGE_FDS:
+		snprintf(err, errsz, "standard descriptors for %s: %s",
+		    s->argv[0], strerror(f.error));
+		break;
+	case SPAWN_STAGE_DIR:
+		snprintf(err, errsz, "working directory '%s': %s", s->dir,
+		    strerror(f.error));
+		break;
+	default:
+		snprintf(err, errsz, "exec %s: %s", s->argv[0],
+		    strerror(f.error));
+		break;
+	}
+	return -1;
+}
+
+int
+spawn_wait(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) == -1) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return status;
+}
+
+int
+spawn_capture(const struct spawn_spec *spec, char *out, size_t outsz,
+    int64_t timeout_ms, char *err, size_t errsz)
+{
+	struct spawn_spec s = *spec;
+	int64_t deadline = now_ms() + timeout_ms;
+	struct pollfd pfd;
+	char sink[4096];
+	size_t got = 0;
+	int fds[2], status, timed_out = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		snprintf(err, errsz, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	s.fd_out = fds[1];
+	if (s.group == 0)
+		s.group = 1;
+	pid = spawn_start(&s, err, errsz);
+	close(fds[1]);
+	if (pid == -1) {
+		close(fds[0]);
+		return -1;
+	}
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		int r;
+
+		if (left <= 0) {
+			timed_out = 1;
+			break;
+		}
+		r = poll(&pfd, 1, (int)left);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			timed_out = r == 0;
+			break;
+		}
+		if (got + 1 < outsz)
+			n = read(fds[0], out + got, outsz - 1 - got);
+		else
+			n = read(fds[0], sink, sizeof sink);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (got + 1 < outsz)
+			got += (size_t)n;
+	}
+	close(fds[0]);
+	if (outsz > 0)
+		out[got] = '\0';
+	/* Whatever it left behind, and itself when the time was up. */
+	if (timed_out)
+		(void)kill(-pid, SIGKILL);
+	status = spawn_wait(pid);
+	(void)kill(-pid, SIGKILL);
+	if (timed_out) {
+		snprintf(err, errsz, "%s did not finish within %lld ms",
+		    s.argv[0], (long long)timeout_ms);
+		return -1;
+	}
+	return status;
+}
+
+char *
+spawn_path_find(const char *program, const char *path)
+{
+	const char *p, *end;
+	struct stat st;
+	char *cand;
+
+	if (strchr(program, '/') != NULL) {
+		if (stat(program, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(program, X_OK) == 0)
+			return xstrdup(program);
+		return NULL;
+	}
+	if (path == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path;; p = end + 1) {
+		end = strchr(p, ':');
+		if (end == NULL)
+			end = p + strlen(p);
+		cand = end == p ? xasprintf("./%s", program) :
+		    xasprintf("%.*s/%s", (int)(end - p), p, program);
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(cand, X_OK) == 0)
+			return cand;
+		free(cand);
+		if (*end == '\0')
+			return NULL;
+	}
+}
+
+void
+spawn_status_text(int status, char *buf, size_t bufsz)
+{
+	if (status == -1)
+		snprintf(buf, bufsz, "not waited for");
+	else if (WIFEXITED(status))
+		snprintf(buf, bufsz, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, bufsz, "signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, bufsz, "wait status %#x", (unsigned)status);
+}
