@@ -120,6 +120,7 @@ check-unit: $(UNIT_RUN)
 	@set -e; for t in $(UNIT_RUN); do \
 		echo "== $$t"; \
 		KILN_CONFORMANCE_DIR="$(CONFORMANCE_DIR)" KILN_SRCDIR="$(CURDIR)" \
+		CK_DEFAULT_TIMEOUT="$${CK_DEFAULT_TIMEOUT:-60}" \
 		LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp" $$t; \
 	done
 

@@ -1177,12 +1177,14 @@ cictl_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("table");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_test(tc, test_table_well_formed);
 	tcase_add_test(tc, test_lookup_exact_and_prefix);
 	tcase_add_test(tc, test_lookup_ambiguous_and_unknown);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("args");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_test(tc, test_parse_args);
 	tcase_add_test(tc, test_parse_args_bounded);
 	tcase_add_test(tc, test_usage_generated);
@@ -1192,6 +1194,7 @@ cictl_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_test(tc, test_output_safe);
 	tcase_add_test(tc, test_table_alignment);
 	suite_add_tcase(s, tc);

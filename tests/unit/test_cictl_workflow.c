@@ -1291,6 +1291,7 @@ workflow_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("lint");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_add_test(tc, test_lint_valid_file);
 	tcase_add_test(tc, test_lint_errors_exact);
@@ -1300,6 +1301,7 @@ workflow_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("eval");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_add_test(tc, test_eval_literals);
 	tcase_add_test(tc, test_eval_operators);

@@ -621,6 +621,7 @@ config_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("defaults");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defaults_no_file);
 	tcase_add_test(tc, test_defaults_empty_file);
@@ -628,6 +629,7 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("values");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_int_bounds);
@@ -638,6 +640,7 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_errors, 0, (int)nitems(err_vecs));
 	tcase_add_test(tc, test_error_long_line);
@@ -647,6 +650,7 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_conninfo_embedded);
 	tcase_add_test(tc, test_conninfo_url);

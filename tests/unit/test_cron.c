@@ -179,6 +179,7 @@ cron_suite(void)
 {
 	Suite	*s = suite_create("cron");
 	TCase	*tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 
 	tcase_add_loop_test(tc, test_bad, 0, nitems(bad_vecs));
 	tcase_add_loop_test(tc, test_next, 0, nitems(next_vecs));

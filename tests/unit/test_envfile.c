@@ -352,6 +352,7 @@ envfile_suite(void)
 {
 	Suite	*s = suite_create("envfile");
 	TCase	*tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 
 	tcase_add_loop_test(tc, test_ok_vectors, 0, nitems(ok_vecs));
 	tcase_add_loop_test(tc, test_err_vectors, 0, nitems(err_vecs));

@@ -1028,6 +1028,7 @@ expr_suite(int conformance)
 	TCase	*tc;
 
 	tc = tcase_create("vectors");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_loop_test(tc, test_vectors, 0, (int)nitems(vecs));
 	tcase_add_test(tc, test_format_number);
 	tcase_add_test(tc, test_conversions);
@@ -1036,12 +1037,14 @@ expr_suite(int conformance)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("templates");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_loop_test(tc, test_templates, 0, (int)nitems(tvecs));
 	tcase_add_loop_test(tc, test_conditions, 0, (int)nitems(cvecs));
 	tcase_add_test(tc, test_condition_errors);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hashfiles");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_test(tc, test_hashfiles);
 	suite_add_tcase(s, tc);
 

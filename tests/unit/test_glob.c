@@ -268,6 +268,7 @@ glob_suite(void)
 {
 	Suite	*s = suite_create("glob");
 	TCase	*tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 
 	tcase_add_loop_test(tc, test_match_vectors, 0, nitems(match_vecs));
 	tcase_add_loop_test(tc, test_compile_errors, 0, nitems(bad_vecs));

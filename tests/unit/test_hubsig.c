@@ -209,18 +209,21 @@ hubsig_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("vectors");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_loop_test(tc, test_vectors, 0, (int)nitems(sig_vecs));
 	tcase_add_test(tc, test_h1_lengths);
 	tcase_add_test(tc, test_binary_secret_and_body);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tamper");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_test(tc, test_body_bit_flips);
 	tcase_add_test(tc, test_secret_bit_flips);
 	tcase_add_test(tc, test_header_bit_flips);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("headers");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_loop_test(tc, test_bad_headers, 0, (int)nitems(bad_headers));
 	tcase_add_test(tc, test_missing_header);
 	tcase_add_test(tc, test_embedded_nul_header);

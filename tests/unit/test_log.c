@@ -409,13 +409,14 @@ log_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("escape");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_loop_test(tc, test_escape_exact, 0, (int)nitems(esc_vecs));
 	tcase_add_loop_test(tc, test_escape_tiny_buffers, 0,
 	    (int)nitems(tiny_inputs));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lines");
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_log_lines);
 	tcase_add_test(tc, test_log_long_message);
 	tcase_add_test(tc, test_fatal);

@@ -105,6 +105,7 @@ mask_suite(void)
 {
 	Suite	*s = suite_create("mask");
 	TCase	*tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 
 	tcase_add_test(tc, test_base64_three_alignments);
 	tcase_add_test(tc, test_base64_short_values);

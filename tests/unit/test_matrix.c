@@ -846,6 +846,7 @@ matrix_suite(void)
 {
 	Suite	*s = suite_create("matrix");
 	TCase	*tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 
 	tcase_add_loop_test(tc, test_expand_vectors, 0, nitems(expand_vecs));
 	tcase_add_loop_test(tc, test_error_vectors, 0, nitems(error_vecs));

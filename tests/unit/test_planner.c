@@ -386,7 +386,7 @@ planner_suite(void)
 	Suite *s = suite_create("planner");
 	TCase *tc = tcase_create("core");
 
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_event_ref_rules, 0, nitems(ref_cases));
 	tcase_add_test(tc, test_event_table);
 	tcase_add_test(tc, test_planner_jobs);

@@ -480,6 +480,7 @@ proto_suite(void)
 {
 	Suite *s = suite_create("proto");
 	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 
 	tcase_add_test(tc, test_header_layout);
 	tcase_add_test(tc, test_roundtrip_scalars);

@@ -244,6 +244,7 @@ secretbox_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("seal");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_loop_test(tc, test_round_trip, 0, (int)nitems(sizes));
 	tcase_add_test(tc, test_no_plaintext_in_sealed);
 	tcase_add_test(tc, test_over_limit_refused);
@@ -254,6 +255,7 @@ secretbox_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("key");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_test(tc, test_key_created_0600_and_stable);
 	tcase_add_loop_test(tc, test_key_group_other_refused, 0,
 	    (int)nitems(bad_modes));

@@ -506,7 +506,7 @@ stepexec_suite(void)
 	Suite *s = suite_create("stepexec");
 	TCase *tc = tcase_create("core");
 
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_exit_codes);
 	tcase_add_test(tc, test_errexit_and_pipefail);
 	tcase_add_test(tc, test_sh_and_extension);

@@ -327,6 +327,7 @@ trigger_suite(void)
 {
 	Suite	*s = suite_create("trigger");
 	TCase	*tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 
 	tcase_add_loop_test(tc, test_trigger_vectors, 0, nitems(trig_vecs));
 	tcase_add_test(tc, test_max_paths);

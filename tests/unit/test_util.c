@@ -575,11 +575,13 @@ util_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("alloc");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_test(tc, test_xasprintf);
 	tcase_add_test(tc, test_xstrndup);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("buf");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_test(tc, test_buf_empty);
 	tcase_add_test(tc, test_buf_growth);
 	tcase_add_test(tc, test_buf_binary);
@@ -589,12 +591,14 @@ util_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_loop_test(tc, test_parse_int64, 0, (int)nitems(int_vecs));
 	tcase_add_test(tc, test_hex_encode);
 	tcase_add_test(tc, test_prefix_suffix);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
+	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_add_test(tc, test_file_read_empty);
 	tcase_add_test(tc, test_file_read_nul);
