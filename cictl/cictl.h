@@ -179,6 +179,12 @@ int	 cmd_runs_show(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runs_logs(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_workflow_lint(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runctl_cancel(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_secret_set(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_secret_list(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_secret_rm(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_var_set(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_var_list(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_var_rm(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runctl_rerun(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_workflow_eval(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_workflow_plan(struct cictl_ctx *, const struct cmd_args *);
@@ -189,6 +195,9 @@ int	 cmd_workflow_plan(struct cictl_ctx *, const struct cmd_args *);
  * CICTL_MAX_SECRET.  Returns a malloc'd NUL-terminated copy (caller wipes
  * with explicit_bzero() and frees) and its length, or NULL with a reason.
  */
+/* The same up to max bytes (repository secrets, variables). */
+char	*cmd_repo_read_value(const char *path, FILE *in, size_t max,
+	    size_t *lenp, char *err, size_t errsz);
 char	*cmd_repo_read_secret(const char *path, FILE *in, size_t *lenp,
 	    char *err, size_t errsz);
 

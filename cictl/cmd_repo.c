@@ -15,12 +15,12 @@
 #include "cictl.h"
 
 char *
-cmd_repo_read_secret(const char *path, FILE *in, size_t *lenp, char *err,
-    size_t errsz)
+cmd_repo_read_value(const char *path, FILE *in, size_t max, size_t *lenp,
+    char *err, size_t errsz)
 {
-	/* One spare byte for the newline, one to notice an overlong secret. */
-	char tmp[CICTL_MAX_SECRET + 2], *secret = NULL;
-	size_t n = 0, r;
+	/* One spare byte for the newline, one to notice an overlong value. */
+	size_t cap = max + 2, n = 0, r;
+	char *tmp = xmalloc(cap), *secret = NULL;
 	FILE *f = in;
 	char q[300];
 
@@ -28,11 +28,12 @@ cmd_repo_read_secret(const char *path, FILE *in, size_t *lenp, char *err,
 	if (strcmp(path, "-") != 0 && (f = fopen(path, "re")) == NULL) {
 		snprintf(err, errsz, "cannot open secret file %s: %s", q,
 		    strerror(errno));
+		free(tmp);
 		return NULL;
 	}
 	errno = 0;
-	while (n < sizeof tmp) {
-		r = fread(tmp + n, 1, sizeof tmp - n, f);
+	while (n < cap) {
+		r = fread(tmp + n, 1, cap - n, f);
 		if (r == 0)
 			break;
 		n += r;
@@ -44,9 +45,9 @@ cmd_repo_read_secret(const char *path, FILE *in, size_t *lenp, char *err,
 	}
 	if (n > 0 && tmp[n - 1] == '\n')
 		n--;
-	if (n > CICTL_MAX_SECRET) {
-		snprintf(err, errsz, "secret from %s is longer than %d bytes", q,
-		    CICTL_MAX_SECRET);
+	if (n > max) {
+		snprintf(err, errsz, "secret from %s is longer than %zu bytes", q,
+		    max);
 		goto out;
 	}
 	if (n == 0) {
@@ -62,10 +63,19 @@ cmd_repo_read_secret(const char *path, FILE *in, size_t *lenp, char *err,
 	secret[n] = '\0';
 	*lenp = n;
 out:
-	explicit_bzero(tmp, sizeof tmp);
+	explicit_bzero(tmp, cap);
+	free(tmp);
 	if (f != in)
 		fclose(f);
 	return secret;
+}
+
+char *
+cmd_repo_read_secret(const char *path, FILE *in, size_t *lenp, char *err,
+    size_t errsz)
+{
+	return cmd_repo_read_value(path, in, CICTL_MAX_SECRET, lenp, err,
+	    errsz);
 }
 
 /* Wipe a jansson string's own copy of a secret before it is freed. */

@@ -201,7 +201,7 @@ api_repos_list(struct kilnd *k, struct evhttp_request *req,
 	    "'[]') FROM repositories", 0, NULL);
 }
 
-static int
+int
 api_valid_repo_name(const char *s)
 {
 	const char *slash = strchr(s, '/');

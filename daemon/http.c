@@ -38,6 +38,18 @@ static const struct http_route http_routes[] = {
 	{ EVHTTP_REQ_POST, "/api/v1/runs/*/cancel", HTTP_ADMIN, api_run_cancel },
 	{ EVHTTP_REQ_POST, "/api/v1/runs/*/rerun", HTTP_ADMIN, api_run_rerun },
 	{ EVHTTP_REQ_POST, "/api/v1/jobs/*/cancel", HTTP_ADMIN, api_job_cancel },
+	{ EVHTTP_REQ_GET, "/api/v1/repos/*/*/secrets", HTTP_ADMIN,
+	    api_secrets_list },
+	{ EVHTTP_REQ_PUT, "/api/v1/repos/*/*/secrets/*", HTTP_ADMIN,
+	    api_secret_put },
+	{ EVHTTP_REQ_DELETE, "/api/v1/repos/*/*/secrets/*", HTTP_ADMIN,
+	    api_secret_delete },
+	{ EVHTTP_REQ_GET, "/api/v1/repos/*/*/variables", HTTP_ADMIN,
+	    api_vars_list },
+	{ EVHTTP_REQ_PUT, "/api/v1/repos/*/*/variables/*", HTTP_ADMIN,
+	    api_var_put },
+	{ EVHTTP_REQ_DELETE, "/api/v1/repos/*/*/variables/*", HTTP_ADMIN,
+	    api_var_delete },
 };
 
 struct http_listener {

@@ -121,6 +121,26 @@ void	api_run_rerun(struct kilnd *, struct evhttp_request *,
 void	api_job_cancel(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 
+/*
+ * secrets.c: repository secrets (sealed with secret_key before they are
+ * stored, never returned) and variables, under
+ * /api/v1/repos/{owner}/{name}/secrets|variables[/{NAME}].
+ */
+void	api_secrets_list(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_secret_put(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_secret_delete(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_vars_list(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_var_put(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_var_delete(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+/* api.c: "owner/name" of letters, digits, '-', '_', '.'. */
+int	api_valid_repo_name(const char *);
+
 /* supervisor.c: local kiln-worker processes. */
 struct supervisor *supervisor_new(struct kilnd *);
 void	supervisor_start(struct supervisor *);

@@ -339,6 +339,7 @@ job_build_contexts(struct jobrun *jr)
 	secrets = json_object();
 	json_object_set_new(secrets, "GITHUB_TOKEN", json_string(""));
 	json_object_set_new(jr->contexts, "secrets", secrets);
+	/* Filled by jobsecrets_load() before any step runs. */
 	json_object_set(jr->contexts, "needs", cj->needs);
 	matrix = cj->matrix ? json_loads(cj->matrix, 0, NULL) : NULL;
 	json_object_set_new(jr->contexts, "matrix", matrix ? matrix :
@@ -1219,6 +1220,13 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		goto done;
 	}
 	job_build_contexts(&jr);
+	if (jobsecrets_load(w, cj, json_object_get(jr.contexts, "secrets"),
+	    json_object_get(jr.contexts, "vars"), jr.cmds, err,
+	    sizeof err) == -1) {
+		job_logf(&jr, "##[error]%s\n", err);
+		jr.message = xstrdup(err);
+		goto done;
+	}
 	if ((r = job_should_run(&jr, why, sizeof why)) != 1) {
 		conclusion = job_not_run(&jr, r, why, sizeof why);
 		jr.message = xstrdup(why);

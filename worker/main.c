@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include <git2.h>
+#include <openssl/crypto.h>
 
 #include "config.h"
 #include "log.h"
+#include "secretbox.h"
 #include "util.h"
 #include "worker.h"
 
@@ -316,6 +318,15 @@ main(int argc, char **argv)
 		log_warnx("%s", err);
 		return 1;
 	}
+	/*
+	 * Needed only to open secrets; a worker without it still runs jobs
+	 * that use none (those that do fail, saying why).
+	 */
+	if (secretbox_key_load(cfg.secrets_key_file, 0, w.secret_key, err,
+	    sizeof err) == -1) {
+		log_warnx("no secrets: %s", err);
+		w.key_error = xstrdup(err);
+	}
 	config_free(&cfg);
 
 	memset(&sa, 0, sizeof sa);
@@ -362,6 +373,8 @@ main(int argc, char **argv)
 	git_libgit2_shutdown();
 	free(w.name);
 	free(w.conninfo);
+	OPENSSL_cleanse(w.secret_key, sizeof w.secret_key);
+	free(w.key_error);
 	free(w.log_socket);
 	free(w.work_dir);
 	free(w.labels);

@@ -31,6 +31,8 @@ struct worker {
 	int		 listen_pid;	/* backend that LISTENs, 0: none */
 	int		 poll_ms;	/* wake without a NOTIFY after this */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
+	unsigned char	 secret_key[32]; /* [secrets] key_file */
+	char		*key_error;	/* why there is no key, or NULL */
 };
 
 /* workspace.c: a job's directories (see there). */
@@ -150,6 +152,17 @@ int	worker_session(struct worker *);
 
 /* The mirror directory of a repository: <work_dir>/mirrors/<id>.git. */
 char	*worker_mirror_dir(const struct worker *, int64_t repository_id);
+
+/*
+ * jobsecrets.c: fill a job's secrets and vars contexts (objects) from the
+ * database: the variables, and the secrets its workflow refers to (none
+ * for a pull request from a fork), each registered with cmds' masker
+ * before it is returned.  0, or -1 with err (the job fails with it).
+ */
+struct wfcmd_state;
+int	jobsecrets_load(struct worker *, const struct claimed_job *,
+	    json_t *secrets, json_t *vars, struct wfcmd_state *cmds, char *err,
+	    size_t errsz);
 
 /* Blocking query helpers: NULL result on error (message logged). */
 PGresult *worker_exec(struct worker *, const char *sql, int nparams,

@@ -15,6 +15,7 @@
 #include "../../cictl/cmd_runs.c"
 #include "../../cictl/cmd_workflow.c"
 #include "../../cictl/cmd_runctl.c"
+#include "../../cictl/cmd_secret.c"
 
 #include <check.h>
 #include <poll.h>
@@ -299,7 +300,7 @@ START_TEST(test_lookup_exact_and_prefix)
 	ck_assert_str_eq(lookup(&c, err, sizeof err, "ru", "--json", NULL),
 	    "runs");
 	ck_assert_int_eq(c, 1);
-	ck_assert_str_eq(lookup(&c, err, sizeof err, "s", "1", NULL), "show");
+	ck_assert_str_eq(lookup(&c, err, sizeof err, "sh", "1", NULL), "show");
 	ck_assert_str_eq(lookup(&c, err, sizeof err, "lo", "1", NULL), "logs");
 	ck_assert_str_eq(lookup(&c, err, sizeof err, "h", NULL), "help");
 	ck_assert_str_eq(lookup(&c, err, sizeof err, "repo", "add", "o/n",

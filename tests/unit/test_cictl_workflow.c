@@ -14,6 +14,7 @@
 #include "../../cictl/cmd_runs.c"
 #include "../../cictl/cmd_workflow.c"
 #include "../../cictl/cmd_runctl.c"
+#include "../../cictl/cmd_secret.c"
 #include "harness.h"
 
 #include <check.h>
