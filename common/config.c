@@ -75,12 +75,21 @@ static const struct config_key config_keys[] = {
 	{ "workers", "run_as", CONFIG_STRING, OFF(run_as), "", 0, 0, NULL,
 	  "unprivileged account the steps of jobs run as when the worker is "
 	  "root (empty: the worker's own account)" },
+	{ "workers", "tool_cache", CONFIG_PATH, OFF(tool_cache), "", 0, 0, NULL,
+	  "RUNNER_TOOL_CACHE: where setup-python finds and installs "
+	  "interpreters (default <state_dir>/toolcache; steps may write it, so "
+	  "with run_as it belongs to that account)" },
 	{ "log", "level", CONFIG_ENUM, OFF(log_level), "info", 0, 0,
 	  "error|warn|info|debug", "log verbosity" },
 	{ "secrets", "key_file", CONFIG_PATH, OFF(secrets_key_file), "", 0, 0,
 	  NULL, "32-byte AES-256-GCM key sealing secrets at rest (default "
 	  "<state_dir>/secret.key, created 0600 when absent; refused when its "
 	  "group or others may read it)" },
+	{ "actions", "python_versions_url", CONFIG_STRING,
+	  OFF(python_versions_url), "https://raw.githubusercontent.com/actions/"
+	  "python-versions/main/versions-manifest.json", 0, 0, NULL,
+	  "actions/setup-python: the manifest of Python builds it downloads a "
+	  "version missing from the tool cache from (empty: never download)" },
 };
 
 static char **
@@ -377,6 +386,7 @@ config_load(const char *path, struct kiln_config *cfg, char *err,
 	config_default_path(&cfg->secrets_key_file, cfg->state_dir,
 	    "secret.key");
 	config_default_path(&cfg->work_dir, cfg->state_dir, "work");
+	config_default_path(&cfg->tool_cache, cfg->state_dir, "toolcache");
 	return 0;
 }
 

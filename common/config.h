@@ -33,6 +33,10 @@ struct kiln_config {
 	char	*work_dir;	/* default <state_dir>/work */
 	char	*labels;	/* comma-separated runner labels */
 	char	*run_as;	/* account steps run as ("" = the worker's) */
+	char	*tool_cache;	/* RUNNER_TOOL_CACHE; default <state_dir>/toolcache */
+
+	/* [actions] */
+	char	*python_versions_url; /* setup-python's versions manifest */
 
 	/* [log] */
 	char	*log_level;	/* error, warn, info, debug */

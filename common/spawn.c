@@ -278,6 +278,35 @@ spawn_path_find(const char *program, const char *path)
 	}
 }
 
+char **
+spawn_env_with(char *const *envp, const char *name, const char *value)
+{
+	size_t n = 0, i, j = 0, len = strlen(name);
+	char **out;
+
+	while (envp != NULL && envp[n] != NULL)
+		n++;
+	out = xcalloc(n + 2, sizeof *out);
+	for (i = 0; i < n; i++) {
+		if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=')
+			continue;
+		out[j++] = xstrdup(envp[i]);
+	}
+	out[j++] = xasprintf("%s=%s", name, value);
+	out[j] = NULL;
+	return out;
+}
+
+void
+spawn_env_free(char **envp)
+{
+	size_t i;
+
+	for (i = 0; envp != NULL && envp[i] != NULL; i++)
+		free(envp[i]);
+	free(envp);
+}
+
 void
 spawn_status_text(int status, char *buf, size_t bufsz)
 {

@@ -58,6 +58,14 @@ int	spawn_capture(const struct spawn_spec *, char *out, size_t outsz,
  */
 char	*spawn_path_find(const char *program, const char *path);
 
+/*
+ * A copy of envp with name=value set (replacing an entry of that name),
+ * for a child's environment; free it with spawn_env_free().
+ */
+char	**spawn_env_with(char *const *envp, const char *name,
+	    const char *value);
+void	 spawn_env_free(char **envp);
+
 /* One line of an exit status: "exit status 2", "signal 9 (Killed)". */
 void	spawn_status_text(int status, char *buf, size_t bufsz);
 

@@ -4,7 +4,6 @@
  * while it keeps dying young, and its unfinished job is failed at once
  * (kiln_worker_lost) rather than waiting for the lease to expire.
  */
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -16,9 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include "db.h"
 #include "kilnd.h"
 #include "log.h"
+#include "spawn.h"
 #include "util.h"
 
 #define SUP_BACKOFF_MIN_MS	500
@@ -50,11 +52,12 @@ sup_spawn(struct sup_worker *w)
 {
 	struct supervisor *s = w->sup;
 	const struct kiln_config *cfg = s->kilnd->cfg;
-	char *argv[20];
+	struct spawn_spec spec;
+	char *argv[20], **envp, err[512];
 	int argc = 0;
 	pid_t pid;
 
-	argv[argc++] = "kiln-worker";
+	argv[argc++] = s->program;
 	if (cfg->path != NULL) {
 		argv[argc++] = "-c";
 		argv[argc++] = cfg->path;
@@ -67,23 +70,25 @@ sup_spawn(struct sup_worker *w)
 	argv[argc++] = cfg->work_dir;
 	argv[argc] = NULL;
 
-	if ((pid = fork()) == -1) {
-		log_warn("fork for %s", w->name);
+	/*
+	 * Through the environment, not argv: /proc/PID/cmdline is
+	 * world-readable and a database URL may hold a password.
+	 */
+	envp = spawn_env_with(environ, "KILN_DATABASE", s->kilnd->conninfo);
+	memset(&spec, 0, sizeof spec);
+	spec.argv = argv;
+	spec.envp = envp;
+	spec.fd_in = -1;
+	spec.fd_out = STDOUT_FILENO;
+	spec.fd_err = STDERR_FILENO;
+	spec.group = 1;
+	/* A worker outlives nothing: if kilnd dies, so does it. */
+	spec.pdeathsig = SIGTERM;
+	pid = spawn_start(&spec, err, sizeof err);
+	spawn_env_free(envp);
+	if (pid == -1) {
+		log_warnx("starting %s: %s", w->name, err);
 		return;
-	}
-	if (pid == 0) {
-		/* A worker outlives nothing: if kilnd dies, so does it. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		setpgid(0, 0);
-		/*
-		 * Through the environment, not argv: /proc/PID/cmdline is
-		 * world-readable and a database URL may hold a password.
-		 */
-		setenv("KILN_DATABASE", s->kilnd->conninfo, 1);
-		execv(s->program, argv);
-		fprintf(stderr, "kilnd: exec %s: %s\n", s->program,
-		    strerror(errno));
-		_exit(127);
 	}
 	w->pid = pid;
 	w->started_ms = now_ms();

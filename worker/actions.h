@@ -9,6 +9,7 @@
 #define KILN_ACTIONS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "support.h"
 #include "workflow.h"
@@ -23,6 +24,8 @@ struct action_env {
 	const char		*ref;
 	const char		*workspace;
 	const char		*tmp;		/* RUNNER_TEMP */
+	const char		*tool_cache;	/* [workers] tool_cache */
+	const char		*versions_url;	/* [actions] python_versions_url */
 	char *const		*envp;		/* the step's environment */
 	/* Append text to the job's log. */
 	void			(*log)(void *arg, const char *text);
@@ -37,14 +40,37 @@ struct action_env {
 
 struct action_def {
 	enum support_action	 id;	/* its name: support_action_name() */
+	/*
+	 * In the worker, with its privileges, before run(): only what
+	 * steps cannot have written (the worker's mirror).  May be NULL.
+	 */
+	int			(*prepare)(const struct action_env *, char *err,
+				    size_t errsz);
+	/* The action; as the steps' account when there is one (isolate.c). */
 	int			(*run)(const struct action_env *, char *err,
 				    size_t errsz);
 };
+
+/* Who runs an isolated action: the worker's own program, as uid/gid. */
+struct action_user {
+	const char	*program;	/* kiln-worker, full path */
+	uid_t		 uid;
+	gid_t		 gid;
+};
+
+/* actions/isolate.c: def's run() in `kiln-worker --action-child` as u. */
+int	action_isolated(const struct action_def *def,
+	    const struct action_env *env, const struct action_user *u,
+	    char *err, size_t errsz);
+/* The child's side: request on stdin, effects on stdout; exit status. */
+int	action_child_main(void);
 
 /* The built-in action for uses ("owner/name@ref"), or NULL. */
 const struct action_def *action_find(const char *uses);
 
 /* actions/checkout.c */
+int	action_checkout_prepare(const struct action_env *, char *err,
+	    size_t errsz);
 int	action_checkout(const struct action_env *, char *err, size_t errsz);
 /* actions/setup_python.c */
 int	action_setup_python(const struct action_env *, char *err,

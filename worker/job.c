@@ -352,7 +352,7 @@ job_build_contexts(struct jobrun *jr)
 	json_object_set_new(runner, "os", json_string("Linux"));
 	json_object_set_new(runner, "arch", json_string("X64"));
 	json_object_set_new(runner, "temp", json_string(jr->ws.tmp));
-	json_object_set_new(runner, "tool_cache", json_string(jr->ws.tmp));
+	json_object_set_new(runner, "tool_cache", json_string(jr->w->tool_cache));
 	json_object_set_new(runner, "environment", json_string("self-hosted"));
 	json_object_set_new(runner, "debug", json_string(""));
 	json_object_set_new(jr->contexts, "runner", runner);
@@ -458,7 +458,7 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	env_set(e, "RUNNER_ARCH", "X64");
 	env_set(e, "RUNNER_NAME", jr->w->name);
 	env_set(e, "RUNNER_TEMP", jr->ws.tmp);
-	env_set(e, "RUNNER_TOOL_CACHE", jr->ws.tmp);
+	env_set(e, "RUNNER_TOOL_CACHE", jr->w->tool_cache);
 	env_set(e, "RUNNER_ENVIRONMENT", "self-hosted");
 
 	path = envfile_path_join(&jr->paths, env_get(e, "PATH"));
@@ -792,6 +792,7 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 {
 	struct job_action_effects fx = { jr, outputs };
 	const struct action_def *def = action_find(step->uses);
+	struct action_user user;
 	struct action_env env;
 	struct wf_map with;
 	char err[1024];
@@ -836,7 +837,18 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	env.set_env = job_action_env_cb;
 	env.set_output = job_action_output_cb;
 	env.log_arg = &fx;
-	if (def->run(&env, err, sizeof err) == -1)
+	env.tool_cache = jr->w->tool_cache;
+	env.versions_url = jr->w->python_versions_url;
+	/*
+	 * What steps may have written (workspace, tool cache, HOME) is
+	 * read and executed only as the steps' account, in a child.
+	 */
+	user.program = jr->w->self;
+	user.uid = jr->w->run_uid;
+	user.gid = jr->w->run_gid;
+	if ((def->prepare != NULL && def->prepare(&env, err, sizeof err) ==
+	    -1) || (jr->w->as_user ? action_isolated(def, &env, &user, err,
+	    sizeof err) : def->run(&env, err, sizeof err)) == -1)
 		job_logf(jr, "##[error]%s\n", err);
 	else
 		outcome = CONCLUSION_SUCCESS;

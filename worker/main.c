@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <git2.h>
 #include <openssl/crypto.h>
 
+#include "actions.h"
 #include "config.h"
 #include "log.h"
 #include "secretbox.h"
@@ -78,6 +80,19 @@ worker_labels(const char *csv)
 	text = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
 	return text != NULL ? text : xstrdup("[]");
+}
+
+/* This program's full path, to run itself as an isolated action. */
+static char *
+worker_self(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+	if (n <= 0)
+		return xstrdup(KILN_BINDIR "/kiln-worker");
+	self[n] = '\0';
+	return xstrdup(self);
 }
 
 /*
@@ -269,6 +284,9 @@ main(int argc, char **argv)
 	int ch, once = 0, r;
 	int64_t registered_ms = now_ms();
 
+	/* A built-in action as the steps' account (actions/isolate.c). */
+	if (argc == 2 && strcmp(argv[1], "--action-child") == 0)
+		return action_child_main();
 	while ((ch = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': conf = optarg; break;
@@ -327,6 +345,15 @@ main(int argc, char **argv)
 		log_warnx("no secrets: %s", err);
 		w.key_error = xstrdup(err);
 	}
+	w.self = worker_self();
+	w.tool_cache = xstrdup(cfg.tool_cache);
+	w.python_versions_url = xstrdup(cfg.python_versions_url);
+	/* Steps may install into the tool cache: it is their account's. */
+	if (mkdir_p(w.tool_cache, 0755) == -1 || (w.as_user &&
+	    chown(w.tool_cache, w.run_uid, w.run_gid) == -1)) {
+		log_warn("tool cache %s", w.tool_cache);
+		return 1;
+	}
 	config_free(&cfg);
 
 	memset(&sa, 0, sizeof sa);
@@ -380,5 +407,8 @@ main(int argc, char **argv)
 	free(w.labels);
 	free(w.run_home);
 	free(w.run_name);
+	free(w.self);
+	free(w.tool_cache);
+	free(w.python_versions_url);
 	return 0;
 }

@@ -23,7 +23,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -42,7 +41,6 @@
 #define STEPEXEC_READ_CHUNK	65536
 #define STEPEXEC_MAX_ARGS	64
 
-extern char **environ;
 
 /* Built-in shells (reference 5.1). */
 static const struct {
@@ -340,63 +338,6 @@ fail:
 	return NULL;
 }
 
-/* What the child reports through the exec pipe when it cannot start. */
-struct child_failure {
-	int	stage;		/* 1 chdir, 2 exec, 3 stdin, 4 dup2, 5 setsid,
-				   6 setuid */
-	int	error;
-};
-
-static void __attribute__((noreturn))
-child_fail(int fd, int stage)
-{
-	struct child_failure f;
-
-	f.stage = stage;
-	f.error = errno;
-	(void)!write(fd, &f, sizeof f);
-	_exit(127);
-}
-
-/* In the child, between fork and exec: async-signal-safe calls only. */
-static void __attribute__((noreturn))
-child_exec(const struct stepexec_spec *spec, const struct stepexec_cmd *c,
-    int outw, int errw)
-{
-	struct sigaction sa;
-	sigset_t all;
-	int sig, nullfd;
-
-	if (setsid() == -1)
-		child_fail(errw, 5);
-	/* Steps never run with the worker's privileges when told not to. */
-	if (spec->as_user && (setgroups(0, NULL) == -1 ||
-	    setgid(spec->gid) == -1 || setuid(spec->uid) == -1))
-		child_fail(errw, 6);
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&all);
-	(void)sigprocmask(SIG_SETMASK, &all, NULL);
-
-	nullfd = open("/dev/null", O_RDONLY);
-	if (nullfd == -1)
-		child_fail(errw, 3);
-	if (dup2(nullfd, 0) == -1 || dup2(outw, 1) == -1 || dup2(outw, 2) == -1)
-		child_fail(errw, 4);
-	if (nullfd > 2)
-		close(nullfd);
-	if (spec->workdir != NULL && chdir(spec->workdir) == -1)
-		child_fail(errw, 1);
-#if defined(SYS_close_range)
-	/* No worker descriptor (log socket, spool) may leak into the step. */
-	(void)syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
-#endif
-	execve(c->program, c->argv, spec->envp != NULL ? spec->envp : environ);
-	child_fail(errw, 2);
-}
-
 static int
 pidfd_open_compat(pid_t pid)
 {
@@ -430,14 +371,14 @@ stepexec_run(const struct stepexec_spec *spec,
     struct stepexec_result *res, char *err, size_t errsz)
 {
 	struct stepexec_cmd c;
-	struct child_failure cf;
+	struct spawn_spec sp;
 	struct pollfd pfd[2];
 	struct stat st;
 	enum stop_phase phase = STOP_NONE;
 	int64_t start, now, deadline, next_stop = 0, drain_until = 0, wake;
 	int64_t g_int, g_term;
-	char *script = NULL, *chunk = NULL;
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, pidfd = -1;
+	char *script = NULL, *chunk = NULL, *argv0;
+	int outp[2] = { -1, -1 }, pidfd = -1;
 	int status = 0, leader_done = 0, nfds, i, r, ret = -1;
 	ssize_t n;
 	pid_t pid, w;
@@ -460,46 +401,33 @@ stepexec_run(const struct stepexec_spec *spec,
 		goto out;
 	cmd_substitute(&c, script);
 
-	if (pipe2(outp, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1) {
+	if (pipe2(outp, O_CLOEXEC) == -1) {
 		snprintf(err, errsz, "pipe: %s", strerror(errno));
 		goto out;
 	}
-	pid = fork();
-	if (pid == -1) {
-		snprintf(err, errsz, "fork: %s", strerror(errno));
+	/* Own session; never with the worker's privileges when told not to. */
+	memset(&sp, 0, sizeof sp);
+	sp.argv = c.argv;
+	sp.envp = spec->envp;
+	sp.dir = spec->workdir;
+	sp.fd_in = -1;
+	sp.fd_out = outp[1];
+	sp.fd_err = -2;
+	sp.group = 2;
+	sp.as_user = spec->as_user;
+	sp.uid = spec->uid;
+	sp.gid = spec->gid;
+	sp.reset_signals = 1;
+	argv0 = c.argv[0];
+	c.argv[0] = c.program;
+	pid = spawn_start(&sp, err, errsz);
+	c.argv[0] = argv0;
+	close(outp[1]);
+	outp[1] = -1;
+	if (pid == -1)
 		goto out;
-	}
-	if (pid == 0)
-		child_exec(spec, &c, outp[1], errp[1]);
 	start = now_ms();
 	res->pgid = pid;
-	close(outp[1]);
-	close(errp[1]);
-	outp[1] = errp[1] = -1;
-
-	/* EOF: exec succeeded (the pipe is close-on-exec). */
-	do
-		n = read(errp[0], &cf, sizeof cf);
-	while (n == -1 && errno == EINTR);
-	close(errp[0]);
-	errp[0] = -1;
-	if (n == (ssize_t)sizeof cf) {
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			;
-		if (cf.stage == 1)
-			snprintf(err, errsz, "working directory '%s': %s",
-			    spec->workdir, strerror(cf.error));
-		else if (cf.stage == 2)
-			snprintf(err, errsz, "exec %s: %s", c.program,
-			    strerror(cf.error));
-		else if (cf.stage == 6)
-			snprintf(err, errsz, "switching to uid %ld: %s",
-			    (long)spec->uid, strerror(cf.error));
-		else
-			snprintf(err, errsz, "starting step (stage %d): %s",
-			    cf.stage, strerror(cf.error));
-		goto out;
-	}
 
 	if (c.note != NULL && sink != NULL)
 		sink(c.note, strlen(c.note), arg);
@@ -624,8 +552,6 @@ out:
 	for (i = 0; i < 2; i++) {
 		if (outp[i] != -1)
 			close(outp[i]);
-		if (errp[i] != -1)
-			close(errp[i]);
 	}
 	if (script != NULL) {
 		unlink(script);

@@ -27,6 +27,9 @@ struct worker {
 	gid_t		 run_gid;
 	char		*run_home;	/* that account's HOME */
 	char		*run_name;
+	char		*self;		/* this program (/proc/self/exe) */
+	char		*tool_cache;	/* RUNNER_TOOL_CACHE, the steps' */
+	char		*python_versions_url;	/* [actions] */
 	PGconn		*db;
 	int		 listen_pid;	/* backend that LISTENs, 0: none */
 	int		 poll_ms;	/* wake without a NOTIFY after this */

@@ -16,10 +16,12 @@ static const char *const checkout_known_inputs[] = {
 	"fetch-depth", "clean", "persist-credentials", "token",
 };
 
+/* The inputs, and the commit in the worker's mirror (fetched if new). */
 int
-action_checkout(const struct action_env *env, char *err, size_t errsz)
+action_checkout_prepare(const struct action_env *env, char *err,
+    size_t errsz)
 {
-	char sha[41], line[512];
+	char sha[41];
 	size_t i, j;
 
 	for (i = 0; i < env->with->n; i++) {
@@ -37,6 +39,15 @@ action_checkout(const struct action_env *env, char *err, size_t errsz)
 	if (mirror_resolve(env->mirror, env->sha, sha, err, errsz) == -1 &&
 	    mirror_fetch(env->mirror, env->clone_url, err, errsz) == -1)
 		return -1;
+	return 0;
+}
+
+/* The work tree: written as the steps' account (actions/isolate.c). */
+int
+action_checkout(const struct action_env *env, char *err, size_t errsz)
+{
+	char line[512];
+
 	snprintf(line, sizeof line, "Checking out %s (%s) into %s\n", env->sha,
 	    env->ref ? env->ref : "detached", env->workspace);
 	env->log(env->log_arg, line);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "actions.h"
+#include "spawn.h"
 #include "util.h"
 
 #define SP_MAX_CANDIDATES	256
@@ -61,46 +62,21 @@ sp_getenv(char *const *envp, const char *name)
 static int
 sp_version(const char *path, int v[3])
 {
-	char out[128];
-	int fds[2], status, got = 0;
-	int64_t deadline = now_ms() + SP_PROBE_MS;
-	struct pollfd pfd;
-	ssize_t n;
-	pid_t pid;
+	char *argv[] = { (char *)path, (char *)"-c", (char *)"import sys; "
+	    "print('%d %d %d' % sys.version_info[:3])", NULL };
+	struct spawn_spec s;
+	char out[128], why[256];
+	int status;
 
-	if (pipe2(fds, O_CLOEXEC) == -1)
+	memset(&s, 0, sizeof s);
+	s.argv = argv;
+	s.fd_in = -1;
+	s.fd_err = -1;
+	s.group = 1;
+	status = spawn_capture(&s, out, sizeof out, SP_PROBE_MS, why,
+	    sizeof why);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return -1;
-	if ((pid = fork()) == -1) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		dup2(fds[1], STDOUT_FILENO);
-		execl(path, path, "-c", "import sys; print('%d %d %d' % "
-		    "sys.version_info[:3])", (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	while (got < (int)sizeof out - 1) {
-		int64_t left = deadline - now_ms();
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			break;
-		if ((n = read(fds[0], out + got, sizeof out - 1 - got)) <= 0)
-			break;
-		got += (int)n;
-	}
-	close(fds[0]);
-	kill(-pid, SIGKILL);	/* whatever it left behind, and itself */
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (got <= 0)
-		return -1;
-	out[got] = '\0';
 	return sscanf(out, "%d %d %d", &v[0], &v[1], &v[2]) == 3 ? 0 : -1;
 }
 

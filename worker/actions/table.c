@@ -10,9 +10,9 @@
 
 static const struct action_def action_table[SUPPORT_NACTIONS] = {
 	[SUPPORT_ACTION_CHECKOUT] = { SUPPORT_ACTION_CHECKOUT,
-	    action_checkout },
+	    action_checkout_prepare, action_checkout },
 	[SUPPORT_ACTION_SETUP_PYTHON] = { SUPPORT_ACTION_SETUP_PYTHON,
-	    action_setup_python },
+	    NULL, action_setup_python },
 };
 
 const struct action_def *
