@@ -95,6 +95,11 @@ assert_defaults(const struct kiln_config *cfg)
 	p = xasprintf("%s/work", sd);
 	ck_assert_str_eq(cfg->work_dir, p);
 	free(p);
+	p = xasprintf("%s/toolcache", sd);
+	ck_assert_str_eq(cfg->tool_cache, p);
+	free(p);
+	ck_assert_str_eq(cfg->python_versions_url, "https://raw.githubusercontent"
+	    ".com/actions/python-versions/main/versions-manifest.json");
 	ck_assert_str_eq(cfg->db_url, "");
 	ck_assert_str_eq(cfg->pg_bindir, "");
 	ck_assert_str_eq(cfg->pg_user, "kiln");
@@ -321,7 +326,7 @@ static const struct err_vec err_vecs[] = {
 	{ "=\n", "1: key \"\" outside of any [section]" },
 	{ "[server]\n=\n", "2: unknown key \"\" in [server]" },
 	{ "[]\n", "1: unknown section [] (known: server, database, workers, "
-	  "log, secrets)" },
+	  "log, secrets, actions)" },
 	{ "[\n", "1: malformed section header \"[\"" },
 	{ "[workers]\ncount =\n", "2: workers.count: \"\" is empty (expected "
 	  "an integer from 0 to 256)" },
@@ -340,9 +345,9 @@ static const struct err_vec err_vecs[] = {
 	{ "[server]\nbogus = 1\n", "2: unknown key \"bogus\" in [server]" },
 	{ "[workers]\nlisten = x\n", "2: unknown key \"listen\" in [workers]" },
 	{ "[nope]\n", "1: unknown section [nope] (known: server, database, "
-	  "workers, log, secrets)" },
+	  "workers, log, secrets, actions)" },
 	{ "[Server]\n", "1: unknown section [Server] (known: server, database, "
-	  "workers, log, secrets)" },
+	  "workers, log, secrets, actions)" },
 	{ "listen = 1.2.3.4:1\n", "1: key \"listen\" outside of any "
 	  "[section]" },
 	{ "[workers]\ncount = abc\n", "2: workers.count: \"abc\" is not a "
@@ -567,8 +572,11 @@ static const struct key_vec describe_keys[] = {
 	{ "workers", "work_dir = " },
 	{ "workers", "labels = " DEFAULT_LABELS },
 	{ "workers", "run_as = " },
+	{ "workers", "tool_cache = " },
 	{ "log", "level = info" },
 	{ "secrets", "key_file = " },
+	{ "actions", "python_versions_url = https://raw.githubusercontent.com/"
+	    "actions/python-versions/main/versions-manifest.json" },
 };
 
 START_TEST(test_describe)
@@ -601,8 +609,8 @@ START_TEST(test_describe)
 		snprintf(prev, sizeof prev, "%s", line);
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
-	ck_assert_uint_eq(sections, 5);
-	ck_assert_uint_eq(keys, 16);
+	ck_assert_uint_eq(sections, 6);
+	ck_assert_uint_eq(keys, 18);
 	buf_free(&out);
 
 	/* The output is itself a valid config file meaning the defaults. */
