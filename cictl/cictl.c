@@ -73,6 +73,12 @@ static const struct cmd_entry cictl_table[] = {
 	    "Re-run a completed run as its next attempt; --failed: only the "
 	    "failed jobs and their dependants.",
 	    cmd_runctl_rerun },
+	{ "dispatch", NULL, "OWNER/NAME WORKFLOW_FILE", 2, 2,
+	    { { "ref", "REF", 0, 0 }, { "f", "NAME=VALUE", 0, 25 } }, 0,
+	    "Run a workflow by hand (workflow_dispatch) at REF (default: "
+	    "the default branch) with its inputs; a bad input is refused, "
+	    "naming it.",
+	    cmd_dispatch },
 	{ "secret set", NULL, "OWNER/NAME NAME", 2, 2,
 	    { { "file", "PATH", 0, 0 } }, 0,
 	    "Store a repository secret, read from stdin or --file (never "

@@ -179,6 +179,7 @@ int	 cmd_runs_show(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runs_logs(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_workflow_lint(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runctl_cancel(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_dispatch(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_secret_set(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_secret_list(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_secret_rm(struct cictl_ctx *, const struct cmd_args *);

@@ -151,6 +151,10 @@ event_read(struct event *ev, const char *name, json_t *payload)
 		break;
 	case EVENT_FILTER_SCHEDULE:
 		ev->cron = event_str(payload, "schedule", NULL, NULL);
+		ev->workflow = event_str(payload, "workflow", NULL, NULL);
+		break;
+	case EVENT_FILTER_DISPATCH:
+		ev->workflow = event_str(payload, "workflow", NULL, NULL);
 		break;
 	default:
 		break;
@@ -228,4 +232,5 @@ event_trigger(const struct event *ev, struct trigger_event *te)
 	te->base_ref = ev->base_ref;
 	te->head_message = ev->head_message;
 	te->cron = ev->cron;
+	te->workflow = ev->workflow;
 }

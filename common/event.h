@@ -36,8 +36,8 @@ enum event_intake {
 	EVENT_INTAKE_NONE,	/* never: a webhook of it is recorded and
 				   ignored, so its workflows never run */
 	EVENT_INTAKE_WEBHOOK,	/* a signed webhook, stored and planned */
-	EVENT_INTAKE_KILND,	/* made by kilnd itself (cron, dispatch):
-				   not yet */
+	EVENT_INTAKE_KILND,	/* made by kilnd itself: dispatch (the
+				   admin API); cron not yet */
 };
 
 /* Which ref and commit a run of the event uses (GITHUB_REF, GITHUB_SHA). */
@@ -88,6 +88,8 @@ struct event {
 						   request the caller reads
 						   the head commit's message */
 	const char		*cron;		/* schedule: the line fired */
+	const char		*workflow;	/* schedule, workflow_dispatch:
+						   the file it is for, or NULL */
 };
 
 /*

@@ -257,7 +257,9 @@ support_audit(const struct workflow *wf, struct wf_errors *warnings)
 
 	for (i = 0; i < wf->on.nevents; i++) {
 		kind = event_kind_find(wf->on.events[i].name);
-		if (kind == NULL || kind->intake == EVENT_INTAKE_WEBHOOK)
+		/* kilnd makes workflow_dispatch (the admin API) already. */
+		if (kind == NULL || kind->intake == EVENT_INTAKE_WEBHOOK ||
+		    kind->filter == EVENT_FILTER_DISPATCH)
 			continue;
 		support_add(warnings, wf->path, wf->on.events[i].pos,
 		    xasprintf("on.%s: %s; this trigger never runs the "

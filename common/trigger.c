@@ -299,6 +299,15 @@ trigger_needs_paths(const struct workflow *wf, const char *event)
 	    (f->paths.set || f->paths_ignore.set);
 }
 
+/* 1 if paths a and b name the same file (last path segment). */
+int
+trigger_same_file(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+
+	return strcmp(sa ? sa + 1 : a, sb ? sb + 1 : b) == 0;
+}
+
 int
 trigger_match(const struct workflow *wf, const struct trigger_event *ev,
     char **reason)
@@ -314,6 +323,13 @@ trigger_match(const struct workflow *wf, const struct trigger_event *ev,
 	if (ev->name == NULL || (e = trigger_declared(wf, ev->name)) == NULL) {
 		trigger_why(reason, "workflow is not triggered by '%s' events",
 		    ev->name != NULL ? ev->name : "(unnamed)");
+		return 0;
+	}
+	/* Made for one file: .github/workflows is flat, the name decides. */
+	if (ev->workflow != NULL && !trigger_same_file(wf->path,
+	    ev->workflow)) {
+		trigger_why(reason, "the event is for workflow %s",
+		    ev->workflow);
 		return 0;
 	}
 	if (kind != NULL && kind->skip_markers &&

@@ -29,6 +29,9 @@ struct trigger_event {
 					   timeout): path filters pass */
 	const char	 *cron;		/* schedule: the line that fired, or
 					   NULL for "any" */
+	const char	 *workflow;	/* schedule, workflow_dispatch: the
+					   file the event is for (its name
+					   decides), or NULL for any */
 };
 
 /*
@@ -38,6 +41,12 @@ struct trigger_event {
  */
 int	trigger_match(const struct workflow *wf, const struct trigger_event *ev,
 	    char **reason);
+
+/*
+ * 1 if two workflow paths name the same file: their last segments are
+ * equal (.github/workflows is flat).
+ */
+int	trigger_same_file(const char *a, const char *b);
 
 /*
  * 1 if deciding event for wf needs the changed paths (the event table

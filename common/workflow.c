@@ -1471,6 +1471,12 @@ wf_on_dispatch(struct wf_ctx *ctx, yaml_node_t *cfg, const char *where)
 		    "names, not %s", where, wf_kind(inputs));
 		return;
 	}
+	/* GitHub's limit; common/dispatch.h refuses more at run time. */
+	if (inputs->data.mapping.pairs.top - inputs->data.mapping.pairs.start >
+	    25)
+		wf_err(ctx, inputs, "'%s.inputs' declares %d inputs; GitHub "
+		    "allows at most 25", where, (int)(inputs->data.mapping.pairs.top -
+		    inputs->data.mapping.pairs.start));
 	on->inputs = xcalloc((size_t)(inputs->data.mapping.pairs.top -
 	    inputs->data.mapping.pairs.start) + 1, sizeof *on->inputs);
 	for (q = inputs->data.mapping.pairs.start;

@@ -138,6 +138,12 @@ void	api_var_put(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 void	api_var_delete(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
+/*
+ * dispatch.c: POST /api/v1/repos/{owner}/{name}/dispatches (a manual
+ * workflow_dispatch run); answers once the worker planned it.
+ */
+void	api_dispatch(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
 /* api.c: "owner/name" of letters, digits, '-', '_', '.'. */
 int	api_valid_repo_name(const char *);
 

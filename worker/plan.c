@@ -21,10 +21,12 @@
 
 #include <jansson.h>
 
+#include "dispatch.h"
 #include "event.h"
 #include "log.h"
 #include "mirror.h"
 #include "planner.h"
+#include "trigger.h"
 #include "util.h"
 #include "worker.h"
 #include "workflow.h"
@@ -46,6 +48,9 @@ struct plan {
 	char				*head_message;	/* pull_request */
 	struct plan_paths		 paths;
 	int				 nruns;
+	/* An event made for one file (schedule, workflow_dispatch): */
+	int				 target_seen;	/* it exists */
+	char				*target_error;	/* why it made no run */
 };
 
 static const char *
@@ -325,6 +330,12 @@ plan_workflow(struct plan *p, const struct mirror_file *f)
 	int64_t run_id, run_number;
 	int rc = 0;
 
+	/* Events made for one file plan only that file. */
+	if (p->ev.workflow != NULL) {
+		if (!trigger_same_file(f->path, p->ev.workflow))
+			return 0;
+		p->target_seen = 1;
+	}
 	if (f->data == NULL) {
 		/* Unreadable (too large): visible as a failed run. */
 		msg = xasprintf("%s: %s", f->path, f->error ? f->error :
@@ -344,9 +355,25 @@ plan_workflow(struct plan *p, const struct mirror_file *f)
 		free(msg);
 		goto out;
 	}
+	if (p->ev.kind != NULL && p->ev.kind->filter ==
+	    EVENT_FILTER_DISPATCH && p->ev.workflow != NULL) {
+		char err[1024];
+
+		/* A bad dispatch is refused, naming why; nothing runs. */
+		if (dispatch_check(wf, json_object_get(p->payload, "inputs"),
+		    err, sizeof err) == -1) {
+			log_info("event %lld: dispatch refused: %s",
+			    (long long)p->cev->id, err);
+			p->target_error = xstrdup(err);
+			goto out;
+		}
+	}
 	if (!planner_triggered(wf, &p->ev, plan_paths_cb, p, &reason)) {
 		log_debug("event %lld: %s not triggered: %s",
 		    (long long)p->cev->id, f->path, reason ? reason : "");
+		if (p->ev.workflow != NULL && p->target_error == NULL)
+			p->target_error = xasprintf("%s: %s", f->path,
+			    reason ? reason : "not triggered");
 		goto out;
 	}
 	if (plan_insert_run(p, f->path, wf->name, NULL, f->data, NULL,
@@ -593,7 +620,10 @@ plan_event(struct worker *w, struct claimed_event *ev)
 		plan_retry_event(w, ev->id, "database error while planning");
 		goto out;
 	}
-	if (plan_finish_event(w, ev->id, NULL) != 1) {
+	if (p.ev.workflow != NULL && !p.target_seen)
+		p.target_error = xasprintf("no workflow file %s at %s (%.12s)",
+		    p.ev.workflow, ev->ref ? ev->ref : "", ev->sha);
+	if (plan_finish_event(w, ev->id, p.target_error) != 1) {
 		log_warnx("event %lld: no longer ours (lease expired); "
 		    "dropping this plan", (long long)ev->id);
 		PQclear(PQexec(w->db, "ROLLBACK"));
@@ -613,6 +643,7 @@ out:
 	mirror_paths_free(p.paths.v, p.paths.n);
 	json_decref(p.payload);
 	free(p.head_message);
+	free(p.target_error);
 	free(p.mirror);
 	return rc;
 }
