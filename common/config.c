@@ -90,6 +90,13 @@ static const struct config_key config_keys[] = {
 	  "python-versions/main/versions-manifest.json", 0, 0, NULL,
 	  "actions/setup-python: the manifest of Python builds it downloads a "
 	  "version missing from the tool cache from (empty: never download)" },
+	{ "web", "access", CONFIG_ENUM, OFF(web_access), "token", 0, 0,
+	  "public|token|off", "status page and read-only /api/v1 on the "
+	  "listener: public (anyone who reaches it), token (a login or "
+	  "Authorization: Bearer with a cictl token), off (no page); webhook "
+	  "intake is unaffected" },
+	{ "web", "session_hours", CONFIG_INT, OFF(web_session_hours), "12", 1,
+	  8760, NULL, "lifetime of a page login (session cookie), hours" },
 };
 
 static char **

@@ -43,6 +43,10 @@ struct kiln_config {
 
 	/* [secrets] */
 	char	*secrets_key_file; /* default <state_dir>/secret.key */
+
+	/* [web] */
+	char	*web_access;	/* public, token, off */
+	int	 web_session_hours; /* a page login's lifetime */
 };
 
 /*

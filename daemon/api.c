@@ -39,11 +39,41 @@
 	"'run_attempt', r.run_attempt, 'created_at', r.created_at, " \
 	"'updated_at', coalesce(r.completed_at, r.started_at, r.created_at))"
 
+#define JOB_JSON \
+	"jsonb_build_object('id', j.id, " \
+	"'run_id', j.run_id, 'job_key', j.job_key, 'name', j.name, " \
+	"'needs', to_jsonb(j.needs), 'attempt', j.attempt, " \
+	"'status', j.status, " \
+	"'conclusion', j.conclusion, 'matrix', j.matrix, " \
+	"'labels', to_jsonb(j.labels), 'outputs', j.outputs, " \
+	"'message', coalesce(j.message, CASE WHEN j.status = 'queued' " \
+	"AND r.status = 'pending' THEN 'waiting for the run''s " \
+	"concurrency group' WHEN j.status = 'queued' AND " \
+	"j.concurrency_group IS NOT NULL AND kiln_job_group_busy(j.id) " \
+	"THEN 'waiting for concurrency group ' || j.concurrency_group " \
+	"WHEN j.status = 'queued' AND NOT EXISTS " \
+	"(SELECT 1 FROM workers w WHERE w.last_seen > now() - interval " \
+	"'2 minutes' AND j.labels <@ w.labels) THEN 'no online worker has " \
+	"all the labels ' || array_to_string(j.labels, ', ') END), " \
+	"'started_at', j.started_at, 'completed_at', j.completed_at, " \
+	"'steps', (SELECT coalesce(jsonb_agg(jsonb_build_object(" \
+	"'number', s.number, 'name', s.name, 'status', s.status, " \
+	"'conclusion', s.conclusion, 'outcome', s.outcome, " \
+	"'summary', s.summary, 'started_at', s.started_at, " \
+	"'completed_at', s.completed_at) ORDER BY s.number), '[]') " \
+	"FROM steps s WHERE s.job_id = j.id), " \
+	"'annotations', (SELECT coalesce(jsonb_agg(jsonb_build_object(" \
+	"'level', a.level, 'file', a.file, 'line', a.line, " \
+	"'end_line', a.end_line, 'col', a.col, 'end_col', a.end_col, " \
+	"'title', a.title, 'message', a.message) ORDER BY a.id), '[]') " \
+	"FROM annotations a WHERE a.job_id = j.id))"
+
 struct api_req {
 	struct kilnd		*kilnd;
 	struct evhttp_request	*req;
 	int			 ok_code;
 	int64_t			 id;
+	char			*link;		/* runs: the next page's base */
 };
 
 static struct api_req *
@@ -306,42 +336,151 @@ api_repos_add(struct kilnd *k, struct evhttp_request *req,
 	json_decref(body);
 }
 
+/* A page of runs; Link: rel="next" with the cursor when there may be more. */
+static void
+api_runs_cb(PGresult *res, const char *error, void *arg)
+{
+	struct api_req *a = arg;
+	char link[API_MAX_URL + 64];
+
+	if (error != NULL) {
+		char why[512];
+
+		log_warnx("listing runs: %s", log_escape(error, 300, why,
+		    sizeof why));
+		http_reply_error(a->req, 500, "database error");
+	} else {
+		if (!PQgetisnull(res, 0, 1) && a->link != NULL) {
+			snprintf(link, sizeof link, "<%s%sbefore=%s>; "
+			    "rel=\"next\"", a->link, strchr(a->link, '?') ?
+			    "&" : "?", PQgetvalue(res, 0, 1));
+			evhttp_add_header(evhttp_request_get_output_headers(
+			    a->req), "Link", link);
+		}
+		http_reply_json(a->req, 200, PQgetvalue(res, 0, 0));
+	}
+	free(a->link);
+	free(a);
+}
+
+/*
+ * The path and query of the next page: the request's own, without its
+ * "before" (the cursor added by api_runs_cb).
+ */
+static char *
+api_runs_link(const char *path, struct evkeyvalq *q)
+{
+	struct evkeyval *kv;
+	struct buf b = { 0 };
+	char *enc;
+
+	buf_add_str(&b, path);
+	TAILQ_FOREACH(kv, q, next) {
+		if (strcmp(kv->key, "before") == 0)
+			continue;
+		buf_add_char(&b, b.len == strlen(path) ? '?' : '&');
+		enc = evhttp_encode_uri(kv->key);
+		buf_add_str(&b, enc);
+		free(enc);
+		buf_add_char(&b, '=');
+		enc = evhttp_encode_uri(kv->value);
+		buf_add_str(&b, enc);
+		free(enc);
+	}
+	if (b.len > API_MAX_URL) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+/*
+ * GET /api/v1/runs?repo=&branch=&event=&status=&before=&limit=: newest
+ * first; before (a run id) is the cursor, so every page is an index range
+ * scan whatever the history's length.  status matches a status or a
+ * conclusion (failure, success ...).
+ */
 void
 api_runs_list(struct kilnd *k, struct evhttp_request *req,
     const char *const *args, int nargs)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *query = evhttp_uri_get_query(uri);
-	const char *repo = NULL, *limit_s = NULL, *errstr;
+	const char *query = evhttp_uri_get_query(uri), *errstr;
+	static const char *const names[] = { "repo", "branch", "event",
+	    "status", "before" };
+	const char *limit_s, *params[7];
 	struct evkeyvalq q;
-	const char *params[2];
+	struct api_req *a;
 	char limit[32];
-	int64_t n = 50;
+	int64_t n = 50, before;
+	size_t i;
 
 	TAILQ_INIT(&q);
 	if (query != NULL && evhttp_parse_query_str(query, &q) == -1) {
 		http_reply_error(req, 400, "malformed query string");
 		return;
 	}
-	repo = evhttp_find_header(&q, "repo");
 	limit_s = evhttp_find_header(&q, "limit");
 	if (limit_s != NULL &&
 	    parse_int64(limit_s, 1, 1000, &n, &errstr) == -1) {
 		http_reply_error(req, 400, "limit \"%.32s\": %s (1 to 1000)",
 		    limit_s, errstr);
-		evhttp_clear_headers(&q);
-		return;
+		goto out;
+	}
+	for (i = 0; i < nitems(names); i++) {
+		params[i] = evhttp_find_header(&q, names[i]);
+		if (params[i] != NULL && strlen(params[i]) > 1024) {
+			http_reply_error(req, 400, "%s: longer than 1024 bytes",
+			    names[i]);
+			goto out;
+		}
+	}
+	if (params[4] != NULL &&
+	    parse_int64(params[4], 1, INT64_MAX, &before, &errstr) == -1) {
+		http_reply_error(req, 400, "before \"%.32s\": %s", params[4],
+		    errstr);
+		goto out;
 	}
 	snprintf(limit, sizeof limit, "%lld", (long long)n);
-	params[0] = repo;
-	params[1] = limit;
-	api_query(k, req, 200,
-	    "SELECT coalesce(json_agg(x.j ORDER BY x.id DESC), '[]') FROM "
+	params[5] = limit;
+	a = api_req_new(k, req, 200);
+	a->link = api_runs_link(evhttp_uri_get_path(uri), &q);
+	if (db_query(k->db,
+	    "SELECT coalesce(json_agg(x.j ORDER BY x.id DESC), '[]'), "
+	    "CASE WHEN count(*) = $6::int THEN min(x.id) END FROM "
 	    "(SELECT r.id, " RUN_JSON " AS j FROM runs r JOIN repositories p "
-	    "ON p.id = r.repository_id WHERE $1::text IS NULL OR "
-	    "p.full_name = $1 ORDER BY r.id DESC LIMIT $2::int) x",
-	    2, params);
+	    "ON p.id = r.repository_id WHERE ($1::text IS NULL OR "
+	    "p.full_name = $1) AND ($2::text IS NULL OR r.head_branch = $2) "
+	    "AND ($3::text IS NULL OR r.event = $3) AND ($4::text IS NULL OR "
+	    "r.status = $4 OR r.conclusion = $4) AND ($5::bigint IS NULL OR "
+	    "r.id < $5::bigint) ORDER BY r.id DESC LIMIT $6::int) x",
+	    6, params, api_runs_cb, a) == -1) {
+		http_reply_error(req, 503, "database queue is full; retry");
+		free(a->link);
+		free(a);
+	}
+out:
 	evhttp_clear_headers(&q);
+}
+
+/* GET /api/v1/jobs/{id}: one job with its steps and annotations. */
+void
+api_job_show(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	const char *params[1];
+	char id[32];
+
+	if (api_parse_id(req, args[0], id, sizeof id) == -1)
+		return;
+	params[0] = id;
+	api_query(k, req, 200,
+	    "SELECT (" JOB_JSON " || jsonb_build_object('repository', "
+	    "p.full_name, 'run_number', r.run_number, 'workflow', r.name, "
+	    "'head_branch', r.head_branch, 'head_sha', r.head_sha))::text "
+	    "FROM jobs j JOIN runs r ON r.id = j.run_id "
+	    "JOIN repositories p ON p.id = r.repository_id "
+	    "WHERE j.id = $1::bigint", 1, params);
 }
 
 void
@@ -356,91 +495,9 @@ api_run_show(struct kilnd *k, struct evhttp_request *req,
 	params[0] = id;
 	api_query(k, req, 200,
 	    "SELECT (" RUN_JSON "::jsonb || jsonb_build_object('jobs', "
-	    "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', j.id, "
-	    "'run_id', j.run_id, 'job_key', j.job_key, 'name', j.name, "
-	    "'status', j.status, "
-	    "'conclusion', j.conclusion, 'matrix', j.matrix, "
-	    "'labels', to_jsonb(j.labels), 'outputs', j.outputs, "
-	    "'message', coalesce(j.message, CASE WHEN j.status = 'queued' "
-	    "AND r.status = 'pending' THEN 'waiting for the run''s "
-	    "concurrency group' WHEN j.status = 'queued' AND "
-	    "j.concurrency_group IS NOT NULL AND kiln_job_group_busy(j.id) "
-	    "THEN 'waiting for concurrency group ' || j.concurrency_group "
-	    "WHEN j.status = 'queued' AND NOT EXISTS "
-	    "(SELECT 1 FROM workers w WHERE w.last_seen > now() - interval "
-	    "'2 minutes' AND j.labels <@ w.labels) THEN 'no online worker has "
-	    "all the labels ' || array_to_string(j.labels, ', ') END), "
-	    "'started_at', j.started_at, 'completed_at', j.completed_at, "
-	    "'steps', (SELECT coalesce(jsonb_agg(jsonb_build_object("
-	    "'number', s.number, 'name', s.name, 'status', s.status, "
-	    "'conclusion', s.conclusion, 'outcome', s.outcome, "
-	    "'summary', s.summary, 'started_at', s.started_at, "
-	    "'completed_at', s.completed_at) ORDER BY s.number), '[]') "
-	    "FROM steps s WHERE s.job_id = j.id), "
-	    "'annotations', (SELECT coalesce(jsonb_agg(jsonb_build_object("
-	    "'level', a.level, 'file', a.file, 'line', a.line, "
-	    "'end_line', a.end_line, 'col', a.col, 'end_col', a.end_col, "
-	    "'title', a.title, 'message', a.message) ORDER BY a.id), '[]') "
-	    "FROM annotations a WHERE a.job_id = j.id)) ORDER BY j.id), '[]') "
+	    "(SELECT coalesce(jsonb_agg(" JOB_JSON " ORDER BY j.id), '[]') "
 	    "FROM jobs j WHERE j.run_id = r.id AND j.attempt = r.run_attempt)))"
 	    "::text "
 	    "FROM runs r JOIN repositories p ON p.id = r.repository_id "
 	    "WHERE r.id = $1::bigint", 1, params);
-}
-
-static void
-api_logs_cb(PGresult *res, const char *error, void *arg)
-{
-	struct api_req *a = arg;
-	struct evbuffer *out;
-	struct stat st;
-	char path[4200];
-	int fd;
-
-	if (error != NULL) {
-		http_reply_error(a->req, 500, "database error");
-		goto done;
-	}
-	if (PQntuples(res) == 0) {
-		http_reply_error(a->req, 404, "no job %lld", (long long)a->id);
-		goto done;
-	}
-	out = evbuffer_new();
-	evhttp_add_header(evhttp_request_get_output_headers(a->req),
-	    "Content-Type", "text/plain; charset=utf-8");
-	snprintf(path, sizeof path, "%s/%lld.log", a->kilnd->log_dir,
-	    strtoll(PQgetvalue(res, 0, 0), NULL, 10));
-	/* evbuffer_add_file streams it (sendfile/mmap): no whole-log copy. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		if (fstat(fd, &st) == 0 && st.st_size > 0)
-			evbuffer_add_file(out, fd, 0, st.st_size);
-		else
-			close(fd);
-	}
-	evhttp_send_reply(a->req, 200, "OK", out);
-	evbuffer_free(out);
-done:
-	free(a);
-}
-
-void
-api_job_logs(struct kilnd *k, struct evhttp_request *req,
-    const char *const *args, int nargs)
-{
-	struct api_req *a;
-	const char *params[1];
-	char id[32];
-
-	if (api_parse_id(req, args[0], id, sizeof id) == -1)
-		return;
-	a = api_req_new(k, req, 200);
-	a->id = strtoll(id, NULL, 10);
-	params[0] = id;
-	/* A job a re-run kept shows the log of the attempt that ran it. */
-	if (db_query(k->db, "SELECT CASE WHEN kept THEN rerun_of ELSE id END "
-	    "FROM jobs WHERE id = $1::bigint", 1,
-	    params, api_logs_cb, a) == -1) {
-		http_reply_error(req, 503, "database queue is full");
-		free(a);
-	}
 }

@@ -20,24 +20,33 @@
 
 #include <jansson.h>
 
+#include "auth.h"
 #include "kilnd.h"
 #include "log.h"
 #include "util.h"
 
-#define HTTP_MAX_ARGS		4
 #define HTTP_MAX_SEGMENTS	16
 
 static const struct http_route http_routes[] = {
 	{ EVHTTP_REQ_POST, "/hooks/github", HTTP_PUBLIC, webhook_github },
 	{ EVHTTP_REQ_GET, "/healthz", HTTP_PUBLIC | HTTP_ADMIN, api_healthz },
-	{ EVHTTP_REQ_GET, "/api/v1/repos", HTTP_ADMIN, api_repos_list },
+	{ EVHTTP_REQ_GET, "/api/v1/repos", HTTP_ADMIN | HTTP_WEB,
+	    api_repos_list },
 	{ EVHTTP_REQ_POST, "/api/v1/repos", HTTP_ADMIN, api_repos_add },
-	{ EVHTTP_REQ_GET, "/api/v1/runs", HTTP_ADMIN, api_runs_list },
-	{ EVHTTP_REQ_GET, "/api/v1/runs/*", HTTP_ADMIN, api_run_show },
-	{ EVHTTP_REQ_GET, "/api/v1/jobs/*/logs", HTTP_ADMIN, api_job_logs },
-	{ EVHTTP_REQ_POST, "/api/v1/runs/*/cancel", HTTP_ADMIN, api_run_cancel },
-	{ EVHTTP_REQ_POST, "/api/v1/runs/*/rerun", HTTP_ADMIN, api_run_rerun },
-	{ EVHTTP_REQ_POST, "/api/v1/jobs/*/cancel", HTTP_ADMIN, api_job_cancel },
+	{ EVHTTP_REQ_GET, "/api/v1/runs", HTTP_ADMIN | HTTP_WEB,
+	    api_runs_list },
+	{ EVHTTP_REQ_GET, "/api/v1/runs/*", HTTP_ADMIN | HTTP_WEB,
+	    api_run_show },
+	{ EVHTTP_REQ_GET, "/api/v1/jobs/*", HTTP_ADMIN | HTTP_WEB,
+	    api_job_show },
+	{ EVHTTP_REQ_GET, "/api/v1/jobs/*/logs", HTTP_ADMIN | HTTP_WEB,
+	    web_job_log },
+	{ EVHTTP_REQ_POST, "/api/v1/runs/*/cancel", HTTP_ADMIN | HTTP_WEB |
+	    HTTP_WEB_ADMIN, api_run_cancel },
+	{ EVHTTP_REQ_POST, "/api/v1/runs/*/rerun", HTTP_ADMIN | HTTP_WEB |
+	    HTTP_WEB_ADMIN, api_run_rerun },
+	{ EVHTTP_REQ_POST, "/api/v1/jobs/*/cancel", HTTP_ADMIN | HTTP_WEB |
+	    HTTP_WEB_ADMIN, api_job_cancel },
 	{ EVHTTP_REQ_GET, "/api/v1/repos/*/*/secrets", HTTP_ADMIN,
 	    api_secrets_list },
 	{ EVHTTP_REQ_PUT, "/api/v1/repos/*/*/secrets/*", HTTP_ADMIN,
@@ -52,6 +61,13 @@ static const struct http_route http_routes[] = {
 	    api_var_put },
 	{ EVHTTP_REQ_DELETE, "/api/v1/repos/*/*/variables/*", HTTP_ADMIN,
 	    api_var_delete },
+	{ EVHTTP_REQ_POST, "/api/v1/tokens", HTTP_ADMIN, auth_api_token_create },
+	{ EVHTTP_REQ_GET, "/api/v1/tokens", HTTP_ADMIN, auth_api_token_list },
+	{ EVHTTP_REQ_DELETE, "/api/v1/tokens/*", HTTP_ADMIN,
+	    auth_api_token_revoke },
+	{ EVHTTP_REQ_POST, "/api/v1/session", HTTP_PUBLIC, auth_api_login },
+	{ EVHTTP_REQ_GET, "/api/v1/session", HTTP_PUBLIC, auth_api_session },
+	{ EVHTTP_REQ_DELETE, "/api/v1/session", HTTP_PUBLIC, auth_api_logout },
 };
 
 struct http_listener {
@@ -150,8 +166,9 @@ http_dispatch_cb(struct evhttp_request *req, void *arg)
 		path = "/";
 	for (i = 0; i < nitems(http_routes); i++) {
 		const struct http_route *r = &http_routes[i];
+		int web = l->flag == HTTP_PUBLIC && (r->flags & HTTP_WEB);
 
-		if ((r->flags & l->flag) == 0)
+		if ((r->flags & l->flag) == 0 && !web)
 			continue;
 		if (!http_match(r->pattern, path, segbuf, sizeof segbuf, args,
 		    &nargs))
@@ -160,7 +177,10 @@ http_dispatch_cb(struct evhttp_request *req, void *arg)
 		if (r->method != method &&
 		    !(r->method == EVHTTP_REQ_GET && method == EVHTTP_REQ_HEAD))
 			continue;
-		r->handler(l->kilnd, req, args, nargs);
+		if (web)
+			web_gate(l->kilnd, req, r, args, nargs);
+		else
+			r->handler(l->kilnd, req, args, nargs);
 		return;
 	}
 	if (path_known)

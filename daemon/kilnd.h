@@ -46,7 +46,12 @@ struct kilnd {
 /* http.c: route requests of either listener through one table. */
 #define HTTP_PUBLIC	0x1		/* served on the TCP listener */
 #define HTTP_ADMIN	0x2		/* served on the admin socket */
-#define HTTP_MAX_HEADERS (64 * 1024)	/* all request headers together */
+/* Also on the TCP listener, behind [web] access (web_api.c). */
+#define HTTP_WEB	0x4
+/* ... needing a token of scope admin (and a session's CSRF token). */
+#define HTTP_WEB_ADMIN	0x8
+#define HTTP_MAX_HEADERS (64 * 1024)
+#define HTTP_MAX_ARGS	4		/* "*" segments of a route */	/* all request headers together */
 
 struct http_route {
 	enum evhttp_cmd_type	 method;
@@ -70,6 +75,16 @@ int	http_listen_tcp(struct evhttp *, const char *hostport,
 	    struct evhttp_bound_socket **, char *err, size_t errsz);
 int	http_listen_unix(struct event_base *, struct evhttp *, const char *path,
 	    char *err, size_t errsz);
+
+/*
+ * web_api.c: a request to an HTTP_WEB route of the public listener, let
+ * through or refused as [web] access and the route's flags say.
+ */
+void	web_gate(struct kilnd *, struct evhttp_request *,
+	    const struct http_route *, const char *const *args, int nargs);
+/* GET /api/v1/jobs/{id}/logs[?offset=N], Range: bytes= honoured. */
+void	web_job_log(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
 
 /* webhook.c */
 void	webhook_github(struct kilnd *, struct evhttp_request *,
@@ -95,7 +110,7 @@ void	api_runs_list(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 void	api_run_show(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
-void	api_job_logs(struct kilnd *, struct evhttp_request *,
+void	api_job_show(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 
 /*

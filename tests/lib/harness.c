@@ -931,6 +931,9 @@ harness_http(struct harness *h, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)cap(h, HTTP_MS));
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+	buf_add(&r->headers, "", 0);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, curl_write_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
 	for (i = 0; headers != NULL && headers[i] != NULL; i++)
 		hl = curl_slist_append(hl, headers[i]);
 	if (strcmp(method, "POST") == 0) {
@@ -960,6 +963,31 @@ void
 harness_resp_free(struct harness_resp *r)
 {
 	buf_free(&r->body);
+	buf_free(&r->headers);
+}
+
+char *
+harness_resp_header(const struct harness_resp *r, const char *name)
+{
+	const char *p = r->headers.data, *eol;
+	size_t n = strlen(name);
+
+	while (p != NULL && *p != '\0') {
+		eol = strchr(p, '\n');
+		if (eol == NULL)
+			eol = p + strlen(p);
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1, *end = eol;
+
+			while (*v == ' ')
+				v++;
+			while (end > v && (end[-1] == '\r' || end[-1] == ' '))
+				end--;
+			return xstrndup(v, (size_t)(end - v));
+		}
+		p = *eol ? eol + 1 : eol;
+	}
+	return NULL;
 }
 
 char *

@@ -81,6 +81,7 @@ struct harness_repo {
 struct harness_resp {
 	long		status;	/* HTTP status, 0 if no answer */
 	struct buf	body;
+	struct buf	headers; /* the response's header lines, as sent */
 	char		error[256]; /* libcurl's reason when status is 0 */
 };
 
@@ -187,6 +188,8 @@ void	 harness_http(struct harness *, const char *method, const char *path,
 	     const char *const headers[], const void *body, size_t len,
 	     struct harness_resp *);
 void	 harness_resp_free(struct harness_resp *);
+/* A response header's value (case-insensitive name), or NULL; caller frees. */
+char	*harness_resp_header(const struct harness_resp *, const char *name);
 /* "sha256=" + lowercase hex HMAC-SHA256(secret, body). */
 char	*harness_sign(const char *secret, const void *body, size_t len);
 /* A fresh random GUID, as GitHub's X-GitHub-Delivery. */

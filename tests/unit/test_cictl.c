@@ -17,6 +17,7 @@
 #include "../../cictl/cmd_runctl.c"
 #include "../../cictl/cmd_secret.c"
 #include "../../cictl/cmd_dispatch.c"
+#include "../../cictl/cmd_token.c"
 
 #include <check.h>
 #include <poll.h>

@@ -16,6 +16,7 @@
 #include "../../cictl/cmd_runctl.c"
 #include "../../cictl/cmd_secret.c"
 #include "../../cictl/cmd_dispatch.c"
+#include "../../cictl/cmd_token.c"
 #include "harness.h"
 
 #include <check.h>

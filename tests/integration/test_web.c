@@ -1,0 +1,361 @@
+/*
+ * Integration tests of the public /api/v1 behind [web] access: token mode
+ * refuses a reader without credentials (401), a token from `cictl token
+ * create` opens it as a Bearer header or through a page login (session
+ * cookie); admin routes need scope admin and the session's CSRF token;
+ * revoking a token ends its Bearer use and its sessions; public mode reads
+ * without a login but still refuses cancel; off answers 404 while webhooks
+ * still work.  Also the run list's filters and cursor pagination, the job
+ * object, and the job log by byte ranges.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define WF \
+	"name: web\n" \
+	"on: push\n" \
+	"jobs:\n" \
+	"  build:\n" \
+	"    runs-on: self-hosted\n" \
+	"    steps:\n" \
+	"      - run: for i in 1 2 3 4 5 6 7 8; do echo \"line-$i\"; done\n"
+
+/* A completed run of WF in repo octo/web on main; returns `show --json`. */
+static json_t *
+web_run(struct harness *h)
+{
+	struct harness_repo *repo = harness_repo_new(h, "octo/web");
+	json_t *run;
+	char *sha;
+
+	harness_repo_write(repo, ".github/workflows/web.yml", WF);
+	sha = harness_push(h, repo, "main", "web test");
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	free(sha);
+	harness_repo_free(repo);
+	return run;
+}
+
+/* `cictl token create name --scope scope`: the token printed. */
+static char *
+web_token(struct harness *h, const char *name, const char *scope)
+{
+	struct buf out = { 0 }, err = { 0 };
+	char *tok;
+
+	harness_assert(h, harness_cictl(h, &out, &err, "token", "create", name,
+	    "--scope", scope, NULL) == 0, "token create: %s", err.data);
+	harness_assert(h, out.data != NULL && strncmp(out.data, "kiln_", 5) ==
+	    0, "token create printed %s", out.data ? out.data : "nothing");
+	tok = xstrndup(out.data, strcspn(out.data, "\n"));
+	buf_free(&out);
+	buf_free(&err);
+	return tok;
+}
+
+/* GET path with one extra header (may be NULL); the status. */
+static long
+web_get(struct harness *h, const char *path, const char *header,
+    struct harness_resp *r)
+{
+	const char *hdrs[2] = { header, NULL };
+
+	harness_http(h, "GET", path, header ? hdrs : NULL, NULL, 0, r);
+	return r->status;
+}
+
+static long
+web_status(struct harness *h, const char *method, const char *path,
+    const char *h1, const char *h2)
+{
+	const char *hdrs[3] = { h1, h2, NULL };
+	struct harness_resp r;
+	long code;
+
+	harness_http(h, method, path, hdrs, NULL, 0, &r);
+	code = r.status;
+	harness_resp_free(&r);
+	return code;
+}
+
+/* Log in with tok; *cookie gets "Cookie: kiln_session=...", *csrf its token. */
+static void
+web_login(struct harness *h, const char *tok, char **cookie, char **csrf)
+{
+	const char *hdrs[] = { "Content-Type: application/json", NULL };
+	struct harness_resp r;
+	char *body = xasprintf("{\"token\":\"%s\"}", tok), *set;
+	json_t *j;
+
+	harness_http(h, "POST", "/api/v1/session", hdrs, body, strlen(body),
+	    &r);
+	harness_assert(h, r.status == 200, "login: %ld %s", r.status,
+	    r.body.data);
+	set = harness_resp_header(&r, "Set-Cookie");
+	harness_assert(h, set != NULL, "login set no cookie");
+	harness_expect_contains(h, set, "Set-Cookie", "HttpOnly");
+	harness_expect_contains(h, set, "Set-Cookie", "SameSite=Strict");
+	*cookie = xasprintf("Cookie: %.*s", (int)strcspn(set, ";"), set);
+	j = json_loads(r.body.data, 0, NULL);
+	harness_assert(h, harness_str(j, "csrf") != NULL, "login: %s",
+	    r.body.data);
+	*csrf = xasprintf("X-CSRF-Token: %s", harness_str(j, "csrf"));
+	json_decref(j);
+	free(set);
+	free(body);
+	harness_resp_free(&r);
+}
+
+START_TEST(test_token_mode_tokens_sessions_csrf_revoke)
+{
+	struct harness *h = harness_new("web_token");
+	struct harness_resp r;
+	char *reader, *admin, *bearer, *rcookie, *rcsrf, *acookie, *acsrf;
+	char path[128];
+	json_t *run, *runs;
+	long long id;
+
+	harness_conf_add(h, "[web]\naccess = token\n");
+	harness_start(h);
+	run = web_run(h);
+	id = json_integer_value(json_object_get(run, "id"));
+
+	/* No credentials: 401 with a Bearer challenge; healthz is open. */
+	harness_assert(h, web_get(h, "/api/v1/runs", NULL, &r) == 401,
+	    "runs without a login: %ld %s", r.status, r.body.data);
+	harness_resp_free(&r);
+	harness_assert(h, web_status(h, "GET", "/healthz", NULL, NULL) == 200,
+	    "healthz");
+	harness_assert(h, web_status(h, "GET", "/api/v1/runs",
+	    "Authorization: Bearer kiln_0000000000000000000000000000000000000"
+	    "000000000000000000000000000", NULL) == 401, "a made-up token");
+
+	reader = web_token(h, "reader", "read");
+	admin = web_token(h, "admin", "admin");
+	bearer = xasprintf("Authorization: Bearer %s", reader);
+	harness_assert(h, web_get(h, "/api/v1/runs", bearer, &r) == 200,
+	    "runs with a read token: %ld %s", r.status, r.body.data);
+	runs = json_loads(r.body.data, 0, NULL);
+	harness_assert(h, json_array_size(runs) == 1, "runs: %s", r.body.data);
+	json_decref(runs);
+	harness_resp_free(&r);
+
+	/* A read session reads, and may not cancel or re-run. */
+	web_login(h, reader, &rcookie, &rcsrf);
+	snprintf(path, sizeof path, "/api/v1/runs/%lld", id);
+	harness_assert(h, web_status(h, "GET", path, rcookie, NULL) == 200,
+	    "run with a read session");
+	snprintf(path, sizeof path, "/api/v1/runs/%lld/rerun", id);
+	harness_assert(h, web_status(h, "POST", path, rcookie, rcsrf) == 403,
+	    "re-run with a read session");
+	harness_assert(h, web_status(h, "POST", path, bearer, NULL) == 403,
+	    "re-run with a read token");
+
+	/* An admin session needs its CSRF token on a state change. */
+	web_login(h, admin, &acookie, &acsrf);
+	harness_assert(h, web_status(h, "POST", path, acookie, NULL) == 403,
+	    "re-run without X-CSRF-Token was accepted");
+	harness_assert(h, web_status(h, "POST", path, acookie,
+	    "X-CSRF-Token: 0123") == 403, "re-run with a wrong CSRF token");
+	harness_assert(h, web_status(h, "POST", path, acookie, acsrf) == 200,
+	    "re-run with the admin session and its CSRF token");
+	harness_assert(h, web_status(h, "GET", "/api/v1/session", acookie,
+	    NULL) == 200, "session of the admin login");
+
+	/* Revoked: the token and its sessions are refused at once. */
+	harness_assert(h, harness_cictl(h, NULL, NULL, "token", "revoke",
+	    "reader", NULL) == 0, "token revoke");
+	harness_assert(h, web_status(h, "GET", "/api/v1/runs", bearer, NULL) ==
+	    401, "a revoked token still reads");
+	harness_assert(h, web_status(h, "GET", "/api/v1/runs", rcookie, NULL) ==
+	    401, "a revoked token's session still reads");
+	harness_assert(h, web_status(h, "GET", "/api/v1/runs", acookie, NULL) ==
+	    200, "another token's session was ended");
+	/* Logging out ends the session. */
+	harness_assert(h, web_status(h, "DELETE", "/api/v1/session", acookie,
+	    acsrf) == 200, "logout");
+	harness_assert(h, web_status(h, "GET", "/api/v1/runs", acookie, NULL) ==
+	    401, "a logged-out session still reads");
+
+	free(reader);
+	free(admin);
+	free(bearer);
+	free(rcookie);
+	free(rcsrf);
+	free(acookie);
+	free(acsrf);
+	json_decref(run);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_public_mode_pagination_job_and_log_ranges)
+{
+	struct harness *h = harness_new("web_public");
+	struct harness_resp r;
+	char path[512], *log, *hdr, *next;
+	json_t *run, *job, *page, *o;
+	long long id, jid, prev = 0;
+	size_t i, total = 0, pages = 0, loglen;
+
+	harness_conf_add(h, "[web]\naccess = public\n");
+	harness_start(h);
+	run = web_run(h);
+	id = json_integer_value(json_object_get(run, "id"));
+	jid = json_integer_value(json_object_get(harness_job(h, run, "build"),
+	    "id"));
+
+	/* Public reads without a login; cancel still needs an admin token. */
+	snprintf(path, sizeof path, "/api/v1/runs/%lld/cancel", id);
+	harness_assert(h, web_status(h, "POST", path, NULL, NULL) == 401,
+	    "cancel without a token under access = public");
+
+	/* 120 more runs (completed, no jobs) on branches b0 .. b2. */
+	harness_sql(h, "INSERT INTO runs (event_id, repository_id, name, path, "
+	    "event, head_sha, head_branch, ref, workflow_source, status, "
+	    "conclusion) SELECT event_id, repository_id, name, path, event, "
+	    "head_sha, 'b' || (g % 3), ref, workflow_source, 'completed', "
+	    "'success' FROM runs, generate_series(1, 120) g", NULL);
+
+	/* Every run once, newest first, following Link: rel="next". */
+	next = xstrdup("/api/v1/runs?repo=octo/web&limit=50");
+	while (next != NULL) {
+		harness_assert(h, web_get(h, next, NULL, &r) == 200, "%s: %ld %s",
+		    next, r.status, r.body.data);
+		page = json_loads(r.body.data, 0, NULL);
+		json_array_foreach(page, i, o) {
+			long long rid = json_integer_value(json_object_get(o,
+			    "id"));
+
+			harness_assert(h, prev == 0 || rid < prev, "run %lld "
+			    "after %lld: repeated or out of order", rid, prev);
+			prev = rid;
+			total++;
+		}
+		json_decref(page);
+		free(next);
+		next = NULL;
+		hdr = harness_resp_header(&r, "Link");
+		if (hdr != NULL) {
+			harness_expect_contains(h, hdr, "Link", "rel=\"next\"");
+			next = xstrndup(hdr + 1, strcspn(hdr + 1, ">"));
+			free(hdr);
+		}
+		harness_resp_free(&r);
+		pages++;
+		harness_assert(h, pages < 10, "pagination does not end");
+	}
+	harness_assert(h, total == 121 && pages == 3, "%zu runs in %zu pages",
+	    total, pages);
+
+	/* Filters: branch and event. */
+	harness_assert(h, web_get(h, "/api/v1/runs?branch=b1&limit=1000", NULL,
+	    &r) == 200, "branch filter");
+	page = json_loads(r.body.data, 0, NULL);
+	harness_assert(h, json_array_size(page) == 40, "b1: %zu runs",
+	    json_array_size(page));
+	json_array_foreach(page, i, o)
+		harness_expect_str(h, o, "run", "head_branch", "b1");
+	json_decref(page);
+	harness_resp_free(&r);
+	harness_assert(h, web_get(h, "/api/v1/runs?event=schedule", NULL, &r) ==
+	    200 && strcmp(r.body.data, "[]\n") == 0, "event filter: %s",
+	    r.body.data);
+	harness_resp_free(&r);
+
+	/* The job object: steps and needs. */
+	snprintf(path, sizeof path, "/api/v1/jobs/%lld", jid);
+	harness_assert(h, web_get(h, path, NULL, &r) == 200, "job: %ld",
+	    r.status);
+	job = json_loads(r.body.data, 0, NULL);
+	harness_assert(h, json_is_array(json_object_get(job, "steps")) &&
+	    json_is_array(json_object_get(job, "needs")), "job: %s",
+	    r.body.data);
+	harness_expect_str(h, job, "job", "repository", "octo/web");
+	json_decref(job);
+	harness_resp_free(&r);
+
+	/* The log whole, by Range, from an offset, and a bad range. */
+	log = harness_logs(h, json_object_get(harness_job(h, run, "build"),
+	    "id"));
+	loglen = strlen(log);
+	harness_assert(h, loglen > 40, "log: %s", log);
+	snprintf(path, sizeof path, "/api/v1/jobs/%lld/logs", jid);
+	harness_assert(h, web_get(h, path, "Range: bytes=10-29", &r) == 206,
+	    "range: %ld", r.status);
+	harness_assert(h, r.body.len == 20 && memcmp(r.body.data, log + 10,
+	    20) == 0, "bytes 10-29: %s", r.body.data);
+	hdr = harness_resp_header(&r, "Content-Range");
+	snprintf(path, sizeof path, "bytes 10-29/%zu", loglen);
+	harness_assert(h, hdr != NULL && strcmp(hdr, path) == 0,
+	    "Content-Range %s, want %s", hdr ? hdr : "(none)", path);
+	free(hdr);
+	harness_resp_free(&r);
+	snprintf(path, sizeof path, "/api/v1/jobs/%lld/logs?offset=%zu", jid,
+	    loglen - 7);
+	harness_assert(h, web_get(h, path, NULL, &r) == 200 &&
+	    r.body.len == 7 && memcmp(r.body.data, log + loglen - 7, 7) == 0,
+	    "offset: %ld %s", r.status, r.body.data);
+	harness_resp_free(&r);
+	snprintf(path, sizeof path, "/api/v1/jobs/%lld/logs", jid);
+	harness_assert(h, web_get(h, path, "Range: bytes=99999999-", &r) ==
+	    416, "range past the end: %ld", r.status);
+	harness_resp_free(&r);
+
+	free(log);
+	json_decref(run);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_off_mode_no_api_webhooks_still_work)
+{
+	struct harness *h = harness_new("web_off");
+	json_t *run;
+
+	harness_conf_add(h, "[web]\naccess = off\n");
+	harness_start(h);
+	/* The push webhook is still taken and run. */
+	run = web_run(h);
+	harness_assert(h, web_status(h, "GET", "/api/v1/runs", NULL, NULL) ==
+	    404, "runs under access = off");
+	harness_assert(h, web_status(h, "POST", "/api/v1/session", NULL,
+	    NULL) == 404, "login under access = off");
+	json_decref(run);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+static Suite *
+web_suite(void)
+{
+	Suite *s = suite_create("web");
+	TCase *tc = tcase_create("web");
+
+	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+	tcase_add_test(tc, test_token_mode_tokens_sessions_csrf_revoke);
+	tcase_add_test(tc, test_public_mode_pagination_job_and_log_ranges);
+	tcase_add_test(tc, test_off_mode_no_api_webhooks_still_work);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(web_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
