@@ -17,6 +17,7 @@ kiln_deps=(
 	libssl-dev
 	libcurl4-openssl-dev
 	libutf8proc-dev
+	libarchive-dev
 	# run time: embedded database, checkouts, the example pipeline
 	postgresql
 	git

@@ -10,6 +10,28 @@ cd "$(dirname "$0")/.."
 top=$PWD
 . contrib/deps.sh
 
+# The example's tests run on Python 3.11 and 3.12 (actions/setup-python):
+# say first what is missing and how to provide it.
+missing=()
+for v in 3.11 3.12; do
+	command -v "python$v" >/dev/null 2>&1 ||
+	    compgen -G "${PYENV_ROOT:-$HOME/.pyenv}/versions/$v.*" >/dev/null ||
+	    missing+=("$v")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	cat <<NOTE
+kiln: the example pipeline tests on Python 3.11 and 3.12; this host lacks ${missing[*]}.
+  actions/setup-python will download it, as GitHub's runner does, from
+  [actions] python_versions_url (GitHub's versions manifest; run with
+  KILN_PYTHON_VERSIONS_URL=<manifest URL> to use a mirror).  Where it
+  cannot, that leg fails, naming what it searched.  To provide it yourself:
+    pyenv install ${missing[0]}        (root's ~/.pyenv is searched), or
+    unpack a build of github.com/actions/python-versions into
+    <state_dir>/toolcache/Python/<version>/x64 and touch
+    <state_dir>/toolcache/Python/<version>/x64.complete
+NOTE
+fi
+
 kiln_install_deps
 kiln_build
 
@@ -32,6 +54,10 @@ cat > "$conf" <<CONF
 listen = 127.0.0.1:$port
 state_dir = $state
 CONF
+if [ -n "${KILN_PYTHON_VERSIONS_URL:-}" ]; then
+	printf '[actions]\npython_versions_url = %s\n' "$KILN_PYTHON_VERSIONS_URL" >>"$conf"
+fi
+echo "kiln: state in $state (tool cache $state/toolcache)"
 
 if [ -f "$qs/kilnd.pid" ] && kill -0 "$(cat "$qs/kilnd.pid")" 2>/dev/null; then
 	echo "kiln: kilnd already running (pid $(cat "$qs/kilnd.pid"))"

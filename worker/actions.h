@@ -72,6 +72,13 @@ const struct action_def *action_find(const char *uses);
 int	action_checkout_prepare(const struct action_env *, char *err,
 	    size_t errsz);
 int	action_checkout(const struct action_env *, char *err, size_t errsz);
+/*
+ * actions/pyfetch.c: download the newest build matching want (-1: any)
+ * from env->versions_url into the tool cache; 0 with its version in ver.
+ */
+int	pyfetch_install(const struct action_env *env, const char *cache,
+	    const int want[3], char *ver, size_t versz, char *err,
+	    size_t errsz);
 /* actions/setup_python.c */
 int	action_setup_python(const struct action_env *, char *err,
 	    size_t errsz);

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,7 +18,10 @@
 #include <unistd.h>
 
 #include "../../worker/actions/setup_python.c"
+#include "../../worker/actions/pyfetch.c"
 #include "harness.h"
+
+#include <openssl/sha.h>
 
 struct effects {
 	struct buf	log;
@@ -54,6 +60,7 @@ fx_output(void *arg, const char *k, const char *v)
 }
 
 static char tmpdir[PATH_MAX];
+static const char *versions_url;	/* [actions] python_versions_url */
 
 static void
 fake_python(const char *version)
@@ -90,6 +97,7 @@ static void
 teardown(void)
 {
 	(void)harness_rm_rf(tmpdir);	/* best effort */
+	versions_url = NULL;
 }
 
 /* Run the action for python-version; returns its rc, fills fx. */
@@ -117,6 +125,7 @@ run(const char *version, struct effects *fx, char *err, size_t errsz)
 	env.with = &with;
 	env.tmp = tmpdir;
 	env.envp = envp;
+	env.versions_url = versions_url;
 	env.log = fx_log;
 	env.add_path = fx_path;
 	env.set_env = fx_env;
@@ -246,6 +255,283 @@ START_TEST(test_hanging_candidate_is_bounded)
 }
 END_TEST
 
+/* ---- downloads (pyfetch.c) from a manifest served over loopback ---- */
+
+struct server {
+	pid_t	pid;
+	int	port;
+};
+
+/* python3 -m http.server on a port the kernel picks, serving dir. */
+static void
+server_start(struct server *sv, const char *dir)
+{
+	char *py = spawn_path_find("python3", "/usr/bin:/usr/local/bin:/bin");
+	char *argv[] = { py, "-u", "-m", "http.server", "0", "--bind",
+	    "127.0.0.1", "--directory", (char *)dir, NULL };
+	struct spawn_spec s;
+	char err[256], line[512], *p;
+	int fds[2];
+	size_t got = 0;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(py);
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	memset(&s, 0, sizeof s);
+	s.argv = argv;
+	s.fd_in = -1;
+	s.fd_out = fds[1];
+	s.fd_err = -1;
+	s.group = 1;
+	sv->pid = spawn_start(&s, err, sizeof err);
+	close(fds[1]);
+	ck_assert_msg(sv->pid > 0, "%s", err);
+	/* "Serving HTTP on 127.0.0.1 port N (...)": listening from then on. */
+	while (got < sizeof line - 1 && memchr(line, '\n', got) == NULL) {
+		n = read(fds[0], line + got, sizeof line - 1 - got);
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+	line[got] = '\0';
+	close(fds[0]);
+	p = strstr(line, " port ");
+	ck_assert_msg(p != NULL, "http.server said: %s", line);
+	sv->port = atoi(p + 6);
+	ck_assert_int_gt(sv->port, 0);
+	free(py);
+}
+
+static void
+server_stop(struct server *sv)
+{
+	kill(sv->pid, SIGTERM);
+	(void)spawn_wait(sv->pid);
+}
+
+/*
+ * A build in GitHub's python-versions layout (bin/, setup.sh at the top)
+ * made from this host's interpreter: bin/python3.98 runs the real python3
+ * and, so that no host's own Python can be mistaken for it, answers the
+ * version probe as 3.98.0.  setup.sh does what the real one does (copy
+ * to $RUNNER_TOOL_CACHE/Python/<v>/x64, the python links, x64.complete),
+ * without pip.  Returns the tarball's sha256.
+ */
+static char *
+make_build(const char *srv, const char *version)
+{
+	char *real = spawn_path_find("python3", "/usr/bin:/usr/local/bin:/bin");
+	char *build = xasprintf("%s/build-%s", tmpdir, version);
+	char *bin = xasprintf("%s/bin", build), *p, *text, *tarball;
+	char *argv[8], hex[65];
+	unsigned char md[32];
+	size_t len;
+	int v[3];
+
+	ck_assert_int_eq(sscanf(version, "%d.%d.%d", &v[0], &v[1], &v[2]), 3);
+	ck_assert_ptr_nonnull(real);
+	ck_assert_int_eq(mkdir_p(bin, 0755), 0);
+	p = xasprintf("%s/python%d.%d", bin, v[0], v[1]);
+	text = xasprintf("#!/bin/sh\ncase \"$*\" in *version_info*) "
+	    "echo '%d %d %d'; exit 0;; esac\nexec %s \"$@\"\n", v[0], v[1],
+	    v[2], real);
+	harness_write_file(NULL, p, text);
+	ck_assert_int_eq(chmod(p, 0755), 0);
+	free(text);
+	free(p);
+	p = xasprintf("%s/python3", bin);
+	text = xasprintf("python%d.%d", v[0], v[1]);
+	ck_assert_int_eq(symlink(text, p), 0);
+	free(text);
+	free(p);
+	p = xasprintf("%s/setup.sh", build);
+	text = xasprintf(
+	    "set -e\n"
+	    "V=%s\n"
+	    "ROOT=${AGENT_TOOLSDIRECTORY:-$RUNNER_TOOL_CACHE}\n"
+	    "DEST=$ROOT/Python/$V/x64\n"
+	    "echo \"Create Python $V folder\"\n"
+	    "rm -rf \"$ROOT/Python/$V\"\n"
+	    "mkdir -p \"$DEST\"\n"
+	    "cp -R ./* \"$DEST\"\n"
+	    "rm \"$DEST/setup.sh\"\n"
+	    "cd \"$DEST\"\n"
+	    "ln -s ./bin/python%d.%d python\n"
+	    "cd bin\n"
+	    "ln -s python%d.%d python%d%d\n"
+	    "[ -f python ] || ln -s python%d.%d python\n"
+	    "touch \"$ROOT/Python/$V/x64.complete\"\n", version, v[0], v[1],
+	    v[0], v[1], v[0], v[1], v[0], v[1]);
+	harness_write_file(NULL, p, text);
+	free(text);
+	free(p);
+	tarball = xasprintf("%s/python-%s-linux-22.04-x64.tar.gz", srv, version);
+	argv[0] = "tar";
+	argv[1] = "-czf";
+	argv[2] = tarball;
+	argv[3] = "-C";
+	argv[4] = build;
+	argv[5] = ".";
+	argv[6] = NULL;
+	ck_assert_int_eq(harness_run(argv, NULL, NULL, NULL, NULL, 60000), 0);
+	text = file_read_all(tarball, 64 * 1024 * 1024, &len);
+	ck_assert_ptr_nonnull(text);
+	SHA256((unsigned char *)text, len, md);
+	hex_encode(md, sizeof md, hex);
+	free(text);
+	free(tarball);
+	free(bin);
+	free(build);
+	free(real);
+	return xstrdup(hex);
+}
+
+/* One release: linux x64 builds for 22.04 and 24.04, and a darwin one. */
+static char *
+release(int port, const char *version, int stable, const char *sha)
+{
+	char *shaf = sha ? xasprintf(", \"sha256\": \"%s\"", sha) : xstrdup("");
+	char *r = xasprintf("{\"version\": \"%s\", \"stable\": %s, "
+	    "\"release_url\": \"x\", \"files\": ["
+	    "{\"filename\": \"python-%s-darwin-x64.tar.gz\", \"arch\": \"x64\", "
+	    "\"platform\": \"darwin\", \"download_url\": "
+	    "\"http://127.0.0.1:%d/nothing-here.tar.gz\"},"
+	    "{\"filename\": \"python-%s-linux-22.04-x64.tar.gz\", \"arch\": "
+	    "\"x64\", \"platform\": \"linux\", \"platform_version\": \"22.04\", "
+	    "\"download_url\": \"http://127.0.0.1:%d/python-%s-linux-22.04-x64"
+	    ".tar.gz\"%s},"
+	    "{\"filename\": \"python-%s-linux-24.04-x64.tar.gz\", \"arch\": "
+	    "\"x64\", \"platform\": \"linux\", \"platform_version\": \"24.04\", "
+	    "\"download_url\": \"http://127.0.0.1:%d/python-%s-linux-22.04-x64"
+	    ".tar.gz\"%s}]}", version, stable ? "true" : "false", version, port,
+	    version, port, version, shaf, version, port, version, shaf);
+
+	free(shaf);
+	return r;
+}
+
+/*
+ * A version no host has is downloaded from the manifest: the newest
+ * stable match (3.98.0, not the unstable 3.98.1), checked against its
+ * sha256, unpacked, installed by its setup.sh into the tool cache, marked
+ * complete -- and the interpreter it leaves runs.
+ */
+START_TEST(test_download_installs_into_tool_cache)
+{
+	struct server sv;
+	struct effects fx;
+	char *srv = xasprintf("%s/srv", tmpdir), *sha, *manifest, *url, *p;
+	char *r1, *r2, *r3, err[4096], out[256], why[256];
+	char *argv[4];
+	struct spawn_spec s;
+	int status;
+
+	ck_assert_int_eq(mkdir_p(srv, 0755), 0);
+	sha = make_build(srv, "3.98.0");
+	server_start(&sv, srv);
+	r1 = release(sv.port, "3.98.1", 0, NULL);
+	r2 = release(sv.port, "3.98.0", 1, sha);
+	r3 = release(sv.port, "3.97.0", 1, NULL);
+	manifest = xasprintf("[%s, %s, %s]", r1, r2, r3);
+	p = xasprintf("%s/versions-manifest.json", srv);
+	harness_write_file(NULL, p, manifest);
+	free(p);
+	url = xasprintf("http://127.0.0.1:%d/versions-manifest.json", sv.port);
+	versions_url = url;
+
+	ck_assert_msg(run("3.98", &fx, err, sizeof err) == 0, "%s\n%s", err,
+	    fx.log.data ? fx.log.data : "");
+	ck_assert_str_eq(json_string_value(json_object_get(fx.outputs,
+	    "python-version")), "3.98.0");
+	ck_assert_ptr_nonnull(strstr(fx.log.data, "Downloading Python 3.98.0"));
+	ck_assert_ptr_nonnull(strstr(fx.log.data, "Create Python 3.98.0"));
+	p = xasprintf("%s/cache/Python/3.98.0/x64.complete", tmpdir);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	free(p);
+	p = xasprintf("%s/cache/Python/3.98.0/x64/python", tmpdir);
+	ck_assert_int_eq(access(p, X_OK), 0);
+	free(p);
+	/* No scratch left in the cache. */
+	p = xasprintf("%s/cache", tmpdir);
+	{
+		DIR *d = opendir(p);
+		struct dirent *de;
+
+		ck_assert_ptr_nonnull(d);
+		while ((de = readdir(d)) != NULL)
+			ck_assert_msg(strncmp(de->d_name, ".kiln-download", 14)
+			    != 0, "left %s", de->d_name);
+		closedir(d);
+	}
+	free(p);
+
+	/* A later step's `python` is the installed one, and it works. */
+	p = xasprintf("%s/_setup_python/3.98.0/bin/python", tmpdir);
+	argv[0] = p;
+	argv[1] = "-c";
+	argv[2] = "import sys; print('hello from', 6 * 7)";
+	argv[3] = NULL;
+	memset(&s, 0, sizeof s);
+	s.argv = argv;
+	s.fd_in = -1;
+	s.fd_err = -2;
+	status = spawn_capture(&s, out, sizeof out, 30000, why, sizeof why);
+	ck_assert_msg(status == 0, "%s: %s", p, status == -1 ? why : out);
+	ck_assert_str_eq(out, "hello from 42\n");
+	free(p);
+	fx_free(&fx);
+
+	/* Cached now: no second download. */
+	ck_assert_msg(run("3.98", &fx, err, sizeof err) == 0, "%s", err);
+	ck_assert_ptr_null(strstr(fx.log.data, "Downloading"));
+	fx_free(&fx);
+
+	/* A tarball that is not what the manifest says is refused. */
+	free(manifest);
+	free(r2);
+	r2 = release(sv.port, "3.99.0", 1, "00000000000000000000000000000000"
+	    "00000000000000000000000000000000");
+	make_build(srv, "3.99.0");
+	manifest = xasprintf("[%s]", r2);
+	p = xasprintf("%s/versions-manifest.json", srv);
+	harness_write_file(NULL, p, manifest);
+	free(p);
+	ck_assert_int_eq(run("3.99", &fx, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "sha256") != NULL && strstr(err, url) !=
+	    NULL, "%s", err);
+	p = xasprintf("%s/cache/Python/3.99.0", tmpdir);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	free(p);
+	fx_free(&fx);
+
+	server_stop(&sv);
+	free(r1);
+	free(r2);
+	free(r3);
+	free(manifest);
+	free(sha);
+	free(srv);
+	free(url);
+}
+END_TEST
+
+/* Nothing to download from: the error names what, where and the URL. */
+START_TEST(test_no_download_names_everything)
+{
+	struct effects fx;
+	char err[4096];
+
+	versions_url = "http://127.0.0.1:1/versions-manifest.json";
+	ck_assert_int_eq(run("3.95", &fx, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "version 3.95 ") != NULL &&
+	    strstr(err, "/cache/Python/*/x64") != NULL &&
+	    strstr(err, "/opt/hostedtoolcache/Python") != NULL &&
+	    strstr(err, "/usr/bin/python3.*") != NULL &&
+	    strstr(err, "http://127.0.0.1:1/versions-manifest.json") != NULL &&
+	    strstr(err, "pyenv install 3.95") != NULL, "%s", err);
+	fx_free(&fx);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -260,6 +546,8 @@ main(void)
 	tcase_add_test(tc, test_not_found_lists_installed);
 	tcase_add_test(tc, test_missing_input);
 	tcase_add_test(tc, test_hanging_candidate_is_bounded);
+	tcase_add_test(tc, test_download_installs_into_tool_cache);
+	tcase_add_test(tc, test_no_download_names_everything);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -1,8 +1,11 @@
 /*
- * actions/setup-python: select a Python interpreter that is already on the
- * host (no downloads: kiln runs offline), put it first on PATH for the
- * rest of the job, and set the action's outputs and environment as the
- * real action does (python-version, python-path, pythonLocation, ...).
+ * actions/setup-python: select a Python interpreter on the host, or
+ * download one into the tool cache as GitHub's action does on a
+ * self-hosted runner (pyfetch.c), put it first on PATH for the rest of the
+ * job, and set the action's outputs and environment as the real action
+ * does (python-version, python-path, pythonLocation, ...).  It reads and
+ * runs what steps may have written, so with [workers] run_as it runs as
+ * that account (isolate.c).
  *
  * Candidates: the GitHub tool-cache layout under $RUNNER_TOOL_CACHE and
  * /opt/hostedtoolcache, pyenv versions ($PYENV_ROOT, ~/.pyenv), and
@@ -193,6 +196,26 @@ sp_link(const char *target, const char *dir, const char *name)
 	free(p);
 }
 
+/* The newest candidate matching want, or NULL. */
+static const struct sp_python *
+sp_best(const struct sp_found *f, const int want[3])
+{
+	const struct sp_python *best = NULL;
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		const struct sp_python *c = &f->v[i];
+
+		if ((want[0] != -1 && c->v[0] != want[0]) ||
+		    (want[1] != -1 && c->v[1] != want[1]) ||
+		    (want[2] != -1 && c->v[2] != want[2]))
+			continue;
+		if (best == NULL || sp_newer(c->v, best->v))
+			best = c;
+	}
+	return best;
+}
+
 int
 action_setup_python(const struct action_env *env, char *err, size_t errsz)
 {
@@ -202,8 +225,10 @@ action_setup_python(const struct action_env *env, char *err, size_t errsz)
 	const char *cache = sp_getenv(env->envp, "RUNNER_TOOL_CACHE");
 	struct sp_found *f = xcalloc(1, sizeof *f);
 	const struct sp_python *best = NULL;
-	char ver[64], *bindir = NULL, *root = NULL, *p, line[512];
-	int want[3], rc = -1;
+	char ver[64], *bindir = NULL, *root = NULL, *p, line[512], why[1024];
+	char tail[1400];
+	struct buf searched = { 0 };
+	int want[3], rc = -1, downloaded = 0;
 	size_t i;
 
 	if (spec == NULL || spec[0] == '\0') {
@@ -219,34 +244,47 @@ action_setup_python(const struct action_env *env, char *err, size_t errsz)
 		goto out;
 	}
 	/* The runner's tool cache, and GitHub's usual place for it. */
+	if (cache == NULL)
+		cache = env->tool_cache;
 	if (cache != NULL) {
 		p = xasprintf("%s/Python", cache);
 		sp_scan(f, p, "/x64/bin/python3");
+		buf_printf(&searched, "%s/*/x64", p);
 		free(p);
 	}
 	sp_scan(f, "/opt/hostedtoolcache/Python", "/x64/bin/python3");
+	buf_printf(&searched, ", /opt/hostedtoolcache/Python/*/x64");
 	if (pyenv != NULL) {
 		p = xasprintf("%s/versions", pyenv);
 		sp_scan(f, p, "/bin/python3");
+		buf_printf(&searched, ", %s/*", p);
 		free(p);
 	}
 	if (home != NULL) {
 		p = xasprintf("%s/.pyenv/versions", home);
 		sp_scan(f, p, "/bin/python3");
+		buf_printf(&searched, ", %s/*", p);
 		free(p);
 	}
 	sp_scan_bin(f, "/usr/local/bin");
 	sp_scan_bin(f, "/usr/bin");
+	buf_printf(&searched, ", /usr/local/bin/python3.*, /usr/bin/python3.*");
 
-	for (i = 0; i < f->n; i++) {
-		const struct sp_python *c = &f->v[i];
-
-		if ((want[0] != -1 && c->v[0] != want[0]) ||
-		    (want[1] != -1 && c->v[1] != want[1]) ||
-		    (want[2] != -1 && c->v[2] != want[2]))
-			continue;
-		if (best == NULL || sp_newer(c->v, best->v))
-			best = c;
+	if ((best = sp_best(f, want)) == NULL && cache != NULL &&
+	    env->versions_url != NULL && env->versions_url[0] != '\0') {
+		/* What GitHub's action does on a self-hosted runner. */
+		if (pyfetch_install(env, cache, want, ver, sizeof ver, why,
+		    sizeof why) == 0) {
+			p = xasprintf("%s/Python", cache);
+			sp_scan(f, p, "/x64/bin/python3");
+			free(p);
+			if ((best = sp_best(f, want)) == NULL)
+				snprintf(why, sizeof why, "Python %s was "
+				    "installed into %s/Python, but its "
+				    "x64/bin/python3 does not answer as that "
+				    "version", ver, cache);
+		}
+		downloaded = 1;
 	}
 	if (best == NULL) {
 		struct buf b = { 0 };
@@ -254,9 +292,19 @@ action_setup_python(const struct action_env *env, char *err, size_t errsz)
 		for (i = 0; i < f->n; i++)
 			buf_printf(&b, "%s%d.%d.%d", i ? ", " : "",
 			    f->v[i].v[0], f->v[i].v[1], f->v[i].v[2]);
+		if (downloaded)
+			snprintf(tail, sizeof tail, "downloading it with the "
+			    "manifest %s failed: %s", env->versions_url, why);
+		else
+			snprintf(tail, sizeof tail, "kiln does not download "
+			    "Python: [actions] python_versions_url is empty");
 		snprintf(err, errsz, "actions/setup-python: version %s was not "
-		    "found on this runner (kiln does not download Python); "
-		    "installed: %s", spec, b.len ? b.data : "none");
+		    "found on this runner; searched %s (installed: %s); %s. "
+		    "Provide it with `pyenv install %s`, or unpack a build into "
+		    "%s/Python/<version>/x64 (GitHub's tool-cache layout), or "
+		    "set [actions] python_versions_url to a reachable manifest",
+		    spec, searched.data, b.len ? b.data : "none", tail, spec,
+		    cache != NULL ? cache : "$RUNNER_TOOL_CACHE");
 		buf_free(&b);
 		goto out;
 	}
@@ -300,6 +348,7 @@ out:
 	for (i = 0; i < f->n; i++)
 		free(f->v[i].path);
 	free(f);
+	buf_free(&searched);
 	free(bindir);
 	free(root);
 	return rc;
