@@ -40,7 +40,7 @@ wait_attempt(struct harness *h, const json_t *id, int attempt)
 		    attempt && strcmp(harness_str(run, "status") ?
 		    harness_str(run, "status") : "", "completed") == 0)
 			return run;
-		harness_sql(h, "SELECT pg_sleep(0.2)", NULL);
+		free(harness_sql(h, "SELECT pg_sleep(0.2)", NULL));
 	}
 	harness_fail(h, "run never completed attempt %d: %s", attempt,
 	    harness_json_text(run));
