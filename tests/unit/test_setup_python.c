@@ -490,7 +490,7 @@ START_TEST(test_download_installs_into_tool_cache)
 	free(r2);
 	r2 = release(sv.port, "3.99.0", 1, "00000000000000000000000000000000"
 	    "00000000000000000000000000000000");
-	make_build(srv, "3.99.0");
+	free(make_build(srv, "3.99.0"));
 	manifest = xasprintf("[%s]", r2);
 	p = xasprintf("%s/versions-manifest.json", srv);
 	harness_write_file(NULL, p, manifest);
