@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 top=$PWD
 . contrib/deps.sh
 
+kiln_install_deps
+
 # The example's tests run on Python 3.11 and 3.12 (actions/setup-python):
 # say first what is missing and how to provide it.
 missing=()
@@ -32,7 +34,6 @@ kiln: the example pipeline tests on Python 3.11 and 3.12; this host lacks ${miss
 NOTE
 fi
 
-kiln_install_deps
 kiln_build
 
 qs=$top/.quickstart
@@ -111,6 +112,13 @@ build/bin/cictl -c "$conf" runs --repo example/pipeline
 run=$(build/bin/cictl -c "$conf" runs --repo example/pipeline --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 build/bin/cictl -c "$conf" show "$run"
+# Why a job failed, from its log (the ##[error] lines).
+build/bin/cictl -c "$conf" show "$run" --json |
+    python3 -c 'import json,sys; [print(j["id"], j["name"]) for j in json.load(sys.stdin).get("jobs", []) if j.get("conclusion") == "failure"]' |
+    while read -r job name; do
+	echo "job $job ($name) failed:"
+	build/bin/cictl -c "$conf" logs "$job" | grep -F '##[error]' | sed 's/^/  /'
+done
 cat <<MSG
 
 kilnd is running on http://127.0.0.1:$port (webhooks: POST /hooks/github).
