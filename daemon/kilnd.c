@@ -260,6 +260,7 @@ main(int argc, char **argv)
 		pgembed_stop(k.pg);
 		fatalx("log socket: %s", err);
 	}
+	k.sse = web_sse_new(&k);
 	if (cfg.listen[0] != '\0') {
 		k.http_public = evhttp_new(k.base);
 		evhttp_set_max_body_size(k.http_public, WEBHOOK_MAX_BODY);
@@ -311,6 +312,7 @@ main(int argc, char **argv)
 	db_free(k.db);
 	supervisor_free(k.sup);
 	webhook_free(k.webhook);
+	web_sse_free(k.sse);
 	if (k.http_public != NULL)
 		evhttp_free(k.http_public);
 	evhttp_free(k.http_admin);

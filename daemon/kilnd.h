@@ -21,6 +21,7 @@ struct pgembed;
 struct logsrv;
 struct supervisor;
 struct webhook;
+struct web_sse;
 
 struct kilnd {
 	struct event_base	*base;
@@ -40,6 +41,7 @@ struct kilnd {
 	int			 reaping;	/* a kiln_reap() is running */
 	struct event		*reap_timer;
 	struct webhook		*webhook;	/* deliveries being stored */
+	struct web_sse		*sse;		/* live logs, status streams */
 	unsigned char		 secret_key[SECRETBOX_KEY_LEN]; /* [secrets] key_file */
 };
 
@@ -84,6 +86,15 @@ void	web_gate(struct kilnd *, struct evhttp_request *,
 	    const struct http_route *, const char *const *args, int nargs);
 /* GET /api/v1/jobs/{id}/logs[?offset=N], Range: bytes= honoured. */
 void	web_job_log(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+
+/* web_sse.c: live logs and status changes as Server-Sent Events. */
+struct web_sse *web_sse_new(struct kilnd *);
+/* Ends every stream; after db_free(), before evhttp_free(). */
+void	web_sse_free(struct web_sse *);
+void	web_job_log_stream(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	web_events(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 
 /* webhook.c */

@@ -1124,3 +1124,23 @@ logsrv_set_observer(struct logsrv *srv, void (*cb)(int64_t, const char *,
 	srv->observer_arg = arg;
 }
 
+
+int
+logsrv_committed(const char *log_dir, int64_t job_id, uint64_t *size,
+    int *end)
+{
+	uint64_t stream, seq;
+	char path[4096];
+	int fd, r;
+
+	*size = 0;
+	*end = 0;
+	if (snprintf(path, sizeof path, "%s/%" PRId64 ".seq", log_dir,
+	    job_id) >= (int)sizeof path)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	r = sidecar_read(fd, &stream, &seq, size, end);
+	close(fd);
+	return r;
+}

@@ -38,4 +38,12 @@ void		 logsrv_set_observer(struct logsrv *,
 		    void (*cb)(int64_t job_id, const char *data, size_t len,
 		    void *arg), void *arg);
 
+/*
+ * The committed length of job_id's log in log_dir (bytes a reader may send:
+ * never rewritten by a replay) and whether the worker ended it (END).
+ * 1, 0 when there is no log yet (size 0), -1 when it cannot be read.
+ */
+int		 logsrv_committed(const char *log_dir, int64_t job_id,
+		    uint64_t *size, int *end);
+
 #endif

@@ -24,3 +24,6 @@ CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
 CREATE INDEX runs_branch ON runs (repository_id, head_branch, id DESC);
 CREATE INDEX runs_event ON runs (repository_id, event, id DESC);
 CREATE INDEX runs_status ON runs (status, id DESC);
+-- The status stream's query: active runs and those completed just now.
+CREATE INDEX runs_active ON runs (id) WHERE status <> 'completed';
+CREATE INDEX runs_completed_at ON runs (completed_at);

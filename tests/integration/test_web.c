@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "harness.h"
 
 #define WF \
@@ -334,6 +336,215 @@ START_TEST(test_off_mode_no_api_webhooks_still_work)
 }
 END_TEST
 
+/* An SSE reader: the events' texts, the last id, and when to hang up. */
+struct sse_reader {
+	struct buf	 line;		/* the line being read */
+	struct buf	 data;		/* the event's data lines */
+	char		 event[32];
+	char		 last_id[32];
+	struct buf	 text;		/* the "log" texts, concatenated */
+	json_t		*end;		/* the "end" event's data */
+	json_t		*change;	/* the first "change" event's data */
+	const char	*stop_at;	/* hang up once text contains it */
+	int		 events;
+};
+
+static void
+sse_dispatch(struct sse_reader *r)
+{
+	json_t *j;
+
+	if (r->data.len == 0 && r->event[0] == '\0')
+		return;
+	j = json_loadb(r->data.data ? r->data.data : "", r->data.len, 0, NULL);
+	if (strcmp(r->event, "log") == 0 && j != NULL) {
+		const char *t = harness_str(j, "text");
+
+		buf_add(&r->text, t ? t : "", t ? strlen(t) : 0);
+		r->events++;
+	} else if (strcmp(r->event, "change") == 0 && j != NULL &&
+	    r->change == NULL) {
+		r->change = json_incref(j);
+	} else if (strcmp(r->event, "end") == 0 && j != NULL) {
+		json_decref(r->end);
+		r->end = json_incref(j);
+	}
+	json_decref(j);
+	buf_clear(&r->data);
+	r->event[0] = '\0';
+}
+
+static size_t
+sse_write_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct sse_reader *r = arg;
+	size_t i;
+
+	for (i = 0; i < size * n; i++) {
+		char *l;
+
+		if (p[i] != '\n') {
+			buf_add_char(&r->line, p[i]);
+			continue;
+		}
+		l = r->line.data ? r->line.data : "";
+		if (r->line.len == 0)
+			sse_dispatch(r);
+		else if (strncmp(l, "data: ", 6) == 0) {
+			if (r->data.len > 0)
+				buf_add_char(&r->data, '\n');
+			buf_add_str(&r->data, l + 6);
+		} else if (strncmp(l, "event: ", 7) == 0)
+			snprintf(r->event, sizeof r->event, "%s", l + 7);
+		else if (strncmp(l, "id: ", 4) == 0)
+			snprintf(r->last_id, sizeof r->last_id, "%s", l + 4);
+		buf_clear(&r->line);
+		/* Hang up mid-stream, right after a whole event. */
+		if (r->stop_at != NULL && r->text.data != NULL &&
+		    strstr(r->text.data, r->stop_at) != NULL)
+			return 0;
+		if (r->change != NULL)
+			return 0;
+	}
+	return size * n;
+}
+
+/* Read the stream at path (resuming after r->last_id if set). */
+static void
+sse_read(struct harness *h, const char *path, struct sse_reader *r)
+{
+	struct curl_slist *hl = NULL;
+	char *url = xasprintf("%s%s", h->base_url, path), *hdr = NULL;
+	CURL *c = curl_easy_init();
+
+	if (r->last_id[0] != '\0') {
+		hdr = xasprintf("Last-Event-ID: %s", r->last_id);
+		hl = curl_slist_append(hl, hdr);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)harness_left_ms(h));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hl);
+	free(hdr);
+	free(url);
+}
+
+START_TEST(test_live_log_resumes_with_last_event_id)
+{
+	struct harness *h = harness_new("web_sse");
+	struct harness_repo *repo;
+	struct sse_reader r;
+	char *wf, *sha, *log, *go, path[128];
+	json_t *runs, *run = NULL, *job;
+	long long jid = 0;
+
+	harness_conf_add(h, "[web]\naccess = public\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/live");
+	wf = xasprintf(
+	    "name: live\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  build:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: |\n"
+	    "          for i in $(seq 1 200); do echo \"a-line-$i \u00e9\"; done\n"
+	    "          echo part-A-done\n"
+	    "          while [ ! -e %s/go ]; do sleep 0.1; done\n"
+	    "          for i in $(seq 1 300); do echo \"b-line-$i\"; done\n"
+	    "          echo part-B-done\n", h->shared);
+	harness_repo_write(repo, ".github/workflows/live.yml", wf);
+	sha = harness_push(h, repo, "main", "live");
+	/* The job, once it runs. */
+	while (jid == 0 && harness_left_ms(h) > 0) {
+		runs = harness_runs(h);
+		if (json_array_size(runs) > 0) {
+			run = harness_show(h, json_object_get(json_array_get(
+			    runs, 0), "id"));
+			job = json_array_get(json_object_get(run, "jobs"), 0);
+			jid = json_integer_value(json_object_get(job, "id"));
+			json_decref(run);
+		}
+		json_decref(runs);
+		if (jid == 0)
+			harness_sql(h, "SELECT pg_sleep(0.2)", NULL);
+	}
+	harness_assert(h, jid != 0, "no job appeared");
+
+	/* Read until part A is seen, then drop the connection. */
+	memset(&r, 0, sizeof r);
+	r.stop_at = "part-A-done\n";
+	snprintf(path, sizeof path, "/api/v1/jobs/%lld/logs/stream", jid);
+	sse_read(h, path, &r);
+	harness_assert(h, r.text.data != NULL && strstr(r.text.data,
+	    "part-A-done") != NULL && r.end == NULL, "first connection: %s",
+	    r.text.data ? r.text.data : "(nothing)");
+	harness_assert(h, strstr(r.text.data, "b-line-1\n") == NULL,
+	    "part B before it was allowed");
+	harness_assert(h, r.last_id[0] != '\0', "no event id");
+
+	/* The status stream reports the running run. */
+	{
+		struct sse_reader st;
+		json_t *first;
+
+		memset(&st, 0, sizeof st);
+		sse_read(h, "/api/v1/events", &st);
+		harness_assert(h, st.change != NULL, "no change event");
+		first = json_array_get(json_object_get(st.change, "runs"), 0);
+		harness_expect_str(h, first, "change", "repository",
+		    "octo/live");
+		harness_expect_str(h, first, "change", "status", "in_progress");
+		json_decref(st.change);
+		buf_free(&st.line);
+		buf_free(&st.data);
+		buf_free(&st.text);
+	}
+
+	/* Let part B run; resume from the last event's id. */
+	go = xasprintf("%s/go", h->shared);
+	harness_write_file(h, go, "");
+	r.stop_at = NULL;
+	sse_read(h, path, &r);
+	harness_assert(h, r.end != NULL, "the stream ended without an end "
+	    "event");
+	harness_expect_str(h, r.end, "end", "conclusion", "success");
+
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	log = harness_job_log(h, run, "build");
+	harness_assert(h, r.text.len == strlen(log) && memcmp(r.text.data, log,
+	    r.text.len) == 0, "streamed log (%zu bytes) differs from the "
+	    "log (%zu bytes):\n--- streamed\n%s\n--- log\n%s", r.text.len,
+	    strlen(log), r.text.data, log);
+
+	/* A reader that starts after the end gets the end at once. */
+	json_decref(r.end);
+	r.end = NULL;
+	sse_read(h, path, &r);
+	harness_assert(h, r.end != NULL, "no end event after completion");
+
+	buf_free(&r.line);
+	buf_free(&r.data);
+	buf_free(&r.text);
+	json_decref(r.end);
+	json_decref(run);
+	free(log);
+	free(go);
+	free(wf);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 web_suite(void)
 {
@@ -344,6 +555,7 @@ web_suite(void)
 	tcase_add_test(tc, test_token_mode_tokens_sessions_csrf_revoke);
 	tcase_add_test(tc, test_public_mode_pagination_job_and_log_ranges);
 	tcase_add_test(tc, test_off_mode_no_api_webhooks_still_work);
+	tcase_add_test(tc, test_live_log_resumes_with_last_event_id);
 	suite_add_tcase(s, tc);
 	return s;
 }
