@@ -73,6 +73,11 @@ static const struct cmd_entry cictl_table[] = {
 	    "Re-run a completed run as its next attempt; --failed: only the "
 	    "failed jobs and their dependants.",
 	    cmd_runctl_rerun },
+	{ "schedules", NULL, "", 0, 0,
+	    { { "repo", "OWNER/NAME", 0, 0 }, { "json", NULL, 0, 0 } }, 0,
+	    "List the cron schedules kilnd fires, with the next fire time "
+	    "(UTC) and the last run.",
+	    cmd_schedules },
 	{ "dispatch", NULL, "OWNER/NAME WORKFLOW_FILE", 2, 2,
 	    { { "ref", "REF", 0, 0 }, { "f", "NAME=VALUE", 0, 25 } }, 0,
 	    "Run a workflow by hand (workflow_dispatch) at REF (default: "

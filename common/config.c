@@ -85,6 +85,9 @@ static const struct config_key config_keys[] = {
 	  NULL, "32-byte AES-256-GCM key sealing secrets at rest (default "
 	  "<state_dir>/secret.key, created 0600 when absent; refused when its "
 	  "group or others may read it)" },
+	{ "schedules", "catch_up", CONFIG_ENUM, OFF(sched_catch_up), "latest", 0,
+	  0, "latest|none", "after downtime, fire each schedule's most recent "
+	  "missed minute once (latest; the run says how late) or none" },
 	{ "actions", "python_versions_url", CONFIG_STRING,
 	  OFF(python_versions_url), "https://raw.githubusercontent.com/actions/"
 	  "python-versions/main/versions-manifest.json", 0, 0, NULL,

@@ -47,6 +47,8 @@ struct kiln_config {
 	/* [web] */
 	char	*web_access;	/* public, token, off */
 	int	 web_session_hours; /* a page login's lifetime */
+	/* [schedules] */
+	char	*sched_catch_up; /* "latest" or "none" */
 };
 
 /*

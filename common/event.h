@@ -37,7 +37,7 @@ enum event_intake {
 				   ignored, so its workflows never run */
 	EVENT_INTAKE_WEBHOOK,	/* a signed webhook, stored and planned */
 	EVENT_INTAKE_KILND,	/* made by kilnd itself: dispatch (the
-				   admin API); cron not yet */
+				   admin API), cron (daemon/sched.c) */
 };
 
 /* Which ref and commit a run of the event uses (GITHUB_REF, GITHUB_SHA). */

@@ -257,16 +257,13 @@ support_audit(const struct workflow *wf, struct wf_errors *warnings)
 
 	for (i = 0; i < wf->on.nevents; i++) {
 		kind = event_kind_find(wf->on.events[i].name);
-		/* kilnd makes workflow_dispatch (the admin API) already. */
-		if (kind == NULL || kind->intake == EVENT_INTAKE_WEBHOOK ||
-		    kind->filter == EVENT_FILTER_DISPATCH)
+		/* kilnd makes schedule and workflow_dispatch itself. */
+		if (kind == NULL || kind->intake != EVENT_INTAKE_NONE)
 			continue;
 		support_add(warnings, wf->path, wf->on.events[i].pos,
-		    xasprintf("on.%s: %s; this trigger never runs the "
-		    "workflow", kind->name, kind->intake == EVENT_INTAKE_KILND ?
-		    "kilnd does not make these events yet" :
-		    "kiln never receives these events (their webhooks are "
-		    "recorded and ignored)"));
+		    xasprintf("on.%s: kiln never receives these events (their "
+		    "webhooks are recorded and ignored); this trigger never "
+		    "runs the workflow", kind->name));
 	}
 	for (i = 0; i < wf->njobs; i++) {
 		job = &wf->jobs[i];

@@ -119,10 +119,13 @@ build/bin/cictl -c "$conf" show "$run" --json |
 	echo "job $job ($name) failed:"
 	build/bin/cictl -c "$conf" logs "$job" | grep -F '##[error]' | sed 's/^/  /'
 done
+build/bin/cictl -c "$conf" schedules --repo example/pipeline
 cat <<MSG
 
 kilnd is running on http://127.0.0.1:$port (webhooks: POST /hooks/github).
   cictl:  build/bin/cictl -c $conf runs
   logs:   build/bin/cictl -c $conf logs JOB_ID
+  by hand: build/bin/cictl -c $conf dispatch example/pipeline mlops.yml -f model=lstm
+  cron:   build/bin/cictl -c $conf schedules
   stop:   kill \$(cat $qs/kilnd.pid)
 MSG

@@ -36,7 +36,8 @@
 	"'status', r.status, 'conclusion', r.conclusion, " \
 	"'head_sha', r.head_sha, 'head_branch', r.head_branch, " \
 	"'repository', p.full_name, 'message', r.message, " \
-	"'run_attempt', r.run_attempt, 'created_at', r.created_at, " \
+	"'run_attempt', r.run_attempt, 'note', r.note, " \
+	"'created_at', r.created_at, " \
 	"'updated_at', coalesce(r.completed_at, r.started_at, r.created_at))"
 
 #define JOB_JSON \

@@ -56,6 +56,7 @@ static const struct http_route http_routes[] = {
 	    api_secret_put },
 	{ EVHTTP_REQ_DELETE, "/api/v1/repos/*/*/secrets/*", HTTP_ADMIN,
 	    api_secret_delete },
+	{ EVHTTP_REQ_GET, "/api/v1/schedules", HTTP_ADMIN, api_schedules_list },
 	{ EVHTTP_REQ_POST, "/api/v1/repos/*/*/dispatches", HTTP_ADMIN,
 	    api_dispatch },
 	{ EVHTTP_REQ_GET, "/api/v1/repos/*/*/variables", HTTP_ADMIN,

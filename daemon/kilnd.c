@@ -294,6 +294,7 @@ main(int argc, char **argv)
 
 	k.sup = supervisor_new(&k);
 	supervisor_start(k.sup);
+	k.sched = sched_new(&k);
 	log_info("kilnd %s ready: http %s, admin %s, %d worker(s)",
 	    KILN_VERSION, cfg.listen[0] ? cfg.listen : "(off)",
 	    cfg.admin_socket, cfg.worker_count);
@@ -310,6 +311,7 @@ main(int argc, char **argv)
 	 * supervisor's workers (which must exist until supervisor_free()).
 	 */
 	db_free(k.db);
+	sched_free(k.sched);
 	supervisor_free(k.sup);
 	webhook_free(k.webhook);
 	web_sse_free(k.sse);

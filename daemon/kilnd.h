@@ -22,6 +22,7 @@ struct logsrv;
 struct supervisor;
 struct webhook;
 struct web_sse;
+struct sched;
 
 struct kilnd {
 	struct event_base	*base;
@@ -43,6 +44,7 @@ struct kilnd {
 	struct webhook		*webhook;	/* deliveries being stored */
 	struct web_sse		*sse;		/* live logs, status streams */
 	unsigned char		 secret_key[SECRETBOX_KEY_LEN]; /* [secrets] key_file */
+	struct sched		*sched;		/* cron */
 };
 
 /* http.c: route requests of either listener through one table. */
@@ -169,6 +171,14 @@ void	api_var_delete(struct kilnd *, struct evhttp_request *,
  * workflow_dispatch run); answers once the worker planned it.
  */
 void	api_dispatch(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+/*
+ * sched.c: kilnd's cron (see there); freed after the database pool, whose
+ * last callbacks still reach it.  GET /api/v1/schedules lists them.
+ */
+struct sched *sched_new(struct kilnd *);
+void	sched_free(struct sched *);
+void	api_schedules_list(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 /* api.c: "owner/name" of letters, digits, '-', '_', '.'. */
 int	api_valid_repo_name(const char *);

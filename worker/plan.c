@@ -51,6 +51,8 @@ struct plan {
 	/* An event made for one file (schedule, workflow_dispatch): */
 	int				 target_seen;	/* it exists */
 	char				*target_error;	/* why it made no run */
+	/* A push to the default branch: its cron lines, [{path, cron}]. */
+	json_t				*schedules;
 };
 
 static const char *
@@ -355,6 +357,12 @@ plan_workflow(struct plan *p, const struct mirror_file *f)
 		free(msg);
 		goto out;
 	}
+	if (p->schedules != NULL)
+		for (size_t i = 0; i < wf->on.nschedules; i++)
+			if (wf->on.schedules[i].cron != NULL)
+				json_array_append_new(p->schedules, json_pack(
+				    "{s:s, s:s}", "path", f->path, "cron",
+				    wf->on.schedules[i].cron));
 	if (p->ev.kind != NULL && p->ev.kind->filter ==
 	    EVENT_FILTER_DISPATCH && p->ev.workflow != NULL) {
 		char err[1024];
@@ -427,6 +435,35 @@ plan_file(struct plan *p, const struct mirror_file *f)
 		return -1;
 	}
 	free(msg);
+	return 0;
+}
+
+/* Replace the repository's schedules with the cron lines just read. */
+static int
+plan_record_schedules(struct plan *p)
+{
+	char repoid[32], evid[32], *lines;
+	const char *params[4];
+	PGresult *res;
+
+	snprintf(repoid, sizeof repoid, "%lld",
+	    (long long)p->cev->repository_id);
+	snprintf(evid, sizeof evid, "%lld", (long long)p->cev->id);
+	lines = json_dumps(p->schedules, JSON_COMPACT);
+	params[0] = repoid;
+	params[1] = evid;
+	params[2] = p->cev->sha;
+	params[3] = lines;
+	res = plan_exec(p, "SELECT kiln_schedules_set($1::bigint, $2::bigint, "
+	    "$3, $4::jsonb)", 4, params, "recording the schedules");
+	free(lines);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	if (json_array_size(p->schedules) > 0)
+		log_info("event %lld: %zu schedule(s) of %s recorded",
+		    (long long)p->cev->id, json_array_size(p->schedules),
+		    p->cev->repo_name);
 	return 0;
 }
 
@@ -609,12 +646,21 @@ plan_event(struct worker *w, struct claimed_event *ev)
 		goto out;
 	}
 
+	/* The default branch's workflows say what the schedules are. */
+	if (p.ev.kind != NULL && p.ev.kind->filter == EVENT_FILTER_PUSH &&
+	    ev->ref != NULL && ev->default_branch != NULL &&
+	    str_has_prefix(ev->ref, "refs/heads/") &&
+	    strcmp(ev->ref + 11, ev->default_branch) == 0)
+		p.schedules = json_array();
 	if ((res = worker_exec(w, "BEGIN", 0, NULL, "BEGIN")) == NULL)
 		goto out;
 	PQclear(res);
 	for (i = 0; i < nfiles; i++)
 		if (plan_file(&p, &files[i]) == -1)
 			break;
+	if (i == nfiles && p.schedules != NULL && plan_record_schedules(&p) ==
+	    -1)
+		i = 0;
 	if (i < nfiles) {
 		PQclear(PQexec(w->db, "ROLLBACK"));
 		plan_retry_event(w, ev->id, "database error while planning");
@@ -644,6 +690,7 @@ out:
 	json_decref(p.payload);
 	free(p.head_message);
 	free(p.target_error);
+	json_decref(p.schedules);
 	free(p.mirror);
 	return rc;
 }

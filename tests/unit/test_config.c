@@ -326,7 +326,7 @@ static const struct err_vec err_vecs[] = {
 	{ "=\n", "1: key \"\" outside of any [section]" },
 	{ "[server]\n=\n", "2: unknown key \"\" in [server]" },
 	{ "[]\n", "1: unknown section [] (known: server, database, workers, "
-	  "log, secrets, actions, web)" },
+	  "log, secrets, schedules, actions, web)" },
 	{ "[\n", "1: malformed section header \"[\"" },
 	{ "[workers]\ncount =\n", "2: workers.count: \"\" is empty (expected "
 	  "an integer from 0 to 256)" },
@@ -345,9 +345,9 @@ static const struct err_vec err_vecs[] = {
 	{ "[server]\nbogus = 1\n", "2: unknown key \"bogus\" in [server]" },
 	{ "[workers]\nlisten = x\n", "2: unknown key \"listen\" in [workers]" },
 	{ "[nope]\n", "1: unknown section [nope] (known: server, database, "
-	  "workers, log, secrets, actions, web)" },
+	  "workers, log, secrets, schedules, actions, web)" },
 	{ "[Server]\n", "1: unknown section [Server] (known: server, database, "
-	  "workers, log, secrets, actions, web)" },
+	  "workers, log, secrets, schedules, actions, web)" },
 	{ "listen = 1.2.3.4:1\n", "1: key \"listen\" outside of any "
 	  "[section]" },
 	{ "[workers]\ncount = abc\n", "2: workers.count: \"abc\" is not a "
@@ -575,6 +575,7 @@ static const struct key_vec describe_keys[] = {
 	{ "workers", "tool_cache = " },
 	{ "log", "level = info" },
 	{ "secrets", "key_file = " },
+	{ "schedules", "catch_up = latest" },
 	{ "actions", "python_versions_url = https://raw.githubusercontent.com/"
 	    "actions/python-versions/main/versions-manifest.json" },
 	{ "web", "access = token" },
@@ -611,8 +612,8 @@ START_TEST(test_describe)
 		snprintf(prev, sizeof prev, "%s", line);
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
-	ck_assert_uint_eq(sections, 7);
-	ck_assert_uint_eq(keys, 20);
+	ck_assert_uint_eq(sections, 8);
+	ck_assert_uint_eq(keys, 21);
 	buf_free(&out);
 
 	/* The output is itself a valid config file meaning the defaults. */
