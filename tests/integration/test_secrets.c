@@ -174,6 +174,140 @@ START_TEST(test_secret_reaches_step_masked_and_is_never_stored_plain)
 }
 END_TEST
 
+/* refs/pull/N/merge in the bare repository, as GitHub makes it. */
+static char *
+merge_ref(struct harness *h, struct harness_repo *repo, int number,
+    const char *base, const char *head)
+{
+	char *tree = xasprintf("%s^{tree}", head), *merge, *ref;
+
+	merge = harness_git(h, NULL, "--git-dir", repo->bare, "commit-tree",
+	    tree, "-p", base, "-p", head, "-m", "merge", NULL);
+	ref = xasprintf("refs/pull/%d/merge", number);
+	free(harness_git(h, NULL, "--git-dir", repo->bare, "update-ref", ref,
+	    merge, NULL));
+	free(ref);
+	free(tree);
+	return merge;
+}
+
+/* An opened pull_request whose head repository is a fork. */
+static void
+fork_pull_request(struct harness *h, struct harness_repo *repo, int number,
+    const char *head_sha, const char *base_sha, const char *merge)
+{
+	struct harness_resp r;
+	json_t *push, *ev, *fork;
+	char *body, *sig, *guid;
+
+	push = harness_push_event(repo, "refs/heads/x", head_sha, head_sha,
+	    "from a fork");
+	fork = json_deep_copy(json_object_get(push, "repository"));
+	json_object_set_new(fork, "full_name", json_string("forker/secrets"));
+	json_object_set_new(fork, "fork", json_true());
+	ev = json_pack("{s:s, s:i, s:{s:i, s:s, s:b, s:b, s:s, s:s, "
+	    "s:{s:s, s:s, s:s, s:o}, s:{s:s, s:s, s:s, s:O}}, s:O, s:O}",
+	    "action", "opened", "number", number,
+	    "pull_request", "number", number, "state", "open", "draft", 0,
+	    "merged", 0, "merge_commit_sha", merge, "title", "fork",
+	    "head", "ref", "steal", "sha", head_sha, "label", "forker:steal",
+	    "repo", fork,
+	    "base", "ref", "main", "sha", base_sha, "label", "main", "repo",
+	    json_object_get(push, "repository"),
+	    "repository", json_object_get(push, "repository"),
+	    "sender", json_object_get(push, "sender"));
+	harness_assert(h, ev != NULL, "cannot build the fork's payload");
+	body = harness_json_text(ev);
+	sig = harness_sign(repo->secret, body, strlen(body));
+	guid = harness_guid();
+	harness_webhook(h, "pull_request", guid, sig, body, strlen(body), &r);
+	harness_assert(h, r.status == 202, "fork pull_request: %ld %s",
+	    r.status, r.body.data);
+	harness_resp_free(&r);
+	json_decref(push);
+	json_decref(ev);
+	free(body);
+	free(sig);
+	free(guid);
+}
+
+static int
+pr_runs_cb(struct harness *h, void *arg)
+{
+	char *n = harness_sql(h, "SELECT count(*) FROM runs WHERE event = "
+	    "'pull_request' AND status = 'completed'", NULL);
+	int done = atoi(n) == *(int *)arg;
+
+	free(n);
+	return done;
+}
+
+START_TEST(test_fork_pull_request_gets_no_secrets)
+{
+	struct harness *h = harness_up("secret_fork");
+	struct harness_repo *repo = harness_repo_new(h, "octo/secrets");
+	char *base, *head, *merge1, *merge2, *log, *id;
+	int want = 2;
+	json_t *run, *idj;
+
+	set_value(h, "secret", "octo/secrets", "TOKEN", TOKEN_VALUE);
+	harness_repo_write(repo, ".github/workflows/pr.yml",
+	    "on: pull_request\n"
+	    "jobs:\n"
+	    "  check:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - env:\n"
+	    "          T: ${{ secrets.TOKEN }}\n"
+	    "        run: echo \"len=${#T} empty=${{ secrets.TOKEN == '' }}\"\n");
+	base = harness_repo_commit_push(repo, "main", "base", NULL);
+	free(harness_git(h, repo->work, "checkout", "-q", "-b", "topic", NULL));
+	harness_repo_write(repo, "x.txt", "x\n");
+	head = harness_repo_commit_push(repo, "topic", "topic", NULL);
+	merge1 = merge_ref(h, repo, 1, base, head);
+	merge2 = merge_ref(h, repo, 2, base, head);
+	free(harness_pull_request(h, repo, "pull_request", 1, "topic", head,
+	    "main", base, "same repository", merge1));
+	fork_pull_request(h, repo, 2, head, base, merge2);
+	harness_assert(h, harness_wait_for(h, HARNESS_RUN_MS, pr_runs_cb,
+	    &want), "the two pull request runs did not complete");
+
+	/* Same repository: the secret (masked); the fork: empty. */
+	id = harness_sql(h, "SELECT r.id FROM runs r JOIN events e ON e.id = "
+	    "r.event_id WHERE e.payload->'pull_request'->>'number' = '1'",
+	    NULL);
+	idj = json_integer(strtoll(id, NULL, 10));
+	run = harness_show(h, idj);
+	log = harness_job_log(h, run, "check");
+	harness_expect_contains(h, log, "same-repository log",
+	    "len=16 empty=false");
+	free(log);
+	json_decref(run);
+	json_decref(idj);
+	free(id);
+	id = harness_sql(h, "SELECT r.id FROM runs r JOIN events e ON e.id = "
+	    "r.event_id WHERE e.payload->'pull_request'->>'number' = '2'",
+	    NULL);
+	idj = json_integer(strtoll(id, NULL, 10));
+	run = harness_show(h, idj);
+	harness_expect_str(h, run, "fork run", "conclusion", "success");
+	log = harness_job_log(h, run, "check");
+	harness_expect_contains(h, log, "fork log", "len=0 empty=true");
+	free(log);
+	json_decref(run);
+	json_decref(idj);
+	free(id);
+
+	free(base);
+	free(head);
+	free(merge1);
+	free(merge2);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 secrets_suite(void)
 {
@@ -185,6 +319,7 @@ secrets_suite(void)
 	tcase_add_test(tc, test_key_file_created_0600_on_first_start);
 	tcase_add_test(tc,
 	    test_secret_reaches_step_masked_and_is_never_stored_plain);
+	tcase_add_test(tc, test_fork_pull_request_gets_no_secrets);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -99,6 +99,8 @@ secrets_suite(void)
 	Suite *s = suite_create("secrets");
 	TCase *tc = tcase_create("names");
 
+	tcase_set_timeout(tc, 60);
+
 	tcase_add_loop_test(tc, test_good_names, 0, (int)nitems(good_names));
 	tcase_add_loop_test(tc, test_bad_names, 0, (int)nitems(bad_names));
 	tcase_add_test(tc, test_name_too_long);
