@@ -37,10 +37,11 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 ITEST_SRC  := $(sort $(wildcard tests/integration/test_*.c))
 THELP_SRC  := $(sort $(wildcard tests/lib/*.c))
 SQL_FILES  := $(sort $(wildcard sql/*.sql))
+WEB_FILES  := $(sort $(wildcard web/*.html web/*.css web/*.js))
 
 GEN_SRC := $(B)/gen/embed_sql.c
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/embed_sql.o
-DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/obj/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/embed_web.o
 WORKER_OBJ := $(WORKER_SRC:%.c=$(B)/obj/%.o)
 CICTL_OBJ  := $(CICTL_SRC:%.c=$(B)/obj/%.o)
 THELP_OBJ  := $(THELP_SRC:%.c=$(B)/obj/%.o)
@@ -59,6 +60,10 @@ all: $(BINS)
 $(B)/gen/embed_sql.c: $(SQL_FILES) build-aux/embed.awk
 	@mkdir -p $(@D)
 	awk -v sym=embed_sql -f build-aux/embed.awk $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/embed_web.c: $(WEB_FILES) build-aux/embed.awk
+	@mkdir -p $(@D)
+	awk -v sym=embed_web -f build-aux/embed.awk $(WEB_FILES) > $@.tmp && mv $@.tmp $@
 
 # Each program sees its own internal headers; common/ sees only itself.
 $(B)/obj/daemon/%.o: ALL_CFLAGS += -Idaemon

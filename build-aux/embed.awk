@@ -10,7 +10,12 @@ FNR == 1 {
 }
 {
 	line = $0
-	gsub(/\\/, "\\\\", line)
+	# Backslashes by split and join: gsub's replacement escapes differ
+	# between awks (mawk kept "\\" as one).
+	nb = split(line, bs, "\\")
+	line = bs[1]
+	for (k = 2; k <= nb; k++)
+		line = line "\\\\" bs[k]
 	gsub(/"/, "\\\"", line)
 	gsub(/\t/, "\\t", line)
 	gsub(/\r/, "\\r", line)

@@ -12,5 +12,7 @@ struct embed_file {
 };
 
 extern const struct embed_file embed_sql[];
+/* web/: the status page (linked into kilnd only). */
+extern const struct embed_file embed_web[];
 
 #endif

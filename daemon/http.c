@@ -72,6 +72,13 @@ static const struct http_route http_routes[] = {
 	{ EVHTTP_REQ_POST, "/api/v1/session", HTTP_PUBLIC, auth_api_login },
 	{ EVHTTP_REQ_GET, "/api/v1/session", HTTP_PUBLIC, auth_api_session },
 	{ EVHTTP_REQ_DELETE, "/api/v1/session", HTTP_PUBLIC, auth_api_logout },
+	{ EVHTTP_REQ_GET, "/", HTTP_PUBLIC, web_page },
+	{ EVHTTP_REQ_GET, "/login", HTTP_PUBLIC, web_page },
+	{ EVHTTP_REQ_GET, "/repos/*/*", HTTP_PUBLIC, web_page },
+	{ EVHTTP_REQ_GET, "/runs/*", HTTP_PUBLIC, web_page },
+	{ EVHTTP_REQ_GET, "/jobs/*", HTTP_PUBLIC, web_page },
+	{ EVHTTP_REQ_GET, "/assets/*", HTTP_PUBLIC, web_asset_get },
+	{ EVHTTP_REQ_GET, "/badge/*/*", HTTP_WEB, web_badge },
 };
 
 struct http_listener {

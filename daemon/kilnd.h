@@ -99,6 +99,14 @@ void	web_job_log_stream(struct kilnd *, struct evhttp_request *,
 void	web_events(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 
+/* web_page.c: the page's files and the SVG badges. */
+void	web_page(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	web_asset_get(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	web_badge(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+
 /* webhook.c */
 void	webhook_github(struct kilnd *, struct evhttp_request *,
 	    const char *const *args, int nargs);

@@ -310,6 +310,49 @@ START_TEST(test_public_mode_pagination_job_and_log_ranges)
 	    416, "range past the end: %ld", r.status);
 	harness_resp_free(&r);
 
+	/* The page: CSP without inline script, frame denial, ETag/304. */
+	harness_assert(h, web_get(h, "/", NULL, &r) == 200, "page: %ld",
+	    r.status);
+	hdr = harness_resp_header(&r, "Content-Security-Policy");
+	harness_assert(h, hdr != NULL && strstr(hdr, "script-src 'self'") &&
+	    strstr(hdr, "unsafe-inline") == NULL && strstr(hdr,
+	    "frame-ancestors 'none'"), "CSP: %s", hdr ? hdr : "(none)");
+	free(hdr);
+	harness_expect_contains(h, r.body.data, "page", "<script src=");
+	hdr = harness_resp_header(&r, "X-Frame-Options");
+	harness_assert(h, hdr != NULL && strcmp(hdr, "DENY") == 0, "XFO");
+	free(hdr);
+	harness_resp_free(&r);
+	harness_assert(h, web_get(h, "/assets/app.js", NULL, &r) == 200,
+	    "app.js: %ld", r.status);
+	hdr = harness_resp_header(&r, "ETag");
+	harness_assert(h, hdr != NULL, "no ETag");
+	harness_resp_free(&r);
+	next = xasprintf("If-None-Match: %s", hdr);
+	harness_assert(h, web_get(h, "/assets/app.js", next, &r) == 304,
+	    "app.js revalidated: %ld", r.status);
+	harness_resp_free(&r);
+	free(next);
+	free(hdr);
+
+	/* Badges: honest colour, escaped label, no-cache. */
+	harness_assert(h, web_get(h, "/badge/octo/web.svg", NULL, &r) == 200,
+	    "badge: %ld", r.status);
+	harness_expect_contains(h, r.body.data, "badge", "passing");
+	harness_expect_contains(h, r.body.data, "badge", "#2ea44f");
+	hdr = harness_resp_header(&r, "Cache-Control");
+	harness_assert(h, hdr != NULL && strcmp(hdr, "no-cache") == 0,
+	    "badge Cache-Control: %s", hdr ? hdr : "(none)");
+	free(hdr);
+	harness_resp_free(&r);
+	harness_assert(h, web_get(h, "/badge/octo/web.svg?branch=nope&"
+	    "workflow=%3Cscript%3Ex", NULL, &r) == 200, "badge 2");
+	harness_expect_contains(h, r.body.data, "badge", "no runs");
+	harness_expect_contains(h, r.body.data, "badge", "&lt;script&gt;x");
+	harness_assert(h, strstr(r.body.data, "<script") == NULL,
+	    "badge label not escaped: %s", r.body.data);
+	harness_resp_free(&r);
+
 	free(log);
 	json_decref(run);
 	harness_stop(h);
@@ -330,6 +373,10 @@ START_TEST(test_off_mode_no_api_webhooks_still_work)
 	    404, "runs under access = off");
 	harness_assert(h, web_status(h, "POST", "/api/v1/session", NULL,
 	    NULL) == 404, "login under access = off");
+	harness_assert(h, web_status(h, "GET", "/", NULL, NULL) == 404,
+	    "page under access = off");
+	harness_assert(h, web_status(h, "GET", "/badge/octo/web.svg", NULL,
+	    NULL) == 404, "badge under access = off");
 	json_decref(run);
 	harness_stop(h);
 	harness_free(h);
