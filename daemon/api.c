@@ -451,7 +451,8 @@ api_runs_list(struct kilnd *k, struct evhttp_request *req,
 	    "CASE WHEN count(*) = $6::int THEN min(x.id) END FROM "
 	    "(SELECT r.id, " RUN_JSON " AS j FROM runs r JOIN repositories p "
 	    "ON p.id = r.repository_id WHERE ($1::text IS NULL OR "
-	    "p.full_name = $1) AND ($2::text IS NULL OR r.head_branch = $2) "
+	    "r.repository_id = (SELECT id FROM repositories WHERE "
+	    "full_name = $1)) AND ($2::text IS NULL OR r.head_branch = $2) "
 	    "AND ($3::text IS NULL OR r.event = $3) AND ($4::text IS NULL OR "
 	    "r.status = $4 OR r.conclusion = $4) AND ($5::bigint IS NULL OR "
 	    "r.id < $5::bigint) ORDER BY r.id DESC LIMIT $6::int) x",
