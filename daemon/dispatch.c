@@ -39,9 +39,35 @@ struct dispatch_req {
 
 static void dispatch_poll_cb(evutil_socket_t, short, void *);
 
+/* The client went away while we waited: nothing to answer any more. */
+static void
+dispatch_closed_cb(struct evhttp_connection *conn, void *arg)
+{
+	struct dispatch_req *d = arg;
+
+	d->req = NULL;
+}
+
+/*
+ * The request, to answer now: its connection's close no longer concerns
+ * us (forgotten before the answer, which may end the request).
+ */
+static struct evhttp_request *
+dispatch_detach(struct dispatch_req *d)
+{
+	struct evhttp_request *req = d->req;
+
+	if (req != NULL)
+		evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+		    NULL, NULL);
+	d->req = NULL;
+	return req;
+}
+
 static void
 dispatch_free(struct dispatch_req *d)
 {
+	dispatch_detach(d);
 	if (d->timer != NULL)
 		event_free(d->timer);
 	free(d);
@@ -64,8 +90,12 @@ dispatch_state_cb(PGresult *res, const char *error, void *arg)
 	const char *status, *err;
 	char body[256];
 
+	if (d->req == NULL) {
+		dispatch_free(d);
+		return;
+	}
 	if (error != NULL || PQntuples(res) != 1) {
-		http_reply_error(d->req, 500, "database error");
+		http_reply_error(dispatch_detach(d), 500, "database error");
 		dispatch_free(d);
 		return;
 	}
@@ -73,9 +103,10 @@ dispatch_state_cb(PGresult *res, const char *error, void *arg)
 	err = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
 	if (strcmp(status, "completed") == 0) {
 		if (err != NULL)
-			http_reply_error(d->req, 422, "%s", err);
+			http_reply_error(dispatch_detach(d), 422, "%s", err);
 		else
-			http_reply_json(d->req, 201, PQgetvalue(res, 0, 2));
+			http_reply_json(dispatch_detach(d), 201,
+			    PQgetvalue(res, 0, 2));
 		dispatch_free(d);
 		return;
 	}
@@ -83,7 +114,7 @@ dispatch_state_cb(PGresult *res, const char *error, void *arg)
 		snprintf(body, sizeof body, "{\"event_id\":%lld,\"runs\":[],"
 		    "\"message\":\"queued; not planned yet\"}",
 		    (long long)d->event_id);
-		http_reply_json(d->req, 202, body);
+		http_reply_json(dispatch_detach(d), 202, body);
 		dispatch_free(d);
 		return;
 	}
@@ -112,15 +143,19 @@ dispatch_inserted_cb(PGresult *res, const char *error, void *arg)
 	struct dispatch_req *d = arg;
 	char why[300];
 
+	if (d->req == NULL) {
+		dispatch_free(d);
+		return;
+	}
 	if (error != NULL) {
 		log_warnx("dispatch: %s", log_escape(error, 200, why,
 		    sizeof why));
-		http_reply_error(d->req, 500, "database error");
+		http_reply_error(dispatch_detach(d), 500, "database error");
 		dispatch_free(d);
 		return;
 	}
 	if (PQntuples(res) == 0) {
-		http_reply_error(d->req, 404, "no such repository");
+		http_reply_error(dispatch_detach(d), 404, "no such repository");
 		dispatch_free(d);
 		return;
 	}
@@ -227,6 +262,8 @@ api_dispatch(struct kilnd *k, struct evhttp_request *req,
 	d->kilnd = k;
 	d->req = req;
 	d->started_ms = now_ms();
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+	    dispatch_closed_cb, d);
 	params[0] = repo;
 	params[1] = ref;
 	params[2] = file;
@@ -250,8 +287,9 @@ api_dispatch(struct kilnd *k, struct evhttp_request *req,
 	    "jsonb_build_object('login', 'kiln')) FROM r RETURNING id) "
 	    "SELECT e.id, pg_notify('kiln_work', 'event') FROM e",
 	    4, params, dispatch_inserted_cb, d) == -1) {
-		http_reply_error(req, 503, "database queue is full; retry");
-		free(d);
+		http_reply_error(dispatch_detach(d), 503, "database queue is "
+		    "full; retry");
+		dispatch_free(d);
 	}
 	free(inputs_text);
 out:
