@@ -126,6 +126,50 @@ START_TEST(test_dispatch_typed_inputs_and_refusals)
 }
 END_TEST
 
+/* The bundled example's mlops.yml, dispatched as the README says. */
+START_TEST(test_example_mlops_dispatch_and_schedule)
+{
+	struct harness *h = harness_up("dispatch_example");
+	struct harness_repo *repo = harness_repo_new(h, "example/pipeline");
+	struct buf out = { 0 }, err = { 0 };
+	char *text, *sha, *log;
+	json_t *run;
+
+	text = file_read_all("contrib/example/.github/workflows/mlops.yml",
+	    1 << 20, NULL);
+	harness_assert(h, text != NULL, "contrib/example's mlops.yml: run "
+	    "the tests from the top of the tree");
+	harness_repo_write(repo, ".github/workflows/mlops.yml", text);
+	free(text);
+	sha = harness_push(h, repo, "main", "example");
+	harness_assert(h, harness_cictl(h, &out, &err, "dispatch",
+	    "example/pipeline", "mlops.yml", "-f", "model=lstm", NULL) == 0,
+	    "cictl dispatch: %s", err.data);
+	run = harness_wait_run(h, sha, ".github/workflows/mlops.yml",
+	    HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	log = harness_job_log(h, run, "train");
+	harness_expect_contains(h, log, "log", "training model=lstm epochs=2 "
+	    "(event workflow_dispatch)");
+	harness_expect_contains(h, log, "log", "model lstm ready");
+	free(log);
+	json_decref(run);
+	/* The push recorded its weekly schedule, with a next fire time. */
+	buf_clear(&out);
+	harness_assert(h, harness_cictl(h, &out, NULL, "schedules", "--repo",
+	    "example/pipeline", NULL) == 0, "cictl schedules");
+	harness_expect_contains(h, out.data, "cictl schedules", "0 3 * * 1");
+	harness_expect_contains(h, out.data, "cictl schedules", " UTC");
+
+	buf_free(&out);
+	buf_free(&err);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 dispatch_suite(void)
 {
@@ -134,6 +178,7 @@ dispatch_suite(void)
 
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_dispatch_typed_inputs_and_refusals);
+	tcase_add_test(tc, test_example_mlops_dispatch_and_schedule);
 	suite_add_tcase(s, tc);
 	return s;
 }
