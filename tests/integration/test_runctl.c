@@ -28,22 +28,35 @@ lines_of(struct harness *h, const char *name)
 	return n;
 }
 
+struct attempt_wait {
+	const json_t	*id;
+	int		 attempt;
+	json_t		*run;		/* the last `show`, owned */
+};
+
+static int
+attempt_done_cb(struct harness *h, void *arg)
+{
+	struct attempt_wait *w = arg;
+	const char *status;
+
+	json_decref(w->run);
+	w->run = harness_show(h, w->id);
+	status = harness_str(w->run, "status");
+	return json_integer_value(json_object_get(w->run, "run_attempt")) ==
+	    w->attempt && status != NULL && strcmp(status, "completed") == 0;
+}
+
+/* `show --json` of run id once its attempt has completed. */
 static json_t *
 wait_attempt(struct harness *h, const json_t *id, int attempt)
 {
-	json_t *run = NULL;
+	struct attempt_wait w = { id, attempt, NULL };
 
-	while (harness_left_ms(h) > 0) {
-		json_decref(run);
-		run = harness_show(h, id);
-		if (json_integer_value(json_object_get(run, "run_attempt")) ==
-		    attempt && strcmp(harness_str(run, "status") ?
-		    harness_str(run, "status") : "", "completed") == 0)
-			return run;
-		free(harness_sql(h, "SELECT pg_sleep(0.2)", NULL));
-	}
-	harness_fail(h, "run never completed attempt %d: %s", attempt,
-	    harness_json_text(run));
+	if (!harness_wait_for(h, HARNESS_RUN_MS, attempt_done_cb, &w))
+		harness_fail(h, "run never completed attempt %d: %s", attempt,
+		    harness_json_text(w.run));
+	return w.run;
 }
 
 START_TEST(test_rerun_failed_keeps_successful_jobs_and_their_outputs)
