@@ -51,7 +51,7 @@ ITEST_BIN  := $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
 LIBKILN := $(B)/libkiln.a
 BINS := $(B)/bin/kilnd $(B)/bin/kiln-worker $(B)/bin/cictl
 
-.PHONY: all check check-unit check-integration check-asan install clean \
+.PHONY: all check check-unit check-integration check-asan check-browser install clean \
 	distclean
 # Objects of chained pattern rules are not throw-away intermediates.
 .SECONDARY:
@@ -111,6 +111,10 @@ $(B)/itests/%: $(B)/obj/tests/integration/%.o $(THELP_OBJ) $(LIBKILN)
 CONFORMANCE_DIR ?= $(wildcard $(CURDIR)/../shared/conformance/github-expressions)
 
 check: check-unit check-integration
+
+# The status page in headless Chromium (tests/browser; needs chromium, node, npm).
+check-browser: $(BINS)
+	tests/browser/run.sh $(B)
 
 # A subset while iterating: make check-integration ITESTS="test_push test_planner"
 # (and UTESTS= for unit programs); empty runs them all.

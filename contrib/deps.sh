@@ -26,6 +26,10 @@ kiln_deps=(
 	python3
 	# tests
 	check
+	# browser tests of the status page (make check-browser)
+	chromium
+	nodejs
+	npm
 )
 
 kiln_install_deps() {

@@ -2,7 +2,8 @@
 # Run kiln's whole test suite from a clean clone: install what is missing,
 # build with warnings as errors, then unit and integration tests (which
 # start their own PostgreSQL clusters, git repositories, kilnd and workers),
-# then all of it again built with AddressSanitizer and UBSan.
+# then the status page in headless Chromium (make check-browser), then all
+# of it again built with AddressSanitizer and UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . contrib/deps.sh
@@ -10,5 +11,6 @@ cd "$(dirname "$0")/.."
 kiln_install_deps
 KILN_RECONFIGURE=1 kiln_build --enable-werror
 make check
+make check-browser
 make -j"$(nproc)" SANITIZE=1 B=build-asan all >/dev/null
 make check-asan

@@ -4,6 +4,8 @@
 "use strict";
 
 const $main = () => document.getElementById("main");
+// The page's content; null and undefined leave nothing (DOM would say "null").
+const show = (...kids) => $main().replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined));
 let session = null;		// {scope, name, csrf} or null
 let refresh = null;		// re-render of the current page on a change
 let stream = null;		// the status EventSource
@@ -120,7 +122,7 @@ function actionButton(label, path, body) {
 async function pageLogin() {
   crumbs(["log in"]);
   const failed = new URLSearchParams(location.search).get("failed");
-  $main().replaceChildren(
+  show(
     el("form", { class: "login", method: "post", action: "/api/v1/session" },
       el("h2", {}, "Log in"),
       el("p", { class: "muted" }, "Paste a token from `cictl token create NAME`."),
@@ -155,7 +157,7 @@ async function pageDashboard() {
       el("td", {}, dur(r.created_at, r.status === "completed" ? r.updated_at : null)),
       el("td", {}, when(r.created_at)))));
   }
-  $main().replaceChildren(el("h2", {}, "Repositories"),
+  show(el("h2", {}, "Repositories"),
     el("table", {}, el("thead", {}, el("tr", {}, ["Repository", "Branch", "Status",
       "Latest run", "Duration", "Started"].map((h) => el("th", {}, h)))),
     el("tbody", {}, rows)));
@@ -191,7 +193,7 @@ async function pageRuns(owner, name, before) {
     el("td", {}, when(x.created_at))));
   const more = next ? (() => { const n = new URLSearchParams(q); n.set("before", next[1]);
     return el("p", {}, el("a", { href: "?" + n.toString(), id: "older" }, "Older runs")); })() : null;
-  $main().replaceChildren(el("h2", {}, full), filt,
+  show(el("h2", {}, full), filt,
     el("table", {}, el("thead", {}, el("tr", {}, ["Status", "Run", "Workflow", "Branch",
       "Commit", "Event", "Duration", "Started"].map((h) => el("th", {}, h)))),
     el("tbody", {}, rows.length ? rows : [el("tr", {}, el("td", { colspan: 8, class: "muted" }, "no runs"))])),
@@ -255,7 +257,7 @@ async function pageRun(id) {
         acts.append(actionButton("Re-run failed", "/api/v1/runs/" + run.id + "/rerun", { failed_only: true }));
     }
   }
-  $main().replaceChildren(
+  show(
     el("h2", {}, state(run), " ", run.display_title || run.name),
     el("p", { class: "muted" }, run.name + " \u00b7 " + run.event + " \u00b7 " +
       (run.head_branch || run.ref) + " \u00b7 " + (run.head_sha || "").slice(0, 7) +
@@ -407,13 +409,30 @@ async function pageJob(id) {
   if (admin() && job.status !== "completed")
     acts.append(actionButton("Cancel", "/api/v1/jobs/" + job.id + "/cancel"));
   const box = el("div", { class: "log", id: "log", tabindex: "0" });
-  $main().replaceChildren(
+  show(
     el("h2", {}, state(job), " ", job.name),
     el("p", { class: "muted" }, job.workflow + " \u00b7 " + (job.head_branch || "") +
       " \u00b7 " + (job.head_sha || "").slice(0, 7) + " \u00b7 " + dur(job.started_at, job.completed_at)),
     job.message ? el("p", { class: "err" }, job.message) : null,
     acts, anns, steps, box);
   await loadLog(job, box);
+}
+
+// #L12 or #L12-L20: mark those lines and scroll to the first.
+function highlight(view) {
+  for (const x of document.querySelectorAll("#log .hl")) x.classList.remove("hl");
+  if (!location.hash.startsWith("#L")) return;
+  const [a, b] = location.hash.slice(2).split("-L").map((x) => parseInt(x, 10));
+  for (let n = a; n <= (b || a) && n - a < 100000; n++) {
+    const t = document.getElementById("L" + n);
+    if (t) t.classList.add("hl");
+  }
+  const t = document.getElementById("L" + a);
+  if (t) {
+    view.follow = false;
+    for (let p = t.parentElement; p; p = p.parentElement) if (p.tagName === "DETAILS") p.open = true;
+    t.scrollIntoView({ block: "center" });
+  }
 }
 
 async function loadLog(job, box) {
@@ -460,15 +479,8 @@ async function loadLog(job, box) {
     }
     view.write(text);
   }
-  if (location.hash.startsWith("#L")) {
-    const [a, b] = location.hash.slice(2).split("-L").map((x) => parseInt(x, 10));
-    for (let n = a; n <= (b || a); n++) {
-      const t = document.getElementById("L" + n);
-      if (t) t.classList.add("hl");
-    }
-    const t = document.getElementById("L" + a);
-    if (t) { view.follow = false; t.scrollIntoView({ block: "center" }); }
-  }
+  highlight(view);
+  window.onhashchange = () => highlight(view);
   if (job.status !== "completed" || size === 0) {
     if (logSource) logSource.close();
     logSource = new EventSource(base + "/stream?offset=" + size);
@@ -502,9 +514,9 @@ async function route() {
       refresh = async () => { if (!logSource) await pageJob(m[1]); };
       return await pageJob(m[1]);
     }
-    $main().replaceChildren(el("p", {}, "No such page."));
+    show(el("p", {}, "No such page."));
   } catch (e) {
-    if (e.message !== "login") $main().replaceChildren(el("p", { class: "err" }, e.message));
+    if (e.message !== "login") show(el("p", { class: "err" }, e.message));
   }
 }
 
