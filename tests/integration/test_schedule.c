@@ -31,9 +31,12 @@ set_clock(struct harness *h, long long t)
 	free(path);
 }
 
-/* A harness whose kilnd reads the test clock, set to t before it starts. */
+/*
+ * A harness whose kilnd reads the test clock, set to t before it starts;
+ * conf (may be NULL) is added to its configuration.
+ */
 static struct harness *
-clock_up(const char *name, long long t)
+clock_up_conf(const char *name, long long t, const char *conf)
 {
 	struct harness *h = harness_new(name);
 	char *path = xasprintf("%s/clock", h->dir);
@@ -41,8 +44,16 @@ clock_up(const char *name, long long t)
 	setenv("KILN_TEST_CLOCK", path, 1);
 	free(path);
 	set_clock(h, t);
+	if (conf != NULL)
+		harness_conf_add(h, conf);
 	harness_start(h);
 	return h;
+}
+
+static struct harness *
+clock_up(const char *name, long long t)
+{
+	return clock_up_conf(name, t, NULL);
 }
 
 static long long
@@ -248,6 +259,30 @@ START_TEST(test_two_kilnds_on_one_database_fire_a_slot_once)
 }
 END_TEST
 
+/* catch_up = none: a minute missed while kilnd was down is skipped. */
+START_TEST(test_catch_up_none_skips_missed_slots)
+{
+	struct harness *h = clock_up_conf("catch_up_none", H(1, 58),
+	    "[schedules]\ncatch_up = none\n");
+	struct harness_repo *repo = harness_repo_new(h, "octo/skip");
+
+	harness_repo_write(repo, ".github/workflows/nightly.yml", nightly);
+	free(harness_push(h, repo, "main", "nightly"));
+	wait_count(h, "SELECT count(*) FROM schedules WHERE since IS NOT NULL",
+	    1, "schedule recorded");
+	harness_stop(h);
+	set_clock(h, H(2, 10));
+	harness_start(h);
+	stays(h, FIRED("nightly.yml"), 0, "a missed slot under catch_up none");
+	set_clock(h, H(24 + 2, 0));
+	wait_count(h, FIRED("nightly.yml"), 1, "the next day on time");
+
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 schedule_suite(void)
 {
@@ -258,6 +293,7 @@ schedule_suite(void)
 	tcase_add_test(tc,
 	    test_schedule_fires_once_late_after_restart_and_follows_edits);
 	tcase_add_test(tc, test_two_kilnds_on_one_database_fire_a_slot_once);
+	tcase_add_test(tc, test_catch_up_none_skips_missed_slots);
 	suite_add_tcase(s, tc);
 	return s;
 }
