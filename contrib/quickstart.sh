@@ -54,6 +54,9 @@ cat > "$conf" <<CONF
 [server]
 listen = 127.0.0.1:$port
 state_dir = $state
+# Loopback only: the status page without a login (see [web] in etc/kiln.conf).
+[web]
+access = public
 CONF
 if [ -n "${KILN_PYTHON_VERSIONS_URL:-}" ]; then
 	printf '[actions]\npython_versions_url = %s\n' "$KILN_PYTHON_VERSIONS_URL" >>"$conf"
@@ -123,6 +126,7 @@ build/bin/cictl -c "$conf" schedules --repo example/pipeline
 cat <<MSG
 
 kilnd is running on http://127.0.0.1:$port (webhooks: POST /hooks/github).
+  page:   http://127.0.0.1:$port/runs/$run  (this run; / lists everything)
   cictl:  build/bin/cictl -c $conf runs
   logs:   build/bin/cictl -c $conf logs JOB_ID
   by hand: build/bin/cictl -c $conf dispatch example/pipeline mlops.yml -f model=lstm
