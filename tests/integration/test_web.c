@@ -8,10 +8,16 @@
  * still work.  Also the run list's filters and cursor pagination, the job
  * object, and the job log by byte ranges.
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -592,6 +598,111 @@ START_TEST(test_live_log_resumes_with_last_event_id)
 }
 END_TEST
 
+/* kilnd's peak resident memory (VmHWM), in KiB. */
+static long
+peak_rss_kib(struct harness *h)
+{
+	char path[64], *text, *p;
+	long kib = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)h->kilnd);
+	if ((text = file_read_all(path, 1 << 16, NULL)) == NULL)
+		harness_fail(h, "%s: unreadable", path);
+	if ((p = strstr(text, "VmHWM:")) != NULL)
+		kib = strtol(p + 6, NULL, 10);
+	free(text);
+	return kib;
+}
+
+#ifdef __SANITIZE_ADDRESS__
+#define VIEWERS_RSS_KIB	(512 * 1024)	/* ASan's shadow and quarantine */
+#else
+#define VIEWERS_RSS_KIB	(64 * 1024)
+#endif
+
+START_TEST(test_20_viewers_of_200_mb_bounded_memory)
+{
+	struct harness *h = harness_new("web_viewers");
+	struct harness_repo *repo;
+	struct sockaddr_in sin;
+	char *sha, *req, buf[4096];
+	json_t *runs, *run = NULL, *job;
+	long long jid = 0;
+	long kib;
+	int fds[20], i, small = 4096;
+	ssize_t n;
+
+	harness_conf_add(h, "[web]\naccess = public\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/big");
+	harness_repo_write(repo, ".github/workflows/big.yml",
+	    "name: big\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  big:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: |\n"
+	    "          sleep 2\n"
+	    "          yes 'two hundred megabytes of log, line after line, "
+	    "0123456789 abcdefghijklmnopqrstuvwxyz' | head -c 200000000\n"
+	    "          echo big-$((1+1))-done\n");
+	sha = harness_push(h, repo, "main", "big");
+	while (jid == 0 && harness_left_ms(h) > 0) {
+		runs = harness_runs(h);
+		if (json_array_size(runs) > 0) {
+			run = harness_show(h, json_object_get(json_array_get(
+			    runs, 0), "id"));
+			job = json_array_get(json_object_get(run, "jobs"), 0);
+			jid = json_integer_value(json_object_get(job, "id"));
+			json_decref(run);
+		}
+		json_decref(runs);
+		if (jid == 0)
+			harness_sql(h, "SELECT pg_sleep(0.1)", NULL);
+	}
+	harness_assert(h, jid != 0, "no job appeared");
+
+	/* 20 viewers that never read: the slowest readers there are. */
+	req = xasprintf("GET /api/v1/jobs/%lld/logs/stream HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\n\r\n", jid);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)h->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 20; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+		harness_assert(h, fds[i] != -1 && connect(fds[i],
+		    (struct sockaddr *)&sin, sizeof sin) == 0 &&
+		    write(fds[i], req, strlen(req)) == (ssize_t)strlen(req),
+		    "viewer %d could not connect", i);
+	}
+
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	kib = peak_rss_kib(h);
+	harness_assert(h, kib > 0 && kib < VIEWERS_RSS_KIB, "kilnd's peak RSS "
+	    "%ld KiB with 20 viewers of a 200 MB log (limit %d KiB)", kib,
+	    VIEWERS_RSS_KIB);
+	fprintf(stderr, "web_viewers: kilnd peak RSS %ld KiB\n", kib);
+	/* The viewers are still served: the stream's head is there. */
+	n = read(fds[0], buf, sizeof buf - 1);
+	harness_assert(h, n > 0, "viewer 0 got nothing");
+	buf[n] = '\0';
+	harness_expect_contains(h, buf, "viewer 0", "text/event-stream");
+	for (i = 0; i < 20; i++)
+		close(fds[i]);
+
+	free(req);
+	free(sha);
+	json_decref(run);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 web_suite(void)
 {
@@ -603,6 +714,7 @@ web_suite(void)
 	tcase_add_test(tc, test_public_mode_pagination_job_and_log_ranges);
 	tcase_add_test(tc, test_off_mode_no_api_webhooks_still_work);
 	tcase_add_test(tc, test_live_log_resumes_with_last_event_id);
+	tcase_add_test(tc, test_20_viewers_of_200_mb_bounded_memory);
 	suite_add_tcase(s, tc);
 	return s;
 }
