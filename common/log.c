@@ -1,6 +1,8 @@
 /*
  * log: see log.h.  Written to be safe from any context but signal handlers.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,12 +16,35 @@
 /* Set once by log_init() during start-up; read-only afterwards. */
 static const char *log_prog = "kiln";
 static enum log_level log_verbosity = LOG_LEVEL_INFO;
+static int log_journal;		/* stderr is journald's stream */
+
+/*
+ * systemd sets JOURNAL_STREAM to "DEV:INODE" of the stream it connected to
+ * stderr; only when stderr is still that stream do "<N>" priority prefixes
+ * reach journald (anything else would show them literally).
+ */
+int
+log_stderr_is_journal(const char *journal_stream)
+{
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	if (journal_stream == NULL ||
+	    sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *progname, enum log_level level)
 {
 	log_prog = progname;
 	log_verbosity = level;
+	log_journal = log_stderr_is_journal(getenv("JOURNAL_STREAM"));
 }
 
 void
@@ -40,6 +65,9 @@ log_vwrite(enum log_level level, const char *tag, int with_errno,
 		return;
 	}
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (log_journal)	/* syslog priorities: err 3, warning 4, info 6, debug 7 */
+		fprintf(stderr, "<%d>", level == LOG_LEVEL_ERROR ? 3 :
+		    level == LOG_LEVEL_WARN ? 4 : level == LOG_LEVEL_INFO ? 6 : 7);
 	if (with_errno)
 		fprintf(stderr, "%s[%ld]: %s: %s: %s\n", log_prog, (long)getpid(),
 		    tag, msg, strerror(saved));

@@ -21,7 +21,13 @@ enum log_level {
 	LOG_LEVEL_DEBUG,
 };
 
+/*
+ * Under systemd (JOURNAL_STREAM naming stderr) every line starts with its
+ * syslog priority "<N>" so journald records the level.
+ */
 void	log_init(const char *progname, enum log_level);
+/* Whether JOURNAL_STREAM's "DEV:INODE" is this process's stderr. */
+int	log_stderr_is_journal(const char *journal_stream);
 void	log_set_level(enum log_level);
 void	log_warn(const char *, ...) KILN_PRINTF(1, 2);	/* appends strerror(errno) */
 void	log_warnx(const char *, ...) KILN_PRINTF(1, 2);

@@ -113,6 +113,7 @@ kilnd_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			log_warnx("embedded PostgreSQL exited unexpectedly; "
 			    "stopping");
 			k->stopping = 1;
+			notify_stopping(k->notify);
 			supervisor_stop(k->sup);
 			continue;
 		}
@@ -130,6 +131,7 @@ kilnd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("received signal %d; stopping", (int)sig);
 	k->stopping = 1;
+	notify_stopping(k->notify);
 	/* No new deliveries; those in flight still get their answers. */
 	if (k->public_socket != NULL) {
 		evhttp_del_accept_socket(k->http_public, k->public_socket);
@@ -230,6 +232,8 @@ main(int argc, char **argv)
 
 	memset(&k, 0, sizeof k);
 	k.cfg = &cfg;
+	/* Before anything is forked: children must not speak for kilnd. */
+	k.notify = notify_new();
 	signal(SIGPIPE, SIG_IGN);
 	/* The state directory must be traversable by the cluster's owner. */
 	if (mkdir_p(cfg.state_dir, 0755) == -1)
@@ -298,6 +302,8 @@ main(int argc, char **argv)
 	log_info("kilnd %s ready: http %s, admin %s, %d worker(s)",
 	    KILN_VERSION, cfg.listen[0] ? cfg.listen : "(off)",
 	    cfg.admin_socket, cfg.worker_count);
+	/* The database answered (migrations), listeners and workers are up. */
+	notify_ready(k.notify, &k);
 
 	event_base_dispatch(k.base);
 
@@ -311,6 +317,7 @@ main(int argc, char **argv)
 	 * supervisor's workers (which must exist until supervisor_free()).
 	 */
 	db_free(k.db);
+	notify_free(k.notify);
 	sched_free(k.sched);
 	supervisor_free(k.sup);
 	webhook_free(k.webhook);

@@ -23,6 +23,7 @@ struct supervisor;
 struct webhook;
 struct web_sse;
 struct sched;
+struct notify;
 
 struct kilnd {
 	struct event_base	*base;
@@ -45,6 +46,7 @@ struct kilnd {
 	struct web_sse		*sse;		/* live logs, status streams */
 	unsigned char		 secret_key[SECRETBOX_KEY_LEN]; /* [secrets] key_file */
 	struct sched		*sched;		/* cron */
+	struct notify		*notify;	/* systemd, when under it */
 };
 
 /* http.c: route requests of either listener through one table. */
@@ -116,6 +118,20 @@ struct webhook *webhook_new(struct kilnd *);
 /* No delivery is waiting for its answer. */
 int	webhook_idle(const struct webhook *);
 void	webhook_free(struct webhook *);
+
+/*
+ * notify.c: systemd's notification protocol.  notify_new() reads and clears
+ * $NOTIFY_SOCKET/$WATCHDOG_USEC (call it before forking anything); every
+ * other call does nothing when kilnd is not under systemd.  notify_ready()
+ * sends READY=1 and starts the watchdog and STATUS= timer on k's loop.
+ * Free after db_free().
+ */
+struct notify *notify_new(void);
+void	notify_ready(struct notify *, struct kilnd *);
+void	notify_reloading(struct notify *);
+void	notify_reloaded(struct notify *, const char *status);
+void	notify_stopping(struct notify *);
+void	notify_free(struct notify *);
 
 /* kilnd.c: leave the loop once stopping and nothing is in flight. */
 void	kilnd_check_exit(struct kilnd *);

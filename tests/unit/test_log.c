@@ -4,6 +4,7 @@
  * line format and errno preservation of the log functions, observed on the
  * stderr of a forked child.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -362,6 +363,49 @@ START_TEST(test_log_long_message)
 }
 END_TEST
 
+/* JOURNAL_STREAM naming this stderr: priorities; naming another: none. */
+static void
+child_journal(void)
+{
+	struct stat st;
+	char val[64];
+
+	if (fstat(STDERR_FILENO, &st) == -1)
+		_exit(8);
+	snprintf(val, sizeof val, "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", val, 1);
+	log_init("j", LOG_LEVEL_DEBUG);
+	log_warnx("w");
+	log_info("i");
+	log_debug("d");
+	snprintf(val, sizeof val, "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", val, 1);
+	log_init("j", LOG_LEVEL_DEBUG);
+	log_info("plain");
+	setenv("JOURNAL_STREAM", "garbage", 1);
+	log_init("j", LOG_LEVEL_DEBUG);
+	log_info("plain");
+}
+
+START_TEST(test_log_journal)
+{
+	char *got, *want;
+	pid_t pid;
+	int status;
+
+	got = run_child(child_journal, &pid, &status);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	want = xasprintf("<4>j[%ld]: warning: w\n<6>j[%ld]: info: i\n"
+	    "<7>j[%ld]: debug: d\nj[%ld]: info: plain\nj[%ld]: info: plain\n",
+	    (long)pid, (long)pid, (long)pid, (long)pid, (long)pid);
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(want);
+}
+END_TEST
+
 static void
 child_fatalx(void)
 {
@@ -420,6 +464,7 @@ log_suite(void)
 	tcase_add_test(tc, test_log_lines);
 	tcase_add_test(tc, test_log_long_message);
 	tcase_add_test(tc, test_fatal);
+	tcase_add_test(tc, test_log_journal);
 	suite_add_tcase(s, tc);
 	return s;
 }
