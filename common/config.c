@@ -415,6 +415,51 @@ config_free(struct kiln_config *cfg)
 	cfg->path = NULL;
 }
 
+void
+config_diff(const struct kiln_config *a, const struct kiln_config *b,
+    void (*cb)(const char *section, const char *name, void *arg), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(config_keys); i++) {
+		const struct config_key *k = &config_keys[i];
+		const char *pa = (const char *)a + k->offset;
+		const char *pb = (const char *)b + k->offset;
+		int same;
+
+		if (k->type == CONFIG_INT)
+			same = *(const int *)(const void *)pa ==
+			    *(const int *)(const void *)pb;
+		else {
+			const char *x = *(char *const *)(const void *)pa;
+			const char *y = *(char *const *)(const void *)pb;
+
+			same = (x == NULL || y == NULL) ? x == y :
+			    strcmp(x, y) == 0;
+		}
+		if (!same)
+			cb(k->section, k->name, arg);
+	}
+}
+
+int
+config_take(struct kiln_config *dst, struct kiln_config *src,
+    const char *section, const char *name)
+{
+	const struct config_key *k = config_find(section, name);
+
+	if (k == NULL)
+		return -1;
+	if (k->type == CONFIG_INT)
+		*config_int_field(dst, k) = *config_int_field(src, k);
+	else {
+		free(*config_str_field(dst, k));
+		*config_str_field(dst, k) = *config_str_field(src, k);
+		*config_str_field(src, k) = NULL;
+	}
+	return 0;
+}
+
 char *
 config_pg_socket_dir(const struct kiln_config *cfg)
 {

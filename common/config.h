@@ -73,6 +73,19 @@ char	*config_embedded_conninfo(const struct kiln_config *cfg,
 /* Directory of the embedded cluster's Unix socket: <state_dir>/pg/run. */
 char	*config_pg_socket_dir(const struct kiln_config *cfg);
 
+/*
+ * Call cb with the section and name of every key whose value differs
+ * between a and b (reloading: what changed).
+ */
+void	 config_diff(const struct kiln_config *a, const struct kiln_config *b,
+	     void (*cb)(const char *section, const char *name, void *arg),
+	     void *arg);
+/*
+ * Move key [section] name's value from src into dst, freeing dst's old one
+ * (src's becomes NULL for a string).  0, or -1 for an unknown key.
+ */
+int	 config_take(struct kiln_config *dst, struct kiln_config *src,
+	     const char *section, const char *name);
 /* Print every key with its default and help text (kilnd --help-config). */
 void	 config_describe(void (*print)(const char *line, void *arg), void *arg);
 

@@ -143,12 +143,98 @@ kilnd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	kilnd_check_exit(k);
 }
 
-/* Reloading the configuration is not implemented; never die of a hangup. */
+/*
+ * Keys a reload applies at once: kilnd reads them where it uses them.
+ * Everything else it only reads at start-up (sockets, paths, the database)
+ * or hands to workers when they start, so a change is reported as needing
+ * a restart, by name, and the running value is kept.
+ */
+static const char *const kilnd_live_keys[][2] = {
+	{ "log", "level" },
+	{ "workers", "count" },
+	{ "web", "access" },
+	{ "web", "session_hours" },
+	{ "schedules", "catch_up" },
+};
+
+struct kilnd_reload {
+	struct kiln_config	*running, *loaded;
+	int			 applied, restart;
+	struct buf		 needs_restart;
+};
+
+static void
+kilnd_set_log_level(const char *level)
+{
+	static const char *levels[] = { "error", "warn", "info", "debug" };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (strcmp(level, levels[i]) == 0)
+			log_set_level((enum log_level)i);
+}
+
+static void
+kilnd_reload_key_cb(const char *section, const char *name, void *arg)
+{
+	struct kilnd_reload *r = arg;
+	size_t i;
+
+	for (i = 0; i < nitems(kilnd_live_keys); i++)
+		if (strcmp(kilnd_live_keys[i][0], section) == 0 &&
+		    strcmp(kilnd_live_keys[i][1], name) == 0) {
+			config_take(r->running, r->loaded, section, name);
+			if (strcmp(section, "log") == 0)
+				kilnd_set_log_level(r->running->log_level);
+			log_info("reload: [%s] %s applied", section, name);
+			r->applied++;
+			return;
+		}
+	buf_printf(&r->needs_restart, "%s[%s] %s", r->restart ? ", " : "",
+	    section, name);
+	r->restart++;
+}
+
+/*
+ * SIGHUP: read the file again.  A file that does not load changes nothing
+ * (the reason names file:line); otherwise live keys apply and the others
+ * are named as needing a restart.
+ */
 static void
 kilnd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	log_warnx("SIGHUP: reloading the configuration is not supported yet; "
-	    "restart kilnd to apply changes");
+	struct kilnd *k = arg;
+	struct kiln_config loaded;
+	struct kilnd_reload r;
+	char err[1024], status[1200];
+	int before = k->cfg->worker_count;
+
+	if (k->stopping)
+		return;
+	notify_reloading(k->notify);
+	if (config_load(k->cfg->path, &loaded, err, sizeof err) == -1) {
+		log_warnx("reload refused, running configuration kept: %s",
+		    err);
+		snprintf(status, sizeof status, "reload refused: %s", err);
+		notify_reloaded(k->notify, status);
+		return;
+	}
+	memset(&r, 0, sizeof r);
+	r.running = k->cfg;
+	r.loaded = &loaded;
+	config_diff(k->cfg, &loaded, kilnd_reload_key_cb, &r);
+	if (k->cfg->worker_count != before)
+		supervisor_resize(k->sup, k->cfg->worker_count);
+	if (r.restart)
+		log_warnx("reload: needs a restart to change: %s (running "
+		    "values kept)", r.needs_restart.data);
+	log_info("reloaded %s: %d key(s) applied, %d need a restart",
+	    k->cfg->path ? k->cfg->path : "(defaults)", r.applied, r.restart);
+	snprintf(status, sizeof status, "reloaded: %d applied, %d need a "
+	    "restart", r.applied, r.restart);
+	notify_reloaded(k->notify, status);
+	buf_free(&r.needs_restart);
+	config_free(&loaded);
 }
 
 static int
@@ -222,13 +308,8 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 0;
 	}
-	if (!debug) {
-		static const char *levels[] = { "error", "warn", "info",
-		    "debug" };
-		for (i = 0; i < 4; i++)
-			if (strcmp(cfg.log_level, levels[i]) == 0)
-				log_set_level((enum log_level)i);
-	}
+	if (!debug)
+		kilnd_set_log_level(cfg.log_level);
 
 	memset(&k, 0, sizeof k);
 	k.cfg = &cfg;

@@ -210,6 +210,12 @@ int	api_valid_repo_name(const char *);
 /* supervisor.c: local kiln-worker processes. */
 struct supervisor *supervisor_new(struct kilnd *);
 void	supervisor_start(struct supervisor *);
+/*
+ * Run count local workers from now on: start the missing ones, retire the
+ * surplus after their current job.  Returns how many were started or
+ * retired.
+ */
+int	supervisor_resize(struct supervisor *, int count);
 /* 1 if pid was one of ours (it is restarted unless stopping). */
 int	supervisor_reaped(struct supervisor *, pid_t, int status);
 /* SIGTERM every worker; SIGKILL after a grace period. */

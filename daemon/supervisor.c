@@ -3,6 +3,12 @@
  * them running.  A worker that dies is restarted with a backoff that grows
  * while it keeps dying young, and its unfinished job is failed at once
  * (kiln_worker_lost) rather than waiting for the lease to expire.
+ *
+ * The count can change while kilnd runs (SIGHUP): new workers start at
+ * once; surplus ones are retired with SIGUSR1, which lets a worker finish
+ * the job it is running before it exits, so a reload never cancels work.
+ * Worker names carry a serial that never repeats within one kilnd, so a
+ * retiring worker and its replacement never share a name.
  */
 #include <sys/wait.h>
 
@@ -30,7 +36,7 @@ extern char **environ;
 
 struct sup_worker {
 	struct supervisor *sup;
-	int		 index;
+	int		 retiring;	/* SIGUSR1 sent: exits after its job */
 	char		 name[64];
 	pid_t		 pid;
 	int64_t		 started_ms;
@@ -41,8 +47,10 @@ struct sup_worker {
 struct supervisor {
 	struct kilnd	*kilnd;
 	char		*program;
-	struct sup_worker *workers;
+	struct sup_worker **workers;	/* active and retiring */
 	int		 nworkers;
+	int		 serial;	/* last worker number given */
+	char		 host[32];
 	int		 stopping;
 	struct event	*kill_timer;
 };
@@ -100,8 +108,47 @@ sup_restart_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sup_worker *w = arg;
 
-	if (!w->sup->stopping)
+	if (!w->sup->stopping && !w->retiring)
 		sup_spawn(w);
+}
+
+static struct sup_worker *
+sup_worker_add(struct supervisor *s)
+{
+	struct sup_worker *w = xcalloc(1, sizeof *w);
+
+	w->sup = s;
+	w->pid = -1;
+	/*
+	 * Unique across kilnds sharing a database, across kilnd restarts
+	 * and across reloads: kiln_worker_lost() must only ever touch this
+	 * worker's own work.
+	 */
+	snprintf(w->name, sizeof w->name, "%s-%ld-local-%d", s->host,
+	    (long)getpid(), ++s->serial);
+	w->restart = evtimer_new(s->kilnd->base, sup_restart_cb, w);
+	s->workers = xreallocarray(s->workers, (size_t)s->nworkers + 1,
+	    sizeof *s->workers);
+	s->workers[s->nworkers++] = w;
+	return w;
+}
+
+/* Forget a worker that exited for good (retired). */
+static void
+sup_worker_remove(struct sup_worker *w)
+{
+	struct supervisor *s = w->sup;
+	int i;
+
+	for (i = 0; i < s->nworkers; i++)
+		if (s->workers[i] == w) {
+			memmove(&s->workers[i], &s->workers[i + 1],
+			    (size_t)(s->nworkers - i - 1) * sizeof *s->workers);
+			s->nworkers--;
+			break;
+		}
+	event_free(w->restart);
+	free(w);
 }
 
 static void
@@ -129,7 +176,10 @@ sup_lost_cb(PGresult *res, const char *error, void *arg)
 		log_warnx("failing the job of %s: %s", w->name, error);
 	else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
 		log_info("%s died during a job; the job failed", w->name);
-	sup_schedule_restart(w);
+	if (w->retiring)
+		sup_worker_remove(w);
+	else
+		sup_schedule_restart(w);
 }
 
 static char *
@@ -155,32 +205,15 @@ struct supervisor *
 supervisor_new(struct kilnd *k)
 {
 	struct supervisor *s = xcalloc(1, sizeof *s);
-	char host[32];
 	int i;
 
 	s->kilnd = k;
-	if (gethostname(host, sizeof host) == -1 || host[0] == '\0')
-		snprintf(host, sizeof host, "kiln");
-	host[strcspn(host, ".")] = '\0';
+	if (gethostname(s->host, sizeof s->host) == -1 || s->host[0] == '\0')
+		snprintf(s->host, sizeof s->host, "kiln");
+	s->host[strcspn(s->host, ".")] = '\0';
 	s->program = sup_find_program(k->cfg);
-	s->nworkers = k->cfg->worker_count;
-	s->workers = xcalloc((size_t)(s->nworkers ? s->nworkers : 1),
-	    sizeof *s->workers);
-	for (i = 0; i < s->nworkers; i++) {
-		struct sup_worker *w = &s->workers[i];
-
-		w->sup = s;
-		w->index = i;
-		w->pid = -1;
-		/*
-		 * Unique across kilnds sharing a database and across kilnd
-		 * restarts: kiln_worker_lost() must only ever touch this
-		 * worker's own work.
-		 */
-		snprintf(w->name, sizeof w->name, "%s-%ld-local-%d", host,
-		    (long)getpid(), i + 1);
-		w->restart = evtimer_new(k->base, sup_restart_cb, w);
-	}
+	for (i = 0; i < k->cfg->worker_count; i++)
+		(void)sup_worker_add(s);
 	return s;
 }
 
@@ -192,7 +225,39 @@ supervisor_start(struct supervisor *s)
 	if (s->nworkers > 0 && access(s->program, X_OK) == -1)
 		log_warn("worker program %s", s->program);
 	for (i = 0; i < s->nworkers; i++)
-		sup_spawn(&s->workers[i]);
+		sup_spawn(s->workers[i]);
+}
+
+int
+supervisor_resize(struct supervisor *s, int count)
+{
+	int i, active = 0, changed = 0;
+
+	if (s->stopping)
+		return 0;
+	for (i = 0; i < s->nworkers; i++)
+		if (!s->workers[i]->retiring)
+			active++;
+	for (; active < count; active++, changed++)
+		sup_spawn(sup_worker_add(s));
+	/* Retire the newest first; each finishes its job, then exits. */
+	for (i = s->nworkers - 1; i >= 0 && active > count; i--) {
+		struct sup_worker *w = s->workers[i];
+
+		if (w->retiring)
+			continue;
+		w->retiring = 1;
+		active--;
+		changed++;
+		evtimer_del(w->restart);
+		if (w->pid > 0) {
+			log_info("retiring %s (pid %ld) after its current job",
+			    w->name, (long)w->pid);
+			kill(w->pid, SIGUSR1);
+		} else
+			sup_worker_remove(w);
+	}
+	return changed;
 }
 
 int
@@ -202,13 +267,19 @@ supervisor_reaped(struct supervisor *s, pid_t pid, int status)
 	int i;
 
 	for (i = 0; i < s->nworkers; i++) {
-		struct sup_worker *w = &s->workers[i];
+		struct sup_worker *w = s->workers[i];
 
 		if (w->pid != pid)
 			continue;
 		w->pid = -1;
 		if (s->stopping) {
 			log_info("%s exited", w->name);
+			return 1;
+		}
+		if (w->retiring && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0) {
+			log_info("%s retired", w->name);
+			sup_worker_remove(w);
 			return 1;
 		}
 		if (WIFSIGNALED(status))
@@ -240,11 +311,11 @@ sup_kill_cb(evutil_socket_t fd, short what, void *arg)
 	int i;
 
 	for (i = 0; i < s->nworkers; i++)
-		if (s->workers[i].pid > 0) {
+		if (s->workers[i]->pid > 0) {
 			log_warnx("%s did not stop; killing it",
-			    s->workers[i].name);
-			kill(-s->workers[i].pid, SIGKILL);
-			kill(s->workers[i].pid, SIGKILL);
+			    s->workers[i]->name);
+			kill(-s->workers[i]->pid, SIGKILL);
+			kill(s->workers[i]->pid, SIGKILL);
 		}
 }
 
@@ -258,9 +329,9 @@ supervisor_stop(struct supervisor *s)
 		return;
 	s->stopping = 1;
 	for (i = 0; i < s->nworkers; i++) {
-		evtimer_del(s->workers[i].restart);
-		if (s->workers[i].pid > 0)
-			kill(s->workers[i].pid, SIGTERM);
+		evtimer_del(s->workers[i]->restart);
+		if (s->workers[i]->pid > 0)
+			kill(s->workers[i]->pid, SIGTERM);
 	}
 	s->kill_timer = evtimer_new(s->kilnd->base, sup_kill_cb, s);
 	evtimer_add(s->kill_timer, &tv);
@@ -272,7 +343,7 @@ supervisor_running(const struct supervisor *s)
 	int i, n = 0;
 
 	for (i = 0; i < s->nworkers; i++)
-		if (s->workers[i].pid > 0)
+		if (s->workers[i]->pid > 0)
 			n++;
 	return n;
 }
@@ -284,8 +355,10 @@ supervisor_free(struct supervisor *s)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->nworkers; i++)
-		event_free(s->workers[i].restart);
+	for (i = 0; i < s->nworkers; i++) {
+		event_free(s->workers[i]->restart);
+		free(s->workers[i]);
+	}
 	if (s->kill_timer != NULL)
 		event_free(s->kill_timer);
 	free(s->workers);

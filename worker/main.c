@@ -31,11 +31,16 @@
 
 /* Set from signal handlers; main wiring only. */
 static volatile sig_atomic_t worker_stop;
+/* SIGUSR1 (kilnd shrinking its pool): finish the running job, then exit. */
+static volatile sig_atomic_t worker_retire;
 
 static void
 worker_on_signal(int sig)
 {
-	worker_stop = 1;
+	if (sig == SIGUSR1)
+		worker_retire = 1;
+	else
+		worker_stop = 1;
 }
 
 static void __attribute__((noreturn))
@@ -220,7 +225,7 @@ worker_wait(struct worker *w)
 
 	pfd.fd = PQsocket(w->db);
 	pfd.events = POLLIN;
-	if (pfd.fd < 0 || worker_stop)
+	if (pfd.fd < 0 || worker_stop || worker_retire)
 		return;
 	/* A NOTIFY that came in with a query's answer is already buffered. */
 	if ((n = PQnotifies(w->db)) != NULL) {
@@ -360,6 +365,7 @@ main(int argc, char **argv)
 	sa.sa_handler = worker_on_signal;	/* no SA_RESTART: poll wakes */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (mkdir_p(w.work_dir, 0755) == -1) {
@@ -375,7 +381,7 @@ main(int argc, char **argv)
 	 */
 	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	log_info("ready (work dir %s)", w.work_dir);
-	while (!worker_stop) {
+	while (!worker_stop && !worker_retire) {
 		/* A new session (reconnect, PQreset) LISTENs again. */
 		if (worker_session(&w) == -1) {
 			poll(NULL, 0, WORKER_RECONNECT_MS);
