@@ -109,11 +109,19 @@ sse_free(struct sse_client *c)
 	free(c);
 }
 
-/* The peer went away: libevent frees the request and connection. */
+/*
+ * The peer went away.  libevent frees the connection but leaves a reply
+ * still streaming to its owner, detached (no connection): ending it frees
+ * the request.
+ */
 static void
 sse_close_cb(struct evhttp_connection *conn, void *arg)
 {
-	sse_free(arg);
+	struct sse_client *c = arg;
+
+	if (evhttp_request_get_connection(c->req) == NULL)
+		evhttp_send_reply_end(c->req);
+	sse_free(c);
 }
 
 static void

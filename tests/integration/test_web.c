@@ -225,11 +225,11 @@ START_TEST(test_public_mode_pagination_job_and_log_ranges)
 	    "cancel without a token under access = public");
 
 	/* 120 more runs (completed, no jobs) on branches b0 .. b2. */
-	harness_sql(h, "INSERT INTO runs (event_id, repository_id, name, path, "
+	free(harness_sql(h, "INSERT INTO runs (event_id, repository_id, name, path, "
 	    "event, head_sha, head_branch, ref, workflow_source, status, "
 	    "conclusion) SELECT event_id, repository_id, name, path, event, "
 	    "head_sha, 'b' || (g % 3), ref, workflow_source, 'completed', "
-	    "'success' FROM runs, generate_series(1, 120) g", NULL);
+	    "'success' FROM runs, generate_series(1, 120) g", NULL));
 
 	/* Every run once, newest first, following Link: rel="next". */
 	next = xstrdup("/api/v1/runs?repo=octo/web&limit=50");
@@ -527,7 +527,7 @@ START_TEST(test_live_log_resumes_with_last_event_id)
 		}
 		json_decref(runs);
 		if (jid == 0)
-			harness_sql(h, "SELECT pg_sleep(0.2)", NULL);
+			free(harness_sql(h, "SELECT pg_sleep(0.2)", NULL));
 	}
 	harness_assert(h, jid != 0, "no job appeared");
 
@@ -659,7 +659,7 @@ START_TEST(test_20_viewers_of_200_mb_bounded_memory)
 		}
 		json_decref(runs);
 		if (jid == 0)
-			harness_sql(h, "SELECT pg_sleep(0.1)", NULL);
+			free(harness_sql(h, "SELECT pg_sleep(0.1)", NULL));
 	}
 	harness_assert(h, jid != 0, "no job appeared");
 
