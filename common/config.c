@@ -100,6 +100,10 @@ static const struct config_key config_keys[] = {
 	  "intake is unaffected" },
 	{ "web", "session_hours", CONFIG_INT, OFF(web_session_hours), "12", 1,
 	  8760, NULL, "lifetime of a page login (session cookie), hours" },
+	{ "metrics", "access", CONFIG_ENUM, OFF(metrics_access), "public", 0, 0,
+	  "public|token|off", "who may read GET /metrics (Prometheus text "
+	  "format): anyone who reaches the listener, holders of a token "
+	  "(cictl token create), or nobody" },
 };
 
 static char **

@@ -49,6 +49,8 @@ struct kiln_config {
 	int	 web_session_hours; /* a page login's lifetime */
 	/* [schedules] */
 	char	*sched_catch_up; /* "latest" or "none" */
+	/* [metrics] */
+	char	*metrics_access; /* public, token, off */
 };
 
 /*

@@ -26,6 +26,7 @@ kiln_deps=(
 	python3
 	# tests
 	check
+	python3-prometheus-client
 	# browser tests of the status page (make check-browser)
 	chromium
 	nodejs

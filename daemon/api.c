@@ -222,6 +222,22 @@ api_healthz(struct kilnd *k, struct evhttp_request *req,
 }
 
 void
+api_readyz(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	struct evbuffer *out;
+
+	if (!k->stopping) {
+		api_healthz(k, req, args, nargs);
+		return;
+	}
+	out = evbuffer_new();
+	evbuffer_add_printf(out, "stopping\n");
+	evhttp_send_reply(req, 503, "Service Unavailable", out);
+	evbuffer_free(out);
+}
+
+void
 api_repos_list(struct kilnd *k, struct evhttp_request *req,
     const char *const *args, int nargs)
 {

@@ -155,6 +155,7 @@ static const char *const kilnd_live_keys[][2] = {
 	{ "web", "access" },
 	{ "web", "session_hours" },
 	{ "schedules", "catch_up" },
+	{ "metrics", "access" },
 };
 
 struct kilnd_reload {
@@ -315,6 +316,7 @@ main(int argc, char **argv)
 	k.cfg = &cfg;
 	/* Before anything is forked: children must not speak for kilnd. */
 	k.notify = notify_new();
+	k.metrics = metrics_new();
 	signal(SIGPIPE, SIG_IGN);
 	/* The state directory must be traversable by the cluster's owner. */
 	if (mkdir_p(cfg.state_dir, 0755) == -1)
@@ -399,6 +401,7 @@ main(int argc, char **argv)
 	 */
 	db_free(k.db);
 	notify_free(k.notify);
+	metrics_free(k.metrics);
 	sched_free(k.sched);
 	supervisor_free(k.sup);
 	webhook_free(k.webhook);

@@ -24,6 +24,7 @@ struct webhook;
 struct web_sse;
 struct sched;
 struct notify;
+struct metrics;
 
 struct kilnd {
 	struct event_base	*base;
@@ -47,6 +48,7 @@ struct kilnd {
 	unsigned char		 secret_key[SECRETBOX_KEY_LEN]; /* [secrets] key_file */
 	struct sched		*sched;		/* cron */
 	struct notify		*notify;	/* systemd, when under it */
+	struct metrics		*metrics;	/* in-memory counters */
 };
 
 /* http.c: route requests of either listener through one table. */
@@ -133,11 +135,25 @@ void	notify_reloaded(struct notify *, const char *status);
 void	notify_stopping(struct notify *);
 void	notify_free(struct notify *);
 
+/*
+ * metrics.c: GET /metrics (Prometheus text format) behind [metrics]
+ * access; metrics_watch_delivery() counts a webhook delivery by event and
+ * status once its answer is sent.
+ */
+struct metrics *metrics_new(void);
+void	metrics_free(struct metrics *);
+void	metrics_watch_delivery(struct metrics *, struct evhttp_request *);
+void	metrics_get(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+
 /* kilnd.c: leave the loop once stopping and nothing is in flight. */
 void	kilnd_check_exit(struct kilnd *);
 
 /* api.c */
 void	api_healthz(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+/* /readyz: 200 while kilnd takes work (database answers, not stopping). */
+void	api_readyz(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 void	api_repos_list(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);

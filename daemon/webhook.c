@@ -771,6 +771,7 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 	size_t len, max;
 	char *body;
 
+	metrics_watch_delivery(k->metrics, req);
 	if (event == NULL) {
 		http_reply_error(req, 400, "missing X-GitHub-Event header");
 		return;

@@ -1,0 +1,204 @@
+/*
+ * GET /metrics parses with Prometheus' own text-format parser (Debian's
+ * python3-prometheus-client) and its counters move with real webhooks and
+ * jobs; /readyz; [metrics] access = token refuses a scrape without one.
+ */
+#include <sys/types.h>
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "util.h"
+
+static const char workflow[] =
+    "on: push\n"
+    "jobs:\n"
+    "  hello:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: echo hello\n";
+
+/* Every sample as {"name{labels}": value}, by prometheus_client's parser. */
+static const char parse_py[] =
+    "import json, sys\n"
+    "from prometheus_client.parser import text_string_to_metric_families\n"
+    "out = {}\n"
+    "for fam in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+    "    for s in fam.samples:\n"
+    "        labels = ','.join('%s=%s' % kv for kv in sorted(s.labels.items()))\n"
+    "        out['%s{%s}' % (s.name, labels)] = s.value\n"
+    "print(json.dumps(out))\n";
+
+static json_t *
+scrape(struct harness *h)
+{
+	struct harness_resp r;
+	struct buf out = { 0 }, err = { 0 };
+	char *path = xasprintf("%s/metrics.txt", h->dir), *ctype;
+	/* Debian's interpreter: the parser is its package. */
+	char *argv[] = { "/usr/bin/python3", "-c", (char *)parse_py, path, NULL };
+	json_t *samples;
+	FILE *f;
+	int rc;
+
+	harness_http(h, "GET", "/metrics", NULL, NULL, 0, &r);
+	harness_assert(h, r.status == 200, "/metrics answered %ld: %.*s",
+	    r.status, (int)r.body.len, r.body.data);
+	ctype = harness_resp_header(&r, "Content-Type");
+	harness_assert(h, ctype != NULL && strstr(ctype, "version=0.0.4"),
+	    "Content-Type %s", ctype ? ctype : "(none)");
+	f = fopen(path, "w");
+	harness_assert(h, f != NULL, "%s", path);
+	fwrite(r.body.data, 1, r.body.len, f);
+	fclose(f);
+	rc = harness_run(argv, NULL, NULL, &out, &err, 30000);
+	buf_add(&out, "", 1);
+	buf_add(&err, "", 1);
+	harness_assert(h, rc == 0, "the Prometheus parser refused it "
+	    "(%d): %s\n%.*s", rc, err.data, (int)r.body.len, r.body.data);
+	samples = json_loads(out.data, 0, NULL);
+	harness_assert(h, samples != NULL, "parser output: %s", out.data);
+	free(ctype);
+	free(path);
+	buf_free(&out);
+	buf_free(&err);
+	harness_resp_free(&r);
+	return samples;
+}
+
+static double
+sample(const json_t *samples, const char *key)
+{
+	json_t *v = json_object_get(samples, key);
+
+	return v == NULL ? -1 : json_number_value(v);
+}
+
+/* A delivery kilnd refuses: X-GitHub-Event push, body not JSON. */
+static void
+bad_delivery(struct harness *h)
+{
+	struct harness_resp r;
+	char *guid = harness_guid(), *hdr = xasprintf("X-GitHub-Delivery: %s",
+	    guid);
+	const char *headers[] = { "X-GitHub-Event: push", hdr,
+	    "Content-Type: application/json", NULL };
+
+	harness_http(h, "POST", "/hooks/github", headers, "{nope", 5, &r);
+	harness_assert(h, r.status == 400, "bad delivery answered %ld",
+	    r.status);
+	harness_resp_free(&r);
+	free(hdr);
+	free(guid);
+}
+
+START_TEST(test_metrics_parse_and_move)
+{
+	struct harness *h = harness_up("metrics");
+	struct harness_repo *repo = harness_repo_new(h, "octo/metrics");
+	struct harness_resp r;
+	json_t *before, *after, *run;
+	char *sha;
+	FILE *f;
+
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	sha = harness_push(h, repo, "main", "first");
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	bad_delivery(h);
+
+	before = scrape(h);
+	harness_assert(h, sample(before, "kiln_webhook_deliveries_total"
+	    "{code=202,event=push}") == 1, "202 pushes: %g",
+	    sample(before, "kiln_webhook_deliveries_total{code=202,event=push}"));
+	harness_assert(h, sample(before, "kiln_webhook_deliveries_total"
+	    "{code=400,event=push}") == 1, "400 pushes");
+	harness_assert(h, sample(before, "kiln_jobs{conclusion=success,"
+	    "status=completed}") == 1, "completed jobs");
+	harness_assert(h, sample(before, "kiln_runs{conclusion=success,"
+	    "status=completed}") == 1, "completed runs");
+	harness_assert(h, sample(before, "kiln_job_duration_seconds_count{}")
+	    == 1, "duration count");
+	harness_assert(h, sample(before, "kiln_job_wait_seconds_bucket"
+	    "{le=+Inf}") == 1, "wait +Inf bucket");
+	harness_assert(h, sample(before, "kiln_local_workers{}") == 2,
+	    "local workers");
+	harness_assert(h, sample(before, "kiln_process_resident_memory_bytes{}")
+	    > 1e6, "rss");
+
+	/* The counters move with the next push. */
+	free(sha);
+	harness_repo_write(repo, "README", "again\n");
+	sha = harness_push(h, repo, "main", "second");
+	json_decref(run);
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	after = scrape(h);
+	harness_assert(h, sample(after, "kiln_webhook_deliveries_total"
+	    "{code=202,event=push}") == 2, "202 pushes after: %g",
+	    sample(after, "kiln_webhook_deliveries_total{code=202,event=push}"));
+	harness_assert(h, sample(after, "kiln_jobs{conclusion=success,"
+	    "status=completed}") == 2, "completed jobs after");
+
+	harness_http(h, "GET", "/readyz", NULL, NULL, 0, &r);
+	harness_assert(h, r.status == 200, "readyz %ld", r.status);
+	harness_resp_free(&r);
+
+	/* access = token, applied by a reload: no token, no metrics. */
+	f = fopen(h->conf, "a");
+	harness_assert(h, f != NULL, "%s: %s", h->conf, strerror(errno));
+	fputs("[metrics]\naccess = token\n", f);
+	fclose(f);
+	harness_assert(h, kill(h->kilnd, SIGHUP) == 0, "SIGHUP");
+	{
+		int64_t end = now_ms() + 10000;
+
+		do {
+			harness_http(h, "GET", "/metrics", NULL, NULL, 0, &r);
+			if (r.status == 401)
+				break;
+			harness_resp_free(&r);
+		} while (now_ms() < end);
+		harness_assert(h, r.status == 401, "/metrics without a token "
+		    "under access = token: %ld", r.status);
+		harness_resp_free(&r);
+	}
+
+	json_decref(before);
+	json_decref(after);
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+static Suite *
+metrics_suite(void)
+{
+	Suite *s = suite_create("metrics");
+	TCase *tc = tcase_create("metrics");
+
+	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+	tcase_add_test(tc, test_metrics_parse_and_move);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(metrics_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
