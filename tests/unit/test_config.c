@@ -613,8 +613,8 @@ START_TEST(test_describe)
 		snprintf(prev, sizeof prev, "%s", line);
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
-	ck_assert_uint_eq(sections, 8);
-	ck_assert_uint_eq(keys, 21);
+	ck_assert_uint_eq(sections, 9);
+	ck_assert_uint_eq(keys, 22);
 	buf_free(&out);
 
 	/* The output is itself a valid config file meaning the defaults. */
