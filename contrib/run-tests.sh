@@ -14,3 +14,7 @@ make check
 make check-browser
 make -j"$(nproc)" SANITIZE=1 B=build-asan all >/dev/null
 make check-asan
+if [ -f build/node/browser-skipped ]; then
+	echo "run-tests: everything passed EXCEPT the browser tests, which were" \
+	    "$(cat build/node/browser-skipped): see check-browser above" >&2
+fi
