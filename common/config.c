@@ -81,6 +81,10 @@ static const struct config_key config_keys[] = {
 	  "with run_as it belongs to that account)" },
 	{ "log", "level", CONFIG_ENUM, OFF(log_level), "info", 0, 0,
 	  "error|warn|info|debug", "log verbosity" },
+	{ "log", "max_job_bytes", CONFIG_INT, OFF(log_max_job_bytes),
+	  "1073741824", 1048576, INT32_MAX, NULL, "a job's log is cut past "
+	  "this many bytes: a marker line, the rest of its output dropped, "
+	  "the job going on" },
 	{ "secrets", "key_file", CONFIG_PATH, OFF(secrets_key_file), "", 0, 0,
 	  NULL, "32-byte AES-256-GCM key sealing secrets at rest (default "
 	  "<state_dir>/secret.key, created 0600 when absent; refused when its "

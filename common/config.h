@@ -40,6 +40,7 @@ struct kiln_config {
 
 	/* [log] */
 	char	*log_level;	/* error, warn, info, debug */
+	int	 log_max_job_bytes; /* a job's log is cut past it */
 
 	/* [secrets] */
 	char	*secrets_key_file; /* default <state_dir>/secret.key */

@@ -347,6 +347,7 @@ main(int argc, char **argv)
 		pgembed_stop(k.pg);
 		fatalx("log socket: %s", err);
 	}
+	logsrv_set_max_job_bytes(k.logsrv, (uint64_t)cfg.log_max_job_bytes);
 	k.sse = web_sse_new(&k);
 	if (cfg.listen[0] != '\0') {
 		k.http_public = evhttp_new(k.base);

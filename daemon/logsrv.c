@@ -157,6 +157,7 @@ struct logsrv {
 	void			(*observer)(int64_t, const char *, size_t,
 				    void *);
 	void			*observer_arg;
+	uint64_t		 max_job_bytes;	/* 0: no limit */
 };
 
 static void	lconn_read_cb(evutil_socket_t, short, void *);
@@ -633,6 +634,10 @@ static void
 handle_log(struct lconn *c, const struct proto_msg *msg)
 {
 	struct logsrv *srv = c->srv;
+	size_t len = msg->len;
+	uint64_t max;
+	char mark[256];
+	int mlen = 0;
 	ssize_t n;
 	int saved;
 
@@ -653,13 +658,39 @@ handle_log(struct lconn *c, const struct proto_msg *msg)
 		    PRIu64, c->seq + 1, msg->seq);
 		return;
 	}
+	/*
+	 * [log] max_job_bytes: the frame that crosses it is cut there and
+	 * followed by one marker line, so the log ends past the limit; later
+	 * frames are committed (their seq) without bytes.  Decided from the
+	 * committed size alone, so a replay decides alike.
+	 */
+	max = srv->max_job_bytes;
+	if (max > 0 && c->size > max) {
+		if (lconn_commit(c, msg->seq, c->size, 0) == -1)
+			lconn_fail(c, "write %s/%" PRId64 ".seq: %s",
+			    srv->log_dir, c->job_id, strerror(errno));
+		return;
+	}
+	if (max > 0 && c->size + len > max) {
+		mlen = snprintf(mark, sizeof mark, "\n##[error]kiln: this log "
+		    "passed [log] max_job_bytes (%" PRIu64 " bytes); the rest "
+		    "of the job's output is dropped\n", max);
+		len = (size_t)(max - c->size);
+	}
 	/* Step 1 of lconn_commit()'s list: append. */
-	n = write(c->logfd, msg->data, msg->len);
-	if (n != (ssize_t)msg->len) {
+	n = len > 0 ? write(c->logfd, msg->data, len) : 0;
+	if (n == (ssize_t)len && mlen > 0) {
+		ssize_t m = write(c->logfd, mark, (size_t)mlen);
+
+		if (m >= 0 && m != mlen)
+			errno = ENOSPC;
+		n = m == mlen ? n + m : -1;
+	}
+	if (n != (ssize_t)(len + (size_t)mlen)) {
 		saved = n == -1 ? errno : ENOSPC;
 
 		/* Undo a short write so the file matches c->size again. */
-		if (n > 0 && ftruncate(c->logfd, (off_t)c->size) == -1)
+		if (ftruncate(c->logfd, (off_t)c->size) == -1)
 			log_warn("logsrv: job %" PRId64 ": truncate",
 			    c->job_id);
 		lconn_fail(c, "write %s/%" PRId64 ".log: %s", srv->log_dir,
@@ -668,7 +699,7 @@ handle_log(struct lconn *c, const struct proto_msg *msg)
 	}
 	LOGSRV_FAILPOINT(LOGSRV_FP_APPENDED);
 	/* Step 2: commit. */
-	if (lconn_commit(c, msg->seq, c->size + msg->len, 0) == -1) {
+	if (lconn_commit(c, msg->seq, c->size + len + (size_t)mlen, 0) == -1) {
 		saved = errno;
 		/*
 		 * Not committed, so not stored: take the bytes back now (the
@@ -684,7 +715,7 @@ handle_log(struct lconn *c, const struct proto_msg *msg)
 	LOGSRV_FAILPOINT(LOGSRV_FP_COMMITTED);
 	/* Step 3: only committed bytes reach live viewers. */
 	if (srv->observer != NULL)
-		srv->observer(c->job_id, (const char *)msg->data, msg->len,
+		srv->observer(c->job_id, (const char *)msg->data, len,
 		    srv->observer_arg);
 	LOGSRV_FAILPOINT(LOGSRV_FP_OBSERVED);
 }
@@ -1143,4 +1174,10 @@ logsrv_committed(const char *log_dir, int64_t job_id, uint64_t *size,
 	r = sidecar_read(fd, &stream, &seq, size, end);
 	close(fd);
 	return r;
+}
+
+void
+logsrv_set_max_job_bytes(struct logsrv *srv, uint64_t max)
+{
+	srv->max_job_bytes = max;
 }

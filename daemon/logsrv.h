@@ -39,6 +39,13 @@ void		 logsrv_set_observer(struct logsrv *,
 		    void *arg), void *arg);
 
 /*
+ * Cut every job's log past max bytes (0: never): the frame that crosses it
+ * is replaced by one marker line, later frames are acknowledged and
+ * dropped; the worker and its job go on.
+ */
+void		 logsrv_set_max_job_bytes(struct logsrv *, uint64_t max);
+
+/*
  * The committed length of job_id's log in log_dir (bytes a reader may send:
  * never rewritten by a replay) and whether the worker ended it (END).
  * 1, 0 when there is no log yet (size 0), -1 when it cannot be read.

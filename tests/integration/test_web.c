@@ -703,6 +703,52 @@ START_TEST(test_20_viewers_of_200_mb_bounded_memory)
 }
 END_TEST
 
+START_TEST(test_log_cut_past_max_job_bytes_job_goes_on)
+{
+	struct harness *h = harness_new("web_logcut");
+	struct harness_repo *repo;
+	char *sha, *log, *wf, *after;
+	json_t *run;
+
+	harness_conf_add(h, "[log]\nmax_job_bytes = 1048576\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/cut");
+	wf = xasprintf(
+	    "name: cut\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  cut:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: yes 'three megabytes of output' | head -c 3000000\n"
+	    "      - run: echo went-on > %s/after; echo after-$((2+3))\n",
+	    h->shared);
+	harness_repo_write(repo, ".github/workflows/cut.yml", wf);
+	sha = harness_push(h, repo, "main", "cut");
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	log = harness_job_log(h, run, "cut");
+	harness_assert(h, strlen(log) > 1048576 && strlen(log) < 1048576 + 300,
+	    "log of %zu bytes with a limit of 1 MiB", strlen(log));
+	harness_expect_contains(h, log + 1048576, "the log's end",
+	    "##[error]kiln: this log passed [log] max_job_bytes (1048576 "
+	    "bytes)");
+	harness_assert(h, strstr(log, "after-5") == NULL,
+	    "output past the limit was kept");
+	after = xasprintf("%s/after", h->shared);
+	harness_assert(h, access(after, F_OK) == 0, "the job did not go on");
+
+	free(after);
+	free(log);
+	free(wf);
+	free(sha);
+	json_decref(run);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 web_suite(void)
 {
@@ -715,6 +761,7 @@ web_suite(void)
 	tcase_add_test(tc, test_off_mode_no_api_webhooks_still_work);
 	tcase_add_test(tc, test_live_log_resumes_with_last_event_id);
 	tcase_add_test(tc, test_20_viewers_of_200_mb_bounded_memory);
+	tcase_add_test(tc, test_log_cut_past_max_job_bytes_job_goes_on);
 	suite_add_tcase(s, tc);
 	return s;
 }

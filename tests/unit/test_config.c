@@ -574,6 +574,7 @@ static const struct key_vec describe_keys[] = {
 	{ "workers", "run_as = " },
 	{ "workers", "tool_cache = " },
 	{ "log", "level = info" },
+	{ "log", "max_job_bytes = 1073741824" },
 	{ "secrets", "key_file = " },
 	{ "schedules", "catch_up = latest" },
 	{ "actions", "python_versions_url = https://raw.githubusercontent.com/"
@@ -614,7 +615,7 @@ START_TEST(test_describe)
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
 	ck_assert_uint_eq(sections, 9);
-	ck_assert_uint_eq(keys, 22);
+	ck_assert_uint_eq(keys, 23);
 	buf_free(&out);
 
 	/* The output is itself a valid config file meaning the defaults. */
