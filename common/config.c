@@ -51,6 +51,10 @@ static const struct config_key config_keys[] = {
 	  "268435456", 1048576, INT32_MAX, NULL, "webhook bodies held while "
 	  "they are stored, in bytes; a delivery past it is answered 503 "
 	  "with Retry-After" },
+	{ "server", "drain_seconds", CONFIG_INT, OFF(drain_seconds), "60", 0,
+	  86400, NULL, "on SIGTERM, how long running jobs may go on before "
+	  "they are cancelled (no new work is taken meanwhile; 0 cancels at "
+	  "once)" },
 	{ "database", "url", CONFIG_STRING, OFF(db_url), "", 0, 0, NULL,
 	  "PostgreSQL conninfo or URL; empty runs an embedded cluster in "
 	  "<state_dir>/pg" },
@@ -499,6 +503,34 @@ config_conninfo(const struct kiln_config *cfg)
 	if (cfg->db_url[0] != '\0')
 		return xstrdup(cfg->db_url);
 	return config_embedded_conninfo(cfg, "kiln");
+}
+
+void
+config_dump(const struct kiln_config *cfg,
+    void (*print)(const char *line, void *arg), void *arg)
+{
+	const char *section = "";
+	char line[4096];
+	size_t i;
+
+	for (i = 0; i < nitems(config_keys); i++) {
+		const struct config_key *k = &config_keys[i];
+		const char *p = (const char *)cfg + k->offset;
+
+		if (strcmp(section, k->section) != 0) {
+			snprintf(line, sizeof line, "[%s]", k->section);
+			print(line, arg);
+			section = k->section;
+		}
+		if (k->type == CONFIG_INT)
+			snprintf(line, sizeof line, "%s = %d", k->name,
+			    *(const int *)(const void *)p);
+		else
+			snprintf(line, sizeof line, "%s = %s", k->name,
+			    *(char *const *)(const void *)p ?
+			    *(char *const *)(const void *)p : "");
+		print(line, arg);
+	}
 }
 
 void

@@ -20,6 +20,7 @@ struct kiln_config {
 	char	*admin_socket;	/* default <state_dir>/admin.sock */
 	char	*log_socket;	/* default <state_dir>/log.sock */
 	int	 webhook_queue_bytes; /* webhook bodies held at once */
+	int	 drain_seconds;	/* SIGTERM: running jobs may finish this long */
 
 	/* [database] */
 	char	*db_url;	/* libpq conninfo/URL; "" = embedded cluster */
@@ -89,6 +90,12 @@ void	 config_diff(const struct kiln_config *a, const struct kiln_config *b,
  */
 int	 config_take(struct kiln_config *dst, struct kiln_config *src,
 	     const char *section, const char *name);
+/*
+ * Print cfg's values as a config file that loads back to them (kilnd
+ * hands its running configuration to the workers it starts this way).
+ */
+void	 config_dump(const struct kiln_config *cfg,
+	     void (*print)(const char *line, void *arg), void *arg);
 /* Print every key with its default and help text (kilnd --help-config). */
 void	 config_describe(void (*print)(const char *line, void *arg), void *arg);
 

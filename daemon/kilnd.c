@@ -36,7 +36,12 @@
 #include "util.h"
 
 #define KILND_REAP_INTERVAL_S	5
-#define KILND_STOP_MAX_S	30	/* drain workers and deliveries */
+/*
+ * Past the drain: a cancelled step gets SIGINT, 7.5 s, SIGTERM, 2.5 s, then
+ * the supervisor SIGKILLs what is left 10 s after its SIGTERM; deliveries
+ * being stored finish meanwhile.  Whatever still hangs after this is cut.
+ */
+#define KILND_STOP_MARGIN_S	30
 
 static void __attribute__((noreturn))
 usage(int code)
@@ -138,8 +143,9 @@ kilnd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		k->public_socket = NULL;
 	}
 	/* Bounded: a database that never answers must not block the stop. */
-	event_base_loopexit(k->base, &(struct timeval){ KILND_STOP_MAX_S, 0 });
-	supervisor_stop(k->sup);
+	event_base_loopexit(k->base, &(struct timeval){
+	    k->cfg->drain_seconds + KILND_STOP_MARGIN_S, 0 });
+	supervisor_drain(k->sup, k->cfg->drain_seconds);
 	kilnd_check_exit(k);
 }
 
@@ -156,6 +162,7 @@ static const char *const kilnd_live_keys[][2] = {
 	{ "web", "session_hours" },
 	{ "schedules", "catch_up" },
 	{ "metrics", "access" },
+	{ "server", "drain_seconds" },
 };
 
 struct kilnd_reload {
@@ -224,6 +231,7 @@ kilnd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	r.running = k->cfg;
 	r.loaded = &loaded;
 	config_diff(k->cfg, &loaded, kilnd_reload_key_cb, &r);
+	(void)supervisor_write_config(k->sup);
 	if (k->cfg->worker_count != before)
 		supervisor_resize(k->sup, k->cfg->worker_count);
 	if (r.restart)

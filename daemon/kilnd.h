@@ -232,6 +232,14 @@ void	supervisor_start(struct supervisor *);
  * retired.
  */
 int	supervisor_resize(struct supervisor *, int count);
+/*
+ * Stop gracefully: workers finish the job they run (SIGUSR1) and take no
+ * new one; after seconds, supervisor_stop() cancels what still runs.
+ * seconds 0 is supervisor_stop() at once.
+ */
+void	supervisor_drain(struct supervisor *, int seconds);
+/* Write the running configuration the workers start with; 0 or -1. */
+int	supervisor_write_config(struct supervisor *);
 /* 1 if pid was one of ours (it is restarted unless stopping). */
 int	supervisor_reaped(struct supervisor *, pid_t, int status);
 /* SIGTERM every worker; SIGKILL after a grace period. */

@@ -51,9 +51,54 @@ struct supervisor {
 	int		 nworkers;
 	int		 serial;	/* last worker number given */
 	char		 host[32];
-	int		 stopping;
+	char		*config_path;	/* <state_dir>/worker.conf */
+	int		 stopping;	/* SIGTERM sent: cancelling */
+	int		 draining;	/* SIGUSR1 sent: finishing jobs */
+	int		 pending;	/* kiln_worker_lost queries out */
 	struct event	*kill_timer;
+	struct event	*drain_timer;
 };
+
+static void
+sup_dump_line(const char *line, void *arg)
+{
+	fprintf(arg, "%s\n", line);
+}
+
+/*
+ * Workers read the configuration kilnd runs with, not the file on disk:
+ * a file edited but not (or not successfully) reloaded must not reach a
+ * worker that happens to start or restart meanwhile.  Written next to the
+ * database, 0600, replaced atomically.
+ */
+int
+supervisor_write_config(struct supervisor *s)
+{
+	const struct kiln_config *cfg = s->kilnd->cfg;
+	char *tmp = xasprintf("%s.tmp", s->config_path);
+	FILE *f;
+	int fd;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
+		log_warn("writing %s", tmp);
+		if (fd != -1)
+			close(fd);
+		free(tmp);
+		return -1;
+	}
+	fprintf(f, "# kilnd's running configuration, for the workers it "
+	    "starts (from %s)\n", cfg->path ? cfg->path : "defaults");
+	config_dump(cfg, sup_dump_line, f);
+	if (fclose(f) != 0 || rename(tmp, s->config_path) == -1) {
+		log_warn("writing %s", s->config_path);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+}
 
 static void
 sup_spawn(struct sup_worker *w)
@@ -66,10 +111,8 @@ sup_spawn(struct sup_worker *w)
 	pid_t pid;
 
 	argv[argc++] = s->program;
-	if (cfg->path != NULL) {
-		argv[argc++] = "-c";
-		argv[argc++] = cfg->path;
-	}
+	argv[argc++] = "-c";
+	argv[argc++] = s->config_path;
 	argv[argc++] = "--name";
 	argv[argc++] = w->name;
 	argv[argc++] = "--log-socket";
@@ -108,7 +151,7 @@ sup_restart_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sup_worker *w = arg;
 
-	if (!w->sup->stopping && !w->retiring)
+	if (!w->sup->stopping && !w->sup->draining && !w->retiring)
 		sup_spawn(w);
 }
 
@@ -156,7 +199,7 @@ sup_schedule_restart(struct sup_worker *w)
 {
 	struct timeval tv;
 
-	if (w->sup->stopping)
+	if (w->sup->stopping || w->sup->draining)
 		return;
 	tv.tv_sec = w->backoff_ms / 1000;
 	tv.tv_usec = (w->backoff_ms % 1000) * 1000;
@@ -180,6 +223,17 @@ sup_lost_cb(PGresult *res, const char *error, void *arg)
 		sup_worker_remove(w);
 	else
 		sup_schedule_restart(w);
+}
+
+static void
+sup_stop_lost_cb(PGresult *res, const char *error, void *arg)
+{
+	struct supervisor *s = arg;
+
+	if (error != NULL)
+		log_warnx("recording a stopped worker's job: %s", error);
+	s->pending--;
+	kilnd_check_exit(s->kilnd);
 }
 
 static char *
@@ -212,6 +266,7 @@ supervisor_new(struct kilnd *k)
 		snprintf(s->host, sizeof s->host, "kiln");
 	s->host[strcspn(s->host, ".")] = '\0';
 	s->program = sup_find_program(k->cfg);
+	s->config_path = xasprintf("%s/worker.conf", k->cfg->state_dir);
 	for (i = 0; i < k->cfg->worker_count; i++)
 		(void)sup_worker_add(s);
 	return s;
@@ -224,6 +279,7 @@ supervisor_start(struct supervisor *s)
 
 	if (s->nworkers > 0 && access(s->program, X_OK) == -1)
 		log_warn("worker program %s", s->program);
+	(void)supervisor_write_config(s);
 	for (i = 0; i < s->nworkers; i++)
 		sup_spawn(s->workers[i]);
 }
@@ -272,8 +328,20 @@ supervisor_reaped(struct supervisor *s, pid_t pid, int status)
 		if (w->pid != pid)
 			continue;
 		w->pid = -1;
-		if (s->stopping) {
-			log_info("%s exited", w->name);
+		if (s->stopping || s->draining) {
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+				log_info("%s exited", w->name);
+				return 1;
+			}
+			/* Killed mid-job: record the job, then let kilnd go. */
+			log_warnx("%s (pid %ld) ended by %s %d while stopping",
+			    w->name, (long)pid, WIFSIGNALED(status) ? "signal" :
+			    "status", WIFSIGNALED(status) ? WTERMSIG(status) :
+			    WEXITSTATUS(status));
+			params[0] = w->name;
+			if (db_query(s->kilnd->db, "SELECT kiln_worker_lost($1)",
+			    1, params, sup_stop_lost_cb, s) == 0)
+				s->pending++;
 			return 1;
 		}
 		if (w->retiring && WIFEXITED(status) &&
@@ -328,6 +396,8 @@ supervisor_stop(struct supervisor *s)
 	if (s->stopping)
 		return;
 	s->stopping = 1;
+	if (s->drain_timer != NULL)
+		evtimer_del(s->drain_timer);
 	for (i = 0; i < s->nworkers; i++) {
 		evtimer_del(s->workers[i]->restart);
 		if (s->workers[i]->pid > 0)
@@ -337,10 +407,48 @@ supervisor_stop(struct supervisor *s)
 	evtimer_add(s->kill_timer, &tv);
 }
 
+static void
+sup_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *s = arg;
+
+	if (supervisor_running(s) > 0)
+		log_warnx("drain: %d s spent; cancelling the jobs still "
+		    "running", s->kilnd->cfg->drain_seconds);
+	supervisor_stop(s);
+}
+
+void
+supervisor_drain(struct supervisor *s, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+	int i, busy = 0;
+
+	if (s->stopping || s->draining)
+		return;
+	if (seconds <= 0) {
+		supervisor_stop(s);
+		return;
+	}
+	s->draining = 1;
+	for (i = 0; i < s->nworkers; i++) {
+		evtimer_del(s->workers[i]->restart);
+		if (s->workers[i]->pid > 0) {
+			kill(s->workers[i]->pid, SIGUSR1);
+			busy++;
+		}
+	}
+	if (busy > 0)
+		log_info("drain: %d worker(s) finish their jobs (at most %d s), "
+		    "taking no new ones", busy, seconds);
+	s->drain_timer = evtimer_new(s->kilnd->base, sup_drain_cb, s);
+	evtimer_add(s->drain_timer, &tv);
+}
+
 int
 supervisor_running(const struct supervisor *s)
 {
-	int i, n = 0;
+	int i, n = s->pending;
 
 	for (i = 0; i < s->nworkers; i++)
 		if (s->workers[i]->pid > 0)
@@ -361,7 +469,10 @@ supervisor_free(struct supervisor *s)
 	}
 	if (s->kill_timer != NULL)
 		event_free(s->kill_timer);
+	if (s->drain_timer != NULL)
+		event_free(s->drain_timer);
 	free(s->workers);
 	free(s->program);
+	free(s->config_path);
 	free(s);
 }

@@ -1,5 +1,5 @@
 /*
- * SIGHUP reloads kilnd's configuration: the worker count changes the
+ * SIGHUP reloads kilnd's configuration and SIGTERM drains it: the worker count changes the
  * worker processes without touching a running job (a surplus worker
  * finishes its job, then exits); a broken file changes nothing and says
  * why, naming the line; keys that need a restart are named and keep their
@@ -202,6 +202,94 @@ START_TEST(test_broken_file_kept_and_restart_keys_named)
 }
 END_TEST
 
+static int
+kilnd_exited_cb(struct harness *h, void *arg)
+{
+	return !harness_pid_alive(h->kilnd);
+}
+
+/*
+ * SIGTERM drains: the running job finishes within [server] drain_seconds
+ * and is recorded a success; kilnd then exits 0.
+ */
+START_TEST(test_sigterm_lets_a_running_job_finish)
+{
+	struct harness *h = harness_new("drain_finish");
+	struct harness_repo *repo;
+	char *wf, *sha, *go, *conclusion;
+	FILE *f;
+
+	harness_conf_add(h, "[server]\ndrain_seconds = 60\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/drain");
+	go = xasprintf("%s/go", h->shared);
+	wf = xasprintf("on: push\njobs:\n  slow:\n    runs-on: self-hosted\n"
+	    "    steps:\n      - run: |\n          while [ ! -e %s ]; do "
+	    "sleep 0.1; done\n          echo DRAINED-FINE\n", go);
+	harness_repo_write(repo, ".github/workflows/slow.yml", wf);
+	sha = harness_push(h, repo, "main", "slow job");
+	harness_assert(h, harness_wait_for(h, 60000, job_running_cb, NULL),
+	    "the job never ran");
+	harness_assert(h, kill(h->kilnd, SIGTERM) == 0, "SIGTERM");
+	/* Draining: kilnd waits for the job instead of cancelling it. */
+	harness_assert(h, !harness_wait_for(h, 2000, kilnd_exited_cb, NULL),
+	    "kilnd exited while its job was still running");
+	harness_assert(h, harness_wait_for(h, 10000, log_has_cb,
+	    "drain: 2 worker(s) finish their jobs"), "no drain logged");
+	f = fopen(go, "w");
+	harness_assert(h, f != NULL, "%s", go);
+	fclose(f);
+	harness_stop(h);	/* exits 0, nothing left behind */
+
+	harness_start(h);
+	conclusion = harness_sql(h, "SELECT status || '/' || conclusion "
+	    "FROM jobs", NULL);
+	harness_assert(h, strcmp(conclusion, "completed/success") == 0,
+	    "the drained job is %s", conclusion);
+	free(conclusion);
+	free(sha);
+	free(wf);
+	free(go);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+/* Past drain_seconds, what still runs is cancelled and recorded so. */
+START_TEST(test_drain_budget_cancels_what_still_runs)
+{
+	struct harness *h = harness_new("drain_cancel");
+	struct harness_repo *repo;
+	char *sha, *conclusion;
+	int64_t t0;
+
+	harness_conf_add(h, "[server]\ndrain_seconds = 2\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/drain");
+	harness_repo_write(repo, ".github/workflows/slow.yml",
+	    "on: push\njobs:\n  slow:\n    runs-on: self-hosted\n"
+	    "    steps:\n      - run: sleep 600\n");
+	sha = harness_push(h, repo, "main", "endless job");
+	harness_assert(h, harness_wait_for(h, 60000, job_running_cb, NULL),
+	    "the job never ran");
+	t0 = now_ms();
+	harness_stop(h);
+	harness_assert(h, now_ms() - t0 >= 1900, "kilnd stopped after %lld ms, "
+	    "before the 2 s drain", (long long)(now_ms() - t0));
+	harness_start(h);
+	conclusion = harness_sql(h, "SELECT status || '/' || conclusion "
+	    "FROM jobs", NULL);
+	harness_assert(h, strcmp(conclusion, "completed/cancelled") == 0,
+	    "the job past the drain is %s", conclusion);
+	free(conclusion);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 reload_suite(void)
 {
@@ -211,6 +299,8 @@ reload_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_worker_count_changes_without_touching_a_running_job);
 	tcase_add_test(tc, test_broken_file_kept_and_restart_keys_named);
+	tcase_add_test(tc, test_sigterm_lets_a_running_job_finish);
+	tcase_add_test(tc, test_drain_budget_cancels_what_still_runs);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -660,9 +660,10 @@ harness_new(const char *name)
 		harness_fail(h, "no free loopback port: %s", strerror(errno));
 	h->base_url = xasprintf("http://127.0.0.1:%d", h->port);
 
+	/* drain_seconds = 0: a stopped kilnd cancels running jobs at once. */
 	conf = xasprintf("# %s\n[server]\nlisten = 127.0.0.1:%d\n"
-	    "state_dir = %s\n[workers]\ncount = 2\n", h->name, h->port,
-	    h->state_dir);
+	    "state_dir = %s\ndrain_seconds = 0\n[workers]\ncount = 2\n",
+	    h->name, h->port, h->state_dir);
 	harness_write_file(h, h->conf, conf);
 	free(conf);
 

@@ -563,6 +563,7 @@ static const struct key_vec describe_keys[] = {
 	{ "server", "admin_socket = " },
 	{ "server", "log_socket = " },
 	{ "server", "webhook_queue_bytes = 268435456" },
+	{ "server", "drain_seconds = 60" },
 	{ "database", "url = " },
 	{ "database", "pg_bindir = " },
 	{ "database", "pg_user = kiln" },
