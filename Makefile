@@ -51,7 +51,7 @@ ITEST_BIN  := $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
 LIBKILN := $(B)/libkiln.a
 BINS := $(B)/bin/kilnd $(B)/bin/kiln-worker $(B)/bin/cictl
 
-.PHONY: all check check-unit check-integration check-asan check-browser install clean \
+.PHONY: all check check-unit check-integration check-asan check-browser check-man install clean \
 	distclean
 # Objects of chained pattern rules are not throw-away intermediates.
 .SECONDARY:
@@ -110,7 +110,33 @@ $(B)/itests/%: $(B)/obj/tests/integration/%.o $(THELP_OBJ) $(LIBKILN)
 # folder from KILN_CONFORMANCE_DIR and say loudly when it is absent.
 CONFORMANCE_DIR ?= $(wildcard $(CURDIR)/../shared/conformance/github-expressions)
 
-check: check-unit check-integration
+check: check-unit check-integration check-man
+
+# Man pages.  kiln.conf(5)'s key list is made from kilnd --help-config, so
+# it documents every key kilnd knows.
+MAN_PAGES := man/kilnd.8 man/kiln-worker.8 man/cictl.1
+$(B)/man/kiln.conf.5: man/kiln.conf.5.in build-aux/confman.awk $(B)/bin/kilnd
+	@mkdir -p $(@D)
+	$(B)/bin/kilnd --help-config | awk -f build-aux/confman.awk > $@.keys
+	awk 'FNR==NR { k = k $$0 "\n"; next } /^@KEYS@$$/ { printf "%s", k; next } \
+	    { print }' $@.keys man/kiln.conf.5.in > $@.tmp && mv $@.tmp $@
+	rm -f $@.keys
+
+# mandoc -T lint at warning level (style notes about pages not installed yet
+# are not errors); every key of --help-config is an item of kiln.conf(5).
+check-man: $(B)/man/kiln.conf.5
+	mandoc -T lint -W warning $(MAN_PAGES) $(B)/man/kiln.conf.5
+	@n=$$($(B)/bin/kilnd --help-config | grep -c ' = '); \
+	m=$$(grep -c '^\.It Cm ' $(B)/man/kiln.conf.5); \
+	test "$$n" = "$$m" || { echo "kiln.conf.5 has $$m keys, kilnd $$n" >&2; exit 1; }
+	@if command -v systemd-analyze >/dev/null; then \
+		d=$$(mktemp -d) && \
+		sed 's|/usr/local/sbin/kilnd|$(CURDIR)/$(B)/bin/kilnd|g' \
+		    contrib/systemd/kilnd.service > $$d/kilnd.service && \
+		systemd-analyze verify $$d/kilnd.service && rm -rf $$d && \
+		echo "check-man: systemd-analyze verify kilnd.service: clean"; \
+	else echo "check-man: SKIPPED, NOT PASSED: systemd-analyze is not" \
+		"installed, kilnd.service was not verified"; fi
 
 # The status page in headless Chromium (tests/browser; needs chromium, node, npm).
 check-browser: $(BINS)
@@ -140,7 +166,7 @@ check-integration: $(BINS) $(ITEST_RUN)
 		LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp" $$t; \
 	done
 
-install: $(BINS)
+install: $(BINS) $(B)/man/kiln.conf.5
 	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) \
 		$(DESTDIR)$(datadir)/kiln/sql $(DESTDIR)$(sysconfdir)/kiln
 	$(INSTALL) -m 755 $(B)/bin/kilnd $(DESTDIR)$(sbindir)/kilnd
@@ -150,6 +176,14 @@ install: $(BINS)
 	$(INSTALL) -m 644 etc/kiln.conf $(DESTDIR)$(sysconfdir)/kiln/kiln.conf.example
 	test -e $(DESTDIR)$(sysconfdir)/kiln/kiln.conf || \
 		$(INSTALL) -m 644 etc/kiln.conf $(DESTDIR)$(sysconfdir)/kiln/kiln.conf
+	$(INSTALL) -d $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 \
+		$(DESTDIR)$(mandir)/man8 $(DESTDIR)$(unitdir)
+	$(INSTALL) -m 644 man/cictl.1 $(DESTDIR)$(mandir)/man1/cictl.1
+	$(INSTALL) -m 644 $(B)/man/kiln.conf.5 $(DESTDIR)$(mandir)/man5/kiln.conf.5
+	$(INSTALL) -m 644 man/kilnd.8 man/kiln-worker.8 $(DESTDIR)$(mandir)/man8/
+	sed -e 's|/usr/local/sbin|$(sbindir)|g' -e 's|/usr/local/etc|$(sysconfdir)|g' \
+		-e 's|/usr/local/share/doc|$(datarootdir)/doc|g' \
+		contrib/systemd/kilnd.service > $(DESTDIR)$(unitdir)/kilnd.service
 
 # ---- Fuzzing (clang + libFuzzer; not part of check or CI) ---------------
 #

@@ -27,6 +27,7 @@ kiln_deps=(
 	# tests
 	check
 	python3-prometheus-client
+	mandoc
 	# browser tests of the status page (make check-browser)
 	chromium
 	nodejs
