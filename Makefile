@@ -88,7 +88,7 @@ $(LIBKILN): $(COMMON_OBJ)
 
 $(B)/bin/kilnd: $(DAEMON_OBJ) $(LIBKILN)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBKILN) $(LIBS_ALL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBKILN) $(LIBS_ALL) $(CMARK_LIBS)
 
 $(B)/bin/kiln-worker: $(WORKER_OBJ) $(LIBKILN)
 	@mkdir -p $(@D)

@@ -18,6 +18,7 @@ kiln_deps=(
 	libcurl4-openssl-dev
 	libutf8proc-dev
 	libarchive-dev
+	libcmark-gfm-dev
 	# run time: embedded database, checkouts, the example pipeline
 	postgresql
 	git

@@ -46,6 +46,8 @@ static const struct http_route http_routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/jobs/*/logs/stream", HTTP_ADMIN | HTTP_WEB,
 	    web_job_log_stream },
 	{ EVHTTP_REQ_GET, "/api/v1/events", HTTP_ADMIN | HTTP_WEB, web_events },
+	{ EVHTTP_REQ_GET, "/api/v1/jobs/*/steps/*/summary", HTTP_ADMIN |
+	    HTTP_WEB, web_step_summary },
 	{ EVHTTP_REQ_POST, "/api/v1/runs/*/cancel", HTTP_ADMIN | HTTP_WEB |
 	    HTTP_WEB_ADMIN, api_run_cancel },
 	{ EVHTTP_REQ_POST, "/api/v1/runs/*/rerun", HTTP_ADMIN | HTTP_WEB |

@@ -90,6 +90,9 @@ int	http_listen_unix(struct event_base *, struct evhttp *, const char *path,
  */
 void	web_gate(struct kilnd *, struct evhttp_request *,
 	    const struct http_route *, const char *const *args, int nargs);
+/* GET /api/v1/jobs/{id}/steps/{n}/summary: Markdown rendered, safely. */
+void	web_step_summary(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
 /* GET /api/v1/jobs/{id}/logs[?offset=N], Range: bytes= honoured. */
 void	web_job_log(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);

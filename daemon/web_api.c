@@ -20,6 +20,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include <cmark-gfm.h>
+
 #include "auth.h"
 #include "db.h"
 #include "kilnd.h"
@@ -256,5 +258,77 @@ web_job_log(struct kilnd *k, struct evhttp_request *req,
 	    "WHERE j.id = $1::bigint", 1, params, web_log_cb, l) == -1) {
 		http_reply_error(req, 503, "database queue is full");
 		free(l);
+	}
+}
+
+/* ---- a step's summary, rendered ---- */
+
+struct web_summary {
+	struct evhttp_request	*req;
+};
+
+static void
+web_summary_cb(PGresult *res, const char *error, void *arg)
+{
+	struct web_summary *w = arg;
+	struct evkeyvalq *out = evhttp_request_get_output_headers(w->req);
+	struct evbuffer *b;
+	const char *md;
+	char *html;
+
+	if (error != NULL)
+		http_reply_error(w->req, 500, "database error");
+	else if (PQntuples(res) == 0)
+		http_reply_error(w->req, 404, "no such step");
+	else {
+		md = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
+		/*
+		 * Without CMARK_OPT_UNSAFE raw HTML is left out and links to
+		 * javascript:, vbscript:, file: and most data: are dropped.
+		 */
+		html = cmark_markdown_to_html(md, strlen(md), CMARK_OPT_DEFAULT);
+		b = evbuffer_new();
+		evbuffer_add(b, html, strlen(html));
+		free(html);
+		evhttp_add_header(out, "Content-Type", "text/html; charset=utf-8");
+		evhttp_add_header(out, "Content-Security-Policy",
+		    "default-src 'none'; img-src 'self' data:; sandbox");
+		evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+		evhttp_send_reply(w->req, 200, "OK", b);
+		evbuffer_free(b);
+	}
+	free(w);
+}
+
+/*
+ * GET /api/v1/jobs/{id}/steps/{n}/summary: the step's GITHUB_STEP_SUMMARY
+ * as HTML (CommonMark, raw HTML dropped).
+ */
+void
+web_step_summary(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	const char *params[2], *errstr;
+	struct web_summary *w;
+	char id[32], num[32];
+	int64_t job, n;
+
+	if (parse_int64(args[0], 1, INT64_MAX, &job, &errstr) == -1 ||
+	    parse_int64(args[1], 1, 100000, &n, &errstr) == -1) {
+		http_reply_error(req, 400, "bad job or step number: %s", errstr);
+		return;
+	}
+	snprintf(id, sizeof id, "%lld", (long long)job);
+	snprintf(num, sizeof num, "%lld", (long long)n);
+	params[0] = id;
+	params[1] = num;
+	w = xcalloc(1, sizeof *w);
+	w->req = req;
+	if (db_query(k->db, "SELECT s.summary FROM jobs j JOIN steps s ON "
+	    "s.job_id = CASE WHEN j.kept THEN j.rerun_of ELSE j.id END "
+	    "WHERE j.id = $1::bigint AND s.number = $2::int", 2, params,
+	    web_summary_cb, w) == -1) {
+		http_reply_error(req, 503, "database queue is full; retry");
+		free(w);
 	}
 }

@@ -391,6 +391,15 @@ class LogView {
   }
 }
 
+// A step summary: Markdown rendered by kilnd (raw HTML dropped there).
+function summaryBox(jobId, n) {
+  const d = el("div", { class: "summary" }, "\u2026");
+  api("/api/v1/jobs/" + jobId + "/steps/" + n + "/summary").then((r) => r.text())
+    .then((html) => { d.innerHTML = html; })
+    .catch((e) => { d.textContent = e.message; });
+  return d;
+}
+
 async function pageJob(id) {
   const job = await json("/api/v1/jobs/" + encodeURIComponent(id));
   crumbs(["repositories", "/"], [job.repository, "/repos/" + job.repository],
@@ -400,7 +409,7 @@ async function pageJob(id) {
       el("span", { class: "muted" }, dur(s.started_at, s.completed_at))),
       el("div", { class: "muted" }, "started ", when(s.started_at),
         s.completed_at ? " \u00b7 finished " : "", s.completed_at ? when(s.completed_at) : null),
-      s.summary ? el("div", { class: "summary" }, s.summary) : null)));
+      s.summary ? summaryBox(job.id, s.number) : null)));
   const anns = job.annotations.map((a) => el("div", { class: "ann " + a.level },
     el("strong", {}, a.level + (a.title ? ": " + a.title : "")), " ",
     a.file ? el("span", { class: "muted" }, a.file + (a.line ? ":" + a.line : "")) : null,

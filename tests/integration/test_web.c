@@ -30,7 +30,11 @@
 	"  build:\n" \
 	"    runs-on: self-hosted\n" \
 	"    steps:\n" \
-	"      - run: for i in 1 2 3 4 5 6 7 8; do echo \"line-$i\"; done\n"
+	"      - run: for i in 1 2 3 4 5 6 7 8; do echo \"line-$i\"; done\n"	\
+	"      - run: |\n" \
+	"          echo '# Sum' >> \"$GITHUB_STEP_SUMMARY\"\n" \
+	"          echo '**bold** <script>alert(1)</script>' >> \"$GITHUB_STEP_SUMMARY\"\n" \
+	"          echo '[x](javascript:alert(1))' >> \"$GITHUB_STEP_SUMMARY\"\n"
 
 /* A completed run of WF in repo octo/web on main; returns `show --json`. */
 static json_t *
@@ -287,6 +291,18 @@ START_TEST(test_public_mode_pagination_job_and_log_ranges)
 	    r.body.data);
 	harness_expect_str(h, job, "job", "repository", "octo/web");
 	json_decref(job);
+	harness_resp_free(&r);
+
+	/* A step summary rendered from Markdown, raw HTML and js: dropped. */
+	snprintf(path, sizeof path, "/api/v1/jobs/%lld/steps/2/summary", jid);
+	harness_assert(h, web_get(h, path, NULL, &r) == 200, "summary: %ld",
+	    r.status);
+	harness_expect_contains(h, r.body.data, "summary", "<h1>Sum</h1>");
+	harness_expect_contains(h, r.body.data, "summary",
+	    "<strong>bold</strong>");
+	harness_assert(h, strstr(r.body.data, "<script") == NULL &&
+	    strstr(r.body.data, "javascript:") == NULL,
+	    "summary kept raw HTML or a javascript: link: %s", r.body.data);
 	harness_resp_free(&r);
 
 	/* The log whole, by Range, from an offset, and a bad range. */
