@@ -51,6 +51,21 @@ static const struct cmd_entry cictl_table[] = {
 	    { { "json", NULL, 0, 0 } }, 0,
 	    "List registered repositories.",
 	    cmd_repo_list },
+	{ "status", NULL, "", 0, 0,
+	    { { "json", NULL, 0, 0 } }, 0,
+	    "How kilnd is doing: its state, database, local workers, job "
+	    "counts, and each live worker with its job.",
+	    cmd_ops_status },
+	{ "workers", NULL, "", 0, 0,
+	    { { "json", NULL, 0, 0 } }, 0,
+	    "Every registered worker: idle, busy (with its job) or gone, its "
+	    "labels and when it was last seen.",
+	    cmd_ops_workers },
+	{ "queue", NULL, "", 0, 0,
+	    { { "json", NULL, 0, 0 } }, 0,
+	    "Jobs waiting to run, oldest first, with how long and why "
+	    "(needs, concurrency, no worker with their labels, no free worker).",
+	    cmd_ops_queue },
 	{ "runs", NULL, "", 0, 0,
 	    { { "repo", "OWNER/NAME", 0, 0 }, { "limit", "N", 0, 0 },
 	      { "json", NULL, 0, 0 } }, 0,

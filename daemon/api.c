@@ -237,6 +237,84 @@ api_readyz(struct kilnd *k, struct evhttp_request *req,
 	evbuffer_free(out);
 }
 
+/*
+ * Operations: what `cictl status`, `workers` and `queue` show.  A worker
+ * is "alive" when it registered in the last two minutes (they register
+ * every 30 s); its job is the one it holds in progress.
+ */
+#define API_WORKER_ALIVE "w.last_seen > now() - interval '2 minutes'"
+
+void
+api_status(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	char pid[24], running[16], configured[16];
+	const char *params[6];
+
+	snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	snprintf(running, sizeof running, "%d", supervisor_running(k->sup));
+	snprintf(configured, sizeof configured, "%d", k->cfg->worker_count);
+	params[0] = KILN_VERSION;
+	params[1] = pid;
+	params[2] = k->stopping ? "true" : "false";
+	params[3] = running;
+	params[4] = configured;
+	params[5] = k->cfg->listen;
+	api_query(k, req, 200,
+	    "SELECT json_build_object('version', $1::text, 'pid', $2::int, "
+	    "'state', CASE WHEN $3::bool THEN 'stopping' ELSE 'running' END, "
+	    "'listen', $6::text, 'database', 'ok', "
+	    "'local_workers', json_build_object('running', $4::int, "
+	    "'configured', $5::int), "
+	    "'workers', (SELECT coalesce(json_agg(x ORDER BY x.name), '[]') "
+	    "  FROM (SELECT w.name, " API_WORKER_ALIVE " AS alive, "
+	    "  j.id AS job_id, j.name AS job_name, j.run_id "
+	    "  FROM workers w LEFT JOIN jobs j ON j.worker = w.name "
+	    "  AND j.status = 'in_progress' "
+	    "  WHERE " API_WORKER_ALIVE ") x), "
+	    "'jobs', (SELECT json_build_object("
+	    "  'queued', count(*) FILTER (WHERE status = 'queued'), "
+	    "  'waiting', count(*) FILTER (WHERE status = 'waiting'), "
+	    "  'in_progress', count(*) FILTER (WHERE status = 'in_progress')) "
+	    "  FROM jobs WHERE status <> 'completed'))", 6, params);
+}
+
+void
+api_workers(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	api_query(k, req, 200,
+	    "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
+	    "SELECT w.name, w.labels, w.last_seen, " API_WORKER_ALIVE
+	    " AS alive, j.id AS job_id, j.name AS job_name, j.run_id, "
+	    "j.started_at AS job_started_at "
+	    "FROM workers w LEFT JOIN jobs j ON j.worker = w.name "
+	    "AND j.status = 'in_progress') x", 0, NULL);
+}
+
+void
+api_queue(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	/* Why each waits, in the order a person would look. */
+	api_query(k, req, 200,
+	    "SELECT coalesce(json_agg(x ORDER BY x.id), '[]') FROM ("
+	    "SELECT j.id, j.run_id, r.run_number, p.full_name AS repository, "
+	    "j.name, j.status, j.labels, j.created_at, "
+	    "round(extract(epoch FROM now() - j.created_at))::bigint "
+	    "AS waiting_seconds, "
+	    "CASE WHEN j.status = 'waiting' THEN coalesce(j.message, "
+	    "  'waiting for the jobs it needs or for its concurrency group') "
+	    "WHEN NOT EXISTS (SELECT 1 FROM workers w WHERE " API_WORKER_ALIVE
+	    "  AND w.labels @> j.labels) THEN 'no live worker has the labels "
+	    "' || array_to_string(j.labels, ', ') "
+	    "ELSE 'waiting for a free worker' END AS why "
+	    "FROM jobs j JOIN runs r ON r.id = j.run_id "
+	    "JOIN repositories p ON p.id = r.repository_id "
+	    "WHERE j.status IN ('queued', 'waiting') "
+	    "ORDER BY j.id LIMIT 1000) x", 0, NULL);
+}
+
 void
 api_repos_list(struct kilnd *k, struct evhttp_request *req,
     const char *const *args, int nargs)

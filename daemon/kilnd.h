@@ -155,6 +155,13 @@ void	kilnd_check_exit(struct kilnd *);
 /* api.c */
 void	api_healthz(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
+/* GET /api/v1/status, /workers, /queue (admin socket): for cictl. */
+void	api_status(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_workers(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_queue(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
 /* /readyz: 200 while kilnd takes work (database answers, not stopping). */
 void	api_readyz(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);

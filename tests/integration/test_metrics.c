@@ -2,6 +2,7 @@
  * GET /metrics parses with Prometheus' own text-format parser (Debian's
  * python3-prometheus-client) and its counters move with real webhooks and
  * jobs; /readyz; [metrics] access = token refuses a scrape without one.
+ * cictl status, workers and queue say what runs where and why jobs wait.
  */
 #include <sys/types.h>
 
@@ -179,6 +180,95 @@ START_TEST(test_metrics_parse_and_move)
 }
 END_TEST
 
+static int
+one_running_cb(struct harness *h, void *arg)
+{
+	char *n = harness_sql(h, "SELECT count(*) FROM jobs "
+	    "WHERE status = 'in_progress'", NULL);
+	int yes = strcmp(n, "1") == 0;
+
+	free(n);
+	return yes;
+}
+
+static int
+two_registered_cb(struct harness *h, void *arg)
+{
+	char *n = harness_sql(h, "SELECT count(*) FROM workers", NULL);
+	int yes = strcmp(n, "2") == 0;
+
+	free(n);
+	return yes;
+}
+
+/* cictl status, workers and queue, against a busy worker and a job no
+ * worker can take. */
+START_TEST(test_cictl_status_workers_queue)
+{
+	struct harness *h = harness_up("ops");
+	struct harness_repo *repo = harness_repo_new(h, "octo/ops");
+	struct buf out = { 0 }, err = { 0 };
+	char *go = xasprintf("%s/go", h->shared), *wf, *sha, *line;
+	json_t *workers, *queue, *w;
+	size_t i;
+	int busy = 0, rc;
+	FILE *f;
+
+	harness_assert(h, harness_wait_for(h, 30000, two_registered_cb, NULL),
+	    "workers did not register");
+	wf = xasprintf("on: push\njobs:\n  slow:\n    runs-on: self-hosted\n"
+	    "    steps:\n      - run: |\n          while [ ! -e %s ]; do "
+	    "sleep 0.1; done\n  gpu:\n    runs-on: [self-hosted, gpu]\n"
+	    "    steps:\n      - run: echo never\n", go);
+	harness_repo_write(repo, ".github/workflows/ops.yml", wf);
+	sha = harness_push(h, repo, "main", "busy");
+	harness_assert(h, harness_wait_for(h, 60000, one_running_cb, NULL),
+	    "the slow job never ran");
+
+	rc = harness_cictl(h, &out, &err, "status", NULL);
+	buf_add(&out, "", 1);
+	harness_assert(h, rc == 0, "cictl status: %d", rc);
+	harness_assert(h, strstr(out.data, "local workers: 2 running of 2 "
+	    "configured") != NULL && strstr(out.data, "1 in progress") &&
+	    strstr(out.data, ": running,") && strstr(out.data, "(slow) of run"),
+	    "cictl status:\n%s", out.data);
+	buf_free(&out);
+
+	workers = harness_cictl_json(h, "workers", "--json", NULL);
+	harness_assert(h, json_array_size(workers) == 2, "%zu workers",
+	    json_array_size(workers));
+	json_array_foreach(workers, i, w)
+		if (json_integer_value(json_object_get(w, "job_id")) > 0)
+			busy++;
+	harness_assert(h, busy == 1, "%d busy workers", busy);
+
+	queue = harness_cictl_json(h, "queue", "--json", NULL);
+	harness_assert(h, json_array_size(queue) == 1, "queue: %zu",
+	    json_array_size(queue));
+	line = (char *)harness_str(json_array_get(queue, 0), "why");
+	harness_assert(h, line != NULL && strstr(line, "no live worker has the "
+	    "labels") && strstr(line, "gpu"), "why: %s", line ? line : "-");
+	rc = harness_cictl(h, &out, &err, "queue", NULL);
+	buf_add(&out, "", 1);
+	harness_assert(h, rc == 0 && strstr(out.data, "gpu") != NULL,
+	    "cictl queue:\n%s", out.data);
+
+	f = fopen(go, "w");
+	harness_assert(h, f != NULL, "%s", go);
+	fclose(f);
+	json_decref(workers);
+	json_decref(queue);
+	buf_free(&out);
+	buf_free(&err);
+	free(sha);
+	free(wf);
+	free(go);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -187,6 +277,7 @@ metrics_suite(void)
 
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_metrics_parse_and_move);
+	tcase_add_test(tc, test_cictl_status_workers_queue);
 	suite_add_tcase(s, tc);
 	return s;
 }

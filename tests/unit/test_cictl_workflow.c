@@ -18,6 +18,7 @@
 #include "../../cictl/cmd_dispatch.c"
 #include "../../cictl/cmd_token.c"
 #include "../../cictl/cmd_schedules.c"
+#include "../../cictl/cmd_ops.c"
 #include "harness.h"
 
 #include <check.h>
