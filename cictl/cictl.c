@@ -76,8 +76,9 @@ static const struct cmd_entry cictl_table[] = {
 	    "Show a run with its jobs and their steps.",
 	    cmd_runs_show },
 	{ "logs", NULL, "JOB_ID", 1, 1,
-	    { { NULL, NULL, 0, 0 } }, 0,
-	    "Print a job's log, byte for byte.",
+	    { { "follow", NULL, 0, 0 }, { "f", NULL, 0, 0 } }, 0,
+	    "Print a job's log, byte for byte; -f/--follow: keep printing "
+	    "until the job ends, and exit 0 only if it succeeded.",
 	    cmd_runs_logs },
 	{ "cancel", NULL, "[RUN_ID]", 0, 1,
 	    { { "job", "JOB_ID", 0, 0 } }, 0,

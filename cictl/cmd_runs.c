@@ -6,6 +6,7 @@
  * its GitHub field names reach them unchanged.  Logs are streamed to stdout
  * byte for byte, never held in memory.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,127 @@ cmd_runs_show(struct cictl_ctx *ctx, const struct cmd_args *args)
 	return CICTL_OK;
 }
 
+/*
+ * logs -f: the job's Server-Sent Events stream (docs/API.md), parsed as it
+ * arrives.  "log" events carry {"offset", "text"}: the text is printed at
+ * once; the one "end" event carries the conclusion, after which kilnd
+ * closes the stream.
+ */
+struct follow {
+	FILE		*out;
+	struct buf	 line;		/* the line being received */
+	struct buf	 data;		/* the event's data lines */
+	char		 event[32];
+	char		 conclusion[32];
+	int		 bad;		/* a malformed event arrived */
+};
+
+static void
+follow_dispatch(struct follow *f)
+{
+	json_t *j;
+	const char *s;
+
+	if (f->data.len == 0)
+		goto out;
+	buf_add(&f->data, "", 1);
+	if ((j = json_loads(f->data.data, 0, NULL)) == NULL) {
+		f->bad = 1;
+		goto out;
+	}
+	if (strcmp(f->event, "log") == 0 &&
+	    (s = json_string_value(json_object_get(j, "text"))) != NULL) {
+		fwrite(s, 1, json_string_length(json_object_get(j, "text")),
+		    f->out);
+		fflush(f->out);
+	} else if (strcmp(f->event, "end") == 0 &&
+	    (s = json_string_value(json_object_get(j, "conclusion"))) != NULL)
+		snprintf(f->conclusion, sizeof f->conclusion, "%s", s);
+	json_decref(j);
+out:
+	f->data.len = 0;
+	f->event[0] = '\0';
+}
+
+static void
+follow_line(struct follow *f, const char *line, size_t len)
+{
+	if (len == 0) {
+		follow_dispatch(f);
+		return;
+	}
+	if (len >= 6 && memcmp(line, "event:", 6) == 0) {
+		size_t skip = (len > 6 && line[6] == ' ') ? 7 : 6;
+
+		snprintf(f->event, sizeof f->event, "%.*s", (int)(len - skip),
+		    line + skip);
+	} else if (len >= 5 && memcmp(line, "data:", 5) == 0) {
+		size_t skip = (len > 5 && line[5] == ' ') ? 6 : 5;
+
+		if (f->data.len > 0)
+			buf_add(&f->data, "\n", 1);
+		buf_add(&f->data, line + skip, len - skip);
+	}
+	/* id: and ": ping" comments need nothing here. */
+}
+
+static ssize_t
+follow_write(void *cookie, const char *p, size_t n)
+{
+	struct follow *f = cookie;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] != '\n') {
+			/* An SSE line is one 8 KiB log event, as JSON. */
+			if (f->line.len > 1024 * 1024) {
+				f->bad = 1;
+				errno = EPROTO;
+				return -1;
+			}
+			buf_add(&f->line, &p[i], 1);
+			continue;
+		}
+		if (f->line.len > 0 && f->line.data[f->line.len - 1] == '\r')
+			f->line.len--;
+		follow_line(f, f->line.data ? f->line.data : "", f->line.len);
+		f->line.len = 0;
+	}
+	return (ssize_t)n;
+}
+
+static int
+runs_follow(struct cictl_ctx *ctx, int64_t id)
+{
+	cookie_io_functions_t io = { .write = follow_write };
+	struct follow f;
+	char err[1024], path[80];
+	FILE *sse;
+	int rc;
+
+	memset(&f, 0, sizeof f);
+	f.out = ctx->out;
+	if ((sse = fopencookie(&f, "w", io)) == NULL)
+		return cictl_error(ctx, "fopencookie: %s", strerror(errno));
+	setvbuf(sse, NULL, _IONBF, 0);
+	snprintf(path, sizeof path, "/api/v1/jobs/%lld/logs/stream",
+	    (long long)id);
+	rc = client_get_stream(ctx, path, sse, err, sizeof err);
+	fclose(sse);
+	buf_free(&f.line);
+	buf_free(&f.data);
+	if (rc == -1)
+		return cictl_error(ctx, "%s", err);
+	if (f.conclusion[0] == '\0')
+		return cictl_error(ctx, "job %lld: the log stream ended without "
+		    "the job's conclusion%s", (long long)id, f.bad ?
+		    " (malformed events)" : "");
+	if (strcmp(f.conclusion, "success") != 0)
+		return cictl_error(ctx, "job %lld concluded %s", (long long)id,
+		    f.conclusion);
+	return CICTL_OK;
+}
+
 int
 cmd_runs_logs(struct cictl_ctx *ctx, const struct cmd_args *args)
 {
@@ -272,6 +394,8 @@ cmd_runs_logs(struct cictl_ctx *ctx, const struct cmd_args *args)
 
 	if ((rc = runs_arg_id(ctx, args, "JOB_ID", &id)) != CICTL_OK)
 		return rc;
+	if (args->flag[0] != NULL || args->flag[1] != NULL)
+		return runs_follow(ctx, id);
 	snprintf(path, sizeof path, "/api/v1/jobs/%lld/logs", (long long)id);
 	if (client_get_stream(ctx, path, ctx->out, err, sizeof err) == -1)
 		return cictl_error(ctx, "%s", err);

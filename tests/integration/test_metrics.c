@@ -269,6 +269,100 @@ START_TEST(test_cictl_status_workers_queue)
 }
 END_TEST
 
+static char *
+slurp(const char *path)
+{
+	struct buf b = { 0 };
+	char chunk[4096];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (f != NULL) {
+		while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+			buf_add(&b, chunk, n);
+		fclose(f);
+	}
+	buf_add(&b, "", 1);
+	return b.data;
+}
+
+static int
+file_has_cb(struct harness *h, void *arg)
+{
+	const char *const *pa = arg;
+	char *text = slurp(pa[0]);
+	int yes = strstr(text, pa[1]) != NULL;
+
+	free(text);
+	return yes;
+}
+
+/* cictl logs -f prints lines while the job runs and exits 1 on failure. */
+START_TEST(test_cictl_logs_follow)
+{
+	struct harness *h = harness_up("logs_follow");
+	struct harness_repo *repo = harness_repo_new(h, "octo/follow");
+	char *go = xasprintf("%s/go", h->shared), *wf, *sha, *out, *rcf;
+	char *cmd, *id, *text;
+	const char *pa[2];
+	pid_t pid;
+	FILE *f;
+
+	wf = xasprintf("on: push\njobs:\n  tail:\n    runs-on: self-hosted\n"
+	    "    steps:\n      - run: |\n          echo FIRST-$((0 + 1))\n"
+	    "          while [ ! -e %s ]; do sleep 0.1; done\n"
+	    "          echo SECOND-$((1 + 1))\n          exit 3\n", go);
+	harness_repo_write(repo, ".github/workflows/tail.yml", wf);
+	sha = harness_push(h, repo, "main", "follow me");
+	harness_assert(h, harness_wait_for(h, 60000, one_running_cb, NULL),
+	    "the job never ran");
+	id = harness_sql(h, "SELECT id FROM jobs", NULL);
+	out = xasprintf("%s/follow.out", h->dir);
+	rcf = xasprintf("%s/follow.rc", h->dir);
+	cmd = xasprintf("'%s/cictl' -c '%s' logs -f %s > '%s'; echo $? > '%s'",
+	    h->bindir, h->conf, id, out, rcf);
+	{
+		char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+		pid = harness_spawn(h, argv);
+	}
+	pa[0] = out;
+	pa[1] = "FIRST-1";
+	harness_assert(h, harness_wait_for(h, 20000, file_has_cb, pa),
+	    "cictl logs -f did not print the first line while the job ran");
+	text = slurp(out);
+	harness_assert(h, strstr(text, "SECOND-2") == NULL,
+	    "second line before it was written");
+	free(text);
+	f = fopen(go, "w");
+	harness_assert(h, f != NULL, "%s", go);
+	fclose(f);
+	pa[0] = rcf;
+	pa[1] = "\n";
+	harness_assert(h, harness_wait_for(h, 30000, file_has_cb, pa),
+	    "cictl logs -f did not end with the job");
+	text = slurp(rcf);
+	harness_assert(h, strcmp(text, "1\n") == 0, "cictl logs -f exit "
+	    "status %s for a failed job", text);
+	free(text);
+	text = slurp(out);
+	harness_assert(h, strstr(text, "FIRST-1") && strstr(text,
+	    "SECOND-2"), "followed log:\n%s", text);
+	free(text);
+	harness_kill(h, pid);
+	free(cmd);
+	free(id);
+	free(out);
+	free(rcf);
+	free(sha);
+	free(wf);
+	free(go);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -278,6 +372,7 @@ metrics_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_metrics_parse_and_move);
 	tcase_add_test(tc, test_cictl_status_workers_queue);
+	tcase_add_test(tc, test_cictl_logs_follow);
 	suite_add_tcase(s, tc);
 	return s;
 }

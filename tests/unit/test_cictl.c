@@ -477,7 +477,7 @@ START_TEST(test_usage_generated)
 	    "[--json]");
 	buf_clear(&b);
 	cictl_usage_line(entry("logs"), &b);
-	ck_assert_str_eq(b.data, "logs JOB_ID");
+	ck_assert_str_eq(b.data, "logs JOB_ID [--follow] [-f]");
 	buf_free(&b);
 }
 END_TEST
