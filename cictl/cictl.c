@@ -716,6 +716,11 @@ cictl_print_help(FILE *f)
 	    "  --socket PATH    admin socket (default $KILN_ADMIN_SOCKET, "
 	    "then the config's\n"
 	    "                   [server] admin_socket)\n"
+	    "  --url URL        the remote admin API ([admin] listen), e.g.\n"
+	    "                   https://ci.example:8421, instead of the socket\n"
+	    "  --token-file F   with --url: a token from cictl token create\n"
+	    "                   (- : stdin); scope read for GETs, admin else\n"
+	    "  --cacert FILE    with --url: CA certificates to verify it with\n"
 	    "  -h, --help       this help; COMMAND -h for one command\n"
 	    "  --version        print the version\n\n"
 	    "Commands (any unique prefix will do, e.g. 'cictl ru', "
@@ -828,6 +833,7 @@ cictl_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 	const struct cmd_entry *e;
 	struct cmd_args args;
 	const char *socket_flag = NULL, *config_path = NULL, *val;
+	const char *token_file = NULL;
 	char reason[1024], q[300];
 	char *sock = NULL;
 	int i, consumed, rc;
@@ -867,6 +873,24 @@ cictl_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 				return cictl_usage_error(&ctx, NULL,
 				    "--socket needs a path");
 			socket_flag = val;
+		} else if (cictl_global_value(argc, argv, &i, "--url", &val)) {
+			if (val == NULL || (strncmp(val, "https://", 8) != 0 &&
+			    strncmp(val, "http://", 7) != 0))
+				return cictl_usage_error(&ctx, NULL,
+				    "--url needs https://HOST:PORT");
+			ctx.url = val;
+		} else if (cictl_global_value(argc, argv, &i, "--token-file",
+		    &val)) {
+			if (val == NULL || *val == '\0')
+				return cictl_usage_error(&ctx, NULL,
+				    "--token-file needs a file (- : stdin)");
+			token_file = val;
+		} else if (cictl_global_value(argc, argv, &i, "--cacert",
+		    &val)) {
+			if (val == NULL || *val == '\0')
+				return cictl_usage_error(&ctx, NULL,
+				    "--cacert needs a file");
+			ctx.cacert = val;
 		} else
 			return cictl_usage_error(&ctx, NULL,
 			    "unknown option '%s'",
@@ -892,7 +916,16 @@ cictl_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 		return CICTL_OK;
 	}
 
-	if (!(e->cflags & CMD_LOCAL)) {
+	if (!(e->cflags & CMD_LOCAL) && ctx.url != NULL) {
+		size_t tlen;
+
+		if (token_file != NULL && (ctx.token = cmd_repo_read_value(
+		    token_file, in, 256, &tlen, reason, sizeof reason)) ==
+		    NULL) {
+			cictl_args_free(&args);
+			return cictl_error(&ctx, "--token-file: %s", reason);
+		}
+	} else if (!(e->cflags & CMD_LOCAL)) {
 		if ((sock = cictl_socket_path(socket_flag, config_path, reason,
 		    sizeof reason)) == NULL) {
 			cictl_args_free(&args);
@@ -908,6 +941,10 @@ cictl_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 	rc = e->handler(&ctx, &args);
 	cictl_args_free(&args);
 	curl_global_cleanup();
+	if (ctx.token != NULL) {
+		explicit_bzero(ctx.token, strlen(ctx.token));
+		free(ctx.token);
+	}
 	free(sock);
 
 	if (fflush(out) == EOF || ferror(out)) {

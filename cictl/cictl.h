@@ -65,6 +65,9 @@
 
 struct cictl_ctx {
 	const char	*socket_path;	/* admin socket; set before any request */
+	const char	*url;		/* --url: the remote admin API instead */
+	char		*token;		/* --token-file's token (wiped, freed) */
+	const char	*cacert;	/* --cacert: CA bundle for --url */
 	FILE		*in;		/* stdin: secrets read with "-" */
 	FILE		*out;		/* results */
 	FILE		*err;		/* the one error line */

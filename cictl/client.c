@@ -83,6 +83,100 @@ client_add_header(struct curl_slist **list, const char *h)
 	return 0;
 }
 
+/* Options every transfer shares, for the socket and for --url. */
+static void
+client_common_opts(const struct cictl_ctx *ctx, CURL *curl, struct sink *sink,
+    const char *method, const char *body, size_t bodylen,
+    struct curl_slist *hdrs, char *errbuf)
+{
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "cictl/" KILN_VERSION);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, client_write_cb);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, sink);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+	    ctx->connect_timeout_ms);
+	if (sink->out != NULL) {
+		/* A log may be large: no total limit, but no endless stall. */
+		curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+		    ctx->stall_timeout_s);
+	} else
+		curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ctx->timeout_ms);
+	if (strcmp(method, "GET") != 0) {
+		if (strcmp(method, "POST") == 0)
+			curl_easy_setopt(curl, CURLOPT_POST, 1L);
+		else
+			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body != NULL ? body :
+		    "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(body != NULL ? bodylen : 0));
+	}
+}
+
+/*
+ * --url: the remote admin API ([admin] listen) over HTTPS (or HTTP on
+ * loopback), with the token as a bearer credential.  Certificates are
+ * verified, against --cacert when given.
+ */
+static int
+client_perform_url(const struct cictl_ctx *ctx, const char *method,
+    const char *path, const char *body, size_t bodylen, struct sink *sink,
+    long *status, char *err, size_t errsz)
+{
+	char errbuf[CURL_ERROR_SIZE], where[300], *url, *authz = NULL;
+	struct curl_slist *hdrs = NULL;
+	CURL *curl;
+	CURLcode rc;
+	int ret = -1;
+
+	output_safe(ctx->url, 200, where, sizeof where);
+	if ((curl = curl_easy_init()) == NULL) {
+		snprintf(err, errsz, "cannot initialise libcurl");
+		return -1;
+	}
+	sink->curl = curl;
+	url = xasprintf("%s%s", ctx->url, path);
+	errbuf[0] = '\0';
+	if (ctx->token != NULL)
+		authz = xasprintf("Authorization: Bearer %s", ctx->token);
+	if (client_add_header(&hdrs, "Accept: application/json") == -1 ||
+	    client_add_header(&hdrs, "Expect:") == -1 ||
+	    (authz != NULL && client_add_header(&hdrs, authz) == -1) ||
+	    (body != NULL && client_add_header(&hdrs,
+	    "Content-Type: application/json") == -1)) {
+		snprintf(err, errsz, "out of memory");
+		goto out;
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (ctx->cacert != NULL)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, ctx->cacert);
+	client_common_opts(ctx, curl, sink, method, body, bodylen, hdrs,
+	    errbuf);
+	rc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	if (rc == CURLE_OK)
+		ret = 0;
+	else if (rc == CURLE_WRITE_ERROR && sink->too_big)
+		snprintf(err, errsz, "answer from kilnd larger than %zu bytes",
+		    sink->max);
+	else
+		snprintf(err, errsz, "request to kilnd at %s failed: %s", where,
+		    *errbuf != '\0' ? errbuf : curl_easy_strerror(rc));
+out:
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(curl);
+	if (authz != NULL) {
+		explicit_bzero(authz, strlen(authz));
+		free(authz);
+	}
+	free(url);
+	return ret;
+}
+
 /*
  * Run one transfer.  Returns 0 when an answer arrived (any status), -1 with
  * a reason otherwise.
@@ -102,6 +196,9 @@ client_perform(const struct cictl_ctx *ctx, const char *method,
 	int ret = -1;
 
 	*status = 0;
+	if (ctx->url != NULL)
+		return client_perform_url(ctx, method, path, body, bodylen,
+		    sink, status, err, errsz);
 	if (ctx->socket_path == NULL || *ctx->socket_path == '\0') {
 		snprintf(err, errsz, "no admin socket configured");
 		return -1;
@@ -134,29 +231,8 @@ client_perform(const struct cictl_ctx *ctx, const char *method,
 	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, ctx->socket_path);
 	curl_easy_setopt(curl, CURLOPT_PROXY, "");	/* ignore http_proxy */
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "cictl/" KILN_VERSION);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, client_write_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, sink);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, ctx->connect_timeout_ms);
-	if (sink->out != NULL) {
-		/* A log may be large: no total limit, but no endless stall. */
-		curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
-		    ctx->stall_timeout_s);
-	} else
-		curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ctx->timeout_ms);
-	if (strcmp(method, "GET") != 0) {
-		if (strcmp(method, "POST") == 0)
-			curl_easy_setopt(curl, CURLOPT_POST, 1L);
-		else
-			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body != NULL ? body : "");
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)(body != NULL ? bodylen : 0));
-	}
+	client_common_opts(ctx, curl, sink, method, body, bodylen, hdrs,
+	    errbuf);
 
 	rc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);

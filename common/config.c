@@ -108,6 +108,14 @@ static const struct config_key config_keys[] = {
 	  "intake is unaffected" },
 	{ "web", "session_hours", CONFIG_INT, OFF(web_session_hours), "12", 1,
 	  8760, NULL, "lifetime of a page login (session cookie), hours" },
+	{ "admin", "listen", CONFIG_STRING, OFF(admin_listen), "", 0, 0, NULL,
+	  "HOST:PORT serving the admin API over TCP to cictl --url, every "
+	  "request with a bearer token (cictl token create); empty: off" },
+	{ "admin", "tls_cert", CONFIG_PATH, OFF(admin_tls_cert), "", 0, 0, NULL,
+	  "PEM certificate (chain) for [admin] listen; required unless it is "
+	  "a loopback address" },
+	{ "admin", "tls_key", CONFIG_PATH, OFF(admin_tls_key), "", 0, 0, NULL,
+	  "PEM private key of tls_cert" },
 	{ "metrics", "access", CONFIG_ENUM, OFF(metrics_access), "public", 0, 0,
 	  "public|token|off", "who may read GET /metrics (Prometheus text "
 	  "format): anyone who reaches the listener, holders of a token "

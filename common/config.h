@@ -51,6 +51,10 @@ struct kiln_config {
 	int	 web_session_hours; /* a page login's lifetime */
 	/* [schedules] */
 	char	*sched_catch_up; /* "latest" or "none" */
+	/* [admin] */
+	char	*admin_listen;	/* HOST:PORT of the remote admin API, "" off */
+	char	*admin_tls_cert; /* PEM certificate chain */
+	char	*admin_tls_key;	/* PEM private key */
 	/* [metrics] */
 	char	*metrics_access; /* public, token, off */
 };

@@ -185,8 +185,10 @@ http_dispatch_cb(struct evhttp_request *req, void *arg)
 	for (i = 0; i < nitems(http_routes); i++) {
 		const struct http_route *r = &http_routes[i];
 		int web = l->flag == HTTP_PUBLIC && (r->flags & HTTP_WEB);
+		/* The remote listener serves the admin socket's routes. */
+		int remote = l->flag == HTTP_REMOTE && (r->flags & HTTP_ADMIN);
 
-		if ((r->flags & l->flag) == 0 && !web)
+		if ((r->flags & l->flag) == 0 && !web && !remote)
 			continue;
 		if (!http_match(r->pattern, path, segbuf, sizeof segbuf, args,
 		    &nargs))
@@ -197,6 +199,8 @@ http_dispatch_cb(struct evhttp_request *req, void *arg)
 			continue;
 		if (web)
 			web_gate(l->kilnd, req, r, args, nargs);
+		else if (l->flag == HTTP_REMOTE)
+			remote_gate(l->kilnd, req, r, args, nargs);
 		else
 			r->handler(l->kilnd, req, args, nargs);
 		return;

@@ -378,6 +378,13 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	}
 
+	err[0] = '\0';
+	if ((k.remote = remote_start(&k, err, sizeof err)) == NULL &&
+	    err[0] != '\0') {
+		pgembed_stop(k.pg);
+		fatalx("%s", err);
+	}
+
 	sigs[0] = evsignal_new(k.base, SIGTERM, kilnd_sigterm_cb, &k);
 	sigs[1] = evsignal_new(k.base, SIGINT, kilnd_sigterm_cb, &k);
 	sigs[2] = evsignal_new(k.base, SIGCHLD, kilnd_sigchld_cb, &k);
@@ -417,6 +424,7 @@ main(int argc, char **argv)
 	web_sse_free(k.sse);
 	if (k.http_public != NULL)
 		evhttp_free(k.http_public);
+	remote_free(k.remote);
 	evhttp_free(k.http_admin);
 	free(k.route_public);
 	free(k.route_admin);

@@ -49,6 +49,7 @@ struct kilnd {
 	struct sched		*sched;		/* cron */
 	struct notify		*notify;	/* systemd, when under it */
 	struct metrics		*metrics;	/* in-memory counters */
+	struct remote		*remote;	/* [admin] listen, or NULL */
 };
 
 /* http.c: route requests of either listener through one table. */
@@ -58,6 +59,8 @@ struct kilnd {
 #define HTTP_WEB	0x4
 /* ... needing a token of scope admin (and a session's CSRF token). */
 #define HTTP_WEB_ADMIN	0x8
+/* The admin routes over TCP ([admin] listen), behind bearer tokens. */
+#define HTTP_REMOTE	0x10
 #define HTTP_MAX_HEADERS (64 * 1024)
 #define HTTP_MAX_ARGS	4		/* "*" segments of a route */	/* all request headers together */
 
@@ -148,6 +151,18 @@ void	metrics_free(struct metrics *);
 void	metrics_watch_delivery(struct metrics *, struct evhttp_request *);
 void	metrics_get(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
+
+/*
+ * remote.c: the admin API on [admin] listen (TLS with tls_cert/tls_key;
+ * plain HTTP only on loopback), every request behind a bearer token: read
+ * scope for GET, admin for the rest.  NULL with err empty when not
+ * configured; NULL with err set when it cannot start.
+ */
+struct remote;
+struct remote *remote_start(struct kilnd *, char *err, size_t errsz);
+void	remote_free(struct remote *);
+void	remote_gate(struct kilnd *, struct evhttp_request *,
+	    const struct http_route *, const char *const *args, int nargs);
 
 /* kilnd.c: leave the loop once stopping and nothing is in flight. */
 void	kilnd_check_exit(struct kilnd *);

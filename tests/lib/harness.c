@@ -184,8 +184,8 @@ harness_conf_add(struct harness *h, const char *text)
 		harness_fail(h, "write %s: %s", h->conf, strerror(errno));
 }
 
-static int
-free_port(void)
+int
+harness_free_port(void)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof sin;
@@ -656,7 +656,7 @@ harness_new(const char *name)
 	if (mkdir(h->shared, 0777) == -1 || chmod(h->shared, 01777) == -1)
 		harness_fail(h, "mkdir %s: %s", h->shared, strerror(errno));
 
-	if ((h->port = free_port()) == -1)
+	if ((h->port = harness_free_port()) == -1)
 		harness_fail(h, "no free loopback port: %s", strerror(errno));
 	h->base_url = xasprintf("http://127.0.0.1:%d", h->port);
 

@@ -126,6 +126,8 @@ void	 harness_stop_at(struct harness *, const char *file, int line,
  */
 void	 harness_free(struct harness *);
 
+/* A loopback TCP port nobody listens on now, or -1. */
+int	 harness_free_port(void);
 /* Milliseconds left before the test's deadline (never negative). */
 int64_t	 harness_left_ms(const struct harness *);
 
