@@ -19,6 +19,7 @@ kiln_deps=(
 	libutf8proc-dev
 	libarchive-dev
 	libcmark-gfm-dev
+	libcmark-gfm-extensions-dev
 	# run time: embedded database, checkouts, the example pipeline
 	postgresql
 	git
