@@ -400,12 +400,10 @@ function summaryBox(jobId, n) {
   return d;
 }
 
-async function pageJob(id) {
-  const job = await json("/api/v1/jobs/" + encodeURIComponent(id));
-  crumbs(["repositories", "/"], [job.repository, "/repos/" + job.repository],
-    ["#" + job.run_number, "/runs/" + job.run_id], [job.name]);
+// The job's header, annotations and steps (re-rendered as statuses change).
+function jobTop(job) {
   const steps = el("div", { class: "steps" }, job.steps.map((s) =>
-    el("details", {}, el("summary", {}, state(s), " ", s.name, " ",
+    el("details", { "data-step": s.number }, el("summary", {}, state(s), " ", s.name, " ",
       el("span", { class: "muted" }, dur(s.started_at, s.completed_at))),
       el("div", { class: "muted" }, "started ", when(s.started_at),
         s.completed_at ? " \u00b7 finished " : "", s.completed_at ? when(s.completed_at) : null),
@@ -417,14 +415,32 @@ async function pageJob(id) {
   const acts = el("p", {});
   if (admin() && job.status !== "completed")
     acts.append(actionButton("Cancel", "/api/v1/jobs/" + job.id + "/cancel"));
-  const box = el("div", { class: "log", id: "log", tabindex: "0" });
-  show(
+  return [
     el("h2", {}, state(job), " ", job.name),
     el("p", { class: "muted" }, job.workflow + " \u00b7 " + (job.head_branch || "") +
       " \u00b7 " + (job.head_sha || "").slice(0, 7) + " \u00b7 " + dur(job.started_at, job.completed_at)),
     job.message ? el("p", { class: "err" }, job.message) : null,
-    acts, anns, steps, box);
+    acts, anns, steps].flat().filter((k) => k !== null && k !== undefined);
+}
+
+async function pageJob(id) {
+  const job = await json("/api/v1/jobs/" + encodeURIComponent(id));
+  crumbs(["repositories", "/"], [job.repository, "/repos/" + job.repository],
+    ["#" + job.run_number, "/runs/" + job.run_id], [job.name]);
+  const box = el("div", { class: "log", id: "log", tabindex: "0" });
+  show(el("div", { id: "jobtop" }, jobTop(job)), box);
   await loadLog(job, box);
+}
+
+// A status change: the header and steps again, the (streaming) log kept.
+async function refreshJobTop(id) {
+  const top = document.getElementById("jobtop");
+  if (!top) return;
+  const job = await json("/api/v1/jobs/" + encodeURIComponent(id));
+  const open = new Set([...top.querySelectorAll("details[open]")].map((d) => d.getAttribute("data-step")));
+  top.replaceChildren(...jobTop(job));
+  for (const d of top.querySelectorAll("details[data-step]"))
+    if (open.has(d.getAttribute("data-step"))) d.open = true;
 }
 
 // #L12 or #L12-L20: mark those lines and scroll to the first.
@@ -520,7 +536,7 @@ async function route() {
     if ((m = p.match(/^\/runs\/(\d+)$/))) { refresh = () => pageRun(m[1]); return await refresh(); }
     if ((m = p.match(/^\/jobs\/(\d+)$/))) {
       // The job page refreshes its steps, not its log (the stream does).
-      refresh = async () => { if (!logSource) await pageJob(m[1]); };
+      refresh = () => refreshJobTop(m[1]);
       return await pageJob(m[1]);
     }
     show(el("p", {}, "No such page."));
