@@ -21,6 +21,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include <cmark-gfm.h>
+#include <cmark-gfm-core-extensions.h>
 
 #include "auth.h"
 #include "db.h"
@@ -263,6 +264,38 @@ web_job_log(struct kilnd *k, struct evhttp_request *req,
 
 /* ---- a step's summary, rendered ---- */
 
+/*
+ * GitHub's flavour: tables, strikethrough, autolinks, task lists.  Without
+ * CMARK_OPT_UNSAFE raw HTML is left out and links to javascript:,
+ * vbscript:, file: and most data: are dropped.  Caller frees.
+ */
+static char *
+web_markdown(const char *md)
+{
+	static const char *const exts[] = { "table", "strikethrough",
+	    "autolink", "tasklist" };
+	cmark_parser *p;
+	cmark_node *doc;
+	char *html;
+	size_t i;
+
+	cmark_gfm_core_extensions_ensure_registered();
+	p = cmark_parser_new(CMARK_OPT_DEFAULT);
+	for (i = 0; i < nitems(exts); i++) {
+		cmark_syntax_extension *e = cmark_find_syntax_extension(exts[i]);
+
+		if (e != NULL)
+			cmark_parser_attach_syntax_extension(p, e);
+	}
+	cmark_parser_feed(p, md, strlen(md));
+	doc = cmark_parser_finish(p);
+	html = cmark_render_html(doc, CMARK_OPT_DEFAULT,
+	    cmark_parser_get_syntax_extensions(p));
+	cmark_node_free(doc);
+	cmark_parser_free(p);
+	return html;
+}
+
 struct web_summary {
 	struct evhttp_request	*req;
 };
@@ -282,11 +315,7 @@ web_summary_cb(PGresult *res, const char *error, void *arg)
 		http_reply_error(w->req, 404, "no such step");
 	else {
 		md = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
-		/*
-		 * Without CMARK_OPT_UNSAFE raw HTML is left out and links to
-		 * javascript:, vbscript:, file: and most data: are dropped.
-		 */
-		html = cmark_markdown_to_html(md, strlen(md), CMARK_OPT_DEFAULT);
+		html = web_markdown(md);
 		b = evbuffer_new();
 		evbuffer_add(b, html, strlen(html));
 		free(html);

@@ -34,7 +34,8 @@
 	"      - run: |\n" \
 	"          echo '# Sum' >> \"$GITHUB_STEP_SUMMARY\"\n" \
 	"          echo '**bold** <script>alert(1)</script>' >> \"$GITHUB_STEP_SUMMARY\"\n" \
-	"          echo '[x](javascript:alert(1))' >> \"$GITHUB_STEP_SUMMARY\"\n"
+	"          echo '[x](javascript:alert(1))' >> \"$GITHUB_STEP_SUMMARY\"\n" \
+	"          printf '\\n| a | b |\\n|---|---|\\n| 1 | 2 |\\n' >> \"$GITHUB_STEP_SUMMARY\"\n"
 
 /* A completed run of WF in repo octo/web on main; returns `show --json`. */
 static json_t *
@@ -300,6 +301,8 @@ START_TEST(test_public_mode_pagination_job_and_log_ranges)
 	harness_expect_contains(h, r.body.data, "summary", "<h1>Sum</h1>");
 	harness_expect_contains(h, r.body.data, "summary",
 	    "<strong>bold</strong>");
+	harness_expect_contains(h, r.body.data, "summary (GFM table)",
+	    "<td>2</td>");
 	harness_assert(h, strstr(r.body.data, "<script") == NULL &&
 	    strstr(r.body.data, "javascript:") == NULL,
 	    "summary kept raw HTML or a javascript: link: %s", r.body.data);
