@@ -34,6 +34,23 @@ utf8_next(const char *s, size_t len, size_t *i)
 	return cp;
 }
 
+void
+utf8_scrub(const char *s, size_t len, struct buf *out)
+{
+	static const char replacement[] = "\xef\xbf\xbd";	/* U+FFFD */
+	size_t i = 0, start;
+
+	while (i < len) {
+		start = i;
+		if (utf8_next(s, len, &i) <= 0)
+			buf_add(out, replacement, 3);
+		else
+			buf_add(out, s + start, i - start);
+	}
+	buf_add(out, "", 1);
+	out->len--;
+}
+
 size_t
 utf8_encode(int32_t cp, char out[4])
 {

@@ -6,13 +6,16 @@
  * scalar value, nothing else (no overlong forms, no UTF-16 surrogates
  * U+D800..U+DFFF, nothing above U+10FFFF, no truncated sequence).
  *
- * Nothing here allocates, prints or keeps state.
+ * Nothing here prints or keeps state; only utf8_scrub() allocates (into
+ * the caller's buffer).
  */
 #ifndef KILN_UTF8_H
 #define KILN_UTF8_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util.h"
 
 /*
  * Decode the sequence at s[*i] (s holds len bytes).  Returns the code
@@ -21,6 +24,15 @@
  * *i must be below len.
  */
 int32_t	utf8_next(const char *s, size_t len, size_t *i);
+
+/*
+ * Append s[0..len) to out with every byte that does not start a
+ * well-formed sequence replaced by U+FFFD, as GitHub's runner decodes
+ * step output: text bound for PostgreSQL or JSON is never dropped for a
+ * bad byte.  NUL bytes become U+FFFD too.  Adds a terminating NUL (not
+ * counted in out->len).
+ */
+void	utf8_scrub(const char *s, size_t len, struct buf *out);
 
 /* UTF-8 of code point cp (a scalar value) into out; returns 1 to 4. */
 size_t	utf8_encode(int32_t cp, char out[4]);

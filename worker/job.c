@@ -45,6 +45,7 @@
 #include "stepexec.h"
 #include "support.h"
 #include "stream.h"
+#include "utf8.h"
 #include "util.h"
 #include "wfcmd.h"
 #include "worker.h"
@@ -174,6 +175,34 @@ job_sink_cb(const char *data, size_t len, void *arg)
 	if (out.len > 0)
 		stream_write(jr->stream, out.data, out.len);
 	buf_free(&out);
+}
+
+/*
+ * Step-written text (outputs, env, summaries, annotations) as valid UTF-8:
+ * a bad byte becomes U+FFFD, as on GitHub, instead of making jansson or
+ * PostgreSQL refuse the whole value.
+ */
+static json_t *
+job_json_text(const char *s)
+{
+	struct buf b = { 0 };
+	json_t *j;
+
+	utf8_scrub(s, strlen(s), &b);
+	j = json_stringn(b.data, b.len);
+	buf_free(&b);
+	return j;
+}
+
+static char *
+job_text(const char *s)
+{
+	struct buf b = { 0 };
+
+	if (s == NULL)
+		return NULL;
+	utf8_scrub(s, strlen(s), &b);
+	return b.data;
 }
 
 /* Poll the database at most once a second: lease and cancellation. */
@@ -489,7 +518,7 @@ job_apply_envfile(struct jobrun *jr, const char *dir, const char *leaf,
 			continue;
 		}
 		json_object_set_new(into, ef.pairs[i].name,
-		    json_string(ef.pairs[i].value));
+		    job_json_text(ef.pairs[i].value));
 	}
 	if (rc == -1)
 		job_logf(jr, "##[error]Unable to process file command '%s' "
@@ -532,13 +561,15 @@ job_apply_file_commands(struct jobrun *jr, const char *dir, size_t number,
 		    "was not stored\n");
 	else if (text != NULL && text[0] != '\0') {
 		char *masked = wfcmd_mask(jr->cmds, text);
-		const char *params[3] = { id, num, masked };
+		char *clean = job_text(masked);
+		const char *params[3] = { id, num, clean };
 
 		snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
 		snprintf(num, sizeof num, "%zu", number);
 		PQclear(worker_exec(jr->w, "UPDATE steps SET summary = $3 "
 		    "WHERE job_id = $1::bigint AND number = $2::int", 3,
 		    params, "storing the step summary"));
+		free(clean);
 		free(masked);
 	}
 	free(text);
@@ -564,7 +595,12 @@ job_apply_commands(struct jobrun *jr, size_t number, json_t *outputs)
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
 	snprintf(num, sizeof num, "%zu", number);
 	for (i = 0; i < wfcmd_nannotations(jr->cmds); i++) {
+		char *file, *title, *message;
+
 		a = wfcmd_annotation(jr->cmds, i);
+		file = job_text(a->file);
+		title = job_text(a->title);
+		message = job_text(a->message);
 		snprintf(line, sizeof line, "%d", a->line);
 		snprintf(eline, sizeof eline, "%d", a->end_line);
 		snprintf(col, sizeof col, "%d", a->col);
@@ -572,27 +608,30 @@ job_apply_commands(struct jobrun *jr, size_t number, json_t *outputs)
 		params[0] = id;
 		params[1] = num;
 		params[2] = levels[a->level];
-		params[3] = a->file;
+		params[3] = file;
 		params[4] = a->line > 0 ? line : NULL;
 		params[5] = a->end_line > 0 ? eline : NULL;
 		params[6] = a->col > 0 ? col : NULL;
 		params[7] = a->end_col > 0 ? ecol : NULL;
-		params[8] = a->title;
-		params[9] = a->message;
+		params[8] = title;
+		params[9] = message;
 		PQclear(worker_exec(jr->w, "INSERT INTO annotations (job_id, "
 		    "step_number, level, file, line, end_line, col, end_col, "
 		    "title, message) VALUES ($1::bigint, $2::int, $3, $4, $5::int, "
 		    "$6::int, $7::int, $8::int, $9, $10)", 10, params,
 		    "storing an annotation"));
+		free(file);
+		free(title);
+		free(message);
 	}
 	for (i = 0; i < wfcmd_nrecords(jr->cmds); i++) {
 		rec = wfcmd_record(jr->cmds, i);
 		if (rec->kind == WFCMD_REC_OUTPUT && rec->name != NULL)
 			json_object_set_new(outputs, rec->name,
-			    json_string(rec->value));
+			    job_json_text(rec->value));
 		else if (rec->kind == WFCMD_REC_ENV && rec->name != NULL)
 			json_object_set_new(jr->job_env, rec->name,
-			    json_string(rec->value));
+			    job_json_text(rec->value));
 	}
 	/* Command failures are already in the log (wfcmd wrote them). */
 	return wfcmd_failed(jr->cmds) ? 0 : 1;

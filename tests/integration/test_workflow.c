@@ -1629,6 +1629,63 @@ START_TEST(test_false_if_skips_job_no_worker_could_take)
 }
 END_TEST
 
+/*
+ * Invalid UTF-8 written by a step reaches outputs, annotations and the
+ * summary with U+FFFD in place of each bad byte, never dropped.
+ */
+START_TEST(test_invalid_utf8_is_replaced_not_dropped)
+{
+	struct harness *h = harness_up("invalid_utf8");
+	struct harness_repo *repo = harness_repo_new(h, "octo/utf8");
+	json_t *run, *job, *ann;
+	char *sha, *log, *summary;
+	const char *msg;
+
+	harness_repo_write(repo, ".github/workflows/utf8.yml",
+	    "on: push\n"
+	    "jobs:\n"
+	    "  one:\n"
+	    "    runs-on: self-hosted\n"
+	    "    outputs:\n"
+	    "      val: ${{ steps.s.outputs.out }}\n"
+	    "    steps:\n"
+	    "      - id: s\n"
+	    "        run: |\n"
+	    "          printf 'out=bad\\377-tail\\n' >> \"$GITHUB_OUTPUT\"\n"
+	    "          printf '::warning title=T\\376::msg\\377-end\\n'\n"
+	    "          printf 'summary \\377 text\\n' >> \"$GITHUB_STEP_SUMMARY\"\n"
+	    "  two:\n"
+	    "    needs: one\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: echo \"GOT=${{ needs.one.outputs.val }}\"\n");
+	sha = harness_push(h, repo, "main", "utf8");
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	log = harness_job_log(h, run, "two");
+	harness_expect_contains(h, log, "log of two",
+	    "GOT=bad\xef\xbf\xbd-tail");
+	free(log);
+	job = harness_job(h, run, "one");
+	ann = json_array_get(json_object_get(job, "annotations"), 0);
+	msg = ann ? harness_str(ann, "message") : NULL;
+	harness_assert(h, msg != NULL && strcmp(msg, "msg\xef\xbf\xbd-end") == 0,
+	    "annotation: %s", harness_json_text(json_object_get(job,
+	    "annotations")));
+	harness_expect_str(h, ann, "annotation", "title", "T\xef\xbf\xbd");
+	summary = harness_sql(h, "SELECT summary FROM steps s JOIN jobs j ON "
+	    "j.id = s.job_id WHERE j.name = 'one'", NULL);
+	harness_assert(h, strstr(summary, "summary \xef\xbf\xbd text") != NULL,
+	    "summary: %s", summary);
+	free(summary);
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 /* ---- masking and annotations (reference 5.4, 5.5) ---- */
 
 START_TEST(test_add_mask_hides_value_and_error_command_annotates)
@@ -2272,6 +2329,7 @@ workflow_suite(void)
 	tcase_add_test(tc, test_job_concurrency_queues_and_replaces_pending);
 	tcase_add_test(tc, test_job_concurrency_cancel_in_progress_stops_running_job);
 	tcase_add_test(tc, test_cancelled_run_still_runs_always_jobs);
+	tcase_add_test(tc, test_invalid_utf8_is_replaced_not_dropped);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -198,6 +198,35 @@ START_TEST(test_lengths)
 }
 END_TEST
 
+/* Bad bytes become U+FFFD one for one; good text passes unchanged. */
+START_TEST(test_scrub)
+{
+	static const struct { const char *in; size_t len; const char *out; }
+	    v[] = {
+		{ "plain", 5, "plain" },
+		{ "caf\xc3\xa9", 5, "caf\xc3\xa9" },
+		{ "a\xff" "b", 3, "a\xef\xbf\xbd" "b" },
+		{ "\xed\xa0\x80", 3,		/* a surrogate: 3 bad bytes */
+		    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd" }, /* overlong */
+		{ "x\xe2\x82", 3, "x\xef\xbf\xbd\xef\xbf\xbd" }, /* cut */
+		{ "a\0b", 3, "a\xef\xbf\xbd" "b" },
+		{ "\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		struct buf b = { 0 };
+
+		utf8_scrub(v[i].in, v[i].len, &b);
+		ck_assert_uint_eq(b.len, strlen(v[i].out));
+		ck_assert_mem_eq(b.data, v[i].out, b.len);
+		ck_assert_int_eq(b.data[b.len], '\0');
+		buf_free(&b);
+	}
+}
+END_TEST
+
 static Suite *
 utf8_suite(void)
 {
@@ -211,6 +240,7 @@ utf8_suite(void)
 	tcase_add_test(tc, test_upper_every_code_point);
 	tcase_add_test(tc, test_equality_every_code_point);
 	tcase_add_test(tc, test_lengths);
+	tcase_add_test(tc, test_scrub);
 	suite_add_tcase(s, tc);
 	return s;
 }
