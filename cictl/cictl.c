@@ -68,8 +68,9 @@ static const struct cmd_entry cictl_table[] = {
 	    cmd_ops_queue },
 	{ "runs", NULL, "", 0, 0,
 	    { { "repo", "OWNER/NAME", 0, 0 }, { "limit", "N", 0, 0 },
-	      { "json", NULL, 0, 0 } }, 0,
-	    "List workflow runs, newest first (default limit 50, max 1000).",
+	      { "json", NULL, 0, 0 }, { "before", "RUN_ID", 0, 0 } }, 0,
+	    "List workflow runs, newest first (default limit 50, max 1000); "
+	    "--before RUN_ID: the page of runs older than RUN_ID.",
 	    cmd_runs_list },
 	{ "show", NULL, "RUN_ID", 1, 1,
 	    { { "json", NULL, 0, 0 } }, 0,

@@ -50,7 +50,9 @@ cmd_runs_list(struct cictl_ctx *ctx, const struct cmd_args *args)
 	static const char *const head[RUNS_NCOLS] = { "ID", "STATUS",
 	    "CONCLUSION", "EVENT", "BRANCH", "SHA", "NAME", "PATH" };
 	const char *repo = args->flag[0], *limit = args->flag[1], *why;
+	const char *before = args->flag[3];
 	int json = args->flag[2] != NULL;
+	int64_t before_id = 0;
 	const char *row[RUNS_NCOLS];
 	struct buf path = { 0 };
 	char q[300], idbuf[32], sha[16];
@@ -67,13 +69,19 @@ cmd_runs_list(struct cictl_ctx *ctx, const struct cmd_args *args)
 		return cictl_usage_error(ctx, args->entry, "bad --limit '%s': %s",
 		    output_safe(limit, 32, q, sizeof q), why);
 
-	/* Both values are validated to URL-safe characters: no escaping. */
-	buf_add_str(&path, "/api/v1/runs");
+	if (before != NULL && cictl_parse_id(before, &before_id, &why) == -1)
+		return cictl_usage_error(ctx, args->entry, "bad --before '%s': "
+		    "%s", output_safe(before, 32, q, sizeof q), why);
+
+	/* The values are validated to URL-safe characters: no escaping. */
+	buf_add_str(&path, "/api/v1/runs?");
 	if (repo != NULL)
-		buf_printf(&path, "?repo=%s", repo);
+		buf_printf(&path, "repo=%s&", repo);
 	if (limit != NULL)
-		buf_printf(&path, "%climit=%lld", repo != NULL ? '&' : '?',
-		    (long long)n);
+		buf_printf(&path, "limit=%lld&", (long long)n);
+	if (before != NULL)
+		buf_printf(&path, "before=%lld&", (long long)before_id);
+	path.data[--path.len] = '\0';	/* the last '&' or the bare '?' */
 
 	done = client_list(ctx, path.data, json, "no runs", &list, &rc);
 	buf_free(&path);
@@ -94,6 +102,14 @@ cmd_runs_list(struct cictl_ctx *ctx, const struct cmd_args *args)
 	}
 	table_print(&t, ctx->out, NULL);
 	table_free(&t);
+	/* A full page may have more behind it: say how to get it. */
+	if ((int64_t)json_array_size(list) == (limit != NULL ? n : 50)) {
+		r = json_array_get(list, json_array_size(list) - 1);
+		fprintf(ctx->err, "more: cictl runs --before %s%s%s%s%s\n",
+		    output_jint(r, "id", idbuf, sizeof idbuf),
+		    repo ? " --repo " : "", repo ? repo : "",
+		    limit ? " --limit " : "", limit ? limit : "");
+	}
 	json_decref(list);
 	return CICTL_OK;
 }

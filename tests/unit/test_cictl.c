@@ -474,7 +474,7 @@ START_TEST(test_usage_generated)
 	buf_clear(&b);
 	cictl_usage_line(entry("runs"), &b);
 	ck_assert_str_eq(b.data, "runs [--repo OWNER/NAME] [--limit N] "
-	    "[--json]");
+	    "[--json] [--before RUN_ID]");
 	buf_clear(&b);
 	cictl_usage_line(entry("logs"), &b);
 	ck_assert_str_eq(b.data, "logs JOB_ID [--follow] [-f]");
@@ -801,6 +801,39 @@ START_TEST(test_runs_json_unchanged)
 	ck_assert_uint_eq(r.outlen, strlen(answer));
 	ck_assert_str_eq(r.out, answer);
 	fake_free(&f);
+	result_free(&r);
+}
+END_TEST
+
+/* --before pages back; a full page says how to get the next one. */
+START_TEST(test_runs_before_pages)
+{
+	static const char answer[] =
+	    "[{\"id\":9,\"name\":\"CI\",\"path\":\"a.yml\","
+	    "\"event\":\"push\",\"status\":\"completed\","
+	    "\"conclusion\":\"success\",\"head_sha\":\"0123456789\","
+	    "\"head_branch\":\"main\"},"
+	    "{\"id\":8,\"name\":\"CI\",\"path\":\"a.yml\","
+	    "\"event\":\"push\",\"status\":\"completed\","
+	    "\"conclusion\":\"success\",\"head_sha\":\"0123456789\","
+	    "\"head_branch\":\"main\"}]";
+	struct result r;
+	struct fake f;
+
+	fake_start(&f, 200, "application/json", answer, strlen(answer));
+	run(&r, NULL, "--socket", f.sock, "runs", "--limit", "2", "--before",
+	    "10", NULL);
+	fake_stop(&f);
+	ck_assert_msg(r.rc == 0, "rc %d: %s", r.rc, r.err);
+	ck_assert_str_eq(f.target, "/api/v1/runs?limit=2&before=10");
+	ck_assert_msg(strstr(r.err, "more: cictl runs --before 8 --limit 2")
+	    != NULL, "stderr: %s", r.err);
+	fake_free(&f);
+	result_free(&r);
+
+	run(&r, NULL, "--socket", "/nonexistent", "runs", "--before", "x",
+	    NULL);
+	ck_assert_int_eq(r.rc, 2);
 	result_free(&r);
 }
 END_TEST
@@ -1211,6 +1244,7 @@ cictl_suite(void)
 	tcase_add_test(tc, test_repo_add_refuses_before_sending);
 	tcase_add_test(tc, test_runs_json_unchanged);
 	tcase_add_test(tc, test_runs_table);
+	tcase_add_test(tc, test_runs_before_pages);
 	tcase_add_test(tc, test_runs_table_wide_names);
 	tcase_add_test(tc, test_show_tree);
 	tcase_add_test(tc, test_show_json_unchanged);
