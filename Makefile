@@ -51,7 +51,7 @@ ITEST_BIN  := $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
 LIBKILN := $(B)/libkiln.a
 BINS := $(B)/bin/kilnd $(B)/bin/kiln-worker $(B)/bin/cictl
 
-.PHONY: all check check-unit check-integration check-asan check-browser check-man install clean \
+.PHONY: all check check-unit check-integration check-asan check-browser check-man check-completion install clean \
 	distclean
 # Objects of chained pattern rules are not throw-away intermediates.
 .SECONDARY:
@@ -110,7 +110,10 @@ $(B)/itests/%: $(B)/obj/tests/integration/%.o $(THELP_OBJ) $(LIBKILN)
 # folder from KILN_CONFORMANCE_DIR and say loudly when it is absent.
 CONFORMANCE_DIR ?= $(wildcard $(CURDIR)/../shared/conformance/github-expressions)
 
-check: check-unit check-integration check-man
+check: check-unit check-integration check-man check-completion
+
+check-completion: $(B)/bin/cictl
+	tests/completion.sh $(B)/bin
 
 # Man pages.  kiln.conf(5)'s key list is made from kilnd --help-config, so
 # it documents every key kilnd knows.
@@ -181,6 +184,9 @@ install: $(BINS) $(B)/man/kiln.conf.5
 	$(INSTALL) -m 644 man/cictl.1 $(DESTDIR)$(mandir)/man1/cictl.1
 	$(INSTALL) -m 644 $(B)/man/kiln.conf.5 $(DESTDIR)$(mandir)/man5/kiln.conf.5
 	$(INSTALL) -m 644 man/kilnd.8 man/kiln-worker.8 $(DESTDIR)$(mandir)/man8/
+	$(INSTALL) -d $(DESTDIR)$(datarootdir)/bash-completion/completions
+	$(INSTALL) -m 644 contrib/bash-completion/cictl \
+		$(DESTDIR)$(datarootdir)/bash-completion/completions/cictl
 	sed -e 's|/usr/local/sbin|$(sbindir)|g' -e 's|/usr/local/etc|$(sysconfdir)|g' \
 		-e 's|/usr/local/share/doc|$(datarootdir)/doc|g' \
 		contrib/systemd/kilnd.service > $(DESTDIR)$(unitdir)/kilnd.service

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The bash completion of cictl offers the commands of the table cictl
+# itself prints: families, their verbs, and a command's flags.
+# Usage: completion.sh BINDIR
+set -euo pipefail
+PATH=$1:$PATH
+. "$(dirname "$0")/../contrib/bash-completion/cictl"
+fail=0
+expect() {	# expect "WORDS..." "wanted reply"
+	local words=($1)
+	COMP_WORDS=("${words[@]}")
+	[[ $1 == *" " ]] && COMP_WORDS+=("")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMPREPLY=()
+	_cictl
+	if [ "${COMPREPLY[*]}" != "$2" ]; then
+		echo "completion of '$1': got '${COMPREPLY[*]}', want '$2'" >&2
+		fail=1
+	fi
+}
+expect "cictl sta" "status"
+expect "cictl secret " "list rm set"
+expect "cictl runs --" "--before --json --limit --repo"
+expect "cictl -c x.conf tok" "token"
+expect "cictl token " "create list revoke"
+[ $fail = 0 ] && echo "completion: ok"
+exit $fail
