@@ -66,6 +66,13 @@ static const struct cmd_entry cictl_table[] = {
 	    "Jobs waiting to run, oldest first, with how long and why "
 	    "(needs, concurrency, no worker with their labels, no free worker).",
 	    cmd_ops_queue },
+	{ "triggers", NULL, "", 0, 0,
+	    { { "repo", "OWNER/NAME", 0, 0 }, { "limit", "N", 0, 0 },
+	      { "json", NULL, 0, 0 } }, 0,
+	    "Events kiln took in (webhooks, schedules, dispatches), newest "
+	    "first: planned or not, how many runs each made, and why none "
+	    "when none (an unknown commit, say).",
+	    cmd_ops_triggers },
 	{ "runs", NULL, "", 0, 0,
 	    { { "repo", "OWNER/NAME", 0, 0 }, { "limit", "N", 0, 0 },
 	      { "json", NULL, 0, 0 }, { "before", "RUN_ID", 0, 0 } }, 0,

@@ -199,6 +199,7 @@ int	 cmd_workflow_plan(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_ops_status(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_ops_workers(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_ops_queue(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_ops_triggers(struct cictl_ctx *, const struct cmd_args *);
 
 /*
  * cmd_repo.c: read a webhook secret from path ("-": from in), strip one

@@ -1,6 +1,7 @@
 /*
- * cmd_ops: "cictl status", "cictl workers", "cictl queue" -- how the daemon
- * is doing, what each worker runs and why each queued job waits.  With
+ * cmd_ops: "cictl status", "cictl workers", "cictl queue", "cictl
+ * triggers" -- how the daemon is doing, what each worker runs, why each
+ * queued job waits, and what became of each event taken in.  With
  * --json each prints kilnd's answer unchanged.
  */
 #include <stdio.h>
@@ -168,6 +169,68 @@ cmd_ops_queue(struct cictl_ctx *ctx, const struct cmd_args *args)
 		    "waiting_seconds", wait, sizeof wait));
 		row[5] = secs;
 		row[6] = output_jstr(q, "why");
+		table_add(&t, row);
+	}
+	table_print(&t, ctx->out, NULL);
+	table_free(&t);
+	json_decref(list);
+	return CICTL_OK;
+}
+
+int
+cmd_ops_triggers(struct cictl_ctx *ctx, const struct cmd_args *args)
+{
+	static const char *const head[] = { "EVENT", "REPOSITORY", "KIND",
+	    "REF", "SHA", "STATUS", "RUNS", "WHY NOTHING RAN" };
+	const char *repo = args->flag[0], *limit = args->flag[1], *why;
+	const char *row[8];
+	char id[32], runs[32], sha[16], q[300];
+	struct buf path = { 0 };
+	struct table t;
+	json_t *list, *e;
+	int64_t n;
+	size_t i;
+	int done, rc;
+
+	if (repo != NULL && cictl_valid_repo(repo, &why) == -1)
+		return cictl_usage_error(ctx, args->entry, "bad --repo '%s': %s",
+		    output_safe(repo, 64, q, sizeof q), why);
+	if (limit != NULL && cictl_parse_limit(limit, &n, &why) == -1)
+		return cictl_usage_error(ctx, args->entry, "bad --limit '%s': %s",
+		    output_safe(limit, 32, q, sizeof q), why);
+	buf_add_str(&path, "/api/v1/triggers?");
+	if (repo != NULL)
+		buf_printf(&path, "repo=%s&", repo);
+	if (limit != NULL)
+		buf_printf(&path, "limit=%lld&", (long long)n);
+	path.data[--path.len] = '\0';
+	done = client_list(ctx, path.data, args->flag[2] != NULL,
+	    "no events yet", &list, &rc);
+	buf_free(&path);
+	if (done)
+		return rc;
+	table_init(&t, 8, 100);
+	table_add(&t, head);
+	json_array_foreach(list, i, e) {
+		const char *s = output_jstr(e, "sha");
+		int nruns = (int)json_integer_value(json_object_get(e, "runs"));
+
+		snprintf(sha, sizeof sha, "%.7s", s != NULL ? s : "-");
+		row[0] = output_jint(e, "id", id, sizeof id);
+		row[1] = output_jstr(e, "repository");
+		row[2] = output_jstr(e, "event");
+		row[3] = output_jstr(e, "ref");
+		row[4] = sha;
+		row[5] = output_jstr(e, "status");
+		row[6] = output_jint(e, "runs", runs, sizeof runs);
+		/* The reason only matters when nothing ran. */
+		row[7] = nruns == 0 ? output_jstr(e, "error") : NULL;
+		if (nruns == 0 && row[7] == NULL) {
+			const char *st = output_jstr(e, "status");
+
+			row[7] = st != NULL && strcmp(st, "completed") == 0 ?
+			    "no workflow was triggered" : "not planned yet";
+		}
 		table_add(&t, row);
 	}
 	table_print(&t, ctx->out, NULL);

@@ -495,6 +495,55 @@ api_runs_link(const char *path, struct evkeyvalq *q)
  * scan whatever the history's length.  status matches a status or a
  * conclusion (failure, success ...).
  */
+/*
+ * GET /api/v1/triggers[?repo=R&limit=N]: every event kiln took in (webhook,
+ * schedule, dispatch), newest first, with whether it has been planned, how
+ * many runs it made and, when it made none, the planner's reason (an
+ * unknown commit, an unreadable workflow directory, a refused dispatch).
+ */
+void
+api_triggers(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = evhttp_uri_get_query(uri), *errstr, *repo, *lim;
+	const char *params[2];
+	struct evkeyvalq q;
+	char limit[32];
+	int64_t n = 50;
+
+	TAILQ_INIT(&q);
+	if (query != NULL && evhttp_parse_query_str(query, &q) == -1) {
+		http_reply_error(req, 400, "malformed query string");
+		return;
+	}
+	repo = evhttp_find_header(&q, "repo");
+	lim = evhttp_find_header(&q, "limit");
+	if (lim != NULL && parse_int64(lim, 1, 1000, &n, &errstr) == -1) {
+		http_reply_error(req, 400, "limit \"%.32s\": %s (1 to 1000)",
+		    lim, errstr);
+		goto out;
+	}
+	if (repo != NULL && !api_valid_repo_name(repo)) {
+		http_reply_error(req, 400, "repo: not owner/name");
+		goto out;
+	}
+	snprintf(limit, sizeof limit, "%lld", (long long)n);
+	params[0] = repo;
+	params[1] = limit;
+	api_query(k, req, 200,
+	    "SELECT coalesce(json_agg(x ORDER BY x.id DESC), '[]') FROM ("
+	    "SELECT e.id, e.delivery_id AS delivery, p.full_name AS repository, "
+	    "e.event, e.ref, e.sha, e.status, e.attempts, e.created_at, "
+	    "e.completed_at, (SELECT count(*) FROM runs r "
+	    "WHERE r.event_id = e.id) AS runs, e.error "
+	    "FROM events e JOIN repositories p ON p.id = e.repository_id "
+	    "WHERE $1::text IS NULL OR p.full_name = $1 "
+	    "ORDER BY e.id DESC LIMIT $2::int) x", 2, params);
+out:
+	evhttp_clear_headers(&q);
+}
+
 void
 api_runs_list(struct kilnd *k, struct evhttp_request *req,
     const char *const *args, int nargs)

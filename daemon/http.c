@@ -35,6 +35,7 @@ static const struct http_route http_routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/status", HTTP_ADMIN, api_status },
 	{ EVHTTP_REQ_GET, "/api/v1/workers", HTTP_ADMIN, api_workers },
 	{ EVHTTP_REQ_GET, "/api/v1/queue", HTTP_ADMIN, api_queue },
+	{ EVHTTP_REQ_GET, "/api/v1/triggers", HTTP_ADMIN, api_triggers },
 	{ EVHTTP_REQ_GET, "/api/v1/repos", HTTP_ADMIN | HTTP_WEB,
 	    api_repos_list },
 	{ EVHTTP_REQ_POST, "/api/v1/repos", HTTP_ADMIN, api_repos_add },

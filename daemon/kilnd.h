@@ -170,6 +170,9 @@ void	kilnd_check_exit(struct kilnd *);
 /* api.c */
 void	api_healthz(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
+/* GET /api/v1/triggers: events taken in, planned or not, and why. */
+void	api_triggers(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
 /* GET /api/v1/status, /workers, /queue (admin socket): for cictl. */
 void	api_status(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);

@@ -363,6 +363,80 @@ START_TEST(test_cictl_logs_follow)
 }
 END_TEST
 
+struct fake_sha {
+	const char	*sha;
+	json_t		*event;		/* the trigger, once completed */
+};
+
+static int
+trigger_done_cb(struct harness *h, void *arg)
+{
+	struct fake_sha *f = arg;
+	json_t *list = harness_cictl_json(h, "triggers", "--json", NULL), *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) {
+		const char *sha = harness_str(e, "sha");
+		const char *st = harness_str(e, "status");
+
+		if (sha && strcmp(sha, f->sha) == 0 && st &&
+		    strcmp(st, "completed") == 0) {
+			f->event = json_incref(e);
+			break;
+		}
+	}
+	json_decref(list);
+	return f->event != NULL;
+}
+
+/* A push naming a commit the repository lacks: cictl says why nothing ran. */
+START_TEST(test_unknown_commit_says_why)
+{
+	struct harness *h = harness_up("unknown_commit");
+	struct harness_repo *repo = harness_repo_new(h, "octo/ghost");
+	struct harness_resp r;
+	struct fake_sha f = { "0123456789abcdef0123456789abcdef01234567", NULL };
+	struct buf out = { 0 }, err = { 0 };
+	char *sha, *body, *sig, *guid;
+	json_t *ev;
+	int rc;
+
+	harness_repo_write(repo, ".github/workflows/w.yml", workflow);
+	sha = harness_push(h, repo, "main", "real");
+	ev = harness_push_event(repo, "refs/heads/main", sha, f.sha, "ghost");
+	body = harness_json_text(ev);
+	sig = harness_sign(repo->secret, body, strlen(body));
+	guid = harness_guid();
+	harness_webhook(h, "push", guid, sig, body, strlen(body), &r);
+	harness_assert(h, r.status == 202, "ghost push answered %ld",
+	    r.status);
+	harness_resp_free(&r);
+	harness_assert(h, harness_wait_for(h, 60000, trigger_done_cb, &f),
+	    "the ghost push was never planned");
+	harness_assert(h, json_integer_value(json_object_get(f.event, "runs"))
+	    == 0, "runs for an unknown commit: %s", harness_json_text(f.event));
+	harness_assert(h, harness_str(f.event, "error") != NULL &&
+	    strstr(harness_str(f.event, "error"), "unknown revision") &&
+	    strstr(harness_str(f.event, "error"), f.sha),
+	    "why: %s", harness_json_text(f.event));
+	rc = harness_cictl(h, &out, &err, "triggers", NULL);
+	buf_add(&out, "", 1);
+	harness_assert(h, rc == 0 && strstr(out.data, "unknown revision"),
+	    "cictl triggers:\n%s", out.data);
+	buf_free(&out);
+	buf_free(&err);
+	json_decref(f.event);
+	json_decref(ev);
+	free(guid);
+	free(sig);
+	free(body);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -373,6 +447,7 @@ metrics_suite(void)
 	tcase_add_test(tc, test_metrics_parse_and_move);
 	tcase_add_test(tc, test_cictl_status_workers_queue);
 	tcase_add_test(tc, test_cictl_logs_follow);
+	tcase_add_test(tc, test_unknown_commit_says_why);
 	suite_add_tcase(s, tc);
 	return s;
 }
