@@ -24,7 +24,7 @@ echo "== baseline: GET /healthz (${secs}s, $conns connections)"
 wrk -t2 -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/healthz" | grep -E 'Requests/sec|Latency|Non-2xx'
 echo "== signed push webhooks accepted (${secs}s, $conns connections)"
 wrk -t2 -c"$conns" -d"${secs}s" -s bench/webhook.lua "http://127.0.0.1:$port/hooks/github" | grep -E 'Requests/sec|Latency|Non-2xx'
-n=$(psql "host=$d/state/pg/run dbname=kiln user=kiln" -Atc "select count(*) from events")
+n=$(psql "host=$d/state/pg/run dbname=kiln user=kiln" -Atc "select count(*) from events where event <> 'kiln:schedules'")
 echo "events stored (each one committed before its 202): $n"
 
 # --- latency: signed webhook -> first step running, with two workers ---

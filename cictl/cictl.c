@@ -42,10 +42,12 @@ static int	cmd_help(struct cictl_ctx *, const struct cmd_args *);
  */
 static const struct cmd_entry cictl_table[] = {
 	{ "repo add", NULL, "OWNER/NAME", 1, 1,
-	    { { "url", "CLONE_URL", 1, 0 }, { "secret-file", "PATH", 1, 0 } },
+	    { { "url", "CLONE_URL", 1, 0 }, { "secret-file", "PATH", 1, 0 },
+	      { "default-branch", "BRANCH", 0, 0 } },
 	    0,
-	    "Add a repository, or update its URL and webhook secret "
-	    "(PATH - : stdin).",
+	    "Add a repository, or update its URL, webhook secret (PATH - : "
+	    "stdin) and default branch (default main); its schedules are "
+	    "read from the default branch at once.",
 	    cmd_repo_add },
 	{ "repo list", "repo ls", "", 0, 0,
 	    { { "json", NULL, 0, 0 } }, 0,

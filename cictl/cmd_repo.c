@@ -95,7 +95,7 @@ int
 cmd_repo_add(struct cictl_ctx *ctx, const struct cmd_args *args)
 {
 	const char *name = args->argv[0], *url = args->flag[0];
-	const char *secret_file = args->flag[1], *why;
+	const char *secret_file = args->flag[1], *branch = args->flag[2], *why;
 	json_t *req = NULL, *jsecret = NULL, *resp = NULL, *id;
 	char err[1024], q[300], *secret = NULL, *body = NULL;
 	size_t secret_len = 0;
@@ -107,6 +107,11 @@ cmd_repo_add(struct cictl_ctx *ctx, const struct cmd_args *args)
 		    "'%s': %s", output_safe(name, 64, q, sizeof q), why);
 	if (cictl_valid_url(url, &why) == -1)
 		return cictl_usage_error(ctx, args->entry, "bad --url: %s", why);
+	/* A branch name as git allows one, roughly: no blanks or controls. */
+	if (branch != NULL && (branch[0] == '\0' || strlen(branch) > 255 ||
+	    branch[strcspn(branch, " \t\r\n~^:?*[\\")] != '\0'))
+		return cictl_usage_error(ctx, args->entry, "bad --default-branch "
+		    "'%s'", output_safe(branch, 64, q, sizeof q));
 
 	if ((secret = cmd_repo_read_secret(secret_file, ctx->in, &secret_len,
 	    err, sizeof err)) == NULL)
@@ -122,6 +127,8 @@ cmd_repo_add(struct cictl_ctx *ctx, const struct cmd_args *args)
 		goto out;
 	}
 	json_object_set(req, "secret", jsecret);
+	if (branch != NULL)
+		json_object_set_new(req, "default_branch", json_string(branch));
 	body = json_dumps(req, JSON_COMPACT);
 	if (body == NULL) {
 		rc = cictl_error(ctx, "cannot encode the request");

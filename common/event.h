@@ -59,6 +59,14 @@ struct event_kind {
 	enum event_ref_rule	 ref_rule;
 };
 
+/*
+ * kilnd's own event asking a worker to record a repository's schedules
+ * from its default branch without planning runs (repo add, a new default
+ * branch).  The colon keeps it apart from every GitHub event name and
+ * from every `on:` key.
+ */
+#define EVENT_SCHEDULES_SYNC	"kiln:schedules"
+
 /* The kind named name, or NULL when GitHub has no such event. */
 const struct event_kind *event_kind_find(const char *name);
 

@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "db.h"
+#include "event.h"
 #include "kilnd.h"
 #include "log.h"
 #include "util.h"
@@ -413,15 +414,28 @@ api_repos_add(struct kilnd *k, struct evhttp_request *req,
 		params[2] = secret;
 		params[3] = branch && branch[0] ? branch : NULL;
 		a = api_req_new(k, req, 200);
+		/*
+		 * With the repository, a request to record its schedules
+		 * from the default branch (new, or perhaps changed): they
+		 * fire without waiting for a push.
+		 */
 		if (db_query(k->db,
-		    "INSERT INTO repositories (full_name, clone_url, secret, "
-		    "default_branch) VALUES ($1, $2, $3, coalesce($4, 'main')) "
+		    "WITH r AS (INSERT INTO repositories (full_name, clone_url, "
+		    "secret, default_branch) VALUES ($1, $2, $3, "
+		    "coalesce($4, 'main')) "
 		    "ON CONFLICT (full_name) DO UPDATE SET clone_url = $2, "
 		    "secret = $3, default_branch = coalesce($4, "
 		    "repositories.default_branch) "
-		    "RETURNING json_build_object('id', id, 'full_name', "
+		    "RETURNING id, json_build_object('id', id, 'full_name', "
 		    "full_name, 'clone_url', clone_url, 'default_branch', "
-		    "default_branch, 'created_at', created_at), (xmax = 0)",
+		    "default_branch, 'created_at', created_at) AS j, "
+		    "(xmax = 0) AS created, default_branch), "
+		    "e AS (INSERT INTO events (repository_id, event, ref, "
+		    "payload) SELECT id, '" EVENT_SCHEDULES_SYNC "', "
+		    "'refs/heads/' || default_branch, '{}'::jsonb FROM r "
+		    "RETURNING id), "
+		    "n AS (SELECT pg_notify('kiln_work', 'event') FROM e) "
+		    "SELECT r.j, r.created FROM r, (SELECT count(*) FROM n) c",
 		    4, params, api_repo_add_cb, a) == -1) {
 			http_reply_error(req, 503, "database queue is full");
 			free(a);

@@ -53,6 +53,8 @@ struct plan {
 	char				*target_error;	/* why it made no run */
 	/* A push to the default branch: its cron lines, [{path, cron}]. */
 	json_t				*schedules;
+	/* EVENT_SCHEDULES_SYNC: record the cron lines, plan no run. */
+	int				 sync_only;
 };
 
 static const char *
@@ -332,6 +334,25 @@ plan_workflow(struct plan *p, const struct mirror_file *f)
 	int64_t run_id, run_number;
 	int rc = 0;
 
+	/*
+	 * A schedules sync (repo add, a new default branch) reads every
+	 * valid workflow's cron lines and plans nothing: an invalid file
+	 * shows up as a failed run at the branch's next push, not here.
+	 */
+	if (p->sync_only) {
+		wf = f->data != NULL ? workflow_parse(f->path, f->data, f->len,
+		    &errs) : NULL;
+		if (wf != NULL && errs.n == 0)
+			for (size_t i = 0; i < wf->on.nschedules; i++)
+				if (wf->on.schedules[i].cron != NULL)
+					json_array_append_new(p->schedules,
+					    json_pack("{s:s, s:s}", "path",
+					    f->path, "cron",
+					    wf->on.schedules[i].cron));
+		wf_errors_free(&errs);
+		workflow_free(wf);
+		return 0;
+	}
 	/* Events made for one file plan only that file. */
 	if (p->ev.workflow != NULL) {
 		if (!trigger_same_file(f->path, p->ev.workflow))
@@ -631,10 +652,17 @@ plan_event(struct worker *w, struct claimed_event *ev)
 		goto out;
 	}
 	plan_settle_ref(w, ev, p.payload);
+	p.sync_only = strcmp(ev->event, EVENT_SCHEDULES_SYNC) == 0;
+	/* A sync reads the default branch's tip, as a schedule does. */
 	if (ev->sha == NULL && plan_resolve_ref(w, ev,
-	    event_kind_find(ev->event), p.mirror, err, sizeof err) == -1) {
+	    event_kind_find(p.sync_only ? "schedule" : ev->event), p.mirror,
+	    err, sizeof err) == -1) {
 		log_info("event %lld: %s", (long long)ev->id, err);
-		plan_retry_event(w, ev->id, err);
+		/* An empty repository: its first push records them. */
+		if (p.sync_only)
+			plan_finish_event(w, ev->id, err);
+		else
+			plan_retry_event(w, ev->id, err);
 		goto out;
 	}
 	plan_read_event(&p);
@@ -647,10 +675,11 @@ plan_event(struct worker *w, struct claimed_event *ev)
 	}
 
 	/* The default branch's workflows say what the schedules are. */
-	if (p.ev.kind != NULL && p.ev.kind->filter == EVENT_FILTER_PUSH &&
+	if (p.sync_only || (p.ev.kind != NULL &&
+	    p.ev.kind->filter == EVENT_FILTER_PUSH &&
 	    ev->ref != NULL && ev->default_branch != NULL &&
 	    str_has_prefix(ev->ref, "refs/heads/") &&
-	    strcmp(ev->ref + 11, ev->default_branch) == 0)
+	    strcmp(ev->ref + 11, ev->default_branch) == 0))
 		p.schedules = json_array();
 	if ((res = worker_exec(w, "BEGIN", 0, NULL, "BEGIN")) == NULL)
 		goto out;

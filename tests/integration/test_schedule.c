@@ -283,6 +283,54 @@ START_TEST(test_catch_up_none_skips_missed_slots)
 }
 END_TEST
 
+/*
+ * Schedules are read when the repository is added and when its default
+ * branch changes, not only at the next push: a repository whose history
+ * already holds a nightly workflow fires at 02:00 with no push at all.
+ */
+START_TEST(test_schedules_recorded_on_repo_add_and_branch_change)
+{
+	struct harness *h = clock_up("schedule_repo_add", H(1, 58));
+	struct harness_repo *repo = harness_repo_new_unregistered(h,
+	    "octo/added");
+	struct buf out = { 0 }, err = { 0 };
+	int rc;
+
+	harness_repo_write(repo, ".github/workflows/nightly.yml", nightly);
+	free(harness_repo_commit_push(repo, "main", "nightly", NULL));
+	/* Another branch, with another schedule, for the branch change. */
+	harness_git(h, repo->work, "checkout", "-q", "-b", "release", NULL);
+	harness_repo_write(repo, ".github/workflows/two.yml", twolines);
+	free(harness_repo_commit_push(repo, "release", "two", NULL));
+
+	rc = harness_cictl(h, &out, &err, "repo", "add", repo->full_name,
+	    "--url", repo->clone_url, "--secret-file", repo->secret_file, NULL);
+	harness_assert(h, rc == 0, "repo add: %d", rc);
+	wait_count(h, "SELECT count(*) FROM schedules WHERE since IS NOT NULL",
+	    1, "schedules of main recorded at repo add");
+	set_clock(h, H(2, 0));
+	wait_count(h, FIRED("nightly.yml"), 1, "nightly fired without a push");
+
+	/* The default branch becomes release: its two lines replace main's. */
+	buf_clear(&out);
+	buf_clear(&err);
+	rc = harness_cictl(h, &out, &err, "repo", "add", repo->full_name,
+	    "--url", repo->clone_url, "--secret-file", repo->secret_file,
+	    "--default-branch", "release", NULL);
+	harness_assert(h, rc == 0, "repo add --default-branch: %d", rc);
+	wait_count(h, "SELECT count(*) FROM schedules WHERE workflow_path = "
+	    "'.github/workflows/two.yml'", 2, "release's schedules recorded");
+	wait_count(h, "SELECT count(*) FROM schedules WHERE workflow_path = "
+	    "'.github/workflows/nightly.yml'", 1, "release has nightly too");
+
+	buf_free(&out);
+	buf_free(&err);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 schedule_suite(void)
 {
@@ -294,6 +342,7 @@ schedule_suite(void)
 	    test_schedule_fires_once_late_after_restart_and_follows_edits);
 	tcase_add_test(tc, test_two_kilnds_on_one_database_fire_a_slot_once);
 	tcase_add_test(tc, test_catch_up_none_skips_missed_slots);
+	tcase_add_test(tc, test_schedules_recorded_on_repo_add_and_branch_change);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -470,7 +470,7 @@ START_TEST(test_usage_generated)
 
 	cictl_usage_line(entry("repo add"), &b);
 	ck_assert_str_eq(b.data, "repo add OWNER/NAME --url CLONE_URL "
-	    "--secret-file PATH");
+	    "--secret-file PATH [--default-branch BRANCH]");
 	buf_clear(&b);
 	cictl_usage_line(entry("runs"), &b);
 	ck_assert_str_eq(b.data, "runs [--repo OWNER/NAME] [--limit N] "
