@@ -39,6 +39,12 @@ kiln_deps=(
 kiln_install_deps() {
 	local missing=() p
 	for p in "${kiln_deps[@]}"; do
+		# Node.js from another repository (NodeSource) ships its own npm
+		# and conflicts with Debian's npm: a working command is enough.
+		case "$p" in
+		nodejs) command -v node >/dev/null && continue ;;
+		npm) command -v npm >/dev/null && continue ;;
+		esac
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		    grep -q 'install ok installed' || missing+=("$p")
 	done
