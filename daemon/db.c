@@ -6,6 +6,12 @@
  *        +------------- DB_BROKEN (retry timer) <------- error+
  *
  * Write interest is armed only while libpq has unsent output.
+ *
+ * While every connection has failed since it last worked, the pool is down:
+ * queued and new queries fail at once (from the loop, never inside
+ * db_query()) instead of waiting for a database that may never return, so
+ * a webhook gets its 503 and a shutdown is not held up.  Before the first
+ * connection attempt has an outcome, queries wait.
  */
 #include <sys/queue.h>
 
@@ -57,10 +63,28 @@ struct db {
 	int		 nconn;
 	struct db_queries queue;
 	int		 queued;
+	struct event	*fail_ev;	/* fails the queue while down */
+	char		 down_why[512];	/* the last connection error */
 };
 
 static void	db_conn_start(struct db_conn *);
 static void	db_dispatch(struct db *);
+
+/* Every connection failed since it last worked (see the top). */
+static int
+db_down(const struct db *db)
+{
+	int i;
+
+	for (i = 0; i < db->nconn; i++) {
+		const struct db_conn *c = &db->conns[i];
+
+		if (c->state == DB_IDLE || c->state == DB_BUSY ||
+		    c->retry_ms == 0)
+			return 0;
+	}
+	return 1;
+}
 
 static const char *
 db_state_name(enum db_state s)
@@ -154,8 +178,30 @@ db_conn_break(struct db_conn *c, const char *why)
 	tv.tv_sec = c->retry_ms / 1000;
 	tv.tv_usec = (c->retry_ms % 1000) * 1000;
 	evtimer_add(c->retry, &tv);
+	if (db_down(c->db)) {
+		snprintf(c->db->down_why, sizeof c->db->down_why, "%s", msg);
+		if (!TAILQ_EMPTY(&c->db->queue))
+			event_active(c->db->fail_ev, EV_TIMEOUT, 0);
+	}
 	if (q != NULL)
 		db_query_finish(q, NULL, msg);
+}
+
+static void
+db_fail_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct db *db = arg;
+	struct db_query *q;
+	char msg[600];
+
+	if (!db_down(db))
+		return;
+	snprintf(msg, sizeof msg, "database unavailable: %s", db->down_why);
+	while ((q = TAILQ_FIRST(&db->queue)) != NULL) {
+		TAILQ_REMOVE(&db->queue, q, entry);
+		db->queued--;
+		db_query_finish(q, NULL, msg);
+	}
 }
 
 static void
@@ -329,6 +375,7 @@ db_new(struct event_base *base, const char *conninfo, int nconn)
 	db->nconn = nconn;
 	db->conns = xcalloc((size_t)nconn, sizeof *db->conns);
 	TAILQ_INIT(&db->queue);
+	db->fail_ev = event_new(base, -1, 0, db_fail_cb, db);
 	for (i = 0; i < nconn; i++) {
 		struct db_conn *c = &db->conns[i];
 
@@ -364,6 +411,7 @@ db_free(struct db *db)
 		TAILQ_REMOVE(&db->queue, q, entry);
 		db_query_finish(q, NULL, "shutting down");
 	}
+	event_free(db->fail_ev);
 	free(db->conns);
 	free(db->conninfo);
 	free(db);
@@ -388,7 +436,10 @@ db_query(struct db *db, const char *sql, int nparams,
 	q->arg = arg;
 	TAILQ_INSERT_TAIL(&db->queue, q, entry);
 	db->queued++;
-	db_dispatch(db);
+	if (db_down(db))
+		event_active(db->fail_ev, EV_TIMEOUT, 0);
+	else
+		db_dispatch(db);
 	return 0;
 }
 

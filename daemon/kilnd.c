@@ -33,6 +33,7 @@
 #include "migrate.h"
 #include "pgembed.h"
 #include "secretbox.h"
+#include "spawn.h"
 #include "util.h"
 
 #define KILND_REAP_INTERVAL_S	5
@@ -42,6 +43,18 @@
  * being stored finish meanwhile.  Whatever still hangs after this is cut.
  */
 #define KILND_STOP_MARGIN_S	30
+
+/*
+ * A dead embedded PostgreSQL is started again after a growing pause (its
+ * orphaned backends must let go of the shared memory first); one that stays
+ * up KILND_PG_STABLE_MS has recovered.  After KILND_PG_FAILURES_MAX deaths
+ * in a row kilnd stops with exit status 1, for systemd's Restart=on-failure
+ * and for the person reading the journal.
+ */
+#define KILND_PG_STABLE_MS	30000
+#define KILND_PG_FAILURES_MAX	8
+#define KILND_PG_PAUSE_MIN_MS	250
+#define KILND_PG_PAUSE_MAX_MS	5000
 
 static void __attribute__((noreturn))
 usage(int code)
@@ -103,38 +116,10 @@ kilnd_check_exit(struct kilnd *k)
 		event_base_loopexit(k->base, NULL);
 }
 
+/* Every way of stopping: bounded by drain_seconds and a margin. */
 static void
-kilnd_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+kilnd_stop(struct kilnd *k)
 {
-	struct kilnd *k = arg;
-	pid_t pid;
-	int status;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == pgembed_pid(k->pg)) {
-			pgembed_reaped(k->pg);
-			if (k->stopping)
-				continue;
-			log_warnx("embedded PostgreSQL exited unexpectedly; "
-			    "stopping");
-			k->stopping = 1;
-			notify_stopping(k->notify);
-			supervisor_stop(k->sup);
-			continue;
-		}
-		supervisor_reaped(k->sup, pid, status);
-	}
-	kilnd_check_exit(k);
-}
-
-static void
-kilnd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct kilnd *k = arg;
-
-	if (k->stopping)
-		return;
-	log_info("received signal %d; stopping", (int)sig);
 	k->stopping = 1;
 	notify_stopping(k->notify);
 	/* No new deliveries; those in flight still get their answers. */
@@ -146,6 +131,86 @@ kilnd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(k->base, &(struct timeval){
 	    k->cfg->drain_seconds + KILND_STOP_MARGIN_S, 0 });
 	supervisor_drain(k->sup, k->cfg->drain_seconds);
+	kilnd_check_exit(k);
+}
+
+static void
+kilnd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct kilnd *k = arg;
+
+	if (k->stopping)
+		return;
+	log_info("received signal %d; stopping", (int)sig);
+	kilnd_stop(k);
+}
+
+/* The embedded postmaster died (why) or could not be started again. */
+static void
+kilnd_pg_lost(struct kilnd *k, const char *why)
+{
+	struct timeval tv;
+	int pause_ms, i;
+
+	if (now_ms() - k->pg_started_ms >= KILND_PG_STABLE_MS)
+		k->pg_failures = 0;
+	if (++k->pg_failures > KILND_PG_FAILURES_MAX) {
+		log_warnx("embedded PostgreSQL %s, %d times in a row; "
+		    "stopping with exit status 1 (see %s/pg/postgres.log)",
+		    why, k->pg_failures, k->cfg->state_dir);
+		k->exit_code = 1;
+		kilnd_stop(k);
+		return;
+	}
+	pause_ms = KILND_PG_PAUSE_MIN_MS;
+	for (i = 1; i < k->pg_failures && pause_ms < KILND_PG_PAUSE_MAX_MS; i++)
+		pause_ms *= 2;
+	if (pause_ms > KILND_PG_PAUSE_MAX_MS)
+		pause_ms = KILND_PG_PAUSE_MAX_MS;
+	log_warnx("embedded PostgreSQL %s; starting it again in %d ms "
+	    "(attempt %d of %d); requests needing the database get 503 "
+	    "meanwhile", why, pause_ms, k->pg_failures, KILND_PG_FAILURES_MAX);
+	tv.tv_sec = pause_ms / 1000;
+	tv.tv_usec = (pause_ms % 1000) * 1000;
+	evtimer_add(k->pg_restart, &tv);
+}
+
+static void
+kilnd_pg_restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kilnd *k = arg;
+	char err[512], why[600];
+
+	if (k->stopping)
+		return;
+	k->pg_started_ms = now_ms();
+	if (pgembed_restart(k->pg, err, sizeof err) == -1) {
+		snprintf(why, sizeof why, "could not be started (%s)", err);
+		kilnd_pg_lost(k, why);
+	}
+}
+
+static void
+kilnd_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct kilnd *k = arg;
+	char why[128], text[160];
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == pgembed_pid(k->pg)) {
+			pgembed_reaped(k->pg);
+			if (k->stopping)
+				continue;
+			spawn_status_text(status, why, sizeof why);
+			snprintf(text, sizeof text, "exited unexpectedly (%s)",
+			    why);
+			kilnd_pg_lost(k, text);
+			continue;
+		}
+		supervisor_reaped(k->sup, pid, status);
+	}
 	kilnd_check_exit(k);
 }
 
@@ -393,6 +458,8 @@ main(int argc, char **argv)
 		evsignal_add(sigs[i], NULL);
 	k.reap_timer = event_new(k.base, -1, EV_PERSIST, kilnd_reap_timer_cb,
 	    &k);
+	k.pg_restart = evtimer_new(k.base, kilnd_pg_restart_cb, &k);
+	k.pg_started_ms = now_ms();
 	evtimer_add(k.reap_timer, &reap_tv);
 
 	k.sup = supervisor_new(&k);
@@ -410,6 +477,7 @@ main(int argc, char **argv)
 	for (i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	event_free(k.reap_timer);
+	event_free(k.pg_restart);
 	/*
 	 * The pool first: its pending callbacks still answer their HTTP
 	 * requests (which must exist until evhttp_free()) and reach the
@@ -436,5 +504,5 @@ main(int argc, char **argv)
 	free(k.log_dir);
 	OPENSSL_cleanse(k.secret_key, sizeof k.secret_key);
 	config_free(&cfg);
-	return 0;
+	return k.exit_code;
 }

@@ -50,6 +50,10 @@ struct kilnd {
 	struct notify		*notify;	/* systemd, when under it */
 	struct metrics		*metrics;	/* in-memory counters */
 	struct remote		*remote;	/* [admin] listen, or NULL */
+	struct event		*pg_restart;	/* embedded PostgreSQL died */
+	int			 pg_failures;	/* deaths in a row */
+	int64_t			 pg_started_ms;
+	int			 exit_code;	/* of main(): 1 after a failure */
 };
 
 /* http.c: route requests of either listener through one table. */

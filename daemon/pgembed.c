@@ -30,16 +30,22 @@
 #define PGEMBED_START_TIMEOUT_MS	60000
 #define PGEMBED_STOP_TIMEOUT_MS		30000
 
-struct pgembed {
-	pid_t	 pid;
-	char	*dir;
-};
-
 struct pgembed_user {
 	int	 drop;		/* switch to uid/gid in children */
 	uid_t	 uid;
 	gid_t	 gid;
 	char	 name[64];
+};
+
+/* What starting the postmaster again takes, kept from the first start. */
+struct pgembed {
+	pid_t			 pid;
+	char			*dir;
+	struct pgembed_user	 user;
+	char			 postgres[600];
+	char			 data[4200];
+	char			 run[4200];
+	char			 logpath[4200];
 };
 
 /* Does dir hold the server programs kilnd runs? */
@@ -401,17 +407,37 @@ pgembed_wait_old_postmaster(const char *data)
 	log_warnx("the previous PostgreSQL (pid %ld) is still running", pid);
 }
 
+/* Fork the postmaster on the existing cluster; does not wait for it. */
+static int
+pgembed_spawn(struct pgembed *pg, char *err, size_t errsz)
+{
+	char *argv[] = { pg->postgres, (char *)"-D", pg->data, (char *)"-k",
+	    pg->run, (char *)"-c", (char *)"listen_addresses=", (char *)"-c",
+	    (char *)"unix_socket_permissions=0770", NULL };
+	struct spawn_spec s;
+	int fd;
+
+	if ((fd = open(pg->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0600)) == -1) {
+		snprintf(err, errsz, "%s: %s", pg->logpath, strerror(errno));
+		return -1;
+	}
+	pgembed_spec(&s, &pg->user, argv, fd);
+	/* Own process group: a ^C to kilnd must not hit postgres. */
+	s.group = 1;
+	pg->pid = spawn_start(&s, err, errsz);
+	close(fd);
+	if (pg->pid == -1)
+		return -1;
+	log_info("embedded PostgreSQL started (pid %ld, %s)", (long)pg->pid,
+	    pg->data);
+	return 0;
+}
+
 struct pgembed *
 pgembed_start(const struct kiln_config *cfg, char *err, size_t errsz)
 {
-	char bindir[512], postgres[600], data[4200], run[4200], logpath[4200],
-	    version[4300];
-	char *argv[] = { postgres, (char *)"-D", data, (char *)"-k", run,
-	    (char *)"-c", (char *)"listen_addresses=", (char *)"-c",
-	    (char *)"unix_socket_permissions=0770", NULL };
-	struct spawn_spec s;
-	struct pgembed_user u;
-	int fd;
+	char bindir[512], version[4300];
 	struct pgembed *pg;
 	char *conninfo;
 
@@ -428,44 +454,35 @@ pgembed_start(const struct kiln_config *cfg, char *err, size_t errsz)
 		    strlen("/pg/run/.s.PGSQL.5432"));
 		return NULL;
 	}
-	if (pgembed_pick_user(cfg, &u, err, errsz) == -1)
-		return NULL;
 	pg = xcalloc(1, sizeof *pg);
 	pg->pid = -1;
+	if (pgembed_pick_user(cfg, &pg->user, err, errsz) == -1) {
+		free(pg);
+		return NULL;
+	}
 	pg->dir = xasprintf("%s/pg", cfg->state_dir);
-	snprintf(data, sizeof data, "%s/data", pg->dir);
-	snprintf(run, sizeof run, "%s/run", pg->dir);
-	snprintf(logpath, sizeof logpath, "%s/postgres.log", pg->dir);
-	snprintf(version, sizeof version, "%s/PG_VERSION", data);
-	snprintf(postgres, sizeof postgres, "%s/postgres", bindir);
+	snprintf(pg->data, sizeof pg->data, "%s/data", pg->dir);
+	snprintf(pg->run, sizeof pg->run, "%s/run", pg->dir);
+	snprintf(pg->logpath, sizeof pg->logpath, "%s/postgres.log", pg->dir);
+	snprintf(pg->postgres, sizeof pg->postgres, "%s/postgres", bindir);
+	snprintf(version, sizeof version, "%s/PG_VERSION", pg->data);
 
-	if (mkdir_p(pg->dir, 0700) == -1 || mkdir_p(run, 0700) == -1) {
-		snprintf(err, errsz, "creating %s: %s", run, strerror(errno));
+	if (mkdir_p(pg->dir, 0700) == -1 || mkdir_p(pg->run, 0700) == -1) {
+		snprintf(err, errsz, "creating %s: %s", pg->run,
+		    strerror(errno));
 		goto fail;
 	}
-	if (pgembed_check_path(cfg->state_dir, &u, err, errsz) == -1 ||
-	    pgembed_chown(pg->dir, &u, err, errsz) == -1 ||
-	    pgembed_chown(run, &u, err, errsz) == -1)
+	if (pgembed_check_path(cfg->state_dir, &pg->user, err, errsz) == -1 ||
+	    pgembed_chown(pg->dir, &pg->user, err, errsz) == -1 ||
+	    pgembed_chown(pg->run, &pg->user, err, errsz) == -1)
 		goto fail;
 	if (access(version, F_OK) == -1 &&
-	    pgembed_run_initdb(bindir, pg->dir, &u, err, errsz) == -1)
+	    pgembed_run_initdb(bindir, pg->dir, &pg->user, err, errsz) == -1)
 		goto fail;
 
-	pgembed_wait_old_postmaster(data);
-	if ((fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0600)) == -1) {
-		snprintf(err, errsz, "%s: %s", logpath, strerror(errno));
+	pgembed_wait_old_postmaster(pg->data);
+	if (pgembed_spawn(pg, err, errsz) == -1)
 		goto fail;
-	}
-	pgembed_spec(&s, &u, argv, fd);
-	/* Own process group: a ^C to kilnd must not hit postgres. */
-	s.group = 1;
-	pg->pid = spawn_start(&s, err, errsz);
-	close(fd);
-	if (pg->pid == -1)
-		goto fail;
-	log_info("embedded PostgreSQL started (pid %ld, %s)", (long)pg->pid,
-	    data);
 	conninfo = config_embedded_conninfo(cfg, "postgres");
 	if (pgembed_wait_ready(pg, conninfo, err, errsz) == -1) {
 		free(conninfo);
@@ -478,6 +495,17 @@ pgembed_start(const struct kiln_config *cfg, char *err, size_t errsz)
 fail:
 	pgembed_stop(pg);
 	return NULL;
+}
+
+int
+pgembed_restart(struct pgembed *pg, char *err, size_t errsz)
+{
+	if (pg->pid > 0) {
+		snprintf(err, errsz, "PostgreSQL (pid %ld) is still running",
+		    (long)pg->pid);
+		return -1;
+	}
+	return pgembed_spawn(pg, err, errsz);
 }
 
 pid_t

@@ -5,6 +5,7 @@
  * root), started as kilnd's child and stopped when kilnd exits.
  *
  * Start-up is blocking by design: it happens before the event loop runs.
+ * A restart after a crash is not.
  */
 #ifndef KILN_PGEMBED_H
 #define KILN_PGEMBED_H
@@ -30,6 +31,15 @@ pid_t		 pgembed_pid(const struct pgembed *);
 
 /* Mark the postmaster as already reaped (it died on its own). */
 void		 pgembed_reaped(struct pgembed *);
+
+/*
+ * Start the postmaster again after it died, on the same cluster, without
+ * waiting (the event loop runs): PostgreSQL recovers from its WAL and
+ * kilnd's pool reconnects once it answers.  A postmaster that cannot start
+ * yet (its predecessor's backends still hold the shared memory) exits and
+ * is reported through SIGCHLD like any other death.
+ */
+int		 pgembed_restart(struct pgembed *, char *err, size_t errsz);
 
 /* Fast shutdown, wait (bounded), free.  NULL is a no-op. */
 void		 pgembed_stop(struct pgembed *);
