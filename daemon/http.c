@@ -29,6 +29,7 @@
 
 static const struct http_route http_routes[] = {
 	{ EVHTTP_REQ_POST, "/hooks/github", HTTP_PUBLIC, webhook_github },
+	{ EVHTTP_REQ_POST, "/hooks/github/*/*", HTTP_PUBLIC, webhook_github },
 	{ EVHTTP_REQ_GET, "/healthz", HTTP_PUBLIC | HTTP_ADMIN, api_healthz },
 	{ EVHTTP_REQ_GET, "/readyz", HTTP_PUBLIC | HTTP_ADMIN, api_readyz },
 	{ EVHTTP_REQ_GET, "/metrics", HTTP_PUBLIC | HTTP_ADMIN, metrics_get },

@@ -3,10 +3,20 @@
  *
  *   read body (bounded by evhttp's max body size: 413 past 25 MiB)
  *   -> headers present?            400
- *   -> payload JSON parses?        400 naming where
- *   -> repository.full_name known? 404      (async lookup of its secret)
+ *   -> which repository?           400      (scanned, not parsed: below)
+ *   -> repository known?           404      (async lookup of its secret)
  *   -> X-Hub-Signature-256 valid?  401      (constant time; nothing stored)
+ *   -> payload JSON parses, names
+ *      the repository that signed? 400 naming where
  *   -> ping: 200; push: fields?    400 naming the field
+ *
+ * Nothing unsigned is parsed: a JSON tree costs many times its text, so a
+ * flood of unsigned bodies must not reach the parser.  The repository is
+ * taken from the URL (/hooks/github/OWNER/NAME) or else found by scanning
+ * the text for "full_name" keys (a pull request names its head and base
+ * repositories too, so up to HOOK_CANDIDATES distinct names are looked up
+ * and the one whose secret verifies the signature wins); after the check
+ * the payload is parsed and its repository.full_name must be that one.
  *   -> one statement inserts delivery + event and NOTIFYs workers;
  *      202 only once it has committed, 200 if the delivery was seen before.
  *
@@ -59,6 +69,8 @@
 						   statement (one may be more) */
 #define WEBHOOK_BATCH_INFLIGHT	2	/* statements committing at once */
 #define WEBHOOK_RETRY_AFTER	"5"	/* seconds, in 503 answers */
+#define HOOK_CANDIDATES		8	/* repository names tried per body */
+#define HOOK_MAX_REPO_NAME	256	/* owner/name, bytes */
 
 struct hook;
 TAILQ_HEAD(hook_list, hook);
@@ -98,8 +110,10 @@ struct hook {
 	char			*event;
 	char			*delivery;
 	char			*signature;
-	char			*repo_name;
+	char			*repo_name;	/* verified, or the candidate
+						   named in a 404 */
 	char			*repo_id;
+	char			*candidates;	/* text[] literal for lookup */
 	char			*ignored_why;	/* static text, copied */
 };
 
@@ -177,6 +191,7 @@ hook_free(struct hook *h)
 	free(h->signature);
 	free(h->repo_name);
 	free(h->repo_id);
+	free(h->candidates);
 	free(h->ignored_why);
 	free(h->ref);
 	free(h->sha);
@@ -678,13 +693,51 @@ hook_store_ignored(struct hook *h, const char *why)
 	}
 }
 
+/*
+ * After the signature: parse the payload, require it to name the
+ * repository whose secret signed it, keep the fields read later.  0, or
+ * -1 once answered.
+ */
+static int
+hook_parse(struct hook *h)
+{
+	json_error_t jerr;
+	const char *name;
+	json_t *kept;
+
+	h->json = json_loads(h->payload, JSON_REJECT_DUPLICATES, &jerr);
+	if (h->json == NULL) {
+		hook_reply_error(h, 400, "malformed JSON payload at line %d, "
+		    "column %d: %s", jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	if (!json_is_object(h->json)) {
+		hook_reply_error(h, 400, "payload is not a JSON object");
+		return -1;
+	}
+	if ((name = hook_string(h->json, "repository.full_name")) == NULL) {
+		hook_reply_error(h, 400, "payload: missing field "
+		    "\"repository.full_name\"");
+		return -1;
+	}
+	if (strcmp(name, h->repo_name) != 0) {
+		hook_reply_error(h, 400, "payload: \"repository.full_name\" "
+		    "is not %s, whose secret signed it", h->repo_name);
+		return -1;
+	}
+	kept = hook_keep_fields(h->json);
+	json_decref(h->json);
+	h->json = kept;
+	return 0;
+}
+
 static void
 hook_lookup_cb(PGresult *res, const char *error, void *arg)
 {
 	struct hook *h = arg;
 	char *secret;
 	size_t secretlen;
-	int ok;
+	int ok = 0, row;
 
 	if (error != NULL) {
 		char name[256], why[512];
@@ -701,11 +754,19 @@ hook_lookup_cb(PGresult *res, const char *error, void *arg)
 		    h->repo_name, h->repo_name);
 		goto done;
 	}
-	h->repo_id = xstrdup(PQgetvalue(res, 0, 0));
-	secret = PQgetvalue(res, 0, 1);
-	secretlen = (size_t)PQgetlength(res, 0, 1);
-	ok = hubsig_verify(secret, secretlen, h->body, h->len, h->signature);
-	OPENSSL_cleanse(secret, secretlen);
+	for (row = 0; row < PQntuples(res); row++) {
+		secret = PQgetvalue(res, row, 1);
+		secretlen = (size_t)PQgetlength(res, row, 1);
+		ok = h->signature != NULL && hubsig_verify(secret, secretlen,
+		    h->body, h->len, h->signature);
+		OPENSSL_cleanse(secret, secretlen);
+		if (ok) {
+			h->repo_id = xstrdup(PQgetvalue(res, row, 0));
+			free(h->repo_name);
+			h->repo_name = xstrdup(PQgetvalue(res, row, 2));
+			break;
+		}
+	}
 	if (!ok) {
 		char name[256];
 
@@ -716,6 +777,8 @@ hook_lookup_cb(PGresult *res, const char *error, void *arg)
 		    h->signature ? "invalid" : "missing");
 		goto done;
 	}
+	if (hook_parse(h) == -1)
+		goto done;
 	if (strcmp(h->event, "ping") == 0) {
 		hook_reply(h, 200, json_pack("{s:s}", "ok", "pong"));
 		goto done;
@@ -733,6 +796,79 @@ hook_lookup_cb(PGresult *res, const char *error, void *arg)
 	return;
 done:
 	hook_free(h);
+}
+
+/* A repository name as GitHub spells one: owner/name, no escapes. */
+static int
+hook_valid_repo_name(const char *s, size_t len)
+{
+	size_t i, slashes = 0;
+
+	if (len == 0 || len > HOOK_MAX_REPO_NAME)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '/')
+			slashes++;
+		else if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
+		    s[i] != '_' && s[i] != '.')
+			return 0;
+	}
+	return slashes == 1 && s[0] != '/' && s[len - 1] != '/';
+}
+
+/* Add name to the text[] literal in b unless there, up to the bound. */
+static void
+hook_add_candidate(struct buf *b, int *n, const char *name, size_t len)
+{
+	char quoted[HOOK_MAX_REPO_NAME + 3];
+
+	snprintf(quoted, sizeof quoted, "\"%.*s\"", (int)len, name);
+	if (*n >= HOOK_CANDIDATES || (b->data != NULL &&
+	    strstr(b->data, quoted) != NULL))
+		return;
+	buf_add_char(b, *n == 0 ? '{' : ',');
+	buf_add_str(b, quoted);
+	(*n)++;
+}
+
+/*
+ * The repository names a payload's text gives as "full_name" values,
+ * without parsing it: the first HOOK_CANDIDATES distinct ones, as a text[]
+ * literal in b; *first gets the first (caller frees).  Returns how many.
+ * Inside a JSON string a quote is escaped, so a key can't be faked there.
+ */
+static int
+hook_candidates(const char *text, size_t len, struct buf *b, char **first)
+{
+	static const char key[] = "\"full_name\"";
+	const char *p = text, *end = text + len, *at, *v;
+	int n = 0;
+
+	*first = NULL;
+	while (n < HOOK_CANDIDATES && (at = memmem(p, (size_t)(end - p), key,
+	    sizeof key - 1)) != NULL) {
+		p = at + sizeof key - 1;
+		while (p < end && strchr(" \t\r\n", *p) != NULL && *p)
+			p++;
+		if (p >= end || *p != ':')
+			continue;
+		for (p++; p < end && strchr(" \t\r\n", *p) != NULL && *p; )
+			p++;
+		if (p >= end || *p != '"')
+			continue;
+		v = ++p;
+		while (p < end && *p != '"' && p - v <= HOOK_MAX_REPO_NAME)
+			p++;
+		if (p >= end || *p != '"' || !hook_valid_repo_name(v,
+		    (size_t)(p - v)))
+			continue;
+		if (*first == NULL)
+			*first = xstrndup(v, (size_t)(p - v));
+		hook_add_candidate(b, &n, v, (size_t)(p - v));
+	}
+	if (n > 0)
+		buf_add_char(b, '}');
+	return n;
 }
 
 /* application/x-www-form-urlencoded: the JSON is the "payload" field. */
@@ -763,13 +899,23 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 	const char *sig = evhttp_find_header(in, "X-Hub-Signature-256");
 	const char *ctype = evhttp_find_header(in, "Content-Type");
 	struct webhook *wh = k->webhook;
-	const char *name;
-	json_t *kept;
-	json_error_t jerr;
+	struct buf names = { 0 };
 	struct hook *h;
 	const char *params[1];
 	size_t len, max;
 	char *body;
+
+	if (nargs == 2) {
+		char path_name[2 * HOOK_MAX_REPO_NAME + 2];
+
+		snprintf(path_name, sizeof path_name, "%s/%s", args[0],
+		    args[1]);
+		if (!hook_valid_repo_name(path_name, strlen(path_name))) {
+			http_reply_error(req, 400, "malformed repository in "
+			    "the URL (expected /hooks/github/OWNER/NAME)");
+			return;
+		}
+	}
 
 	metrics_watch_delivery(k->metrics, req);
 	if (event == NULL) {
@@ -842,33 +988,22 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 		/* The body is the JSON: no second copy of up to 25 MiB. */
 		h->payload = h->body;
 	}
-	h->json = json_loads(h->payload, JSON_REJECT_DUPLICATES, &jerr);
-	if (h->json == NULL) {
-		http_reply_error(req, 400, "malformed JSON payload at line %d, "
-		    "column %d: %s", jerr.line, jerr.column, jerr.text);
+	if (nargs == 2) {
+		h->repo_name = xasprintf("%s/%s", args[0], args[1]);
+		hook_add_candidate(&names, &(int){ 0 }, h->repo_name,
+		    strlen(h->repo_name));
+		buf_add_char(&names, '}');
+	} else if (hook_candidates(h->payload, strlen(h->payload), &names,
+	    &h->repo_name) == 0) {
+		http_reply_error(req, 400, "payload: no \"repository.full_name\" "
+		    "(owner/name) found");
 		goto fail;
 	}
-	if (!json_is_object(h->json)) {
-		http_reply_error(req, 400, "payload is not a JSON object");
-		goto fail;
-	}
-	if ((name = hook_string(h->json, "repository.full_name")) == NULL) {
-		http_reply_error(req, 400, "payload: missing field "
-		    "\"repository.full_name\"");
-		goto fail;
-	}
-	if (strlen(name) > 256 || strchr(name, '/') == NULL) {
-		http_reply_error(req, 400, "payload: field "
-		    "\"repository.full_name\" is not \"owner/name\"");
-		goto fail;
-	}
-	h->repo_name = xstrdup(name);
-	kept = hook_keep_fields(h->json);
-	json_decref(h->json);
-	h->json = kept;
-	params[0] = h->repo_name;
-	if (db_query(k->db, "SELECT id, secret FROM repositories "
-	    "WHERE full_name = $1", 1, params, hook_lookup_cb, h) == -1) {
+	h->candidates = buf_steal(&names);
+	params[0] = h->candidates;
+	if (db_query(k->db, "SELECT id, secret, full_name FROM repositories "
+	    "WHERE full_name = ANY($1::text[]) ORDER BY id", 1, params,
+	    hook_lookup_cb, h) == -1) {
 		http_reply_error(req, 503, "database queue is full; retry");
 		goto fail;
 	}

@@ -401,6 +401,142 @@ START_TEST(test_body_over_25_mib_is_413_and_kilnd_stays_healthy)
 }
 END_TEST
 
+/* kilnd's peak resident memory (VmHWM), in KiB, or -1. */
+static long
+kilnd_peak_kib(struct harness *h)
+{
+	char path[64], *text, *at;
+	long kib = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)h->kilnd);
+	if ((text = file_read_all(path, 65536, NULL)) == NULL)
+		return -1;
+	if ((at = strstr(text, "VmHWM:")) != NULL)
+		kib = strtol(at + 6, NULL, 10);
+	free(text);
+	return kib;
+}
+
+/*
+ * An unsigned body is never parsed: a 20 MiB payload of empty arrays (a
+ * parse tree many times its size) is refused 401 from its text alone, and
+ * kilnd's peak memory stays near the bodies' own bytes.
+ */
+START_TEST(test_unsigned_bodies_are_not_parsed)
+{
+	struct harness *h = harness_up("unsigned_not_parsed");
+	struct harness_repo *repo = harness_repo_new(h, "octo/hostile");
+	static const char head[] = "{\"repository\":{\"full_name\":"
+	    "\"octo/hostile\"},\"pad\":[";
+	size_t size = 20 * 1024 * 1024, at;
+	struct harness_resp r;
+	char *body, *guid;
+	long peak;
+	int i;
+
+	body = xmalloc(size + 1);
+	memcpy(body, head, sizeof head - 1);
+	for (at = sizeof head - 1; at + 3 <= size - 2; at += 3)
+		memcpy(body + at, "[],", 3);
+	memcpy(body + at - 1, "]}", 2);
+	size = at + 1;
+	body[size] = '\0';
+	for (i = 0; i < 3; i++) {
+		int64_t t0 = now_ms();
+
+		guid = harness_guid();
+		deliver(h, "push", guid, i == 0 ? NULL : "not the secret",
+		    body, size, &r);
+		expect_status(h, &r, 401, "20 MiB unsigned body");
+		harness_assert(h, now_ms() - t0 < 5000, "refusing it took "
+		    "%lld ms", (long long)(now_ms() - t0));
+		harness_resp_free(&r);
+		free(guid);
+	}
+	free(body);
+	peak = kilnd_peak_kib(h);
+	harness_assert(h, peak > 0, "no VmHWM for kilnd");
+	fprintf(stderr, "unsigned_not_parsed: kilnd peak RSS %ld KiB after "
+	    "three 20 MiB unsigned bodies\n", peak);
+	harness_assert(h, peak < 160 * 1024, "kilnd's peak RSS is %ld KiB "
+	    "after three unsigned 20 MiB bodies: were they parsed?", peak);
+	harness_http(h, "GET", "/healthz", NULL, NULL, 0, &r);
+	expect_status(h, &r, 200, "healthz after hostile bodies");
+	harness_resp_free(&r);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+/* POST body to path as GitHub would, signed with secret. */
+static long
+deliver_to(struct harness *h, const char *path, const char *secret,
+    const char *body, struct harness_resp *r)
+{
+	char *guid = harness_guid(), *sig = harness_sign(secret, body,
+	    strlen(body));
+	char *hdelivery = xasprintf("X-GitHub-Delivery: %s", guid);
+	char *hsig = xasprintf("X-Hub-Signature-256: %s", sig);
+	const char *headers[] = { "X-GitHub-Event: push", hdelivery, hsig,
+	    "Content-Type: application/json", NULL };
+
+	harness_http(h, "POST", path, headers, body, strlen(body), r);
+	free(hsig);
+	free(hdelivery);
+	free(sig);
+	free(guid);
+	return r->status;
+}
+
+/*
+ * The repository is the one whose secret signed the delivery: other
+ * "full_name" values before it (a fork's, in a pull request) don't stop a
+ * valid delivery, a payload naming another repository than its signer is
+ * refused, and /hooks/github/OWNER/NAME names the repository outright.
+ */
+START_TEST(test_repository_is_the_one_that_signed)
+{
+	struct harness *h = harness_up("signer_is_repository");
+	struct harness_repo *alpha = harness_repo_new(h, "octo/alpha");
+	struct harness_repo *beta = harness_repo_new(h, "octo/beta");
+	struct harness_resp r;
+	struct pushed p;
+	char *body;
+
+	harness_repo_write(alpha, ".github/workflows/hello.yml", workflow);
+	pushed_make(alpha, "signer", &p);
+	/* octo/beta's name first, as a fork's head.repo would come. */
+	body = xasprintf("{\"head\":{\"repo\":{\"full_name\":\"octo/beta\"}},"
+	    "%s", p.body + 1);
+	deliver_to(h, "/hooks/github", alpha->secret, body, &r);
+	expect_status(h, &r, 202, "alpha's push with beta named first");
+	harness_resp_free(&r);
+	deliver_to(h, "/hooks/github", beta->secret, body, &r);
+	expect_status(h, &r, 400, "alpha's push signed by beta");
+	harness_assert(h, strstr(r.body.data, "octo/beta") != NULL,
+	    "the 400 does not name the signer: %s", r.body.data);
+	harness_resp_free(&r);
+
+	deliver_to(h, "/hooks/github/octo/alpha", alpha->secret, p.body, &r);
+	expect_status(h, &r, 202, "/hooks/github/octo/alpha");
+	harness_resp_free(&r);
+	deliver_to(h, "/hooks/github/octo/beta", alpha->secret, p.body, &r);
+	expect_status(h, &r, 401, "alpha's push to beta's URL");
+	harness_resp_free(&r);
+	deliver_to(h, "/hooks/github/octo/nobody", alpha->secret, p.body, &r);
+	expect_status(h, &r, 404, "an unknown repository's URL");
+	harness_resp_free(&r);
+
+	free(body);
+	pushed_free(&p);
+	harness_repo_free(alpha);
+	harness_repo_free(beta);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 START_TEST(test_ping_is_200_and_other_events_are_202_and_ignored)
 {
 	struct harness *h = harness_up("ping_and_other_events");
@@ -782,6 +918,8 @@ webhook_suite(void)
 	tcase_add_test(tc,
 	    test_queue_bounded_in_bytes_503_and_nothing_accepted_lost);
 	tcase_add_test(tc, test_malformed_json_is_400);
+	tcase_add_test(tc, test_unsigned_bodies_are_not_parsed);
+	tcase_add_test(tc, test_repository_is_the_one_that_signed);
 	tcase_add_test(tc, test_missing_field_is_400_naming_it);
 	tcase_add_test(tc, test_unknown_repository_is_404);
 	tcase_add_test(tc, test_body_over_25_mib_is_413_and_kilnd_stays_healthy);
