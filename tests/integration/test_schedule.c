@@ -299,7 +299,8 @@ START_TEST(test_schedules_recorded_on_repo_add_and_branch_change)
 	harness_repo_write(repo, ".github/workflows/nightly.yml", nightly);
 	free(harness_repo_commit_push(repo, "main", "nightly", NULL));
 	/* Another branch, with another schedule, for the branch change. */
-	harness_git(h, repo->work, "checkout", "-q", "-b", "release", NULL);
+	free(harness_git(h, repo->work, "checkout", "-q", "-b", "release",
+	    NULL));
 	harness_repo_write(repo, ".github/workflows/two.yml", twolines);
 	free(harness_repo_commit_push(repo, "release", "two", NULL));
 
