@@ -21,6 +21,8 @@ struct kiln_config {
 	char	*log_socket;	/* default <state_dir>/log.sock */
 	int	 webhook_queue_bytes; /* webhook bodies held at once */
 	int	 drain_seconds;	/* SIGTERM: running jobs may finish this long */
+	int	 max_connections; /* HTTP listener */
+	int	 request_timeout; /* seconds for a request's head and body */
 
 	/* [database] */
 	char	*db_url;	/* libpq conninfo/URL; "" = embedded cluster */

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "auth.h"
+#include "connguard.h"
 #include "kilnd.h"
 #include "log.h"
 #include "util.h"
@@ -199,6 +200,8 @@ http_dispatch_cb(struct evhttp_request *req, void *arg)
 		if (r->method != method &&
 		    !(r->method == EVHTTP_REQ_GET && method == EVHTTP_REQ_HEAD))
 			continue;
+		if (l->flag == HTTP_PUBLIC && l->kilnd->guard != NULL)
+			connguard_request_done(l->kilnd->guard, req);
 		if (web)
 			web_gate(l->kilnd, req, r, args, nargs);
 		else if (l->flag == HTTP_REMOTE)

@@ -9,6 +9,7 @@
  * nothing does.  SIGTERM/SIGINT stop the workers, then the loop, then the
  * embedded cluster.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -26,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "connguard.h"
 #include "db.h"
 #include "kilnd.h"
 #include "log.h"
@@ -43,6 +45,9 @@
  * being stored finish meanwhile.  Whatever still hangs after this is cut.
  */
 #define KILND_STOP_MARGIN_S	30
+
+/* Descriptors kept for everything but HTTP connections. */
+#define KILND_FD_RESERVE	128
 
 /*
  * A dead embedded PostgreSQL is started again after a growing pause (its
@@ -116,6 +121,37 @@ kilnd_check_exit(struct kilnd *k)
 		event_base_loopexit(k->base, NULL);
 }
 
+/*
+ * The listener's connection cap, below the open-file limit (raised to its
+ * hard maximum first): an accept() that fails for want of descriptors
+ * would leave the socket readable, and workers, the database pool, logs
+ * and SSE viewers need descriptors too.
+ */
+static int
+kilnd_connection_cap(int wanted)
+{
+	struct rlimit rl;
+	rlim_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return wanted;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	room = rl.rlim_cur > KILND_FD_RESERVE + 8 ?
+	    rl.rlim_cur - KILND_FD_RESERVE : 8;
+	if ((rlim_t)wanted > room) {
+		log_warnx("[server] max_connections %d is more than the open-"
+		    "file limit (%llu) leaves room for; using %llu (raise "
+		    "LimitNOFILE= or ulimit -n)", wanted,
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)room);
+		return (int)room;
+	}
+	return wanted;
+}
+
 /* Every way of stopping: bounded by drain_seconds and a margin. */
 static void
 kilnd_stop(struct kilnd *k)
@@ -124,6 +160,7 @@ kilnd_stop(struct kilnd *k)
 	notify_stopping(k->notify);
 	/* No new deliveries; those in flight still get their answers. */
 	if (k->public_socket != NULL) {
+		connguard_unwatch(k->guard);
 		evhttp_del_accept_socket(k->http_public, k->public_socket);
 		k->public_socket = NULL;
 	}
@@ -427,11 +464,15 @@ main(int argc, char **argv)
 		evhttp_set_max_body_size(k.http_public, WEBHOOK_MAX_BODY);
 		evhttp_set_max_headers_size(k.http_public, HTTP_MAX_HEADERS);
 		k.route_public = http_attach(&k, k.http_public, HTTP_PUBLIC);
+		k.guard = connguard_new(k.base, k.http_public,
+		    kilnd_connection_cap(cfg.max_connections),
+		    cfg.request_timeout * 1000);
 		if (http_listen_tcp(k.http_public, cfg.listen,
 		    &k.public_socket, err, sizeof err) == -1) {
 			pgembed_stop(k.pg);
 			fatalx("%s", err);
 		}
+		connguard_watch(k.guard, k.public_socket);
 	}
 	k.http_admin = evhttp_new(k.base);
 	evhttp_set_max_body_size(k.http_admin, 1024 * 1024);
@@ -490,6 +531,7 @@ main(int argc, char **argv)
 	supervisor_free(k.sup);
 	webhook_free(k.webhook);
 	web_sse_free(k.sse);
+	connguard_free(k.guard);
 	if (k.http_public != NULL)
 		evhttp_free(k.http_public);
 	remote_free(k.remote);

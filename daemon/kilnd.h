@@ -25,6 +25,7 @@ struct web_sse;
 struct sched;
 struct notify;
 struct metrics;
+struct connguard;
 
 struct kilnd {
 	struct event_base	*base;
@@ -50,6 +51,7 @@ struct kilnd {
 	struct notify		*notify;	/* systemd, when under it */
 	struct metrics		*metrics;	/* in-memory counters */
 	struct remote		*remote;	/* [admin] listen, or NULL */
+	struct connguard	*guard;		/* the public listener's */
 	struct event		*pg_restart;	/* embedded PostgreSQL died */
 	int			 pg_failures;	/* deaths in a row */
 	int64_t			 pg_started_ms;

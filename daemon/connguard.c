@@ -1,0 +1,271 @@
+/*
+ * connguard: see connguard.h.
+ *
+ * Ownership.  Each connection's bufferevent is evhttp's, plain as ever; the
+ * guard holds one reference on it (bufferevent_incref) and a callback on
+ * its input buffer, which counts the bytes a request arrives in.  evhttp
+ * frees a connection by bufferevent_free(), which clears its callbacks but,
+ * with our reference, leaves the object: the sweep sees the cleared read
+ * callback, drops the input callback and the reference, and only then is
+ * the socket closed.  So nothing the guard touches is ever freed under it,
+ * at the price of a socket outliving evhttp by at most one sweep.
+ * (libevent 2.1's filter bufferevents would have told us of the free, but
+ * evhttp cannot answer through one later than from its read callback.)
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "connguard.h"
+#include "log.h"
+#include "util.h"
+
+#define CONNGUARD_SWEEP_MS	250
+#define CONNGUARD_LOG_MS	5000	/* one summary line at most this often */
+
+struct gconn {
+	TAILQ_ENTRY(gconn)	 entry;
+	struct bufferevent	*bev;		/* evhttp's; we hold a reference */
+	struct evbuffer_cb_entry *counter;	/* on its input buffer */
+	int64_t			 started_ms;	/* first byte of a request */
+	uint64_t		 bytes;		/* read since then */
+	int			 sending;	/* a request is arriving */
+	int			 closing;	/* shut down by the guard */
+};
+TAILQ_HEAD(gconn_list, gconn);
+
+struct connguard {
+	struct event_base	*base;
+	struct evhttp		*http;
+	struct evconnlistener	*lev;		/* watched, or NULL */
+	struct event		*sweep;
+	struct gconn_list	 conns;
+	int			 n;
+	int			 max;
+	int			 deadline_ms;
+	int64_t			 logged_ms;
+	uint64_t		 timed_out;	/* since the last log line */
+	uint64_t		 evicted;
+	uint64_t		 refused;
+};
+
+static void
+gconn_shut(struct gconn *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	c->closing = 1;
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+/* Let go of a connection evhttp has freed (or all, at the end). */
+static void
+gconn_release(struct connguard *g, struct gconn *c)
+{
+	TAILQ_REMOVE(&g->conns, c, entry);
+	g->n--;
+	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->counter);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_decref(c->bev);
+	free(c);
+}
+
+static void
+gconn_count_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct gconn *c = arg;
+
+	if (info->n_added == 0)
+		return;
+	if (!c->sending) {
+		c->sending = 1;
+		c->started_ms = now_ms();
+		c->bytes = 0;
+	}
+	c->bytes += info->n_added;
+}
+
+/* The connection still sending a request at the lowest rate, or NULL. */
+static struct gconn *
+connguard_slowest(struct connguard *g, int64_t now)
+{
+	struct gconn *c, *slowest = NULL;
+	double rate, best = 0;
+
+	TAILQ_FOREACH(c, &g->conns, entry) {
+		if (!c->sending || c->closing)
+			continue;
+		rate = (double)c->bytes / (double)(now - c->started_ms + 1);
+		if (slowest == NULL || rate < best) {
+			slowest = c;
+			best = rate;
+		}
+	}
+	return slowest;
+}
+
+static struct bufferevent *
+connguard_bev_cb(struct event_base *base, void *arg)
+{
+	struct connguard *g = arg;
+	struct gconn *c, *victim;
+	int open = 0, full;
+
+	/* Those shut already are on their way out: they don't count. */
+	TAILQ_FOREACH(c, &g->conns, entry)
+		open += !c->closing;
+	full = open >= g->max;
+	c = xcalloc(1, sizeof *c);
+
+	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		abort();	/* libevent fails only on OOM */
+	bufferevent_incref(c->bev);
+	c->counter = evbuffer_add_cb(bufferevent_get_input(c->bev),
+	    gconn_count_cb, c);
+	TAILQ_INSERT_TAIL(&g->conns, c, entry);
+	g->n++;
+	if (full) {
+		/*
+		 * The socket is not set yet: the newcomer, if it is the one
+		 * to go, is shut by the sweep made to run at once.
+		 */
+		if ((victim = connguard_slowest(g, now_ms())) != NULL) {
+			gconn_shut(victim);
+			g->evicted++;
+		} else {
+			c->closing = 1;
+			g->refused++;
+		}
+		event_active(g->sweep, EV_TIMEOUT, 0);
+	}
+	return c->bev;
+}
+
+/* accept() failed for want of descriptors or memory: pause, don't spin. */
+static void
+connguard_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	evconnlistener_disable(lev);
+	log_warnx("http: accept: %s; not accepting for %d ms",
+	    evutil_socket_error_to_string(err), CONNGUARD_SWEEP_MS);
+}
+
+static void
+connguard_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct connguard *g = arg;
+	struct gconn *c, *next;
+	bufferevent_data_cb readcb;
+	int64_t now = now_ms();
+
+	for (c = TAILQ_FIRST(&g->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		bufferevent_getcb(c->bev, &readcb, NULL, NULL, NULL);
+		if (readcb == NULL) {
+			gconn_release(g, c);	/* evhttp is done with it */
+			continue;
+		}
+		if (c->closing) {
+			gconn_shut(c);	/* again: a newcomer has its fd now */
+			continue;
+		}
+		if (c->sending && now - c->started_ms > g->deadline_ms) {
+			gconn_shut(c);
+			g->timed_out++;
+		}
+	}
+	if (g->timed_out + g->evicted + g->refused > 0 &&
+	    now - g->logged_ms >= CONNGUARD_LOG_MS) {
+		log_warnx("http: closed %" PRIu64 " connection(s) past the "
+		    "%d s request deadline, %" PRIu64 " slowest for newcomers, "
+		    "%" PRIu64 " refused at the cap of %d", g->timed_out,
+		    g->deadline_ms / 1000, g->evicted, g->refused, g->max);
+		g->timed_out = g->evicted = g->refused = 0;
+		g->logged_ms = now;
+	}
+	if (g->lev != NULL)
+		evconnlistener_enable(g->lev);
+}
+
+struct connguard *
+connguard_new(struct event_base *base, struct evhttp *http, int max_conns,
+    int deadline_ms)
+{
+	struct connguard *g = xcalloc(1, sizeof *g);
+	struct timeval tv = { CONNGUARD_SWEEP_MS / 1000,
+	    (CONNGUARD_SWEEP_MS % 1000) * 1000 };
+
+	g->base = base;
+	g->http = http;
+	g->max = max_conns;
+	g->deadline_ms = deadline_ms;
+	TAILQ_INIT(&g->conns);
+	g->sweep = event_new(base, -1, EV_PERSIST, connguard_sweep_cb, g);
+	event_add(g->sweep, &tv);
+	evhttp_set_bevcb(http, connguard_bev_cb, g);
+	return g;
+}
+
+void
+connguard_watch(struct connguard *g, struct evhttp_bound_socket *bound)
+{
+	g->lev = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(g->lev, connguard_accept_error_cb);
+}
+
+void
+connguard_unwatch(struct connguard *g)
+{
+	g->lev = NULL;
+}
+
+void
+connguard_request_done(struct connguard *g, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	struct gconn *c;
+
+	if (evcon == NULL)
+		return;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	TAILQ_FOREACH(c, &g->conns, entry) {
+		if (c->bev == bev) {
+			c->sending = 0;
+			return;
+		}
+	}
+}
+
+int
+connguard_count(const struct connguard *g)
+{
+	return g->n;
+}
+
+void
+connguard_free(struct connguard *g)
+{
+	if (g == NULL)
+		return;
+	/* evhttp_free() follows: it frees what we no longer hold. */
+	while (!TAILQ_EMPTY(&g->conns))
+		gconn_release(g, TAILQ_FIRST(&g->conns));
+	event_free(g->sweep);
+	free(g);
+}
