@@ -55,10 +55,10 @@ static const struct config_key config_keys[] = {
 	  86400, NULL, "on SIGTERM, how long running jobs may go on before "
 	  "they are cancelled (no new work is taken meanwhile; 0 cancels at "
 	  "once)" },
-	{ "server", "max_connections", CONFIG_INT, OFF(max_connections), "512",
+	{ "server", "max_connections", CONFIG_INT, OFF(max_connections), "256",
 	  8, 1000000, NULL, "open connections on the HTTP listener; past it the "
-	  "slowest one still sending its request is closed (kilnd also keeps "
-	  "it below its open-file limit)" },
+	  "slowest still sending a request are closed, past 1.5 times it new "
+	  "ones are refused (kept within the open-file limit)" },
 	{ "server", "request_timeout", CONFIG_INT, OFF(request_timeout), "60", 1,
 	  3600, NULL, "seconds a client has to send a request's headers and "
 	  "body, however slowly it trickles them; then it is disconnected" },

@@ -32,14 +32,17 @@
 
 #define CONNGUARD_SWEEP_MS	250
 #define CONNGUARD_LOG_MS	5000	/* one summary line at most this often */
+#define CONNGUARD_GRACE_MS	1000	/* a new connection's time to speak */
 
 struct gconn {
 	TAILQ_ENTRY(gconn)	 entry;
 	struct bufferevent	*bev;		/* evhttp's; we hold a reference */
 	struct evbuffer_cb_entry *counter;	/* on its input buffer */
+	int64_t			 opened_ms;
 	int64_t			 started_ms;	/* first byte of a request */
 	uint64_t		 bytes;		/* read since then */
 	int			 sending;	/* a request is arriving */
+	int			 served;	/* a request reached its handler */
 	int			 closing;	/* shut down by the guard */
 };
 TAILQ_HEAD(gconn_list, gconn);
@@ -97,7 +100,13 @@ gconn_count_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	c->bytes += info->n_added;
 }
 
-/* The connection still sending a request at the lowest rate, or NULL. */
+/*
+ * The connection to close for room: the slowest of those still sending a
+ * request (bytes per ms since its first byte), or that have said nothing
+ * since they opened CONNGUARD_GRACE_MS ago (rate 0; the oldest first).
+ * Connections that were served and now idle or stream an answer are not
+ * candidates.  NULL when there is none.
+ */
 static struct gconn *
 connguard_slowest(struct connguard *g, int64_t now)
 {
@@ -105,9 +114,15 @@ connguard_slowest(struct connguard *g, int64_t now)
 	double rate, best = 0;
 
 	TAILQ_FOREACH(c, &g->conns, entry) {
-		if (!c->sending || c->closing)
+		if (c->closing)
 			continue;
-		rate = (double)c->bytes / (double)(now - c->started_ms + 1);
+		if (c->sending)
+			rate = (double)c->bytes /
+			    (double)(now - c->started_ms + 1);
+		else if (!c->served && now - c->opened_ms >= CONNGUARD_GRACE_MS)
+			rate = 0;
+		else
+			continue;
 		if (slowest == NULL || rate < best) {
 			slowest = c;
 			best = rate;
@@ -116,41 +131,65 @@ connguard_slowest(struct connguard *g, int64_t now)
 	return slowest;
 }
 
+/* The connection open longest without a byte, or NULL. */
+static struct gconn *
+connguard_oldest_silent(struct connguard *g)
+{
+	struct gconn *c;
+
+	TAILQ_FOREACH(c, &g->conns, entry)	/* in order of opening */
+		if (!c->closing && !c->sending && !c->served)
+			return c;
+	return NULL;
+}
+
+/* Connections not yet shut. */
+static int
+connguard_open(const struct connguard *g)
+{
+	const struct gconn *c;
+	int n = 0;
+
+	TAILQ_FOREACH(c, &g->conns, entry)
+		n += !c->closing;
+	return n;
+}
+
+/*
+ * Past max_conns a newcomer is let in and the sweep trims the slowest
+ * (giving each new connection CONNGUARD_GRACE_MS to speak: a burst of
+ * accepts can't be judged before it is read).  Past half as many again
+ * room is made at once: the slowest, else the connection silent longest
+ * (a burst's first), else the newcomer is refused.
+ */
 static struct bufferevent *
 connguard_bev_cb(struct event_base *base, void *arg)
 {
 	struct connguard *g = arg;
-	struct gconn *c, *victim;
-	int open = 0, full;
+	struct gconn *c = xcalloc(1, sizeof *c), *victim = NULL;
 
-	/* Those shut already are on their way out: they don't count. */
-	TAILQ_FOREACH(c, &g->conns, entry)
-		open += !c->closing;
-	full = open >= g->max;
-	c = xcalloc(1, sizeof *c);
-
+	c->opened_ms = now_ms();
 	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		abort();	/* libevent fails only on OOM */
 	bufferevent_incref(c->bev);
 	c->counter = evbuffer_add_cb(bufferevent_get_input(c->bev),
 	    gconn_count_cb, c);
-	TAILQ_INSERT_TAIL(&g->conns, c, entry);
-	g->n++;
-	if (full) {
-		/*
-		 * The socket is not set yet: the newcomer, if it is the one
-		 * to go, is shut by the sweep made to run at once.
-		 */
-		if ((victim = connguard_slowest(g, now_ms())) != NULL) {
+	if (connguard_open(g) >= g->max + g->max / 2) {
+		if ((victim = connguard_slowest(g, c->opened_ms)) == NULL)
+			victim = connguard_oldest_silent(g);
+		if (victim != NULL) {
 			gconn_shut(victim);
 			g->evicted++;
 		} else {
+			/* No socket yet: the sweep shuts it, at once. */
 			c->closing = 1;
 			g->refused++;
+			event_active(g->sweep, EV_TIMEOUT, 0);
 		}
-		event_active(g->sweep, EV_TIMEOUT, 0);
 	}
+	TAILQ_INSERT_TAIL(&g->conns, c, entry);
+	g->n++;
 	return c->bev;
 }
 
@@ -172,6 +211,7 @@ connguard_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	struct gconn *c, *next;
 	bufferevent_data_cb readcb;
 	int64_t now = now_ms();
+	int open;
 
 	for (c = TAILQ_FIRST(&g->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
@@ -188,6 +228,12 @@ connguard_sweep_cb(evutil_socket_t fd, short what, void *arg)
 			gconn_shut(c);
 			g->timed_out++;
 		}
+	}
+	for (open = connguard_open(g); open > g->max; open--) {
+		if ((c = connguard_slowest(g, now)) == NULL)
+			break;
+		gconn_shut(c);
+		g->evicted++;
 	}
 	if (g->timed_out + g->evicted + g->refused > 0 &&
 	    now - g->logged_ms >= CONNGUARD_LOG_MS) {
@@ -247,6 +293,7 @@ connguard_request_done(struct connguard *g, struct evhttp_request *req)
 	TAILQ_FOREACH(c, &g->conns, entry) {
 		if (c->bev == bev) {
 			c->sending = 0;
+			c->served = 1;
 			return;
 		}
 	}

@@ -5,9 +5,10 @@
  *
  *   - a request's headers and body must arrive within deadline_ms of its
  *     first byte, however slowly they trickle, or the connection is shut;
- *   - at most max_conns connections are open; a new one past it closes the
- *     slowest connection still sending a request (fewest bytes per second
- *     since its first byte), or, when none is, itself;
+ *   - at most max_conns connections stay open: past it the slowest ones
+ *     still sending a request (fewest bytes per second since their first
+ *     byte) or silent since they opened a second ago are closed, and past
+ *     1.5 times it a newcomer is refused outright;
  *   - an accept() that fails (EMFILE, ENFILE, ENOBUFS) pauses the listener
  *     until the next sweep instead of spinning on a readable socket, with
  *     one log line per pause.

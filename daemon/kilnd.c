@@ -140,8 +140,9 @@ kilnd_connection_cap(int wanted)
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	room = rl.rlim_cur > KILND_FD_RESERVE + 8 ?
-	    rl.rlim_cur - KILND_FD_RESERVE : 8;
+	/* Up to 1.5 times the cap are open while the sweep trims. */
+	room = rl.rlim_cur > KILND_FD_RESERVE + 12 ?
+	    (rl.rlim_cur - KILND_FD_RESERVE) * 2 / 3 : 8;
 	if ((rlim_t)wanted > room) {
 		log_warnx("[server] max_connections %d is more than the open-"
 		    "file limit (%llu) leaves room for; using %llu (raise "
