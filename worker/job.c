@@ -42,6 +42,7 @@
 #include "log.h"
 #include "planner.h"
 #include "status.h"
+#include "orphans.h"
 #include "stepexec.h"
 #include "support.h"
 #include "stream.h"
@@ -1183,14 +1184,20 @@ job_prepare(struct jobrun *jr, char *err, size_t errsz)
 	return jr->stream ? 0 : -1;
 }
 
-/* Processes a step left running in its group end with the job. */
+/*
+ * Processes a step left running end with the job: its process groups,
+ * then whatever left them (setsid, double fork), adopted by the worker.
+ */
 static void
 job_kill_leftovers(struct jobrun *jr)
 {
 	size_t i;
+	int n;
 
 	for (i = 0; i < jr->npgids; i++)
 		kill(-jr->pgids[i], SIGKILL);
+	if ((n = orphans_kill()) > 0 && jr->stream != NULL)
+		job_logf(jr, "Cleaning up orphan processes: %d killed\n", n);
 }
 
 /*

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "secretbox.h"
 #include "util.h"
+#include "orphans.h"
 #include "worker.h"
 
 #define WORKER_POLL_MS		5000	/* fallback when no NOTIFY arrives
@@ -367,6 +368,9 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* What a job abandons comes to us, to be ended with the job. */
+	if (orphans_adopt() == -1)
+		log_warn("PR_SET_CHILD_SUBREAPER");
 
 	if (mkdir_p(w.work_dir, 0755) == -1) {
 		log_warn("creating %s", w.work_dir);
