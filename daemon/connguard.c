@@ -2,15 +2,16 @@
  * connguard: see connguard.h.
  *
  * Ownership.  Each connection's bufferevent is evhttp's, plain as ever; the
- * guard holds one reference on it (bufferevent_incref) and a callback on
- * its input buffer, which counts the bytes a request arrives in.  evhttp
- * frees a connection by bufferevent_free(), which clears its callbacks but,
- * with our reference, leaves the object: the sweep sees the cleared read
- * callback, drops the input callback and the reference, and only then is
- * the socket closed.  So nothing the guard touches is ever freed under it,
- * at the price of a socket outliving evhttp by at most one sweep.
- * (libevent 2.1's filter bufferevents would have told us of the free, but
- * evhttp cannot answer through one later than from its read callback.)
+ * guard puts a callback on its input buffer, which counts the bytes a
+ * request arrives in.  At the first bytes the guard learns the connection
+ * (the bufferevent's callback argument is evhttp's) and asks evhttp for a
+ * close callback, from which it forgets the connection: from then on it
+ * never touches a freed one.  Until those first bytes it holds a
+ * reference on the bufferevent (bufferevent_incref), so that a connection
+ * evhttp frees while still silent stays readable by the sweep, which sees
+ * its read callback cleared and lets go.
+ * (libevent 2.1's filter bufferevents would have told us of every free,
+ * but evhttp cannot answer through one later than from its read callback.)
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -36,8 +37,13 @@
 
 struct gconn {
 	TAILQ_ENTRY(gconn)	 entry;
+	struct connguard	*g;
 	struct bufferevent	*bev;		/* evhttp's; we hold a reference */
 	struct evbuffer_cb_entry *counter;	/* on its input buffer */
+	struct evhttp_connection *evcon;	/* once known: closecb set */
+	void			(*user_cb)(struct evhttp_connection *, void *);
+	void			*user_arg;	/* connguard_set_closecb() */
+	int			 held;		/* we hold a reference */
 	int64_t			 opened_ms;
 	int64_t			 started_ms;	/* first byte of a request */
 	uint64_t		 bytes;		/* read since then */
@@ -72,16 +78,35 @@ gconn_shut(struct gconn *c)
 		shutdown(fd, SHUT_RDWR);
 }
 
-/* Let go of a connection evhttp has freed (or all, at the end). */
+/*
+ * Forget c: evhttp is freeing it (closecb), has freed it while silent
+ * (held), or the guard goes.  Its bufferevent is still valid here.
+ */
 static void
 gconn_release(struct connguard *g, struct gconn *c)
 {
 	TAILQ_REMOVE(&g->conns, c, entry);
 	g->n--;
 	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->counter);
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	bufferevent_decref(c->bev);
+	if (c->evcon != NULL)	/* the guard goes first: hand the slot back */
+		evhttp_connection_set_closecb(c->evcon, c->user_cb,
+		    c->user_arg);
+	if (c->held) {
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		bufferevent_decref(c->bev);
+	}
 	free(c);
+}
+
+static void
+gconn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct gconn *c = arg;
+
+	c->evcon = NULL;	/* going: no closecb to clear */
+	if (c->user_cb != NULL)
+		c->user_cb(evcon, c->user_arg);
+	gconn_release(c->g, c);
 }
 
 static void
@@ -89,9 +114,25 @@ gconn_count_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
 	struct gconn *c = arg;
+	void *evcon = NULL;
+	bufferevent_data_cb readcb;
 
 	if (info->n_added == 0)
 		return;
+	if (c->evcon == NULL) {
+		/* evhttp's callback argument is its connection. */
+		bufferevent_getcb(c->bev, &readcb, NULL, NULL, &evcon);
+		if (readcb != NULL && evcon != NULL) {
+			c->evcon = evcon;
+			evhttp_connection_set_closecb(c->evcon, gconn_closed_cb,
+			    c);
+			if (c->held) {
+				/* evhttp holds its own: this never frees. */
+				c->held = 0;
+				bufferevent_decref(c->bev);
+			}
+		}
+	}
 	if (!c->sending) {
 		c->sending = 1;
 		c->started_ms = now_ms();
@@ -173,6 +214,8 @@ connguard_bev_cb(struct event_base *base, void *arg)
 	if (c->bev == NULL)
 		abort();	/* libevent fails only on OOM */
 	bufferevent_incref(c->bev);
+	c->held = 1;
+	c->g = g;
 	c->counter = evbuffer_add_cb(bufferevent_get_input(c->bev),
 	    gconn_count_cb, c);
 	if (connguard_open(g) >= g->max + g->max / 2) {
@@ -215,10 +258,13 @@ connguard_sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (c = TAILQ_FIRST(&g->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		bufferevent_getcb(c->bev, &readcb, NULL, NULL, NULL);
-		if (readcb == NULL) {
-			gconn_release(g, c);	/* evhttp is done with it */
-			continue;
+		if (c->held) {
+			bufferevent_getcb(c->bev, &readcb, NULL, NULL, NULL);
+			if (readcb == NULL) {
+				/* evhttp freed it before it said anything */
+				gconn_release(g, c);
+				continue;
+			}
 		}
 		if (c->closing) {
 			gconn_shut(c);	/* again: a newcomer has its fd now */
@@ -297,6 +343,22 @@ connguard_request_done(struct connguard *g, struct evhttp_request *req)
 			return;
 		}
 	}
+}
+
+void
+connguard_set_closecb(struct connguard *g, struct evhttp_connection *evcon,
+    void (*cb)(struct evhttp_connection *, void *), void *arg)
+{
+	struct gconn *c;
+
+	if (g != NULL)
+		TAILQ_FOREACH(c, &g->conns, entry)
+			if (c->evcon == evcon) {
+				c->user_cb = cb;
+				c->user_arg = arg;
+				return;
+			}
+	evhttp_connection_set_closecb(evcon, cb, arg);
 }
 
 int

@@ -38,6 +38,14 @@ void		 connguard_unwatch(struct connguard *);
 /* req reached its handler: its connection sends no request any more. */
 void		 connguard_request_done(struct connguard *,
 		     struct evhttp_request *);
+/*
+ * evhttp_connection_set_closecb() for code that may share a connection
+ * with the guard, which uses the one slot itself: both are called.  g may
+ * be NULL (a listener without a guard).
+ */
+void		 connguard_set_closecb(struct connguard *g,
+		     struct evhttp_connection *,
+		     void (*cb)(struct evhttp_connection *, void *), void *arg);
 /* Live connections, for /metrics and tests. */
 int		 connguard_count(const struct connguard *);
 /* Before evhttp_free(): connections freed later are forgotten. */

@@ -21,6 +21,7 @@
 
 #include "db.h"
 #include "dispatch.h"
+#include "connguard.h"
 #include "kilnd.h"
 #include "log.h"
 #include "util.h"
@@ -58,8 +59,8 @@ dispatch_detach(struct dispatch_req *d)
 	struct evhttp_request *req = d->req;
 
 	if (req != NULL)
-		evhttp_connection_set_closecb(evhttp_request_get_connection(req),
-		    NULL, NULL);
+		connguard_set_closecb(d->kilnd->guard,
+		    evhttp_request_get_connection(req), NULL, NULL);
 	d->req = NULL;
 	return req;
 }
@@ -262,7 +263,7 @@ api_dispatch(struct kilnd *k, struct evhttp_request *req,
 	d->kilnd = k;
 	d->req = req;
 	d->started_ms = now_ms();
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+	connguard_set_closecb(k->guard, evhttp_request_get_connection(req),
 	    dispatch_closed_cb, d);
 	params[0] = repo;
 	params[1] = ref;

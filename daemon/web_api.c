@@ -218,7 +218,13 @@ web_log_cb(PGresult *res, const char *error, void *arg)
 	evhttp_add_header(out, "X-Log-Size", hdr);
 	evhttp_add_header(out, "X-Job-Status", PQgetvalue(res, 0, 1));
 	body = evbuffer_new();
-	/* evbuffer_add_file streams it (sendfile/mmap): no whole-log copy. */
+	/*
+	 * evbuffer_add_file() sends from the file only into a buffer that
+	 * drains to a descriptor; into any other it maps the range, and a
+	 * 200 MB log would count as 200 MB of kilnd's RSS.  This buffer is
+	 * moved whole onto the connection's, which does drain to its socket.
+	 */
+	evbuffer_set_flags(body, EVBUFFER_FLAG_DRAINS_TO_FD);
 	if (fd != -1 && last >= first && evhttp_request_get_command(l->req) !=
 	    EVHTTP_REQ_HEAD)
 		evbuffer_add_file(body, fd, first, last - first + 1);

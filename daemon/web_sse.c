@@ -45,6 +45,7 @@
 #include <jansson.h>
 
 #include "db.h"
+#include "connguard.h"
 #include "kilnd.h"
 #include "log.h"
 #include "logsrv.h"
@@ -127,7 +128,7 @@ sse_close_cb(struct evhttp_connection *conn, void *arg)
 static void
 sse_finish(struct sse_client *c)
 {
-	evhttp_connection_set_closecb(c->conn, NULL, NULL);
+	connguard_set_closecb(c->hub->kilnd->guard, c->conn, NULL, NULL);
 	evhttp_send_reply_end(c->req);
 	sse_free(c);
 }
@@ -309,7 +310,7 @@ sse_attach(struct web_sse *hub, struct evhttp_request *req,
 	hub->nclients++;
 	sse_headers(req);
 	evhttp_send_reply_start(req, 200, "OK");
-	evhttp_connection_set_closecb(c->conn, sse_close_cb, c);
+	connguard_set_closecb(hub->kilnd->guard, c->conn, sse_close_cb, c);
 	if (!evtimer_pending(hub->timer, NULL))
 		evtimer_add(hub->timer, &tv);
 	return c;

@@ -713,6 +713,27 @@ START_TEST(test_20_viewers_of_200_mb_bounded_memory)
 	for (i = 0; i < 20; i++)
 		close(fds[i]);
 
+	/*
+	 * The whole log fetched at once is sent from the file (sendfile), not
+	 * mapped into kilnd: its pages are the kernel's, not kilnd's RSS.
+	 */
+	{
+		char *url = xasprintf("%s/api/v1/jobs/%lld/logs", h->base_url,
+		    jid);
+		char *const curl[] = { (char *)"curl", (char *)"-sf",
+		    (char *)"-o", (char *)"/dev/null", url, NULL };
+
+		harness_assert(h, harness_run(curl, NULL, NULL, NULL, NULL,
+		    60000) == 0, "curl %s failed", url);
+		kib = peak_rss_kib(h);
+		fprintf(stderr, "web_viewers: kilnd peak RSS %ld KiB after "
+		    "serving the 200 MB log whole\n", kib);
+		harness_assert(h, kib > 0 && kib < VIEWERS_RSS_KIB, "kilnd's "
+		    "peak RSS %ld KiB after serving a 200 MB log (limit %d "
+		    "KiB): was it mapped into memory?", kib, VIEWERS_RSS_KIB);
+		free(url);
+	}
+
 	free(req);
 	free(sha);
 	json_decref(run);
