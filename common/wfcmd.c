@@ -527,6 +527,7 @@ add_annotation(struct wfcmd_state *st, enum wfcmd_level level,
     int end_line, int col, int end_col, struct buf *out)
 {
 	struct wfcmd_annotation	*a;
+	size_t			 out_at = out->len;
 
 	log_tagged(st, level_tag(level), message, out);
 	if (st->nann >= WFCMD_MAX_ANNOTATIONS) {
@@ -543,6 +544,24 @@ add_annotation(struct wfcmd_state *st, enum wfcmd_level level,
 	a->end_line = end_line;
 	a->col = col;
 	a->end_col = end_col;
+	a->out_at = out_at;
+	a->log_line = 0;
+}
+
+void
+wfcmd_locate_annotations(struct wfcmd_state *st, size_t from,
+    const struct buf *out, long first_line)
+{
+	size_t i, at = 0;
+	long line = first_line;
+
+	for (i = from; i < st->nann; i++) {
+		if (st->ann[i].out_at > out->len)
+			continue;
+		for (; at < st->ann[i].out_at; at++)
+			line += out->data[at] == '\n';
+		st->ann[i].log_line = line;
+	}
 }
 
 /*

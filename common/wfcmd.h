@@ -118,6 +118,9 @@ struct wfcmd_annotation {
 	int			 end_line;
 	int			 col;
 	int			 end_col;
+	size_t			 out_at;	/* its line's offset in the out
+						   buffer of the feed that made it */
+	long			 log_line;	/* in the job's log; 0 unknown */
 };
 
 enum wfcmd_record_kind {
@@ -211,6 +214,13 @@ void	wfcmd_flush(struct wfcmd_state *, struct buf *out);
 
 /* Annotations of the current step, in order. */
 size_t					 wfcmd_nannotations(const struct wfcmd_state *);
+/*
+ * The annotations from index `from` on were made by the feed (or flush)
+ * that produced out, which the caller writes to the job's log starting at
+ * line first_line: give each its line in the log.
+ */
+void	wfcmd_locate_annotations(struct wfcmd_state *, size_t from,
+	    const struct buf *out, long first_line);
 const struct wfcmd_annotation		*wfcmd_annotation(const struct wfcmd_state *,
 					     size_t);
 /* Annotations logged but not kept because of WFCMD_MAX_ANNOTATIONS. */

@@ -62,12 +62,14 @@
 	"'number', s.number, 'name', s.name, 'status', s.status, " \
 	"'conclusion', s.conclusion, 'outcome', s.outcome, " \
 	"'summary', s.summary, 'started_at', s.started_at, " \
-	"'completed_at', s.completed_at) ORDER BY s.number), '[]') " \
+	"'completed_at', s.completed_at, 'log_offset', s.log_offset, " \
+	"'log_line', s.log_line) ORDER BY s.number), '[]') " \
 	"FROM steps s WHERE s.job_id = j.id), " \
 	"'annotations', (SELECT coalesce(jsonb_agg(jsonb_build_object(" \
 	"'level', a.level, 'file', a.file, 'line', a.line, " \
 	"'end_line', a.end_line, 'col', a.col, 'end_col', a.end_col, " \
-	"'title', a.title, 'message', a.message) ORDER BY a.id), '[]') " \
+	"'title', a.title, 'message', a.message, 'step', a.step_number, " \
+	"'log_line', a.log_line) ORDER BY a.id), '[]') " \
 	"FROM annotations a WHERE a.job_id = j.id))"
 
 struct api_req {

@@ -108,6 +108,7 @@ struct web_log {
 	struct kilnd		*kilnd;
 	struct evhttp_request	*req;
 	int64_t			 id;
+	int64_t			 step;		/* ?step=N, or 0 */
 };
 
 /*
@@ -194,6 +195,24 @@ web_log_cb(PGresult *res, const char *error, void *arg)
 	}
 	first = offset < size ? offset : size;
 	last = size - 1;
+	if (l->step > 0) {
+		/* One step's part: from its start to the next one's. */
+		if (strcmp(PQgetvalue(res, 0, 4), "t") != 0) {
+			http_reply_error(l->req, 404, "job %lld has no step %lld",
+			    (long long)l->id, (long long)l->step);
+			if (fd != -1)
+				close(fd);
+			goto done;
+		}
+		first = PQgetisnull(res, 0, 2) ? size :
+		    strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+		if (first > size)
+			first = size;	/* cut at [log] max_job_bytes */
+		if (!PQgetisnull(res, 0, 3) &&
+		    strtoll(PQgetvalue(res, 0, 3), NULL, 10) - 1 < last)
+			last = strtoll(PQgetvalue(res, 0, 3), NULL, 10) - 1;
+		range = NULL;
+	}
 	if (range != NULL) {
 		if (web_parse_range(range, size, &first, &last) == -1) {
 			snprintf(hdr, sizeof hdr, "bytes */%lld",
@@ -243,26 +262,48 @@ web_job_log(struct kilnd *k, struct evhttp_request *req,
     const char *const *args, int nargs)
 {
 	struct web_log *l;
-	const char *params[1], *errstr;
-	char id[32];
-	int64_t n;
+	const char *params[2], *errstr, *query, *sv;
+	struct evkeyvalq q;
+	char id[32], step[32];
+	int64_t n, sn = 0;
 
 	if (parse_int64(args[0], 1, INT64_MAX, &n, &errstr) == -1) {
 		http_reply_error(req, 400, "bad job id \"%.32s\": %s", args[0],
 		    errstr);
 		return;
 	}
+	TAILQ_INIT(&q);
+	query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (query != NULL && evhttp_parse_query_str(query, &q) == 0 &&
+	    (sv = evhttp_find_header(&q, "step")) != NULL &&
+	    parse_int64(sv, 1, 100000, &sn, &errstr) == -1) {
+		http_reply_error(req, 400, "step \"%.32s\": %s", sv, errstr);
+		evhttp_clear_headers(&q);
+		return;
+	}
+	evhttp_clear_headers(&q);
 	snprintf(id, sizeof id, "%lld", (long long)n);
+	snprintf(step, sizeof step, "%lld", (long long)sn);
 	l = xcalloc(1, sizeof *l);
 	l->kilnd = k;
 	l->req = req;
 	l->id = n;
+	l->step = sn;
 	params[0] = id;
-	/* A job a re-run kept shows the log of the attempt that ran it. */
-	if (db_query(k->db, "SELECT CASE WHEN j.kept THEN j.rerun_of "
-	    "ELSE j.id END, coalesce(o.status, j.status) FROM jobs j "
+	params[1] = step;
+	/*
+	 * A job a re-run kept shows the log of the attempt that ran it; with
+	 * ?step=N, where that step's output starts and the next one's.
+	 */
+	if (db_query(k->db, "SELECT x.log_job, x.status, "
+	    "(SELECT log_offset FROM steps WHERE job_id = x.log_job AND "
+	    "number = $2::int), (SELECT min(log_offset) FROM steps WHERE "
+	    "job_id = x.log_job AND number > $2::int), EXISTS (SELECT 1 FROM "
+	    "steps WHERE job_id = x.log_job AND number = $2::int) "
+	    "FROM (SELECT CASE WHEN j.kept THEN j.rerun_of ELSE j.id END "
+	    "AS log_job, coalesce(o.status, j.status) AS status FROM jobs j "
 	    "LEFT JOIN jobs o ON j.kept AND o.id = j.rerun_of "
-	    "WHERE j.id = $1::bigint", 1, params, web_log_cb, l) == -1) {
+	    "WHERE j.id = $1::bigint) x", 2, params, web_log_cb, l) == -1) {
 		http_reply_error(req, 503, "database queue is full");
 		free(l);
 	}

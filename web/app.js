@@ -404,13 +404,15 @@ function summaryBox(jobId, n) {
 function jobTop(job) {
   const steps = el("div", { class: "steps" }, job.steps.map((s) =>
     el("details", { "data-step": s.number }, el("summary", {}, state(s), " ", s.name, " ",
-      el("span", { class: "muted" }, dur(s.started_at, s.completed_at))),
+      el("span", { class: "muted" }, dur(s.started_at, s.completed_at)),
+      s.log_line ? el("a", { class: "muted", href: "#L" + s.log_line }, " \u2192 log") : null),
       el("div", { class: "muted" }, "started ", when(s.started_at),
         s.completed_at ? " \u00b7 finished " : "", s.completed_at ? when(s.completed_at) : null),
       s.summary ? summaryBox(job.id, s.number) : null)));
   const anns = job.annotations.map((a) => el("div", { class: "ann " + a.level },
     el("strong", {}, a.level + (a.title ? ": " + a.title : "")), " ",
     a.file ? el("span", { class: "muted" }, a.file + (a.line ? ":" + a.line : "")) : null,
+    a.log_line ? el("a", { class: "annlink", href: "#L" + a.log_line }, "log line " + a.log_line) : null,
     el("div", {}, a.message)));
   const acts = el("p", {});
   if (admin() && job.status !== "completed")

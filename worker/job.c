@@ -171,8 +171,11 @@ job_sink_cb(const char *data, size_t len, void *arg)
 {
 	struct jobrun *jr = arg;
 	struct buf out = { 0 };
+	size_t nann = wfcmd_nannotations(jr->cmds);
 
 	wfcmd_feed(jr->cmds, data, len, &out);
+	wfcmd_locate_annotations(jr->cmds, nann, &out,
+	    (long)stream_lines(jr->stream) + 1);
 	if (out.len > 0)
 		stream_write(jr->stream, out.data, out.len);
 	buf_free(&out);
@@ -244,23 +247,33 @@ job_step_update(struct jobrun *jr, size_t number, enum status_state state,
     enum status_conclusion conclusion, enum status_conclusion outcome,
     const char *name)
 {
-	char id[32], num[32];
+	char id[32], num[32], offset[32], line[32];
 	int done = state == STATE_COMPLETED;
-	const char *params[6] = { id, num, status_state_name(state),
+	const char *params[8] = { id, num, status_state_name(state),
 	    done ? status_conclusion_name(conclusion) : NULL,
-	    done ? status_conclusion_name(outcome) : NULL, name };
+	    done ? status_conclusion_name(outcome) : NULL, name, offset,
+	    line };
 
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
 	snprintf(num, sizeof num, "%zu", number);
+	/* Where its output starts: what the job's log holds so far. */
+	snprintf(offset, sizeof offset, "%llu", (unsigned long long)
+	    (jr->stream != NULL ? stream_bytes(jr->stream) : 0));
+	snprintf(line, sizeof line, "%llu", (unsigned long long)
+	    (jr->stream != NULL ? stream_lines(jr->stream) + 1 : 1));
 	PQclear(worker_exec(jr->w,
 	    "UPDATE steps SET status = $3, conclusion = $4, outcome = $5, "
 	    "name = coalesce($6, name), "
 	    "started_at = CASE WHEN $3 = 'in_progress' THEN now() "
 	    "ELSE started_at END, "
+	    "log_offset = CASE WHEN $3 = 'in_progress' THEN $7::bigint "
+	    "ELSE log_offset END, "
+	    "log_line = CASE WHEN $3 = 'in_progress' THEN $8::int "
+	    "ELSE log_line END, "
 	    "completed_at = CASE WHEN $3 = 'completed' THEN now() "
 	    "ELSE completed_at END "
 	    "WHERE job_id = $1::bigint AND number = $2::int",
-	    6, params, "updating a step"));
+	    8, params, "updating a step"));
 }
 
 static void
@@ -589,8 +602,9 @@ job_apply_commands(struct jobrun *jr, size_t number, json_t *outputs)
 	static const char *const levels[] = { "notice", "warning", "error" };
 	const struct wfcmd_annotation *a;
 	const struct wfcmd_record *rec;
-	char id[32], num[32], line[16], eline[16], col[16], ecol[16];
-	const char *params[10];
+	char id[32], num[32], line[16], eline[16], col[16], ecol[16],
+	    lline[24];
+	const char *params[11];
 	size_t i;
 
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
@@ -616,11 +630,13 @@ job_apply_commands(struct jobrun *jr, size_t number, json_t *outputs)
 		params[7] = a->end_col > 0 ? ecol : NULL;
 		params[8] = title;
 		params[9] = message;
+		snprintf(lline, sizeof lline, "%ld", a->log_line);
+		params[10] = a->log_line > 0 ? lline : NULL;
 		PQclear(worker_exec(jr->w, "INSERT INTO annotations (job_id, "
 		    "step_number, level, file, line, end_line, col, end_col, "
-		    "title, message) VALUES ($1::bigint, $2::int, $3, $4, $5::int, "
-		    "$6::int, $7::int, $8::int, $9, $10)", 10, params,
-		    "storing an annotation"));
+		    "title, message, log_line) VALUES ($1::bigint, $2::int, $3, "
+		    "$4, $5::int, $6::int, $7::int, $8::int, $9, $10, $11::int)",
+		    11, params, "storing an annotation"));
 		free(file);
 		free(title);
 		free(message);
@@ -907,8 +923,11 @@ static void
 job_flush_commands(struct jobrun *jr)
 {
 	struct buf rest = { 0 };
+	size_t nann = wfcmd_nannotations(jr->cmds);
 
 	wfcmd_flush(jr->cmds, &rest);
+	wfcmd_locate_annotations(jr->cmds, nann, &rest,
+	    (long)stream_lines(jr->stream) + 1);
 	if (rest.len > 0)
 		stream_write(jr->stream, rest.data, rest.len);
 	buf_free(&rest);

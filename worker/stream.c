@@ -77,6 +77,8 @@ struct stream {
 
 	struct stream_frames	 frames;	/* unacknowledged, by seq */
 	uint64_t		 next_seq;
+	uint64_t		 taken_bytes;	/* by stream_write() */
+	uint64_t		 taken_lines;
 	uint64_t		 sent;
 	uint64_t		 acked;
 	size_t			 mem_bytes;
@@ -472,8 +474,11 @@ stream_write(struct stream *s, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	struct stream_frame *f;
-	size_t n;
+	size_t n, i;
 
+	s->taken_bytes += len;
+	for (i = 0; i < len; i++)
+		s->taken_lines += p[i] == '\n';
 	while (len > 0) {
 		n = len > PROTO_MAX_PAYLOAD ? PROTO_MAX_PAYLOAD : len;
 		f = xcalloc(1, sizeof *f);
@@ -495,6 +500,18 @@ stream_write(struct stream *s, const void *data, size_t len)
 			return -1;
 	}
 	return 0;
+}
+
+uint64_t
+stream_bytes(const struct stream *s)
+{
+	return s->taken_bytes;
+}
+
+uint64_t
+stream_lines(const struct stream *s)
+{
+	return s->taken_lines;
 }
 
 /* Move in-memory frames to the spool so a failed close loses nothing. */

@@ -37,6 +37,13 @@ struct stream	*stream_open(const char *socket_path, int64_t job_id,
 int		 stream_write(struct stream *, const void *data, size_t len);
 
 /*
+ * What stream_write() has taken so far: bytes, and lines (newlines), so
+ * the worker can say where in the job's log something starts.
+ */
+uint64_t	 stream_bytes(const struct stream *);
+uint64_t	 stream_lines(const struct stream *);
+
+/*
  * Finish the log: deliver everything (reconnecting if needed), send END and
  * wait for kilnd's final ACK, within about 10 seconds.  On success the
  * spool file is removed and 0 returned.  On failure -1 with err, and every

@@ -789,6 +789,108 @@ START_TEST(test_log_cut_past_max_job_bytes_job_goes_on)
 }
 END_TEST
 
+/*
+ * A job's log by step, and annotations linked to their log lines: each
+ * step's part holds its own output only; an annotation's log_line is the
+ * line of the whole log that shows it.
+ */
+START_TEST(test_log_by_step_and_annotation_lines)
+{
+	struct harness *h = harness_new("web_steps");
+	struct harness_repo *repo;
+	struct harness_resp r;
+	char *sha, *path, *whole, *line_text;
+	json_t *run, *job, *ann, *steps;
+	long long jid;
+	long log_line, n;
+	const char *p;
+
+	harness_conf_add(h, "[web]\naccess = public\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/steps");
+	harness_repo_write(repo, ".github/workflows/steps.yml",
+	    "name: steps\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  three:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: for i in 1 2 3; do echo first-step-$i; done\n"
+	    "      - run: |\n"
+	    "          echo second-step-a\n"
+	    "          echo '::warning title=Careful::mind-the-gap'\n"
+	    "          echo second-step-b\n"
+	    "      - run: echo third-step\n");
+	sha = harness_push(h, repo, "main", "steps");
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	jid = json_integer_value(json_object_get(json_array_get(
+	    json_object_get(run, "jobs"), 0), "id"));
+
+	path = xasprintf("/api/v1/jobs/%lld/logs?step=2", jid);
+	harness_assert(h, web_get(h, path, NULL, &r) == 200, "%s: %ld", path,
+	    r.status);
+	harness_assert(h, strstr(r.body.data, "second-step-a") != NULL &&
+	    strstr(r.body.data, "second-step-b") != NULL &&
+	    strstr(r.body.data, "first-step-") == NULL &&
+	    strstr(r.body.data, "third-step") == NULL,
+	    "step 2's part of the log:\n%s", r.body.data);
+	harness_resp_free(&r);
+	free(path);
+	path = xasprintf("/api/v1/jobs/%lld/logs?step=3", jid);
+	harness_assert(h, web_get(h, path, NULL, &r) == 200 &&
+	    strstr(r.body.data, "third-step") != NULL &&
+	    strstr(r.body.data, "second-step") == NULL,
+	    "step 3's part of the log: %ld\n%s", r.status, r.body.data);
+	harness_resp_free(&r);
+	free(path);
+	path = xasprintf("/api/v1/jobs/%lld/logs?step=9", jid);
+	harness_assert(h, web_get(h, path, NULL, &r) == 404, "step 9: %ld",
+	    r.status);
+	harness_resp_free(&r);
+	free(path);
+
+	path = xasprintf("/api/v1/jobs/%lld", jid);
+	harness_assert(h, web_get(h, path, NULL, &r) == 200, "job: %ld",
+	    r.status);
+	job = json_loads(r.body.data, 0, NULL);
+	harness_resp_free(&r);
+	free(path);
+	harness_assert(h, job != NULL, "job JSON");
+	ann = json_array_get(json_object_get(job, "annotations"), 0);
+	log_line = (long)json_integer_value(json_object_get(ann, "log_line"));
+	harness_assert(h, log_line > 0, "the annotation has no log_line");
+	steps = json_object_get(job, "steps");
+	harness_assert(h, json_integer_value(json_object_get(json_array_get(
+	    steps, 1), "log_line")) > json_integer_value(json_object_get(
+	    json_array_get(steps, 0), "log_line")), "steps' log lines do not "
+	    "increase");
+
+	path = xasprintf("/api/v1/jobs/%lld/logs", jid);
+	harness_assert(h, web_get(h, path, NULL, &r) == 200, "log: %ld",
+	    r.status);
+	whole = r.body.data;
+	for (p = whole, n = 1; n < log_line && p != NULL; n++)
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	harness_assert(h, p != NULL, "the log has fewer than %ld lines",
+	    log_line);
+	line_text = xstrndup(p, strcspn(p, "\n"));
+	harness_assert(h, strstr(line_text, "mind-the-gap") != NULL,
+	    "log line %ld is \"%s\", not the annotation's", log_line,
+	    line_text);
+	free(line_text);
+	harness_resp_free(&r);
+	free(path);
+	json_decref(job);
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 web_suite(void)
 {
@@ -802,6 +904,7 @@ web_suite(void)
 	tcase_add_test(tc, test_live_log_resumes_with_last_event_id);
 	tcase_add_test(tc, test_20_viewers_of_200_mb_bounded_memory);
 	tcase_add_test(tc, test_log_cut_past_max_job_bytes_job_goes_on);
+	tcase_add_test(tc, test_log_by_step_and_annotation_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }
