@@ -55,7 +55,7 @@ static const struct config_key config_keys[] = {
 	  86400, NULL, "on SIGTERM, how long running jobs may go on before "
 	  "they are cancelled (no new work is taken meanwhile; 0 cancels at "
 	  "once)" },
-	{ "server", "max_connections", CONFIG_INT, OFF(max_connections), "256",
+	{ "server", "max_connections", CONFIG_INT, OFF(max_connections), "1024",
 	  8, 1000000, NULL, "open connections on the HTTP listener; past it the "
 	  "slowest still sending a request are closed, past 1.5 times it new "
 	  "ones are refused (kept within the open-file limit)" },

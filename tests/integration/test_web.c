@@ -8,6 +8,7 @@
  * still work.  Also the run list's filters and cursor pagination, the job
  * object, and the job log by byte ranges.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -743,6 +744,120 @@ START_TEST(test_20_viewers_of_200_mb_bounded_memory)
 }
 END_TEST
 
+/*
+ * A thousand live viewers of one running job: kilnd's memory stays
+ * bounded, each viewer gets the stream, and kilnd still answers.
+ */
+START_TEST(test_1000_viewers_bounded_memory)
+{
+	struct harness *h = harness_new("web_1000");
+	struct harness_repo *repo;
+	struct harness_resp r;
+	struct sockaddr_in sin;
+	struct rlimit rl;
+	char *sha, *req, *go, buf[512];
+	json_t *runs, *run = NULL, *job;
+	long long jid = 0;
+	long kib;
+	int *fds, i, nviewers = 1000, served = 0;
+	ssize_t n;
+
+	harness_assert(h, getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
+	if (rl.rlim_cur < (rlim_t)nviewers + 256 && rl.rlim_max >=
+	    (rlim_t)nviewers + 256) {
+		rl.rlim_cur = (rlim_t)nviewers + 256;
+		harness_assert(h, setrlimit(RLIMIT_NOFILE, &rl) == 0,
+		    "setrlimit");
+	}
+	harness_assert(h, rl.rlim_cur >= (rlim_t)nviewers + 256, "this test "
+	    "needs %d open files (ulimit -n is %llu)", nviewers + 256,
+	    (unsigned long long)rl.rlim_cur);
+	harness_conf_add(h, "[web]\naccess = public\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/crowd");
+	go = xasprintf("%s/go", h->shared);
+	req = xasprintf(
+	    "name: crowd\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  crowd:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: |\n"
+	    "          for i in $(seq 1 2000); do echo \"crowd-line-$i\"; done\n"
+	    "          while [ ! -e %s ]; do sleep 0.1; done\n"
+	    "          echo crowd-done\n", go);
+	harness_repo_write(repo, ".github/workflows/crowd.yml", req);
+	free(req);
+	sha = harness_push(h, repo, "main", "crowd");
+	while (jid == 0 && harness_left_ms(h) > 0) {
+		runs = harness_runs(h);
+		if (json_array_size(runs) > 0) {
+			run = harness_show(h, json_object_get(json_array_get(
+			    runs, 0), "id"));
+			job = json_array_get(json_object_get(run, "jobs"), 0);
+			jid = json_integer_value(json_object_get(job, "id"));
+			json_decref(run);
+		}
+		json_decref(runs);
+		if (jid == 0)
+			free(harness_sql(h, "SELECT pg_sleep(0.1)", NULL));
+	}
+	harness_assert(h, jid != 0, "no job appeared");
+
+	req = xasprintf("GET /api/v1/jobs/%lld/logs/stream HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\n\r\n", jid);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)h->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fds = xcalloc((size_t)nviewers, sizeof *fds);
+	for (i = 0; i < nviewers; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		harness_assert(h, fds[i] != -1 && connect(fds[i],
+		    (struct sockaddr *)&sin, sizeof sin) == 0 &&
+		    write(fds[i], req, strlen(req)) == (ssize_t)strlen(req),
+		    "viewer %d could not connect", i);
+	}
+	/* Every viewer is answered with the stream's head. */
+	for (i = 0; i < nviewers; i++) {
+		struct timeval tv = { 10, 0 };
+
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		n = read(fds[i], buf, sizeof buf - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			served += strstr(buf, "text/event-stream") != NULL;
+		}
+	}
+	harness_http(h, "GET", "/healthz", NULL, NULL, 0, &r);
+	harness_assert(h, r.status == 200, "/healthz with %d viewers: %ld",
+	    nviewers, r.status);
+	harness_resp_free(&r);
+	harness_write_file(h, go, "go\n");
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	kib = peak_rss_kib(h);
+	fprintf(stderr, "web_1000: %d of %d viewers served; kilnd peak RSS "
+	    "%ld KiB\n", served, nviewers, kib);
+	harness_assert(h, served == nviewers, "%d of %d viewers got the "
+	    "stream", served, nviewers);
+	harness_assert(h, kib > 0 && kib < VIEWERS_RSS_KIB, "kilnd's peak RSS "
+	    "%ld KiB with %d viewers (limit %d KiB)", kib, nviewers,
+	    VIEWERS_RSS_KIB);
+	for (i = 0; i < nviewers; i++)
+		close(fds[i]);
+	free(fds);
+	free(req);
+	free(go);
+	free(sha);
+	json_decref(run);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 START_TEST(test_log_cut_past_max_job_bytes_job_goes_on)
 {
 	struct harness *h = harness_new("web_logcut");
@@ -905,6 +1020,7 @@ web_suite(void)
 	tcase_add_test(tc, test_20_viewers_of_200_mb_bounded_memory);
 	tcase_add_test(tc, test_log_cut_past_max_job_bytes_job_goes_on);
 	tcase_add_test(tc, test_log_by_step_and_annotation_lines);
+	tcase_add_test(tc, test_1000_viewers_bounded_memory);
 	suite_add_tcase(s, tc);
 	return s;
 }
