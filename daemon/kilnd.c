@@ -33,6 +33,7 @@
 #include "log.h"
 #include "logsrv.h"
 #include "migrate.h"
+#include "orphans.h"
 #include "pgembed.h"
 #include "secretbox.h"
 #include "spawn.h"
@@ -504,6 +505,9 @@ main(int argc, char **argv)
 	k.pg_started_ms = now_ms();
 	evtimer_add(k.reap_timer, &reap_tv);
 
+	/* A killed worker's job processes come to us, to be ended. */
+	if (orphans_adopt() == -1)
+		log_warn("PR_SET_CHILD_SUBREAPER");
 	k.sup = supervisor_new(&k);
 	supervisor_start(k.sup);
 	k.sched = sched_new(&k);

@@ -43,6 +43,7 @@
  * the new stream is appended.
  */
 #include <sys/queue.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1174,6 +1175,65 @@ logsrv_committed(const char *log_dir, int64_t job_id, uint64_t *size,
 	r = sidecar_read(fd, &stream, &seq, size, end);
 	close(fd);
 	return r;
+}
+
+int
+logsrv_note(struct logsrv *srv, int64_t job_id, const char *text, char *err,
+    size_t errsz)
+{
+	char logpath[4200], sidepath[4200];
+	uint64_t stream, seq, size, fresh;
+	struct lconn *c, *next;
+	size_t len = strlen(text);
+	struct stat st;
+	int logfd = -1, sidefd = -1, end, r, rc = -1;
+
+	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == LCONN_STREAM && c->job_id == job_id)
+			lconn_close(c, "its job was ended without it");
+	}
+	snprintf(logpath, sizeof logpath, "%s/%" PRId64 ".log", srv->log_dir,
+	    job_id);
+	snprintf(sidepath, sizeof sidepath, "%s/%" PRId64 ".seq", srv->log_dir,
+	    job_id);
+	if ((logfd = open(logpath, O_WRONLY | O_CREAT | O_CLOEXEC, 0640)) ==
+	    -1 || (sidefd = open(sidepath, O_RDWR | O_CREAT | O_CLOEXEC,
+	    0640)) == -1) {
+		snprintf(err, errsz, "%s: %s", logfd == -1 ? logpath : sidepath,
+		    strerror(errno));
+		goto out;
+	}
+	if ((r = sidecar_read(sidefd, &stream, &seq, &size, &end)) == -1) {
+		snprintf(err, errsz, "%s: unreadable position", sidepath);
+		goto out;
+	}
+	if (r == 0)	/* nothing committed: the whole file is unconfirmed */
+		size = 0;
+	if (fstat(logfd, &st) == 0 && (uint64_t)st.st_size < size)
+		size = (uint64_t)st.st_size;
+	/* Bytes past the committed size were never acknowledged: dropped. */
+	if (ftruncate(logfd, (off_t)size) == -1 ||
+	    pwrite(logfd, text, len, (off_t)size) != (ssize_t)len) {
+		snprintf(err, errsz, "%s: %s", logpath, strerror(errno));
+		goto out;
+	}
+	/* A stream of its own: a late replay of the old one starts anew. */
+	if (getrandom(&fresh, sizeof fresh, 0) != sizeof fresh)
+		fresh = (uint64_t)now_ms() ^ (uint64_t)job_id;
+	if (sidecar_write(sidefd, fresh, 0, size + len, 1) == -1) {
+		snprintf(err, errsz, "%s: %s", sidepath, strerror(errno));
+		goto out;
+	}
+	if (srv->observer != NULL)
+		srv->observer(job_id, text, len, srv->observer_arg);
+	rc = 0;
+out:
+	if (logfd != -1)
+		close(logfd);
+	if (sidefd != -1)
+		close(sidefd);
+	return rc;
 }
 
 void

@@ -46,6 +46,15 @@ void		 logsrv_set_observer(struct logsrv *,
 void		 logsrv_set_max_job_bytes(struct logsrv *, uint64_t max);
 
 /*
+ * Append text to job_id's log on kilnd's own account (its worker is gone:
+ * "worker lost"), after what was committed, as a new stream that ends
+ * there; a connection still open for the job is closed first.  Live
+ * viewers see it.  0, or -1 with err.
+ */
+int		 logsrv_note(struct logsrv *, int64_t job_id, const char *text,
+		     char *err, size_t errsz);
+
+/*
  * The committed length of job_id's log in log_dir (bytes a reader may send:
  * never rewritten by a replay) and whether the worker ended it (END).
  * 1, 0 when there is no log yet (size 0), -1 when it cannot be read.

@@ -26,12 +26,16 @@ extern char **environ;
 #include "db.h"
 #include "kilnd.h"
 #include "log.h"
+#include "logsrv.h"
+#include "orphans.h"
+#include "pgembed.h"
 #include "spawn.h"
 #include "util.h"
 
 #define SUP_BACKOFF_MIN_MS	500
 #define SUP_BACKOFF_MAX_MS	30000
 #define SUP_STABLE_MS		10000	/* alive this long: reset backoff */
+#define SUP_MAX_SPARE		1024	/* kilnd's own children spared by orphans_kill */
 #define SUP_KILL_AFTER_MS	10000
 
 struct sup_worker {
@@ -210,6 +214,60 @@ sup_schedule_restart(struct sup_worker *w)
  * The dead worker's job is failed before a new worker of the same name
  * starts, so the late cleanup can never hit the new worker's job.
  */
+/*
+ * A worker died in the middle of a job: the job's processes came to kilnd
+ * (a subreaper, see common/orphans.c); end all but kilnd's own children.
+ */
+static void
+sup_kill_orphans(struct supervisor *s)
+{
+	pid_t spare[SUP_MAX_SPARE];
+	size_t n = 0;
+	int i, killed;
+
+	for (i = 0; i < s->nworkers && n + 1 < SUP_MAX_SPARE; i++)
+		if (s->workers[i]->pid > 0)
+			spare[n++] = s->workers[i]->pid;
+	if (pgembed_pid(s->kilnd->pg) > 0)
+		spare[n++] = pgembed_pid(s->kilnd->pg);
+	if ((killed = orphans_kill(spare, n, 0)) > 0)
+		log_warnx("killed %d process(es) a lost worker's job left "
+		    "running", killed);
+}
+
+/* "(pid N) killed by signal 9 (Killed)", for a lost job's message. */
+static void
+sup_status_why(int status, pid_t pid, char *buf, size_t bufsz)
+{
+	char what[96];
+
+	spawn_status_text(status, what, sizeof what);
+	snprintf(buf, bufsz, "(pid %ld) %s", (long)pid, what);
+}
+
+/* kiln_worker_lost_jobs()'s rows: each failed job says why in its log. */
+static void
+sup_note_lost(struct supervisor *s, const char *name, PGresult *res)
+{
+	char *text, err[512];
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		int64_t job = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+
+		text = xasprintf("##[error]The job failed: %s\n",
+		    PQgetvalue(res, i, 1));
+		if (logsrv_note(s->kilnd->logsrv, job, text, err,
+		    sizeof err) == -1)
+			log_warnx("job %lld: noting in its log that its worker "
+			    "was lost: %s", (long long)job, err);
+		free(text);
+		log_info("job %lld failed: %s", (long long)job,
+		    PQgetvalue(res, i, 1));
+	}
+	(void)name;
+}
+
 static void
 sup_lost_cb(PGresult *res, const char *error, void *arg)
 {
@@ -217,8 +275,8 @@ sup_lost_cb(PGresult *res, const char *error, void *arg)
 
 	if (error != NULL)
 		log_warnx("failing the job of %s: %s", w->name, error);
-	else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-		log_info("%s died during a job; the job failed", w->name);
+	else
+		sup_note_lost(w->sup, w->name, res);
 	if (w->retiring)
 		sup_worker_remove(w);
 	else
@@ -232,6 +290,8 @@ sup_stop_lost_cb(PGresult *res, const char *error, void *arg)
 
 	if (error != NULL)
 		log_warnx("recording a stopped worker's job: %s", error);
+	else
+		sup_note_lost(s, NULL, res);
 	s->pending--;
 	kilnd_check_exit(s->kilnd);
 }
@@ -319,7 +379,8 @@ supervisor_resize(struct supervisor *s, int count)
 int
 supervisor_reaped(struct supervisor *s, pid_t pid, int status)
 {
-	const char *params[1];
+	const char *params[2];
+	char why[160];
 	int i;
 
 	for (i = 0; i < s->nworkers; i++) {
@@ -339,8 +400,12 @@ supervisor_reaped(struct supervisor *s, pid_t pid, int status)
 			    "status", WIFSIGNALED(status) ? WTERMSIG(status) :
 			    WEXITSTATUS(status));
 			params[0] = w->name;
-			if (db_query(s->kilnd->db, "SELECT kiln_worker_lost($1)",
-			    1, params, sup_stop_lost_cb, s) == 0)
+			sup_kill_orphans(s);
+			sup_status_why(status, pid, why, sizeof why);
+			params[1] = why;
+			if (db_query(s->kilnd->db, "SELECT * FROM "
+			    "kiln_worker_lost_jobs($1, $2)", 2, params,
+			    sup_stop_lost_cb, s) == 0)
 				s->pending++;
 			return 1;
 		}
@@ -364,8 +429,12 @@ supervisor_reaped(struct supervisor *s, pid_t pid, int status)
 		else if ((w->backoff_ms *= 2) > SUP_BACKOFF_MAX_MS)
 			w->backoff_ms = SUP_BACKOFF_MAX_MS;
 		params[0] = w->name;
-		if (db_query(s->kilnd->db, "SELECT kiln_worker_lost($1)", 1,
-		    params, sup_lost_cb, w) == -1)
+		sup_kill_orphans(s);
+		sup_status_why(status, pid, why, sizeof why);
+		params[1] = why;
+		if (db_query(s->kilnd->db, "SELECT * FROM "
+		    "kiln_worker_lost_jobs($1, $2)", 2, params, sup_lost_cb,
+		    w) == -1)
 			sup_schedule_restart(w);	/* the lease reaps it */
 		return 1;
 	}

@@ -1215,7 +1215,7 @@ job_kill_leftovers(struct jobrun *jr)
 
 	for (i = 0; i < jr->npgids; i++)
 		kill(-jr->pgids[i], SIGKILL);
-	if ((n = orphans_kill()) > 0 && jr->stream != NULL)
+	if ((n = orphans_kill(NULL, 0, 1)) > 0 && jr->stream != NULL)
 		job_logf(jr, "Cleaning up orphan processes: %d killed\n", n);
 }
 

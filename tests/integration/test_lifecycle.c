@@ -80,6 +80,61 @@ push_and_succeed(struct harness *h, struct harness_repo *repo,
 	free(sha);
 }
 
+static int
+job_running_cb(struct harness *h, void *arg)
+{
+	char *n = harness_sql(h, "SELECT count(*) FROM steps WHERE "
+	    "status = 'in_progress'", NULL);
+	int yes = strcmp(n, "0") != 0;
+
+	(void)arg;
+	free(n);
+	return yes;
+}
+
+/*
+ * A worker killed in the middle of a job: the job fails, and both its
+ * message and its log say the worker was lost (and how it ended).
+ */
+START_TEST(test_lost_worker_job_says_so)
+{
+	struct harness *h = harness_up("lost_worker");
+	struct harness_repo *repo = harness_repo_new(h, "octo/lost");
+	pid_t pids[16];
+	char *sha, *log;
+	json_t *run, *job;
+	const char *msg;
+	int n, i;
+
+	harness_repo_write(repo, ".github/workflows/long.yml",
+	    "name: long\non: push\njobs:\n  long:\n    runs-on: self-hosted\n"
+	    "    steps:\n      - run: echo started-long; sleep 120\n");
+	sha = harness_push(h, repo, "main", "long");
+	harness_assert(h, harness_wait_for(h, 30000, job_running_cb, NULL),
+	    "the job's step never started");
+	n = harness_workers(h, pids, (int)nitems(pids));
+	for (i = 0; i < n; i++)
+		kill(pids[i], SIGKILL);
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "failure");
+	job = harness_job(h, run, "long");
+	msg = json_string_value(json_object_get(job, "message"));
+	harness_assert(h, msg != NULL && strstr(msg, "worker lost") != NULL &&
+	    strstr(msg, "signal 9") != NULL, "the job's message: %s",
+	    msg ? msg : "(none)");
+	log = harness_logs(h, json_object_get(job, "id"));
+	harness_expect_contains(h, log, "log of the lost job", "started-long");
+	harness_expect_contains(h, log, "log of the lost job",
+	    "The job failed: worker lost");
+	free(log);
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 START_TEST(test_killed_worker_is_restarted_and_jobs_still_run)
 {
 	struct harness *h = harness_up("killed_worker");
@@ -310,6 +365,7 @@ lifecycle_suite(void)
 
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_killed_worker_is_restarted_and_jobs_still_run);
+	tcase_add_test(tc, test_lost_worker_job_says_so);
 	tcase_add_test(tc, test_sigterm_stops_kilnd_workers_and_postgres);
 	tcase_add_test(tc, test_healthz_is_503_while_database_hangs);
 	tcase_add_test(tc, test_worker_command_line_has_no_conninfo);

@@ -8,9 +8,12 @@
  * and keeps no children of its own between steps), and orphans_kill()
  * ends them all, as GitHub's runner cleans up orphan processes after a job.
  *
- * Not covered: a process that leaves through a pid namespace, and what is
- * still running when the worker itself is killed (its orphans then go to
- * init); a cgroup per job would hold those too.
+ * kilnd is a subreaper too: when a worker is killed in the middle of a
+ * job, the job's processes come to kilnd, which ends everything it did
+ * not start itself (its workers and PostgreSQL are spared).
+ *
+ * Not covered: a process that leaves through a pid namespace; a cgroup
+ * per job would hold that too.
  */
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -93,9 +96,21 @@ orphans_scan(struct orphans_proc *procs, size_t max)
 	return n;
 }
 
-/* Mark the descendants of self; returns how many. */
+static int
+orphans_spared(pid_t pid, const pid_t *spare, size_t nspare)
+{
+	size_t i;
+
+	for (i = 0; i < nspare; i++)
+		if (spare[i] == pid)
+			return 1;
+	return 0;
+}
+
+/* Mark the descendants of self but the spared; returns how many. */
 static size_t
-orphans_mark(struct orphans_proc *procs, size_t n, pid_t self)
+orphans_mark(struct orphans_proc *procs, size_t n, pid_t self,
+    const pid_t *spare, size_t nspare)
 {
 	size_t i, j, found = 0;
 	int grew = 1;
@@ -105,7 +120,8 @@ orphans_mark(struct orphans_proc *procs, size_t n, pid_t self)
 		for (i = 0; i < n; i++) {
 			if (procs[i].mine)
 				continue;
-			if (procs[i].ppid == self) {
+			if (procs[i].ppid == self &&
+			    !orphans_spared(procs[i].pid, spare, nspare)) {
 				procs[i].mine = grew = 1;
 				found++;
 				continue;
@@ -123,7 +139,7 @@ orphans_mark(struct orphans_proc *procs, size_t n, pid_t self)
 }
 
 int
-orphans_kill(void)
+orphans_kill(const pid_t *spare, size_t nspare, int reap)
 {
 	struct orphans_proc *procs;
 	pid_t self = getpid();
@@ -134,17 +150,21 @@ orphans_kill(void)
 	procs = xcalloc(ORPHANS_MAX_PROCS, sizeof *procs);
 	for (round = 0; round < ORPHANS_ROUNDS; round++) {
 		n = orphans_scan(procs, ORPHANS_MAX_PROCS);
-		if ((found = orphans_mark(procs, n, self)) == 0)
+		if ((found = orphans_mark(procs, n, self, spare, nspare)) == 0)
 			break;
 		for (i = 0; i < n; i++)
 			if (procs[i].mine && kill(procs[i].pid, SIGKILL) == 0)
 				killed++;
+		if (!reap)
+			break;	/* a fork after SIGKILL is pending fails */
 		/* Reap what died, so the next scan sees only the living. */
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
 		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
 	}
 	free(procs);
+	if (!reap)
+		return killed;
 	deadline = now_ms() + ORPHANS_REAP_MS;
 	while (now_ms() < deadline) {
 		pid_t r = waitpid(-1, NULL, WNOHANG);
