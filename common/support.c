@@ -265,6 +265,16 @@ support_audit(const struct workflow *wf, struct wf_errors *warnings)
 		    "webhooks are recorded and ignored); this trigger never "
 		    "runs the workflow", kind->name));
 	}
+	/*
+	 * A zone would move the firing minute; firing at the UTC minute
+	 * instead would run it at the wrong time, so such a line never fires.
+	 */
+	for (i = 0; i < wf->on.nschedules; i++)
+		if (wf->on.schedules[i].timezone != NULL)
+			support_add(warnings, wf->path, wf->on.schedules[i].pos,
+			    xasprintf("on.schedule[%zu].timezone: kiln fires "
+			    "schedules in UTC only; this cron line never fires "
+			    "(write its time in UTC and drop timezone)", i));
 	for (i = 0; i < wf->njobs; i++) {
 		job = &wf->jobs[i];
 		for (k = 0; k < nitems(support_job_rules); k++)

@@ -344,7 +344,8 @@ plan_workflow(struct plan *p, const struct mirror_file *f)
 		    &errs) : NULL;
 		if (wf != NULL && errs.n == 0)
 			for (size_t i = 0; i < wf->on.nschedules; i++)
-				if (wf->on.schedules[i].cron != NULL)
+				if (wf->on.schedules[i].cron != NULL &&
+				    wf->on.schedules[i].timezone == NULL)
 					json_array_append_new(p->schedules,
 					    json_pack("{s:s, s:s}", "path",
 					    f->path, "cron",
@@ -378,9 +379,11 @@ plan_workflow(struct plan *p, const struct mirror_file *f)
 		free(msg);
 		goto out;
 	}
+	/* A line with a timezone never fires (common/support.c says why). */
 	if (p->schedules != NULL)
 		for (size_t i = 0; i < wf->on.nschedules; i++)
-			if (wf->on.schedules[i].cron != NULL)
+			if (wf->on.schedules[i].cron != NULL &&
+			    wf->on.schedules[i].timezone == NULL)
 				json_array_append_new(p->schedules, json_pack(
 				    "{s:s, s:s}", "path", f->path, "cron",
 				    wf->on.schedules[i].cron));

@@ -297,6 +297,11 @@ START_TEST(test_schedules_recorded_on_repo_add_and_branch_change)
 	int rc;
 
 	harness_repo_write(repo, ".github/workflows/nightly.yml", nightly);
+	/* A line with a timezone is never recorded: it would fire wrongly. */
+	harness_repo_write(repo, ".github/workflows/tz.yml",
+	    "on:\n  schedule:\n    - cron: '0 2 * * *'\n"
+	    "      timezone: Europe/Paris\njobs:\n  z:\n"
+	    "    runs-on: self-hosted\n    steps:\n      - run: echo tz\n");
 	free(harness_repo_commit_push(repo, "main", "nightly", NULL));
 	/* Another branch, with another schedule, for the branch change. */
 	free(harness_git(h, repo->work, "checkout", "-q", "-b", "release",
@@ -309,6 +314,9 @@ START_TEST(test_schedules_recorded_on_repo_add_and_branch_change)
 	harness_assert(h, rc == 0, "repo add: %d", rc);
 	wait_count(h, "SELECT count(*) FROM schedules WHERE since IS NOT NULL",
 	    1, "schedules of main recorded at repo add");
+	harness_assert(h, count(h, "SELECT count(*) FROM schedules WHERE "
+	    "workflow_path = '.github/workflows/tz.yml'") == 0, "the cron line "
+	    "with a timezone was recorded");
 	set_clock(h, H(2, 0));
 	wait_count(h, FIRED("nightly.yml"), 1, "nightly fired without a push");
 

@@ -1013,6 +1013,26 @@ END_TEST
 
 
 /*
+ * A cron line with a timezone would fire at another minute than kiln's
+ * UTC one: lint says it never fires, at its place; the other line stays.
+ */
+START_TEST(test_lint_schedule_timezone_never_fires)
+{
+	struct result r;
+
+	put("tz.yml", "on:\n  schedule:\n    - cron: '30 5 * * 1-5'\n"
+	    "      timezone: America/New_York\n    - cron: '0 2 * * *'\n"
+	    "jobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n");
+	run(&r, NULL, "lint", "tz.yml", NULL);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "tz.yml:3:7: warning: on.schedule[0].timezone: "
+	    "kiln fires schedules in UTC only; this cron line never fires "
+	    "(write its time in UTC and drop timezone)\n");
+	result_free(&r);
+}
+END_TEST
+
+/*
  * Everything kiln accepts but does not execute is a warning at its place,
  * in lint and in plan, and plan says the job fails without running.
  */
@@ -1288,6 +1308,7 @@ workflow_suite(void)
 	tcase_add_test(tc, test_lint_directory);
 	tcase_add_test(tc, test_lint_missing_file);
 	tcase_add_test(tc, test_lint_and_plan_report_unsupported);
+	tcase_add_test(tc, test_lint_schedule_timezone_never_fires);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("eval");
