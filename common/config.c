@@ -127,6 +127,23 @@ static const struct config_key config_keys[] = {
 	  "public|token|off", "who may read GET /metrics (Prometheus text "
 	  "format): anyone who reaches the listener, holders of a token "
 	  "(cictl token create), or nobody" },
+	{ "github", "api_url", CONFIG_STRING, OFF(gh_api_url),
+	  "https://api.github.com", 0, 0, NULL, "GitHub's REST API: "
+	  "https://api.github.com, or https://HOST/api/v3 for GitHub "
+	  "Enterprise Server" },
+	{ "github", "token_file", CONFIG_PATH, OFF(gh_token_file), "", 0, 0,
+	  NULL, "file holding a token (repo:status) that kilnd sends job "
+	  "states to GitHub with as commit statuses; refused when its group "
+	  "or others may read it; empty: nothing is sent" },
+	{ "github", "public_url", CONFIG_STRING, OFF(gh_public_url), "", 0, 0,
+	  NULL, "kiln's address as GitHub users reach it "
+	  "(https://ci.example.org); with [web] access on, each status links "
+	  "to its job's page there" },
+	{ "github", "max_in_flight", CONFIG_INT, OFF(gh_max_in_flight), "10", 1,
+	  100, NULL, "outbox: API requests one kilnd has in flight at once" },
+	{ "github", "keep_hours", CONFIG_INT, OFF(gh_keep_hours), "168", 1,
+	  87600, NULL, "outbox: delivered calls are kept this long for "
+	  "cictl outbox" },
 };
 
 static char **

@@ -59,6 +59,12 @@ struct kiln_config {
 	char	*admin_tls_key;	/* PEM private key */
 	/* [metrics] */
 	char	*metrics_access; /* public, token, off */
+	/* [github] */
+	char	*gh_api_url;	/* REST API base, no trailing slash */
+	char	*gh_token_file;	/* commit statuses' token, "" off */
+	char	*gh_public_url;	/* kiln's page as GitHub users reach it */
+	int	 gh_max_in_flight; /* outbox requests at once */
+	int	 gh_keep_hours;	/* delivered outbox rows kept */
 };
 
 /*

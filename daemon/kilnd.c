@@ -511,6 +511,12 @@ main(int argc, char **argv)
 	k.sup = supervisor_new(&k);
 	supervisor_start(k.sup);
 	k.sched = sched_new(&k);
+	err[0] = '\0';
+	if ((k.outbox = outbox_new(&k, err, sizeof err)) == NULL &&
+	    err[0] != '\0') {
+		pgembed_stop(k.pg);
+		fatalx("%s", err);
+	}
 	log_info("kilnd %s ready: http %s, admin %s, %d worker(s)",
 	    KILN_VERSION, cfg.listen[0] ? cfg.listen : "(off)",
 	    cfg.admin_socket, cfg.worker_count);
@@ -533,6 +539,7 @@ main(int argc, char **argv)
 	notify_free(k.notify);
 	metrics_free(k.metrics);
 	sched_free(k.sched);
+	outbox_free(k.outbox);
 	supervisor_free(k.sup);
 	webhook_free(k.webhook);
 	web_sse_free(k.sse);

@@ -26,6 +26,7 @@ struct sched;
 struct notify;
 struct metrics;
 struct connguard;
+struct outbox;
 
 struct kilnd {
 	struct event_base	*base;
@@ -52,6 +53,7 @@ struct kilnd {
 	struct metrics		*metrics;	/* in-memory counters */
 	struct remote		*remote;	/* [admin] listen, or NULL */
 	struct connguard	*guard;		/* the public listener's */
+	struct outbox		*outbox;	/* states to GitHub, or NULL */
 	struct event		*pg_restart;	/* embedded PostgreSQL died */
 	int			 pg_failures;	/* deaths in a row */
 	int64_t			 pg_started_ms;
@@ -169,6 +171,15 @@ struct remote *remote_start(struct kilnd *, char *err, size_t errsz);
 void	remote_free(struct remote *);
 void	remote_gate(struct kilnd *, struct evhttp_request *,
 	    const struct http_route *, const char *const *args, int nargs);
+
+/*
+ * outbox.c: delivers the outbox's rows (sql/009_outbox.sql) to GitHub's
+ * API with libcurl multi on the loop.  NULL with err empty when [github]
+ * has no token; NULL with err set when it cannot start.  Free after
+ * db_free().
+ */
+struct outbox *outbox_new(struct kilnd *, char *err, size_t errsz);
+void	outbox_free(struct outbox *);
 
 /* kilnd.c: leave the loop once stopping and nothing is in flight. */
 void	kilnd_check_exit(struct kilnd *);

@@ -1,0 +1,436 @@
+/*
+ * Job states back to GitHub through the outbox: a real kilnd, workers and
+ * git repository, and tests/fakegh.py (real HTTP on loopback) in place of
+ * GitHub's API, recording every call it is sent.
+ */
+#include <sys/stat.h>
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "util.h"
+
+#define GH_TOKEN	"ghp_kilnTestToken0123456789abcdefXYZ"
+#define GH_WAIT_MS	60000
+
+struct fake {
+	struct harness	*h;
+	char		*dir;
+	pid_t		 pid;
+};
+
+static int
+fake_ready(struct harness *h, void *arg)
+{
+	struct fake *f = arg;
+	char *path = xasprintf("%s/ready", f->dir);
+	struct stat st;
+	int ok = stat(path, &st) == 0;
+
+	(void)h;
+	free(path);
+	return ok;
+}
+
+/*
+ * Start the fake with rules (JSON text, may be NULL) and point kilnd's
+ * [github] at it; before harness_start().
+ */
+static struct fake *
+fake_start(struct harness *h, const char *rules)
+{
+	struct fake *f = xcalloc(1, sizeof *f);
+	const char *src = getenv("KILN_SRCDIR");
+	char *script, *tokfile, *conf, *port, *path;
+	char *argv[9];
+	int p = harness_free_port();
+
+	harness_assert(h, p > 0, "no free port for the fake GitHub");
+	f->h = h;
+	f->dir = xasprintf("%s/fakegh", h->dir);
+	tokfile = xasprintf("%s/gh-token", h->dir);
+	harness_write_file(h, tokfile, GH_TOKEN "\n");
+	harness_assert(h, chmod(tokfile, 0600) == 0, "chmod %s", tokfile);
+	if (rules != NULL) {
+		path = xasprintf("%s/rules.json", f->dir);
+		harness_write_file(h, path, rules);
+		free(path);
+	}
+	script = xasprintf("%s/tests/fakegh.py", src ? src : ".");
+	port = xasprintf("%d", p);
+	argv[0] = (char *)"/usr/bin/python3";
+	argv[1] = script;
+	argv[2] = (char *)"--port";
+	argv[3] = port;
+	argv[4] = (char *)"--dir";
+	argv[5] = f->dir;
+	argv[6] = (char *)"--token";
+	argv[7] = tokfile;
+	argv[8] = NULL;
+	f->pid = harness_spawn(h, argv);
+	harness_assert(h, harness_wait_for(h, 20000, fake_ready, f),
+	    "the fake GitHub did not start");
+	conf = xasprintf("[github]\napi_url = http://127.0.0.1:%d/\n"
+	    "token_file = %s\npublic_url = http://kiln.example/\n", p,
+	    tokfile);
+	harness_conf_add(h, conf);
+	free(conf);
+	free(script);
+	free(port);
+	free(tokfile);
+	return f;
+}
+
+static void
+fake_free(struct fake *f)
+{
+	harness_kill(f->h, f->pid);
+	free(f->dir);
+	free(f);
+}
+
+/* Every call the fake recorded whose path contains part, in order. */
+static json_t *
+fake_calls(struct fake *f, const char *part)
+{
+	char *path = xasprintf("%s/calls.jsonl", f->dir), *text, *line, *save;
+	json_t *all = json_array(), *c;
+	size_t len;
+
+	text = file_read_all(path, 64 * 1024 * 1024, &len);
+	free(path);
+	if (text == NULL)
+		return all;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if ((c = json_loads(line, 0, NULL)) == NULL)
+			continue;	/* a line being written */
+		if (strstr(harness_str(c, "path"), part) != NULL)
+			json_array_append(all, c);
+		json_decref(c);
+	}
+	free(text);
+	return all;
+}
+
+struct want_final {
+	struct fake	*f;
+	const char	*context;
+	const char	*state;
+};
+
+/* A status of context in state was answered 2xx. */
+static int
+has_final(struct harness *h, void *arg)
+{
+	struct want_final *w = arg;
+	json_t *calls = fake_calls(w->f, "/statuses/"), *c;
+	size_t i;
+	int found = 0;
+
+	(void)h;
+	json_array_foreach(calls, i, c) {
+		json_t *b = json_object_get(c, "body");
+
+		if (json_integer_value(json_object_get(c, "status")) / 100 == 2 &&
+		    strcmp(harness_str(b, "context"), w->context) == 0 &&
+		    strcmp(harness_str(b, "state"), w->state) == 0)
+			found = 1;
+	}
+	json_decref(calls);
+	return found;
+}
+
+static void
+wait_final(struct harness *h, struct fake *f, const char *context,
+    const char *state)
+{
+	struct want_final w = { f, context, state };
+	json_t *calls;
+
+	if (harness_wait_for(h, GH_WAIT_MS, has_final, &w))
+		return;
+	calls = fake_calls(f, "");
+	harness_fail(h, "no %s status for %s reached the fake; calls: %s",
+	    state, context, harness_json_text(calls));
+}
+
+/*
+ * The statuses of context answered 2xx, in order: pending ones, then exactly
+ * one final state, never a state sent twice; returns the final's call.
+ */
+static json_t *
+expect_sequence(struct harness *h, struct fake *f, const char *sha,
+    const char *context, const char *final)
+{
+	json_t *calls = fake_calls(f, "/statuses/"), *c, *last = NULL;
+	char *path = xasprintf("/repos/octo/gh/statuses/%s", sha);
+	size_t i;
+	int pendings = 0, finals = 0;
+
+	json_array_foreach(calls, i, c) {
+		json_t *b = json_object_get(c, "body"), *hd;
+		const char *state;
+
+		if (strcmp(harness_str(b, "context"), context) != 0 ||
+		    json_integer_value(json_object_get(c, "status")) / 100 != 2)
+			continue;
+		state = harness_str(b, "state");
+		harness_expect_str(h, c, "status call", "path", path);
+		hd = json_object_get(c, "headers");
+		harness_expect_str(h, hd, "headers", "Authorization",
+		    "Bearer " GH_TOKEN);
+		harness_assert(h, str_has_prefix(harness_str(b, "target_url"),
+		    "http://kiln.example/jobs/"), "target_url: %s",
+		    harness_json_text(b));
+		if (strcmp(state, "pending") == 0) {
+			harness_assert(h, finals == 0, "pending after the "
+			    "final state of %s: %s", context,
+			    harness_json_text(calls));
+			pendings++;
+		} else {
+			harness_assert(h, strcmp(state, final) == 0,
+			    "%s: state %s, want %s: %s", context, state, final,
+			    harness_json_text(calls));
+			finals++;
+			last = c;
+		}
+	}
+	harness_assert(h, pendings >= 1 && finals == 1, "%s: %d pending and "
+	    "%d final statuses delivered: %s", context, pendings, finals,
+	    harness_json_text(calls));
+	json_incref(last);
+	json_decref(calls);
+	free(path);
+	return last;
+}
+
+static const char *const one_job_wf =
+    "name: solo\n"
+    "on: push\n"
+    "jobs:\n"
+    "  only:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: echo fine\n";
+
+/* Start kilnd, push the one-job workflow; returns the commit. */
+static char *
+solo_push(struct harness *h, struct harness_repo **repo)
+{
+	harness_start(h);
+	*repo = harness_repo_new(h, "octo/gh");
+	harness_repo_write(*repo, ".github/workflows/solo.yml", one_job_wf);
+	return harness_push(h, *repo, "main", "solo");
+}
+
+static void
+finish(struct harness *h, struct fake *f, struct harness_repo *repo,
+    char *sha)
+{
+	free(sha);
+	fake_free(f);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+
+static const char *const two_jobs_wf =
+    "name: gate\n"
+    "on: push\n"
+    "jobs:\n"
+    "  good:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: echo fine\n"
+    "  bad:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: exit 1\n";
+
+START_TEST(test_statuses_pending_then_verdict_per_job)
+{
+	struct harness *h = harness_new("statuses_pending_then_verdict");
+	struct fake *f = fake_start(h, NULL);
+	struct harness_repo *repo;
+	char *sha, *log;
+	json_t *good, *bad;
+	size_t len;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/gh");
+	harness_repo_write(repo, ".github/workflows/gate.yml", two_jobs_wf);
+	sha = harness_push(h, repo, "main", "gate");
+	json_decref(harness_wait_run(h, sha, NULL, HARNESS_RUN_MS));
+	wait_final(h, f, "kiln / gate / good", "success");
+	wait_final(h, f, "kiln / gate / bad", "failure");
+	good = expect_sequence(h, f, sha, "kiln / gate / good", "success");
+	bad = expect_sequence(h, f, sha, "kiln / gate / bad", "failure");
+	harness_assert(h, str_has_prefix(harness_str(json_object_get(good,
+	    "body"), "description"), "Successful in "), "description: %s",
+	    harness_json_text(good));
+	harness_assert(h, str_has_prefix(harness_str(json_object_get(bad,
+	    "body"), "description"), "Failing after "), "description: %s",
+	    harness_json_text(bad));
+	/* The token goes in Authorization, never into kilnd's log. */
+	log = file_read_all(h->log_path, 64 * 1024 * 1024, &len);
+	harness_assert(h, log != NULL && strstr(log, GH_TOKEN) == NULL,
+	    "kilnd's log shows the GitHub token");
+	free(log);
+	json_decref(good);
+	json_decref(bad);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
+/* The fake answers 500 three times, then 201: each update arrives once. */
+START_TEST(test_server_errors_are_retried_in_order)
+{
+	struct harness *h = harness_new("server_errors_retried");
+	struct fake *f = fake_start(h, "[{\"path\": \"/statuses/\", "
+	    "\"status\": 500, \"times\": 3}]");
+	struct harness_repo *repo;
+	json_t *calls, *c, *final;
+	size_t i;
+	int errors = 0;
+	char *sha;
+
+	sha = solo_push(h, &repo);
+	json_decref(harness_wait_run(h, sha, NULL, HARNESS_RUN_MS));
+	wait_final(h, f, "kiln / solo / only", "success");
+	final = expect_sequence(h, f, sha, "kiln / solo / only", "success");
+	calls = fake_calls(f, "/statuses/");
+	json_array_foreach(calls, i, c)
+		if (json_integer_value(json_object_get(c, "status")) == 500)
+			errors++;
+	harness_assert(h, errors == 3, "%d answers 500, want 3: %s", errors,
+	    harness_json_text(calls));
+	json_decref(calls);
+	json_decref(final);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
+struct failed_rows {
+	const char	*want;
+};
+
+static int
+outbox_failed(struct harness *h, void *arg)
+{
+	char *n = harness_sql(h, "SELECT count(*) FROM outbox WHERE "
+	    "status = 'failed' AND http_status = 422 AND error LIKE "
+	    "'%No commit found for SHA%'", NULL);
+	int ok = atoi(n) >= 2;
+
+	(void)arg;
+	free(n);
+	return ok;
+}
+
+/* A 422 is recorded with GitHub's message and never retried. */
+START_TEST(test_unprocessable_is_recorded_not_retried)
+{
+	struct harness *h = harness_new("unprocessable_recorded");
+	struct fake *f = fake_start(h, "[{\"path\": \"/statuses/\", "
+	    "\"status\": 422, \"times\": 1000, \"body\": {\"message\": "
+	    "\"Validation Failed\", \"errors\": [{\"message\": "
+	    "\"No commit found for SHA: x\"}]}}]");
+	struct harness_repo *repo;
+	char *sha, *n, *calls_n;
+	json_t *calls;
+
+	sha = solo_push(h, &repo);
+	json_decref(harness_wait_run(h, sha, NULL, HARNESS_RUN_MS));
+	harness_assert(h, harness_wait_for(h, GH_WAIT_MS, outbox_failed,
+	    NULL), "no call recorded failed with GitHub's message");
+	n = harness_sql(h, "SELECT max(attempts) FROM outbox", NULL);
+	harness_assert(h, strcmp(n, "1") == 0, "a 422 was tried %s times", n);
+	n = (free(n), harness_sql(h, "SELECT count(*) FROM outbox WHERE "
+	    "status <> 'superseded'", NULL));
+	calls = fake_calls(f, "/statuses/");
+	calls_n = xasprintf("%zu", json_array_size(calls));
+	harness_assert(h, strcmp(n, calls_n) == 0, "%s rows sent, the fake "
+	    "saw %s calls", n, calls_n);
+	json_decref(calls);
+	free(calls_n);
+	free(n);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
+/*
+ * A 403 with X-RateLimit-Remaining: 0 pauses delivery until
+ * X-RateLimit-Reset: no call reaches the fake before it.
+ */
+START_TEST(test_rate_limit_pauses_until_reset)
+{
+	struct harness *h = harness_new("rate_limit_pauses");
+	struct fake *f = fake_start(h, "[{\"path\": \"/statuses/\", "
+	    "\"status\": 403, \"times\": 1, \"reset_in\": 4, \"headers\": "
+	    "{\"X-RateLimit-Remaining\": \"0\"}, \"body\": {\"message\": "
+	    "\"API rate limit exceeded\"}}]");
+	struct harness_repo *repo;
+	json_t *calls, *first, *c, *final;
+	const char *reset;
+	double limit_at, reset_t;
+	size_t i;
+	char *sha;
+
+	sha = solo_push(h, &repo);
+	wait_final(h, f, "kiln / solo / only", "success");
+	final = expect_sequence(h, f, sha, "kiln / solo / only", "success");
+	calls = fake_calls(f, "/statuses/");
+	first = json_array_get(calls, 0);
+	harness_assert(h, json_integer_value(json_object_get(first,
+	    "status")) == 403, "first call not the 403: %s",
+	    harness_json_text(calls));
+	reset = harness_str(json_object_get(first, "answer_headers"),
+	    "X-RateLimit-Reset");
+	reset_t = strtod(reset, NULL);
+	limit_at = json_real_value(json_object_get(first, "t"));
+	json_array_foreach(calls, i, c) {
+		if (i == 0)
+			continue;
+		harness_assert(h, json_real_value(json_object_get(c, "t")) >=
+		    reset_t, "call %zu at %.3f before the reset %.0f (limited "
+		    "at %.3f): %s", i, json_real_value(json_object_get(c, "t")),
+		    reset_t, limit_at, harness_json_text(calls));
+	}
+	json_decref(calls);
+	json_decref(final);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
+static Suite *
+github_suite(void)
+{
+	Suite *s = suite_create("github");
+	TCase *tc = tcase_create("github");
+
+	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+	tcase_add_test(tc, test_statuses_pending_then_verdict_per_job);
+	tcase_add_test(tc, test_server_errors_are_retried_in_order);
+	tcase_add_test(tc, test_unprocessable_is_recorded_not_retried);
+	tcase_add_test(tc, test_rate_limit_pauses_until_reset);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(github_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
