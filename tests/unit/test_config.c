@@ -326,7 +326,7 @@ static const struct err_vec err_vecs[] = {
 	{ "=\n", "1: key \"\" outside of any [section]" },
 	{ "[server]\n=\n", "2: unknown key \"\" in [server]" },
 	{ "[]\n", "1: unknown section [] (known: server, database, workers, "
-	  "log, secrets, schedules, actions, web, admin, metrics)" },
+	  "log, secrets, schedules, actions, web, admin, metrics, github)" },
 	{ "[\n", "1: malformed section header \"[\"" },
 	{ "[workers]\ncount =\n", "2: workers.count: \"\" is empty (expected "
 	  "an integer from 0 to 256)" },
@@ -345,9 +345,9 @@ static const struct err_vec err_vecs[] = {
 	{ "[server]\nbogus = 1\n", "2: unknown key \"bogus\" in [server]" },
 	{ "[workers]\nlisten = x\n", "2: unknown key \"listen\" in [workers]" },
 	{ "[nope]\n", "1: unknown section [nope] (known: server, database, "
-	  "workers, log, secrets, schedules, actions, web, admin, metrics)" },
+	  "workers, log, secrets, schedules, actions, web, admin, metrics, github)" },
 	{ "[Server]\n", "1: unknown section [Server] (known: server, database, "
-	  "workers, log, secrets, schedules, actions, web, admin, metrics)" },
+	  "workers, log, secrets, schedules, actions, web, admin, metrics, github)" },
 	{ "listen = 1.2.3.4:1\n", "1: key \"listen\" outside of any "
 	  "[section]" },
 	{ "[workers]\ncount = abc\n", "2: workers.count: \"abc\" is not a "
@@ -588,6 +588,11 @@ static const struct key_vec describe_keys[] = {
 	{ "admin", "tls_cert = " },
 	{ "admin", "tls_key = " },
 	{ "metrics", "access = public" },
+	{ "github", "api_url = https://api.github.com" },
+	{ "github", "token_file = " },
+	{ "github", "public_url = " },
+	{ "github", "max_in_flight = 10" },
+	{ "github", "keep_hours = 168" },
 };
 
 START_TEST(test_describe)
@@ -620,7 +625,7 @@ START_TEST(test_describe)
 		snprintf(prev, sizeof prev, "%s", line);
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
-	ck_assert_uint_eq(sections, 10);
+	ck_assert_uint_eq(sections, 11);
 	ck_assert_uint_eq(keys, nitems(describe_keys));
 	buf_free(&out);
 
