@@ -28,6 +28,7 @@ enum spawn_stage {
 	SPAWN_STAGE_FDS,
 	SPAWN_STAGE_DIR,
 	SPAWN_STAGE_EXEC,
+	SPAWN_STAGE_CGROUP,
 };
 
 struct spawn_failure {
@@ -63,8 +64,15 @@ spawn_child(const struct spawn_spec *s, int failfd)
 {
 	struct sigaction sa;
 	sigset_t none;
-	int sig, nullfd, out;
+	int sig, nullfd, out, cg;
 
+	/* Before setuid: joining a cgroup is the worker's right. */
+	if (s->cgroup_procs != NULL) {
+		if ((cg = open(s->cgroup_procs, O_WRONLY | O_CLOEXEC)) == -1 ||
+		    write(cg, "0", 1) != 1)
+			spawn_child_fail(failfd, SPAWN_STAGE_CGROUP);
+		close(cg);
+	}
 	if (s->group == 2 && setsid() == -1)
 		spawn_child_fail(failfd, SPAWN_STAGE_GROUP);
 	if (s->group == 1 && setpgid(0, 0) == -1)
@@ -153,6 +161,10 @@ spawn_start(const struct spawn_spec *s, char *err, size_t errsz)
 	case SPAWN_STAGE_FDS:
 		snprintf(err, errsz, "standard descriptors for %s: %s",
 		    s->argv[0], strerror(f.error));
+		break;
+	case SPAWN_STAGE_CGROUP:
+		snprintf(err, errsz, "joining cgroup %s: %s", s->cgroup_procs,
+		    strerror(f.error));
 		break;
 	case SPAWN_STAGE_DIR:
 		snprintf(err, errsz, "working directory '%s': %s", s->dir,

@@ -29,6 +29,8 @@ struct spawn_spec {
 	gid_t		 gid;
 	int		 pdeathsig;	/* sent when the parent dies; 0: none */
 	int		 reset_signals;	/* default dispositions, empty mask */
+	const char	*cgroup_procs;	/* join this cgroup.procs first;
+					   NULL: stay in ours */
 };
 
 /*

@@ -24,6 +24,7 @@
 extern char **environ;
 
 #include "db.h"
+#include "jobcg.h"
 #include "kilnd.h"
 #include "log.h"
 #include "logsrv.h"
@@ -46,6 +47,7 @@ struct sup_worker {
 	int64_t		 started_ms;
 	int		 backoff_ms;
 	struct event	*restart;
+	char		*cgroup;	/* a dead one's job cgroup to remove */
 };
 
 struct supervisor {
@@ -180,6 +182,40 @@ sup_worker_add(struct supervisor *s)
 	return w;
 }
 
+/* Remove a dead worker's job cgroup once its processes are gone. */
+static void
+sup_cgroup_rmdir(struct sup_worker *w)
+{
+	if (w->cgroup == NULL)
+		return;
+	if (rmdir(w->cgroup) == -1 && errno == EBUSY)
+		return;		/* still dying: again at the next chance */
+	free(w->cgroup);
+	w->cgroup = NULL;
+}
+
+/*
+ * A worker died: what its job started is killed with it (jobcg.h), in
+ * whatever session or process group, so no step runs on without its job.
+ * Writing cgroup.kill does not wait.
+ */
+static void
+sup_cgroup_kill(struct sup_worker *w, pid_t pid)
+{
+	char *dir = jobcg_path(pid);
+	int n;
+
+	if (dir == NULL)
+		return;
+	if ((n = jobcg_kill(dir, 0)) > 0)
+		log_warnx("%s (pid %ld) died: killed the %d processes of its "
+		    "job", w->name, (long)pid, n);
+	sup_cgroup_rmdir(w);	/* an older one, if it lingered */
+	free(w->cgroup);
+	w->cgroup = dir;
+	sup_cgroup_rmdir(w);
+}
+
 /* Forget a worker that exited for good (retired). */
 static void
 sup_worker_remove(struct sup_worker *w)
@@ -195,6 +231,7 @@ sup_worker_remove(struct sup_worker *w)
 			break;
 		}
 	event_free(w->restart);
+	sup_cgroup_rmdir(w);
 	free(w);
 }
 
@@ -277,6 +314,7 @@ sup_lost_cb(PGresult *res, const char *error, void *arg)
 		log_warnx("failing the job of %s: %s", w->name, error);
 	else
 		sup_note_lost(w->sup, w->name, res);
+	sup_cgroup_rmdir(w);
 	if (w->retiring)
 		sup_worker_remove(w);
 	else
@@ -389,6 +427,7 @@ supervisor_reaped(struct supervisor *s, pid_t pid, int status)
 		if (w->pid != pid)
 			continue;
 		w->pid = -1;
+		sup_cgroup_kill(w, pid);
 		if (s->stopping || s->draining) {
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 				log_info("%s exited", w->name);

@@ -56,6 +56,7 @@ struct action_user {
 	const char	*program;	/* kiln-worker, full path */
 	uid_t		 uid;
 	gid_t		 gid;
+	const char	*cgroup_procs;	/* the job's cgroup; NULL: none */
 };
 
 /* actions/isolate.c: def's run() in `kiln-worker --action-child` as u. */

@@ -39,6 +39,7 @@
 #include "envfile.h"
 #include "event.h"
 #include "expr.h"
+#include "jobcg.h"
 #include "log.h"
 #include "planner.h"
 #include "status.h"
@@ -56,6 +57,7 @@
 #define JOB_MAX_OUTPUT		(1024 * 1024)	/* job outputs, all together */
 #define JOB_MAX_SUMMARY		(1024 * 1024)	/* per step, as GitHub */
 #define JOB_MAX_PGIDS		1024
+#define JOB_CGROUP_WAIT_MS	3000	/* the job's cgroup emptied */
 #define JOB_CANCEL_GRACE_MS	(5 * 60 * 1000)
 #define STEP_MAX_MINUTES	360	/* GitHub's limit on step timeouts */
 
@@ -769,6 +771,7 @@ job_run_script(struct jobrun *jr, const struct wf_step *step,
 	spec.as_user = jr->w->as_user;
 	spec.uid = jr->w->run_uid;
 	spec.gid = jr->w->run_gid;
+	spec.cgroup_procs = jr->w->cgroup_procs;
 	if (stepexec_run(&spec, job_sink_cb, jr, &result, err,
 	    sizeof err) == -1) {
 		job_logf(jr, "##[error]%s\n", err);
@@ -902,6 +905,7 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	user.program = jr->w->self;
 	user.uid = jr->w->run_uid;
 	user.gid = jr->w->run_gid;
+	user.cgroup_procs = jr->w->cgroup_procs;
 	if ((def->prepare != NULL && def->prepare(&env, err, sizeof err) ==
 	    -1) || (jr->w->as_user ? action_isolated(def, &env, &user, err,
 	    sizeof err) : def->run(&env, err, sizeof err)) == -1)
@@ -1205,17 +1209,21 @@ job_prepare(struct jobrun *jr, char *err, size_t errsz)
 
 /*
  * Processes a step left running end with the job: its process groups,
- * then whatever left them (setsid, double fork), adopted by the worker.
+ * then the job's cgroup, then whatever left them (setsid, double fork),
+ * adopted by the worker.
  */
 static void
 job_kill_leftovers(struct jobrun *jr)
 {
 	size_t i;
-	int n;
+	int n, m = 0;
 
 	for (i = 0; i < jr->npgids; i++)
 		kill(-jr->pgids[i], SIGKILL);
-	if ((n = orphans_kill(NULL, 0, 1)) > 0 && jr->stream != NULL)
+	if (jr->w->cgroup != NULL)
+		m = jobcg_kill(jr->w->cgroup, JOB_CGROUP_WAIT_MS);
+	if ((n = orphans_kill(NULL, 0, 1) + (m > 0 ? m : 0)) > 0 &&
+	    jr->stream != NULL)
 		job_logf(jr, "Cleaning up orphan processes: %d killed\n", n);
 }
 

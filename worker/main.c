@@ -20,6 +20,7 @@
 
 #include "actions.h"
 #include "config.h"
+#include "jobcg.h"
 #include "log.h"
 #include "secretbox.h"
 #include "util.h"
@@ -265,6 +266,32 @@ worker_round(struct worker *w)
 	return r;
 }
 
+
+/*
+ * The jobs' cgroup (jobcg.h): what a job starts stays there and dies with
+ * the job, and with this worker when kilnd outlives it.  Without one
+ * (no writable cgroup2), the subreaper is all there is.
+ */
+static void
+worker_cgroup(struct worker *w)
+{
+	char err[512];
+
+	if ((w->cgroup = jobcg_path(getpid())) == NULL) {
+		log_warnx("no cgroup2 hierarchy: a job's processes are ended "
+		    "through the subreaper only, not if this worker dies");
+		return;
+	}
+	if (jobcg_create(w->cgroup, err, sizeof err) == -1) {
+		log_warnx("%s: a job's processes are ended through the "
+		    "subreaper only, not if this worker dies", err);
+		free(w->cgroup);
+		w->cgroup = NULL;
+		return;
+	}
+	w->cgroup_procs = xasprintf("%s/cgroup.procs", w->cgroup);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -384,6 +411,7 @@ main(int argc, char **argv)
 	 * nothing here and would refuse the checkout.
 	 */
 	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	worker_cgroup(&w);
 	log_info("ready (work dir %s)", w.work_dir);
 	while (!worker_stop && !worker_retire) {
 		/* A new session (reconnect, PQreset) LISTENs again. */
@@ -405,6 +433,10 @@ main(int argc, char **argv)
 		worker_wait(&w);
 	}
 	log_info("stopping");
+	if (w.cgroup != NULL)
+		jobcg_remove(w.cgroup, 1000);
+	free(w.cgroup);
+	free(w.cgroup_procs);
 	if (w.db != NULL)
 		PQfinish(w.db);
 	git_libgit2_shutdown();

@@ -418,6 +418,7 @@ stepexec_run(const struct stepexec_spec *spec,
 	sp.uid = spec->uid;
 	sp.gid = spec->gid;
 	sp.reset_signals = 1;
+	sp.cgroup_procs = spec->cgroup_procs;
 	argv0 = c.argv[0];
 	c.argv[0] = c.program;
 	pid = spawn_start(&sp, err, errsz);

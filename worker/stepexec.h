@@ -32,6 +32,7 @@ struct stepexec_spec {
 	gid_t		  gid;
 	int64_t		  sigint_grace_ms;  /* 0 = STEPEXEC_SIGINT_GRACE_MS */
 	int64_t		  sigterm_grace_ms; /* 0 = STEPEXEC_SIGTERM_GRACE_MS */
+	const char	 *cgroup_procs;	/* the job's cgroup; NULL: none */
 };
 
 struct stepexec_result {

@@ -36,6 +36,8 @@ struct worker {
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	unsigned char	 secret_key[32]; /* [secrets] key_file */
 	char		*key_error;	/* why there is no key, or NULL */
+	char		*cgroup;	/* the jobs' cgroup (jobcg.h), or NULL */
+	char		*cgroup_procs;	/* its cgroup.procs, or NULL */
 };
 
 /* workspace.c: a job's directories (see there). */

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include <check.h>
+#include <errno.h>
+#include <signal.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -30,9 +32,25 @@ static const char workflow[] =
     "          (setsid sh -c 'sleep 7302' </dev/null >/dev/null 2>&1 &) &\n"
     "          echo left two behind\n";
 
-/* Live processes whose command line is "sleep <arg>"; returns count. */
+/* A job that is killed with its worker, halfway. */
+static const char deploy_workflow[] =
+    "name: deploy\n"
+    "on: push\n"
+    "jobs:\n"
+    "  deploy:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: |\n"
+    "          setsid sleep 7311 </dev/null >/dev/null 2>&1 &\n"
+    "          echo deploying\n"
+    "          sleep 7312\n";
+
+/*
+ * Live processes whose command line is "sleep <arg>"; returns count, the
+ * last one's pid in *pidp (may be NULL).
+ */
 static int
-count_sleeps(const char *arg)
+find_sleeps(const char *arg, pid_t *pidp)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -51,12 +69,55 @@ count_sleeps(const char *arg)
 			continue;
 		if (len == strlen("sleep") + 1 + strlen(arg) + 1 &&
 		    memcmp(text, want, len - 1) == 0 &&
-		    harness_pid_alive((pid_t)atol(de->d_name)))
+		    harness_pid_alive((pid_t)atol(de->d_name))) {
 			n++;
+			if (pidp != NULL)
+				*pidp = (pid_t)atol(de->d_name);
+		}
 		free(text);
 	}
 	closedir(d);
 	return n;
+}
+
+static int
+count_sleeps(const char *arg)
+{
+	return find_sleeps(arg, NULL);
+}
+
+/* pid's parent, from /proc/PID/stat; -1 when gone. */
+static pid_t
+parent_of(pid_t pid)
+{
+	char path[64], *text, *paren;
+	size_t len;
+	long ppid = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((text = file_read_all(path, 4096, &len)) == NULL)
+		return -1;
+	if ((paren = strrchr(text, ')')) == NULL ||
+	    sscanf(paren + 1, " %*c %ld", &ppid) != 1)
+		ppid = -1;
+	free(text);
+	return (pid_t)ppid;
+}
+
+static int
+deploying_cb(struct harness *h, void *arg)
+{
+	(void)h;
+	(void)arg;
+	return count_sleeps("7311") == 1 && count_sleeps("7312") == 1;
+}
+
+static int
+deploy_gone_cb(struct harness *h, void *arg)
+{
+	(void)h;
+	(void)arg;
+	return count_sleeps("7311") == 0 && count_sleeps("7312") == 0;
 }
 
 static int
@@ -95,6 +156,67 @@ START_TEST(test_processes_that_left_the_job_end_with_it)
 }
 END_TEST
 
+/*
+ * SIGKILL of the worker in the middle of a step: the step and what it put
+ * in its own session end too, and the job fails saying why.
+ */
+START_TEST(test_a_killed_workers_job_ends_with_it)
+{
+	struct harness *h = harness_up("orphans_lost");
+	struct harness_repo *repo = harness_repo_new(h, "octo/deploy");
+	pid_t step = -1, worker = -1, pids[16], p;
+	char *sha, *log, *cg, path[64], want[64];
+	size_t len;
+	json_t *run, *job;
+	int n, i;
+
+	harness_repo_write(repo, ".github/workflows/deploy.yml",
+	    deploy_workflow);
+	sha = harness_push(h, repo, "main", "deploy and lose the worker");
+	harness_assert(h, harness_wait_for(h, HARNESS_RUN_MS, deploying_cb,
+	    NULL), "the step never started its two sleeps");
+	(void)find_sleeps("7312", &step);
+	n = harness_workers(h, pids, (int)nitems(pids));
+	/* The worker running it: an ancestor of the step's sleep. */
+	for (p = step; p > 1 && worker == -1; p = parent_of(p))
+		for (i = 0; i < n; i++)
+			if (pids[i] == p)
+				worker = p;
+	harness_assert(h, worker > 0, "no worker of kilnd is an ancestor of "
+	    "the step's sleep %d", (int)step);
+	/* What left the step's session is still in the job's cgroup. */
+	(void)find_sleeps("7311", &p);
+	snprintf(path, sizeof path, "/proc/%ld/cgroup", (long)p);
+	snprintf(want, sizeof want, "/kiln-job-%ld\n", (long)worker);
+	cg = file_read_all(path, 65536, &len);
+	harness_assert(h, cg != NULL && strstr(cg, want) != NULL,
+	    "the setsid sleep %d is not in its worker's job cgroup "
+	    "(%s): %s", (int)p, want, cg != NULL ? cg : strerror(errno));
+	free(cg);
+	harness_assert(h, kill(worker, SIGKILL) == 0, "kill worker %d: %s",
+	    (int)worker, strerror(errno));
+
+	harness_assert(h, harness_wait_for(h, 10000, deploy_gone_cb, NULL),
+	    "the killed worker's job still runs: %d 'sleep 7311' (setsid), "
+	    "%d 'sleep 7312' (the step)", count_sleeps("7311"),
+	    count_sleeps("7312"));
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "failure");
+	job = harness_job(h, run, "deploy");
+	harness_expect_str(h, job, "job", "conclusion", "failure");
+	harness_expect_contains(h, harness_str(job, "message"), "job message",
+	    "worker lost");
+	log = harness_job_log(h, run, "deploy");
+	harness_expect_contains(h, log, "job log", "deploying");
+	free(log);
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 orphans_suite(void)
 {
@@ -103,6 +225,7 @@ orphans_suite(void)
 
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_processes_that_left_the_job_end_with_it);
+	tcase_add_test(tc, test_a_killed_workers_job_ends_with_it);
 	suite_add_tcase(s, tc);
 	return s;
 }

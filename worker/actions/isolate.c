@@ -135,6 +135,7 @@ action_isolated(const struct action_def *def, const struct action_env *env,
 	s.uid = u->uid;
 	s.gid = u->gid;
 	s.reset_signals = 1;
+	s.cgroup_procs = u->cgroup_procs;
 	if ((pid = spawn_start(&s, err, errsz)) == -1)
 		goto fail;
 	close(in[0]);
