@@ -136,6 +136,12 @@ static const struct cmd_entry cictl_table[] = {
 	    { { NULL, NULL, 0, 0 } }, 0,
 	    "Remove a configuration variable.",
 	    cmd_var_rm },
+	{ "outbox", NULL, "[retry ID]", 0, 2,
+	    { { "failed", NULL, 0, 0 }, { "json", NULL, 0, 0 } }, 0,
+	    "Calls to GitHub's API (commit statuses), newest first: pending "
+	    "(next attempt), failed (GitHub's answer) and delivered; "
+	    "--failed: only failed ones; retry ID: send a failed call again.",
+	    cmd_outbox },
 	{ "token create", NULL, "NAME", 1, 1,
 	    { { "scope", "read|admin", 0, 0 } }, 0,
 	    "Make an API token for the web page and the public /api/v1 "

@@ -560,6 +560,87 @@ out:
 	evhttp_clear_headers(&q);
 }
 
+/*
+ * GET /api/v1/outbox[?failed=1&limit=N]: calls to GitHub's API, newest
+ * first: pending (with the next attempt), failed (with GitHub's answer) and
+ * delivered ones still kept.
+ */
+void
+api_outbox_list(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = evhttp_uri_get_query(uri), *errstr, *lim, *failed;
+	const char *params[2];
+	struct evkeyvalq q;
+	char limit[32];
+	int64_t n = 100;
+
+	TAILQ_INIT(&q);
+	if (query != NULL && evhttp_parse_query_str(query, &q) == -1) {
+		http_reply_error(req, 400, "malformed query string");
+		return;
+	}
+	lim = evhttp_find_header(&q, "limit");
+	failed = evhttp_find_header(&q, "failed");
+	if (lim != NULL && parse_int64(lim, 1, 1000, &n, &errstr) == -1) {
+		http_reply_error(req, 400, "limit \"%.32s\": %s (1 to 1000)",
+		    lim, errstr);
+		goto out;
+	}
+	snprintf(limit, sizeof limit, "%lld", (long long)n);
+	params[0] = failed != NULL && strcmp(failed, "1") == 0 ? "1" : NULL;
+	params[1] = limit;
+	api_query(k, req, 200,
+	    "SELECT coalesce(json_agg(x ORDER BY x.id DESC), '[]') FROM ("
+	    "SELECT o.id, p.full_name AS repository, o.sha, o.kind, o.job_id, "
+	    "o.context, o.state, o.description, o.status, o.attempts, "
+	    "o.http_status, o.error, o.created_at, o.delivered_at, "
+	    "CASE WHEN o.status = 'pending' THEN o.not_before END AS next_at "
+	    "FROM outbox o JOIN repositories p ON p.id = o.repository_id "
+	    "WHERE o.status <> 'superseded' AND ($1::text IS NULL OR "
+	    "o.status = 'failed') ORDER BY o.id DESC LIMIT $2::int) x",
+	    2, params);
+out:
+	evhttp_clear_headers(&q);
+}
+
+/*
+ * POST /api/v1/outbox/{id}/retry: a failed call is sent again, unless a
+ * newer state of its context has been sent or is waiting (sending the old
+ * one would overwrite it on GitHub).
+ */
+void
+api_outbox_retry(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	const char *errstr, *params[1];
+	int64_t id;
+
+	if (nargs < 1 || parse_int64(args[0], 1, INT64_MAX, &id,
+	    &errstr) == -1) {
+		http_reply_error(req, 400, "call id: %s", nargs < 1 ?
+		    "missing" : errstr);
+		return;
+	}
+	params[0] = args[0];
+	api_query(k, req, 200,
+	    "WITH t AS (SELECT o.id, o.status, EXISTS (SELECT 1 FROM outbox n "
+	    "WHERE n.repository_id = o.repository_id AND n.sha = o.sha AND "
+	    "n.context = o.context AND n.id > o.id AND n.status IN "
+	    "('pending', 'delivered')) AS newer FROM outbox o "
+	    "WHERE o.id = $1::bigint), "
+	    "u AS (UPDATE outbox o SET status = 'pending', not_before = now(), "
+	    "lease_until = NULL FROM t WHERE o.id = t.id AND "
+	    "t.status = 'failed' AND NOT t.newer RETURNING o.id) "
+	    "SELECT json_build_object('retried', EXISTS (SELECT 1 FROM u), "
+	    "'message', CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'call ' || "
+	    "t.id || ' queued again' WHEN t.status <> 'failed' THEN 'call ' || "
+	    "t.id || ' is ' || t.status || ', not failed' ELSE 'call ' || "
+	    "t.id || ': a newer state of its context was sent since' END)"
+	    "::text FROM t", 1, params);
+}
+
 void
 api_runs_list(struct kilnd *k, struct evhttp_request *req,
     const char *const *args, int nargs)

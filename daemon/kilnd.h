@@ -188,6 +188,11 @@ void	kilnd_check_exit(struct kilnd *);
 void	api_healthz(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 /* GET /api/v1/triggers: events taken in, planned or not, and why. */
+/* GET /api/v1/outbox, POST /api/v1/outbox/{id}/retry: cictl outbox. */
+void	api_outbox_list(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_outbox_retry(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
 void	api_triggers(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 /* GET /api/v1/status, /workers, /queue (admin socket): for cictl. */

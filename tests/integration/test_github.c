@@ -333,6 +333,66 @@ outbox_failed(struct harness *h, void *arg)
 	return ok;
 }
 
+static int
+attempts_two(struct harness *h, void *arg)
+{
+	char *n = harness_sql(h, arg, NULL);
+	int ok = strcmp(n, "2") == 0;
+
+	free(n);
+	return ok;
+}
+
+/*
+ * cictl outbox --failed shows the failed calls with GitHub's answer; retry
+ * sends one again (the fake refuses it again: a second attempt).
+ */
+static void
+expect_outbox_failed(struct harness *h)
+{
+	json_t *list = harness_cictl_json(h, "outbox", "--failed", "--json",
+	    NULL), *o;
+	struct buf out = { 0 }, err = { 0 };
+	char id[32], *sql;
+	size_t i;
+	int rc;
+
+	harness_assert(h, json_array_size(list) >= 2, "cictl outbox --failed: "
+	    "%s", harness_json_text(list));
+	json_array_foreach(list, i, o) {
+		harness_expect_str(h, o, "call", "status", "failed");
+		harness_expect_str(h, o, "call", "context",
+		    "kiln / solo / only");
+		harness_expect_contains(h, harness_str(o, "error"), "error",
+		    "No commit found for SHA");
+		harness_assert(h, json_integer_value(json_object_get(o,
+		    "http_status")) == 422, "http_status: %s",
+		    harness_json_text(o));
+	}
+	o = json_array_get(list, json_array_size(list) - 1);
+	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(
+	    json_object_get(o, "id")));
+	rc = harness_cictl(h, &out, &err, "outbox", "--failed", NULL);
+	harness_assert(h, rc == 0, "cictl outbox --failed: %d %s", rc,
+	    err.data ? err.data : "");
+	harness_expect_contains(h, out.data, "cictl outbox --failed",
+	    "HTTP 422: Validation Failed; No commit found for SHA");
+	buf_clear(&out);
+	rc = harness_cictl(h, &out, &err, "outbox", "retry", id, NULL);
+	harness_assert(h, rc == 0, "cictl outbox retry %s: %d %s", id, rc,
+	    err.data ? err.data : "");
+	harness_expect_contains(h, out.data, "cictl outbox retry",
+	    "queued again");
+	sql = xasprintf("SELECT attempts FROM outbox WHERE id = %s AND "
+	    "status = 'failed'", id);
+	harness_assert(h, harness_wait_for(h, GH_WAIT_MS, attempts_two, sql),
+	    "call %s was not sent again", id);
+	free(sql);
+	buf_free(&out);
+	buf_free(&err);
+	json_decref(list);
+}
+
 /* A 422 is recorded with GitHub's message and never retried. */
 START_TEST(test_unprocessable_is_recorded_not_retried)
 {
@@ -360,6 +420,7 @@ START_TEST(test_unprocessable_is_recorded_not_retried)
 	json_decref(calls);
 	free(calls_n);
 	free(n);
+	expect_outbox_failed(h);
 	finish(h, f, repo, sha);
 }
 END_TEST

@@ -19,6 +19,7 @@
 #include "../../cictl/cmd_token.c"
 #include "../../cictl/cmd_schedules.c"
 #include "../../cictl/cmd_ops.c"
+#include "../../cictl/cmd_outbox.c"
 #include "harness.h"
 
 #include <check.h>
