@@ -4,6 +4,9 @@
  * GitHub's API, recording every call it is sent.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <signal.h>
 
 #include <check.h>
 #include <stdio.h>
@@ -469,6 +472,77 @@ START_TEST(test_rate_limit_pauses_until_reset)
 }
 END_TEST
 
+static int
+fake_saw_call(struct harness *h, void *arg)
+{
+	json_t *calls = fake_calls(arg, "/statuses/");
+	int n = (int)json_array_size(calls);
+
+	(void)h;
+	json_decref(calls);
+	return n > 0;
+}
+
+/* Nothing of the test directory runs but the fake. */
+static int
+no_leftovers(struct harness *h, void *arg)
+{
+	struct buf desc = { 0 };
+	char *line, *save;
+	int others = 0;
+
+	(void)arg;
+	if (harness_leftovers(h, &desc) > 0)
+		for (line = strtok_r(desc.data, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			if (strstr(line, "fakegh.py") == NULL)
+				others++;
+	buf_free(&desc);
+	return others == 0;
+}
+
+/*
+ * kilnd SIGKILLed after the job's states were committed and before they
+ * were delivered (the first answer was 500 with Retry-After: 20): the
+ * kilnd started again delivers each of them, once, in order.
+ */
+START_TEST(test_sigkill_between_commit_and_delivery)
+{
+	struct harness *h = harness_new("sigkill_before_delivery");
+	struct fake *f = fake_start(h, "[{\"path\": \"/statuses/\", "
+	    "\"status\": 500, \"times\": 1, \"headers\": "
+	    "{\"Retry-After\": \"20\"}}]");
+	struct harness_repo *repo;
+	json_t *calls, *final;
+	char *sha, *pending;
+	int status;
+
+	sha = solo_push(h, &repo);
+	json_decref(harness_wait_run(h, sha, NULL, HARNESS_RUN_MS));
+	harness_assert(h, harness_wait_for(h, GH_WAIT_MS, fake_saw_call, f),
+	    "no call reached the fake");
+	pending = harness_sql(h, "SELECT count(*) FROM outbox WHERE "
+	    "status = 'pending'", NULL);
+	calls = fake_calls(f, "/statuses/");
+	harness_assert(h, atoi(pending) >= 2 && json_array_size(calls) == 1,
+	    "%s calls pending, the fake saw %s", pending,
+	    harness_json_text(calls));
+	json_decref(calls);
+	free(pending);
+	harness_assert(h, kill(h->kilnd, SIGKILL) == 0, "SIGKILL kilnd");
+	harness_assert(h, waitpid(h->kilnd, &status, 0) == h->kilnd,
+	    "waitpid kilnd");
+	h->kilnd = -1;
+	harness_assert(h, harness_wait_for(h, 20000, no_leftovers, NULL),
+	    "kilnd's workers and PostgreSQL outlived it");
+	harness_start(h);
+	wait_final(h, f, "kiln / solo / only", "success");
+	final = expect_sequence(h, f, sha, "kiln / solo / only", "success");
+	json_decref(final);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
 static Suite *
 github_suite(void)
 {
@@ -480,6 +554,7 @@ github_suite(void)
 	tcase_add_test(tc, test_server_errors_are_retried_in_order);
 	tcase_add_test(tc, test_unprocessable_is_recorded_not_retried);
 	tcase_add_test(tc, test_rate_limit_pauses_until_reset);
+	tcase_add_test(tc, test_sigkill_between_commit_and_delivery);
 	suite_add_tcase(s, tc);
 	return s;
 }
