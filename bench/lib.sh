@@ -19,3 +19,33 @@ bench_kilnd_up() {	# bench_kilnd_up BINDIR CONF_EXTRA
 	"$bin/cictl" -c "$d/kiln.conf" repo add bench/repo --url "file://$d/none.git" \
 	    --secret-file "$d/secret" >/dev/null
 }
+
+# A repository for pushes: bare $d/r.git, work tree $d/w holding a one-step
+# workflow .github/workflows/t.yml, registered with kilnd (config CONF) as
+# NAME.  Sets before to the null sha.
+bench_repo_new() {	# bench_repo_new BINDIR CONF NAME
+	git init -q --bare -b main "$d/r.git"
+	git init -q -b main "$d/w"
+	mkdir -p "$d/w/.github/workflows"
+	printf 'on: push\njobs:\n  t:\n    runs-on: self-hosted\n    steps:\n      - run: "true"\n' >"$d/w/.github/workflows/t.yml"
+	"$1/cictl" -c "$2" repo add "$3" --url "file://$d/r.git" \
+	    --secret-file "$d/secret" >/dev/null
+	before=0000000000000000000000000000000000000000
+}
+
+# Commit, push to $d/r.git and deliver the signed push webhook for NAME
+# (delivery id DELIVERY) to kilnd on $port; sets after to the pushed sha.
+bench_push() {	# bench_push NAME DELIVERY
+	echo "$2" >"$d/w/n"
+	git -C "$d/w" add -A
+	git -C "$d/w" -c user.name=b -c user.email=b@b commit -qm "$2"
+	git -C "$d/w" push -q "$d/r.git" main
+	after=$(git -C "$d/w" rev-parse HEAD)
+	local body sig
+	body="{\"ref\":\"refs/heads/main\",\"before\":\"$before\",\"after\":\"$after\",\"repository\":{\"full_name\":\"$1\"}}"
+	sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac benchsecret -r | cut -d' ' -f1)
+	curl -fsS -o /dev/null -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: $2" \
+	    -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" \
+	    "http://127.0.0.1:$port/hooks/github"
+	before=$after
+}

@@ -37,25 +37,9 @@ for _ in $(seq 1 600); do
 	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
 	sleep 0.1
 done
-git init -q --bare -b main "$d/r.git"
-git init -q -b main "$d/w"
-mkdir -p "$d/w/.github/workflows"
-printf 'on: push\njobs:\n  t:\n    runs-on: self-hosted\n    steps:\n      - run: "true"\n' >"$d/w/.github/workflows/t.yml"
-"$bin/cictl" -c "$d/kiln2.conf" repo add bench/lat --url "file://$d/r.git" \
-    --secret-file "$d/secret" >/dev/null
-before=0000000000000000000000000000000000000000
+bench_repo_new "$bin" "$d/kiln2.conf" bench/lat
 for i in $(seq 1 "$pushes"); do
-	echo "$i" >"$d/w/n"
-	git -C "$d/w" add -A
-	git -C "$d/w" -c user.name=b -c user.email=b@b commit -qm "$i"
-	git -C "$d/w" push -q "$d/r.git" main
-	after=$(git -C "$d/w" rev-parse HEAD)
-	body="{\"ref\":\"refs/heads/main\",\"before\":\"$before\",\"after\":\"$after\",\"repository\":{\"full_name\":\"bench/lat\"}}"
-	sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac benchsecret -r | cut -d' ' -f1)
-	curl -fsS -o /dev/null -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: lat-$i" \
-	    -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" \
-	    "http://127.0.0.1:$port/hooks/github"
-	before=$after
+	bench_push bench/lat "lat-$i"
 	# One at a time, so each measures an idle system (bounded wait).
 	for _ in $(seq 1 300); do
 		st=$(psql "host=$d/state2/pg/run dbname=kiln user=kiln" -Atc \

@@ -9,7 +9,8 @@
  *     action it has not built in) fails its job or step loudly, never green;
  *   - timeout-minutes above the 5-day limit runs, capped;
  *   - the worker and `cictl plan` plan the same events the same way (one
- *     planner, common/planner.c).
+ *     planner, common/planner.c);
+ *   - run numbers count per workflow file, from its counter row.
  */
 #include <check.h>
 #include <stdio.h>
@@ -508,6 +509,70 @@ START_TEST(test_pull_request_skip_marker_is_the_head_commits)
 }
 END_TEST
 
+/* The run_number of the run of sha from workflow file path. */
+static long long
+run_number_of(struct harness *h, const char *sha, const char *path)
+{
+	json_t *run = harness_wait_run(h, sha, path, RUN_MS);
+	json_t *n = json_object_get(run, "run_number");
+	long long v;
+
+	harness_assert(h, json_is_integer(n), "run of %s: no run_number",
+	    path);
+	v = json_integer_value(n);
+	json_decref(run);
+	return v;
+}
+
+/*
+ * Run numbers count per workflow file (1, 2, ... for each) and come from
+ * the file's counter row (sql/010_perf.sql), never from its runs: a file
+ * whose counter says 100,000 runs gets number 100,001 next, although it
+ * has two runs.
+ */
+START_TEST(test_run_numbers_count_per_workflow_file)
+{
+	struct harness *h = harness_up("runnumbers");
+	struct harness_repo *repo = harness_repo_new(h, "octo/numbers");
+	const char *job = "jobs:\n  j:\n    runs-on: self-hosted\n"
+	    "    steps:\n      - run: true\n";
+	char *wa = xasprintf("name: a\non: push\n%s", job);
+	char *wb = xasprintf("name: b\non: push\n%s", job);
+	char *sha, *out;
+	int i;
+
+	harness_repo_write(repo, ".github/workflows/a.yml", wa);
+	harness_repo_write(repo, ".github/workflows/b.yml", wb);
+	for (i = 1; i <= 2; i++) {
+		char msg[16];
+
+		snprintf(msg, sizeof msg, "push %d", i);
+		sha = harness_push(h, repo, "main", msg);
+		harness_assert(h, run_number_of(h, sha,
+		    ".github/workflows/a.yml") == i, "a.yml: run number of "
+		    "push %d", i);
+		harness_assert(h, run_number_of(h, sha,
+		    ".github/workflows/b.yml") == i, "b.yml: run number of "
+		    "push %d", i);
+		free(sha);
+	}
+	out = harness_sql(h, "UPDATE run_counters SET last_number = 100000 "
+	    "WHERE path = '.github/workflows/a.yml' RETURNING path", NULL);
+	harness_assert(h, strcmp(out, ".github/workflows/a.yml") == 0,
+	    "no counter row for a.yml");
+	free(out);
+	sha = harness_push(h, repo, "main", "push 3");
+	harness_assert(h, run_number_of(h, sha, ".github/workflows/a.yml") ==
+	    100001, "a.yml: run number after its counter's 100,000");
+	harness_assert(h, run_number_of(h, sha, ".github/workflows/b.yml") ==
+	    3, "b.yml: run number of push 3");
+	free(sha);
+	free(wa);
+	free(wb);
+	finish(h, repo);
+}
+END_TEST
+
 static Suite *
 planner_suite(void)
 {
@@ -521,6 +586,7 @@ planner_suite(void)
 	tcase_add_test(tc, test_timeout_above_five_days_is_capped_when_the_job_runs);
 	tcase_add_test(tc, test_worker_and_cictl_plan_agree);
 	tcase_add_test(tc, test_pull_request_skip_marker_is_the_head_commits);
+	tcase_add_test(tc, test_run_numbers_count_per_workflow_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
