@@ -144,6 +144,9 @@ static const struct config_key config_keys[] = {
 	{ "github", "keep_hours", CONFIG_INT, OFF(gh_keep_hours), "168", 1,
 	  87600, NULL, "outbox: delivered calls are kept this long for "
 	  "cictl outbox" },
+	{ "cache", "dir", CONFIG_PATH, OFF(cache_dir), "", 0, 0, NULL,
+	  "where actions/cache keeps its archives, one zstd tar per entry "
+	  "(default <state_dir>/cache; the index is in the database)" },
 };
 
 static char **
@@ -441,6 +444,7 @@ config_load(const char *path, struct kiln_config *cfg, char *err,
 	    "secret.key");
 	config_default_path(&cfg->work_dir, cfg->state_dir, "work");
 	config_default_path(&cfg->tool_cache, cfg->state_dir, "toolcache");
+	config_default_path(&cfg->cache_dir, cfg->state_dir, "cache");
 	return 0;
 }
 

@@ -41,6 +41,9 @@ struct kiln_config {
 	/* [actions] */
 	char	*python_versions_url; /* setup-python's versions manifest */
 
+	/* [cache] */
+	char	*cache_dir;	/* actions/cache archives; <state_dir>/cache */
+
 	/* [log] */
 	char	*log_level;	/* error, warn, info, debug */
 	int	 log_max_job_bytes; /* a job's log is cut past it */

@@ -13,7 +13,9 @@
  *                          deployment would run unapproved.
  *   runs-on.group          no runner groups: the job would run on any
  *                          worker with the labels, outside its group.
- *   steps[*].uses          only the built-in actions run; another action
+ *   steps[*].uses          only the built-in actions run (checkout,
+ *                          setup-python, cache, cache/restore,
+ *                          cache/save); another action
  *                          (docker://, ./local, owner/repo) or an input a
  *                          built-in does not honour fails its step.
  *   on.<event>             events kiln never receives (or kilnd does not
@@ -42,6 +44,19 @@ static const char *const support_setup_python_inputs[] = {
 	"check-latest", "allow-prereleases", NULL,
 };
 
+/* enableCrossOsArchive and upload-chunk-size change nothing here. */
+static const char *const support_cache_inputs[] = {
+	"path", "key", "restore-keys", "enableCrossOsArchive",
+	"fail-on-cache-miss", "lookup-only", "upload-chunk-size", NULL,
+};
+static const char *const support_cache_restore_inputs[] = {
+	"path", "key", "restore-keys", "enableCrossOsArchive",
+	"fail-on-cache-miss", "lookup-only", NULL,
+};
+static const char *const support_cache_save_inputs[] = {
+	"path", "key", "enableCrossOsArchive", "upload-chunk-size", NULL,
+};
+
 static const struct {
 	const char		*name;
 	const char *const	*inputs;
@@ -50,6 +65,11 @@ static const struct {
 	    support_checkout_inputs },
 	[SUPPORT_ACTION_SETUP_PYTHON] = { "actions/setup-python",
 	    support_setup_python_inputs },
+	[SUPPORT_ACTION_CACHE] = { "actions/cache", support_cache_inputs },
+	[SUPPORT_ACTION_CACHE_RESTORE] = { "actions/cache/restore",
+	    support_cache_restore_inputs },
+	[SUPPORT_ACTION_CACHE_SAVE] = { "actions/cache/save",
+	    support_cache_save_inputs },
 };
 
 int

@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <stdint.h>
+
+#include <jansson.h>
+
 #include "support.h"
 #include "workflow.h"
 
@@ -82,6 +86,41 @@ int	pyfetch_install(const struct action_env *env, const char *cache,
 	    size_t errsz);
 /* actions/setup_python.c */
 int	action_setup_python(const struct action_env *, char *err,
+	    size_t errsz);
+
+/*
+ * actions/cache.c: actions/cache, /restore and /save.  What the cache
+ * needs of the job; scopes are the refs a run may restore from, its own
+ * first (then a pull request's base branch, then the default branch).
+ */
+struct worker;
+struct cache_ctx {
+	struct worker	*w;		/* its database session */
+	const char	*dir;		/* [cache] dir */
+	int64_t		 repository_id;
+	const char	*scopes[3];
+	size_t		 nscopes;
+	int		 as_user;	/* archive and extract as uid/gid */
+	uid_t		 uid;
+	gid_t		 gid;
+};
+/*
+ * The step of action a (one of the cache actions): a restore (outputs
+ * cache-hit, and cache-primary-key/cache-matched-key for /restore), or
+ * the save of /save.  For actions/cache without an exact hit, *post is
+ * the save the job's post phase owes ({key, path, home}), else NULL.
+ * 0, or -1 with err (the step fails).
+ */
+int	cache_step(const struct cache_ctx *, enum support_action a,
+	    const struct action_env *env, json_t **post, char *err,
+	    size_t errsz);
+/*
+ * Save paths (the path input's lines) as key in the run's own scope,
+ * unless an entry exists; what happens goes to log.  0, or -1 with err.
+ */
+int	cache_save(const struct cache_ctx *, const char *key,
+	    const char *paths, const char *workspace, const char *home,
+	    void (*log)(void *, const char *), void *arg, char *err,
 	    size_t errsz);
 
 #endif

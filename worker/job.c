@@ -100,6 +100,9 @@ struct jobrun {
 	pid_t				 pgids[JOB_MAX_PGIDS];
 	size_t				 npgids;
 	int				 run_steps;	/* id-less run steps so far */
+	json_t				*cache_posts;	/* saves owed by
+							   actions/cache */
+	char				*cache_scopes[3];
 };
 
 static void
@@ -845,6 +848,87 @@ job_action_output_cb(void *arg, const char *name, const char *value)
 	json_object_set_new(fx->outputs, name, json_string(value));
 }
 
+/*
+ * What actions/cache needs: the refs a run restores from, as GitHub's
+ * scopes -- its own, a pull request's base branch, the default branch.
+ */
+static void
+job_cache_ctx(struct jobrun *jr, struct cache_ctx *cc)
+{
+	const json_t *github = json_object_get(jr->contexts, "github");
+	const char *base = json_string_value(json_object_get(github,
+	    "base_ref"));
+	const char *def = json_string_value(json_object_get(json_object_get(
+	    json_object_get(github, "event"), "repository"),
+	    "default_branch"));
+	size_t i, n = 0;
+	char *s;
+
+	memset(cc, 0, sizeof *cc);
+	if (jr->cache_scopes[0] == NULL) {
+		jr->cache_scopes[n++] = xstrdup(jr->cj->ref ? jr->cj->ref : "");
+		if (base != NULL && base[0] != '\0')
+			jr->cache_scopes[n++] = xasprintf("refs/heads/%s", base);
+		if (def != NULL && def[0] != '\0') {
+			s = xasprintf("refs/heads/%s", def);
+			for (i = 0; i < n; i++)
+				if (strcmp(jr->cache_scopes[i], s) == 0)
+					break;
+			if (i == n)
+				jr->cache_scopes[n++] = s;
+			else
+				free(s);
+		}
+	}
+	for (i = 0; i < nitems(jr->cache_scopes) && jr->cache_scopes[i]; i++)
+		cc->scopes[cc->nscopes++] = jr->cache_scopes[i];
+	cc->w = jr->w;
+	cc->dir = jr->w->cache_dir;
+	cc->repository_id = jr->cj->repository_id;
+	cc->as_user = jr->w->as_user;
+	cc->uid = jr->w->run_uid;
+	cc->gid = jr->w->run_gid;
+}
+
+static int
+job_is_cache(int a)
+{
+	return a == SUPPORT_ACTION_CACHE || a == SUPPORT_ACTION_CACHE_RESTORE ||
+	    a == SUPPORT_ACTION_CACHE_SAVE;
+}
+
+/*
+ * The post phase of actions/cache, last step first as GitHub's post
+ * steps run: each save owed, unless the job has failed (post-if:
+ * success()).  A save that fails is a warning, as the action's is.
+ */
+static void
+job_cache_post(struct jobrun *jr)
+{
+	struct job_action_effects fx = { jr, NULL };
+	struct cache_ctx cc;
+	const json_t *post;
+	char err[1024];
+	size_t i;
+
+	for (i = json_array_size(jr->cache_posts); i-- > 0; ) {
+		post = json_array_get(jr->cache_posts, i);
+		job_logf(jr, "Post %s\n", json_string_value(json_object_get(post,
+		    "uses")));
+		if (jr->status != CONCLUSION_SUCCESS || jr->timed_out) {
+			job_log(jr, "The job has not succeeded; the cache is "
+			    "not saved\n");
+			continue;
+		}
+		job_cache_ctx(jr, &cc);
+		if (cache_save(&cc, json_string_value(json_object_get(post,
+		    "key")), json_string_value(json_object_get(post, "path")),
+		    jr->ws.workspace, json_string_value(json_object_get(post,
+		    "home")), job_action_log_cb, &fx, err, sizeof err) == -1)
+			job_logf(jr, "##[warning]Failed to save: %s\n", err);
+	}
+}
+
 static enum status_conclusion
 job_run_action(struct jobrun *jr, const struct wf_step *step,
     const struct expr_ctx *ctx, struct envlist *stepenv, json_t *outputs)
@@ -875,7 +959,7 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 		    with.v[i].value);
 	}
 	job_log(jr, "##[endgroup]\n");
-	if (def == NULL) {
+	if (def == NULL && !job_is_cache(support_action_find(step->uses))) {
 		/* support_step() let it through: never expected. */
 		job_logf(jr, "##[error]kiln has no action \"%s\"\n",
 		    step->uses);
@@ -898,6 +982,24 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	env.log_arg = &fx;
 	env.tool_cache = jr->w->tool_cache;
 	env.versions_url = jr->w->python_versions_url;
+	if (job_is_cache(support_action_find(step->uses))) {
+		struct cache_ctx cc;
+		json_t *post = NULL;
+
+		job_cache_ctx(jr, &cc);
+		if (cache_step(&cc, support_action_find(step->uses), &env,
+		    &post, err, sizeof err) == -1) {
+			job_logf(jr, "##[error]%s\n", err);
+			goto out;
+		}
+		outcome = CONCLUSION_SUCCESS;
+		if (post != NULL) {
+			json_object_set_new(post, "uses",
+			    json_string(step->uses));
+			json_array_append_new(jr->cache_posts, post);
+		}
+		goto out;
+	}
 	/*
 	 * What steps may have written (workspace, tool cache, HOME) is
 	 * read and executed only as the steps' account, in a child.
@@ -1279,6 +1381,7 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	jr.cj = cj;
 	jr.renewed_ms = jr.started_ms = now_ms();
 	jr.cmds = wfcmd_new();
+	jr.cache_posts = json_array();
 	log_info("job %lld (%s) of run %lld started", (long long)cj->id,
 	    cj->name, (long long)cj->run_id);
 	if (job_prepare(&jr, err, sizeof err) == -1) {
@@ -1349,6 +1452,7 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	}
 	for (i = 0; i < jr.job->nsteps; i++)
 		job_step(&jr, i);
+	job_cache_post(&jr);
 	outputs = job_outputs(&jr);
 	conclusion = jr.timed_out ? CONCLUSION_TIMED_OUT : jr.status;
 done:
@@ -1371,6 +1475,9 @@ done:
 	json_decref(jr.steps);
 	json_decref(jr.contexts);
 	json_decref(jr.labels);
+	json_decref(jr.cache_posts);
+	for (i = 0; i < nitems(jr.cache_scopes); i++)
+		free(jr.cache_scopes[i]);
 	wfcmd_free(jr.cmds);
 	wf_errors_free(&errs);
 	workflow_free(jr.wf);

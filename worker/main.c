@@ -381,6 +381,7 @@ main(int argc, char **argv)
 	w.self = worker_self();
 	w.tool_cache = xstrdup(cfg.tool_cache);
 	w.python_versions_url = xstrdup(cfg.python_versions_url);
+	w.cache_dir = xstrdup(cfg.cache_dir);
 	/* Steps may install into the tool cache: it is their account's. */
 	if (mkdir_p(w.tool_cache, 0755) == -1 || (w.as_user &&
 	    chown(w.tool_cache, w.run_uid, w.run_gid) == -1)) {
@@ -452,5 +453,6 @@ main(int argc, char **argv)
 	free(w.self);
 	free(w.tool_cache);
 	free(w.python_versions_url);
+	free(w.cache_dir);
 	return 0;
 }

@@ -30,6 +30,7 @@ struct worker {
 	char		*self;		/* this program (/proc/self/exe) */
 	char		*tool_cache;	/* RUNNER_TOOL_CACHE, the steps' */
 	char		*python_versions_url;	/* [actions] */
+	char		*cache_dir;		/* [cache] dir */
 	PGconn		*db;
 	int		 listen_pid;	/* backend that LISTENs, 0: none */
 	int		 poll_ms;	/* wake without a NOTIFY after this */

@@ -1091,7 +1091,8 @@ START_TEST(test_lint_and_plan_report_unsupported)
 	    "deployment environments",
 	    "u.yml:25:15: warning: jobs.deploy.steps[0]: kiln has no action "
 	    "\"docker://alpine:3\" (no Docker here); its built-in actions are "
-	    "actions/checkout, actions/setup-python; the step fails when it "
+	    "actions/checkout, actions/setup-python, actions/cache, "
+	    "actions/cache/restore, actions/cache/save; the step fails when it "
 	    "runs",
 	    "u.yml:26:15: warning: jobs.deploy.steps[1]: kiln has no action "
 	    "\"./my-action\" (local actions are not run yet)",

@@ -326,7 +326,8 @@ static const struct err_vec err_vecs[] = {
 	{ "=\n", "1: key \"\" outside of any [section]" },
 	{ "[server]\n=\n", "2: unknown key \"\" in [server]" },
 	{ "[]\n", "1: unknown section [] (known: server, database, workers, "
-	  "log, secrets, schedules, actions, web, admin, metrics, github)" },
+	  "log, secrets, schedules, actions, web, admin, metrics, github, "
+	  "cache)" },
 	{ "[\n", "1: malformed section header \"[\"" },
 	{ "[workers]\ncount =\n", "2: workers.count: \"\" is empty (expected "
 	  "an integer from 0 to 256)" },
@@ -345,9 +346,11 @@ static const struct err_vec err_vecs[] = {
 	{ "[server]\nbogus = 1\n", "2: unknown key \"bogus\" in [server]" },
 	{ "[workers]\nlisten = x\n", "2: unknown key \"listen\" in [workers]" },
 	{ "[nope]\n", "1: unknown section [nope] (known: server, database, "
-	  "workers, log, secrets, schedules, actions, web, admin, metrics, github)" },
+	  "workers, log, secrets, schedules, actions, web, admin, metrics, "
+	  "github, cache)" },
 	{ "[Server]\n", "1: unknown section [Server] (known: server, database, "
-	  "workers, log, secrets, schedules, actions, web, admin, metrics, github)" },
+	  "workers, log, secrets, schedules, actions, web, admin, metrics, "
+	  "github, cache)" },
 	{ "listen = 1.2.3.4:1\n", "1: key \"listen\" outside of any "
 	  "[section]" },
 	{ "[workers]\ncount = abc\n", "2: workers.count: \"abc\" is not a "
@@ -593,6 +596,7 @@ static const struct key_vec describe_keys[] = {
 	{ "github", "public_url = " },
 	{ "github", "max_in_flight = 10" },
 	{ "github", "keep_hours = 168" },
+	{ "cache", "dir = " },
 };
 
 START_TEST(test_describe)
@@ -625,7 +629,7 @@ START_TEST(test_describe)
 		snprintf(prev, sizeof prev, "%s", line);
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
-	ck_assert_uint_eq(sections, 11);
+	ck_assert_uint_eq(sections, 12);
 	ck_assert_uint_eq(keys, nitems(describe_keys));
 	buf_free(&out);
 

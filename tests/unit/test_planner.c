@@ -336,7 +336,15 @@ START_TEST(test_support_tables)
 	ck_assert_int_eq(support_action_find("actions/checkout"), -1);
 	ck_assert_int_eq(support_action_find("actions/checkoutx@v4"), -1);
 	names = support_action_names();
-	ck_assert_str_eq(names, "actions/checkout, actions/setup-python");
+	ck_assert_str_eq(names, "actions/checkout, actions/setup-python, "
+	    "actions/cache, actions/cache/restore, actions/cache/save");
+	ck_assert_int_eq(support_action_find("Actions/Cache@v4"),
+	    SUPPORT_ACTION_CACHE);
+	ck_assert_int_eq(support_action_find("actions/cache/restore@v4"),
+	    SUPPORT_ACTION_CACHE_RESTORE);
+	ck_assert_int_eq(support_action_find("actions/cache/save@v4"),
+	    SUPPORT_ACTION_CACHE_SAVE);
+	ck_assert_int_eq(support_action_find("actions/cache/other@v4"), -1);
 	free(names);
 	/* Owner and name compare case-insensitively; honoured inputs pass. */
 	ck_assert_ptr_null(support_step(&wf->jobs[0].steps[0]));

@@ -13,6 +13,12 @@ static const struct action_def action_table[SUPPORT_NACTIONS] = {
 	    action_checkout_prepare, action_checkout },
 	[SUPPORT_ACTION_SETUP_PYTHON] = { SUPPORT_ACTION_SETUP_PYTHON,
 	    NULL, action_setup_python },
+	/* No run(): job.c gives them the index (actions/cache.c). */
+	[SUPPORT_ACTION_CACHE] = { SUPPORT_ACTION_CACHE, NULL, NULL },
+	[SUPPORT_ACTION_CACHE_RESTORE] = { SUPPORT_ACTION_CACHE_RESTORE,
+	    NULL, NULL },
+	[SUPPORT_ACTION_CACHE_SAVE] = { SUPPORT_ACTION_CACHE_SAVE, NULL,
+	    NULL },
 };
 
 const struct action_def *

@@ -1,0 +1,222 @@
+/*
+ * actions/cache natively: a miss saves in the post phase, the next run
+ * hits exactly and gets the files back (an excluded directory left out),
+ * another key restores by a restore-keys prefix without a hit, a failed
+ * job saves nothing, and a run with run_as archives and extracts as the
+ * steps' account.  Real parts: kilnd with its embedded PostgreSQL and
+ * workers, a real git repository, signed push webhooks.
+ */
+#include <sys/stat.h>
+
+#include <check.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "util.h"
+
+#define RUN_MS	90000
+
+static const char cache_workflow[] =
+    "name: c\n"
+    "on: push\n"
+    "jobs:\n"
+    "  j:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - uses: actions/cache@v4\n"
+    "        id: c\n"
+    "        env:\n"
+    "          HOME: ${{ runner.temp }}/home\n"
+    "        with:\n"
+    "          path: |\n"
+    "            deps\n"
+    "            !deps/skip\n"
+    "            ~/.kiln-cache-test\n"
+    "          key: deps-${{ hashFiles('lock.txt') }}\n"
+    "          restore-keys: |\n"
+    "            nothing-\n"
+    "            deps-\n"
+    "      - env:\n"
+    "          HOME: ${{ runner.temp }}/home\n"
+    "        run: |\n"
+    "          echo \"HIT=[${{ steps.c.outputs.cache-hit }}]\"\n"
+    "          if [ -f deps/a.txt ]; then echo \"RESTORED=$(cat deps/a.txt)\";"
+    " else echo RESTORED=none; fi\n"
+    "          if [ -f deps/sub/b.txt ]; then echo \"NESTED=$(cat "
+    "deps/sub/b.txt)\"; fi\n"
+    "          if [ -e deps/skip ]; then echo SKIP-RESTORED; fi\n"
+    "          if [ -f deps/a.txt ]; then echo \"OWNER=$(stat -c %u "
+    "deps/a.txt)/$(id -u)\"; fi\n"
+    "          if [ -f ~/.kiln-cache-test/h.txt ]; then echo \"HOME-FILE=$(cat "
+    "~/.kiln-cache-test/h.txt)\"; fi\n"
+    "          mkdir -p deps/skip deps/sub\n"
+    "          echo \"made-by-$(cat lock.txt)\" > deps/a.txt\n"
+    "          echo nested-$(cat lock.txt) > deps/sub/b.txt\n"
+    "          if mkdir -p ~/.kiln-cache-test 2>/dev/null; then\n"
+    "            echo home-$(cat lock.txt) > ~/.kiln-cache-test/h.txt\n"
+    "          fi\n"
+    "          echo no > deps/skip/x\n"
+    "          if [ -f fail.txt ]; then exit 1; fi\n";
+
+/* Push, wait for the run; its job's log (the run's conclusion checked). */
+static char *
+cache_run(struct harness *h, struct harness_repo *repo, const char *msg,
+    const char *conclusion)
+{
+	char *sha, *log;
+	json_t *run;
+
+	sha = harness_push(h, repo, "main", msg);
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+	log = harness_job_log(h, run, "j");
+	harness_expect_str(h, run, "run", "conclusion", conclusion);
+	json_decref(run);
+	free(sha);
+	return log;
+}
+
+static void
+cache_scenario(struct harness *h, const char *name)
+{
+	struct harness_repo *repo;
+	char *log, *n, *owner;
+	int as_nobody = strstr(name, "user") != NULL;
+	uid_t uid = as_nobody && getpwnam("nobody") != NULL ?
+	    getpwnam("nobody")->pw_uid : geteuid();
+
+	owner = xasprintf("OWNER=%ld/%ld", (long)uid, (long)uid);
+	repo = harness_repo_new(h, name);
+	harness_repo_write(repo, ".github/workflows/c.yml", cache_workflow);
+	harness_repo_write(repo, "lock.txt", "v1\n");
+
+	/* 1: a miss; the post phase saves. */
+	log = cache_run(h, repo, "first", "success");
+	harness_expect_contains(h, log, "the miss", "Cache not found for "
+	    "input keys: deps-");
+	harness_expect_contains(h, log, "cache-hit on a miss", "HIT=[false]");
+	harness_expect_contains(h, log, "nothing restored", "RESTORED=none");
+	harness_expect_contains(h, log, "the post-phase save",
+	    "Cache saved with key: deps-");
+	free(log);
+	n = harness_sql(h, "SELECT count(*) FROM cache_entries", NULL);
+	harness_assert(h, strcmp(n, "1") == 0, "%s cache entries after the "
+	    "first run, not 1", n);
+	free(n);
+
+	/* 2: the same key: an exact hit, the files back, no second save. */
+	harness_repo_write(repo, "other.txt", "x\n");
+	log = cache_run(h, repo, "second", "success");
+	harness_expect_contains(h, log, "the exact hit", "HIT=[true]");
+	harness_expect_contains(h, log, "the restored file",
+	    "RESTORED=made-by-v1");
+	harness_expect_contains(h, log, "the nested file", "NESTED=nested-v1");
+	harness_expect_contains(h, log, "extracted as the steps' account",
+	    owner);
+	if (!as_nobody)	/* run_as forces HOME to the account's */
+		harness_expect_contains(h, log, "the HOME file",
+		    "HOME-FILE=home-v1");
+	harness_assert(h, strstr(log, "\nSKIP-RESTORED\n") == NULL, "the "
+	    "excluded !deps/skip was cached:\n%s", log);
+	harness_assert(h, strstr(log, "Cache saved") == NULL, "an exact hit "
+	    "saved again:\n%s", log);
+	free(log);
+
+	/* 3: a new key restores by prefix (no hit); the job fails: no save. */
+	harness_repo_write(repo, "lock.txt", "v2\n");
+	harness_repo_write(repo, "fail.txt", "1\n");
+	log = cache_run(h, repo, "third", "failure");
+	harness_expect_contains(h, log, "the partial hit", "Cache restored "
+	    "from key: deps-");
+	harness_expect_contains(h, log, "cache-hit on a partial hit",
+	    "HIT=[false]");
+	harness_expect_contains(h, log, "the prefix's files",
+	    "RESTORED=made-by-v1");
+	harness_expect_contains(h, log, "no save after a failure",
+	    "The job has not succeeded; the cache is not saved");
+	free(log);
+	n = harness_sql(h, "SELECT count(*) FROM cache_entries", NULL);
+	harness_assert(h, strcmp(n, "1") == 0, "%s cache entries after a "
+	    "failed job, not 1", n);
+	free(n);
+
+	/* 4: the v2 key still misses (nothing saved); now it saves. */
+	harness_git(h, repo->work, "rm", "-q", "fail.txt", NULL);
+	log = cache_run(h, repo, "fourth", "success");
+	harness_expect_contains(h, log, "still no exact hit", "HIT=[false]");
+	harness_expect_contains(h, log, "the v2 save", "Cache saved with key: "
+	    "deps-");
+	free(log);
+	n = harness_sql(h, "SELECT string_agg(key, ',' ORDER BY id) FROM "
+	    "cache_entries", NULL);
+	harness_assert(h, strchr(n, ',') != NULL, "entries after the v2 save: "
+	    "%s", n);
+	free(n);
+	harness_repo_free(repo);
+	free(owner);
+}
+
+START_TEST(test_cache_miss_hit_restore_keys)
+{
+	struct harness *h = harness_new("cache");
+
+	harness_start(h);
+	cache_scenario(h, "octo/cache");
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+/*
+ * With run_as, the restored files belong to the steps' account (the
+ * extraction ran as it) and the archives stay the worker's.
+ */
+START_TEST(test_cache_as_run_as)
+{
+	struct harness *h = harness_new("cache_run_as");
+	struct passwd *pw = getpwnam("nobody");
+	char *owners;
+
+	harness_assert(h, pw != NULL, "no account nobody");
+	harness_assert(h, geteuid() == 0, "this test needs root (run_as)");
+	harness_conf_add(h, "run_as = nobody\n");
+	harness_start(h);
+	cache_scenario(h, "octo/cacheuser");
+	owners = harness_sql(h, "SELECT count(*) FROM cache_entries", NULL);
+	harness_assert(h, strcmp(owners, "2") == 0, "%s entries", owners);
+	free(owners);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+static Suite *
+cache_suite(void)
+{
+	Suite *s = suite_create("cache");
+	TCase *tc = tcase_create("cache");
+
+	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+	tcase_add_test(tc, test_cache_miss_hit_restore_keys);
+	tcase_add_test(tc, test_cache_as_run_as);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(cache_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,837 @@
+/*
+ * actions/cache, actions/cache/restore, actions/cache/save, natively.
+ *
+ * The index is PostgreSQL's (sql/008_actions.sql); each entry is one
+ * zstd-compressed tar archive written with libarchive under [cache] dir:
+ * <dir>/<repository id>/<entry id>.tar.zst, owned by the worker.  A path
+ * line names something in the workspace or under HOME ("~"); the archive
+ * names its members "w/<relative>" or "h/<relative>" so a restore puts
+ * them back under the restoring job's own workspace and HOME.
+ *
+ * Lookup, as GitHub's: for each scope (the run's ref, a pull request's
+ * base branch, the default branch) the exact key, then the newest entry
+ * whose key starts with the key, then with each restore key in order.
+ * Only an exact match is a cache hit.  actions/cache saves in the job's
+ * post phase, when there was no exact hit and the job has not failed;
+ * entries are immutable and the first of two concurrent saves wins.
+ *
+ * What touches the workspace or HOME -- reading the files to archive,
+ * extracting -- runs in a forked child as the steps' account ([workers]
+ * run_as), on a descriptor of the archive the worker opened, so no
+ * symbolic link a step left can make the worker read or write for it.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <openssl/evp.h>
+
+#include "actions.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define CACHE_KEY_MAX		512	/* GitHub's limit */
+#define CACHE_MAX_PATHS		64
+#define CACHE_VERSION_SALT	"kiln-cache-1|zstd|"
+
+/* The resolved path lines of one step. */
+struct cache_paths {
+	const char	*workspace;
+	const char	*home;
+	char		*inc[CACHE_MAX_PATHS];
+	size_t		 ninc;
+	char		*exc[CACHE_MAX_PATHS];
+	size_t		 nexc;
+};
+
+static void
+cache_paths_free(struct cache_paths *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ninc; i++)
+		free(p->inc[i]);
+	for (i = 0; i < p->nexc; i++)
+		free(p->exc[i]);
+	p->ninc = p->nexc = 0;
+}
+
+/* 1 if path is root or under it. */
+static int
+cache_under(const char *path, const char *root)
+{
+	size_t n = strlen(root);
+
+	return root[0] != '\0' && strncmp(path, root, n) == 0 &&
+	    (path[n] == '\0' || path[n] == '/');
+}
+
+/* One path line as an absolute path in the workspace or HOME. */
+static char *
+cache_resolve(const struct cache_paths *p, const char *line, char *err,
+    size_t errsz)
+{
+	char *abs, *s;
+	size_t len;
+
+	if (strpbrk(line, "*?[") != NULL) {
+		snprintf(err, errsz, "path \"%s\": glob patterns in cache "
+		    "paths are not supported by kiln yet", line);
+		return NULL;
+	}
+	if (line[0] == '~' && (line[1] == '\0' || line[1] == '/')) {
+		if (p->home == NULL || p->home[0] != '/') {
+			snprintf(err, errsz, "path \"%s\": HOME is not set",
+			    line);
+			return NULL;
+		}
+		abs = xasprintf("%s%s", p->home, line + 1);
+	} else if (line[0] == '/')
+		abs = xstrdup(line);
+	else
+		abs = xasprintf("%s/%s", p->workspace, line);
+	/* Lexically clean: no "." or ".." components, no trailing '/'. */
+	for (s = abs; (s = strstr(s, "//")) != NULL; )
+		memmove(s, s + 1, strlen(s));
+	while ((s = strstr(abs, "/./")) != NULL)
+		memmove(s, s + 2, strlen(s + 2) + 1);
+	len = strlen(abs);
+	if (len >= 2 && strcmp(abs + len - 2, "/.") == 0)
+		abs[len -= 2] = '\0';
+	while (len > 1 && abs[len - 1] == '/')
+		abs[--len] = '\0';
+	if (strstr(abs, "/../") != NULL || (len >= 3 &&
+	    strcmp(abs + len - 3, "/..") == 0)) {
+		snprintf(err, errsz, "path \"%s\": \"..\" is not supported in "
+		    "cache paths", line);
+		free(abs);
+		return NULL;
+	}
+	if (!(cache_under(abs, p->workspace) || (p->home != NULL &&
+	    cache_under(abs, p->home)))) {
+		snprintf(err, errsz, "path \"%s\" is outside the workspace "
+		    "and HOME; kiln caches only what is under them", line);
+		free(abs);
+		return NULL;
+	}
+	return abs;
+}
+
+/* The path input's lines into p. */
+static int
+cache_paths_parse(struct cache_paths *p, const char *text, char *err,
+    size_t errsz)
+{
+	const char *s = text, *e, *t;
+	char *line, *abs;
+	size_t len;
+	int neg;
+
+	while (*s != '\0') {
+		e = strchr(s, '\n');
+		if (e == NULL)
+			e = s + strlen(s);
+		t = s;
+		len = (size_t)(e - s);
+		str_trim_space(&t, &len);
+		line = xstrndup(t, len);
+		s = *e == '\n' ? e + 1 : e;
+		if (line[0] == '\0') {
+			free(line);
+			continue;
+		}
+		neg = line[0] == '!';
+		abs = cache_resolve(p, line + neg, err, errsz);
+		free(line);
+		if (abs == NULL)
+			return -1;
+		if ((neg ? p->nexc : p->ninc) == CACHE_MAX_PATHS) {
+			snprintf(err, errsz, "more than %d path lines",
+			    CACHE_MAX_PATHS);
+			free(abs);
+			return -1;
+		}
+		if (neg)
+			p->exc[p->nexc++] = abs;
+		else
+			p->inc[p->ninc++] = abs;
+	}
+	if (p->ninc == 0) {
+		snprintf(err, errsz, "Input required and not supplied: path");
+		return -1;
+	}
+	return 0;
+}
+
+/* GitHub's cache version: the path lines and compression, digested. */
+static int
+cache_version(const char *paths, char hex[65], char *err, size_t errsz)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, CACHE_VERSION_SALT,
+	    strlen(CACHE_VERSION_SALT)) != 1 ||
+	    EVP_DigestUpdate(c, paths, strlen(paths)) != 1 ||
+	    EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen != 32) {
+		EVP_MD_CTX_free(c);
+		snprintf(err, errsz, "SHA-256 is unavailable (OpenSSL)");
+		return -1;
+	}
+	EVP_MD_CTX_free(c);
+	hex_encode(md, 32, hex);
+	return 0;
+}
+
+/* ---- the child -------------------------------------------------------- */
+
+/*
+ * fn(arg) in a forked child, as the steps' account when there is one.
+ * Its exit status: 0 done, 2 nothing to do (the message is a warning),
+ * else failed with the message.
+ */
+static int
+cache_child(const struct cache_ctx *cc, int (*fn)(void *, char *, size_t),
+    void *arg, char *err, size_t errsz)
+{
+	char msg[1024];
+	int pfd[2], status, r;
+	ssize_t n;
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe(pfd) == -1) {
+		snprintf(err, errsz, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errsz, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		msg[0] = '\0';
+		if (cc->as_user && (setgroups(0, NULL) == -1 ||
+		    setgid(cc->gid) == -1 || setuid(cc->uid) == -1)) {
+			snprintf(msg, sizeof msg, "dropping privileges: %s",
+			    strerror(errno));
+			r = 1;
+		} else
+			r = fn(arg, msg, sizeof msg);
+		(void)!write(pfd[1], msg, strlen(msg));
+		_exit(r == 0 ? 0 : r == 2 ? 2 : 1);
+	}
+	close(pfd[1]);
+	while (got + 1 < errsz && (n = read(pfd[0], err + got,
+	    errsz - got - 1)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)n;
+	}
+	if (errsz > 0)
+		err[got] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			snprintf(err, errsz, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+		return 2;
+	if (got == 0)
+		snprintf(err, errsz, "the cache's child process failed");
+	return -1;
+}
+
+struct cache_job {
+	struct cache_paths	*p;
+	int			 fd;	/* the archive */
+	int64_t			 files;	/* members written or extracted */
+};
+
+/* The member name of an absolute path: "w/..." or "h/...", or NULL. */
+static char *
+cache_member(const struct cache_paths *p, const char *path)
+{
+	size_t wl = strlen(p->workspace), hl = p->home ? strlen(p->home) : 0;
+	int in_w = cache_under(path, p->workspace) && path[wl] == '/';
+	int in_h = p->home != NULL && cache_under(path, p->home) &&
+	    path[hl] == '/';
+
+	/* The more specific root wins when one holds the other. */
+	if (in_w && (!in_h || wl >= hl))
+		return xasprintf("w/%s", path + wl + 1);
+	if (in_h)
+		return xasprintf("h/%s", path + hl + 1);
+	return NULL;
+}
+
+static int
+cache_excluded(const struct cache_paths *p, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < p->nexc; i++)
+		if (cache_under(path, p->exc[i]))
+			return 1;
+	return 0;
+}
+
+/* Copy one file's data from disk into the archive. */
+static int
+cache_copy_data(struct archive *disk, struct archive *out, char *err,
+    size_t errsz)
+{
+	const void *buf;
+	size_t size;
+	la_int64_t off;
+	int r;
+
+	while ((r = archive_read_data_block(disk, &buf, &size, &off)) ==
+	    ARCHIVE_OK)
+		if (archive_write_data(out, buf, size) < 0) {
+			snprintf(err, errsz, "%s", archive_error_string(out));
+			return -1;
+		}
+	if (r != ARCHIVE_EOF) {
+		snprintf(err, errsz, "%s", archive_error_string(disk));
+		return -1;
+	}
+	return 0;
+}
+
+/* One path line's tree into out; missing paths are skipped. */
+static int
+cache_add_tree(struct cache_job *j, struct archive *out, const char *root,
+    char *err, size_t errsz)
+{
+	struct archive *disk = archive_read_disk_new();
+	struct archive_entry *e;
+	struct stat st;
+	char *name;
+	int r, rc = -1;
+
+	if (lstat(root, &st) == -1) {
+		archive_read_free(disk);
+		return 0;
+	}
+	archive_read_disk_set_symlink_physical(disk);
+	archive_read_disk_set_standard_lookup(disk);
+	if (archive_read_disk_open(disk, root) != ARCHIVE_OK) {
+		snprintf(err, errsz, "%s: %s", root,
+		    archive_error_string(disk));
+		goto out;
+	}
+	for (;;) {
+		e = archive_entry_new();
+		r = archive_read_next_header2(disk, e);
+		if (r == ARCHIVE_EOF) {
+			archive_entry_free(e);
+			break;
+		}
+		if (r < ARCHIVE_WARN) {
+			snprintf(err, errsz, "%s: %s", root,
+			    archive_error_string(disk));
+			archive_entry_free(e);
+			goto out;
+		}
+		if (cache_excluded(j->p, archive_entry_pathname(e)) ||
+		    (name = cache_member(j->p,
+		    archive_entry_pathname(e))) == NULL) {
+			archive_entry_free(e);
+			continue;	/* excluded: not descended into */
+		}
+		archive_read_disk_descend(disk);
+		archive_entry_set_pathname(e, name);
+		free(name);
+		if (archive_write_header(out, e) < ARCHIVE_WARN) {
+			snprintf(err, errsz, "%s", archive_error_string(out));
+			archive_entry_free(e);
+			goto out;
+		}
+		if (archive_entry_filetype(e) == AE_IFREG &&
+		    archive_entry_size(e) > 0 &&
+		    cache_copy_data(disk, out, err, errsz) == -1) {
+			archive_entry_free(e);
+			goto out;
+		}
+		if (archive_entry_filetype(e) == AE_IFREG)
+			j->files++;
+		archive_entry_free(e);
+	}
+	rc = 0;
+out:
+	archive_read_close(disk);
+	archive_read_free(disk);
+	return rc;
+}
+
+static int
+cache_write_child(void *arg, char *err, size_t errsz)
+{
+	struct cache_job *j = arg;
+	struct archive *out = archive_write_new();
+	size_t i;
+
+	if (archive_write_add_filter_zstd(out) != ARCHIVE_OK ||
+	    archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
+	    archive_write_open_fd(out, j->fd) != ARCHIVE_OK) {
+		snprintf(err, errsz, "%s", archive_error_string(out));
+		archive_write_free(out);
+		return 1;
+	}
+	for (i = 0; i < j->p->ninc; i++)
+		if (cache_add_tree(j, out, j->p->inc[i], err, errsz) == -1) {
+			archive_write_free(out);
+			return 1;
+		}
+	if (archive_write_close(out) != ARCHIVE_OK) {
+		snprintf(err, errsz, "%s", archive_error_string(out));
+		archive_write_free(out);
+		return 1;
+	}
+	archive_write_free(out);
+	if (j->files == 0) {
+		snprintf(err, errsz, "Path Validation Error: Path(s) "
+		    "specified in the action for caching do(es) not exist, "
+		    "hence no cache is being saved.");
+		return 2;
+	}
+	return 0;
+}
+
+static int
+cache_read_child(void *arg, char *err, size_t errsz)
+{
+	struct cache_job *j = arg;
+	struct archive *in = archive_read_new(), *disk = archive_write_disk_new();
+	struct archive_entry *e;
+	const void *buf;
+	size_t size;
+	la_int64_t off;
+	int r, rc = 1;
+	const char *name, *root;
+
+	archive_read_support_filter_all(in);
+	archive_read_support_format_tar(in);
+	archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_TIME |
+	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+	if (archive_read_open_fd(in, j->fd, 64 * 1024) != ARCHIVE_OK) {
+		snprintf(err, errsz, "%s", archive_error_string(in));
+		goto out;
+	}
+	while ((r = archive_read_next_header(in, &e)) != ARCHIVE_EOF) {
+		if (r < ARCHIVE_WARN) {
+			snprintf(err, errsz, "%s", archive_error_string(in));
+			goto out;
+		}
+		name = archive_entry_pathname(e);
+		if (name == NULL || !(str_has_prefix(name, "w/") ||
+		    str_has_prefix(name, "h/")) || name[2] == '\0' ||
+		    archive_entry_hardlink(e) != NULL) {
+			snprintf(err, errsz, "the archive has a member kiln "
+			    "did not write: \"%s\"", name ? name : "");
+			goto out;
+		}
+		root = name[0] == 'w' ? j->p->workspace : j->p->home;
+		if (root == NULL || root[0] != '/') {
+			snprintf(err, errsz, "%s: HOME is not set", name);
+			goto out;
+		}
+		if (mkdir_p(root, 0755) == -1 || chdir(root) == -1) {
+			snprintf(err, errsz, "%s: %s", root, strerror(errno));
+			goto out;
+		}
+		archive_entry_set_pathname(e, name + 2);
+		if (archive_write_header(disk, e) < ARCHIVE_WARN) {
+			snprintf(err, errsz, "%s: %s", name,
+			    archive_error_string(disk));
+			goto out;
+		}
+		while (archive_entry_size(e) > 0 && (r =
+		    archive_read_data_block(in, &buf, &size, &off)) ==
+		    ARCHIVE_OK)
+			if (archive_write_data_block(disk, buf, size, off) <
+			    ARCHIVE_WARN) {
+				snprintf(err, errsz, "%s: %s", name,
+				    archive_error_string(disk));
+				goto out;
+			}
+		if (archive_entry_size(e) > 0 && r != ARCHIVE_EOF) {
+			snprintf(err, errsz, "%s", archive_error_string(in));
+			goto out;
+		}
+		if (archive_write_finish_entry(disk) < ARCHIVE_WARN) {
+			snprintf(err, errsz, "%s: %s", name,
+			    archive_error_string(disk));
+			goto out;
+		}
+		if (archive_entry_filetype(e) == AE_IFREG)
+			j->files++;
+	}
+	rc = 0;
+out:
+	archive_read_free(in);
+	archive_write_close(disk);
+	archive_write_free(disk);
+	return rc;
+}
+
+/* ---- the index -------------------------------------------------------- */
+
+static const char *
+cache_input(const struct action_env *env, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < env->with->n; i++)
+		if (strcmp(env->with->v[i].key, name) == 0)
+			return env->with->v[i].value;
+	return NULL;
+}
+
+static const char *
+cache_home(char *const *envp)
+{
+	size_t i;
+
+	for (i = 0; envp != NULL && envp[i] != NULL; i++)
+		if (strncmp(envp[i], "HOME=", 5) == 0)
+			return envp[i] + 5;
+	return NULL;
+}
+
+static int
+cache_key_ok(const char *key, const char *what, char *err, size_t errsz)
+{
+	if (key == NULL || key[0] == '\0') {
+		snprintf(err, errsz, "Input required and not supplied: %s",
+		    what);
+		return 0;
+	}
+	if (strlen(key) > CACHE_KEY_MAX || strchr(key, ',') != NULL) {
+		snprintf(err, errsz, "Key Validation Error: %s cannot be "
+		    "longer than %d characters nor contain commas", key,
+		    CACHE_KEY_MAX);
+		return 0;
+	}
+	return 1;
+}
+
+static char *
+cache_file(const struct cache_ctx *cc, const char *id)
+{
+	return xasprintf("%s/%lld/%s.tar.zst", cc->dir,
+	    (long long)cc->repository_id, id);
+}
+
+/*
+ * The entry for key in scope: exact (prefix 0) or the newest whose key
+ * starts with it.  1 found (id and its key in *id, *matched), 0 none,
+ * -1 database error.
+ */
+static int
+cache_lookup_one(const struct cache_ctx *cc, const char *scope,
+    const char *version, const char *key, int prefix, char **id,
+    char **matched)
+{
+	char repo[32];
+	const char *params[4] = { repo, scope, version, key };
+	PGresult *res;
+	int found;
+
+	snprintf(repo, sizeof repo, "%lld", (long long)cc->repository_id);
+	res = worker_exec(cc->w, prefix ?
+	    "SELECT id, key FROM cache_entries WHERE repository_id = $1 AND "
+	    "scope = $2 AND version = $3 AND starts_with(key, $4) "
+	    "ORDER BY created_at DESC, id DESC LIMIT 1" :
+	    "SELECT id, key FROM cache_entries WHERE repository_id = $1 AND "
+	    "scope = $2 AND version = $3 AND key = $4", 4, params,
+	    "looking a cache entry up");
+	if (res == NULL)
+		return -1;
+	found = PQntuples(res) > 0;
+	if (found) {
+		*id = xstrdup(PQgetvalue(res, 0, 0));
+		*matched = xstrdup(PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return found;
+}
+
+/*
+ * GitHub's order: in each scope the exact key, the key as a prefix, then
+ * each restore key as a prefix.  1 found (*exact set), 0 none, -1 error.
+ */
+static int
+cache_lookup(const struct cache_ctx *cc, const char *version,
+    const char *key, const char *restore_keys, char **id, char **matched,
+    int *exact, char *err, size_t errsz)
+{
+	const char *s, *e, *t;
+	char *rk;
+	size_t sc, len;
+	int r;
+
+	for (sc = 0; sc < cc->nscopes; sc++) {
+		for (r = 0; r < 2; r++) {
+			switch (cache_lookup_one(cc, cc->scopes[sc], version,
+			    key, r, id, matched)) {
+			case -1:
+				goto dberr;
+			case 1:
+				*exact = strcmp(*matched, key) == 0;
+				return 1;
+			}
+		}
+		for (s = restore_keys ? restore_keys : ""; *s != '\0'; ) {
+			if ((e = strchr(s, '\n')) == NULL)
+				e = s + strlen(s);
+			t = s;
+			len = (size_t)(e - s);
+			str_trim_space(&t, &len);
+			s = *e == '\n' ? e + 1 : e;
+			if (len == 0)
+				continue;
+			rk = xstrndup(t, len);
+			r = cache_lookup_one(cc, cc->scopes[sc], version, rk, 1,
+			    id, matched);
+			free(rk);
+			if (r == -1)
+				goto dberr;
+			if (r == 1) {
+				*exact = strcmp(*matched, key) == 0;
+				return 1;
+			}
+		}
+	}
+	return 0;
+dberr:
+	snprintf(err, errsz, "the cache index could not be read (database "
+	    "error; see the worker's log)");
+	return -1;
+}
+
+/* Restore into the workspace and HOME; 1 restored, 0 a miss, -1 error. */
+static int
+cache_restore(const struct cache_ctx *cc, const struct action_env *env,
+    struct cache_paths *p, const char *version, const char *key,
+    int lookup_only, char **matched, int *exact, char *err, size_t errsz)
+{
+	struct cache_job j = { p, -1, 0 };
+	char *id = NULL, *file, line[1200];
+	const char *params[1];
+	int r;
+
+	r = cache_lookup(cc, version, key, cache_input(env, "restore-keys"),
+	    &id, matched, exact, err, errsz);
+	if (r != 1)
+		return r;
+	file = cache_file(cc, id);
+	if ((j.fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(line, sizeof line, "##[warning]cache entry %s (key "
+		    "%s) has no archive on this host (%s); treated as a "
+		    "miss\n", id, *matched, strerror(errno));
+		env->log(env->log_arg, line);
+		free(file);
+		free(id);
+		free(*matched);
+		*matched = NULL;
+		*exact = 0;
+		return 0;
+	}
+	free(file);
+	params[0] = id;
+	PQclear(worker_exec(cc->w, "UPDATE cache_entries SET last_used_at = "
+	    "clock_timestamp() WHERE id = $1", 1, params,
+	    "marking a cache entry used"));
+	free(id);
+	if (lookup_only) {
+		close(j.fd);
+		return 1;
+	}
+	r = cache_child(cc, cache_read_child, &j, err, errsz);
+	close(j.fd);
+	return r == 0 ? 1 : -1;
+}
+
+int
+cache_save(const struct cache_ctx *cc, const char *key, const char *paths,
+    const char *workspace, const char *home,
+    void (*log)(void *, const char *), void *arg, char *err, size_t errsz)
+{
+	struct cache_paths p = { workspace, home, { 0 }, 0, { 0 }, 0 };
+	struct cache_job j = { &p, -1, 0 };
+	char version[65], repo[32], size[32], line[1400], *dir, *tmp = NULL,
+	    *id = NULL, *matched = NULL, *final;
+	const char *params[5] = { repo, cc->scopes[0], key, version, size };
+	struct stat st;
+	PGresult *res;
+	int r, rc = -1;
+
+	if (!cache_key_ok(key, "key", err, errsz) ||
+	    cache_paths_parse(&p, paths, err, errsz) == -1 ||
+	    cache_version(paths, version, err, errsz) == -1) {
+		cache_paths_free(&p);
+		return -1;
+	}
+	if ((r = cache_lookup_one(cc, cc->scopes[0], version, key, 0, &id,
+	    &matched)) != 0) {
+		if (r == 1) {
+			snprintf(line, sizeof line, "Cache already exists for "
+			    "key %s; entries are immutable, not saving\n", key);
+			log(arg, line);
+			rc = 0;
+		} else
+			snprintf(err, errsz, "the cache index could not be "
+			    "read (database error; see the worker's log)");
+		goto out;
+	}
+	dir = xasprintf("%s/%lld", cc->dir, (long long)cc->repository_id);
+	if (mkdir_p(dir, 0700) == -1) {
+		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		free(dir);
+		goto out;
+	}
+	tmp = xasprintf("%s/tmp-%ld-%08x.tar.zst", dir, (long)getpid(),
+	    (unsigned)random());
+	free(dir);
+	if ((j.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1) {
+		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	r = cache_child(cc, cache_write_child, &j, err, errsz);
+	if (r == 2) {
+		snprintf(line, sizeof line, "##[warning]%s\n", err);
+		log(arg, line);
+		rc = 0;
+		goto out;
+	}
+	if (r != 0 || fstat(j.fd, &st) == -1)
+		goto out;
+	snprintf(repo, sizeof repo, "%lld", (long long)cc->repository_id);
+	snprintf(size, sizeof size, "%lld", (long long)st.st_size);
+	res = worker_exec(cc->w, "INSERT INTO cache_entries (repository_id, "
+	    "scope, key, version, size_bytes) VALUES ($1, $2, $3, $4, $5) "
+	    "ON CONFLICT DO NOTHING RETURNING id", 5, params,
+	    "recording a cache entry");
+	if (res == NULL) {
+		snprintf(err, errsz, "the cache entry could not be recorded "
+		    "(database error; see the worker's log)");
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		snprintf(line, sizeof line, "Another job saved key %s first; "
+		    "entries are immutable, not saving\n", key);
+		log(arg, line);
+		PQclear(res);
+		rc = 0;
+		goto out;
+	}
+	final = cache_file(cc, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (rename(tmp, final) == -1) {
+		snprintf(err, errsz, "%s: %s", final, strerror(errno));
+		free(final);
+		goto out;
+	}
+	free(final);
+	free(tmp);
+	tmp = NULL;
+	snprintf(line, sizeof line, "Cache saved with key: %s (%lld files, "
+	    "%lld bytes)\n", key, (long long)j.files, (long long)st.st_size);
+	log(arg, line);
+	rc = 0;
+out:
+	if (j.fd != -1)
+		close(j.fd);
+	if (tmp != NULL)
+		unlink(tmp);
+	free(tmp);
+	free(id);
+	free(matched);
+	cache_paths_free(&p);
+	return rc;
+}
+
+int
+cache_step(const struct cache_ctx *cc, enum support_action a,
+    const struct action_env *env, json_t **post, char *err, size_t errsz)
+{
+	struct cache_paths p = { env->workspace, cache_home(env->envp),
+	    { 0 }, 0, { 0 }, 0 };
+	const char *key = cache_input(env, "key"), *paths =
+	    cache_input(env, "path"), *v;
+	char version[65], line[1400], *matched = NULL;
+	int exact = 0, lookup_only, fail_on_miss, r, rc = -1;
+
+	*post = NULL;
+	if (a == SUPPORT_ACTION_CACHE_SAVE)
+		return cache_save(cc, key, paths ? paths : "", env->workspace,
+		    p.home, env->log, env->log_arg, err, errsz);
+	lookup_only = (v = cache_input(env, "lookup-only")) != NULL &&
+	    strcmp(v, "true") == 0;
+	fail_on_miss = (v = cache_input(env, "fail-on-cache-miss")) != NULL &&
+	    strcmp(v, "true") == 0;
+	if (!cache_key_ok(key, "key", err, errsz) ||
+	    cache_paths_parse(&p, paths ? paths : "", err, errsz) == -1 ||
+	    cache_version(paths, version, err, errsz) == -1)
+		goto out;
+	r = cache_restore(cc, env, &p, version, key, lookup_only, &matched,
+	    &exact, err, errsz);
+	if (r == -1)
+		goto out;
+	if (r == 0) {
+		snprintf(line, sizeof line, "Cache not found for input keys: "
+		    "%s\n", key);
+		env->log(env->log_arg, line);
+		if (fail_on_miss) {
+			snprintf(err, errsz, "Failed to restore cache entry. "
+			    "Exiting as fail-on-cache-miss is set. Input key: "
+			    "%s", key);
+			goto out;
+		}
+	} else {
+		snprintf(line, sizeof line, "Cache %s from key: %s\n",
+		    lookup_only ? "found (lookup-only, not restored)" :
+		    "restored", matched);
+		env->log(env->log_arg, line);
+	}
+	env->set_output(env->log_arg, "cache-hit", exact ? "true" : "false");
+	if (a == SUPPORT_ACTION_CACHE_RESTORE) {
+		env->set_output(env->log_arg, "cache-primary-key", key);
+		env->set_output(env->log_arg, "cache-matched-key",
+		    matched ? matched : "");
+	}
+	if (a == SUPPORT_ACTION_CACHE && !exact) {
+		*post = json_pack("{s:s, s:s, s:s?}", "key", key, "path", paths,
+		    "home", p.home);
+	}
+	rc = 0;
+out:
+	free(matched);
+	cache_paths_free(&p);
+	return rc;
+}
