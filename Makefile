@@ -216,7 +216,15 @@ FUZZ_BIN := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
 FUZZ_LIB := $(FB)/libkiln.a
 FUZZ_COMMON_OBJ := $(COMMON_SRC:%.c=$(FB)/obj/%.o) $(FB)/obj/gen/embed_sql.o
 
-.PHONY: fuzz fuzz-smoke
+.PHONY: fuzz fuzz-smoke bench bench-quick
+
+# Every benchmark with its baseline, results appended to bench/RESULTS.md
+# (minutes); bench-quick only checks that they still run (seconds).
+bench: $(BINS)
+	bench/all.sh $(B)/bin
+
+bench-quick: $(BINS)
+	bench/all.sh --quick $(B)/bin
 
 fuzz: $(FUZZ_BIN)
 

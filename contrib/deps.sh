@@ -30,6 +30,9 @@ kiln_deps=(
 	check
 	python3-prometheus-client
 	mandoc
+	# benchmarks (make bench, make bench-quick)
+	wrk
+	openssl
 	# browser tests of the status page (make check-browser)
 	chromium
 	nodejs

@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 kiln_install_deps
 KILN_RECONFIGURE=1 kiln_build --enable-werror
 make check
+make bench-quick
 make check-browser
 make -j"$(nproc)" SANITIZE=1 B=build-asan all >/dev/null
 make check-asan

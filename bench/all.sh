@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# bench/all.sh [--quick] [BINDIR]: every benchmark in bench/, each printing
+# its figure beside its baseline measured in the same run.  The full form
+# (`make bench`, minutes) appends its output with the date, commit and
+# machine to bench/RESULTS.md; --quick (`make bench-quick`, run by
+# contrib/run-tests.sh) runs each with tiny counts only to check that the
+# benchmarks still work: it asserts nothing about speed and records nothing.
+set -euo pipefail
+quick=0
+[ "${1:-}" = --quick ] && { quick=1; shift; }
+bin=${1:-$(dirname "$0")/../build/bin}
+bin=$(cd "$bin" && pwd)
+cd "$(dirname "$0")/.."
+out=$(mktemp /tmp/kiln-bench-all.XXXXXX)
+trap 'rm -f "$out"' EXIT
+
+run() {	# run TITLE COMMAND...: its output to the terminal and to $out
+	local title=$1
+	shift
+	printf '\n### %s\n\n```\n' "$title" >>"$out"
+	echo "== $title"
+	if ! "$@" 2>&1 | tee -a "$out"; then
+		echo "bench: $title failed" >&2
+		exit 1
+	fi
+	printf '```\n' >>"$out"
+}
+
+if [ "$quick" = 1 ]; then
+	run "intake and latency (bench/webhook.sh)" \
+	    env KILN_BENCH_PUSHES=2 bench/webhook.sh 1 2
+	run "intake memory (bench/webhook_rss.sh)" bench/webhook_rss.sh 1 "$bin"
+	run "run list (bench/runlist.sh)" bench/runlist.sh 100 3 "$bin"
+	run "growth (bench/growth.sh)" bench/growth.sh "0 100" 2 "$bin"
+	run "idle (bench/idle.sh)" bench/idle.sh 2 "$bin"
+	echo "bench-quick: every benchmark ran (figures not judged)"
+	exit 0
+fi
+run "intake and latency, 16 connections (bench/webhook.sh 10 16)" \
+    bench/webhook.sh 10 16
+run "intake, 1 connection (bench/webhook.sh 5 1)" \
+    env KILN_BENCH_PUSHES=1 bench/webhook.sh 5 1
+run "intake, 64 connections (bench/webhook.sh 5 64)" \
+    env KILN_BENCH_PUSHES=1 bench/webhook.sh 5 64
+run "intake memory (bench/webhook_rss.sh 8)" bench/webhook_rss.sh 8 "$bin"
+run "run list (bench/runlist.sh 10000 300)" bench/runlist.sh 10000 300 "$bin"
+run "growth (bench/growth.sh)" bench/growth.sh "0 10000 100000" 20 "$bin"
+run "idle (bench/idle.sh 2)" bench/idle.sh 2 "$bin"
+{
+	printf '\n## make bench, %s, commit %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+	    "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (modified)')"
+	printf 'Machine: %s, %s cores, %s MiB, %s; load average at start %s.\n' \
+	    "$(sed -n 's/^model name\t*: //p' /proc/cpuinfo | head -1)" "$(nproc)" \
+	    "$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)" \
+	    "$(uname -sr)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf 'Not measured yet: trivial-job throughput, the 200 MB log.\n'
+	cat "$out"
+} >>bench/RESULTS.md
+echo "bench: results appended to bench/RESULTS.md"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# bench/idle.sh [WORKERS] [BINDIR]: memory of a freshly started install at
+# rest: kilnd with WORKERS workers (default 2) and its embedded PostgreSQL,
+# once every worker has registered.  Prints RSS and PSS of every process
+# under kilnd (from /proc: VmRSS, smaps_rollup's Pss) and the install's
+# total PSS; the baseline is a bare `sleep` started meanwhile (the floor
+# of any process on this machine).  Bounded: 60 s waits; loopback only.
+set -euo pipefail
+nw=${1:-2}
+bin=${2:-$(dirname "$0")/../build/bin}
+bin=$(cd "$bin" && pwd)
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+bench_kilnd_up "$bin" "[workers]\ncount = $nw\n"
+q() { psql -X -q -tA -v ON_ERROR_STOP=1 -h "$d/state/pg/run" -U kiln -d kiln -c "$1"; }
+for _ in $(seq 1 600); do
+	[ "$(q 'SELECT count(*) FROM workers')" -ge "$nw" ] && break
+	sleep 0.1
+done
+[ "$(q 'SELECT count(*) FROM workers')" -ge "$nw" ] ||
+    { echo "idle: $nw workers did not register" >&2; exit 1; }
+sleep 1000 &
+spid=$!
+kb() { awk -v k="$2:" '$1 == k { print $2 }' "$1"; }
+row() {	# row PID: name rss pss (KiB)
+	local c
+	c=$(tr '\0' ' ' <"/proc/$1/cmdline" | cut -c1-60)
+	printf '%-62s %8s %8s\n' "$c" "$(kb "/proc/$1/status" VmRSS)" \
+	    "$(kb "/proc/$1/smaps_rollup" Pss)"
+}
+procs() {	# kilnd and all its descendants
+	local p=$1 c
+	echo "$p"
+	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do procs "$c"; done
+}
+printf '%-62s %8s %8s\n' process "RSS KiB" "PSS KiB"
+total=0
+for p in $(procs "$kpid"); do
+	[ -r "/proc/$p/smaps_rollup" ] || continue
+	row "$p"
+	total=$((total + $(kb "/proc/$p/smaps_rollup" Pss)))
+done
+row "$spid" | sed 's/^sleep 1000 /sleep (baseline)/'
+kill "$spid"; wait "$spid" 2>/dev/null || true
+echo "install total PSS: $((total / 1024)) MiB (target 32 MiB); kilnd RSS: $(( $(kb "/proc/$kpid/status" VmRSS) / 1024 )) MiB (target 8 MiB)"
