@@ -15,6 +15,10 @@ of the request's path and which has answered fewer than N times answers;
 otherwise 201 with {"id": n}.  "reset_in": S in a rule sets the header
 X-RateLimit-Reset to now + S seconds.
 
+--delay-ms N holds every answer N ms (GitHub's latency, for bench/outbox.sh);
+D/inflight holds the most requests seen in flight at once, rewritten as it
+grows.
+
 With --token, a request whose Authorization is not "Bearer <token>"
 (the file's text, stripped) is answered 401 Bad credentials, as GitHub does.
 """
@@ -36,6 +40,9 @@ class State:
         self.lock = threading.Lock()
         self.used = {}
         self.n = 0
+        self.delay = 0.0
+        self.inflight = 0
+        self.max_inflight = 0
 
 
 def make_handler(st):
@@ -53,6 +60,21 @@ def make_handler(st):
                 return []
 
         def answer(self):
+            with st.lock:
+                st.inflight += 1
+                if st.inflight > st.max_inflight:
+                    st.max_inflight = st.inflight
+                    with open(os.path.join(st.dir, "inflight"), "w") as f:
+                        f.write(str(st.max_inflight))
+            try:
+                if st.delay > 0:
+                    time.sleep(st.delay)
+                self.answer_one()
+            finally:
+                with st.lock:
+                    st.inflight -= 1
+
+        def answer_one(self):
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
                 self.send_error(413)
@@ -112,14 +134,16 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--token")
+    ap.add_argument("--delay-ms", type=int, default=0)
     a = ap.parse_args()
     token = None
     if a.token:
         with open(a.token) as f:
             token = f.read().strip()
     os.makedirs(a.dir, exist_ok=True)
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port),
-                              make_handler(State(a.dir, token)))
+    st = State(a.dir, token)
+    st.delay = a.delay_ms / 1000.0
+    srv = ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(st))
     srv.daemon_threads = True
     with open(os.path.join(a.dir, "ready"), "w") as f:
         f.write(str(os.getpid()))
