@@ -147,7 +147,7 @@ cache_scenario(struct harness *h, const char *name)
 	free(n);
 
 	/* 4: the v2 key still misses (nothing saved); now it saves. */
-	harness_git(h, repo->work, "rm", "-q", "fail.txt", NULL);
+	free(harness_git(h, repo->work, "rm", "-q", "fail.txt", NULL));
 	log = cache_run(h, repo, "fourth", "success");
 	harness_expect_contains(h, log, "still no exact hit", "HIT=[false]");
 	harness_expect_contains(h, log, "the v2 save", "Cache saved with key: "
