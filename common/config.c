@@ -90,6 +90,9 @@ static const struct config_key config_keys[] = {
 	  "RUNNER_TOOL_CACHE: where setup-python finds and installs "
 	  "interpreters (default <state_dir>/toolcache; steps may write it, so "
 	  "with run_as it belongs to that account)" },
+	{ "workers", "retry_lost", CONFIG_INT, OFF(retry_lost), "0", 0, 10,
+	  NULL, "a run whose job failed because its worker died runs its "
+	  "failed jobs again as its next attempt, up to this many times" },
 	{ "log", "level", CONFIG_ENUM, OFF(log_level), "info", 0, 0,
 	  "error|warn|info|debug", "log verbosity" },
 	{ "log", "max_job_bytes", CONFIG_INT, OFF(log_max_job_bytes),

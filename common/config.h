@@ -37,6 +37,7 @@ struct kiln_config {
 	char	*labels;	/* comma-separated runner labels */
 	char	*run_as;	/* account steps run as ("" = the worker's) */
 	char	*tool_cache;	/* RUNNER_TOOL_CACHE; default <state_dir>/toolcache */
+	int	 retry_lost;	/* re-runs of a run after a lost worker */
 
 	/* [actions] */
 	char	*python_versions_url; /* setup-python's versions manifest */

@@ -282,6 +282,73 @@ sup_status_why(int status, pid_t pid, char *buf, size_t bufsz)
 	snprintf(buf, bufsz, "(pid %ld) %s", (long)pid, what);
 }
 
+struct sup_retry {
+	struct supervisor	*sup;
+	int64_t			 job;
+};
+
+/* kiln_retry_lost()'s answer: the new attempt, said in the old log. */
+static void
+sup_retry_cb(PGresult *res, const char *error, void *arg)
+{
+	struct sup_retry *r = arg;
+	char *text, err[512];
+	int attempt;
+
+	r->sup->pending--;
+	if (error != NULL) {
+		log_warnx("job %lld: retrying after its worker was lost: %s",
+		    (long long)r->job, error);
+		goto out;
+	}
+	attempt = atoi(PQgetvalue(res, 0, 0));
+	if (attempt > 0)
+		text = xasprintf("[workers] retry_lost: the run's failed jobs "
+		    "run again as attempt %d\n", attempt);
+	else if (attempt == -2)
+		text = xasprintf("[workers] retry_lost: not retried, other "
+		    "jobs of the run are still running\n");
+	else
+		text = xasprintf("[workers] retry_lost: not retried, the run "
+		    "had its %d retries\n", r->sup->kilnd->cfg->retry_lost);
+	log_info("job %lld: %.*s", (long long)r->job,
+	    (int)strcspn(text, "\n"), text);
+	if (logsrv_note(r->sup->kilnd->logsrv, r->job, text, err,
+	    sizeof err) == -1)
+		log_warnx("job %lld: noting the retry: %s", (long long)r->job,
+		    err);
+	free(text);
+out:
+	kilnd_check_exit(r->sup->kilnd);
+	free(r);
+}
+
+/* [workers] retry_lost: the lost job's run runs again if it may. */
+static void
+sup_retry_lost(struct supervisor *s, int64_t job)
+{
+	struct sup_retry *r;
+	const char *params[2];
+	char jobtext[32], max[16];
+
+	if (s->kilnd->cfg->retry_lost <= 0 || s->stopping || s->draining)
+		return;
+	r = xcalloc(1, sizeof *r);
+	r->sup = s;
+	r->job = job;
+	snprintf(jobtext, sizeof jobtext, "%lld", (long long)job);
+	snprintf(max, sizeof max, "%d", s->kilnd->cfg->retry_lost);
+	params[0] = jobtext;
+	params[1] = max;
+	if (db_query(s->kilnd->db, "SELECT kiln_retry_lost($1, $2)", 2,
+	    params, sup_retry_cb, r) == -1) {
+		log_warnx("job %lld: cannot ask for its retry", (long long)job);
+		free(r);
+		return;
+	}
+	s->pending++;
+}
+
 /* kiln_worker_lost_jobs()'s rows: each failed job says why in its log. */
 static void
 sup_note_lost(struct supervisor *s, const char *name, PGresult *res)
@@ -301,6 +368,7 @@ sup_note_lost(struct supervisor *s, const char *name, PGresult *res)
 		free(text);
 		log_info("job %lld failed: %s", (long long)job,
 		    PQgetvalue(res, i, 1));
+		sup_retry_lost(s, job);
 	}
 	(void)name;
 }

@@ -104,6 +104,22 @@ parent_of(pid_t pid)
 	return (pid_t)ppid;
 }
 
+/* The worker of kilnd that pid descends from; fails the test if none. */
+static pid_t
+worker_of(struct harness *h, pid_t pid)
+{
+	pid_t pids[16], p;
+	int n, i;
+
+	n = harness_workers(h, pids, (int)nitems(pids));
+	for (p = pid; p > 1; p = parent_of(p))
+		for (i = 0; i < n; i++)
+			if (pids[i] == p)
+				return p;
+	harness_fail(h, "no worker of kilnd is an ancestor of %d", (int)pid);
+	return -1;
+}
+
 static int
 deploying_cb(struct harness *h, void *arg)
 {
@@ -164,11 +180,10 @@ START_TEST(test_a_killed_workers_job_ends_with_it)
 {
 	struct harness *h = harness_up("orphans_lost");
 	struct harness_repo *repo = harness_repo_new(h, "octo/deploy");
-	pid_t step = -1, worker = -1, pids[16], p;
+	pid_t step = -1, worker, p = -1;
 	char *sha, *log, *cg, path[64], want[64];
 	size_t len;
 	json_t *run, *job;
-	int n, i;
 
 	harness_repo_write(repo, ".github/workflows/deploy.yml",
 	    deploy_workflow);
@@ -176,14 +191,7 @@ START_TEST(test_a_killed_workers_job_ends_with_it)
 	harness_assert(h, harness_wait_for(h, HARNESS_RUN_MS, deploying_cb,
 	    NULL), "the step never started its two sleeps");
 	(void)find_sleeps("7312", &step);
-	n = harness_workers(h, pids, (int)nitems(pids));
-	/* The worker running it: an ancestor of the step's sleep. */
-	for (p = step; p > 1 && worker == -1; p = parent_of(p))
-		for (i = 0; i < n; i++)
-			if (pids[i] == p)
-				worker = p;
-	harness_assert(h, worker > 0, "no worker of kilnd is an ancestor of "
-	    "the step's sleep %d", (int)step);
+	worker = worker_of(h, step);
 	/* What left the step's session is still in the job's cgroup. */
 	(void)find_sleeps("7311", &p);
 	snprintf(path, sizeof path, "/proc/%ld/cgroup", (long)p);
@@ -217,6 +225,88 @@ START_TEST(test_a_killed_workers_job_ends_with_it)
 }
 END_TEST
 
+static const char retry_workflow[] =
+    "name: retry\n"
+    "on: push\n"
+    "jobs:\n"
+    "  retry:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: |\n"
+    "          echo \"attempt $GITHUB_RUN_ATTEMPT\"\n"
+    "          if [ \"$GITHUB_RUN_ATTEMPT\" = 1 ]; then sleep 7321; fi\n";
+
+static int
+retrying_cb(struct harness *h, void *arg)
+{
+	(void)h;
+	(void)arg;
+	return count_sleeps("7321") == 1;
+}
+
+/* The run's "attempt status conclusion", awaited to be want. */
+static int
+run_state_cb(struct harness *h, void *arg)
+{
+	char *state = harness_sql(h, "SELECT run_attempt || ' ' || status || "
+	    "' ' || coalesce(conclusion, '') FROM runs", NULL);
+	int ok = strcmp(state, arg) == 0;
+
+	free(state);
+	return ok;
+}
+
+/*
+ * [workers] retry_lost = 1: the run of a job whose worker was killed runs
+ * again as attempt 2, which succeeds; the lost attempt's log says so.
+ */
+START_TEST(test_retry_lost_runs_a_lost_job_again)
+{
+	struct harness *h = harness_new("orphans_retry");
+	struct harness_repo *repo;
+	pid_t step = -1, worker;
+	char *sha, *state, *log;
+
+	harness_conf_add(h, "retry_lost = 1\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/retry");
+	harness_repo_write(repo, ".github/workflows/retry.yml",
+	    retry_workflow);
+	sha = harness_push(h, repo, "main", "lose the first attempt");
+	harness_assert(h, harness_wait_for(h, HARNESS_RUN_MS, retrying_cb,
+	    NULL), "the first attempt never started its sleep");
+	(void)find_sleeps("7321", &step);
+	worker = worker_of(h, step);
+	harness_assert(h, kill(worker, SIGKILL) == 0, "kill worker %d: %s",
+	    (int)worker, strerror(errno));
+	if (!harness_wait_for(h, HARNESS_RUN_MS, run_state_cb,
+	    "2 completed success")) {
+		state = harness_sql(h, "SELECT run_attempt || ' ' || status || "
+		    "' ' || coalesce(conclusion, '') FROM runs", NULL);
+		harness_fail(h, "the run is at '%s', not attempt 2 succeeded",
+		    state);
+	}
+	log = harness_sql(h, "SELECT id::text FROM jobs WHERE attempt = 1",
+	    NULL);
+	{
+		json_t *id = json_integer(strtoll(log, NULL, 10));
+		char *text = harness_logs(h, id);
+
+		harness_expect_contains(h, text, "attempt 1's log",
+		    "worker lost");
+		harness_expect_contains(h, text, "attempt 1's log",
+		    "run again as attempt 2");
+		free(text);
+		json_decref(id);
+	}
+	free(log);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 orphans_suite(void)
 {
@@ -226,6 +316,7 @@ orphans_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_processes_that_left_the_job_end_with_it);
 	tcase_add_test(tc, test_a_killed_workers_job_ends_with_it);
+	tcase_add_test(tc, test_retry_lost_runs_a_lost_job_again);
 	suite_add_tcase(s, tc);
 	return s;
 }

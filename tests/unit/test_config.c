@@ -579,6 +579,7 @@ static const struct key_vec describe_keys[] = {
 	{ "workers", "labels = " DEFAULT_LABELS },
 	{ "workers", "run_as = " },
 	{ "workers", "tool_cache = " },
+	{ "workers", "retry_lost = 0" },
 	{ "log", "level = info" },
 	{ "log", "max_job_bytes = 1073741824" },
 	{ "secrets", "key_file = " },
