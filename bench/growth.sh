@@ -40,13 +40,7 @@ for n in $sizes; do
 	   CREATE TRIGGER bench_note AFTER INSERT ON runs FOR EACH ROW EXECUTE FUNCTION bench_note()" >/dev/null
 	for i in $(seq 1 "$pushes"); do
 		bench_push bench/growth "growth-$n-$i"
-		st=
-		for _ in $(seq 1 1500); do
-			st=$(q "SELECT r.status FROM runs r JOIN events e ON e.id = r.event_id WHERE e.sha = '$after'")
-			[ "$st" = completed ] && break
-			sleep 0.02
-		done
-		[ "$st" = completed ] || { echo "growth: push $i at $n runs did not complete" >&2; cat "$d/kilnd.log" >&2; exit 1; }
+		bench_wait_run state 30 || { echo "growth: push $i at $n runs did not complete" >&2; cat "$d/kilnd.log" >&2; exit 1; }
 	done
 	last=$(q "SELECT max(run_number) FROM runs WHERE repository_id = $repo AND path = '$wf'")
 	[ "$last" -eq $((n + pushes)) ] || { echo "growth: last run number $last, expected $((n + pushes))" >&2; exit 1; }

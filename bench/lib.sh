@@ -49,3 +49,16 @@ bench_push() {	# bench_push NAME DELIVERY
 	    "http://127.0.0.1:$port/hooks/github"
 	before=$after
 }
+
+# Wait until the run of $after (on kilnd's database under $d/PGDIR) has
+# completed, polling every 20 ms, at most SECONDS; 1 on time-out.
+bench_wait_run() {	# bench_wait_run PGDIR SECONDS
+	local st= i
+	for i in $(seq 1 $(($2 * 50))); do
+		st=$(psql -X -q -tA -h "$d/$1/pg/run" -U kiln -d kiln -c \
+		    "SELECT r.status FROM runs r JOIN events e ON e.id = r.event_id WHERE e.sha = '$after'")
+		[ "$st" = completed ] && return 0
+		sleep 0.02
+	done
+	return 1
+}

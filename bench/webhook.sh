@@ -41,12 +41,7 @@ bench_repo_new "$bin" "$d/kiln2.conf" bench/lat
 for i in $(seq 1 "$pushes"); do
 	bench_push bench/lat "lat-$i"
 	# One at a time, so each measures an idle system (bounded wait).
-	for _ in $(seq 1 300); do
-		st=$(psql "host=$d/state2/pg/run dbname=kiln user=kiln" -Atc \
-		    "select r.status from runs r join events e on e.id = r.event_id where e.sha = '$after'")
-		[ "$st" = completed ] && break
-		sleep 0.02
-	done
+	bench_wait_run state2 6 || true
 done
 echo "== signed webhook -> first step running ($pushes pushes, 2 workers)"
 psql "host=$d/state2/pg/run dbname=kiln user=kiln" -At -F ' ' -c "

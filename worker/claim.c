@@ -268,8 +268,8 @@ claim_renew(struct worker *w, int64_t job_id)
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job_id);
 	res = worker_exec(w, "UPDATE jobs SET lease_until = now() + interval '"
-	    JOB_LEASE "' WHERE id = $1::bigint AND worker = $2 "
-	    "RETURNING cancel_requested OR status = 'completed' OR "
+	    JOB_LEASE "' WHERE id = $1::bigint AND worker = $2 AND "
+	    SQL_ASYNC_COMMIT " RETURNING cancel_requested OR status = 'completed' OR "
 	    "(concurrency_group IS NOT NULL AND kiln_job_preempted(id))", 2,
 	    params,
 	    "renewing the job lease");

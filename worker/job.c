@@ -277,8 +277,8 @@ job_step_update(struct jobrun *jr, size_t number, enum status_state state,
 	    "ELSE log_line END, "
 	    "completed_at = CASE WHEN $3 = 'completed' THEN now() "
 	    "ELSE completed_at END "
-	    "WHERE job_id = $1::bigint AND number = $2::int",
-	    8, params, "updating a step"));
+	    "WHERE job_id = $1::bigint AND number = $2::int AND "
+	    SQL_ASYNC_COMMIT, 8, params, "updating a step"));
 }
 
 static void
@@ -291,7 +291,8 @@ job_complete(struct jobrun *jr, enum status_conclusion conclusion,
 
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
 	PQclear(worker_exec(jr->w, "UPDATE jobs SET outputs = $2::jsonb, "
-	    "message = coalesce($3, message) WHERE id = $1::bigint", 3, params,
+	    "message = coalesce($3, message) WHERE id = $1::bigint AND "
+	    SQL_ASYNC_COMMIT, 3, params,
 	    "storing job outputs"));
 	params[1] = status_conclusion_name(conclusion);
 	/*

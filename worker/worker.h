@@ -8,6 +8,19 @@
 #ifndef KILN_WORKER_H
 #define KILN_WORKER_H
 
+/*
+ * A WHERE condition (always true) that commits its statement's transaction
+ * without waiting for the WAL flush (synchronous_commit = off for that
+ * transaction only).  Only for rows whose loss in a PostgreSQL crash is
+ * safe: a step's progress, a lease renewal, a job's outputs before its
+ * completion.  A crash loses at most the last ~3 x wal_writer_delay of
+ * them, and any later durable commit (a claim, a completion: WAL is one
+ * sequence) makes them durable too; the job's claim and completion stay
+ * synchronous, so a job is never run twice nor lost.
+ */
+#define SQL_ASYNC_COMMIT \
+	"set_config('synchronous_commit', 'off', true) = 'off'"
+
 #include <sys/types.h>
 
 #include <signal.h>
