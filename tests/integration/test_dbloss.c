@@ -36,19 +36,6 @@ static const char workflow[] =
     "    steps:\n"
     "      - run: echo \"ALIVE-$((40 + 2))\"\n";
 
-static int
-healthy_cb(struct harness *h, void *arg)
-{
-	struct harness_resp r;
-	int ok;
-
-	(void)arg;
-	harness_http(h, "GET", "/healthz", NULL, NULL, 0, &r);
-	ok = r.status == 200;
-	harness_resp_free(&r);
-	return ok;
-}
-
 /* A signed push delivery of sha to main; its answer in r. */
 static void
 deliver_push(struct harness *h, struct harness_repo *repo, const char *sha,
@@ -114,7 +101,7 @@ START_TEST(test_killed_postgres_is_restarted_and_nothing_acknowledged_lost)
 	harness_assert(h, streak == RECOVERED, "deliveries were not taken "
 	    "again within %d s of PostgreSQL's death (%d sent: %d 202, "
 	    "%d 503)", FLOOD_MS / 1000, nsent, n202, n503);
-	harness_assert(h, harness_wait_for(h, 30000, healthy_cb, NULL),
+	harness_assert(h, harness_wait_for(h, 30000, harness_healthy_cb, NULL),
 	    "kilnd did not answer /healthz 200 within 30 s of PostgreSQL's "
 	    "death");
 

@@ -179,19 +179,6 @@ START_TEST(test_trickling_wave_is_cut_and_healthz_answers)
 }
 END_TEST
 
-static int
-healthy_cb(struct harness *h, void *arg)
-{
-	struct harness_resp r;
-	int ok;
-
-	(void)arg;
-	harness_http(h, "GET", "/healthz", NULL, NULL, 0, &r);
-	ok = r.status == 200;
-	harness_resp_free(&r);
-	return ok;
-}
-
 /* Open descriptors of pid. */
 static int
 count_fds(pid_t pid)
@@ -252,7 +239,7 @@ START_TEST(test_accept_without_descriptors_does_not_spin)
 		close(fds[i]);
 	harness_assert(h, prlimit(h->kilnd, RLIMIT_NOFILE, &was, NULL) == 0,
 	    "prlimit: %s", strerror(errno));
-	harness_assert(h, harness_wait_for(h, 10000, healthy_cb, NULL),
+	harness_assert(h, harness_wait_for(h, 10000, harness_healthy_cb, NULL),
 	    "kilnd does not answer /healthz once descriptors are free");
 	harness_stop(h);
 	harness_free(h);

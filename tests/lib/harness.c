@@ -1770,3 +1770,16 @@ harness_expect_contains_at(struct harness *h, const char *file, int line,
 		harness_fail_at(h, file, line, "%s does not contain \"%s\"; "
 		    "it is:\n%.8000s", what, needle, text ? text : "(null)");
 }
+
+int
+harness_healthy_cb(struct harness *h, void *unused)
+{
+	struct harness_resp r;
+	int ok;
+
+	(void)unused;
+	harness_http(h, "GET", "/healthz", NULL, NULL, 0, &r);
+	ok = r.status == 200;
+	harness_resp_free(&r);
+	return ok;
+}

@@ -182,6 +182,9 @@ int	 harness_signal_postgres(struct harness *, int sig);
 
 /* ---- HTTP ---- */
 
+/* A harness_wait_for() predicate: GET /healthz answers 200. */
+int	 harness_healthy_cb(struct harness *, void *unused);
+
 /*
  * One request to kilnd's public listener.  headers: NULL-terminated
  * "Name: value" strings (may be NULL).  method "GET" or "POST".
