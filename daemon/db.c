@@ -12,6 +12,12 @@
  * db_query()) instead of waiting for a database that may never return, so
  * a webhook gets its 503 and a shutdown is not held up.  Before the first
  * connection attempt has an outcome, queries wait.
+ *
+ * Only connection 0 is kept open at rest.  The others open when queries
+ * wait with no idle connection and close again (DB_CLOSED) after
+ * DB_IDLE_CLOSE_MS unused: each idle PostgreSQL backend costs its
+ * catalog caches, about 2 MB of memory, on a box that is idle most of the
+ * day (bench/idle.sh).
  */
 #include <sys/queue.h>
 
@@ -25,12 +31,14 @@
 #define DB_QUEUE_MAX	100000
 #define DB_RETRY_MIN_MS	200
 #define DB_RETRY_MAX_MS	5000
+#define DB_IDLE_CLOSE_MS 30000
 
 enum db_state {
 	DB_CONNECTING,
 	DB_IDLE,
 	DB_BUSY,
 	DB_BROKEN,
+	DB_CLOSED,	/* not needed now; opened on demand */
 };
 
 struct db_query {
@@ -50,6 +58,7 @@ struct db_conn {
 	enum db_state	 state;
 	struct event	*ev;		/* socket readiness */
 	struct event	*retry;		/* reconnect timer */
+	struct event	*idle;		/* closes an unused extra connection */
 	int		 retry_ms;
 	struct db_query	*current;
 	PGresult	*last;		/* last result of current */
@@ -79,6 +88,8 @@ db_down(const struct db *db)
 	for (i = 0; i < db->nconn; i++) {
 		const struct db_conn *c = &db->conns[i];
 
+		if (c->state == DB_CLOSED)
+			continue;
 		if (c->state == DB_IDLE || c->state == DB_BUSY ||
 		    c->retry_ms == 0)
 			return 0;
@@ -94,6 +105,7 @@ db_state_name(enum db_state s)
 	case DB_IDLE:		return "idle";
 	case DB_BUSY:		return "busy";
 	case DB_BROKEN:		return "broken";
+	case DB_CLOSED:		return "closed";
 	}
 	return "?";
 }
@@ -146,7 +158,41 @@ db_conn_arm(struct db_conn *c, short what)
 static void
 db_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	db_conn_start(arg);
+	struct db_conn *c = arg;
+
+	/* An extra connection comes back only when queries need it. */
+	if (c->index > 0 && TAILQ_EMPTY(&c->db->queue)) {
+		c->state = DB_CLOSED;
+		c->retry_ms = 0;
+		return;
+	}
+	db_conn_start(c);
+}
+
+static void
+db_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn *c = arg;
+
+	if (c->state != DB_IDLE)
+		return;
+	log_debug("database connection %d closed after %d s unused",
+	    c->index, DB_IDLE_CLOSE_MS / 1000);
+	db_conn_watch(c, 0);
+	PQfinish(c->pg);
+	c->pg = NULL;
+	c->state = DB_CLOSED;
+}
+
+/* An extra connection that just went idle closes unless used meanwhile. */
+static void
+db_conn_rest(struct db_conn *c)
+{
+	struct timeval tv = { DB_IDLE_CLOSE_MS / 1000,
+	    (DB_IDLE_CLOSE_MS % 1000) * 1000 };
+
+	if (c->index > 0)
+		evtimer_add(c->idle, &tv);
 }
 
 static void
@@ -162,6 +208,7 @@ db_conn_break(struct db_conn *c, const char *why)
 	log_warnx("database connection %d (%s): %s", c->index,
 	    db_state_name(c->state), msg);
 	db_conn_watch(c, 0);
+	evtimer_del(c->idle);
 	if (c->last != NULL) {
 		PQclear(c->last);
 		c->last = NULL;
@@ -224,6 +271,8 @@ db_conn_connect_step(struct db_conn *c)
 		log_debug("database connection %d ready", c->index);
 		db_conn_arm(c, EV_READ);
 		db_dispatch(c->db);
+		if (c->state == DB_IDLE)
+			db_conn_rest(c);
 		return;
 	default:
 		db_conn_break(c, PQerrorMessage(c->pg));
@@ -265,6 +314,7 @@ db_conn_read_results(struct db_conn *c)
 			c->failed = 0;
 			c->state = DB_IDLE;
 			db_conn_arm(c, EV_READ);
+			db_conn_rest(c);
 			if (q != NULL) {
 				const char *err = NULL;
 
@@ -334,6 +384,7 @@ db_conn_send(struct db_conn *c, struct db_query *q)
 
 	c->current = q;
 	c->state = DB_BUSY;
+	evtimer_del(c->idle);
 	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
 	    (const char *const *)q->params, NULL, NULL, 0)) {
 		db_conn_break(c, PQerrorMessage(c->pg));
@@ -350,7 +401,7 @@ static void
 db_dispatch(struct db *db)
 {
 	struct db_query *q;
-	int i;
+	int i, waiting;
 
 	for (i = 0; i < db->nconn && !TAILQ_EMPTY(&db->queue); i++) {
 		struct db_conn *c = &db->conns[i];
@@ -361,6 +412,18 @@ db_dispatch(struct db *db)
 		TAILQ_REMOVE(&db->queue, q, entry);
 		db->queued--;
 		db_conn_send(c, q);
+	}
+	/* Queries still wait: open closed connections, one per query. */
+	waiting = db->queued;
+	for (i = 0; i < db->nconn && waiting > 0; i++) {
+		struct db_conn *c = &db->conns[i];
+
+		if (c->state == DB_CONNECTING)
+			waiting--;
+		else if (c->state == DB_CLOSED) {
+			db_conn_start(c);
+			waiting--;
+		}
 	}
 }
 
@@ -382,8 +445,10 @@ db_new(struct event_base *base, const char *conninfo, int nconn)
 		c->db = db;
 		c->index = i;
 		c->retry = evtimer_new(base, db_retry_cb, c);
-		db_conn_start(c);
+		c->idle = evtimer_new(base, db_idle_cb, c);
+		c->state = DB_CLOSED;
 	}
+	db_conn_start(&db->conns[0]);
 	return db;
 }
 
@@ -400,6 +465,7 @@ db_free(struct db *db)
 
 		db_conn_watch(c, 0);
 		event_free(c->retry);
+		event_free(c->idle);
 		if (c->last != NULL)
 			PQclear(c->last);
 		if (c->current != NULL)

@@ -1,5 +1,5 @@
 /*
- * db: kilnd's asynchronous PostgreSQL pool.  A few nonblocking libpq
+ * db: kilnd's asynchronous PostgreSQL pool.  Up to N nonblocking libpq
  * connections driven by libevent; queries wait in one FIFO and go to the
  * first idle connection, so the event loop never blocks on the database.
  * A lost connection is re-established with backoff; the query it was running
@@ -32,7 +32,7 @@ void		 db_free(struct db *);
 int		 db_query(struct db *, const char *sql, int nparams,
 		     const char *const *params, db_cb cb, void *arg);
 
-/* Number of connections currently usable. */
+/* Number of connections currently open and usable (at rest: 1). */
 int		 db_connected(const struct db *);
 
 #endif

@@ -336,6 +336,19 @@ kilnd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	r.loaded = &loaded;
 	config_diff(k->cfg, &loaded, kilnd_reload_key_cb, &r);
 	(void)supervisor_write_config(k->sup);
+	if (k->cfg->worker_count != before && k->pg != NULL &&
+	    k->cfg->worker_count + k->cfg->db_connections + 10 >
+	    pgembed_connection_limit(k->pg)) {
+		int fits = pgembed_connection_limit(k->pg) - 10 -
+		    k->cfg->db_connections;
+
+		log_warnx("reload: [workers] count %d needs a restart: the "
+		    "embedded PostgreSQL was started with max_connections "
+		    "%d, room for %d workers (running %d)",
+		    k->cfg->worker_count, pgembed_connection_limit(k->pg),
+		    fits, fits > before ? fits : before);
+		k->cfg->worker_count = fits > before ? fits : before;
+	}
 	if (k->cfg->worker_count != before)
 		supervisor_resize(k->sup, k->cfg->worker_count);
 	if (r.restart)

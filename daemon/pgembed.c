@@ -46,7 +46,40 @@ struct pgembed {
 	char			 data[4200];
 	char			 run[4200];
 	char			 logpath[4200];
+	int			 max_connections;
 };
+
+/*
+ * Settings for a small box, passed on the command line so that an
+ * administrator's postgresql.conf cannot silently undo them and a
+ * postgresql.conf edit is still possible for everything else.  Measured
+ * by bench/idle.sh: shared_buffers at 16 MB (PostgreSQL's default 128 MB
+ * sizes wal_buffers and the buffer descriptors the postmaster touches)
+ * and no logical replication launcher take an idle install from 57 to
+ * 49 MiB PSS.  kilnd's queries touch a few MB of tables; the page cache
+ * holds the rest.
+ */
+static const char *const pgembed_small_box[] = {
+	"listen_addresses=",
+	"unix_socket_permissions=0770",
+	"shared_buffers=16MB",
+	"max_logical_replication_workers=0",
+	"max_wal_senders=0",
+	"max_replication_slots=0",
+};
+
+/*
+ * Connections: kilnd's pool, twice the configured workers (at least 16,
+ * so a reload can add workers) and 10 for administrators and cictl's
+ * direct queries.  Each slot costs shared memory the postmaster touches.
+ */
+int
+pgembed_max_connections(const struct kiln_config *cfg)
+{
+	int workers = cfg->worker_count * 2;
+
+	return cfg->db_connections + (workers < 16 ? 16 : workers) + 10;
+}
 
 /* Does dir hold the server programs kilnd runs? */
 static int
@@ -411,11 +444,25 @@ pgembed_wait_old_postmaster(const char *data)
 static int
 pgembed_spawn(struct pgembed *pg, char *err, size_t errsz)
 {
-	char *argv[] = { pg->postgres, (char *)"-D", pg->data, (char *)"-k",
-	    pg->run, (char *)"-c", (char *)"listen_addresses=", (char *)"-c",
-	    (char *)"unix_socket_permissions=0770", NULL };
+	char *argv[8 + 2 * nitems(pgembed_small_box)], maxconn[64];
 	struct spawn_spec s;
+	size_t i, n = 0;
 	int fd;
+
+	argv[n++] = pg->postgres;
+	argv[n++] = (char *)"-D";
+	argv[n++] = pg->data;
+	argv[n++] = (char *)"-k";
+	argv[n++] = pg->run;
+	for (i = 0; i < nitems(pgembed_small_box); i++) {
+		argv[n++] = (char *)"-c";
+		argv[n++] = (char *)pgembed_small_box[i];
+	}
+	snprintf(maxconn, sizeof maxconn, "max_connections=%d",
+	    pg->max_connections);
+	argv[n++] = (char *)"-c";
+	argv[n++] = maxconn;
+	argv[n] = NULL;
 
 	if ((fd = open(pg->logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0600)) == -1) {
@@ -456,6 +503,7 @@ pgembed_start(const struct kiln_config *cfg, char *err, size_t errsz)
 	}
 	pg = xcalloc(1, sizeof *pg);
 	pg->pid = -1;
+	pg->max_connections = pgembed_max_connections(cfg);
 	if (pgembed_pick_user(cfg, &pg->user, err, errsz) == -1) {
 		free(pg);
 		return NULL;
@@ -506,6 +554,12 @@ pgembed_restart(struct pgembed *pg, char *err, size_t errsz)
 		return -1;
 	}
 	return pgembed_spawn(pg, err, errsz);
+}
+
+int
+pgembed_connection_limit(const struct pgembed *pg)
+{
+	return pg->max_connections;
 }
 
 pid_t

@@ -26,6 +26,15 @@ struct pgembed;
 struct pgembed	*pgembed_start(const struct kiln_config *, char *err,
 		     size_t errsz);
 
+/*
+ * The embedded cluster's max_connections, fixed at start: a reload that
+ * raises [workers] count beyond what it leaves needs a restart.
+ */
+int		 pgembed_max_connections(const struct kiln_config *);
+
+/* The value the running cluster was started with. */
+int		 pgembed_connection_limit(const struct pgembed *);
+
 /* The postmaster's pid, for the SIGCHLD handler. */
 pid_t		 pgembed_pid(const struct pgembed *);
 
