@@ -142,6 +142,16 @@ static const struct cmd_entry cictl_table[] = {
 	    "(next attempt), failed (GitHub's answer) and delivered; "
 	    "--failed: only failed ones; retry ID: send a failed call again.",
 	    cmd_outbox },
+	{ "cache list", "cache ls", "", 0, 0,
+	    { { "repo", "OWNER/NAME", 0, 0 }, { "json", NULL, 0, 0 } }, 0,
+	    "List actions/cache entries, most recently used first: key, "
+	    "ref, size in bytes, last use.",
+	    cmd_cache_list },
+	{ "cache rm", NULL, "[ID]", 0, 1,
+	    { { "key", "KEY", 0, 0 }, { "repo", "OWNER/NAME", 0, 0 } }, 0,
+	    "Remove a cache entry and its archive by ID, or every entry of "
+	    "--key KEY in --repo OWNER/NAME.",
+	    cmd_cache_rm },
 	{ "token create", NULL, "NAME", 1, 1,
 	    { { "scope", "read|admin", 0, 0 } }, 0,
 	    "Make an API token for the web page and the public /api/v1 "

@@ -188,6 +188,9 @@ int	 cmd_token_list(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_token_revoke(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_schedules(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_outbox(struct cictl_ctx *, const struct cmd_args *);
+/* cmd_cache.c: actions/cache entries. */
+int	 cmd_cache_list(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_cache_rm(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_secret_set(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_secret_list(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_secret_rm(struct cictl_ctx *, const struct cmd_args *);

@@ -21,6 +21,7 @@ enum config_type {
 	CONFIG_STRING,
 	CONFIG_PATH,		/* made absolute against the working directory */
 	CONFIG_INT,
+	CONFIG_INT64,		/* an int64_t field, for sizes in bytes */
 	CONFIG_ENUM,		/* one of a |-separated list */
 };
 
@@ -30,7 +31,7 @@ struct config_key {
 	enum config_type type;
 	size_t		 offset;	/* into struct kiln_config */
 	const char	*def;		/* default as text */
-	int64_t		 min, max;	/* CONFIG_INT bounds */
+	int64_t		 min, max;	/* CONFIG_INT, CONFIG_INT64 bounds */
 	const char	*choices;	/* CONFIG_ENUM */
 	const char	*help;
 };
@@ -150,6 +151,10 @@ static const struct config_key config_keys[] = {
 	{ "cache", "dir", CONFIG_PATH, OFF(cache_dir), "", 0, 0, NULL,
 	  "where actions/cache keeps its archives, one zstd tar per entry "
 	  "(default <state_dir>/cache; the index is in the database)" },
+	{ "cache", "max_bytes", CONFIG_INT64, OFF(cache_max_bytes),
+	  "10737418240", 0, INT64_MAX / 2, NULL, "the archives one "
+	  "repository's cache may hold, in bytes; a save past it evicts the "
+	  "least recently used entries (0: no limit)" },
 };
 
 static char **
@@ -162,6 +167,19 @@ static int *
 config_int_field(struct kiln_config *cfg, const struct config_key *k)
 {
 	return (int *)(void *)((char *)cfg + k->offset);
+}
+
+static int64_t *
+config_int64_field(struct kiln_config *cfg, const struct config_key *k)
+{
+	return (int64_t *)(void *)((char *)cfg + k->offset);
+}
+
+/* 1 if the key's field is a number, not a string. */
+static int
+config_numeric(const struct config_key *k)
+{
+	return k->type == CONFIG_INT || k->type == CONFIG_INT64;
 }
 
 static void KILN_PRINTF(5, 6)
@@ -210,6 +228,7 @@ config_set(struct kiln_config *cfg, const struct config_key *k,
 		    config_absolute(value) : xstrdup(value);
 		return 0;
 	case CONFIG_INT:
+	case CONFIG_INT64:
 		if (parse_int64(value, k->min, k->max, &n, &errstr) == -1) {
 			snprintf(why, whysz, "%s.%s: \"%s\" is %s (expected an "
 			    "integer from %lld to %lld)", k->section, k->name,
@@ -217,7 +236,10 @@ config_set(struct kiln_config *cfg, const struct config_key *k,
 			    (long long)k->max);
 			return -1;
 		}
-		*config_int_field(cfg, k) = (int)n;
+		if (k->type == CONFIG_INT64)
+			*config_int64_field(cfg, k) = n;
+		else
+			*config_int_field(cfg, k) = (int)n;
 		return 0;
 	case CONFIG_ENUM: {
 		const char *p = k->choices;
@@ -457,7 +479,7 @@ config_free(struct kiln_config *cfg)
 	size_t i;
 
 	for (i = 0; i < nitems(config_keys); i++) {
-		if (config_keys[i].type == CONFIG_INT)
+		if (config_numeric(&config_keys[i]))
 			continue;
 		free(*config_str_field(cfg, &config_keys[i]));
 		*config_str_field(cfg, &config_keys[i]) = NULL;
@@ -481,6 +503,9 @@ config_diff(const struct kiln_config *a, const struct kiln_config *b,
 		if (k->type == CONFIG_INT)
 			same = *(const int *)(const void *)pa ==
 			    *(const int *)(const void *)pb;
+		else if (k->type == CONFIG_INT64)
+			same = *(const int64_t *)(const void *)pa ==
+			    *(const int64_t *)(const void *)pb;
 		else {
 			const char *x = *(char *const *)(const void *)pa;
 			const char *y = *(char *const *)(const void *)pb;
@@ -503,6 +528,8 @@ config_take(struct kiln_config *dst, struct kiln_config *src,
 		return -1;
 	if (k->type == CONFIG_INT)
 		*config_int_field(dst, k) = *config_int_field(src, k);
+	else if (k->type == CONFIG_INT64)
+		*config_int64_field(dst, k) = *config_int64_field(src, k);
 	else {
 		free(*config_str_field(dst, k));
 		*config_str_field(dst, k) = *config_str_field(src, k);
@@ -564,6 +591,9 @@ config_dump(const struct kiln_config *cfg,
 		if (k->type == CONFIG_INT)
 			snprintf(line, sizeof line, "%s = %d", k->name,
 			    *(const int *)(const void *)p);
+		else if (k->type == CONFIG_INT64)
+			snprintf(line, sizeof line, "%s = %lld", k->name,
+			    (long long)*(const int64_t *)(const void *)p);
 		else
 			snprintf(line, sizeof line, "%s = %s", k->name,
 			    *(char *const *)(const void *)p ?

@@ -10,6 +10,7 @@
 #define KILN_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct kiln_config {
 	char	*path;		/* file read, or NULL for defaults only */
@@ -44,6 +45,7 @@ struct kiln_config {
 
 	/* [cache] */
 	char	*cache_dir;	/* actions/cache archives; <state_dir>/cache */
+	int64_t	 cache_max_bytes; /* per repository; 0 = no limit */
 
 	/* [log] */
 	char	*log_level;	/* error, warn, info, debug */

@@ -78,6 +78,8 @@ static const struct http_route http_routes[] = {
 	    api_var_put },
 	{ EVHTTP_REQ_DELETE, "/api/v1/repos/*/*/variables/*", HTTP_ADMIN,
 	    api_var_delete },
+	{ EVHTTP_REQ_GET, "/api/v1/caches", HTTP_ADMIN, api_caches_list },
+	{ EVHTTP_REQ_DELETE, "/api/v1/caches/*", HTTP_ADMIN, api_cache_delete },
 	{ EVHTTP_REQ_POST, "/api/v1/tokens", HTTP_ADMIN, auth_api_token_create },
 	{ EVHTTP_REQ_GET, "/api/v1/tokens", HTTP_ADMIN, auth_api_token_list },
 	{ EVHTTP_REQ_DELETE, "/api/v1/tokens/*", HTTP_ADMIN,

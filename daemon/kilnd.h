@@ -257,6 +257,14 @@ void	api_var_put(struct kilnd *, struct evhttp_request *,
 void	api_var_delete(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 /*
+ * cache.c: actions/cache entries, GET /api/v1/caches[?repo=&key=] and
+ * DELETE /api/v1/caches/{id} (the row, then its archive).
+ */
+void	api_caches_list(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_cache_delete(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+/*
  * dispatch.c: POST /api/v1/repos/{owner}/{name}/dispatches (a manual
  * workflow_dispatch run); answers once the worker planned it.
  */

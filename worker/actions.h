@@ -97,6 +97,7 @@ struct worker;
 struct cache_ctx {
 	struct worker	*w;		/* its database session */
 	const char	*dir;		/* [cache] dir */
+	int64_t		 max_bytes;	/* [cache], per repository; 0: none */
 	int64_t		 repository_id;
 	const char	*scopes[3];
 	size_t		 nscopes;
@@ -116,7 +117,9 @@ int	cache_step(const struct cache_ctx *, enum support_action a,
 	    size_t errsz);
 /*
  * Save paths (the path input's lines) as key in the run's own scope,
- * unless an entry exists; what happens goes to log.  0, or -1 with err.
+ * unless an entry exists; then evict the repository's least recently
+ * used entries past max_bytes.  What happens goes to log.  0, or -1
+ * with err.
  */
 int	cache_save(const struct cache_ctx *, const char *key,
 	    const char *paths, const char *workspace, const char *home,

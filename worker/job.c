@@ -885,6 +885,7 @@ job_cache_ctx(struct jobrun *jr, struct cache_ctx *cc)
 		cc->scopes[cc->nscopes++] = jr->cache_scopes[i];
 	cc->w = jr->w;
 	cc->dir = jr->w->cache_dir;
+	cc->max_bytes = jr->w->cache_max_bytes;
 	cc->repository_id = jr->cj->repository_id;
 	cc->as_user = jr->w->as_user;
 	cc->uid = jr->w->run_uid;

@@ -382,6 +382,7 @@ main(int argc, char **argv)
 	w.tool_cache = xstrdup(cfg.tool_cache);
 	w.python_versions_url = xstrdup(cfg.python_versions_url);
 	w.cache_dir = xstrdup(cfg.cache_dir);
+	w.cache_max_bytes = cfg.cache_max_bytes;
 	/* Steps may install into the tool cache: it is their account's. */
 	if (mkdir_p(w.tool_cache, 0755) == -1 || (w.as_user &&
 	    chown(w.tool_cache, w.run_uid, w.run_gid) == -1)) {

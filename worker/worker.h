@@ -44,6 +44,7 @@ struct worker {
 	char		*tool_cache;	/* RUNNER_TOOL_CACHE, the steps' */
 	char		*python_versions_url;	/* [actions] */
 	char		*cache_dir;		/* [cache] dir */
+	int64_t		 cache_max_bytes;	/* [cache], per repository */
 	PGconn		*db;
 	int		 listen_pid;	/* backend that LISTENs, 0: none */
 	int		 poll_ms;	/* wake without a NOTIFY after this */

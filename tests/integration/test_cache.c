@@ -196,6 +196,191 @@ START_TEST(test_cache_as_run_as)
 }
 END_TEST
 
+/*
+ * [cache] max_bytes: three entries of ~20 kB under a 50000-byte limit.
+ * After A and B are saved and A is restored (its last use now newer than
+ * B's), saving C evicts B -- the least recently used -- not A, the oldest
+ * saved; B's archive is gone too.  Then cictl cache list shows what is
+ * left, and cictl cache rm removes entries by id and by key.
+ */
+static const char evict_workflow[] =
+    "name: e\n"
+    "on: push\n"
+    "jobs:\n"
+    "  j:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - id: k\n"
+    "        run: echo \"k=$(cat which.txt)\" >> \"$GITHUB_OUTPUT\"\n"
+    "      - uses: actions/cache@v4\n"
+    "        id: c\n"
+    "        with:\n"
+    "          path: blob\n"
+    "          key: big-${{ steps.k.outputs.k }}\n"
+    "      - run: |\n"
+    "          echo \"HIT=[${{ steps.c.outputs.cache-hit }}]\"\n"
+    "          mkdir -p blob\n"
+    "          [ -f blob/data ] || head -c 20000 /dev/urandom > blob/data\n";
+
+/* The keys of the repository's entries, in id order, comma-separated. */
+static char *
+evict_keys(struct harness *h)
+{
+	return harness_sql(h, "SELECT coalesce(string_agg(key, ',' ORDER BY "
+	    "id), '') FROM cache_entries", NULL);
+}
+
+/* 1 if entry id's archive exists under the state directory. */
+static int
+evict_archive_exists(struct harness *h, const char *id)
+{
+	char *repo = harness_sql(h, "SELECT repository_id FROM cache_entries "
+	    "WHERE id = $1", id, NULL);
+	char *file = xasprintf("%s/cache/%s/%s.tar.zst", h->state_dir, repo,
+	    id);
+	int r = access(file, F_OK) == 0;
+
+	free(file);
+	free(repo);
+	return r;
+}
+
+START_TEST(test_cache_evict_lru_and_cictl)
+{
+	struct harness *h = harness_new("cache_evict");
+	struct harness_repo *repo;
+	struct buf out = { 0 }, err = { 0 };
+	char *log, *keys, *a_id, *b_id, *c_id, *b_file, *repo_id;
+	json_t *list;
+	int rc;
+
+	harness_conf_add(h, "[cache]\nmax_bytes = 50000\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/evict");
+	harness_repo_write(repo, ".github/workflows/e.yml", evict_workflow);
+
+	harness_repo_write(repo, "which.txt", "a\n");
+	free(cache_run(h, repo, "a", "success"));
+	harness_repo_write(repo, "which.txt", "b\n");
+	free(cache_run(h, repo, "b", "success"));
+	keys = evict_keys(h);
+	harness_assert(h, strcmp(keys, "big-a,big-b") == 0, "entries after "
+	    "two saves: %s", keys);
+	free(keys);
+	a_id = harness_sql(h, "SELECT id FROM cache_entries WHERE key = "
+	    "'big-a'", NULL);
+	b_id = harness_sql(h, "SELECT id FROM cache_entries WHERE key = "
+	    "'big-b'", NULL);
+	repo_id = harness_sql(h, "SELECT repository_id FROM cache_entries "
+	    "WHERE id = $1", b_id, NULL);
+	b_file = xasprintf("%s/cache/%s/%s.tar.zst", h->state_dir, repo_id,
+	    b_id);
+	harness_assert(h, access(b_file, F_OK) == 0, "no archive %s", b_file);
+
+	/* A restored: now used after B. */
+	harness_repo_write(repo, "which.txt", "a\n");
+	log = cache_run(h, repo, "a again", "success");
+	harness_expect_contains(h, log, "A's exact hit", "HIT=[true]");
+	free(log);
+
+	/* C saved: over the limit, B (least recently used) goes. */
+	harness_repo_write(repo, "which.txt", "c\n");
+	log = cache_run(h, repo, "c", "success");
+	harness_expect_contains(h, log, "the eviction's log line",
+	    "(key big-b, ");
+	harness_assert(h, strstr(log, "key big-a,") == NULL, "A, recently "
+	    "restored, was evicted:\n%s", log);
+	free(log);
+	keys = evict_keys(h);
+	harness_assert(h, strcmp(keys, "big-a,big-c") == 0, "entries after "
+	    "the eviction: %s (expected big-a,big-c)", keys);
+	free(keys);
+	harness_assert(h, access(b_file, F_OK) == -1, "B's archive %s is "
+	    "still there", b_file);
+	harness_assert(h, evict_archive_exists(h, a_id), "A's archive is "
+	    "gone");
+	c_id = harness_sql(h, "SELECT id FROM cache_entries WHERE key = "
+	    "'big-c'", NULL);
+
+	/* cictl cache list: text and JSON, most recently used first. */
+	rc = harness_cictl(h, &out, &err, "cache", "list", "--repo",
+	    "octo/evict", NULL);
+	harness_assert(h, rc == 0, "cache list exited %d: %s", rc,
+	    err.data ? err.data : "");
+	harness_expect_contains(h, out.data, "the list's header",
+	    "REPOSITORY");
+	harness_expect_contains(h, out.data, "A listed", "big-a");
+	harness_expect_contains(h, out.data, "C listed", "big-c");
+	harness_assert(h, strstr(out.data, "big-b") == NULL, "the evicted "
+	    "entry is listed:\n%s", out.data);
+	buf_free(&out);
+	buf_free(&err);
+	list = harness_cictl_json(h, "cache", "list", "--repo", "octo/evict",
+	    "--json", NULL);
+	harness_assert(h, json_array_size(list) == 2, "%zu entries in the "
+	    "JSON list", json_array_size(list));
+	harness_expect_str(h, json_array_get(list, 0), "first entry", "key",
+	    "big-c");
+	harness_assert(h, json_integer_value(json_object_get(
+	    json_array_get(list, 0), "size_bytes")) > 20000, "size_bytes of "
+	    "C is not the archive's");
+	json_decref(list);
+
+	/* cictl cache rm ID: the row and its archive. */
+	rc = harness_cictl(h, &out, &err, "cache", "rm", a_id, NULL);
+	harness_assert(h, rc == 0, "cache rm %s exited %d: %s", a_id, rc,
+	    err.data ? err.data : "");
+	harness_expect_contains(h, out.data, "rm's answer", "key big-a");
+	buf_free(&out);
+	buf_free(&err);
+	keys = evict_keys(h);
+	harness_assert(h, strcmp(keys, "big-c") == 0, "entries after rm: %s",
+	    keys);
+	free(keys);
+	harness_assert(h, access(b_file, F_OK) == -1, "B came back");
+	rc = harness_cictl(h, &out, &err, "cache", "rm", a_id, NULL);
+	harness_assert(h, rc != 0, "removing %s twice succeeded", a_id);
+	harness_expect_contains(h, err.data, "a second rm's error",
+	    "no cache entry");
+	buf_free(&out);
+	buf_free(&err);
+
+	/* cictl cache rm --key K --repo R. */
+	harness_assert(h, evict_archive_exists(h, c_id), "C's archive is "
+	    "missing before rm");
+	rc = harness_cictl(h, &out, &err, "cache", "rm", "--key", "big-c",
+	    "--repo", "octo/evict", NULL);
+	harness_assert(h, rc == 0, "cache rm --key exited %d: %s", rc,
+	    err.data ? err.data : "");
+	buf_free(&out);
+	buf_free(&err);
+	keys = evict_keys(h);
+	harness_assert(h, keys[0] == '\0', "entries after rm --key: %s", keys);
+	free(keys);
+	free(b_file);
+	b_file = xasprintf("%s/cache/%s/%s.tar.zst", h->state_dir, repo_id,
+	    c_id);
+	harness_assert(h, access(b_file, F_OK) == -1, "C's archive %s is "
+	    "still there", b_file);
+	rc = harness_cictl(h, &out, &err, "cache", "list", NULL);
+	harness_assert(h, rc == 0, "cache list exited %d", rc);
+	harness_expect_contains(h, out.data, "the empty list",
+	    "no cache entries");
+	buf_free(&out);
+	buf_free(&err);
+
+	free(a_id);
+	free(b_id);
+	free(c_id);
+	free(b_file);
+	free(repo_id);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 cache_suite(void)
 {
@@ -205,6 +390,7 @@ cache_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_cache_miss_hit_restore_keys);
 	tcase_add_test(tc, test_cache_as_run_as);
+	tcase_add_test(tc, test_cache_evict_lru_and_cictl);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -21,6 +21,7 @@
 #include "../../cictl/cmd_schedules.c"
 #include "../../cictl/cmd_ops.c"
 #include "../../cictl/cmd_outbox.c"
+#include "../../cictl/cmd_cache.c"
 
 #include <check.h>
 #include <poll.h>
@@ -839,6 +840,41 @@ START_TEST(test_runs_before_pages)
 }
 END_TEST
 
+/*
+ * cache rm --key: the key travels percent-encoded in the list query
+ * (spaces, '&', '=', '+', non-ASCII); no entry is an error naming it.
+ */
+START_TEST(test_cache_rm_key_escaped)
+{
+	static const char answer[] = "[]";
+	struct result r;
+	struct fake f;
+
+	fake_start(&f, 200, "application/json", answer, strlen(answer));
+	run(&r, NULL, "--socket", f.sock, "cache", "rm", "--key",
+	    "a b&c=d+\xc3\xa9/~", "--repo", "octo/hello", NULL);
+	fake_stop(&f);
+	ck_assert_int_eq(r.rc, 1);
+	ck_assert_str_eq(f.method, "GET");
+	ck_assert_str_eq(f.target, "/api/v1/caches?repo=octo/hello&"
+	    "key=a%20b%26c%3Dd%2B%C3%A9%2F~");
+	ck_assert_msg(strstr(r.err, "octo/hello has no cache entry with key")
+	    != NULL, "stderr: %s", r.err);
+	fake_free(&f);
+	result_free(&r);
+
+	/* An ID and --key together, or --key alone: usage errors. */
+	run(&r, NULL, "--socket", "/nonexistent", "cache", "rm", "3",
+	    "--key", "k", NULL);
+	ck_assert_int_eq(r.rc, 2);
+	result_free(&r);
+	run(&r, NULL, "--socket", "/nonexistent", "cache", "rm", "--key", "k",
+	    NULL);
+	ck_assert_int_eq(r.rc, 2);
+	result_free(&r);
+}
+END_TEST
+
 START_TEST(test_runs_table)
 {
 	static const char answer[] =
@@ -1255,6 +1291,7 @@ cictl_suite(void)
 	tcase_add_test(tc, test_socket_from_env_and_config);
 	tcase_add_test(tc, test_usage_exit_codes);
 	tcase_add_test(tc, test_help_and_version);
+	tcase_add_test(tc, test_cache_rm_key_escaped);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,6 +20,7 @@
 #include "../../cictl/cmd_schedules.c"
 #include "../../cictl/cmd_ops.c"
 #include "../../cictl/cmd_outbox.c"
+#include "../../cictl/cmd_cache.c"
 #include "harness.h"
 
 #include <check.h>

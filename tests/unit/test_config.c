@@ -598,6 +598,7 @@ static const struct key_vec describe_keys[] = {
 	{ "github", "max_in_flight = 10" },
 	{ "github", "keep_hours = 168" },
 	{ "cache", "dir = " },
+	{ "cache", "max_bytes = 10737418240" },
 };
 
 START_TEST(test_describe)

@@ -15,6 +15,12 @@
  * post phase, when there was no exact hit and the job has not failed;
  * entries are immutable and the first of two concurrent saves wins.
  *
+ * Eviction: a repository's archives may take [cache] max_bytes.  After
+ * each save, one statement deletes the entries past it, least recently
+ * used first (last use: the latest restore, else the save), and the
+ * worker unlinks their archives; an archive larger than the whole limit
+ * is not saved at all.
+ *
  * What touches the workspace or HOME -- reading the files to archive,
  * extracting -- runs in a forked child as the steps' account ([workers]
  * run_as), on a descriptor of the archive the worker opened, so no
@@ -676,6 +682,50 @@ cache_restore(const struct cache_ctx *cc, const struct action_env *env,
 	return r == 0 ? 1 : -1;
 }
 
+/*
+ * Keep the repository's entries within cc->max_bytes: delete the least
+ * recently used ones past it (never keep, the one just saved), then
+ * their archives.  Failures are warnings: the save itself stands.
+ */
+static void
+cache_evict(const struct cache_ctx *cc, const char *keep,
+    void (*log)(void *, const char *), void *arg)
+{
+	char repo[32], max[32], line[1400], *file;
+	const char *params[3] = { repo, max, keep };
+	PGresult *res;
+	int i;
+
+	if (cc->max_bytes <= 0)
+		return;
+	snprintf(repo, sizeof repo, "%lld", (long long)cc->repository_id);
+	snprintf(max, sizeof max, "%lld", (long long)cc->max_bytes);
+	res = worker_exec(cc->w, "WITH r AS (SELECT id, sum(size_bytes) OVER "
+	    "(ORDER BY id = $3::bigint DESC, last_used_at DESC, id DESC) AS "
+	    "upto FROM cache_entries WHERE repository_id = $1::bigint) "
+	    "DELETE FROM cache_entries c USING r WHERE c.id = r.id AND "
+	    "r.upto > $2::bigint AND c.id <> $3::bigint "
+	    "RETURNING c.id, c.key, c.size_bytes", 3, params,
+	    "evicting cache entries");
+	if (res == NULL) {
+		log(arg, "##[warning]evicting cache entries failed (database "
+		    "error; see the worker's log)\n");
+		return;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		file = cache_file(cc, PQgetvalue(res, i, 0));
+		if (unlink(file) == -1 && errno != ENOENT)
+			log_warn("cache eviction: %s", file);
+		free(file);
+		snprintf(line, sizeof line, "Evicted cache entry %s (key %s, "
+		    "%s bytes): the repository's cache is over [cache] "
+		    "max_bytes = %s\n", PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), max);
+		log(arg, line);
+	}
+	PQclear(res);
+}
+
 int
 cache_save(const struct cache_ctx *cc, const char *key, const char *paths,
     const char *workspace, const char *home,
@@ -684,7 +734,7 @@ cache_save(const struct cache_ctx *cc, const char *key, const char *paths,
 	struct cache_paths p = { workspace, home, { 0 }, 0, { 0 }, 0 };
 	struct cache_job j = { &p, -1, 0 };
 	char version[65], repo[32], size[32], line[1400], *dir, *tmp = NULL,
-	    *id = NULL, *matched = NULL, *final;
+	    *id = NULL, *matched = NULL, *final, *saved = NULL;
 	const char *params[5] = { repo, cc->scopes[0], key, version, size };
 	struct stat st;
 	PGresult *res;
@@ -731,6 +781,15 @@ cache_save(const struct cache_ctx *cc, const char *key, const char *paths,
 	}
 	if (r != 0 || fstat(j.fd, &st) == -1)
 		goto out;
+	if (cc->max_bytes > 0 && st.st_size > cc->max_bytes) {
+		snprintf(line, sizeof line, "##[warning]The cache archive for "
+		    "key %s is %lld bytes, more than [cache] max_bytes = %lld; "
+		    "not saving\n", key, (long long)st.st_size,
+		    (long long)cc->max_bytes);
+		log(arg, line);
+		rc = 0;
+		goto out;
+	}
 	snprintf(repo, sizeof repo, "%lld", (long long)cc->repository_id);
 	snprintf(size, sizeof size, "%lld", (long long)st.st_size);
 	res = worker_exec(cc->w, "INSERT INTO cache_entries (repository_id, "
@@ -750,8 +809,9 @@ cache_save(const struct cache_ctx *cc, const char *key, const char *paths,
 		rc = 0;
 		goto out;
 	}
-	final = cache_file(cc, PQgetvalue(res, 0, 0));
+	saved = xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	final = cache_file(cc, saved);
 	if (rename(tmp, final) == -1) {
 		snprintf(err, errsz, "%s: %s", final, strerror(errno));
 		free(final);
@@ -763,6 +823,7 @@ cache_save(const struct cache_ctx *cc, const char *key, const char *paths,
 	snprintf(line, sizeof line, "Cache saved with key: %s (%lld files, "
 	    "%lld bytes)\n", key, (long long)j.files, (long long)st.st_size);
 	log(arg, line);
+	cache_evict(cc, saved, log, arg);
 	rc = 0;
 out:
 	if (j.fd != -1)
@@ -772,6 +833,7 @@ out:
 	free(tmp);
 	free(id);
 	free(matched);
+	free(saved);
 	cache_paths_free(&p);
 	return rc;
 }
