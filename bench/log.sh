@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# bench/log.sh [MB] [BINDIR]: the log path.  One push whose workflow has
+# two jobs run one after the other by one worker: a step writing MB MiB of
+# zeros, then MB MiB of random bytes, to its standard output (default 200).
+# Figures: each step's time from the database's own timestamps, the peak
+# RSS of kilnd and of the worker while it runs (sampled every 50 ms), and
+# the latency of GET /api/v1/runs on the same kilnd sampled meanwhile.
+# Checked: each stored log holds at least the bytes written (kilnd's step
+# markers come on top; a CR LF is stored as LF).  Baseline, in the same run: the bare
+# command writing the same bytes to a file beside the logs, and
+# `GET /healthz` latency before the run.  Bounded: 300 s; loopback only.
+set -euo pipefail
+mb=${1:-200}
+bin=${2:-$(dirname "$0")/../build/bin}
+bin=$(cd "$bin" && pwd)
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+bench_kilnd_up "$bin" "[workers]\ncount = 1\n[web]\naccess = public\n"
+q() { psql -X -q -tA -v ON_ERROR_STOP=1 -h "$d/state/pg/run" -U kiln -d kiln -c "$1"; }
+bench_repo_new "$bin" "$d/kiln.conf" bench/log
+cat >"$d/w/.github/workflows/t.yml" <<YML
+on: push
+jobs:
+  zeros:
+    runs-on: self-hosted
+    steps:
+      - run: head -c ${mb}M /dev/zero
+  random:
+    needs: zeros
+    runs-on: self-hosted
+    steps:
+      - run: cat $d/random.bin
+YML
+head -c "${mb}M" /dev/urandom >"$d/random.bin"
+chmod 0644 "$d/random.bin"
+for _ in $(seq 1 600); do
+	[ "$(q 'SELECT count(*) FROM workers')" -ge 1 ] && break
+	sleep 0.1
+done
+wpid=$(pgrep -n -f "kiln-worker -c $d" || true)
+[ -n "$wpid" ] || { echo "log: no worker" >&2; exit 1; }
+lat() {	# lat PATH: one request's time in ms
+	curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port$1" |
+	    awk '{ printf "%.3f\n", $1 * 1000 }'
+}
+pct() {	# pct FILE LABEL
+	sort -n "$1" | awk -v label="$2" '{ t[NR] = $1 }
+	    END { if (NR == 0) { print label ": no samples"; exit }
+	    printf "%s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d requests)\n",
+	    label, t[int((NR - 1) * 0.5) + 1], t[int((NR - 1) * 0.99) + 1], t[NR], NR }'
+}
+: >"$d/healthz"
+for _ in $(seq 1 50); do lat /healthz >>"$d/healthz"; done
+hwm() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+kmax=0 wmax=0
+: >"$d/api"
+bench_push bench/log log-1
+t_end=$(( $(date +%s) + 300 ))
+while :; do
+	k=$(hwm "$kpid"); w=$(hwm "$wpid")
+	[ "$k" -gt "$kmax" ] && kmax=$k
+	[ "$w" -gt "$wmax" ] && wmax=$w
+	lat "/api/v1/runs?repo=bench/log&limit=50" >>"$d/api"
+	st=$(q "SELECT r.status FROM runs r JOIN events e ON e.id = r.event_id WHERE e.sha = '$after'")
+	[ "$st" = completed ] && break
+	[ "$(date +%s)" -lt "$t_end" ] || { echo "log: the run did not complete in 300 s" >&2; exit 1; }
+	sleep 0.05
+done
+for job in zeros random; do
+	read -r id concl secs jsecs < <(q "SELECT j.id, j.conclusion, extract(epoch FROM s.completed_at - s.started_at), extract(epoch FROM j.completed_at - j.started_at) FROM jobs j JOIN steps s ON s.job_id = j.id WHERE j.job_key = '$job' AND s.name LIKE 'Run %' ORDER BY s.number LIMIT 1" | tr '|' ' ')
+	[ "$concl" = success ] || { echo "log: job $job concluded '$concl'" >&2; exit 1; }
+	f=$(find "$d/state" -name "$id.log" | head -1)
+	size=$(stat -c %s "$f")
+	want=$((mb * 1048576))
+	# Each CR LF is stored as LF (a lone CR ends a line as LF too).
+	[ "$job" = random ] && want=$((want - $(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().count(b"\r\n"))' "$d/random.bin")))
+	[ "$size" -ge "$want" ] || { echo "log: job $job stored $size bytes, fewer than the $want expected" >&2; exit 1; }
+	t0=$(date +%s.%N)
+	if [ "$job" = random ]; then cat "$d/random.bin"; else head -c "${mb}M" /dev/zero; fi >"$(dirname "$f")/bare.out"
+	t1=$(date +%s.%N)
+	rm -f "$(dirname "$f")/bare.out"
+	awk -v j="$job" -v s="$secs" -v js="$jsecs" -v b0="$t0" -v b1="$t1" -v mb="$mb" -v sz="$size" 'BEGIN {
+	    printf "%s: %d MiB: step %.3f s, whole job %.3f s (%d bytes stored); bare command to a file: %.3f s; step/bare %.2f\n",
+	    j, mb, s, js, sz, b1 - b0, s / (b1 - b0) }'
+done
+echo "peak RSS while logging: kilnd $((kmax / 1024)) MiB, worker $((wmax / 1024)) MiB (target 16 MiB each)"
+pct "$d/healthz" "baseline GET /healthz before the run"
+pct "$d/api" "GET /api/v1/runs during the run"
