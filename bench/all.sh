@@ -33,6 +33,7 @@ if [ "$quick" = 1 ]; then
 	run "run list (bench/runlist.sh)" bench/runlist.sh 100 3 "$bin"
 	run "growth (bench/growth.sh)" bench/growth.sh "0 100" 2 "$bin"
 	run "throughput (bench/matrix.sh)" bench/matrix.sh 4 2 "$bin"
+	run "throughput, pushes (bench/pushes.sh)" bench/pushes.sh 3 2 "$bin"
 	run "idle (bench/idle.sh)" bench/idle.sh 2 "$bin"
 	run "log (bench/log.sh)" bench/log.sh 2 "$bin"
 	echo "bench-quick: every benchmark ran (figures not judged)"
@@ -49,6 +50,8 @@ run "run list (bench/runlist.sh 10000 300)" bench/runlist.sh 10000 300 "$bin"
 run "growth (bench/growth.sh)" bench/growth.sh "0 10000 100000" 20 "$bin"
 run "throughput, 2 workers (bench/matrix.sh 200 2)" bench/matrix.sh 200 2 "$bin"
 run "throughput, 8 workers (bench/matrix.sh 200 8)" bench/matrix.sh 200 8 "$bin"
+run "throughput, 200 pushes, 2 workers (bench/pushes.sh 200 2)" bench/pushes.sh 200 2 "$bin"
+run "throughput, 200 pushes, 8 workers (bench/pushes.sh 200 8)" bench/pushes.sh 200 8 "$bin"
 run "idle (bench/idle.sh 2)" bench/idle.sh 2 "$bin"
 run "log, 200 MiB (bench/log.sh 200)" bench/log.sh 200 "$bin"
 {
@@ -58,7 +61,6 @@ run "log, 200 MiB (bench/log.sh 200)" bench/log.sh 200 "$bin"
 	    "$(sed -n 's/^model name\t*: //p' /proc/cpuinfo | head -1)" "$(nproc)" \
 	    "$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)" \
 	    "$(uname -sr)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-	printf 'Not measured yet: throughput from many pushes.\n'
 	cat "$out"
 } >>bench/RESULTS.md
 echo "bench: results appended to bench/RESULTS.md"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# bench/pushes.sh [PUSHES] [WORKERS] [BINDIR]: trivial-job throughput from
+# PUSHES separate pushes (default 200), each its own commit, its own signed
+# webhook and its own run of a one-job workflow (`run: "true"`), with
+# WORKERS workers (default 2).  The commits are made and pushed first; the
+# webhooks then arrive back to back.  Figure: jobs/s from the first job's
+# start to the last job's completion (the database's timestamps), and
+# from the first webhook to the last completion.  Baseline: PUSHES
+# fork+exec of `true` by one shell in the same run.  Bounded: 300 s wait;
+# loopback only.
+set -euo pipefail
+pushes=${1:-200}
+nw=${2:-2}
+bin=${3:-$(dirname "$0")/../build/bin}
+bin=$(cd "$bin" && pwd)
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+bench_kilnd_up "$bin" "[workers]\ncount = $nw\n"
+q() { psql -X -q -tA -v ON_ERROR_STOP=1 -h "$d/state/pg/run" -U kiln -d kiln -c "$1"; }
+bench_repo_new "$bin" "$d/kiln.conf" bench/pushes
+git -C "$d/w" add -A
+git -C "$d/w" -c user.name=b -c user.email=b@b commit -qm base
+base=$(git -C "$d/w" rev-parse HEAD)
+shas=()
+for i in $(seq 1 "$pushes"); do
+	echo "$i" >"$d/w/n"
+	git -C "$d/w" add n
+	git -C "$d/w" -c user.name=b -c user.email=b@b commit -qm "push $i"
+	shas+=("$(git -C "$d/w" rev-parse HEAD)")
+done
+git -C "$d/w" push -q "$d/r.git" main
+prev=$base
+for i in $(seq 1 "$pushes"); do
+	sha=${shas[$((i - 1))]}
+	body="{\"ref\":\"refs/heads/main\",\"before\":\"$prev\",\"after\":\"$sha\",\"repository\":{\"full_name\":\"bench/pushes\"}}"
+	sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac benchsecret -r | cut -d' ' -f1)
+	curl -fsS -o /dev/null -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: pushes-$i" \
+	    -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" \
+	    "http://127.0.0.1:$port/hooks/github"
+	prev=$sha
+done
+deadline=$(( $(date +%s) + 300 ))
+while :; do
+	done_n=$(q "SELECT count(*) FROM jobs WHERE status = 'completed'")
+	[ "$done_n" -ge "$pushes" ] && break
+	[ "$(date +%s)" -lt "$deadline" ] || { echo "pushes: $done_n of $pushes jobs completed in 300 s" >&2; exit 1; }
+	sleep 0.05
+done
+n=$(q "SELECT count(*) FROM jobs WHERE conclusion = 'success'")
+[ "$n" -eq "$pushes" ] || { echo "pushes: $n of $pushes jobs succeeded" >&2; exit 1; }
+runs=$(q "SELECT count(*) FROM runs")
+[ "$runs" -eq "$pushes" ] || { echo "pushes: $runs runs for $pushes pushes" >&2; exit 1; }
+secs=$(q "SELECT extract(epoch FROM max(completed_at) - min(started_at)) FROM jobs")
+wall=$(q "SELECT extract(epoch FROM (SELECT max(completed_at) FROM jobs) - (SELECT min(received_at) FROM deliveries))")
+b0=$(date +%s.%N)
+for _ in $(seq 1 "$pushes"); do /bin/true; done
+b1=$(date +%s.%N)
+awk -v n="$n" -v s="$secs" -v w="$wall" -v nw="$nw" -v b0="$b0" -v b1="$b1" 'BEGIN {
+	printf "%d pushes, %d jobs, %d workers: %.1f jobs/s from the first job start to the last completion (%.2f ms each); %.1f jobs/s from the first webhook\n", n, n, nw, n / s, s * 1000 / n, n / w
+	printf "baseline: %d fork+exec of true: %.3f ms each\n", n, (b1 - b0) * 1000 / n }'
