@@ -138,9 +138,17 @@ sup_spawn(struct sup_worker *w)
 	spec.fd_in = -1;
 	spec.fd_out = STDOUT_FILENO;
 	spec.fd_err = STDERR_FILENO;
-	spec.group = 1;
-	/* A worker outlives nothing: if kilnd dies, so does it. */
-	spec.pdeathsig = SIGTERM;
+	/*
+	 * Its own session: a signal to kilnd's process group or terminal
+	 * does not reach it.  If kilnd dies (a crash, SIGKILL), the worker
+	 * gets what a retirement sends: it finishes the job it runs --
+	 * spooling the log and completing it through the database once
+	 * kilnd is back -- and exits; an idle one exits at once.  So a
+	 * kilnd crash cancels no job, and the kilnd started next never
+	 * finds a worker it did not start taking new work.
+	 */
+	spec.group = 2;
+	spec.pdeathsig = SIGUSR1;
 	pid = spawn_start(&spec, err, sizeof err);
 	spawn_env_free(envp);
 	if (pid == -1) {

@@ -59,6 +59,14 @@
 #define JOB_MAX_PGIDS		1024
 #define JOB_CGROUP_WAIT_MS	3000	/* the job's cgroup emptied */
 #define JOB_CANCEL_GRACE_MS	(5 * 60 * 1000)
+/*
+ * A finished job waits this long for kilnd and its database to come back
+ * (a kilnd crash or restart) to deliver its log and record its
+ * conclusion: well inside the 10-minute lease, which nothing renews
+ * meanwhile.
+ */
+#define JOB_OUTAGE_MS		(5 * 60 * 1000)
+#define JOB_COMPLETE_PAUSE_MS	1000	/* between tries while it is down */
 #define STEP_MAX_MINUTES	360	/* GitHub's limit on step timeouts */
 
 extern char **environ;
@@ -223,6 +231,14 @@ job_poll(struct jobrun *jr)
 	if (now_ms() - jr->renewed_ms < JOB_RENEW_MS)
 		return;
 	jr->renewed_ms = now_ms();
+	/*
+	 * The database went away (kilnd restarting its embedded one):
+	 * reconnect here, or the lease would run out under a job that
+	 * outlived the outage.
+	 */
+	if (PQstatus(jr->w->db) != CONNECTION_OK &&
+	    worker_reset(jr->w) == -1)
+		return;
 	if ((r = claim_renew(jr->w, jr->cj->id)) == 1)
 		jr->cancel_requested = 1;
 }
@@ -287,29 +303,50 @@ job_complete(struct jobrun *jr, enum status_conclusion conclusion,
 {
 	char id[32];
 	const char *params[3] = { id, outputs ? outputs : "{}", message };
+	int64_t deadline = now_ms() + JOB_OUTAGE_MS;
+	PGresult *res;
 	int attempt;
 
 	snprintf(id, sizeof id, "%lld", (long long)jr->cj->id);
-	PQclear(worker_exec(jr->w, "UPDATE jobs SET outputs = $2::jsonb, "
-	    "message = coalesce($3, message) WHERE id = $1::bigint AND "
-	    SQL_ASYNC_COMMIT, 3, params,
-	    "storing job outputs"));
-	params[1] = status_conclusion_name(conclusion);
 	/*
 	 * A serialization failure or deadlock abort is transient: try again
-	 * rather than leave a finished job for the reaper to fail.
+	 * (5 times) rather than leave a finished job for the reaper to fail.
+	 * A lost database (kilnd crashed and took its embedded one along) is
+	 * waited for, up to JOB_OUTAGE_MS: the conclusion is the worker's to
+	 * record.  The reaper, meanwhile, cannot take the job: its lease
+	 * runs longer than that.
 	 */
-	for (attempt = 0; attempt < 5; attempt++) {
-		PGresult *res = worker_exec(jr->w,
-		    "SELECT kiln_job_complete($1::bigint, $2)", 2, params,
-		    "completing the job");
-
+	for (attempt = 0; attempt < 5 && now_ms() < deadline;) {
+		if (PQstatus(jr->w->db) != CONNECTION_OK &&
+		    worker_reset(jr->w) == -1) {
+			poll(NULL, 0, JOB_COMPLETE_PAUSE_MS);
+			continue;
+		}
+		params[1] = outputs ? outputs : "{}";
+		res = worker_exec(jr->w, "UPDATE jobs SET outputs = $2::jsonb, "
+		    "message = coalesce($3, message) WHERE id = $1::bigint AND "
+		    "status = 'in_progress' AND " SQL_ASYNC_COMMIT, 3, params,
+		    "storing job outputs");
 		if (res != NULL) {
+			PQclear(res);
+			params[1] = status_conclusion_name(conclusion);
+			res = worker_exec(jr->w,
+			    "SELECT kiln_job_complete($1::bigint, $2)", 2,
+			    params, "completing the job");
+		}
+		if (res != NULL) {
+			if (PQntuples(res) == 1 &&
+			    strcmp(PQgetvalue(res, 0, 0), "f") == 0)
+				log_warnx("job %lld: concluded %s here, but it "
+				    "had been completed already (its lease "
+				    "ran out, or kilnd failed it): that "
+				    "conclusion stands", (long long)jr->cj->id,
+				    status_conclusion_name(conclusion));
 			PQclear(res);
 			return;
 		}
-		if (PQstatus(jr->w->db) != CONNECTION_OK)
-			worker_reset(jr->w);
+		if (PQstatus(jr->w->db) == CONNECTION_OK)
+			attempt++;
 		poll(NULL, 0, 200 * (attempt + 1));
 	}
 	log_warnx("job %lld: could not record its conclusion; the reaper "
@@ -1463,6 +1500,7 @@ done:
 		if (!requeued)
 			job_logf(&jr, "Job concluded: %s\n",
 			    status_conclusion_name(conclusion));
+		stream_set_close_wait(jr.stream, JOB_OUTAGE_MS);
 		if (stream_close(jr.stream, err, sizeof err) == -1)
 			workspace_keep_spool(&jr.ws, err);
 	}

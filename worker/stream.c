@@ -47,7 +47,7 @@
 #define STREAM_WINDOW		64	/* frames in flight */
 #define STREAM_IO_TIMEOUT_MS	10000	/* one write or one wait for an ACK */
 #define STREAM_HELLO_TIMEOUT_MS	5000
-#define STREAM_CLOSE_TIMEOUT_MS	10000
+#define STREAM_CLOSE_TIMEOUT_MS	10000	/* default; stream_set_close_wait() */
 #define STREAM_BACKOFF_MIN_MS	50
 #define STREAM_BACKOFF_MAX_MS	2000
 #define STREAM_SPOOL_HDR	12	/* u64 seq, u32 len */
@@ -73,6 +73,7 @@ struct stream {
 	int			 end_sent;	/* END sent on this connection */
 	int			 end_acked;	/* final ACK received */
 	int64_t			 retry_at;	/* next connect attempt, ms */
+	int			 close_wait_ms;	/* stream_close()'s bound */
 	int			 backoff_ms;
 
 	struct stream_frames	 frames;	/* unacknowledged, by seq */
@@ -464,6 +465,7 @@ stream_open(const char *socket_path, int64_t job_id, const char *worker_name,
 	TAILQ_INIT(&s->frames);
 	s->next_seq = 1;
 	s->backoff_ms = STREAM_BACKOFF_MIN_MS;
+	s->close_wait_ms = STREAM_CLOSE_TIMEOUT_MS;
 	s->scratch = xmalloc(PROTO_MAX_PAYLOAD);
 	(void)st_connect(s);	/* kilnd down: we spool and retry later */
 	return s;
@@ -500,6 +502,12 @@ stream_write(struct stream *s, const void *data, size_t len)
 			return -1;
 	}
 	return 0;
+}
+
+void
+stream_set_close_wait(struct stream *s, int ms)
+{
+	s->close_wait_ms = ms > 0 ? ms : STREAM_CLOSE_TIMEOUT_MS;
 }
 
 uint64_t
@@ -556,7 +564,7 @@ st_free(struct stream *s)
 int
 stream_close(struct stream *s, char *err, size_t errsz)
 {
-	int64_t deadline = now_ms() + STREAM_CLOSE_TIMEOUT_MS, left, wait;
+	int64_t deadline = now_ms() + s->close_wait_ms, left, wait;
 	char werr[256];
 	uint64_t last = s->next_seq - 1;
 	size_t pending;
@@ -606,7 +614,7 @@ stream_close(struct stream *s, char *err, size_t errsz)
 	}
 	snprintf(err, errsz, "job %" PRId64 ": log not delivered within %d ms "
 	    "(%s); %zu unacknowledged chunks kept in %s", s->job_id,
-	    STREAM_CLOSE_TIMEOUT_MS, s->lasterr[0] ? s->lasterr : "no reason",
+	    s->close_wait_ms, s->lasterr[0] ? s->lasterr : "no reason",
 	    pending, s->spool_path);
 	st_free(s);
 	return -1;

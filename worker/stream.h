@@ -44,8 +44,15 @@ uint64_t	 stream_bytes(const struct stream *);
 uint64_t	 stream_lines(const struct stream *);
 
 /*
+ * How long stream_close() keeps trying, in ms (default 10 s; 0 restores
+ * it): a worker gives a finished job's log time to outlive a kilnd
+ * restart.
+ */
+void		 stream_set_close_wait(struct stream *, int ms);
+
+/*
  * Finish the log: deliver everything (reconnecting if needed), send END and
- * wait for kilnd's final ACK, within about 10 seconds.  On success the
+ * wait for kilnd's final ACK, within stream_set_close_wait()'s bound.  On success the
  * spool file is removed and 0 returned.  On failure -1 with err, and every
  * unacknowledged frame is left in the spool file (records of u64 seq, u32
  * length, data; big-endian) so no output is lost.  Frees the stream

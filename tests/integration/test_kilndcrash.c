@@ -1,0 +1,244 @@
+/*
+ * A kilnd crash cancels no job.  kilnd is SIGKILLed while a step runs; the
+ * worker running it keeps going (an idle one exits), spools the output the
+ * step prints meanwhile, and after an outage longer than 20 s (more than
+ * the 10 s a worker used to wait for kilnd) the kilnd started again gets
+ * the whole log, byte for byte, and the job concludes success, once.
+ * Real kilnd, workers, PostgreSQL and processes.
+ */
+#include <sys/types.h>
+
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "util.h"
+
+#define LINES		40
+#define OUTAGE_MS	21000	/* > 20 s, and > the old 10 s close wait */
+
+/* The step's output: what the stored log must hold, exactly once. */
+static void
+expected_output(struct buf *b)
+{
+	int i;
+
+	for (i = 1; i <= LINES; i++)
+		buf_printf(b, "before %02d: the step runs while kilnd is up\n",
+		    i);
+	for (i = 1; i <= LINES; i++)
+		buf_printf(b, "after %02d: printed while kilnd is dead\n", i);
+}
+
+static char *
+workflow(const char *shared)
+{
+	return xasprintf(
+	    "name: crash\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  crash:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: |\n"
+	    "          echo run >> %s/starts\n"
+	    "          for i in $(seq -w 1 %d); do echo \"before $i: the "
+	    "step runs while kilnd is up\"; done\n"
+	    "          while [ ! -e %s/go ]; do sleep 0.1; done\n"
+	    "          for i in $(seq -w 1 %d); do echo \"after $i: printed "
+	    "while kilnd is dead\"; done\n"
+	    "          touch %s/done\n",
+	    shared, LINES, shared, LINES, shared);
+}
+
+struct file_has {
+	char		*path;
+	const char	*needle;	/* NULL: the file exists */
+};
+
+static int
+file_has_cb(struct harness *h, void *arg)
+{
+	struct file_has *f = arg;
+	char *text;
+	size_t len;
+	int found;
+
+	(void)h;
+	if (f->needle == NULL)
+		return access(f->path, F_OK) == 0;
+	if ((text = file_read_all(f->path, 1 << 20, &len)) == NULL)
+		return 0;
+	found = strstr(text, f->needle) != NULL;
+	free(text);
+	return found;
+}
+
+struct two_pids {
+	pid_t	pids[2];
+};
+
+/* Exactly one of the two workers is left. */
+static int
+one_left_cb(struct harness *h, void *arg)
+{
+	struct two_pids *w = arg;
+
+	(void)h;
+	return harness_pid_alive(w->pids[0]) + harness_pid_alive(w->pids[1]) ==
+	    1;
+}
+
+static int
+gone_cb(struct harness *h, void *arg)
+{
+	(void)h;
+	return !harness_pid_alive(*(pid_t *)arg);
+}
+
+static size_t
+count_of(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (; (text = strstr(text, needle)) != NULL; text += strlen(needle))
+		n++;
+	return n;
+}
+
+START_TEST(test_kilnd_crash_does_not_cancel_a_job)
+{
+	struct harness *h = harness_new("kilndcrash");
+	struct harness_repo *repo;
+	struct two_pids w;
+	struct file_has fh;
+	struct buf want = { 0 };
+	char *wf, *sha, *job_id, *log, *starts, *path;
+	pid_t busy;
+	json_t *run, *job;
+	int64_t killed_ms, waited;
+	size_t len;
+	int status, n;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/crash");
+	wf = workflow(h->shared);
+	harness_repo_write(repo, ".github/workflows/crash.yml", wf);
+	free(wf);
+	sha = harness_push(h, repo, "main", "a step that outlives kilnd");
+
+	/* The first half of the output is stored: kilnd has seen it. */
+	fh.path = xasprintf("%s/starts", h->shared);
+	fh.needle = NULL;
+	harness_assert(h, harness_wait_for(h, HARNESS_RUN_MS, file_has_cb,
+	    &fh), "the step never started");
+	free(fh.path);
+	job_id = harness_sql(h, "SELECT id FROM jobs WHERE status = "
+	    "'in_progress'", NULL);
+	harness_assert(h, atoll(job_id) > 0, "no job in progress");
+	fh.path = xasprintf("%s/logs/%s.log", h->state_dir, job_id);
+	fh.needle = "before 40";
+	harness_assert(h, harness_wait_for(h, 30000, file_has_cb, &fh),
+	    "kilnd never stored the step's first lines");
+	free(fh.path);
+	n = harness_workers(h, w.pids, 2);
+	harness_assert(h, n == 2, "%d workers instead of 2", n);
+
+	/* The crash. */
+	harness_assert(h, kill(h->kilnd, SIGKILL) == 0, "SIGKILL kilnd");
+	harness_assert(h, waitpid(h->kilnd, &status, 0) == h->kilnd,
+	    "waitpid kilnd");
+	h->kilnd = -1;
+	killed_ms = now_ms();
+	/* The idle worker leaves; the busy one goes on. */
+	harness_assert(h, harness_wait_for(h, 10000, one_left_cb, &w),
+	    "after kilnd's death %s", harness_pid_alive(w.pids[0]) ?
+	    "both workers still run (the idle one should exit)" :
+	    "no worker is left: the job died with kilnd");
+	busy = harness_pid_alive(w.pids[0]) ? w.pids[0] : w.pids[1];
+	path = xasprintf("%s/go", h->shared);
+	harness_write_file(h, path, "");
+	free(path);
+	fh.path = xasprintf("%s/done", h->shared);
+	fh.needle = NULL;
+	harness_assert(h, harness_wait_for(h, 20000, file_has_cb, &fh),
+	    "the step did not finish while kilnd was dead");
+	free(fh.path);
+	/* A long outage: the worker waits for kilnd with the log. */
+	while ((waited = now_ms() - killed_ms) < OUTAGE_MS)
+		poll(NULL, 0, (int)(OUTAGE_MS - waited));
+	harness_assert(h, harness_pid_alive(busy), "the worker running the "
+	    "job did not outlive a %d ms outage", OUTAGE_MS);
+
+	harness_start(h);
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	job = harness_job(h, run, "crash");
+	harness_expect_str(h, job, "job", "conclusion", "success");
+	log = harness_job_log(h, run, "crash");
+	expected_output(&want);
+	harness_assert(h, count_of(log, want.data) == 1, "the stored log does "
+	    "not hold the step's %zu bytes exactly once:\n%s", want.len, log);
+	harness_assert(h, count_of(log, "before 01") == 1 &&
+	    count_of(log, "after 40") == 1 &&
+	    count_of(log, "Job concluded: success\n") == 1,
+	    "lines missing or twice in the log:\n%s", log);
+	/* No second run of the job, no other job. */
+	path = xasprintf("%s/starts", h->shared);
+	starts = file_read_all(path, 4096, &len);
+	free(path);
+	harness_assert(h, starts != NULL && strcmp(starts, "run\n") == 0,
+	    "the step started %s", starts ? starts : "(never)");
+	free(starts);
+	free(job_id);
+	job_id = harness_sql(h, "SELECT count(*) || ' ' || max(attempt) "
+	    "FROM jobs", NULL);
+	harness_assert(h, strcmp(job_id, "1 1") == 0, "jobs (count, attempt):"
+	    " %s", job_id);
+	/* Its work done, the old worker leaves. */
+	harness_assert(h, harness_wait_for(h, 15000, gone_cb, &busy),
+	    "the worker kilnd's crash left behind still runs");
+
+	free(job_id);
+	free(log);
+	buf_free(&want);
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+static Suite *
+kilndcrash_suite(void)
+{
+	Suite *s = suite_create("kilndcrash");
+	TCase *tc = tcase_create("kilndcrash");
+
+	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+	tcase_add_test(tc, test_kilnd_crash_does_not_cancel_a_job);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(kilndcrash_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
