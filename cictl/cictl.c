@@ -152,6 +152,11 @@ static const struct cmd_entry cictl_table[] = {
 	    "Remove a cache entry and its archive by ID, or every entry of "
 	    "--key KEY in --repo OWNER/NAME.",
 	    cmd_cache_rm },
+	{ "artifacts", NULL, "RUN_ID | download ID -o FILE", 1, 2,
+	    { { "json", NULL, 0, 0 }, { "o", "FILE", 0, 0 } }, 0,
+	    "List a run's artifacts (actions/upload-artifact); download ID "
+	    "-o FILE: write one artifact's zip to FILE ('-': stdout).",
+	    cmd_artifacts },
 	{ "token create", NULL, "NAME", 1, 1,
 	    { { "scope", "read|admin", 0, 0 } }, 0,
 	    "Make an API token for the web page and the public /api/v1 "

@@ -191,6 +191,7 @@ int	 cmd_outbox(struct cictl_ctx *, const struct cmd_args *);
 /* cmd_cache.c: actions/cache entries. */
 int	 cmd_cache_list(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_cache_rm(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_artifacts(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_secret_set(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_secret_list(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_secret_rm(struct cictl_ctx *, const struct cmd_args *);

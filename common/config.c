@@ -155,6 +155,14 @@ static const struct config_key config_keys[] = {
 	  "10737418240", 0, INT64_MAX / 2, NULL, "the archives one "
 	  "repository's cache may hold, in bytes; a save past it evicts the "
 	  "least recently used entries (0: no limit)" },
+	{ "artifacts", "dir", CONFIG_PATH, OFF(artifacts_dir), "", 0, 0, NULL,
+	  "where actions/upload-artifact keeps its zip files, one directory "
+	  "per run (default <state_dir>/artifacts; the index is in the "
+	  "database); workers write it, kilnd serves and expires it" },
+	{ "artifacts", "retention_days", CONFIG_INT,
+	  OFF(artifacts_retention_days), "90", 1, 3650, NULL,
+	  "an artifact's lifetime when its upload gives no retention-days, "
+	  "and the most one may ask for (GitHub's repository setting)" },
 };
 
 static char **
@@ -470,6 +478,7 @@ config_load(const char *path, struct kiln_config *cfg, char *err,
 	config_default_path(&cfg->work_dir, cfg->state_dir, "work");
 	config_default_path(&cfg->tool_cache, cfg->state_dir, "toolcache");
 	config_default_path(&cfg->cache_dir, cfg->state_dir, "cache");
+	config_default_path(&cfg->artifacts_dir, cfg->state_dir, "artifacts");
 	return 0;
 }
 

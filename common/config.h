@@ -47,6 +47,10 @@ struct kiln_config {
 	char	*cache_dir;	/* actions/cache archives; <state_dir>/cache */
 	int64_t	 cache_max_bytes; /* per repository; 0 = no limit */
 
+	/* [artifacts] */
+	char	*artifacts_dir;	/* <state_dir>/artifacts: <run>/<id>.zip */
+	int	 artifacts_retention_days; /* default and maximum */
+
 	/* [log] */
 	char	*log_level;	/* error, warn, info, debug */
 	int	 log_max_job_bytes; /* a job's log is cut past it */

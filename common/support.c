@@ -15,7 +15,8 @@
  *                          worker with the labels, outside its group.
  *   steps[*].uses          only the built-in actions run (checkout,
  *                          setup-python, cache, cache/restore,
- *                          cache/save); another action
+ *                          cache/save, upload-artifact,
+ *                          download-artifact); another action
  *                          (docker://, ./local, owner/repo) or an input a
  *                          built-in does not honour fails its step.
  *   on.<event>             events kiln never receives (or kilnd does not
@@ -57,6 +58,19 @@ static const char *const support_cache_save_inputs[] = {
 	"path", "key", "enableCrossOsArchive", "upload-chunk-size", NULL,
 };
 
+/* v4's inputs. */
+static const char *const support_upload_artifact_inputs[] = {
+	"name", "path", "if-no-files-found", "retention-days",
+	"compression-level", "overwrite", "include-hidden-files", NULL,
+};
+/*
+ * The current run's artifacts only: github-token changes nothing without
+ * run-id and repository, which are not taken (no other run, no GitHub).
+ */
+static const char *const support_download_artifact_inputs[] = {
+	"name", "pattern", "path", "merge-multiple", "github-token", NULL,
+};
+
 static const struct {
 	const char		*name;
 	const char *const	*inputs;
@@ -70,6 +84,10 @@ static const struct {
 	    support_cache_restore_inputs },
 	[SUPPORT_ACTION_CACHE_SAVE] = { "actions/cache/save",
 	    support_cache_save_inputs },
+	[SUPPORT_ACTION_UPLOAD_ARTIFACT] = { "actions/upload-artifact",
+	    support_upload_artifact_inputs },
+	[SUPPORT_ACTION_DOWNLOAD_ARTIFACT] = { "actions/download-artifact",
+	    support_download_artifact_inputs },
 };
 
 int

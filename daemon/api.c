@@ -110,7 +110,7 @@ api_json_cb(PGresult *res, const char *error, void *arg)
 	free(a);
 }
 
-static void
+void
 api_query(struct kilnd *k, struct evhttp_request *req, int ok_code,
     const char *sql, int nparams, const char *const *params)
 {
@@ -122,7 +122,7 @@ api_query(struct kilnd *k, struct evhttp_request *req, int ok_code,
 	}
 }
 
-static int
+int
 api_parse_id(struct evhttp_request *req, const char *text, char *out,
     size_t outsz)
 {

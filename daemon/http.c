@@ -94,6 +94,10 @@ static const struct http_route http_routes[] = {
 	{ EVHTTP_REQ_GET, "/jobs/*", HTTP_PUBLIC, web_page },
 	{ EVHTTP_REQ_GET, "/assets/*", HTTP_PUBLIC, web_asset_get },
 	{ EVHTTP_REQ_GET, "/badge/*/*", HTTP_WEB, web_badge },
+	{ EVHTTP_REQ_GET, "/api/v1/runs/*/artifacts", HTTP_ADMIN | HTTP_WEB,
+	    api_run_artifacts },
+	{ EVHTTP_REQ_GET, "/api/v1/artifacts/*/zip", HTTP_ADMIN | HTTP_WEB,
+	    api_artifact_zip },
 };
 
 struct http_listener {

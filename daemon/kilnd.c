@@ -101,6 +101,7 @@ kilnd_reap_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct kilnd *k = arg;
 
+	artifacts_sweep(k);
 	/* One at a time: a reaper stuck on a lock must not fill the pool. */
 	if (k->reaping || db_connected(k->db) == 0)
 		return;

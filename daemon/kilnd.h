@@ -44,6 +44,7 @@ struct kilnd {
 	char			*conninfo;
 	int			 stopping;
 	int			 reaping;	/* a kiln_reap() is running */
+	int			 artifacts_sweeping; /* an expiry is running */
 	struct event		*reap_timer;
 	struct webhook		*webhook;	/* deliveries being stored */
 	struct web_sse		*sse;		/* live logs, status streams */
@@ -278,6 +279,25 @@ struct sched *sched_new(struct kilnd *);
 void	sched_free(struct sched *);
 void	api_schedules_list(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
+/*
+ * api.c: reply with column 0 of row 0 of sql (JSON text) and ok_code, or
+ * 404 when there is no row.  api_parse_id(): a path's id into out, or
+ * -1 after a 400 reply.
+ */
+void	api_query(struct kilnd *, struct evhttp_request *, int ok_code,
+	    const char *sql, int nparams, const char *const *params);
+int	api_parse_id(struct evhttp_request *, const char *text, char *out,
+	    size_t outsz);
+/*
+ * artifacts.c: GET /api/v1/runs/{id}/artifacts, GET
+ * /api/v1/artifacts/{id}/zip, and the expiry sweep (one at a time) the
+ * reaper timer starts.
+ */
+void	api_run_artifacts(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_artifact_zip(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	artifacts_sweep(struct kilnd *);
 /* api.c: "owner/name" of letters, digits, '-', '_', '.'. */
 int	api_valid_repo_name(const char *);
 

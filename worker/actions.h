@@ -126,4 +126,43 @@ int	cache_save(const struct cache_ctx *, const char *key,
 	    void (*log)(void *, const char *), void *arg, char *err,
 	    size_t errsz);
 
+/*
+ * actions/upload-artifact and actions/download-artifact (v4): what they
+ * need of the job.  artifact.c holds what both use.
+ */
+#define ARTIFACT_NAME_MAX	256
+struct artifact_ctx {
+	struct worker	*w;		/* its database session */
+	const char	*dir;		/* [artifacts] dir */
+	int64_t		 run_id;
+	int64_t		 job_id;
+	int		 retention_days; /* [artifacts]: default and most */
+	const char	*page_url;	/* "<public_url>"; "" when unknown */
+	int		 as_user;	/* touch the steps' files as uid/gid */
+	uid_t		 uid;
+	gid_t		 gid;
+};
+/* The step's with: value of name, or NULL (owned by env). */
+const char *artifact_input(const struct action_env *, const char *name);
+/* 1 if name may name an artifact, else 0 with why in err. */
+int	artifact_name_ok(const char *name, char *err, size_t errsz);
+/* <dir>/<run>/<id>.zip: a new string. */
+char	*artifact_file(const struct artifact_ctx *, const char *id);
+/* A path input as an absolute path ("~", relative to the workspace);
+ * new string, NULL when "~" is used and HOME is unset. */
+char	*artifact_resolve(const struct action_env *, const char *path);
+/*
+ * fn(arg) in a forked child, as the steps' account when there is one:
+ * 0 done, 2 done with a warning in err, -1 failed with err.
+ */
+int	artifact_child(const struct artifact_ctx *,
+	    int (*fn)(void *, char *, size_t), void *arg, char *err,
+	    size_t errsz);
+/* actions/upload_artifact.c: the step; 0, or -1 with err. */
+int	artifact_upload(const struct artifact_ctx *,
+	    const struct action_env *, char *err, size_t errsz);
+/* actions/download_artifact.c: the step; 0, or -1 with err. */
+int	artifact_download(const struct artifact_ctx *,
+	    const struct action_env *, char *err, size_t errsz);
+
 #endif

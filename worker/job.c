@@ -968,6 +968,35 @@ job_cache_post(struct jobrun *jr)
 	}
 }
 
+static int
+job_is_artifact(int a)
+{
+	return a == SUPPORT_ACTION_UPLOAD_ARTIFACT ||
+	    a == SUPPORT_ACTION_DOWNLOAD_ARTIFACT;
+}
+
+/* actions/upload-artifact or download-artifact, in the run's store. */
+static int
+job_artifact_step(struct jobrun *jr, int a, const struct action_env *env,
+    char *err, size_t errsz)
+{
+	struct artifact_ctx ac;
+
+	memset(&ac, 0, sizeof ac);
+	ac.w = jr->w;
+	ac.dir = jr->w->artifacts_dir;
+	ac.run_id = jr->cj->run_id;
+	ac.job_id = jr->cj->id;
+	ac.retention_days = jr->w->artifacts_days;
+	ac.page_url = jr->w->page_url;
+	ac.as_user = jr->w->as_user;
+	ac.uid = jr->w->run_uid;
+	ac.gid = jr->w->run_gid;
+	if (a == SUPPORT_ACTION_UPLOAD_ARTIFACT)
+		return artifact_upload(&ac, env, err, errsz);
+	return artifact_download(&ac, env, err, errsz);
+}
+
 static enum status_conclusion
 job_run_action(struct jobrun *jr, const struct wf_step *step,
     const struct expr_ctx *ctx, struct envlist *stepenv, json_t *outputs)
@@ -998,7 +1027,8 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 		    with.v[i].value);
 	}
 	job_log(jr, "##[endgroup]\n");
-	if (def == NULL && !job_is_cache(support_action_find(step->uses))) {
+	if (def == NULL && !job_is_cache(support_action_find(step->uses)) &&
+	    !job_is_artifact(support_action_find(step->uses))) {
 		/* support_step() let it through: never expected. */
 		job_logf(jr, "##[error]kiln has no action \"%s\"\n",
 		    step->uses);
@@ -1037,6 +1067,15 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 			    json_string(step->uses));
 			json_array_append_new(jr->cache_posts, post);
 		}
+		goto out;
+	}
+	if (job_is_artifact(support_action_find(step->uses))) {
+		if (job_artifact_step(jr, support_action_find(step->uses),
+		    &env, err, sizeof err) == -1) {
+			job_logf(jr, "##[error]%s\n", err);
+			goto out;
+		}
+		outcome = CONCLUSION_SUCCESS;
 		goto out;
 	}
 	/*

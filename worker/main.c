@@ -309,6 +309,7 @@ main(int argc, char **argv)
 	struct kiln_config cfg;
 	struct worker w;
 	struct sigaction sa;
+	size_t n;
 	const char *conf = NULL, *name = NULL, *db = NULL, *sock = NULL,
 	    *workdir = NULL, *labels = NULL;
 	char err[1024];
@@ -383,6 +384,12 @@ main(int argc, char **argv)
 	w.python_versions_url = xstrdup(cfg.python_versions_url);
 	w.cache_dir = xstrdup(cfg.cache_dir);
 	w.cache_max_bytes = cfg.cache_max_bytes;
+	w.artifacts_dir = xstrdup(cfg.artifacts_dir);
+	w.artifacts_days = cfg.artifacts_retention_days;
+	w.page_url = xstrdup(strcmp(cfg.web_access, "off") != 0 ?
+	    cfg.gh_public_url : "");
+	for (n = strlen(w.page_url); n > 0 && w.page_url[n - 1] == '/'; n--)
+		w.page_url[n - 1] = '\0';
 	/* Steps may install into the tool cache: it is their account's. */
 	if (mkdir_p(w.tool_cache, 0755) == -1 || (w.as_user &&
 	    chown(w.tool_cache, w.run_uid, w.run_gid) == -1)) {
@@ -455,5 +462,7 @@ main(int argc, char **argv)
 	free(w.tool_cache);
 	free(w.python_versions_url);
 	free(w.cache_dir);
+	free(w.artifacts_dir);
+	free(w.page_url);
 	return 0;
 }

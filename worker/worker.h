@@ -45,6 +45,9 @@ struct worker {
 	char		*python_versions_url;	/* [actions] */
 	char		*cache_dir;		/* [cache] dir */
 	int64_t		 cache_max_bytes;	/* [cache], per repository */
+	char		*artifacts_dir;		/* [artifacts] dir */
+	int		 artifacts_days;	/* [artifacts] retention_days */
+	char		*page_url;	/* [github] public_url when [web] is on */
 	PGconn		*db;
 	int		 listen_pid;	/* backend that LISTENs, 0: none */
 	int		 poll_ms;	/* wake without a NOTIFY after this */

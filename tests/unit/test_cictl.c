@@ -22,6 +22,7 @@
 #include "../../cictl/cmd_ops.c"
 #include "../../cictl/cmd_outbox.c"
 #include "../../cictl/cmd_cache.c"
+#include "../../cictl/cmd_artifacts.c"
 
 #include <check.h>
 #include <poll.h>

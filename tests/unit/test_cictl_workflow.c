@@ -21,6 +21,7 @@
 #include "../../cictl/cmd_ops.c"
 #include "../../cictl/cmd_outbox.c"
 #include "../../cictl/cmd_cache.c"
+#include "../../cictl/cmd_artifacts.c"
 #include "harness.h"
 
 #include <check.h>
@@ -1093,8 +1094,9 @@ START_TEST(test_lint_and_plan_report_unsupported)
 	    "u.yml:25:15: warning: jobs.deploy.steps[0]: kiln has no action "
 	    "\"docker://alpine:3\" (no Docker here); its built-in actions are "
 	    "actions/checkout, actions/setup-python, actions/cache, "
-	    "actions/cache/restore, actions/cache/save; the step fails when it "
-	    "runs",
+	    "actions/cache/restore, actions/cache/save, "
+	    "actions/upload-artifact, actions/download-artifact; the step "
+	    "fails when it runs",
 	    "u.yml:26:15: warning: jobs.deploy.steps[1]: kiln has no action "
 	    "\"./my-action\" (local actions are not run yet)",
 	    "u.yml:27:15: warning: jobs.deploy.steps[2]: kiln has no action "

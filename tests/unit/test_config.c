@@ -327,7 +327,7 @@ static const struct err_vec err_vecs[] = {
 	{ "[server]\n=\n", "2: unknown key \"\" in [server]" },
 	{ "[]\n", "1: unknown section [] (known: server, database, workers, "
 	  "log, secrets, schedules, actions, web, admin, metrics, github, "
-	  "cache)" },
+	  "cache, artifacts)" },
 	{ "[\n", "1: malformed section header \"[\"" },
 	{ "[workers]\ncount =\n", "2: workers.count: \"\" is empty (expected "
 	  "an integer from 0 to 256)" },
@@ -347,10 +347,10 @@ static const struct err_vec err_vecs[] = {
 	{ "[workers]\nlisten = x\n", "2: unknown key \"listen\" in [workers]" },
 	{ "[nope]\n", "1: unknown section [nope] (known: server, database, "
 	  "workers, log, secrets, schedules, actions, web, admin, metrics, "
-	  "github, cache)" },
+	  "github, cache, artifacts)" },
 	{ "[Server]\n", "1: unknown section [Server] (known: server, database, "
 	  "workers, log, secrets, schedules, actions, web, admin, metrics, "
-	  "github, cache)" },
+	  "github, cache, artifacts)" },
 	{ "listen = 1.2.3.4:1\n", "1: key \"listen\" outside of any "
 	  "[section]" },
 	{ "[workers]\ncount = abc\n", "2: workers.count: \"abc\" is not a "
@@ -599,6 +599,8 @@ static const struct key_vec describe_keys[] = {
 	{ "github", "keep_hours = 168" },
 	{ "cache", "dir = " },
 	{ "cache", "max_bytes = 10737418240" },
+	{ "artifacts", "dir = " },
+	{ "artifacts", "retention_days = 90" },
 };
 
 START_TEST(test_describe)
@@ -631,7 +633,7 @@ START_TEST(test_describe)
 		snprintf(prev, sizeof prev, "%s", line);
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
-	ck_assert_uint_eq(sections, 12);
+	ck_assert_uint_eq(sections, 13);
 	ck_assert_uint_eq(keys, nitems(describe_keys));
 	buf_free(&out);
 

@@ -337,7 +337,12 @@ START_TEST(test_support_tables)
 	ck_assert_int_eq(support_action_find("actions/checkoutx@v4"), -1);
 	names = support_action_names();
 	ck_assert_str_eq(names, "actions/checkout, actions/setup-python, "
-	    "actions/cache, actions/cache/restore, actions/cache/save");
+	    "actions/cache, actions/cache/restore, actions/cache/save, "
+	    "actions/upload-artifact, actions/download-artifact");
+	ck_assert_int_eq(support_action_find("actions/upload-artifact@v4"),
+	    SUPPORT_ACTION_UPLOAD_ARTIFACT);
+	ck_assert_int_eq(support_action_find("actions/download-artifact@v4"),
+	    SUPPORT_ACTION_DOWNLOAD_ARTIFACT);
 	ck_assert_int_eq(support_action_find("Actions/Cache@v4"),
 	    SUPPORT_ACTION_CACHE);
 	ck_assert_int_eq(support_action_find("actions/cache/restore@v4"),

@@ -19,6 +19,11 @@ static const struct action_def action_table[SUPPORT_NACTIONS] = {
 	    NULL, NULL },
 	[SUPPORT_ACTION_CACHE_SAVE] = { SUPPORT_ACTION_CACHE_SAVE, NULL,
 	    NULL },
+	/* No run() either: job.c gives them the run's store (artifact.c). */
+	[SUPPORT_ACTION_UPLOAD_ARTIFACT] = { SUPPORT_ACTION_UPLOAD_ARTIFACT,
+	    NULL, NULL },
+	[SUPPORT_ACTION_DOWNLOAD_ARTIFACT] = {
+	    SUPPORT_ACTION_DOWNLOAD_ARTIFACT, NULL, NULL },
 };
 
 const struct action_def *

@@ -1,0 +1,240 @@
+/*
+ * actions/download-artifact (v4), natively, for the current run's
+ * artifacts: by name (into path itself), or all of them, or those whose
+ * names match pattern, each into path/<name>/ unless merge-multiple puts
+ * them all into path.  path defaults to the workspace; the output
+ * download-path is where they went.
+ *
+ * The worker opens the store's zip files (artifact.c); a child as the
+ * steps' account extracts them, with libarchive refusing members that
+ * are absolute, hold "..", or would be written through a symbolic link.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "actions.h"
+#include "glob.h"
+#include "util.h"
+#include "worker.h"
+
+#define DOWNLOAD_MAX		1000	/* artifacts in one step */
+
+struct download_one {
+	char	*name;
+	char	*dir;		/* where it is extracted */
+	int	 fd;		/* its zip */
+};
+
+struct download {
+	struct download_one	*a;
+	size_t			 n;
+};
+
+/* Extract one zip into its directory. */
+static int
+download_extract(const struct download_one *d, char *err, size_t errsz)
+{
+	struct archive *in = archive_read_new(), *disk = archive_write_disk_new();
+	struct archive_entry *e;
+	const void *buf;
+	size_t size;
+	la_int64_t off;
+	const char *name;
+	int r, rc = -1;
+
+	archive_read_support_format_zip(in);
+	archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_TIME |
+	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+	if (mkdir_p(d->dir, 0755) == -1 || chdir(d->dir) == -1) {
+		snprintf(err, errsz, "%s: %s", d->dir, strerror(errno));
+		goto out;
+	}
+	if (archive_read_open_fd(in, d->fd, 64 * 1024) != ARCHIVE_OK) {
+		snprintf(err, errsz, "artifact %s: %s", d->name,
+		    archive_error_string(in));
+		goto out;
+	}
+	while ((r = archive_read_next_header(in, &e)) != ARCHIVE_EOF) {
+		if (r < ARCHIVE_WARN) {
+			snprintf(err, errsz, "artifact %s: %s", d->name,
+			    archive_error_string(in));
+			goto out;
+		}
+		name = archive_entry_pathname(e);
+		if (name == NULL || (archive_entry_filetype(e) != AE_IFREG &&
+		    archive_entry_filetype(e) != AE_IFDIR) ||
+		    archive_entry_hardlink(e) != NULL) {
+			snprintf(err, errsz, "artifact %s: member \"%s\" is not "
+			    "a file or directory", d->name, name ? name : "");
+			goto out;
+		}
+		if (archive_write_header(disk, e) < ARCHIVE_WARN) {
+			snprintf(err, errsz, "artifact %s: %s: %s", d->name,
+			    name, archive_error_string(disk));
+			goto out;
+		}
+		while ((r = archive_read_data_block(in, &buf, &size, &off)) ==
+		    ARCHIVE_OK)
+			if (archive_write_data_block(disk, buf, size, off) <
+			    ARCHIVE_WARN) {
+				snprintf(err, errsz, "artifact %s: %s: %s",
+				    d->name, name, archive_error_string(disk));
+				goto out;
+			}
+		if (r != ARCHIVE_EOF) {
+			snprintf(err, errsz, "artifact %s: %s", d->name,
+			    archive_error_string(in));
+			goto out;
+		}
+		if (archive_write_finish_entry(disk) < ARCHIVE_WARN) {
+			snprintf(err, errsz, "artifact %s: %s: %s", d->name,
+			    name, archive_error_string(disk));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	archive_read_free(in);
+	archive_write_close(disk);
+	archive_write_free(disk);
+	return rc;
+}
+
+static int
+download_child(void *arg, char *err, size_t errsz)
+{
+	struct download *dl = arg;
+	size_t i;
+
+	for (i = 0; i < dl->n; i++)
+		if (download_extract(&dl->a[i], err, errsz) == -1)
+			return 1;
+	return 0;
+}
+
+static void
+download_free(struct download *dl)
+{
+	size_t i;
+
+	for (i = 0; i < dl->n; i++) {
+		free(dl->a[i].name);
+		free(dl->a[i].dir);
+		if (dl->a[i].fd != -1)
+			close(dl->a[i].fd);
+	}
+	free(dl->a);
+}
+
+int
+artifact_download(const struct artifact_ctx *ac, const struct action_env *env,
+    char *err, size_t errsz)
+{
+	struct download dl = { NULL, 0 };
+	const char *name = artifact_input(env, "name"),
+	    *pattern = artifact_input(env, "pattern"),
+	    *path = artifact_input(env, "path"),
+	    *merge = artifact_input(env, "merge-multiple");
+	const char *params[2];
+	struct glob *g = NULL;
+	PGresult *res = NULL;
+	char run[32], gerr[256], line[1200], *dest = NULL, *file;
+	int i, single, merged, rc = -1;
+
+	if (name != NULL && name[0] == '\0')
+		name = NULL;
+	if (pattern != NULL && pattern[0] == '\0')
+		pattern = NULL;
+	single = name != NULL;
+	merged = merge != NULL && strcasecmp(merge, "true") == 0;
+	if (merge != NULL && merge[0] != '\0' && !merged &&
+	    strcasecmp(merge, "false") != 0) {
+		snprintf(err, errsz, "merge-multiple: expected true or false, "
+		    "got \"%s\"", merge);
+		return -1;
+	}
+	if (single && !artifact_name_ok(name, err, errsz))
+		return -1;
+	if (!single && pattern != NULL &&
+	    (g = glob_compile(pattern, gerr, sizeof gerr)) == NULL) {
+		snprintf(err, errsz, "pattern \"%s\": %s", pattern, gerr);
+		return -1;
+	}
+	if ((dest = artifact_resolve(env, path != NULL && path[0] != '\0' ?
+	    path : env->workspace)) == NULL) {
+		snprintf(err, errsz, "path \"%s\": HOME is not set", path);
+		goto out;
+	}
+	snprintf(run, sizeof run, "%lld", (long long)ac->run_id);
+	params[0] = run;
+	params[1] = single ? name : NULL;
+	res = worker_exec(ac->w, single ? "SELECT id, name FROM artifacts "
+	    "WHERE run_id = $1 AND name = $2 AND expires_at > now()" :
+	    "SELECT id, name FROM artifacts WHERE run_id = $1 AND "
+	    "expires_at > now() ORDER BY id", single ? 2 : 1, params,
+	    "listing artifacts");
+	if (res == NULL) {
+		snprintf(err, errsz, "the artifact index could not be read "
+		    "(database error; see the worker's log)");
+		goto out;
+	}
+	if (single && PQntuples(res) == 0) {
+		snprintf(err, errsz, "Unable to download artifact(s): Artifact "
+		    "not found for name: %s", name);
+		goto out;
+	}
+	dl.a = xcalloc((size_t)PQntuples(res) + 1, sizeof *dl.a);
+	for (i = 0; i < PQntuples(res) && dl.n < DOWNLOAD_MAX; i++) {
+		const char *an = PQgetvalue(res, i, 1);
+		struct download_one *d = &dl.a[dl.n];
+
+		if (g != NULL && !glob_match(g, an))
+			continue;
+		if (!artifact_name_ok(an, err, errsz))
+			goto out;	/* the table's check says never */
+		file = artifact_file(ac, PQgetvalue(res, i, 0));
+		d->fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (d->fd == -1) {
+			snprintf(err, errsz, "artifact %s: %s: %s", an, file,
+			    strerror(errno));
+			free(file);
+			goto out;
+		}
+		free(file);
+		d->name = xstrdup(an);
+		d->dir = single || merged ? xstrdup(dest) :
+		    xasprintf("%s/%s", dest, an);
+		dl.n++;
+	}
+	if (dl.n == 0) {
+		snprintf(line, sizeof line, "##[warning]No artifacts %s in "
+		    "this run; nothing downloaded\n", pattern != NULL ?
+		    "match the pattern" : "were uploaded");
+		env->log(env->log_arg, line);
+	} else if (artifact_child(ac, download_child, &dl, err, errsz) != 0)
+		goto out;
+	for (i = 0; (size_t)i < dl.n; i++) {
+		snprintf(line, sizeof line, "Artifact %s downloaded to %s\n",
+		    dl.a[i].name, dl.a[i].dir);
+		env->log(env->log_arg, line);
+	}
+	env->set_output(env->log_arg, "download-path", dest);
+	rc = 0;
+out:
+	PQclear(res);
+	if (g != NULL)
+		glob_free(g);
+	download_free(&dl);
+	free(dest);
+	return rc;
+}
