@@ -53,6 +53,24 @@ static const struct cmd_entry cictl_table[] = {
 	    { { "json", NULL, 0, 0 } }, 0,
 	    "List registered repositories.",
 	    cmd_repo_list },
+	{ "repo show", NULL, "OWNER/NAME", 1, 1,
+	    { { "json", NULL, 0, 0 } }, 0,
+	    "Show a repository: settings, secret and variable names, "
+	    "schedules and its last runs (also of a removed one).",
+	    cmd_repo_show },
+	{ "repo edit", NULL, "OWNER/NAME", 1, 1,
+	    { { "url", "CLONE_URL", 0, 0 }, { "secret-file", "PATH", 0, 0 },
+	      { "default-branch", "BRANCH", 0, 0 }, { "json", NULL, 0, 0 } },
+	    0,
+	    "Change a repository's clone URL, webhook secret (rotation; PATH "
+	    "- : stdin) or default branch (its schedules are read again).",
+	    cmd_repo_edit },
+	{ "repo rm", NULL, "OWNER/NAME", 1, 1,
+	    { { "purge", NULL, 0, 0 }, { "json", NULL, 0, 0 } }, 0,
+	    "Remove a repository: webhooks and schedules stop, secrets and "
+	    "variables go, active runs are cancelled, its runs and logs stay; "
+	    "--purge: delete those too (runs, jobs, logs, cache).",
+	    cmd_repo_rm },
 	{ "status", NULL, "", 0, 0,
 	    { { "json", NULL, 0, 0 } }, 0,
 	    "How kilnd is doing: its state, database, local workers, job "

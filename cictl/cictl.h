@@ -177,6 +177,9 @@ int	 cictl_valid_url(const char *s, const char **why);
 /* Command handlers, one file per family.  Return a CICTL_* status. */
 int	 cmd_repo_add(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_repo_list(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_repo_show(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_repo_edit(struct cictl_ctx *, const struct cmd_args *);
+int	 cmd_repo_rm(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runs_list(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runs_show(struct cictl_ctx *, const struct cmd_args *);
 int	 cmd_runs_logs(struct cictl_ctx *, const struct cmd_args *);

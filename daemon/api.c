@@ -26,9 +26,6 @@
 #include "log.h"
 #include "util.h"
 
-#define API_MAX_BODY		(64 * 1024)
-#define API_MAX_SECRET		4096
-#define API_MAX_URL		2048
 
 #define RUN_JSON \
 	"json_build_object('id', r.id, 'run_number', r.run_number, " \
@@ -326,7 +323,7 @@ api_repos_list(struct kilnd *k, struct evhttp_request *req,
 	    "SELECT coalesce(json_agg(json_build_object('id', id, 'full_name', "
 	    "full_name, 'clone_url', clone_url, 'default_branch', "
 	    "default_branch, 'created_at', created_at) ORDER BY full_name), "
-	    "'[]') FROM repositories", 0, NULL);
+	    "'[]') FROM repositories WHERE removed_at IS NULL", 0, NULL);
 }
 
 int
@@ -366,36 +363,47 @@ api_repo_add_cb(PGresult *res, const char *error, void *arg)
 	free(a);
 }
 
-void
-api_repos_add(struct kilnd *k, struct evhttp_request *req,
-    const char *const *args, int nargs)
+json_t *
+api_body_object(struct evhttp_request *req, size_t max)
 {
 	struct evbuffer *buf = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(buf);
-	const char *name, *url, *secret, *branch;
-	const char *params[4];
 	json_error_t jerr;
-	struct api_req *a;
 	json_t *body;
 	char *text;
 
-	if (len > API_MAX_BODY) {
-		http_reply_error(req, 413, "body larger than %d bytes",
-		    API_MAX_BODY);
-		return;
+	if (len > max) {
+		http_reply_error(req, 413, "body larger than %zu bytes", max);
+		return NULL;
 	}
 	text = xmalloc(len + 1);
 	evbuffer_copyout(buf, text, len);
 	text[len] = '\0';
 	body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	/* The body may hold a secret: no copy outlives this. */
 	OPENSSL_cleanse(text, len);
 	free(text);
 	if (body == NULL || !json_is_object(body)) {
 		http_reply_error(req, 400, "body: expected a JSON object (%s)",
 		    body ? "got another type" : jerr.text);
 		json_decref(body);
-		return;
+		return NULL;
 	}
+	return body;
+}
+
+void
+api_repos_add(struct kilnd *k, struct evhttp_request *req,
+    const char *const *args, int nargs)
+{
+	const char *name, *url, *secret, *branch;
+	const char *params[4];
+	struct api_req *a;
+	json_t *body;
+	char err[300];
+
+	if ((body = api_body_object(req, API_MAX_BODY)) == NULL)
+		return;
 	name = json_string_value(json_object_get(body, "full_name"));
 	url = json_string_value(json_object_get(body, "clone_url"));
 	secret = json_string_value(json_object_get(body, "secret"));
@@ -403,13 +411,12 @@ api_repos_add(struct kilnd *k, struct evhttp_request *req,
 	if (name == NULL || !api_valid_repo_name(name)) {
 		http_reply_error(req, 400, "field \"full_name\" must be "
 		    "\"owner/name\" (letters, digits, '-', '_', '.')");
-	} else if (url == NULL || url[0] == '\0' || strlen(url) > API_MAX_URL) {
-		http_reply_error(req, 400, "field \"clone_url\" must be a "
-		    "non-empty URL of at most %d bytes", API_MAX_URL);
-	} else if (secret == NULL || secret[0] == '\0' ||
-	    strlen(secret) > API_MAX_SECRET) {
-		http_reply_error(req, 400, "field \"secret\" must be a "
-		    "non-empty string of at most %d bytes", API_MAX_SECRET);
+	} else if (repos_field_check("clone_url", url ? url : "", err,
+	    sizeof err) == -1 || repos_field_check("secret", secret ? secret :
+	    "", err, sizeof err) == -1 || (branch != NULL && branch[0] != '\0' &&
+	    repos_field_check("default_branch", branch, err, sizeof err) ==
+	    -1)) {
+		http_reply_error(req, 400, "%s", err);
 	} else {
 		params[0] = name;
 		params[1] = url;
@@ -426,7 +433,7 @@ api_repos_add(struct kilnd *k, struct evhttp_request *req,
 		    "secret, default_branch) VALUES ($1, $2, $3, "
 		    "coalesce($4, 'main')) "
 		    "ON CONFLICT (full_name) DO UPDATE SET clone_url = $2, "
-		    "secret = $3, default_branch = coalesce($4, "
+		    "secret = $3, removed_at = NULL, default_branch = coalesce($4, "
 		    "repositories.default_branch) "
 		    "RETURNING id, json_build_object('id', id, 'full_name', "
 		    "full_name, 'clone_url', clone_url, 'default_branch', "

@@ -44,6 +44,10 @@ static const struct http_route http_routes[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/repos", HTTP_ADMIN | HTTP_WEB,
 	    api_repos_list },
 	{ EVHTTP_REQ_POST, "/api/v1/repos", HTTP_ADMIN, api_repos_add },
+	{ EVHTTP_REQ_GET, "/api/v1/repos/*/*", HTTP_ADMIN, api_repo_show },
+	{ EVHTTP_REQ_PATCH, "/api/v1/repos/*/*", HTTP_ADMIN, api_repo_edit },
+	{ EVHTTP_REQ_DELETE, "/api/v1/repos/*/*", HTTP_ADMIN,
+	    api_repo_remove },
 	{ EVHTTP_REQ_GET, "/api/v1/runs", HTTP_ADMIN | HTTP_WEB,
 	    api_runs_list },
 	{ EVHTTP_REQ_GET, "/api/v1/runs/*", HTTP_ADMIN | HTTP_WEB,
@@ -234,7 +238,8 @@ http_attach(struct kilnd *k, struct evhttp *http, int listener_flag)
 	l->flag = listener_flag;
 	evhttp_set_gencb(http, http_dispatch_cb, l);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_PATCH);
 	evhttp_set_timeout(http, 60);
 	return l;
 }

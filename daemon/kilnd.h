@@ -300,6 +300,33 @@ void	api_artifact_zip(struct kilnd *, struct evhttp_request *,
 void	artifacts_sweep(struct kilnd *);
 /* api.c: "owner/name" of letters, digits, '-', '_', '.'. */
 int	api_valid_repo_name(const char *);
+/* api.c: reply with row 0 column 0 (JSON) as ok_code, or 404 if none. */
+void	api_query(struct kilnd *, struct evhttp_request *, int ok_code,
+	    const char *sql, int nparams, const char *const *params);
+/*
+ * api.c: the request's body as a JSON object (caller json_decref()s), its
+ * text wiped after parsing (it may hold a secret); NULL when it is larger
+ * than max bytes or not an object, after replying 413 or 400.
+ */
+struct json_t *api_body_object(struct evhttp_request *, size_t max);
+/* Bounds of the admin API's request bodies and repository fields. */
+#define API_MAX_BODY		(64 * 1024)
+#define API_MAX_SECRET		4096
+#define API_MAX_URL		2048
+
+/*
+ * repos.c: GET, PATCH and DELETE /api/v1/repos/{owner}/{name} (show, edit,
+ * remove or purge).  repos_field_check() validates one editable field
+ * (clone_url, default_branch, secret) for add and edit: -1 with a reason.
+ */
+int	repos_field_check(const char *key, const char *value, char *err,
+	    size_t errsz);
+void	api_repo_show(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_repo_edit(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
+void	api_repo_remove(struct kilnd *, struct evhttp_request *,
+	    const char *const *, int);
 
 /* supervisor.c: local kiln-worker processes. */
 struct supervisor *supervisor_new(struct kilnd *);

@@ -82,12 +82,14 @@ secrets_list(struct kilnd *k, struct evhttp_request *req,
 	    "SELECT (SELECT coalesce(json_agg(json_build_object('name', "
 	    "x.name, 'created_at', x.created_at, 'updated_at', x.updated_at) "
 	    "ORDER BY x.name), '[]') FROM secrets x WHERE x.repository_id = "
-	    "p.id) FROM repositories p WHERE p.full_name = $1" :
+	    "p.id) FROM repositories p WHERE p.full_name = $1 "
+	    "AND p.removed_at IS NULL" :
 	    "SELECT (SELECT coalesce(json_agg(json_build_object('name', "
 	    "x.name, 'value', x.value, 'created_at', x.created_at, "
 	    "'updated_at', x.updated_at) ORDER BY x.name), '[]') FROM "
 	    "variables x WHERE x.repository_id = p.id) FROM repositories p "
-	    "WHERE p.full_name = $1", 1, params, secrets_reply_cb, s) == -1) {
+	    "WHERE p.full_name = $1 AND p.removed_at IS NULL", 1, params,
+	    secrets_reply_cb, s) == -1) {
 		http_reply_error(req, 503, "database queue is full; retry");
 		free(s);
 	}
@@ -97,14 +99,12 @@ static void
 secrets_put(struct kilnd *k, struct evhttp_request *req,
     const char *const *args, int secret)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in), vlen = 0;
 	const char *what = secret ? "secret" : "variable", *value = NULL;
 	struct secrets_req *s;
 	const char *params[3];
-	char repo[256], err[300], *text, *aad = NULL, *sealed = NULL;
-	json_error_t jerr;
+	char repo[256], err[300], *aad = NULL, *sealed = NULL;
 	json_t *body = NULL, *v;
+	size_t vlen = 0;
 
 	if (secrets_repo(req, args, repo, sizeof repo) == -1)
 		return;
@@ -112,17 +112,8 @@ secrets_put(struct kilnd *k, struct evhttp_request *req,
 		http_reply_error(req, 400, "%s", err);
 		return;
 	}
-	if (len > SECRETS_MAX_BODY) {
-		http_reply_error(req, 413, "body larger than %d bytes",
-		    SECRETS_MAX_BODY);
+	if ((body = api_body_object(req, SECRETS_MAX_BODY)) == NULL)
 		return;
-	}
-	text = xmalloc(len + 1);
-	evbuffer_copyout(in, text, len);
-	text[len] = '\0';
-	body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	OPENSSL_cleanse(text, len);
-	free(text);
 	v = json_object_get(body, "value");
 	if (!json_is_string(v)) {
 		http_reply_error(req, 400, "body: expected {\"value\": "
@@ -158,11 +149,13 @@ secrets_put(struct kilnd *k, struct evhttp_request *req,
 	if (db_query(k->db, secret ?
 	    "INSERT INTO secrets (repository_id, name, sealed) SELECT p.id, "
 	    "$2, $3 FROM repositories p WHERE p.full_name = $1 "
+	    "AND p.removed_at IS NULL "
 	    "ON CONFLICT (repository_id, name) DO UPDATE SET sealed = $3, "
 	    "updated_at = now() RETURNING json_build_object('name', name, "
 	    "'created_at', created_at, 'updated_at', updated_at)" :
 	    "INSERT INTO variables (repository_id, name, value) SELECT p.id, "
 	    "$2, $3 FROM repositories p WHERE p.full_name = $1 "
+	    "AND p.removed_at IS NULL "
 	    "ON CONFLICT (repository_id, name) DO UPDATE SET value = $3, "
 	    "updated_at = now() RETURNING json_build_object('name', name, "
 	    "'value', value, 'created_at', created_at, 'updated_at', "

@@ -1002,7 +1002,8 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 	h->candidates = buf_steal(&names);
 	params[0] = h->candidates;
 	if (db_query(k->db, "SELECT id, secret, full_name FROM repositories "
-	    "WHERE full_name = ANY($1::text[]) ORDER BY id", 1, params,
+	    "WHERE full_name = ANY($1::text[]) AND removed_at IS NULL "
+	    "ORDER BY id", 1, params,
 	    hook_lookup_cb, h) == -1) {
 		http_reply_error(req, 503, "database queue is full; retry");
 		goto fail;

@@ -23,5 +23,7 @@ expect "cictl secret " "list rm set"
 expect "cictl runs --" "--before --json --limit --repo"
 expect "cictl -c x.conf tok" "token"
 expect "cictl token " "create list revoke"
+expect "cictl repo " "add edit list rm show"
+expect "cictl repo rm --" "--json --purge"
 [ $fail = 0 ] && echo "completion: ok"
 exit $fail

@@ -339,9 +339,11 @@ START_TEST(test_lookup_ambiguous_and_unknown)
 	ck_assert_ptr_nonnull(strstr(err, "ambiguous"));
 
 	ck_assert_ptr_null(lookup(&c, err, sizeof err, "repo", NULL));
-	ck_assert_str_eq(err, "repo: missing subcommand (add, list)");
-	ck_assert_ptr_null(lookup(&c, err, sizeof err, "repo", "rm", NULL));
-	ck_assert_str_eq(err, "repo: unknown subcommand 'rm' (add, list)");
+	ck_assert_str_eq(err, "repo: missing subcommand (add, list, show, "
+	    "edit, rm)");
+	ck_assert_ptr_null(lookup(&c, err, sizeof err, "repo", "del", NULL));
+	ck_assert_str_eq(err, "repo: unknown subcommand 'del' (add, list, "
+	    "show, edit, rm)");
 	ck_assert_ptr_null(lookup(&c, err, sizeof err, "frobnicate", NULL));
 	ck_assert_str_eq(err, "unknown command 'frobnicate'");
 	ck_assert_ptr_null(lookup(&c, err, sizeof err, "", NULL));
@@ -1227,7 +1229,10 @@ START_TEST(test_help_and_version)
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "repo add"));
 	ck_assert_ptr_nonnull(strstr(r.out, "repo list"));
-	ck_assert_ptr_null(strstr(r.out, "runs"));
+	ck_assert_ptr_nonnull(strstr(r.out, "repo rm"));
+	/* Only the family: no other command's line. */
+	ck_assert_ptr_null(strstr(r.out, "cictl runs"));
+	ck_assert_ptr_null(strstr(r.out, "  runs"));
 	result_free(&r);
 
 	run(&r, NULL, "sh", "-h", NULL);
