@@ -25,5 +25,8 @@ expect "cictl -c x.conf tok" "token"
 expect "cictl token " "create list revoke"
 expect "cictl repo " "add edit list rm show"
 expect "cictl repo rm --" "--json --purge"
+expect "cictl artif" "artifacts"
+expect "cictl artifacts " "download"
+expect "cictl artifacts --" "--json"
 [ $fail = 0 ] && echo "completion: ok"
 exit $fail

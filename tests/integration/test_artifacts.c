@@ -321,6 +321,111 @@ START_TEST(test_artifacts_upload_download_http_expiry)
 }
 END_TEST
 
+static const char artifacts_user_workflow[] =
+    "name: u\n"
+    "on: push\n"
+    "jobs:\n"
+    "  up:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: mkdir -p d/e && echo one > d/e/f.txt && chmod 600 "
+    "d/e/f.txt\n"
+    "      - uses: actions/upload-artifact@v4\n"
+    "        with: { name: mine, path: d }\n"
+    "  down:\n"
+    "    needs: up\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/download-artifact@v4\n"
+    "        with: { path: all }\n"
+    "      - run: echo \"GOT=$(cat all/mine/e/f.txt) OWNER=$(stat -c %u "
+    "all/mine/e/f.txt)/$(id -u)\"\n";
+
+/*
+ * With run_as, the files are read and written as the steps' account (a
+ * 0600 file of theirs is uploaded; the download belongs to them), the
+ * store stays the worker's; under [web] access = token the zip needs a
+ * token like the run page does.
+ */
+START_TEST(test_artifacts_as_run_as_behind_token)
+{
+	struct harness *h = harness_new("artifacts_run_as");
+	struct passwd *pw = getpwnam("nobody");
+	struct harness_repo *repo;
+	struct harness_resp r;
+	struct buf out = { 0 }, err = { 0 };
+	const char *hdrs[2] = { NULL, NULL };
+	char *sha, *log, *id, *want, *path, *tok, *bearer, *run_id;
+	json_t *run;
+
+	harness_assert(h, pw != NULL, "no account nobody");
+	harness_assert(h, geteuid() == 0, "this test needs root (run_as)");
+	harness_conf_add(h, "run_as = nobody\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/artuser");
+	harness_repo_write(repo, ".github/workflows/u.yml",
+	    artifacts_user_workflow);
+	sha = harness_push(h, repo, "main", "artifacts as nobody");
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	log = harness_job_log(h, run, "down");
+	want = xasprintf("GOT=one OWNER=%ld/%ld", (long)pw->pw_uid,
+	    (long)pw->pw_uid);
+	harness_expect_contains(h, log, "extracted as the steps' account",
+	    want);
+	free(want);
+	free(log);
+
+	/* The page's rules: no token, no zip; a read token reads it. */
+	id = harness_sql(h, "SELECT id FROM artifacts WHERE name = 'mine'",
+	    NULL);
+	run_id = harness_sql(h, "SELECT run_id FROM artifacts WHERE name = "
+	    "'mine'", NULL);
+	path = xasprintf("/api/v1/artifacts/%s/zip", id);
+	harness_http(h, "GET", path, NULL, NULL, 0, &r);
+	harness_assert(h, r.status == 401, "the zip without a token: %ld",
+	    r.status);
+	harness_resp_free(&r);
+	free(path);
+	path = xasprintf("/api/v1/runs/%s/artifacts", run_id);
+	harness_http(h, "GET", path, NULL, NULL, 0, &r);
+	harness_assert(h, r.status == 401, "the list without a token: %ld",
+	    r.status);
+	harness_resp_free(&r);
+	harness_assert(h, harness_cictl(h, &out, &err, "token", "create",
+	    "reader", "--scope", "read", NULL) == 0, "token create");
+	buf_add_char(&out, '\0');
+	tok = xstrndup(out.data, strcspn(out.data, "\n"));
+	bearer = xasprintf("Authorization: Bearer %s", tok);
+	hdrs[0] = bearer;
+	harness_http(h, "GET", path, hdrs, NULL, 0, &r);
+	buf_add_char(&r.body, '\0');
+	harness_assert(h, r.status == 200 && strstr(r.body.data,
+	    "\"mine\"") != NULL, "the list with a token: %ld %s",
+	    r.status, r.body.data);
+	harness_resp_free(&r);
+	free(path);
+	path = xasprintf("/api/v1/artifacts/%s/zip", id);
+	harness_http(h, "GET", path, hdrs, NULL, 0, &r);
+	harness_assert(h, r.status == 200 && r.body.len > 0, "the zip with a "
+	    "token: %ld", r.status);
+	harness_resp_free(&r);
+
+	free(path);
+	free(bearer);
+	free(tok);
+	buf_free(&out);
+	buf_free(&err);
+	free(run_id);
+	free(id);
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 artifacts_suite(void)
 {
@@ -329,6 +434,7 @@ artifacts_suite(void)
 
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_artifacts_upload_download_http_expiry);
+	tcase_add_test(tc, test_artifacts_as_run_as_behind_token);
 	suite_add_tcase(s, tc);
 	return s;
 }
