@@ -36,7 +36,11 @@
 #include "support.h"
 #include "util.h"
 
-/* The inputs each built-in honours, or that change nothing on this host. */
+/*
+ * The inputs each built-in honours, or that change nothing on this host
+ * (setup-python's cache and cache-dependency-path are honoured: worker/
+ * actions/cache.c).
+ */
 static const char *const support_checkout_inputs[] = {
 	"fetch-depth", "clean", "persist-credentials", "token", NULL,
 };

@@ -27,6 +27,7 @@ kiln_deps=(
 	curl
 	python3
 	# tests
+	python3-pip
 	check
 	python3-prometheus-client
 	mandoc

@@ -104,6 +104,7 @@ struct cache_ctx {
 	int		 as_user;	/* archive and extract as uid/gid */
 	uid_t		 uid;
 	gid_t		 gid;
+	const char	*cgroup_procs;	/* the job's cgroup; NULL: none */
 };
 /*
  * The step of action a (one of the cache actions): a restore (outputs
@@ -125,6 +126,17 @@ int	cache_save(const struct cache_ctx *, const char *key,
 	    const char *paths, const char *workspace, const char *home,
 	    void (*log)(void *, const char *), void *arg, char *err,
 	    size_t errsz);
+/*
+ * actions/setup-python's cache: input (pip, pipenv, poetry), after the
+ * action chose the interpreter python (its python-path) of version: the
+ * manager's cache directories restored under setup-python's key (the
+ * dependency files' hashFiles), output cache-hit; without an exact hit
+ * *post is the save the post phase owes, as for actions/cache.  0, or
+ * -1 with err (the step fails).
+ */
+int	cache_setup_python(const struct cache_ctx *,
+	    const struct action_env *env, const char *python,
+	    const char *version, json_t **post, char *err, size_t errsz);
 
 /*
  * actions/upload-artifact and actions/download-artifact (v4): what they

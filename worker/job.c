@@ -927,6 +927,7 @@ job_cache_ctx(struct jobrun *jr, struct cache_ctx *cc)
 	cc->as_user = jr->w->as_user;
 	cc->uid = jr->w->run_uid;
 	cc->gid = jr->w->run_gid;
+	cc->cgroup_procs = jr->w->cgroup_procs;
 }
 
 static int
@@ -995,6 +996,36 @@ job_artifact_step(struct jobrun *jr, int a, const struct action_env *env,
 	if (a == SUPPORT_ACTION_UPLOAD_ARTIFACT)
 		return artifact_upload(&ac, env, err, errsz);
 	return artifact_download(&ac, env, err, errsz);
+}
+
+/*
+ * setup-python's cache: input, once the action chose the interpreter:
+ * the cache restored, its save owed to the post phase.  0 (also without
+ * the input), or -1 with the error logged.
+ */
+static int
+job_setup_python_cache(struct jobrun *jr, const struct action_env *env,
+    const struct wf_step *step, json_t *outputs)
+{
+	const char *manager = wf_map_get(env->with, "cache");
+	struct cache_ctx cc;
+	json_t *post = NULL;
+	char err[1024];
+
+	if (manager == NULL || manager[0] == '\0')
+		return 0;
+	job_cache_ctx(jr, &cc);
+	if (cache_setup_python(&cc, env, json_string_value(json_object_get(
+	    outputs, "python-path")), json_string_value(json_object_get(
+	    outputs, "python-version")), &post, err, sizeof err) == -1) {
+		job_logf(jr, "##[error]%s\n", err);
+		return -1;
+	}
+	if (post != NULL) {
+		json_object_set_new(post, "uses", json_string(step->uses));
+		json_array_append_new(jr->cache_posts, post);
+	}
+	return 0;
 }
 
 static enum status_conclusion
@@ -1092,6 +1123,10 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 		job_logf(jr, "##[error]%s\n", err);
 	else
 		outcome = CONCLUSION_SUCCESS;
+	if (outcome == CONCLUSION_SUCCESS && def->id ==
+	    SUPPORT_ACTION_SETUP_PYTHON && job_setup_python_cache(jr, &env,
+	    step, outputs) == -1)
+		outcome = CONCLUSION_FAILURE;
 	/* What the action made (a checkout, links) is the steps' to use. */
 	workspace_give(&jr->ws, jr->ws.workspace);
 	workspace_give(&jr->ws, jr->ws.tmp);

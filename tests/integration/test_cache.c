@@ -381,6 +381,145 @@ START_TEST(test_cache_evict_lru_and_cictl)
 }
 END_TEST
 
+/*
+ * actions/setup-python's cache: pip.  The first run misses (GitHub's
+ * "pip cache is not found") and the post phase saves pip's cache
+ * directory -- the one `pip cache dir` names, under the step's HOME --
+ * keyed on requirements.txt's hashFiles; the second run hits exactly and
+ * finds the file a step wrote there; a changed requirements.txt restores
+ * by setup-python's restore key (no hit).  No dependency file, or a
+ * manager setup-python does not cache for, fails the step naming why.
+ */
+static const char pip_workflow[] =
+    "name: p\n"
+    "on: push\n"
+    "jobs:\n"
+    "  j:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - uses: actions/setup-python@v5\n"
+    "        id: py\n"
+    "        env:\n"
+    "          HOME: ${{ runner.temp }}/home\n"
+    "        with:\n"
+    "          python-version: '3.11'\n"
+    "          cache: pip\n"
+    "      - env:\n"
+    "          HOME: ${{ runner.temp }}/home\n"
+    "        run: |\n"
+    "          echo \"PYHIT=[${{ steps.py.outputs.cache-hit }}]\"\n"
+    "          d=\"$(python -m pip cache dir)\"\n"
+    "          echo \"PIPDIR=$d\"\n"
+    "          if [ -f \"$d/kiln-marker\" ]; then echo \"MARKER=$(cat "
+    "\"$d/kiln-marker\")\"; else echo MARKER=none; fi\n"
+    "          mkdir -p \"$d\"\n"
+    "          echo \"from-$(cat requirements.txt)\" > \"$d/kiln-marker\"\n"
+    "  nofiles:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - uses: actions/setup-python@v5\n"
+    "        env:\n"
+    "          HOME: ${{ runner.temp }}/home\n"
+    "        with:\n"
+    "          python-version: '3.11'\n"
+    "          cache: pip\n"
+    "          cache-dependency-path: none/*.lock\n"
+    "  conda:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - uses: actions/setup-python@v5\n"
+    "        env:\n"
+    "          HOME: ${{ runner.temp }}/home\n"
+    "        with:\n"
+    "          python-version: '3.11'\n"
+    "          cache: conda\n";
+
+/* Push; the run fails (nofiles, conda); job j's log. */
+static char *
+pip_run(struct harness *h, struct harness_repo *repo, const char *msg)
+{
+	char *sha, *log;
+	json_t *run;
+
+	sha = harness_push(h, repo, "main", msg);
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "failure");
+	log = harness_job_log(h, run, "nofiles");
+	harness_expect_contains(h, log, "no dependency file", "No file in ");
+	harness_expect_contains(h, log, "the pattern named",
+	    "matched to [none/*.lock]");
+	free(log);
+	log = harness_job_log(h, run, "conda");
+	harness_expect_contains(h, log, "an unsupported manager",
+	    "Caching for 'conda' is not supported");
+	free(log);
+	log = harness_job_log(h, run, "j");
+	json_decref(run);
+	free(sha);
+	return log;
+}
+
+START_TEST(test_cache_setup_python_pip)
+{
+	struct harness *h = harness_new("cache_pip");
+	struct harness_repo *repo;
+	char *log, *n;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/pipcache");
+	harness_repo_write(repo, ".github/workflows/p.yml", pip_workflow);
+	harness_repo_write(repo, "requirements.txt", "req-one\n");
+
+	log = pip_run(h, repo, "first");
+	harness_expect_contains(h, log, "the miss", "pip cache is not found");
+	harness_expect_contains(h, log, "cache-hit on a miss", "PYHIT=[false]");
+	harness_expect_contains(h, log, "nothing restored", "MARKER=none");
+	harness_expect_contains(h, log, "pip's own cache dir",
+	    "/home/.cache/pip\n");
+	harness_expect_contains(h, log, "the post-phase save",
+	    "Cache saved with key: setup-python-Linux-X64-");
+	harness_expect_contains(h, log, "the key's manager part",
+	    "-python-3.11.");
+	free(log);
+	n = harness_sql(h, "SELECT count(*) FROM cache_entries WHERE key ~ "
+	    "'^setup-python-Linux-X64-.*-python-3\\.11\\.[0-9]+-pip-"
+	    "[0-9a-f]{64}$'", NULL);
+	harness_assert(h, strcmp(n, "1") == 0, "%s setup-python entries after "
+	    "the first run, not 1", n);
+	free(n);
+
+	harness_repo_write(repo, "other.txt", "x\n");
+	log = pip_run(h, repo, "second");
+	harness_expect_contains(h, log, "the exact hit", "PYHIT=[true]");
+	harness_expect_contains(h, log, "the restored pip cache",
+	    "MARKER=from-req-one");
+	harness_assert(h, strstr(log, "Cache saved") == NULL, "an exact hit "
+	    "saved again:\n%s", log);
+	free(log);
+
+	harness_repo_write(repo, "requirements.txt", "req-two\n");
+	log = pip_run(h, repo, "third");
+	harness_expect_contains(h, log, "the restore key's match",
+	    "Cache restored from key: setup-python-Linux-X64-");
+	harness_expect_contains(h, log, "no hit on a prefix", "PYHIT=[false]");
+	harness_expect_contains(h, log, "the older pip cache",
+	    "MARKER=from-req-one");
+	harness_expect_contains(h, log, "the new key saved",
+	    "Cache saved with key: setup-python-");
+	free(log);
+	n = harness_sql(h, "SELECT count(*) FROM cache_entries", NULL);
+	harness_assert(h, strcmp(n, "2") == 0, "%s entries after a changed "
+	    "requirements.txt, not 2", n);
+	free(n);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 cache_suite(void)
 {
@@ -391,6 +530,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_cache_miss_hit_restore_keys);
 	tcase_add_test(tc, test_cache_as_run_as);
 	tcase_add_test(tc, test_cache_evict_lru_and_cictl);
+	tcase_add_test(tc, test_cache_setup_python_pip);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -42,7 +42,9 @@
 #include <openssl/evp.h>
 
 #include "actions.h"
+#include "hashfiles.h"
 #include "log.h"
+#include "spawn.h"
 #include "util.h"
 #include "worker.h"
 
@@ -422,6 +424,8 @@ cache_write_child(void *arg, char *err, size_t errsz)
 		    "hence no cache is being saved.");
 		return 2;
 	}
+	/* The count, for the parent's log line (it forked before). */
+	snprintf(err, errsz, "%lld", (long long)j->files);
 	return 0;
 }
 
@@ -643,15 +647,16 @@ dberr:
 static int
 cache_restore(const struct cache_ctx *cc, const struct action_env *env,
     struct cache_paths *p, const char *version, const char *key,
-    int lookup_only, char **matched, int *exact, char *err, size_t errsz)
+    const char *restore_keys, int lookup_only, char **matched, int *exact,
+    char *err, size_t errsz)
 {
 	struct cache_job j = { p, -1, 0 };
 	char *id = NULL, *file, line[1200];
 	const char *params[1];
 	int r;
 
-	r = cache_lookup(cc, version, key, cache_input(env, "restore-keys"),
-	    &id, matched, exact, err, errsz);
+	r = cache_lookup(cc, version, key, restore_keys, &id, matched, exact,
+	    err, errsz);
 	if (r != 1)
 		return r;
 	file = cache_file(cc, id);
@@ -781,6 +786,7 @@ cache_save(const struct cache_ctx *cc, const char *key, const char *paths,
 	}
 	if (r != 0 || fstat(j.fd, &st) == -1)
 		goto out;
+	j.files = strtoll(err, NULL, 10);
 	if (cc->max_bytes > 0 && st.st_size > cc->max_bytes) {
 		snprintf(line, sizeof line, "##[warning]The cache archive for "
 		    "key %s is %lld bytes, more than [cache] max_bytes = %lld; "
@@ -861,8 +867,8 @@ cache_step(const struct cache_ctx *cc, enum support_action a,
 	    cache_paths_parse(&p, paths ? paths : "", err, errsz) == -1 ||
 	    cache_version(paths, version, err, errsz) == -1)
 		goto out;
-	r = cache_restore(cc, env, &p, version, key, lookup_only, &matched,
-	    &exact, err, errsz);
+	r = cache_restore(cc, env, &p, version, key, cache_input(env,
+	    "restore-keys"), lookup_only, &matched, &exact, err, errsz);
 	if (r == -1)
 		goto out;
 	if (r == 0) {
@@ -894,6 +900,261 @@ cache_step(const struct cache_ctx *cc, enum support_action a,
 	rc = 0;
 out:
 	free(matched);
+	cache_paths_free(&p);
+	return rc;
+}
+
+/* ---- actions/setup-python's cache: input ------------------------------ */
+
+/*
+ * The package managers setup-python caches for, the files its key hashes
+ * by default (cache-dependency-path overrides them) and the directories
+ * it caches: pip's and poetry's as the tools themselves report them,
+ * pipenv's virtual environments under HOME.
+ */
+static const struct {
+	const char	*name;
+	const char	*deps;
+} cache_py_managers[] = {
+	{ "pip", "**/requirements.txt" },
+	{ "pipenv", "**/Pipfile.lock" },
+	{ "poetry", "**/poetry.lock" },
+};
+
+/*
+ * Run argv (argv[0] a full path) as the steps' account with the step's
+ * environment in the workspace; its first line of output into out.
+ */
+static int
+cache_py_ask(const struct cache_ctx *cc, const struct action_env *env,
+    char *const *argv, char *out, size_t outsz, char *err, size_t errsz)
+{
+	struct spawn_spec spec;
+	char why[512], *nl;
+	int status;
+
+	memset(&spec, 0, sizeof spec);
+	spec.argv = argv;
+	spec.envp = env->envp;
+	spec.dir = env->workspace;
+	spec.fd_in = spec.fd_out = spec.fd_err = -1;
+	spec.as_user = cc->as_user;
+	spec.uid = cc->uid;
+	spec.gid = cc->gid;
+	spec.cgroup_procs = cc->cgroup_procs;
+	status = spawn_capture(&spec, out, outsz, 60000, why, sizeof why);
+	if (status == -1) {
+		snprintf(err, errsz, "%s: %s", argv[0], why);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		spawn_status_text(status, why, sizeof why);
+		snprintf(err, errsz, "`%s %s %s` failed (%s)", argv[0], argv[1],
+		    argv[2], why);
+		return -1;
+	}
+	if ((nl = strchr(out, '\n')) != NULL)
+		*nl = '\0';
+	if (out[0] == '\0') {
+		snprintf(err, errsz, "`%s %s %s` printed nothing", argv[0],
+		    argv[1], argv[2]);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * dir as a path line: "~/..." under HOME, so that the entry's version
+ * (which digests the lines) does not change with where HOME is.
+ */
+static void
+cache_py_line(struct buf *b, const char *dir, const char *home)
+{
+	if (home != NULL && home[0] == '/' && cache_under(dir, home) &&
+	    dir[strlen(home)] == '/')
+		buf_printf(b, "~%s\n", dir + strlen(home));
+	else
+		buf_printf(b, "%s\n", dir);
+}
+
+/* The directories manager caches, one a line, into b. */
+static int
+cache_py_dirs(const struct cache_ctx *cc, const struct action_env *env,
+    const char *manager, const char *python, const char *home,
+    struct buf *b, char *err, size_t errsz)
+{
+	char out[4096], venvs[4096], *poetry, *path, *s;
+	const char *envpath = NULL;
+	size_t i;
+
+	if (strcmp(manager, "pip") == 0) {
+		char *argv[] = { (char *)python, "-m", "pip", "cache", "dir",
+		    NULL };
+
+		if (python == NULL) {
+			snprintf(err, errsz, "no python-path to ask pip with");
+			return -1;
+		}
+		if (cache_py_ask(cc, env, argv, out, sizeof out, err,
+		    errsz) == -1)
+			return -1;
+		cache_py_line(b, out, home);
+		return 0;
+	}
+	if (strcmp(manager, "pipenv") == 0) {
+		if (home == NULL || home[0] != '/') {
+			snprintf(err, errsz, "HOME is not set");
+			return -1;
+		}
+		buf_add_str(b, "~/.local/share/virtualenvs\n");
+		return 0;
+	}
+	for (i = 0; env->envp != NULL && env->envp[i] != NULL; i++)
+		if (strncmp(env->envp[i], "PATH=", 5) == 0)
+			envpath = env->envp[i] + 5;
+	if ((poetry = spawn_path_find("poetry", envpath)) == NULL) {
+		snprintf(err, errsz, "poetry is not on PATH (%s); install it "
+		    "before setup-python, as GitHub's action requires",
+		    envpath ? envpath : "unset");
+		return -1;
+	}
+	{
+		char *cdir[] = { poetry, "config", "cache-dir", NULL };
+		char *vdir[] = { poetry, "config", "virtualenvs.path", NULL };
+
+		if (cache_py_ask(cc, env, cdir, out, sizeof out, err,
+		    errsz) == -1 || cache_py_ask(cc, env, vdir, venvs,
+		    sizeof venvs, err, errsz) == -1) {
+			free(poetry);
+			return -1;
+		}
+	}
+	free(poetry);
+	cache_py_line(b, out, home);
+	/* "{cache-dir}/virtualenvs", poetry's default, is under it already. */
+	if ((s = strstr(venvs, "{cache-dir}")) != NULL) {
+		*s = '\0';
+		path = xasprintf("%s%s%s", venvs, out, s + 11);
+	} else
+		path = xstrdup(venvs);
+	if (!cache_under(path, out))
+		cache_py_line(b, path, home);
+	free(path);
+	return 0;
+}
+
+/* "Debian-12"-like: os-release's ID (capitalised) and VERSION_ID. */
+static void
+cache_py_os(char *out, size_t outsz)
+{
+	char line[256], id[64] = "Linux", ver[64] = "", *v;
+	FILE *f = fopen("/etc/os-release", "re");
+	size_t n;
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "ID=", 3) == 0)
+			v = line + 3;
+		else if (strncmp(line, "VERSION_ID=", 11) == 0)
+			v = line + 11;
+		else
+			continue;
+		if (*v == '"')
+			v++;
+		if ((n = strlen(v)) > 0 && v[n - 1] == '"')
+			v[n - 1] = '\0';
+		snprintf(line[0] == 'I' ? id : ver, 64, "%s", v);
+	}
+	if (f != NULL)
+		fclose(f);
+	if (id[0] >= 'a' && id[0] <= 'z')
+		id[0] = (char)(id[0] - 'a' + 'A');
+	snprintf(out, outsz, "%s-%s", ver[0] ? ver : "0", id);
+}
+
+static const char *
+cache_env_get(char *const *envp, const char *name, const char *def)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; envp != NULL && envp[i] != NULL; i++)
+		if (strncmp(envp[i], name, n) == 0 && envp[i][n] == '=')
+			return envp[i] + n + 1;
+	return def;
+}
+
+int
+cache_setup_python(const struct cache_ctx *cc, const struct action_env *env,
+    const char *python, const char *version, json_t **post, char *err,
+    size_t errsz)
+{
+	const char *manager = cache_input(env, "cache");
+	const char *deps = cache_input(env, "cache-dependency-path");
+	const char *home = cache_home(env->envp), *pats[1];
+	struct cache_paths p = { env->workspace, home, { 0 }, 0, { 0 }, 0 };
+	struct buf dirs = { 0 };
+	char hex[HASHFILES_HEX_LEN + 1], osname[160], cver[65], line[1400];
+	char *key = NULL, *prefix = NULL, *matched = NULL;
+	size_t i;
+	int exact = 0, r, rc = -1;
+
+	*post = NULL;
+	for (i = 0; i < nitems(cache_py_managers); i++)
+		if (strcmp(manager, cache_py_managers[i].name) == 0)
+			break;
+	if (i == nitems(cache_py_managers)) {
+		snprintf(err, errsz, "Caching for '%s' is not supported "
+		    "(cache: pip, pipenv or poetry)", manager);
+		return -1;
+	}
+	pats[0] = deps != NULL && deps[0] != '\0' ? deps :
+	    cache_py_managers[i].deps;
+	if (hashfiles_digest(env->workspace, pats, 1, 0, hex, line,
+	    sizeof line) == -1) {
+		snprintf(err, errsz, "cache-dependency-path: %s", line);
+		return -1;
+	}
+	if (hex[0] == '\0') {
+		snprintf(err, errsz, "No file in %s matched to [%s], make sure "
+		    "you have checked out the target repository",
+		    env->workspace, pats[0]);
+		return -1;
+	}
+	if (cache_py_dirs(cc, env, manager, python, home, &dirs, line,
+	    sizeof line) == -1) {
+		snprintf(err, errsz, "cache: %s: %s", manager, line);
+		goto out;
+	}
+	cache_py_os(osname, sizeof osname);
+	prefix = xasprintf("setup-python-%s-%s-%s-python-%s-%s",
+	    cache_env_get(env->envp, "RUNNER_OS", "Linux"),
+	    cache_env_get(env->envp, "RUNNER_ARCH", "X64"), osname,
+	    version ? version : "", manager);
+	key = xasprintf("%s-%s", prefix, hex);
+	if (!cache_key_ok(key, "key", err, errsz) ||
+	    cache_paths_parse(&p, dirs.data, err, errsz) == -1 ||
+	    cache_version(dirs.data, cver, err, errsz) == -1)
+		goto out;
+	r = cache_restore(cc, env, &p, cver, key, prefix, 0, &matched,
+	    &exact, err, errsz);
+	if (r == -1)
+		goto out;
+	if (r == 0)
+		snprintf(line, sizeof line, "%s cache is not found\n", manager);
+	else
+		snprintf(line, sizeof line, "Cache restored from key: %s\n",
+		    matched);
+	env->log(env->log_arg, line);
+	env->set_output(env->log_arg, "cache-hit", exact ? "true" : "false");
+	if (!exact)
+		*post = json_pack("{s:s, s:s, s:s?}", "key", key, "path",
+		    dirs.data, "home", home);
+	rc = 0;
+out:
+	free(matched);
+	free(key);
+	free(prefix);
+	buf_free(&dirs);
 	cache_paths_free(&p);
 	return rc;
 }
