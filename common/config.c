@@ -94,6 +94,9 @@ static const struct config_key config_keys[] = {
 	{ "workers", "retry_lost", CONFIG_INT, OFF(retry_lost), "0", 0, 10,
 	  NULL, "a run whose job failed because its worker died runs its "
 	  "failed jobs again as its next attempt, up to this many times" },
+	{ "workers", "lease_seconds", CONFIG_INT, OFF(lease_seconds), "600", 30,
+	  86400, NULL, "a running job's lease, renewed by its worker every "
+	  "second; a job whose lease runs out fails (its worker is gone)" },
 	{ "log", "level", CONFIG_ENUM, OFF(log_level), "info", 0, 0,
 	  "error|warn|info|debug", "log verbosity" },
 	{ "log", "max_job_bytes", CONFIG_INT, OFF(log_max_job_bytes),

@@ -39,6 +39,7 @@ struct kiln_config {
 	char	*run_as;	/* account steps run as ("" = the worker's) */
 	char	*tool_cache;	/* RUNNER_TOOL_CACHE; default <state_dir>/toolcache */
 	int	 retry_lost;	/* re-runs of a run after a lost worker */
+	int	 lease_seconds;	/* a running job's lease, renewed each second */
 
 	/* [actions] */
 	char	*python_versions_url; /* setup-python's versions manifest */

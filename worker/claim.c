@@ -12,12 +12,12 @@
 #include "worker.h"
 
 /*
- * Renewed every second while a step runs, but not while a built-in action
- * (a large checkout) or the log's final delivery blocks: long enough for
- * those.  A local worker that dies is noticed at once anyway
- * (kiln_worker_lost); the lease is for workers on other hosts.
+ * A job's lease ([workers] lease_seconds, w->lease) is renewed every
+ * second while a step runs, but not while a built-in action (a large
+ * checkout) or the log's final delivery blocks: the default, 10 minutes, is
+ * long enough for those.  A local worker that dies is noticed at once
+ * anyway (kiln_worker_lost); the lease is for workers on other hosts.
  */
-#define JOB_LEASE	"10 minutes"
 #define EVENT_LEASE	"10 minutes"
 
 static char *
@@ -133,7 +133,7 @@ claim_conflict(struct worker *w, const struct claimed_job *job)
 int
 claim_job(struct worker *w, struct claimed_job *job)
 {
-	const char *params[2] = { w->name, w->labels };
+	const char *params[3] = { w->name, w->labels, w->lease };
 	char idbuf[32];
 	PGresult *res;
 	json_t *ctx;
@@ -148,7 +148,8 @@ claim_job(struct worker *w, struct claimed_job *job)
 	 */
 	res = worker_exec(w,
 	    "UPDATE jobs j SET status = 'in_progress', worker = $1, "
-	    "started_at = now(), lease_until = now() + interval '" JOB_LEASE "' "
+	    "started_at = now(), lease_until = now() + $3::int * "
+	    "interval '1 second' "
 	    "WHERE j.id = (SELECT c.id FROM jobs c JOIN runs r ON r.id = "
 	    "c.run_id WHERE c.status = 'queued' AND r.status <> 'pending' "
 	    "AND (c.labels <@ ARRAY(SELECT jsonb_array_elements_text("
@@ -169,7 +170,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "jsonb_array_elements_text($2::jsonb)), "
 	    "j.concurrency_group IS NOT NULL AND kiln_job_superseded(j.id), "
 	    "j.concurrency_group, coalesce(j.max_parallel::text, "
-	    "j.concurrency_group), j.matrix_deferred", 2, params,
+	    "j.concurrency_group), j.matrix_deferred", 3, params,
 	    "claiming a job");
 	if (res == NULL)
 		return -1;
@@ -262,15 +263,15 @@ int
 claim_renew(struct worker *w, int64_t job_id)
 {
 	char idbuf[32];
-	const char *params[2] = { idbuf, w->name };
+	const char *params[3] = { idbuf, w->name, w->lease };
 	PGresult *res;
 	int cancel;
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job_id);
-	res = worker_exec(w, "UPDATE jobs SET lease_until = now() + interval '"
-	    JOB_LEASE "' WHERE id = $1::bigint AND worker = $2 AND "
+	res = worker_exec(w, "UPDATE jobs SET lease_until = now() + $3::int * "
+	    "interval '1 second' WHERE id = $1::bigint AND worker = $2 AND "
 	    SQL_ASYNC_COMMIT " RETURNING cancel_requested OR status = 'completed' OR "
-	    "(concurrency_group IS NOT NULL AND kiln_job_preempted(id))", 2,
+	    "(concurrency_group IS NOT NULL AND kiln_job_preempted(id))", 3,
 	    params,
 	    "renewing the job lease");
 	if (res == NULL)

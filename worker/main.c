@@ -366,6 +366,7 @@ main(int argc, char **argv)
 	w.labels = worker_labels(labels ? labels : cfg.labels);
 	w.stop = &worker_stop;
 	w.poll_ms = (int)poll_ms;
+	snprintf(w.lease, sizeof w.lease, "%d", cfg.lease_seconds);
 	if (worker_run_as(&w, &cfg, err, sizeof err) == -1) {
 		log_warnx("%s", err);
 		return 1;

@@ -51,6 +51,7 @@ struct worker {
 	PGconn		*db;
 	int		 listen_pid;	/* backend that LISTENs, 0: none */
 	int		 poll_ms;	/* wake without a NOTIFY after this */
+	char		 lease[16];	/* [workers] lease_seconds, as text */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	unsigned char	 secret_key[32]; /* [secrets] key_file */
 	char		*key_error;	/* why there is no key, or NULL */

@@ -105,6 +105,7 @@ assert_defaults(const struct kiln_config *cfg)
 	ck_assert_str_eq(cfg->pg_user, "kiln");
 	ck_assert_int_eq(cfg->db_connections, 4);
 	ck_assert_int_eq(cfg->worker_count, 2);
+	ck_assert_int_eq(cfg->lease_seconds, 600);
 	ck_assert_str_eq(cfg->worker_program, "");
 	ck_assert_str_eq(cfg->labels, DEFAULT_LABELS);
 	ck_assert_str_eq(cfg->log_level, "info");
@@ -339,6 +340,8 @@ static const struct err_vec err_vecs[] = {
 	  "too small (expected an integer from 1 to 64)" },
 	{ "[database]\nconnections = 65\n", "2: database.connections: \"65\" "
 	  "is too large (expected an integer from 1 to 64)" },
+	{ "[workers]\nlease_seconds = 29\n", "2: workers.lease_seconds: "
+	  "\"29\" is too small (expected an integer from 30 to 86400)" },
 	{ "[workers]\ncount = 99999999999999999999\n", "2: workers.count: "
 	  "\"99999999999999999999\" is too large (expected an integer from 0 "
 	  "to 256)" },
@@ -580,6 +583,7 @@ static const struct key_vec describe_keys[] = {
 	{ "workers", "run_as = " },
 	{ "workers", "tool_cache = " },
 	{ "workers", "retry_lost = 0" },
+	{ "workers", "lease_seconds = 600" },
 	{ "log", "level = info" },
 	{ "log", "max_job_bytes = 1073741824" },
 	{ "secrets", "key_file = " },
