@@ -226,6 +226,21 @@ bench: $(BINS)
 bench-quick: $(BINS)
 	bench/all.sh --quick $(B)/bin
 
+# The fault-injection soak (tests/soak/soak.c): soak-quick is the short form
+# contrib/run-tests.sh runs (10 rounds, minutes); soak the long form (100
+# rounds), its figures appended to tests/soak/RESULTS.md.
+.PHONY: soak soak-quick
+$(B)/soak/soak: $(B)/obj/tests/soak/soak.o $(THELP_OBJ) $(LIBKILN)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(THELP_OBJ) $(LIBKILN) $(LIBS_ALL) $(CHECK_LIBS)
+
+SOAK_ENV = KILN_BINDIR="$(CURDIR)/$(B)/bin" KILN_SRCDIR="$(CURDIR)" \
+	LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp"
+soak-quick: $(BINS) $(B)/soak/soak
+	$(SOAK_ENV) $(B)/soak/soak 10
+soak: $(BINS) $(B)/soak/soak
+	$(SOAK_ENV) $(B)/soak/soak 100 tests/soak/RESULTS.md
+
 fuzz: $(FUZZ_BIN)
 
 $(FB)/gen/embed_sql.c: $(SQL_FILES) build-aux/embed.awk

@@ -32,20 +32,6 @@
 #define TRICKLE_MS	250	/* one header line per connection this often */
 #define HEALTHZ_MS	1000	/* /healthz must answer within this */
 
-/* Raise our own descriptor limit: the wave needs WAVE sockets. */
-static void
-raise_nofile(struct harness *h, rlim_t want)
-{
-	struct rlimit rl;
-
-	harness_assert(h, getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
-	if (rl.rlim_cur < want) {
-		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-		harness_assert(h, setrlimit(RLIMIT_NOFILE, &rl) == 0,
-		    "setrlimit: %s", strerror(errno));
-	}
-}
-
 static int
 connect_port(struct harness *h, int port)
 {
@@ -127,7 +113,7 @@ START_TEST(test_trickling_wave_is_cut_and_healthz_answers)
 	harness_conf_add(h, conf);
 	free(conf);
 	harness_start(h);
-	raise_nofile(h, WAVE + 256);
+	harness_raise_nofile(h, WAVE + 256);
 	cpu0 = kilnd_cpu_ms(h);
 	log0 = log_size(h);
 
@@ -210,7 +196,7 @@ START_TEST(test_accept_without_descriptors_does_not_spin)
 	long cpu0, cpu;
 	off_t log0;
 
-	raise_nofile(h, 512);
+	harness_raise_nofile(h, 512);
 	open_now = count_fds(h->kilnd);
 	harness_assert(h, open_now > 0, "no descriptors listed for kilnd");
 	harness_assert(h, prlimit(h->kilnd, RLIMIT_NOFILE, NULL, &was) == 0,

@@ -4,6 +4,7 @@
  * See harness.h for the contract.
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -549,6 +550,8 @@ struct leftover_arg {
 	pid_t		*pids;	/* optional: collect */
 	int		 max;
 	int		 n;
+	const char	*dir;	/* NULL: the test's directory */
+	int		 steps;	/* only steps: kiln's own programs skipped */
 };
 
 static int
@@ -573,13 +576,16 @@ leftover_cb(pid_t pid, void *p)
 	if (proc_stat(pid, comm, sizeof comm, &state, NULL) == -1 ||
 	    state == 'Z' || state == 'X')
 		return;
+	if (a->steps && (strcmp(comm, "kilnd") == 0 ||
+	    strcmp(comm, "kiln-worker") == 0 || strcmp(comm, "postgres") == 0))
+		return;
 	snprintf(path, sizeof path, "/proc/%d/cwd", (int)pid);
 	if ((n = readlink(path, cwd, sizeof cwd - 1)) > 0) {
 		cwd[n] = '\0';
-		hit = path_inside(cwd, a->h->dir);
+		hit = path_inside(cwd, a->dir != NULL ? a->dir : a->h->dir);
 	}
 	cmd = proc_cmdline(pid);
-	if (!hit && cmd != NULL)
+	if (!hit && cmd != NULL && !a->steps)
 		hit = strstr(cmd, a->h->dir) != NULL;
 	if (hit) {
 		if (a->desc != NULL)
@@ -595,7 +601,29 @@ leftover_cb(pid_t pid, void *p)
 int
 harness_leftovers(struct harness *h, struct buf *desc)
 {
-	struct leftover_arg a = { h, desc, NULL, 0, 0 };
+	struct leftover_arg a = { h, desc, NULL, 0, 0, NULL, 0 };
+
+	proc_each(leftover_cb, &a);
+	return a.n;
+}
+
+void
+harness_raise_nofile(struct harness *h, unsigned long want)
+{
+	struct rlimit rl;
+
+	harness_assert(h, getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit");
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		harness_assert(h, setrlimit(RLIMIT_NOFILE, &rl) == 0,
+		    "setrlimit: %s", strerror(errno));
+	}
+}
+
+int
+harness_step_procs(struct harness *h, struct buf *desc)
+{
+	struct leftover_arg a = { h, desc, NULL, 0, 0, h->state_dir, 1 };
 
 	proc_each(leftover_cb, &a);
 	return a.n;
@@ -609,7 +637,8 @@ kill_leftovers(struct harness *h)
 	int round, i;
 
 	for (round = 0; round < 20; round++) {
-		struct leftover_arg a = { h, NULL, pids, (int)nitems(pids), 0 };
+		struct leftover_arg a = { h, NULL, pids, (int)nitems(pids), 0,
+		    NULL, 0 };
 		proc_each(leftover_cb, &a);
 		if (a.n == 0)
 			return;

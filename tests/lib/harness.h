@@ -169,6 +169,13 @@ int	 harness_workers(struct harness *, pid_t *pids, int max);
  * desc (may be NULL); returns how many.
  */
 int	 harness_leftovers(struct harness *, struct buf *desc);
+/*
+ * The same for processes a job started: cwd inside the state directory
+ * (workspaces), kilnd, kiln-worker and postgres themselves left out.
+ */
+int	 harness_step_procs(struct harness *, struct buf *desc);
+/* Raise the test's own open-file limit to want (at most the hard limit). */
+void	 harness_raise_nofile(struct harness *, unsigned long want);
 /* 1 if the process exists and is not a zombie. */
 int	 harness_pid_alive(pid_t);
 /*
