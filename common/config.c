@@ -151,6 +151,12 @@ static const struct config_key config_keys[] = {
 	{ "github", "keep_hours", CONFIG_INT, OFF(gh_keep_hours), "168", 1,
 	  87600, NULL, "outbox: delivered calls are kept this long for "
 	  "cictl outbox" },
+	{ "github", "app_id", CONFIG_STRING, OFF(gh_app_id), "", 0, 0, NULL,
+	  "the GitHub App's ID (digits, its settings page): App mode, job "
+	  "states sent with installation tokens instead of token_file's" },
+	{ "github", "private_key_file", CONFIG_PATH, OFF(gh_private_key_file),
+	  "", 0, 0, NULL, "the App's private key (PEM, RSA, 'Generate a "
+	  "private key'); refused when its group or others may read it" },
 	{ "cache", "dir", CONFIG_PATH, OFF(cache_dir), "", 0, 0, NULL,
 	  "where actions/cache keeps its archives, one zstd tar per entry "
 	  "(default <state_dir>/cache; the index is in the database)" },

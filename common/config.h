@@ -76,6 +76,8 @@ struct kiln_config {
 	char	*gh_public_url;	/* kiln's page as GitHub users reach it */
 	int	 gh_max_in_flight; /* outbox requests at once */
 	int	 gh_keep_hours;	/* delivered outbox rows kept */
+	char	*gh_app_id;	/* App mode: the App's ID, "" off */
+	char	*gh_private_key_file; /* App mode: its PEM key */
 };
 
 /*

@@ -432,6 +432,18 @@ ghapp_cache_get(struct ghapp_cache *c, int64_t installation, int64_t now)
 }
 
 void
+ghapp_cache_drop(struct ghapp_cache *c, int64_t installation)
+{
+	struct ghapp_entry *e;
+
+	LIST_FOREACH(e, &c->entries, entry)
+		if (e->installation == installation) {
+			ghapp_entry_free(e);
+			return;
+		}
+}
+
+void
 ghapp_cache_put(struct ghapp_cache *c, int64_t installation,
     const char *token, int64_t expires)
 {

@@ -87,6 +87,8 @@ void		 ghapp_cache_free(struct ghapp_cache *);
 /* The fresh token of installation at now (owned by the cache), or NULL. */
 const char	*ghapp_cache_get(struct ghapp_cache *, int64_t installation,
 		     int64_t now);
+/* Forget installation's token (GitHub refused it: 401). */
+void		 ghapp_cache_drop(struct ghapp_cache *, int64_t installation);
 /* Keep a copy of token until expires (replacing the older one). */
 void		 ghapp_cache_put(struct ghapp_cache *, int64_t installation,
 		     const char *token, int64_t expires);

@@ -30,6 +30,7 @@ kiln_deps=(
 	python3-pip
 	check
 	python3-prometheus-client
+	python3-cryptography
 	mandoc
 	# benchmarks (make bench, make bench-quick)
 	wrk

@@ -11,6 +11,16 @@
  *
  * A row kilnd dies holding is claimed again when its lease runs out; a
  * commit status is a state, so sending it twice has the effect of once.
+ *
+ * Two ways to authenticate: [github] token_file (one token for every
+ * repository), or App mode ([github] app_id and private_key_file): each
+ * repository's installation (stored from its webhooks' installation.id,
+ * else asked for with GET /repos/{owner}/{repo}/installation), and that
+ * installation's token bought with the App's JWT (POST
+ * /app/installations/{id}/access_tokens) on this same loop, cached until
+ * 5 minutes before it expires (common/ghapp.c).  While one installation's
+ * lookup or token is on its way, the rows needing it wait on that request;
+ * a 401 for a cached token drops it, so the next attempt buys a new one.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -31,6 +41,7 @@
 #include <jansson.h>
 
 #include "db.h"
+#include "ghapp.h"
 #include "kilnd.h"
 #include "log.h"
 #include "util.h"
@@ -53,7 +64,10 @@ struct outbox {
 	CURLM		*multi;
 	struct event	*curl_timer;
 	struct event	*poll;
-	char		*token;		/* never logged */
+	char		*token;		/* token mode; never logged */
+	EVP_PKEY	*app_key;	/* App mode: the App's key */
+	char		*app_id;
+	struct ghapp_cache *tokens;	/* installation tokens */
 	char		*api_url;	/* no trailing slash */
 	char		*page_url;	/* public_url/jobs/, or NULL */
 	int		 max_in_flight;
@@ -63,14 +77,28 @@ struct outbox {
 	int64_t		 last_prune;
 	unsigned int	 seed;		/* jitter */
 	LIST_HEAD(, outbox_req) reqs;	/* requests in flight */
+	LIST_HEAD(, outbox_req) auths;	/* App mode: lookups, tokens */
 };
+
+/*
+ * One HTTP request: a claimed row's call (REQ_ROW), or in App mode a
+ * repository's installation lookup (REQ_INSTALL) or an installation's
+ * token (REQ_TOKEN), which the rows needing it wait on.
+ */
+enum outbox_kind { REQ_ROW, REQ_INSTALL, REQ_TOKEN };
 
 struct outbox_req {
 	struct outbox	*ob;
-	LIST_ENTRY(outbox_req) entry;
+	enum outbox_kind kind;
+	LIST_ENTRY(outbox_req) entry;	/* reqs, auths or an auth's waiting */
+	LIST_HEAD(, outbox_req) waiting; /* REQ_INSTALL/REQ_TOKEN: rows */
 	CURL		*easy;
 	struct curl_slist *headers;
+	char		*url;
 	char		*body;
+	char		*full_name;	/* owner/name */
+	int64_t		 installation;	/* 0: not known yet */
+	char		 repo_id[24];
 	char		 id[24];
 	int		 attempts;
 	struct buf	 answer;
@@ -293,7 +321,9 @@ outbox_req_free(struct outbox_req *r)
 		curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->headers);
+	free(r->url);
 	free(r->body);
+	free(r->full_name);
 	buf_free(&r->answer);
 	free(r);
 }
@@ -357,51 +387,18 @@ outbox_backoff(struct outbox *ob, int attempts)
 	return d / 2 + (int64_t)(rand_r(&ob->seed) % (unsigned)(d / 2 + 1));
 }
 
+/*
+ * Record a row's attempt: outcome "delivered", "failed" or "retry" (after
+ * wait ms), code the HTTP status (0: none), error the reason; frees r.
+ */
 static void
-outbox_finish(struct outbox_req *r, CURLcode cc)
+outbox_record(struct outbox_req *r, const char *outcome, long code,
+    const char *error, int64_t wait)
 {
 	struct outbox *ob = r->ob;
-	long code = 0;
-	const char *outcome;
-	char *error = NULL, http[16], delay[24], why[300];
-	int64_t wait = 0, wall = (int64_t)time(NULL) * 1000;
+	char http[16], delay[24];
 	const char *params[5];
 
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-	if (cc != CURLE_OK) {
-		outcome = "retry";
-		error = xasprintf("%s", r->errbuf[0] ? r->errbuf :
-		    curl_easy_strerror(cc));
-		wait = outbox_backoff(ob, r->attempts);
-	} else if (code >= 200 && code < 300) {
-		outcome = "delivered";
-	} else if (code == 429 || code >= 500 || (code == 403 &&
-	    (r->remaining_zero || r->retry_after_ms >= 0))) {
-		outcome = "retry";
-		error = outbox_answer_message(r);
-		wait = outbox_backoff(ob, r->attempts);
-		if (r->retry_after_ms >= 0)
-			wait = r->retry_after_ms;
-		else if (r->remaining_zero && r->reset_ms >= 0)
-			wait = r->reset_ms - wall;
-		if (wait < 0)
-			wait = 0;
-		if (wait > OUTBOX_WAIT_MAX_MS)
-			wait = OUTBOX_WAIT_MAX_MS;
-		if (code == 429 || code == 403) {
-			/* Every request shares the limit: pause them all. */
-			if (now_ms() + wait > ob->paused_until)
-				ob->paused_until = now_ms() + wait;
-			log_warnx("outbox: rate limited (HTTP %ld); pausing "
-			    "delivery %lld ms", code, (long long)wait);
-		}
-	} else {
-		outcome = "failed";
-		error = outbox_answer_message(r);
-		log_warnx("outbox: call %s refused (HTTP %ld): %s", r->id,
-		    code, log_escape(error, 200, why, sizeof why));
-	}
 	snprintf(http, sizeof http, "%ld", code);
 	snprintf(delay, sizeof delay, "%lld", (long long)wait);
 	params[0] = r->id;
@@ -413,8 +410,190 @@ outbox_finish(struct outbox_req *r, CURLcode cc)
 	if (db_query(ob->k->db, "SELECT kiln_outbox_done($1::bigint, $2, "
 	    "$3::int, $4, $5::bigint)", 5, params, outbox_done_cb, ob) == -1)
 		ob->in_flight--;
-	free(error);
 	outbox_req_free(r);
+}
+
+/*
+ * What an answer means: "ok" (2xx), "retry" (network errors, 5xx, 429,
+ * rate limits: *waitp ms, a rate limit pausing every claim) or "failed"
+ * (other 4xx).  *errorp gets the reason (caller frees) unless "ok".
+ */
+static const char *
+outbox_judge(struct outbox_req *r, CURLcode cc, long code, char **errorp,
+    int64_t *waitp)
+{
+	struct outbox *ob = r->ob;
+	int64_t wait, wall = (int64_t)time(NULL) * 1000;
+
+	*errorp = NULL;
+	*waitp = 0;
+	if (cc != CURLE_OK) {
+		*errorp = xasprintf("%s", r->errbuf[0] ? r->errbuf :
+		    curl_easy_strerror(cc));
+		*waitp = outbox_backoff(ob, r->attempts);
+		return "retry";
+	}
+	if (code >= 200 && code < 300)
+		return "ok";
+	*errorp = outbox_answer_message(r);
+	if (!(code == 429 || code >= 500 || (code == 403 &&
+	    (r->remaining_zero || r->retry_after_ms >= 0))))
+		return "failed";
+	wait = outbox_backoff(ob, r->attempts);
+	if (r->retry_after_ms >= 0)
+		wait = r->retry_after_ms;
+	else if (r->remaining_zero && r->reset_ms >= 0)
+		wait = r->reset_ms - wall;
+	if (wait < 0)
+		wait = 0;
+	if (wait > OUTBOX_WAIT_MAX_MS)
+		wait = OUTBOX_WAIT_MAX_MS;
+	if (code == 429 || code == 403) {
+		/* Every request shares the limit: pause them all. */
+		if (now_ms() + wait > ob->paused_until)
+			ob->paused_until = now_ms() + wait;
+		log_warnx("outbox: rate limited (HTTP %ld); pausing "
+		    "delivery %lld ms", code, (long long)wait);
+	}
+	*waitp = wait;
+	return "retry";
+}
+
+static void outbox_authorize(struct outbox_req *);
+
+/* A row's call answered (or not). */
+static void
+outbox_finish_row(struct outbox_req *r, CURLcode cc, long code)
+{
+	struct outbox *ob = r->ob;
+	const char *outcome;
+	char *error, why[300];
+	int64_t wait;
+
+	outcome = outbox_judge(r, cc, code, &error, &wait);
+	if (strcmp(outcome, "ok") == 0)
+		outcome = "delivered";
+	else if (code == 401 && ob->tokens != NULL) {
+		/* The installation token expired or was revoked early. */
+		ghapp_cache_drop(ob->tokens, r->installation);
+		outcome = "retry";
+		wait = outbox_backoff(ob, r->attempts);
+		log_warnx("outbox: installation %lld's token refused (HTTP "
+		    "401); buying a new one", (long long)r->installation);
+	} else if (strcmp(outcome, "failed") == 0)
+		log_warnx("outbox: call %s refused (HTTP %ld): %s", r->id,
+		    code, log_escape(error, 200, why, sizeof why));
+	outbox_record(r, outcome, code, error, wait);
+	free(error);
+}
+
+static void
+outbox_installation_cb(PGresult *res, const char *error, void *arg)
+{
+	char why[300];
+
+	(void)res;
+	(void)arg;
+	if (error != NULL)
+		log_warnx("outbox: storing an installation: %s",
+		    log_escape(error, 200, why, sizeof why));
+}
+
+/* Store (id > 0) or forget (0) a repository's installation. */
+static void
+outbox_store_installation(struct outbox *ob, const char *repo_id,
+    int64_t id)
+{
+	char v[24];
+	const char *params[2] = { repo_id, id > 0 ? v : NULL };
+
+	snprintf(v, sizeof v, "%lld", (long long)id);
+	(void)db_query(ob->k->db, "UPDATE repositories SET gh_installation_id "
+	    "= $2::bigint WHERE id = $1::bigint", 2, params,
+	    outbox_installation_cb, NULL);
+}
+
+/*
+ * An installation lookup or token answered: on success the rows waiting
+ * on it go on (to their token, or sent); otherwise each is recorded with
+ * the reason, to be retried or failed as the answer says.
+ */
+static void
+outbox_finish_auth(struct outbox_req *a, CURLcode cc, long code)
+{
+	struct outbox *ob = a->ob;
+	struct outbox_req *r;
+	const char *outcome;
+	char *error, *token = NULL, *why = NULL, esc[300];
+	int64_t wait, expires = 0, inst = 0;
+	json_t *j, *id;
+
+	outcome = outbox_judge(a, cc, code, &error, &wait);
+	if (strcmp(outcome, "ok") == 0 && a->kind == REQ_INSTALL) {
+		j = json_loadb(a->answer.data ? a->answer.data : "",
+		    a->answer.len, 0, NULL);
+		id = json_object_get(j, "id");
+		if (json_is_integer(id) && json_integer_value(id) > 0)
+			inst = json_integer_value(id);
+		json_decref(j);
+		if (inst == 0)
+			why = xasprintf("GET /repos/%s/installation: no "
+			    "installation id in the answer", a->full_name);
+		else
+			outbox_store_installation(ob, a->repo_id, inst);
+	} else if (strcmp(outcome, "ok") == 0) {
+		char perr[200];
+
+		if (a->answer_cut || ghapp_token_parse(a->answer.data ?
+		    a->answer.data : "", a->answer.len, &token, &expires,
+		    perr, sizeof perr) == -1)
+			why = xasprintf("installation %lld's token: %s",
+			    (long long)a->installation, a->answer_cut ?
+			    "answer too large" : perr);
+		else
+			ghapp_cache_put(ob->tokens, a->installation, token,
+			    expires);
+	} else {
+		why = xasprintf("%s: HTTP %ld: %s", a->kind == REQ_INSTALL ?
+		    "the App's installation on the repository" :
+		    "an installation token", code, error);
+		if (code == 404 && a->kind == REQ_INSTALL) {
+			free(why);
+			why = xasprintf("the GitHub App is not installed on "
+			    "%s (HTTP 404 from GET /repos/%s/installation)",
+			    a->full_name, a->full_name);
+		}
+		if (code == 404 && a->kind == REQ_TOKEN) {
+			/* Uninstalled (perhaps installed again): ask anew. */
+			outcome = "retry";
+			LIST_FOREACH(r, &a->waiting, entry)
+				outbox_store_installation(ob, r->repo_id, 0);
+		}
+		if (wait == 0)
+			wait = outbox_backoff(ob, a->attempts);
+	}
+	if (why != NULL)
+		log_warnx("outbox: %s", log_escape(why, 250, esc, sizeof esc));
+	while ((r = LIST_FIRST(&a->waiting)) != NULL) {
+		LIST_REMOVE(r, entry);
+		LIST_INSERT_HEAD(&ob->reqs, r, entry);
+		if (why != NULL) {
+			outbox_record(r, strcmp(outcome, "ok") == 0 ? "retry" :
+			    outcome, code, why, wait > 0 ? wait :
+			    outbox_backoff(ob, r->attempts));
+			continue;
+		}
+		if (a->kind == REQ_INSTALL)
+			r->installation = inst;
+		outbox_authorize(r);
+	}
+	if (token != NULL) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	free(why);
+	free(error);
+	outbox_req_free(a);
 }
 
 static void
@@ -422,6 +601,7 @@ outbox_check_done(struct outbox *ob)
 {
 	CURLMsg *m;
 	int left;
+	long code;
 	struct outbox_req *r;
 
 	while ((m = curl_multi_info_read(ob->multi, &left)) != NULL) {
@@ -429,7 +609,14 @@ outbox_check_done(struct outbox *ob)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
 		    (char **)&r);
-		outbox_finish(r, m->data.result);
+		code = 0;
+		if (m->data.result == CURLE_OK)
+			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
+			    &code);
+		if (r->kind == REQ_ROW)
+			outbox_finish_row(r, m->data.result, code);
+		else
+			outbox_finish_auth(r, m->data.result, code);
 	}
 }
 
@@ -443,6 +630,143 @@ outbox_hex(const char *s)
 	return strspn(s, "0123456789abcdef") == n;
 }
 
+/*
+ * Send r: method (NULL: POST), its url and body (NULL: none), with
+ * "Authorization: Bearer credential".  0, or -1 when libcurl refused it.
+ */
+static int
+outbox_http(struct outbox_req *r, const char *method, const char *credential)
+{
+	struct outbox *ob = r->ob;
+	char *auth;
+
+	auth = xasprintf("Authorization: Bearer %s", credential);
+	r->headers = curl_slist_append(r->headers, auth);
+	explicit_bzero(auth, strlen(auth));
+	free(auth);
+	r->headers = curl_slist_append(r->headers,
+	    "Accept: application/vnd.github+json");
+	r->headers = curl_slist_append(r->headers,
+	    "X-GitHub-Api-Version: 2022-11-28");
+	r->headers = curl_slist_append(r->headers,
+	    "Content-Type: application/json");
+	r->headers = curl_slist_append(r->headers, "Expect:");
+
+	r->easy = curl_easy_init();
+	curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
+	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
+	if (r->body != NULL)
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+	else if (method == NULL)
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
+	if (method != NULL)
+		curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)OUTBOX_TIMEOUT_MS);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)OUTBOX_CONNECT_MS);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, outbox_write_cb);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, outbox_header_cb);
+	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	if (curl_multi_add_handle(ob->multi, r->easy) != CURLM_OK) {
+		curl_easy_cleanup(r->easy);
+		r->easy = NULL;
+		log_warnx("outbox: curl_multi_add_handle failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Send a row's call with credential, or record why it could not go. */
+static void
+outbox_start(struct outbox_req *r, const char *credential)
+{
+	if (outbox_http(r, NULL, credential) == -1)
+		outbox_record(r, "retry", 0, "libcurl refused the request",
+		    outbox_backoff(r->ob, r->attempts));
+}
+
+/*
+ * App mode: the lookup or token request a row waits on, started if none
+ * is on its way (an installation's token, or a repository's installation
+ * when inst is 0).
+ */
+static struct outbox_req *
+outbox_auth_request(struct outbox *ob, struct outbox_req *row)
+{
+	struct outbox_req *a;
+	char err[200], *jwt;
+	enum outbox_kind kind = row->installation ? REQ_TOKEN : REQ_INSTALL;
+
+	LIST_FOREACH(a, &ob->auths, entry)
+		if (a->kind == kind && (kind == REQ_TOKEN ?
+		    a->installation == row->installation :
+		    strcmp(a->full_name, row->full_name) == 0))
+			return a;
+	if ((jwt = ghapp_jwt(ob->app_key, ob->app_id, (int64_t)time(NULL),
+	    err, sizeof err)) == NULL) {
+		log_warnx("outbox: the App's JWT: %s", err);
+		return NULL;
+	}
+	a = xcalloc(1, sizeof *a);
+	a->ob = ob;
+	a->kind = kind;
+	LIST_INIT(&a->waiting);
+	a->retry_after_ms = a->reset_ms = -1;
+	a->attempts = row->attempts;
+	a->installation = row->installation;
+	a->full_name = xstrdup(row->full_name);
+	snprintf(a->repo_id, sizeof a->repo_id, "%s", row->repo_id);
+	snprintf(a->id, sizeof a->id, "%s", kind == REQ_TOKEN ? "token" :
+	    "installation");
+	if (kind == REQ_TOKEN)
+		a->url = xasprintf("%s/app/installations/%lld/access_tokens",
+		    ob->api_url, (long long)row->installation);
+	else
+		a->url = xasprintf("%s/repos/%s/installation", ob->api_url,
+		    row->full_name);
+	LIST_INSERT_HEAD(&ob->auths, a, entry);
+	if (outbox_http(a, kind == REQ_TOKEN ? NULL : "GET", jwt) == -1) {
+		outbox_req_free(a);
+		a = NULL;
+	}
+	explicit_bzero(jwt, strlen(jwt));
+	free(jwt);
+	return a;
+}
+
+/* Send a row's call with the credential it needs, or make it wait. */
+static void
+outbox_authorize(struct outbox_req *r)
+{
+	struct outbox *ob = r->ob;
+	struct outbox_req *a;
+	const char *token;
+
+	if (ob->tokens == NULL) {
+		outbox_start(r, ob->token);
+		return;
+	}
+	if (r->installation != 0 && (token = ghapp_cache_get(ob->tokens,
+	    r->installation, (int64_t)time(NULL))) != NULL) {
+		outbox_start(r, token);
+		return;
+	}
+	if ((a = outbox_auth_request(ob, r)) == NULL) {
+		outbox_record(r, "retry", 0, "could not ask GitHub for an "
+		    "installation token (kilnd's log says why)",
+		    outbox_backoff(ob, r->attempts));
+		return;
+	}
+	LIST_REMOVE(r, entry);
+	LIST_INSERT_HEAD(&a->waiting, r, entry);
+}
+
 /* Start the request of one claimed row (columns of kiln_outbox_claim). */
 static void
 outbox_send(struct outbox *ob, PGresult *res, int row)
@@ -450,28 +774,29 @@ outbox_send(struct outbox *ob, PGresult *res, int row)
 	struct outbox_req *r = xcalloc(1, sizeof *r);
 	const char *full_name = PQgetvalue(res, row, 1);
 	const char *sha = PQgetvalue(res, row, 2);
-	char *url, *auth;
 	json_t *j;
 	int64_t attempts;
 
 	r->ob = ob;
+	r->kind = REQ_ROW;
+	LIST_INIT(&r->waiting);
 	LIST_INSERT_HEAD(&ob->reqs, r, entry);
 	r->retry_after_ms = r->reset_ms = -1;
 	snprintf(r->id, sizeof r->id, "%s", PQgetvalue(res, row, 0));
+	snprintf(r->repo_id, sizeof r->repo_id, "%s", PQgetvalue(res, row,
+	    9));
+	r->full_name = xstrdup(full_name);
 	if (parse_int64(PQgetvalue(res, row, 8), 0, 1000000, &attempts, NULL) == 0)
 		r->attempts = (int)attempts;
+	if (PQgetisnull(res, row, 10) || parse_int64(PQgetvalue(res, row, 10),
+	    1, INT64_MAX, &r->installation, NULL) == -1)
+		r->installation = 0;
 	ob->in_flight++;
 	if (!outbox_hex(sha) || strchr(full_name, '/') == NULL ||
 	    strspn(full_name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
 	    "vwxyz0123456789-_./") != strlen(full_name)) {
-		const char *params[2] = { r->id, "not a repository name and "
-		    "commit GitHub knows" };
-
-		if (db_query(ob->k->db, "SELECT kiln_outbox_done($1::bigint, "
-		    "'failed', NULL, $2, 0)", 2, params, outbox_done_cb,
-		    ob) == -1)
-			ob->in_flight--;
-		outbox_req_free(r);
+		outbox_record(r, "failed", 0, "not a repository name and "
+		    "commit GitHub knows", 0);
 		return;
 	}
 	j = json_pack("{s:s, s:s, s:s}", "state", PQgetvalue(res, row, 5),
@@ -486,45 +811,9 @@ outbox_send(struct outbox *ob, PGresult *res, int row)
 	}
 	r->body = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
-
-	url = xasprintf("%s/repos/%s/statuses/%s", ob->api_url, full_name,
+	r->url = xasprintf("%s/repos/%s/statuses/%s", ob->api_url, full_name,
 	    sha);
-	auth = xasprintf("Authorization: Bearer %s", ob->token);
-	r->headers = curl_slist_append(r->headers, auth);
-	explicit_bzero(auth, strlen(auth));
-	free(auth);
-	r->headers = curl_slist_append(r->headers,
-	    "Accept: application/vnd.github+json");
-	r->headers = curl_slist_append(r->headers,
-	    "X-GitHub-Api-Version: 2022-11-28");
-	r->headers = curl_slist_append(r->headers,
-	    "Content-Type: application/json");
-	r->headers = curl_slist_append(r->headers, "Expect:");
-
-	r->easy = curl_easy_init();
-	curl_easy_setopt(r->easy, CURLOPT_URL, url);
-	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
-	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
-	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)OUTBOX_TIMEOUT_MS);
-	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)OUTBOX_CONNECT_MS);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, outbox_write_cb);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, outbox_header_cb);
-	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-	free(url);
-	if (curl_multi_add_handle(ob->multi, r->easy) != CURLM_OK) {
-		curl_easy_cleanup(r->easy);
-		r->easy = NULL;
-		ob->in_flight--;
-		outbox_req_free(r);
-		log_warnx("outbox: curl_multi_add_handle failed");
-	}
+	outbox_authorize(r);
 }
 
 static void
@@ -607,6 +896,53 @@ outbox_kick(struct outbox *ob, int64_t ms)
 	evtimer_add(ob->poll, &tv);
 }
 
+/* App mode's credentials, or token mode's token; 0 or -1 with err. */
+static int
+outbox_credentials(struct outbox *ob, const struct kiln_config *cfg,
+    char *err, size_t errsz)
+{
+	char why[400], *jwt;
+
+	if (cfg->gh_app_id[0] == '\0') {
+		ob->token = outbox_read_token(cfg->gh_token_file, err, errsz);
+		return ob->token != NULL ? 0 : -1;
+	}
+	if (cfg->gh_token_file[0] != '\0') {
+		snprintf(err, errsz, "[github] set either token_file or app_id "
+		    "(with private_key_file), not both");
+		return -1;
+	}
+	if ((ob->app_key = ghapp_key_load(cfg->gh_private_key_file, why,
+	    sizeof why)) == NULL) {
+		snprintf(err, errsz, "[github] private_key_file: %s", why);
+		return -1;
+	}
+	/* The App ID's form is checked now rather than at the first call. */
+	if ((jwt = ghapp_jwt(ob->app_key, cfg->gh_app_id, (int64_t)time(NULL),
+	    why, sizeof why)) == NULL) {
+		snprintf(err, errsz, "[github] %s", why);
+		return -1;
+	}
+	free(jwt);
+	ob->app_id = xstrdup(cfg->gh_app_id);
+	ob->tokens = ghapp_cache_new();
+	return 0;
+}
+
+static void
+outbox_release(struct outbox *ob)
+{
+	if (ob->token != NULL)
+		explicit_bzero(ob->token, strlen(ob->token));
+	free(ob->token);
+	EVP_PKEY_free(ob->app_key);
+	free(ob->app_id);
+	ghapp_cache_free(ob->tokens);
+	free(ob->api_url);
+	free(ob->page_url);
+	free(ob);
+}
+
 struct outbox *
 outbox_new(struct kilnd *k, char *err, size_t errsz)
 {
@@ -615,8 +951,12 @@ outbox_new(struct kilnd *k, char *err, size_t errsz)
 	size_t n;
 
 	err[0] = '\0';
-	if (cfg->gh_token_file[0] == '\0')
+	if (cfg->gh_token_file[0] == '\0' && cfg->gh_app_id[0] == '\0') {
+		if (cfg->gh_private_key_file[0] != '\0')
+			snprintf(err, errsz, "[github] private_key_file needs "
+			    "app_id");
 		return NULL;
+	}
 	if (!str_has_prefix(cfg->gh_api_url, "http://") &&
 	    !str_has_prefix(cfg->gh_api_url, "https://")) {
 		snprintf(err, errsz, "[github] api_url must be an http:// or "
@@ -626,15 +966,15 @@ outbox_new(struct kilnd *k, char *err, size_t errsz)
 	ob = xcalloc(1, sizeof *ob);
 	ob->k = k;
 	LIST_INIT(&ob->reqs);
-	if ((ob->token = outbox_read_token(cfg->gh_token_file, err,
-	    errsz)) == NULL) {
-		free(ob);
-		return NULL;
-	}
+	LIST_INIT(&ob->auths);
 	ob->api_url = xstrdup(cfg->gh_api_url);
 	n = strlen(ob->api_url);
 	while (n > 0 && ob->api_url[n - 1] == '/')
 		ob->api_url[--n] = '\0';
+	if (outbox_credentials(ob, cfg, err, errsz) == -1) {
+		outbox_release(ob);
+		return NULL;
+	}
 	if (cfg->gh_public_url[0] != '\0' &&
 	    strcmp(cfg->web_access, "off") != 0) {
 		n = strlen(cfg->gh_public_url);
@@ -647,10 +987,7 @@ outbox_new(struct kilnd *k, char *err, size_t errsz)
 	ob->seed = (unsigned)now_ms() ^ (unsigned)getpid();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		snprintf(err, errsz, "outbox: curl_global_init failed");
-		free(ob->token);
-		free(ob->api_url);
-		free(ob->page_url);
-		free(ob);
+		outbox_release(ob);
 		return NULL;
 	}
 	ob->multi = curl_multi_init();
@@ -665,7 +1002,9 @@ outbox_new(struct kilnd *k, char *err, size_t errsz)
 	ob->curl_timer = evtimer_new(k->base, outbox_curl_timer_cb, ob);
 	ob->poll = evtimer_new(k->base, outbox_poll_cb, ob);
 	outbox_kick(ob, 0);
-	log_info("outbox: commit statuses to %s", ob->api_url);
+	log_info("outbox: commit statuses to %s%s%s", ob->api_url,
+	    ob->tokens != NULL ? " as GitHub App " : "",
+	    ob->tokens != NULL ? ob->app_id : "");
 	return ob;
 }
 
@@ -676,20 +1015,20 @@ outbox_new(struct kilnd *k, char *err, size_t errsz)
 void
 outbox_free(struct outbox *ob)
 {
-	struct outbox_req *r;
+	struct outbox_req *r, *w;
 
 	if (ob == NULL)
 		return;
+	while ((r = LIST_FIRST(&ob->auths)) != NULL) {
+		while ((w = LIST_FIRST(&r->waiting)) != NULL)
+			outbox_req_free(w);
+		outbox_req_free(r);
+	}
 	while ((r = LIST_FIRST(&ob->reqs)) != NULL)
 		outbox_req_free(r);
 	curl_multi_cleanup(ob->multi);
 	event_free(ob->poll);
 	event_free(ob->curl_timer);
-	if (ob->token != NULL)
-		explicit_bzero(ob->token, strlen(ob->token));
-	free(ob->token);
-	free(ob->api_url);
-	free(ob->page_url);
-	free(ob);
+	outbox_release(ob);
 	curl_global_cleanup();
 }

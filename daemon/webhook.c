@@ -238,7 +238,7 @@ hook_string(json_t *root, const char *path)
 static const char *const hook_kept_fields[] = {
 	"action", "ref", "after", "before", "number",
 	"pull_request.merge_commit_sha", "pull_request.head.sha",
-	"pull_request.base.ref",
+	"pull_request.base.ref", "installation.id",
 };
 
 /* A new tree of root's kept fields (scalars), same paths. */
@@ -732,6 +732,41 @@ hook_parse(struct hook *h)
 }
 
 static void
+hook_installation_cb(PGresult *res, const char *error, void *arg)
+{
+	char why[300];
+
+	(void)res;
+	(void)arg;
+	if (error != NULL)
+		log_warnx("storing a repository's GitHub App installation: %s",
+		    log_escape(error, 200, why, sizeof why));
+}
+
+/*
+ * An App's webhook names its installation (installation.id): kept with
+ * the repository, the outbox buys that installation's tokens.
+ */
+static void
+hook_store_installation(struct hook *h)
+{
+	json_t *inst = json_object_get(json_object_get(h->json,
+	    "installation"), "id");
+	const char *params[2];
+	char id[24];
+
+	if (!json_is_integer(inst) || json_integer_value(inst) <= 0)
+		return;
+	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(inst));
+	params[0] = h->repo_id;
+	params[1] = id;
+	(void)db_query(h->kilnd->db, "UPDATE repositories SET "
+	    "gh_installation_id = $2::bigint WHERE id = $1::bigint AND "
+	    "gh_installation_id IS DISTINCT FROM $2::bigint", 2, params,
+	    hook_installation_cb, NULL);
+}
+
+static void
 hook_lookup_cb(PGresult *res, const char *error, void *arg)
 {
 	struct hook *h = arg;
@@ -779,6 +814,7 @@ hook_lookup_cb(PGresult *res, const char *error, void *arg)
 	}
 	if (hook_parse(h) == -1)
 		goto done;
+	hook_store_installation(h);
 	if (strcmp(h->event, "ping") == 0) {
 		hook_reply(h, 200, json_pack("{s:s}", "ok", "pong"));
 		goto done;

@@ -21,9 +21,26 @@ grows.
 
 With --token, a request whose Authorization is not "Bearer <token>"
 (the file's text, stripped) is answered 401 Bad credentials, as GitHub does.
+
+With --app-id ID --app-key PUBLIC.pem it is a GitHub App's API: calls
+under /app/ and GET /repos/O/R/installation need "Bearer JWT", an RS256
+JWT verified with the App's public key (iss ID, iat in the past, exp at
+most 10 minutes after iat and still ahead); GET .../installation answers
+{"id": --installation (4242)}; POST /app/installations/ID/access_tokens
+issues a new token "ghs_..." whose expires_at is D/token_life seconds
+ahead (default 3600), accepted for D/token_valid seconds (default: until
+it expires; less plays a token GitHub stopped taking early); DELETE
+/installation/token revokes the token it is sent with (204); a file
+D/revoke revokes every token issued so far (then is removed), as GitHub
+does when an App's key is rotated.  Every other
+call needs one of the issued tokens, unexpired and unrevoked, else 401.
+Calls bought with a JWT are recorded with "jwt": the verified claims.
 """
 import argparse
+import base64
+import datetime
 import json
+import secrets
 import os
 import sys
 import threading
@@ -31,6 +48,38 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MAX_BODY = 1 << 20
+
+
+def b64url_decode(part):
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def verify_jwt(public_key, app_id, auth):
+    """The claims of a valid App JWT in auth ("Bearer ..."), else None."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    if not auth.startswith("Bearer "):
+        return None
+    parts = auth[7:].split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        claims = json.loads(b64url_decode(parts[1]))
+        public_key.verify(b64url_decode(parts[2]),
+                          (parts[0] + "." + parts[1]).encode(),
+                          padding.PKCS1v15(), hashes.SHA256())
+    except Exception:
+        return None
+    now = time.time()
+    if header.get("alg") != "RS256" or str(claims.get("iss")) != app_id:
+        return None
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or not isinstance(exp, int):
+        return None
+    if iat > now or exp <= now or exp - iat > 600:
+        return None
+    return claims
 
 
 class State:
@@ -43,6 +92,17 @@ class State:
         self.delay = 0.0
         self.inflight = 0
         self.max_inflight = 0
+        self.app_id = None
+        self.app_key = None
+        self.installation = 4242
+        self.issued = {}    # token -> {"valid_until", "revoked"}
+
+    def number(self, name, default):
+        try:
+            with open(os.path.join(self.dir, name)) as f:
+                return float(f.read().strip())
+        except (FileNotFoundError, ValueError):
+            return default
 
 
 def make_handler(st):
@@ -89,9 +149,12 @@ def make_handler(st):
                 st.n += 1
                 n = st.n
                 auth = self.headers.get("Authorization", "")
-                if st.token is not None and auth != "Bearer " + st.token:
+                jwt = None
+                if st.app_key is not None:
+                    status, reply, jwt = self.app_auth(auth, body)
+                elif st.token is not None and auth != "Bearer " + st.token:
                     status, reply = 401, {"message": "Bad credentials"}
-                else:
+                if reply is None:
                     for i, rule in enumerate(self.rules()):
                         if rule.get("path", "") not in self.path:
                             continue
@@ -113,9 +176,12 @@ def make_handler(st):
                        "headers": {k: v for k, v in self.headers.items()},
                        "body": body, "status": status, "t": time.time(),
                        "answer_headers": headers}
+                if jwt is not None:
+                    rec["jwt"] = jwt
+                    rec["reply"] = reply
                 with open(os.path.join(st.dir, "calls.jsonl"), "a") as f:
                     f.write(json.dumps(rec) + "\n")
-            data = json.dumps(reply).encode()
+            data = json.dumps(reply).encode() if status != 204 else b""
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
@@ -123,6 +189,46 @@ def make_handler(st):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def app_auth(self, auth, body):
+            """App mode: (status, reply or None to go on, JWT claims)."""
+            path = self.path.split("?")[0]
+            now = time.time()
+            revoke = os.path.join(st.dir, "revoke")
+            if os.path.exists(revoke):
+                for tok in st.issued.values():
+                    tok["revoked"] = True
+                os.unlink(revoke)
+            if path.startswith("/app/") or (self.command == "GET" and
+                                            path.endswith("/installation")):
+                claims = verify_jwt(st.app_key, st.app_id, auth)
+                if claims is None:
+                    return 401, {"message": "A JSON web token could not "
+                                 "be decoded"}, None
+                want = "/app/installations/%d/access_tokens" % st.installation
+                if path.endswith("/installation"):
+                    return 200, {"id": st.installation}, claims
+                if self.command != "POST" or path != want:
+                    return 404, {"message": "Not Found"}, claims
+                token = "ghs_" + secrets.token_hex(18)
+                life = st.number("token_life", 3600)
+                valid = st.number("token_valid", life)
+                st.issued[token] = {"valid_until": now + valid,
+                                    "revoked": False}
+                expires = datetime.datetime.fromtimestamp(
+                    int(now + life), datetime.timezone.utc)
+                return 201, {"token": token,
+                             "expires_at": expires.strftime(
+                                 "%Y-%m-%dT%H:%M:%SZ"),
+                             "permissions": (body or {}).get(
+                                 "permissions", {})}, claims
+            tok = st.issued.get(auth[7:]) if auth.startswith("Bearer ") else None
+            if tok is None or tok["revoked"] or now >= tok["valid_until"]:
+                return 401, {"message": "Bad credentials"}, None
+            if self.command == "DELETE" and path == "/installation/token":
+                tok["revoked"] = True
+                return 204, None, None
+            return 201, None, None
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = answer
 
@@ -135,6 +241,9 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--token")
     ap.add_argument("--delay-ms", type=int, default=0)
+    ap.add_argument("--app-id")
+    ap.add_argument("--app-key")
+    ap.add_argument("--installation", type=int, default=4242)
     a = ap.parse_args()
     token = None
     if a.token:
@@ -143,6 +252,12 @@ def main():
     os.makedirs(a.dir, exist_ok=True)
     st = State(a.dir, token)
     st.delay = a.delay_ms / 1000.0
+    if a.app_key:
+        from cryptography.hazmat.primitives import serialization
+        with open(a.app_key, "rb") as f:
+            st.app_key = serialization.load_pem_public_key(f.read())
+        st.app_id = a.app_id
+        st.installation = a.installation
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(st))
     srv.daemon_threads = True
     with open(os.path.join(a.dir, "ready"), "w") as f:

@@ -12,14 +12,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "harness.h"
 #include "util.h"
 
 #define GH_TOKEN	"ghp_kilnTestToken0123456789abcdefXYZ"
 #define GH_WAIT_MS	60000
+#define GH_APP_ID	"31337"
+#define GH_INSTALLATION	"4242"
 
 struct fake {
 	struct harness	*h;
@@ -41,17 +46,42 @@ fake_ready(struct harness *h, void *arg)
 }
 
 /*
+ * A new 2048-bit RSA key for the App: the private half at
+ * DIR/app-key.pem (mode 0600, for kilnd), the public half at
+ * DIR/app-pub.pem (for the fake, which verifies the JWTs with it).
+ */
+static void
+app_keys(struct harness *h, char **privp, char **pubp)
+{
+	EVP_PKEY *key = EVP_RSA_gen(2048);
+	FILE *fp;
+
+	harness_assert(h, key != NULL, "generating an RSA key");
+	*privp = xasprintf("%s/app-key.pem", h->dir);
+	*pubp = xasprintf("%s/app-pub.pem", h->dir);
+	fp = fopen(*privp, "w");
+	harness_assert(h, fp != NULL && fchmod(fileno(fp), 0600) == 0 &&
+	    PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL) == 1 &&
+	    fclose(fp) == 0, "writing %s", *privp);
+	fp = fopen(*pubp, "w");
+	harness_assert(h, fp != NULL && PEM_write_PUBKEY(fp, key) == 1 &&
+	    fclose(fp) == 0, "writing %s", *pubp);
+	EVP_PKEY_free(key);
+}
+
+/*
  * Start the fake with rules (JSON text, may be NULL) and point kilnd's
- * [github] at it; before harness_start().
+ * [github] at it; before harness_start().  app: as a GitHub App (App ID
+ * GH_APP_ID, a key made for the test) instead of token_file's token.
  */
 static struct fake *
-fake_start(struct harness *h, const char *rules)
+fake_start_mode(struct harness *h, const char *rules, int app)
 {
 	struct fake *f = xcalloc(1, sizeof *f);
 	const char *src = getenv("KILN_SRCDIR");
-	char *script, *tokfile, *conf, *port, *path;
-	char *argv[9];
-	int p = harness_free_port();
+	char *script, *tokfile, *conf, *port, *path, *priv = NULL, *pub = NULL;
+	char *argv[13];
+	int p = harness_free_port(), n = 0;
 
 	harness_assert(h, p > 0, "no free port for the fake GitHub");
 	f->h = h;
@@ -66,27 +96,50 @@ fake_start(struct harness *h, const char *rules)
 	}
 	script = xasprintf("%s/tests/fakegh.py", src ? src : ".");
 	port = xasprintf("%d", p);
-	argv[0] = (char *)"/usr/bin/python3";
-	argv[1] = script;
-	argv[2] = (char *)"--port";
-	argv[3] = port;
-	argv[4] = (char *)"--dir";
-	argv[5] = f->dir;
-	argv[6] = (char *)"--token";
-	argv[7] = tokfile;
-	argv[8] = NULL;
+	argv[n++] = (char *)"/usr/bin/python3";
+	argv[n++] = script;
+	argv[n++] = (char *)"--port";
+	argv[n++] = port;
+	argv[n++] = (char *)"--dir";
+	argv[n++] = f->dir;
+	if (app) {
+		app_keys(h, &priv, &pub);
+		argv[n++] = (char *)"--app-id";
+		argv[n++] = (char *)GH_APP_ID;
+		argv[n++] = (char *)"--app-key";
+		argv[n++] = pub;
+		argv[n++] = (char *)"--installation";
+		argv[n++] = (char *)GH_INSTALLATION;
+	} else {
+		argv[n++] = (char *)"--token";
+		argv[n++] = tokfile;
+	}
+	argv[n] = NULL;
 	f->pid = harness_spawn(h, argv);
 	harness_assert(h, harness_wait_for(h, 20000, fake_ready, f),
 	    "the fake GitHub did not start");
-	conf = xasprintf("[github]\napi_url = http://127.0.0.1:%d/\n"
-	    "token_file = %s\npublic_url = http://kiln.example/\n", p,
-	    tokfile);
+	if (app)
+		conf = xasprintf("[github]\napi_url = http://127.0.0.1:%d/\n"
+		    "app_id = " GH_APP_ID "\nprivate_key_file = %s\n"
+		    "public_url = http://kiln.example/\n", p, priv);
+	else
+		conf = xasprintf("[github]\napi_url = http://127.0.0.1:%d/\n"
+		    "token_file = %s\npublic_url = http://kiln.example/\n", p,
+		    tokfile);
 	harness_conf_add(h, conf);
 	free(conf);
 	free(script);
 	free(port);
 	free(tokfile);
+	free(priv);
+	free(pub);
 	return f;
+}
+
+static struct fake *
+fake_start(struct harness *h, const char *rules)
+{
+	return fake_start_mode(h, rules, 0);
 }
 
 static void
@@ -543,6 +596,206 @@ START_TEST(test_sigkill_between_commit_and_delivery)
 }
 END_TEST
 
+/* Write text to the fake's file name (token_life, revoke ...). */
+static void
+fake_set(struct fake *f, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", f->dir, name);
+
+	harness_write_file(f->h, path, text);
+	free(path);
+}
+
+struct want_sha {
+	struct fake	*f;
+	const char	*sha;
+};
+
+/* A success status for the commit was answered 2xx. */
+static int
+has_success_for(struct harness *h, void *arg)
+{
+	struct want_sha *w = arg;
+	json_t *calls = fake_calls(w->f, w->sha), *c;
+	size_t i;
+	int found = 0;
+
+	(void)h;
+	json_array_foreach(calls, i, c)
+		if (json_integer_value(json_object_get(c, "status")) / 100 == 2 &&
+		    strcmp(harness_str(json_object_get(c, "body"), "state"),
+		    "success") == 0)
+			found = 1;
+	json_decref(calls);
+	return found;
+}
+
+static void
+wait_success_for(struct harness *h, struct fake *f, const char *sha)
+{
+	struct want_sha w = { f, sha };
+
+	if (harness_wait_for(h, GH_WAIT_MS, has_success_for, &w))
+		return;
+	harness_fail(h, "no success status for %s reached the fake; its calls "
+	    "are in %s/calls.jsonl", sha, f->dir);
+}
+
+/* A commit adding file name, pushed; returns it once its success is in. */
+static char *
+push_delivered(struct harness *h, struct fake *f, struct harness_repo *repo,
+    const char *name)
+{
+	char *sha;
+
+	harness_repo_write(repo, name, name);
+	sha = harness_push(h, repo, "main", name);
+	wait_success_for(h, f, sha);
+	return sha;
+}
+
+/* The token of the last 2xx status call for sha ("" if none). */
+static char *
+token_used(struct fake *f, const char *sha)
+{
+	json_t *calls = fake_calls(f, sha), *c;
+	const char *auth, *tok = "";
+	size_t i;
+	char *out;
+
+	json_array_foreach(calls, i, c) {
+		auth = harness_str(json_object_get(c, "headers"),
+		    "Authorization");
+		if (json_integer_value(json_object_get(c, "status")) / 100 == 2 &&
+		    str_has_prefix(auth, "Bearer "))
+			tok = auth + 7;
+	}
+	out = xstrdup(tok);
+	json_decref(calls);
+	return out;
+}
+
+/* The tokens the fake issued, in order (a JSON array of strings). */
+static json_t *
+tokens_issued(struct harness *h, struct fake *f)
+{
+	json_t *calls = fake_calls(f, "/access_tokens"), *c, *out = json_array();
+	size_t i;
+
+	json_array_foreach(calls, i, c) {
+		json_t *jwt = json_object_get(c, "jwt");
+
+		harness_assert(h, json_integer_value(json_object_get(c,
+		    "status")) == 201 && jwt != NULL && strcmp(harness_str(
+		    c, "path"), "/app/installations/" GH_INSTALLATION
+		    "/access_tokens") == 0, "access_tokens call refused or "
+		    "not bought with a valid JWT: %s", harness_json_text(c));
+		harness_assert(h, strcmp(harness_str(jwt, "iss"), GH_APP_ID) ==
+		    0, "JWT iss: %s", harness_json_text(jwt));
+		json_array_append(out, json_object_get(json_object_get(c,
+		    "reply"), "token"));
+	}
+	json_decref(calls);
+	return out;
+}
+
+static int
+seconds_passed(struct harness *h, void *arg)
+{
+	(void)h;
+	return (double)time(NULL) >= *(double *)arg;
+}
+
+static int
+array_has_str(json_t *a, const char *s)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		if (strcmp(json_string_value(v), s) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * App mode: kilnd finds the repository's installation (GET
+ * /repos/octo/gh/installation, stored), buys its token with a JWT the
+ * fake verifies with the App's public key, and renews the token once it
+ * is within 5 minutes of expiring (the fake's tokens expire in 302 s) and
+ * when GitHub refuses it (revoked: 401) -- every state still delivered.
+ */
+START_TEST(test_app_installation_token_renewed)
+{
+	struct harness *h = harness_new("app_token_renewed");
+	struct fake *f = fake_start_mode(h, NULL, 1);
+	struct harness_repo *repo;
+	char *sha1, *sha2, *sha3, *tok1, *tok2, *tok3, *inst;
+	json_t *issued, *calls, *c;
+	double stale;
+	size_t i;
+	int refused = 0;
+
+	fake_set(f, "token_life", "302");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/gh");
+	harness_repo_write(repo, ".github/workflows/solo.yml", one_job_wf);
+	sha1 = harness_push(h, repo, "main", "one");
+	wait_success_for(h, f, sha1);
+	calls = fake_calls(f, "/repos/octo/gh/installation");
+	harness_assert(h, json_array_size(calls) >= 1 && json_object_get(
+	    json_array_get(calls, 0), "jwt") != NULL, "no installation lookup "
+	    "with a valid JWT: %s", harness_json_text(calls));
+	json_decref(calls);
+	inst = harness_sql(h, "SELECT gh_installation_id FROM repositories "
+	    "WHERE full_name = 'octo/gh'", NULL);
+	harness_assert(h, strcmp(inst, GH_INSTALLATION) == 0, "installation "
+	    "stored: '%s'", inst);
+	free(inst);
+	issued = tokens_issued(h, f);
+	tok1 = token_used(f, sha1);
+	harness_assert(h, json_array_size(issued) == 1 &&
+	    array_has_str(issued, tok1), "token %s of %s", tok1,
+	    harness_json_text(issued));
+	json_decref(issued);
+
+	/* 302 s minus the 5 minutes' margin: stale 2 s after it was issued. */
+	stale = (double)time(NULL) + 3;
+	harness_assert(h, harness_wait_for(h, 10000, seconds_passed, &stale),
+	    "the clock stood still");
+	fake_set(f, "token_life", "3600");
+	sha2 = push_delivered(h, f, repo, "two");
+	tok2 = token_used(f, sha2);
+	issued = tokens_issued(h, f);
+	harness_assert(h, json_array_size(issued) == 2 && strcmp(tok1, tok2) !=
+	    0 && array_has_str(issued, tok2), "the stale token was not "
+	    "renewed: %s then %s of %s", tok1, tok2, harness_json_text(issued));
+	json_decref(issued);
+
+	/* GitHub stops taking the (fresh) token: 401, a new one bought. */
+	fake_set(f, "revoke", "all\n");
+	sha3 = push_delivered(h, f, repo, "three");
+	tok3 = token_used(f, sha3);
+	issued = tokens_issued(h, f);
+	calls = fake_calls(f, "/statuses/");
+	json_array_foreach(calls, i, c)
+		if (json_integer_value(json_object_get(c, "status")) == 401)
+			refused++;
+	harness_assert(h, refused >= 1 && json_array_size(issued) == 3 &&
+	    strcmp(tok3, tok2) != 0 && array_has_str(issued, tok3),
+	    "the revoked token was not renewed (%d refused): %s then %s of %s",
+	    refused, tok2, tok3, harness_json_text(issued));
+	json_decref(issued);
+	json_decref(calls);
+	free(tok1);
+	free(tok2);
+	free(tok3);
+	free(sha1);
+	free(sha2);
+	finish(h, f, repo, sha3);
+}
+END_TEST
+
 static Suite *
 github_suite(void)
 {
@@ -555,6 +808,7 @@ github_suite(void)
 	tcase_add_test(tc, test_unprocessable_is_recorded_not_retried);
 	tcase_add_test(tc, test_rate_limit_pauses_until_reset);
 	tcase_add_test(tc, test_sigkill_between_commit_and_delivery);
+	tcase_add_test(tc, test_app_installation_token_renewed);
 	suite_add_tcase(s, tc);
 	return s;
 }
