@@ -69,7 +69,7 @@ static const struct cmd_entry cictl_table[] = {
 	    { { "purge", NULL, 0, 0 }, { "json", NULL, 0, 0 } }, 0,
 	    "Remove a repository: webhooks and schedules stop, secrets and "
 	    "variables go, active runs are cancelled, its runs and logs stay; "
-	    "--purge: delete those too (runs, jobs, logs, cache).",
+	    "--purge: delete those too (runs, jobs, logs, artifacts, cache).",
 	    cmd_repo_rm },
 	{ "status", NULL, "", 0, 0,
 	    { { "json", NULL, 0, 0 } }, 0,

@@ -411,10 +411,10 @@ cmd_repo_removed(FILE *f, json_t *r)
 		    "--purge deletes them)\n", cmd_repo_str(r, "full_name"));
 		return;
 	}
-	fprintf(f, "purged %s: %lld runs, %lld jobs, %lld cache entries; "
-	    "%lld files removed", cmd_repo_str(r, "full_name"),
+	fprintf(f, "purged %s: %lld runs, %lld jobs, %lld cache entries, "
+	    "%lld artifacts; %lld files removed", cmd_repo_str(r, "full_name"),
 	    CMD_REPO_N("runs"), CMD_REPO_N("jobs"), CMD_REPO_N("cache_entries"),
-	    CMD_REPO_N("files_removed"));
+	    CMD_REPO_N("artifacts"), CMD_REPO_N("files_removed"));
 	if (CMD_REPO_N("files_failed") > 0)
 		fprintf(f, ", %lld could not be (see kilnd's log)",
 		    CMD_REPO_N("files_failed"));

@@ -12,7 +12,8 @@
  * the runs and logs stay visible, while webhooks, dispatches, schedules
  * and the secrets API no longer know the name.  A purge deletes the row
  * with its runs and jobs (the database cascades) and then, here, the job
- * logs under <state_dir>/logs and the cache archives under [cache] dir,
+ * logs under <state_dir>/logs, the cache archives under [cache] dir and
+ * the artifacts under [artifacts] dir,
  * a bounded batch per event-loop turn so a large repository does not
  * hold the loop.  Cache archives written by workers on other hosts are
  * theirs to expire; only the local [cache] dir is cleaned.
@@ -61,9 +62,13 @@ struct repos_req {
 	struct evhttp_request	*req;
 	char			 name[256];
 	int			 purge;
-	/* A purge's files: job ids (two files each), then cache ids. */
+	/*
+	 * A purge's files: job ids (two files each), cache ids, then
+	 * artifacts as [run id, artifact id].
+	 */
 	json_t			*jobs;
 	json_t			*caches;
+	json_t			*artifacts;
 	int64_t			 repo_id;
 	json_int_t		 runs;
 	size_t			 next;		/* index over jobs + caches */
@@ -259,6 +264,7 @@ repos_req_free(struct repos_req *r)
 		event_free(r->ev);
 	json_decref(r->jobs);
 	json_decref(r->caches);
+	json_decref(r->artifacts);
 	free(r);
 }
 
@@ -269,14 +275,15 @@ repos_purge_reply(struct repos_req *r)
 	char *text;
 
 	log_info("repository %s (id %" PRId64 ") purged: %" JSON_INTEGER_FORMAT
-	    " runs, %zu jobs, %zu cache archives, %zu files removed, %zu "
-	    "could not be", r->name, r->repo_id, r->runs,
+	    " runs, %zu jobs, %zu cache archives, %zu artifacts, %zu files "
+	    "removed, %zu could not be", r->name, r->repo_id, r->runs,
 	    json_array_size(r->jobs), json_array_size(r->caches),
-	    r->unlinked, r->failed);
-	o = json_pack("{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I}",
+	    json_array_size(r->artifacts), r->unlinked, r->failed);
+	o = json_pack("{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "full_name", r->name, "id", (json_int_t)r->repo_id, "purged", 1,
 	    "runs", r->runs, "jobs", (json_int_t)json_array_size(r->jobs),
 	    "cache_entries", (json_int_t)json_array_size(r->caches),
+	    "artifacts", (json_int_t)json_array_size(r->artifacts),
 	    "files_removed", (json_int_t)r->unlinked,
 	    "files_failed", (json_int_t)r->failed);
 	text = json_dumps(o, JSON_COMPACT);
@@ -304,9 +311,12 @@ repos_purge_batch_cb(evutil_socket_t fd, short what, void *arg)
 	struct repos_req *r = arg;
 	struct kilnd *k = r->kilnd;
 	size_t njobs = json_array_size(r->jobs);
-	size_t total = njobs + json_array_size(r->caches), n;
+	size_t ncaches = json_array_size(r->caches);
+	size_t total = njobs + ncaches + json_array_size(r->artifacts), n;
+	const char *cache_dir = k->cfg->cache_dir;
 	char path[4096];
-	json_int_t id;
+	json_int_t id, run;
+	json_t *a;
 
 	for (n = 0; n < REPOS_PURGE_BATCH && r->next < total; n++, r->next++) {
 		if (r->next < njobs) {
@@ -318,14 +328,28 @@ repos_purge_batch_cb(evutil_socket_t fd, short what, void *arg)
 			snprintf(path, sizeof path, "%s/%" JSON_INTEGER_FORMAT
 			    ".seq", k->log_dir, id);
 			repos_unlink(r, path);
-		} else if (k->cfg->cache_dir != NULL &&
-		    k->cfg->cache_dir[0] != '\0') {
+		} else if (r->next < njobs + ncaches) {
+			if (cache_dir == NULL || cache_dir[0] == '\0')
+				continue;
 			id = json_integer_value(json_array_get(r->caches,
 			    r->next - njobs));
 			snprintf(path, sizeof path, "%s/%" PRId64 "/%"
-			    JSON_INTEGER_FORMAT ".tar.zst", k->cfg->cache_dir,
+			    JSON_INTEGER_FORMAT ".tar.zst", cache_dir,
 			    r->repo_id, id);
 			repos_unlink(r, path);
+		} else {
+			a = json_array_get(r->artifacts, r->next - njobs -
+			    ncaches);
+			run = json_integer_value(json_array_get(a, 0));
+			id = json_integer_value(json_array_get(a, 1));
+			snprintf(path, sizeof path, "%s/%" JSON_INTEGER_FORMAT
+			    "/%" JSON_INTEGER_FORMAT ".zip",
+			    k->cfg->artifacts_dir, run, id);
+			repos_unlink(r, path);
+			/* The run's directory goes with its last artifact. */
+			snprintf(path, sizeof path, "%s/%" JSON_INTEGER_FORMAT,
+			    k->cfg->artifacts_dir, run);
+			(void)rmdir(path);
 		}
 	}
 	if (r->next < total) {
@@ -333,8 +357,8 @@ repos_purge_batch_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* The repository's cache directory, if nothing else is left in it. */
-	if (k->cfg->cache_dir != NULL && k->cfg->cache_dir[0] != '\0') {
-		snprintf(path, sizeof path, "%s/%" PRId64, k->cfg->cache_dir,
+	if (cache_dir != NULL && cache_dir[0] != '\0') {
+		snprintf(path, sizeof path, "%s/%" PRId64, cache_dir,
 		    r->repo_id);
 		if (rmdir(path) == -1 && errno != ENOENT)
 			log_warn("purging %s: rmdir %s", r->name, path);
@@ -380,7 +404,9 @@ repos_remove_cb(PGresult *res, const char *error, void *arg)
 	r->runs = json_integer_value(json_object_get(out, "runs"));
 	r->jobs = json_incref(json_object_get(out, "jobs"));
 	r->caches = json_incref(json_object_get(out, "caches"));
-	if (!json_is_array(r->jobs) || !json_is_array(r->caches)) {
+	r->artifacts = json_incref(json_object_get(out, "artifacts"));
+	if (!json_is_array(r->jobs) || !json_is_array(r->caches) ||
+	    !json_is_array(r->artifacts)) {
 		http_reply_error(r->req, 500, "purge: unexpected answer");
 		goto done;
 	}

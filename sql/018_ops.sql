@@ -6,7 +6,7 @@
 -- active runs are cancelled.  Adding the same name again brings the row
 -- (and its history and run numbers) back.  A purge deletes the row and,
 -- by cascade, everything that hangs off it; kilnd then removes the job
--- logs and cache archives on disk that the purge names.
+-- logs, cache archives and artifacts on disk that the purge names.
 
 ALTER TABLE repositories ADD COLUMN removed_at timestamptz;
 
@@ -42,7 +42,8 @@ END $$;
 -- first, so no worker or planner is writing what is being deleted.
 -- Returns NULL when there is no such repository, else
 -- {"id", "active": N} when refused, or {"id", "runs": N, "jobs": [...],
--- "caches": [...]} naming the job logs and cache archives to delete.
+-- "caches": [...], "artifacts": [[run, id], ...]} naming the job logs,
+-- cache archives and artifact zips to delete.
 CREATE FUNCTION kiln_repo_purge(p_name text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -68,7 +69,11 @@ BEGIN
 		FROM jobs j JOIN runs r ON r.id = j.run_id
 		WHERE r.repository_id = v_repo),
 	    'caches', (SELECT coalesce(jsonb_agg(c.id ORDER BY c.id), '[]')
-		FROM cache_entries c WHERE c.repository_id = v_repo))
+		FROM cache_entries c WHERE c.repository_id = v_repo),
+	    'artifacts', (SELECT coalesce(jsonb_agg(jsonb_build_array(
+		a.run_id, a.id) ORDER BY a.id), '[]')
+		FROM artifacts a JOIN runs r ON r.id = a.run_id
+		WHERE r.repository_id = v_repo))
 	INTO v_out;
 	DELETE FROM repositories WHERE id = v_repo;
 	RETURN v_out;

@@ -98,7 +98,7 @@ START_TEST(test_repo_show_edit_rm_purge)
 	struct buf out = { 0 }, err = { 0 };
 	json_t *run, *show, *list, *job, *want_s, *want_v;
 	char *sha, *run_id, *job_id, *repo_id, *logpath, *cachedir;
-	char *cachefile, *cache_id, *newsecret, *log, *n;
+	char *cachefile, *cache_id, *newsecret, *log, *n, *art_id, *artfile;
 
 	harness_repo_write(repo, ".github/workflows/ci.yml",
 	    "on: push\n"
@@ -219,16 +219,24 @@ START_TEST(test_repo_show_edit_rm_purge)
 	cachedir = xasprintf("%s/cache/%s", h->state_dir, repo_id);
 	cachefile = xasprintf("%s/%s.tar.zst", cachedir, cache_id);
 	harness_write_file(h, cachefile, "zst");
+	art_id = harness_sql(h, "INSERT INTO artifacts (run_id, name, "
+	    "size_bytes, sha256, expires_at) VALUES ($1, 'a', 3, "
+	    "repeat('0', 64), now() + interval '1 day') RETURNING id",
+	    run_id, NULL);
+	artfile = xasprintf("%s/artifacts/%s/%s.zip", h->state_dir, run_id,
+	    art_id);
+	harness_write_file(h, artfile, "zip");
 	buf_clear(&out);
 	harness_assert(h, harness_cictl(h, &out, &err, "repo", "rm",
 	    "octo/keep", "--purge", NULL) == 0, "repo rm --purge: %s",
 	    err.data);
 	harness_expect_contains(h, out.data, "purge", "purged octo/keep: 2 "
-	    "runs, 2 jobs, 1 cache entries; 5 files removed");
+	    "runs, 2 jobs, 1 cache entries, 1 artifacts; 6 files removed");
 	harness_assert(h, !path_exists(logpath), "%s still there", logpath);
 	harness_assert(h, !path_exists(cachefile), "%s still there",
 	    cachefile);
 	harness_assert(h, !path_exists(cachedir), "%s still there", cachedir);
+	harness_assert(h, !path_exists(artfile), "%s still there", artfile);
 	n = harness_sql(h, "SELECT count(*) FROM runs WHERE id = $1", run_id,
 	    NULL);
 	harness_assert(h, strcmp(n, "0") == 0, "runs left: %s", n);
@@ -237,6 +245,8 @@ START_TEST(test_repo_show_edit_rm_purge)
 	harness_assert(h, harness_cictl(h, NULL, &err, "repo", "show",
 	    "octo/keep", NULL) != 0, "a purged repository is shown");
 
+	free(artfile);
+	free(art_id);
 	free(cachefile);
 	free(cachedir);
 	free(cache_id);
