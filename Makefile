@@ -118,6 +118,8 @@ check-completion: $(B)/bin/cictl
 # Man pages.  kiln.conf(5)'s key list is made from kilnd --help-config, so
 # it documents every key kilnd knows.
 MAN_PAGES := man/kilnd.8 man/kiln-worker.8 man/cictl.1
+# systemd units (contrib/systemd), verified by check-man, installed by install.
+UNITS := kilnd.service kiln-worker@.service kiln.target
 $(B)/man/kiln.conf.5: man/kiln.conf.5.in build-aux/confman.awk $(B)/bin/kilnd
 	@mkdir -p $(@D)
 	$(B)/bin/kilnd --help-config | awk -f build-aux/confman.awk > $@.keys
@@ -127,6 +129,9 @@ $(B)/man/kiln.conf.5: man/kiln.conf.5.in build-aux/confman.awk $(B)/bin/kilnd
 
 # mandoc -T lint at warning level (style notes about pages not installed yet
 # are not errors); every key of --help-config is an item of kiln.conf(5).
+# systemd-analyze verify exits 0 after warnings (an unknown key, a bad
+# value): any output fails too.  --man=no: the pages are checked by mandoc
+# and not installed yet.
 check-man: $(B)/man/kiln.conf.5
 	mandoc -T lint -W warning $(MAN_PAGES) $(B)/man/kiln.conf.5
 	@n=$$($(B)/bin/kilnd --help-config | grep -c ' = '); \
@@ -134,12 +139,20 @@ check-man: $(B)/man/kiln.conf.5
 	test "$$n" = "$$m" || { echo "kiln.conf.5 has $$m keys, kilnd $$n" >&2; exit 1; }
 	@if command -v systemd-analyze >/dev/null; then \
 		d=$$(mktemp -d) && \
-		sed 's|/usr/local/sbin/kilnd|$(CURDIR)/$(B)/bin/kilnd|g' \
-		    contrib/systemd/kilnd.service > $$d/kilnd.service && \
-		systemd-analyze verify $$d/kilnd.service && rm -rf $$d && \
-		echo "check-man: systemd-analyze verify kilnd.service: clean"; \
+		for u in $(UNITS); do \
+			sed 's|/usr/local/sbin/|$(CURDIR)/$(B)/bin/|g' \
+			    contrib/systemd/$$u > $$d/$$u || exit 1; \
+		done && \
+		out=$$(cd $$d && systemd-analyze verify --man=no $(UNITS) 2>&1); \
+		rc=$$?; rm -rf $$d; \
+		if [ $$rc != 0 ] || [ -n "$$out" ]; then \
+			echo "$$out" >&2; \
+			echo "check-man: systemd-analyze verify: not clean" >&2; \
+			exit 1; \
+		fi; \
+		echo "check-man: systemd-analyze verify $(UNITS): clean"; \
 	else echo "check-man: SKIPPED, NOT PASSED: systemd-analyze is not" \
-		"installed, kilnd.service was not verified"; fi
+		"installed, $(UNITS) were not verified"; fi
 
 # The status page in headless Chromium (tests/browser; needs chromium, node, npm).
 check-browser: $(BINS)
@@ -187,9 +200,11 @@ install: $(BINS) $(B)/man/kiln.conf.5
 	$(INSTALL) -d $(DESTDIR)$(datarootdir)/bash-completion/completions
 	$(INSTALL) -m 644 contrib/bash-completion/cictl \
 		$(DESTDIR)$(datarootdir)/bash-completion/completions/cictl
-	sed -e 's|/usr/local/sbin|$(sbindir)|g' -e 's|/usr/local/etc|$(sysconfdir)|g' \
-		-e 's|/usr/local/share/doc|$(datarootdir)/doc|g' \
-		contrib/systemd/kilnd.service > $(DESTDIR)$(unitdir)/kilnd.service
+	for u in $(UNITS); do \
+		sed -e 's|/usr/local/sbin|$(sbindir)|g' -e 's|/usr/local/etc|$(sysconfdir)|g' \
+		    -e 's|/usr/local/share/doc|$(datarootdir)/doc|g' \
+		    contrib/systemd/$$u > $(DESTDIR)$(unitdir)/$$u || exit 1; \
+	done
 
 # ---- Fuzzing (clang + libFuzzer; not part of check or CI) ---------------
 #
