@@ -97,6 +97,11 @@ static const struct config_key config_keys[] = {
 	{ "workers", "lease_seconds", CONFIG_INT, OFF(lease_seconds), "600", 30,
 	  86400, NULL, "a running job's lease, renewed by its worker every "
 	  "second; a job whose lease runs out fails (its worker is gone)" },
+	{ "workers", "run_as_pool", CONFIG_STRING, OFF(run_as_pool), "", 0, 0,
+	  NULL, "comma-separated unprivileged accounts, one per worker slot: "
+	  "each worker takes one no other worker on this work_dir holds and "
+	  "runs its jobs' steps as it, so jobs of different repositories "
+	  "cannot reach each other (instead of run_as)" },
 	{ "log", "level", CONFIG_ENUM, OFF(log_level), "info", 0, 0,
 	  "error|warn|info|debug", "log verbosity" },
 	{ "log", "max_job_bytes", CONFIG_INT, OFF(log_max_job_bytes),
@@ -442,6 +447,9 @@ config_default_path(char **field, const char *state_dir, const char *leaf)
 	*field = xasprintf("%s/%s", state_dir, leaf);
 }
 
+static int	config_check_pool(const struct kiln_config *, const char *,
+		    char *, size_t);
+
 int
 config_load(const char *path, struct kiln_config *cfg, char *err,
     size_t errsz)
@@ -488,6 +496,115 @@ config_load(const char *path, struct kiln_config *cfg, char *err,
 	config_default_path(&cfg->tool_cache, cfg->state_dir, "toolcache");
 	config_default_path(&cfg->cache_dir, cfg->state_dir, "cache");
 	config_default_path(&cfg->artifacts_dir, cfg->state_dir, "artifacts");
+	if (config_check_pool(cfg, path, err, errsz) == -1) {
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+/* An account name useradd accepts by default: [a-z_][a-z0-9_.-]*, <= 32. */
+static int
+config_account_name(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 32 || !((s[0] >= 'a' && s[0] <= 'z') ||
+	    s[0] == '_'))
+		return 0;
+	for (i = 1; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' &&
+		    s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+char **
+config_pool_names(const char *csv, size_t *np, char *err, size_t errsz)
+{
+	char **names = NULL;
+	const char *p = csv, *start;
+	size_t n = 0, i, len;
+
+	while (str_list_next(&p, &start, &len)) {
+		if (!config_account_name(start, len)) {
+			snprintf(err, errsz, "run_as_pool: \"%.*s\" is not an "
+			    "account name ([a-z_][a-z0-9_.-]*, at most 32)",
+			    (int)(len > 64 ? 64 : len), start);
+			goto fail;
+		}
+		for (i = 0; i < n; i++)
+			if (strlen(names[i]) == len &&
+			    memcmp(names[i], start, len) == 0)
+				break;
+		if (i < n) {
+			snprintf(err, errsz, "run_as_pool: \"%s\" is named "
+			    "twice", names[i]);
+			goto fail;
+		}
+		if (n == CONFIG_MAX_POOL) {
+			snprintf(err, errsz, "run_as_pool: more than %d "
+			    "accounts", CONFIG_MAX_POOL);
+			goto fail;
+		}
+		names = xreallocarray(names, n + 2, sizeof *names);
+		names[n++] = xstrndup(start, len);
+		names[n] = NULL;
+	}
+	if (n == 0) {
+		snprintf(err, errsz, "run_as_pool: no account named");
+		goto fail;
+	}
+	*np = n;
+	return names;
+fail:
+	config_pool_free(names);
+	return NULL;
+}
+
+void
+config_pool_free(char **names)
+{
+	size_t i;
+
+	for (i = 0; names != NULL && names[i] != NULL; i++)
+		free(names[i]);
+	free(names);
+}
+
+/*
+ * [workers] run_as_pool: well-formed, not beside run_as, and an account
+ * for each local worker.
+ */
+static int
+config_check_pool(const struct kiln_config *cfg, const char *path,
+    char *err, size_t errsz)
+{
+	char why[256], **names;
+	size_t n;
+
+	if (cfg->run_as_pool[0] == '\0')
+		return 0;
+	if (cfg->run_as[0] != '\0') {
+		snprintf(err, errsz, "%s: [workers] run_as and run_as_pool are "
+		    "both set; keep one (run_as_pool isolates jobs from each "
+		    "other, run_as does not)", path ? path : "defaults");
+		return -1;
+	}
+	if ((names = config_pool_names(cfg->run_as_pool, &n, why,
+	    sizeof why)) == NULL) {
+		snprintf(err, errsz, "%s: [workers] %s", path ? path :
+		    "defaults", why);
+		return -1;
+	}
+	config_pool_free(names);
+	if ((size_t)cfg->worker_count > n) {
+		snprintf(err, errsz, "%s: [workers] count = %d but run_as_pool "
+		    "names %zu account%s: each worker needs one of its own",
+		    path ? path : "defaults", cfg->worker_count, n,
+		    n == 1 ? "" : "s");
+		return -1;
+	}
 	return 0;
 }
 

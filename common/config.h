@@ -40,6 +40,7 @@ struct kiln_config {
 	char	*tool_cache;	/* RUNNER_TOOL_CACHE; default <state_dir>/toolcache */
 	int	 retry_lost;	/* re-runs of a run after a lost worker */
 	int	 lease_seconds;	/* a running job's lease, renewed each second */
+	char	*run_as_pool;	/* "a,b,c": one account per worker slot */
 
 	/* [actions] */
 	char	*python_versions_url; /* setup-python's versions manifest */
@@ -88,6 +89,17 @@ struct kiln_config {
 int	 config_load(const char *path, struct kiln_config *cfg, char *err,
 	     size_t errsz);
 void	 config_free(struct kiln_config *cfg);
+
+/*
+ * The accounts of [workers] run_as_pool ("a, b,c"), a NULL-terminated
+ * array of *n new strings (config_pool_free()), or NULL with err: an
+ * empty list, a name useradd would refuse, a name given twice, more than
+ * CONFIG_MAX_POOL.
+ */
+#define CONFIG_MAX_POOL	256
+char	**config_pool_names(const char *csv, size_t *n, char *err,
+	    size_t errsz);
+void	 config_pool_free(char **names);
 
 /*
  * The libpq conninfo to use: db_url, or the embedded cluster's socket

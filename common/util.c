@@ -267,6 +267,28 @@ str_trim_space(const char **s, size_t *len)
 		(*len)--;
 }
 
+int
+str_list_next(const char **p, const char **item, size_t *len)
+{
+	const char *start, *end;
+
+	while (**p != '\0') {
+		start = *p;
+		end = start + strcspn(start, ",");
+		*p = *end == ',' ? end + 1 : end;
+		while (start < end && (*start == ' ' || *start == '\t'))
+			start++;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (start < end) {
+			*item = start;
+			*len = (size_t)(end - start);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 char *
 file_read_all(const char *path, size_t max, size_t *lenp)
 {

@@ -71,6 +71,12 @@ int	 str_has_suffix(const char *s, const char *suffix);
  */
 int	 str_is_space(int c);
 void	 str_trim_space(const char **s, size_t *len);
+/*
+ * The next item of a comma-separated list ("a, b,,c") at *p, spaces and
+ * tabs trimmed, empty items skipped: its start in *item and length in
+ * *len, *p moved past it.  0 at the end of the list.
+ */
+int	 str_list_next(const char **p, const char **item, size_t *len);
 
 /*
  * Read a whole file into a NUL-terminated buffer of at most max bytes.

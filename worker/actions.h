@@ -46,11 +46,15 @@ struct action_def {
 	enum support_action	 id;	/* its name: support_action_name() */
 	/*
 	 * In the worker, with its privileges, before run(): only what
-	 * steps cannot have written (the worker's mirror).  May be NULL.
+	 * steps cannot have written (the worker's mirror, the job's own
+	 * directory).  May be NULL.
 	 */
 	int			(*prepare)(const struct action_env *, char *err,
 				    size_t errsz);
-	/* The action; as the steps' account when there is one (isolate.c). */
+	/*
+	 * The action; as the steps' account when there is one (isolate.c).
+	 * NULL: prepare() is all of it.
+	 */
 	int			(*run)(const struct action_env *, char *err,
 				    size_t errsz);
 };
@@ -76,7 +80,6 @@ const struct action_def *action_find(const char *uses);
 /* actions/checkout.c */
 int	action_checkout_prepare(const struct action_env *, char *err,
 	    size_t errsz);
-int	action_checkout(const struct action_env *, char *err, size_t errsz);
 /*
  * actions/pyfetch.c: download the newest build matching want (-1: any)
  * from env->versions_url into the tool cache; 0 with its version in ver.

@@ -483,8 +483,12 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 		env_set(e, key, json_string_value(v));
 
 	if (jr->w->as_user) {
-		/* The account's own home, not the worker's. */
-		env_set(e, "HOME", jr->w->run_home);
+		/*
+		 * The account's own home, not the worker's; with a pool,
+		 * the job's own (a slot's account serves every repository).
+		 */
+		env_set(e, "HOME", jr->ws.home != NULL ? jr->ws.home :
+		    jr->w->run_home);
 		env_set(e, "USER", jr->w->run_name);
 		env_set(e, "LOGNAME", jr->w->run_name);
 	}
@@ -1118,8 +1122,9 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	user.gid = jr->w->run_gid;
 	user.cgroup_procs = jr->w->cgroup_procs;
 	if ((def->prepare != NULL && def->prepare(&env, err, sizeof err) ==
-	    -1) || (jr->w->as_user ? action_isolated(def, &env, &user, err,
-	    sizeof err) : def->run(&env, err, sizeof err)) == -1)
+	    -1) || (def->run != NULL && (jr->w->as_user ? action_isolated(def,
+	    &env, &user, err, sizeof err) : def->run(&env, err,
+	    sizeof err)) == -1))
 		job_logf(jr, "##[error]%s\n", err);
 	else
 		outcome = CONCLUSION_SUCCESS;
@@ -1437,8 +1442,12 @@ job_kill_leftovers(struct jobrun *jr)
 		kill(-jr->pgids[i], SIGKILL);
 	if (jr->w->cgroup != NULL)
 		m = jobcg_kill(jr->w->cgroup, JOB_CGROUP_WAIT_MS);
-	if ((n = orphans_kill(NULL, 0, 1) + (m > 0 ? m : 0)) > 0 &&
-	    jr->stream != NULL)
+	n = orphans_kill(NULL, 0, 1) + (m > 0 ? m : 0);
+	/* With a pool, whatever still runs as the slot's account. */
+	if (slot_sweep(jr->w) > 0 && jr->stream != NULL)
+		job_logf(jr, "Cleaning up processes left running as %s\n",
+		    jr->w->run_name);
+	if (n > 0 && jr->stream != NULL)
 		job_logf(jr, "Cleaning up orphan processes: %d killed\n", n);
 }
 

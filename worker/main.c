@@ -4,6 +4,8 @@
  * is only the fallback.  Usually started and supervised by kilnd, but runs
  * standalone too (another host pointed at the same database).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -64,20 +66,12 @@ static char *
 worker_labels(const char *csv)
 {
 	json_t *arr = json_array();
-	const char *p = csv, *start, *end;
+	const char *p = csv, *start;
 	char *one, *c, *text;
+	size_t len;
 
-	while (*p != '\0') {
-		start = p;
-		end = p + strcspn(p, ",");
-		p = *end == ',' ? end + 1 : end;
-		while (start < end && (*start == ' ' || *start == '\t'))
-			start++;
-		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (start == end)
-			continue;
-		one = xstrndup(start, (size_t)(end - start));
+	while (str_list_next(&p, &start, &len)) {
+		one = xstrndup(start, len);
 		for (c = one; *c != '\0'; c++)
 			if (*c >= 'A' && *c <= 'Z')
 				*c = (char)(*c - 'A' + 'a');
@@ -112,6 +106,15 @@ worker_run_as(struct worker *w, const struct kiln_config *cfg, char *err,
 {
 	struct passwd *pw;
 
+	if (cfg->run_as_pool[0] != '\0') {
+		if (geteuid() != 0) {
+			log_warnx("[workers] run_as_pool ignored: the worker is "
+			    "not root, so steps run as the worker's own "
+			    "account");
+			return 0;
+		}
+		return slot_take(w, cfg, err, errsz);
+	}
 	if (cfg->run_as[0] == '\0')
 		return 0;
 	if (geteuid() != 0) {
@@ -143,6 +146,50 @@ worker_run_as(struct worker *w, const struct kiln_config *cfg, char *err,
 	w->run_name = xstrdup(pw->pw_name);
 	log_info("steps run as %s (uid %ld)", w->run_name, (long)w->run_uid);
 	return 0;
+}
+
+/*
+ * Steps may install into the tool cache: it is their account's.  With
+ * run_as_pool, each account has its own, <tool_cache>/<account> (0700),
+ * under a top the worker keeps (so no account renames another's).
+ */
+static int
+worker_tool_cache(struct worker *w, const char *top)
+{
+	w->tool_cache = w->pool ? xasprintf("%s/%s", top, w->run_name) :
+	    xstrdup(top);
+	if (w->pool && (mkdir_p(top, 0755) == -1 || lchown(top, geteuid(),
+	    getegid()) == -1 || chmod(top, 0755) == -1)) {
+		log_warn("tool cache %s", top);
+		return -1;
+	}
+	if (mkdir_p(w->tool_cache, w->pool ? 0700 : 0755) == -1 ||
+	    (w->as_user && lchown(w->tool_cache, w->run_uid, w->run_gid) ==
+	    -1) || (w->pool && chmod(w->tool_cache, 0700) == -1)) {
+		log_warn("tool cache %s", w->tool_cache);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The mirrors are the worker's alone (0700): no step reads them, the
+ * checkout is copied out by the worker.  Made so on every start, which
+ * also closes the world-readable mirrors of older versions.  The jobs'
+ * directory lists job ids only; each job's own is 0711 (workspace.c).
+ */
+static int
+worker_private_dirs(struct worker *w)
+{
+	char *dir = xasprintf("%s/mirrors", w->work_dir);
+	int rc = 0;
+
+	if (mkdir_p(dir, 0700) == -1 || chmod(dir, 0700) == -1) {
+		log_warn("mirrors %s", dir);
+		rc = -1;
+	}
+	free(dir);
+	return rc;
 }
 
 /*
@@ -350,6 +397,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	memset(&w, 0, sizeof w);
+	w.slot_fd = -1;
 	w.name = xstrdup(name ? name : "worker");
 	{
 		char *prog = xasprintf("kiln-worker[%s]", w.name);
@@ -381,7 +429,6 @@ main(int argc, char **argv)
 		w.key_error = xstrdup(err);
 	}
 	w.self = worker_self();
-	w.tool_cache = xstrdup(cfg.tool_cache);
 	w.python_versions_url = xstrdup(cfg.python_versions_url);
 	w.cache_dir = xstrdup(cfg.cache_dir);
 	w.cache_max_bytes = cfg.cache_max_bytes;
@@ -391,12 +438,8 @@ main(int argc, char **argv)
 	    cfg.gh_public_url : "");
 	for (n = strlen(w.page_url); n > 0 && w.page_url[n - 1] == '/'; n--)
 		w.page_url[n - 1] = '\0';
-	/* Steps may install into the tool cache: it is their account's. */
-	if (mkdir_p(w.tool_cache, 0755) == -1 || (w.as_user &&
-	    chown(w.tool_cache, w.run_uid, w.run_gid) == -1)) {
-		log_warn("tool cache %s", w.tool_cache);
+	if (worker_tool_cache(&w, cfg.tool_cache) == -1)
 		return 1;
-	}
 	config_free(&cfg);
 
 	memset(&sa, 0, sizeof sa);
@@ -413,6 +456,8 @@ main(int argc, char **argv)
 		log_warn("creating %s", w.work_dir);
 		return 1;
 	}
+	if (worker_private_dirs(&w) == -1)
+		return 1;
 	git_libgit2_init();
 	/*
 	 * With run_as, job workspaces belong to the steps' account while the
@@ -465,5 +510,7 @@ main(int argc, char **argv)
 	free(w.cache_dir);
 	free(w.artifacts_dir);
 	free(w.page_url);
+	if (w.slot_fd != -1)
+		close(w.slot_fd);
 	return 0;
 }

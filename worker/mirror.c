@@ -401,7 +401,7 @@ mirror_fetch(const char *dir, const char *url, char *err, size_t errsz)
 	git_error_clear();
 	if (url == NULL || url[0] == '\0')
 		return errf(err, errsz, "fetch into %s: no URL", dir);
-	if (mkdir_p(dir, 0755) != 0)
+	if (mkdir_p(dir, 0700) != 0)
 		return errf(err, errsz, "create %s: %s", dir, strerror(errno));
 	if ((lockfd = lock_mirror(dir, err, errsz)) == -1)
 		return -1;

@@ -38,7 +38,10 @@ struct worker {
 	int		 as_user;	/* steps run as run_uid/run_gid */
 	uid_t		 run_uid;
 	gid_t		 run_gid;
-	char		*run_home;	/* that account's HOME */
+	char		*run_home;	/* that account's HOME (NULL: per job) */
+	int		 pool;		/* run_uid is this worker's slot of
+					   run_as_pool (slot.c) */
+	int		 slot_fd;	/* the slot's flock, held till exit */
 	char		*run_name;
 	char		*self;		/* this program (/proc/self/exe) */
 	char		*tool_cache;	/* RUNNER_TOOL_CACHE, the steps' */
@@ -66,6 +69,7 @@ struct workspace {
 	char		*dir;		/* <work_dir>/jobs/<id> */
 	char		*workspace;	/* GITHUB_WORKSPACE */
 	char		*tmp;		/* RUNNER_TEMP */
+	char		*home;		/* HOME with run_as_pool, else NULL */
 	char		*spool;		/* the log's spool */
 };
 
@@ -161,6 +165,18 @@ void	workspace_write_event(const struct workspace *, const char *payload);
 char	*workspace_step_files(const struct workspace *, size_t number);
 void	workspace_keep_spool(const struct workspace *, const char *why);
 void	workspace_remove(struct workspace *);
+
+/*
+ * slot.c: [workers] run_as_pool.  slot_take() takes an account of the
+ * pool no other worker on work_dir holds (0, or -1 with err).
+ * slot_sweep() SIGKILLs every process of the slot's account (nothing
+ * without a pool); -1 if it could not, else how many kill(-1) rounds
+ * found something.
+ */
+struct kiln_config;
+int	slot_take(struct worker *, const struct kiln_config *, char *err,
+	    size_t errsz);
+int	slot_sweep(const struct worker *);
 
 /* 1 if the worker has every label of labels (a JSON array). */
 int	worker_has_labels(const struct worker *, const json_t *labels);

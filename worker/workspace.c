@@ -5,11 +5,14 @@
  *   <work_dir>/jobs/<job id>/tmp         RUNNER_TEMP: event.json, the
  *                                        per-step file-command files
  *   <work_dir>/jobs/<job id>/spool       the log's spool (stream.c)
+ *   <work_dir>/jobs/<job id>/home        HOME, with run_as_pool only
  *
  * made empty when the job starts and removed when it ends.  With
- * [workers] run_as, everything a step may touch belongs to that account
- * (the worker, root, creates it and gives it away); the spool stays the
- * worker's.  A spool whose log kilnd never acknowledged is kept under
+ * [workers] run_as or run_as_pool, everything a step may touch belongs to
+ * that account (the worker, root, creates it 0700 and gives it away); the
+ * job's directory itself (0711) and the spool stay the worker's, so a step
+ * cannot replace its workspace by a link, and the steps of a job in
+ * another slot of the pool (another account) reach none of it.  A spool whose log kilnd never acknowledged is kept under
  * <work_dir>/spool/ rather than removed with the job.
  */
 #include <sys/stat.h>
@@ -96,14 +99,19 @@ workspace_create(struct workspace *ws, struct worker *w, int64_t job_id,
 	ws->workspace = xasprintf("%s/workspace", ws->dir);
 	ws->tmp = xasprintf("%s/tmp", ws->dir);
 	ws->spool = xasprintf("%s/spool", ws->dir);
-	if (mkdir_p(ws->workspace, 0755) == -1 || mkdir_p(ws->tmp, 0700) ==
-	    -1) {
+	if (w->pool)
+		ws->home = xasprintf("%s/home", ws->dir);
+	if (mkdir_p(ws->dir, 0711) == -1 || chmod(ws->dir, 0711) == -1 ||
+	    mkdir(ws->workspace, 0700) == -1 || mkdir(ws->tmp, 0700) == -1 ||
+	    (ws->home != NULL && mkdir(ws->home, 0700) == -1)) {
 		snprintf(err, errsz, "creating %s: %s", ws->dir,
 		    strerror(errno));
 		return -1;
 	}
 	workspace_give(ws, ws->workspace);
 	workspace_give(ws, ws->tmp);
+	if (ws->home != NULL)
+		workspace_give(ws, ws->home);
 	return 0;
 }
 
@@ -166,6 +174,7 @@ workspace_remove(struct workspace *ws)
 	free(ws->dir);
 	free(ws->workspace);
 	free(ws->tmp);
+	free(ws->home);
 	free(ws->spool);
 	memset(ws, 0, sizeof *ws);
 }

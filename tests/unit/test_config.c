@@ -381,6 +381,20 @@ static const struct err_vec err_vecs[] = {
 	{ "[server]\nlisten = ok\n[log]\nlevel = debug\n[workers]\ncount = "
 	  "x\n", "6: workers.count: \"x\" is not a number (expected an "
 	  "integer from 0 to 256)" },
+	/* run_as_pool: whole-file checks, named by file, not line. */
+	{ "[workers]\nrun_as_pool = kiln-job1\n", " [workers] count = 2 but "
+	  "run_as_pool names 1 account: each worker needs one of its own" },
+	{ "[workers]\nrun_as_pool = a,b\nrun_as = c\n", " [workers] run_as "
+	  "and run_as_pool are both set; keep one (run_as_pool isolates jobs "
+	  "from each other, run_as does not)" },
+	{ "[workers]\nrun_as_pool = a, Root\n", " [workers] run_as_pool: "
+	  "\"Root\" is not an account name ([a-z_][a-z0-9_.-]*, at most 32)" },
+	{ "[workers]\nrun_as_pool = a,b,a\n", " [workers] run_as_pool: "
+	  "\"a\" is named twice" },
+	{ "[workers]\nrun_as_pool = ,, \n", " [workers] run_as_pool: no "
+	  "account named" },
+	{ "[workers]\nrun_as_pool = a;b,c\n", " [workers] run_as_pool: "
+	  "\"a;b\" is not an account name ([a-z_][a-z0-9_.-]*, at most 32)" },
 };
 
 START_TEST(test_errors)
@@ -396,6 +410,43 @@ START_TEST(test_errors)
 	ck_assert_str_eq(err, want);
 	assert_freed(&cfg);
 	free(want);
+}
+END_TEST
+
+/* [workers] run_as_pool: the accounts, in order, spaces trimmed. */
+START_TEST(test_run_as_pool)
+{
+	struct kiln_config cfg;
+	char err[256], **names, big[CONFIG_MAX_POOL * 8 + 64];
+	size_t n, i, off = 0;
+
+	load_ok("[workers]\ncount = 3\nrun_as_pool =  kiln-job1 ,kiln-job2,"
+	    "\t_k.3-x ,\n", &cfg);
+	names = config_pool_names(cfg.run_as_pool, &n, err, sizeof err);
+	ck_assert_ptr_nonnull(names);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(names[0], "kiln-job1");
+	ck_assert_str_eq(names[1], "kiln-job2");
+	ck_assert_str_eq(names[2], "_k.3-x");
+	ck_assert_ptr_null(names[3]);
+	config_pool_free(names);
+	config_free(&cfg);
+	/* count = 0 (workers on other hosts only) needs no account. */
+	load_ok("[workers]\ncount = 0\nrun_as_pool = a\n", &cfg);
+	config_free(&cfg);
+
+	/* 33 characters; more accounts than CONFIG_MAX_POOL. */
+	ck_assert_ptr_null(config_pool_names("abcdefghijklmnopqrstuvwxyz0123456",
+	    &n, err, sizeof err));
+	for (i = 0; i <= CONFIG_MAX_POOL; i++)
+		off += (size_t)snprintf(big + off, sizeof big - off, "k%zu,", i);
+	ck_assert_ptr_null(config_pool_names(big, &n, err, sizeof err));
+	ck_assert_str_eq(err, "run_as_pool: more than 256 accounts");
+	big[off - strlen("k256,")] = '\0';
+	names = config_pool_names(big, &n, err, sizeof err);
+	ck_assert_ptr_nonnull(names);
+	ck_assert_uint_eq(n, CONFIG_MAX_POOL);
+	config_pool_free(names);
 }
 END_TEST
 
@@ -584,6 +635,7 @@ static const struct key_vec describe_keys[] = {
 	{ "workers", "tool_cache = " },
 	{ "workers", "retry_lost = 0" },
 	{ "workers", "lease_seconds = 600" },
+	{ "workers", "run_as_pool = " },
 	{ "log", "level = info" },
 	{ "log", "max_job_bytes = 1073741824" },
 	{ "secrets", "key_file = " },
@@ -675,6 +727,7 @@ config_suite(void)
 	tcase_add_test(tc, test_relative_paths);
 	tcase_add_test(tc, test_quoted_values);
 	tcase_add_test(tc, test_last_wins_and_empty_value);
+	tcase_add_test(tc, test_run_as_pool);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

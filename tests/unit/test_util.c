@@ -359,6 +359,28 @@ END_TEST
 
 /* ---- prefix / suffix ---- */
 
+/* Comma lists: trimmed items, empty ones skipped, the end said once. */
+START_TEST(test_str_list_next)
+{
+	const char *p = " a ,\tbc\t,, , d", *item;
+	const char *want[] = { "a", "bc", "d" };
+	size_t len, i = 0;
+
+	while (str_list_next(&p, &item, &len)) {
+		ck_assert_uint_lt(i, 3);
+		ck_assert_uint_eq(len, strlen(want[i]));
+		ck_assert_int_eq(memcmp(item, want[i], len), 0);
+		i++;
+	}
+	ck_assert_uint_eq(i, 3);
+	ck_assert_int_eq(str_list_next(&p, &item, &len), 0);
+	p = "";
+	ck_assert_int_eq(str_list_next(&p, &item, &len), 0);
+	p = " , ,";
+	ck_assert_int_eq(str_list_next(&p, &item, &len), 0);
+}
+END_TEST
+
 START_TEST(test_prefix_suffix)
 {
 	ck_assert_int_eq(str_has_prefix("", ""), 1);
@@ -595,6 +617,7 @@ util_suite(void)
 	tcase_add_loop_test(tc, test_parse_int64, 0, (int)nitems(int_vecs));
 	tcase_add_test(tc, test_hex_encode);
 	tcase_add_test(tc, test_prefix_suffix);
+	tcase_add_test(tc, test_str_list_next);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");

@@ -4,9 +4,10 @@
  *
  * Built-in actions read and execute what steps may have written: the tool
  * cache, the step's HOME and PYENV_ROOT (setup-python probes interpreters
- * there), the workspace (checkout writes into it, where a step may have
- * left symbolic links).  So the worker (root) does only what needs it --
- * an action's prepare(), which touches the worker's own mirror -- and
+ * there), the workspace (where a step may have left symbolic links).  So
+ * the worker (root) does only what needs it -- an action's prepare(),
+ * which touches the worker's own mirror and job directory (actions/
+ * checkout is nothing else: the mirror is not the steps' to read) -- and
  * runs the action itself as `kiln-worker --action-child` under run_as
  * through spawn_start().  The request goes to the child's stdin as one
  * JSON object; the effects come back on its stdout, one JSON array a line:
@@ -27,7 +28,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <git2.h>
 #include <jansson.h>
 
 #include "actions.h"
@@ -283,7 +283,8 @@ action_child_main(void)
 	}
 	req = json_loadb(in.data != NULL ? in.data : "", in.len, 0, NULL);
 	if (!json_is_object(req) || (def = action_find(child_str(req,
-	    "uses") ? child_str(req, "uses") : "")) == NULL) {
+	    "uses") ? child_str(req, "uses") : "")) == NULL ||
+	    def->run == NULL) {
 		snprintf(err, sizeof err, "a request for no built-in action");
 		json_decref(req);
 		goto out;
@@ -316,11 +317,7 @@ action_child_main(void)
 	env.add_path = child_path;
 	env.set_env = child_env;
 	env.set_output = child_output;
-	git_libgit2_init();
-	/* The mirror is the worker's: reading it is what this child is for. */
-	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	rc = def->run(&env, err, sizeof err);
-	git_libgit2_shutdown();
 	free(with.v);
 	free(ev);
 	json_decref(req);

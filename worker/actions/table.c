@@ -9,8 +9,9 @@
 #include "util.h"
 
 static const struct action_def action_table[SUPPORT_NACTIONS] = {
+	/* No run(): all of it in the worker (actions/checkout.c). */
 	[SUPPORT_ACTION_CHECKOUT] = { SUPPORT_ACTION_CHECKOUT,
-	    action_checkout_prepare, action_checkout },
+	    action_checkout_prepare, NULL },
 	[SUPPORT_ACTION_SETUP_PYTHON] = { SUPPORT_ACTION_SETUP_PYTHON,
 	    NULL, action_setup_python },
 	/* No run(): job.c gives them the index (actions/cache.c). */
@@ -31,7 +32,8 @@ action_find(const char *uses)
 {
 	int i = support_action_find(uses);
 
-	if (i < 0 || action_table[i].run == NULL)
+	if (i < 0 || (action_table[i].run == NULL &&
+	    action_table[i].prepare == NULL))
 		return NULL;
 	return &action_table[i];
 }
