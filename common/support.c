@@ -13,12 +13,15 @@
  *                          deployment would run unapproved.
  *   runs-on.group          no runner groups: the job would run on any
  *                          worker with the labels, outside its group.
- *   steps[*].uses          only the built-in actions run (checkout,
+ *   steps[*].uses          the built-in actions (checkout,
  *                          setup-python, cache, cache/restore,
  *                          cache/save, upload-artifact,
- *                          download-artifact); another action
- *                          (docker://, ./local, owner/repo) or an input a
- *                          built-in does not honour fails its step.
+ *                          download-artifact) and local actions (./path:
+ *                          a composite one runs; what its action.yml says
+ *                          that kiln does not run fails the step then).
+ *                          Another action (docker://, owner/repo) or an
+ *                          input a built-in does not honour fails its
+ *                          step.
  *   on.<event>             events kiln never receives (or kilnd does not
  *                          make yet) never run the workflow.
  *
@@ -155,7 +158,8 @@ support_step_at(const struct wf_step *step, struct wf_pos *pos)
 	char *names, *why;
 	int a;
 
-	if (step->uses == NULL)
+	/* ./path: what its action.yml says is known when it runs. */
+	if (step->uses == NULL || str_has_prefix(step->uses, "./"))
 		return NULL;
 	*pos = step->uses_pos;
 	if ((a = support_action_find(step->uses)) == -1) {
@@ -163,8 +167,7 @@ support_step_at(const struct wf_step *step, struct wf_pos *pos)
 		why = xasprintf("kiln has no action \"%s\"%s; its built-in "
 		    "actions are %s", step->uses,
 		    str_has_prefix(step->uses, "docker://") ?
-		    " (no Docker here)" : str_has_prefix(step->uses, "./") ?
-		    " (local actions are not run yet)" : "", names);
+		    " (no Docker here)" : "", names);
 		free(names);
 		return why;
 	}

@@ -2035,13 +2035,13 @@ wf_k_strategy(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
 		    WF_MAX_JOBS);
 }
 
+/* A list of steps (a job's, or a composite action's) into *steps. */
 static void
-wf_k_steps(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
-    yaml_node_t *v,
-    void *obj, const char *where)
+wf_read_steps(struct wf_ctx *ctx, yaml_node_t *v, const char *where,
+    struct wf_step **steps, size_t *nsteps)
 {
-	struct wf_job		*j = obj;
 	yaml_node_item_t	*it;
+	struct wf_step		*s;
 	size_t			 n, i, k;
 	char			*w;
 
@@ -2052,7 +2052,7 @@ wf_k_steps(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
 	}
 	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	if (n == 0) {
-		wf_err(ctx, v, "'%s' is empty; a job needs at least one step",
+		wf_err(ctx, v, "'%s' is empty; it needs at least one step",
 		    where);
 		return;
 	}
@@ -2061,29 +2061,38 @@ wf_k_steps(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
 		    where, n, WF_MAX_STEPS);
 		n = WF_MAX_STEPS;
 	}
-	j->steps = xcalloc(n, sizeof *j->steps);
+	s = *steps = xcalloc(n, sizeof *s);
 	for (it = v->data.sequence.items.start, i = 0; i < n; it++, i++) {
 		yaml_node_t *sn = wf_node(ctx, *it);
 
-		j->steps[i].index = i;
+		s[i].index = i;
 		w = xasprintf("%s[%zu]", where, i);
-		wf_step(ctx, sn, &j->steps[i], w);
-		j->nsteps++;
+		wf_step(ctx, sn, &s[i], w);
+		(*nsteps)++;
 		free(w);
-		if (j->steps[i].id == NULL)
+		if (s[i].id == NULL)
 			continue;
 		for (k = 0; k < i; k++) {
-			if (j->steps[k].id != NULL &&
-			    strcasecmp(j->steps[k].id, j->steps[i].id) == 0) {
+			if (s[k].id != NULL &&
+			    strcasecmp(s[k].id, s[i].id) == 0) {
 				wf_err(ctx, wf_get(ctx, sn, "id"), "step id "
 				    "'%s' is already used by %s[%zu] (line %d)"
 				    "; step ids must be unique within a job",
-				    j->steps[i].id, where, k,
-				    j->steps[k].pos.line);
+				    s[i].id, where, k, s[k].pos.line);
 				break;
 			}
 		}
 	}
+}
+
+static void
+wf_k_steps(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v,
+    void *obj, const char *where)
+{
+	struct wf_job *j = obj;
+
+	wf_read_steps(ctx, v, where, &j->steps, &j->nsteps);
 }
 
 static const struct wf_key wf_job_keys[] = {
@@ -2482,13 +2491,66 @@ wf_prescan(struct wf_ctx *ctx, const char *text, size_t len)
 	return rc;
 }
 
+/*
+ * Load the one YAML document of text into *doc: bounded in size and depth,
+ * a second document refused.  The root node, or NULL with an error (and
+ * nothing left to free); on success the caller deletes doc and parser.
+ */
+static yaml_node_t *
+wf_load(struct wf_ctx *ctx, yaml_parser_t *parser, yaml_document_t *doc,
+    const char *text, size_t len, const char *what)
+{
+	yaml_document_t	 doc2;
+	yaml_node_t	*root;
+
+	if (len > WF_MAX_FILE_SIZE) {
+		wf_err_at(ctx, 1, 1, "%s file is %zu bytes, more than the limit "
+		    "of %d bytes", what, len, WF_MAX_FILE_SIZE);
+		return NULL;
+	}
+	if (wf_prescan(ctx, text, len) != 0)
+		return NULL;
+	if (!yaml_parser_initialize(parser)) {
+		wf_err_at(ctx, 1, 1, "cannot initialise the YAML parser");
+		return NULL;
+	}
+	yaml_parser_set_input_string(parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(parser, doc)) {
+		wf_yaml_error(ctx, parser, text, len);
+		yaml_parser_delete(parser);
+		return NULL;
+	}
+	root = yaml_document_get_root_node(doc);
+	if (root == NULL) {
+		wf_err_at(ctx, 1, 1, "%s file is empty", what);
+		goto fail;
+	}
+	if (!yaml_parser_load(parser, &doc2)) {
+		wf_yaml_error(ctx, parser, text, len);
+		goto fail;
+	}
+	if (yaml_document_get_root_node(&doc2) != NULL) {
+		wf_err_at(ctx, (int)doc2.start_mark.line + 1,
+		    (int)doc2.start_mark.column + 1, "a %s file holds one YAML "
+		    "document; remove the second one", what);
+		yaml_document_delete(&doc2);
+		goto fail;
+	}
+	yaml_document_delete(&doc2);
+	return root;
+fail:
+	yaml_document_delete(doc);
+	yaml_parser_delete(parser);
+	return NULL;
+}
+
 struct workflow *
 workflow_parse(const char *path, const char *text, size_t len,
     struct wf_errors *errs)
 {
 	struct wf_ctx	 ctx;
 	yaml_parser_t	 parser;
-	yaml_document_t	 doc, doc2;
+	yaml_document_t	 doc;
 	yaml_node_t	*root;
 	struct workflow	*wf;
 	size_t		 first = errs->n;
@@ -2497,44 +2559,15 @@ workflow_parse(const char *path, const char *text, size_t len,
 	ctx.path = path;
 	ctx.errs = errs;
 	ctx.budget = WF_JSON_BUDGET;
-	if (len > WF_MAX_FILE_SIZE) {
-		wf_err_at(&ctx, 1, 1, "workflow file is %zu bytes, more than "
-		    "the limit of %d bytes", len, WF_MAX_FILE_SIZE);
+	if ((root = wf_load(&ctx, &parser, &doc, text, len,
+	    "workflow")) == NULL)
 		return NULL;
-	}
-	if (wf_prescan(&ctx, text, len) != 0)
-		return NULL;
-	if (!yaml_parser_initialize(&parser)) {
-		wf_err_at(&ctx, 1, 1, "cannot initialise the YAML parser");
-		return NULL;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		wf_yaml_error(&ctx, &parser, text, len);
-		yaml_parser_delete(&parser);
-		return NULL;
-	}
-	root = yaml_document_get_root_node(&doc);
-	if (root == NULL) {
-		wf_err_at(&ctx, 1, 1, "workflow file is empty");
-		goto fail;
-	}
-	if (!yaml_parser_load(&parser, &doc2)) {
-		wf_yaml_error(&ctx, &parser, text, len);
-		goto fail;
-	}
-	if (yaml_document_get_root_node(&doc2) != NULL) {
-		wf_err_at(&ctx, (int)doc2.start_mark.line + 1,
-		    (int)doc2.start_mark.column + 1, "a workflow file holds "
-		    "one YAML document; remove the second one");
-		yaml_document_delete(&doc2);
-		goto fail;
-	}
-	yaml_document_delete(&doc2);
 	if (root->type != YAML_MAPPING_NODE) {
 		wf_err(&ctx, root, "a workflow must be a mapping with 'on' and "
 		    "'jobs', not %s", wf_kind(root));
-		goto fail;
+		yaml_document_delete(&doc);
+		yaml_parser_delete(&parser);
+		return NULL;
 	}
 
 	ctx.doc = &doc;
@@ -2557,11 +2590,308 @@ workflow_parse(const char *path, const char *text, size_t len,
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	return wf;
+}
 
-fail:
+/* ---------------------------------------------------------------------
+ * Actions: action.yml (reference 6.5, 6.6)
+ */
+
+/* Read but not used: they change nothing kiln does. */
+static void
+wf_k_ignore(struct wf_ctx *ctx WF_UNUSED, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v WF_UNUSED, void *obj WF_UNUSED,
+    const char *where WF_UNUSED)
+{
+}
+
+/* required: true/false, also as the strings real actions write. */
+static void
+wf_k_required(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
+    void *obj, const char *where)
+{
+	int *dst = WF_FIELD(obj, key, int);
+
+	if (v->type != YAML_SCALAR_NODE) {
+		wf_err(ctx, v, "'%s' must be true or false, not %s", where,
+		    wf_kind(v));
+		return;
+	}
+	*dst = strcasecmp(wf_sv(v), "true") == 0;
+}
+
+/* default: any scalar, as its text. */
+static void
+wf_k_input_text(struct wf_ctx *ctx, const struct wf_key *key,
+    yaml_node_t *v, void *obj, const char *where)
+{
+	char **dst = WF_FIELD(obj, key, char *);
+
+	free(*dst);
+	*dst = NULL;
+	if (v->type == YAML_SCALAR_NODE && wf_is_null(v)) {
+		*dst = xstrdup("");
+		return;
+	}
+	wf_k_str(ctx, key, v, obj, where);
+}
+
+static const struct wf_key wf_action_input_keys[] = {
+	{ "description", wf_k_ignore, 0 },
+	{ "required", wf_k_required,
+	    offsetof(struct wf_action_input, required) },
+	{ "default", wf_k_input_text, offsetof(struct wf_action_input, def) },
+	{ "deprecationMessage", wf_k_str_noexpr,
+	    offsetof(struct wf_action_input, deprecation) },
+};
+
+static void
+wf_k_action_inputs(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v, void *obj, const char *where)
+{
+	struct wf_action *a = obj;
+	struct wf_action_input *in;
+	yaml_node_pair_t *p;
+	char *w;
+
+	if (v->type == YAML_SCALAR_NODE && wf_is_null(v))
+		return;
+	if (v->type != YAML_MAPPING_NODE) {
+		wf_err(ctx, v, "'%s' must be a mapping of input names, not %s",
+		    where, wf_kind(v));
+		return;
+	}
+	a->inputs = xcalloc((size_t)(v->data.mapping.pairs.top -
+	    v->data.mapping.pairs.start) + 1, sizeof *a->inputs);
+	for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	    p++) {
+		yaml_node_t *k = wf_node(ctx, p->key), *d = wf_node(ctx,
+		    p->value);
+
+		if (k->type != YAML_SCALAR_NODE || wf_sv(k)[0] == '\0') {
+			wf_err(ctx, k, "keys of '%s' must be input names",
+			    where);
+			continue;
+		}
+		in = &a->inputs[a->ninputs++];
+		in->name = xstrdup(wf_sv(k));
+		in->pos = wf_pos_of(k);
+		w = xasprintf("%s.%s", where, in->name);
+		if (!(d->type == YAML_SCALAR_NODE && wf_is_null(d)))
+			wf_walk(ctx, d, wf_action_input_keys,
+			    nitems(wf_action_input_keys), in, w);
+		free(w);
+	}
+}
+
+struct wf_action_output {
+	char	*value;
+};
+
+static const struct wf_key wf_action_output_keys[] = {
+	{ "description", wf_k_ignore, 0 },
+	{ "value", wf_k_str, offsetof(struct wf_action_output, value) },
+};
+
+/* outputs: name -> {description, value}; value for composite only. */
+static void
+wf_k_action_outputs(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v, void *obj, const char *where)
+{
+	struct wf_map *m = &((struct wf_action *)obj)->outputs;
+	struct wf_action_output out;
+	struct wf_map_entry *e;
+	yaml_node_pair_t *p;
+	char *w;
+
+	m->set = 1;
+	m->pos = wf_pos_of(v);
+	if (v->type == YAML_SCALAR_NODE && wf_is_null(v))
+		return;
+	if (v->type != YAML_MAPPING_NODE) {
+		wf_err(ctx, v, "'%s' must be a mapping of output names, not %s",
+		    where, wf_kind(v));
+		return;
+	}
+	m->v = xcalloc((size_t)(v->data.mapping.pairs.top -
+	    v->data.mapping.pairs.start) + 1, sizeof *m->v);
+	for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	    p++) {
+		yaml_node_t *k = wf_node(ctx, p->key), *d = wf_node(ctx,
+		    p->value);
+
+		if (k->type != YAML_SCALAR_NODE || wf_sv(k)[0] == '\0') {
+			wf_err(ctx, k, "keys of '%s' must be output names",
+			    where);
+			continue;
+		}
+		memset(&out, 0, sizeof out);
+		w = xasprintf("%s.%s", where, wf_sv(k));
+		if (!(d->type == YAML_SCALAR_NODE && wf_is_null(d)))
+			wf_walk(ctx, d, wf_action_output_keys,
+			    nitems(wf_action_output_keys), &out, w);
+		free(w);
+		e = &m->v[m->n++];
+		e->key = xstrdup(wf_sv(k));
+		e->pos = wf_pos_of(k);
+		e->value = out.value;
+	}
+}
+
+static void
+wf_k_action_steps(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v, void *obj, const char *where)
+{
+	struct wf_action *a = obj;
+
+	wf_read_steps(ctx, v, where, &a->steps, &a->nsteps);
+}
+
+static const struct wf_key wf_action_runs_keys[] = {
+	{ "using", wf_k_str_noexpr, offsetof(struct wf_action, using) },
+	{ "main", wf_k_str_noexpr, offsetof(struct wf_action, main) },
+	{ "pre", wf_k_str_noexpr, offsetof(struct wf_action, pre) },
+	{ "post", wf_k_str_noexpr, offsetof(struct wf_action, post) },
+	{ "pre-if", wf_k_str, offsetof(struct wf_action, pre_if) },
+	{ "post-if", wf_k_str, offsetof(struct wf_action, post_if) },
+	{ "steps", wf_k_action_steps, 0 },
+	/* Docker actions: read so that the step can say what it is. */
+	{ "image", wf_k_str, offsetof(struct wf_action, image) },
+	{ "env", wf_k_ignore, 0 },
+	{ "args", wf_k_ignore, 0 },
+	{ "entrypoint", wf_k_ignore, 0 },
+	{ "pre-entrypoint", wf_k_ignore, 0 },
+	{ "post-entrypoint", wf_k_ignore, 0 },
+};
+
+static void
+wf_k_action_runs(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v, void *obj, const char *where)
+{
+	wf_walk(ctx, v, wf_action_runs_keys, nitems(wf_action_runs_keys), obj,
+	    where);
+}
+
+static const struct wf_key wf_action_keys[] = {
+	{ "name", wf_k_str_noexpr, offsetof(struct wf_action, name) },
+	{ "author", wf_k_ignore, 0 },
+	{ "description", wf_k_ignore, 0 },
+	{ "inputs", wf_k_action_inputs, 0 },
+	{ "outputs", wf_k_action_outputs, 0 },
+	{ "runs", wf_k_action_runs, 0 },
+	{ "branding", wf_k_ignore, 0 },
+};
+
+/* What runs.using says must be there, and nothing of another kind. */
+static void
+wf_action_check(struct wf_ctx *ctx, yaml_node_t *root, struct wf_action *a)
+{
+	yaml_node_t *runs = wf_get(ctx, root, "runs");
+	size_t i;
+
+	if (runs == NULL) {
+		wf_err(ctx, root, "action has no 'runs'; say how it runs "
+		    "('runs.using')");
+		return;
+	}
+	if (a->using == NULL) {
+		wf_err(ctx, runs, "'runs' has no 'using' (composite, node20, "
+		    "node24 or docker)");
+		return;
+	}
+	if (strcmp(a->using, "composite") == 0) {
+		a->kind = WF_ACTION_COMPOSITE;
+		if (a->steps == NULL && wf_get(ctx, runs, "steps") == NULL)
+			wf_err(ctx, runs, "a composite action needs "
+			    "'runs.steps'");
+		for (i = 0; i < a->nsteps; i++)
+			if (a->steps[i].run != NULL &&
+			    a->steps[i].shell == NULL)
+				wf_err_at(ctx, a->steps[i].pos.line,
+				    a->steps[i].pos.col, "'runs.steps[%zu]': "
+				    "a composite action's 'run' step needs "
+				    "'shell'", i);
+	} else if (strcmp(a->using, "node12") == 0 ||
+	    strcmp(a->using, "node16") == 0 ||
+	    strcmp(a->using, "node20") == 0 ||
+	    strcmp(a->using, "node24") == 0) {
+		a->kind = WF_ACTION_NODE;
+		if (a->main == NULL)
+			wf_err(ctx, runs, "a %s action needs 'runs.main'",
+			    a->using);
+	} else if (strcmp(a->using, "docker") == 0) {
+		a->kind = WF_ACTION_DOCKER;
+		if (a->image == NULL)
+			wf_err(ctx, runs, "a docker action needs "
+			    "'runs.image'");
+	} else
+		wf_err(ctx, wf_get(ctx, runs, "using"), "'runs.using': unknown "
+		    "'%s' (expected composite, node20, node24 or docker)",
+		    a->using);
+}
+
+struct wf_action *
+workflow_action_parse(const char *path, const char *text, size_t len,
+    struct wf_errors *errs)
+{
+	struct wf_ctx	 ctx;
+	yaml_parser_t	 parser;
+	yaml_document_t	 doc;
+	yaml_node_t	*root;
+	struct wf_action *a;
+	size_t		 first = errs->n;
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.path = path;
+	ctx.errs = errs;
+	ctx.budget = WF_JSON_BUDGET;
+	if ((root = wf_load(&ctx, &parser, &doc, text, len, "action")) ==
+	    NULL)
+		return NULL;
+	ctx.doc = &doc;
+	a = xcalloc(1, sizeof *a);
+	a->path = xstrdup(path);
+	if (root->type != YAML_MAPPING_NODE)
+		wf_err(&ctx, root, "an action's metadata must be a mapping "
+		    "with 'runs', not %s", wf_kind(root));
+	else {
+		wf_check_dup_keys(&ctx);
+		wf_walk(&ctx, root, wf_action_keys, nitems(wf_action_keys), a,
+		    "");
+		wf_action_check(&ctx, root, a);
+	}
+	wf_errors_sort(errs, first);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
-	return NULL;
+	return a;
+}
+
+void
+workflow_action_free(struct wf_action *a)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->ninputs; i++) {
+		free(a->inputs[i].name);
+		free(a->inputs[i].def);
+		free(a->inputs[i].deprecation);
+	}
+	free(a->inputs);
+	wf_map_free(&a->outputs);
+	for (i = 0; i < a->nsteps; i++)
+		wf_step_free(&a->steps[i]);
+	free(a->steps);
+	free(a->path);
+	free(a->name);
+	free(a->using);
+	free(a->main);
+	free(a->pre);
+	free(a->post);
+	free(a->pre_if);
+	free(a->post_if);
+	free(a->image);
+	free(a);
 }
 
 void

@@ -292,6 +292,50 @@ const struct wf_job *workflow_job(const struct workflow *wf, const char *id);
 /* Index of the job with this id, or -1. */
 int		 workflow_job_index(const struct workflow *wf, const char *id);
 
+/* An action's metadata, action.yml (reference 6.5, 6.6). */
+enum wf_action_kind {
+	WF_ACTION_UNKNOWN,
+	WF_ACTION_COMPOSITE,
+	WF_ACTION_NODE,
+	WF_ACTION_DOCKER,
+};
+
+struct wf_action_input {
+	char		*name;
+	char		*def;		/* default (may hold ${{ }}), or NULL */
+	int		 required;
+	char		*deprecation;	/* deprecationMessage, or NULL */
+	struct wf_pos	 pos;
+};
+
+struct wf_action {
+	char			*path;
+	char			*name;
+	struct wf_action_input	*inputs;	/* file order */
+	size_t			 ninputs;
+	struct wf_map		 outputs;	/* name -> value (composite) */
+	enum wf_action_kind	 kind;
+	char			*using;		/* runs.using as written */
+	char			*main;		/* node: scripts, relative */
+	char			*pre;
+	char			*post;
+	char			*pre_if;
+	char			*post_if;
+	char			*image;		/* docker */
+	struct wf_step		*steps;		/* composite */
+	size_t			 nsteps;
+};
+
+/*
+ * Parse and validate an action's metadata (action.yml) read from path,
+ * with the limits of a workflow file.  Errors are appended to errs; the
+ * model is usable only if errs gained none.  NULL when nothing could be
+ * read.  Freed with workflow_action_free().
+ */
+struct wf_action *workflow_action_parse(const char *path, const char *text,
+		    size_t len, struct wf_errors *errs);
+void		 workflow_action_free(struct wf_action *);
+
 /*
  * Convert a YAML node of doc to JSON, YAML 1.2 core schema: plain null/~/
  * empty -> null, true/false (any of the three cases) -> boolean, decimal,

@@ -23,7 +23,13 @@
  * The job's directories are workspace.c's; process groups a step left
  * behind are killed when the job ends.
  */
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -68,6 +74,10 @@
 #define JOB_OUTAGE_MS		(5 * 60 * 1000)
 #define JOB_COMPLETE_PAUSE_MS	1000	/* between tries while it is down */
 #define STEP_MAX_MINUTES	360	/* GitHub's limit on step timeouts */
+#define JOB_MAX_ACTION_DEPTH	9	/* composite actions in composite
+					   actions, as GitHub's runner */
+#define JOB_SUBSTEP_FILES	100000	/* an action's steps' file-command
+					   directories count from here */
 
 extern char **environ;
 
@@ -111,6 +121,13 @@ struct jobrun {
 	json_t				*cache_posts;	/* saves owed by
 							   actions/cache */
 	char				*cache_scopes[3];
+	/* Inside actions (job_run_uses()): how deep, and the env contexts of the
+	 * steps that called them, which GITHUB_ENV writes reach too. */
+	int				 depth;
+	json_t				*env_chain[JOB_MAX_ACTION_DEPTH];
+	char				*action_path;	/* GITHUB_ACTION_PATH */
+	size_t				 substeps;	/* their steps so far */
+	size_t				 step_number;	/* the job's step now */
 };
 
 static void
@@ -154,6 +171,21 @@ env_free(struct envlist *e)
 }
 
 static void	job_set_timeout(struct jobrun *, double minutes);
+
+/*
+ * A GITHUB_ENV write (value stolen): the job's env for later steps, and
+ * the env of each step running the current action, so the action's later
+ * steps see it too.
+ */
+static void
+job_env_write(struct jobrun *jr, const char *name, json_t *value)
+{
+	int d;
+
+	for (d = 0; d < jr->depth; d++)
+		json_object_set(jr->env_chain[d], name, value);
+	json_object_set_new(jr->job_env, name, value);
+}
 
 /* Text the job writes itself (not step output) goes through the masks. */
 static void
@@ -550,6 +582,8 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	env_set(e, "RUNNER_TEMP", jr->ws.tmp);
 	env_set(e, "RUNNER_TOOL_CACHE", jr->w->tool_cache);
 	env_set(e, "RUNNER_ENVIRONMENT", "self-hosted");
+	if (jr->action_path != NULL)
+		env_set(e, "GITHUB_ACTION_PATH", jr->action_path);
 
 	path = envfile_path_join(&jr->paths, env_get(e, "PATH"));
 	if (jr->paths.n > 0)
@@ -578,8 +612,12 @@ job_apply_envfile(struct jobrun *jr, const char *dir, const char *leaf,
 			job_logf(jr, "##[error]%s\n", blocked);
 			continue;
 		}
-		json_object_set_new(into, ef.pairs[i].name,
-		    job_json_text(ef.pairs[i].value));
+		if (is_env)
+			job_env_write(jr, ef.pairs[i].name,
+			    job_json_text(ef.pairs[i].value));
+		else
+			json_object_set_new(into, ef.pairs[i].name,
+			    job_json_text(ef.pairs[i].value));
 	}
 	if (rc == -1)
 		job_logf(jr, "##[error]Unable to process file command '%s' "
@@ -694,7 +732,7 @@ job_apply_commands(struct jobrun *jr, size_t number, json_t *outputs)
 			json_object_set_new(outputs, rec->name,
 			    job_json_text(rec->value));
 		else if (rec->kind == WFCMD_REC_ENV && rec->name != NULL)
-			json_object_set_new(jr->job_env, rec->name,
+			job_env_write(jr, rec->name,
 			    job_json_text(rec->value));
 	}
 	/* Command failures are already in the log (wfcmd wrote them). */
@@ -715,6 +753,9 @@ job_shell(const struct jobrun *jr, const struct wf_step *step,
 		*out = xstrdup(step->shell);
 		return 0;
 	}
+	/* The workflow's defaults.run does not reach into actions. */
+	if (jr->depth > 0)
+		return 0;
 	if (jr->job->defaults.shell != NULL)
 		return context_eval_string(jr->job->defaults.shell,
 		    &ctx_scope_step, ctx, out, err, errsz);
@@ -730,9 +771,9 @@ job_workdir(struct jobrun *jr, const struct wf_step *step,
 	const char *wd = step->working_directory;
 	char *v;
 
-	if (wd == NULL)
+	if (wd == NULL && jr->depth == 0)
 		wd = jr->job->defaults.working_directory;
-	if (wd == NULL)
+	if (wd == NULL && jr->depth == 0)
 		wd = jr->wf->defaults.working_directory;
 	if (wd == NULL || wd[0] == '\0') {
 		*out = xstrdup(jr->ws.workspace);
@@ -879,7 +920,7 @@ job_action_env_cb(void *arg, const char *name, const char *value)
 {
 	struct job_action_effects *fx = arg;
 
-	json_object_set_new(fx->jr->job_env, name, json_string(value));
+	job_env_write(fx->jr, name, json_string(value));
 }
 
 static void
@@ -1032,6 +1073,276 @@ job_setup_python_cache(struct jobrun *jr, const struct action_env *env,
 	return 0;
 }
 
+/* ---- actions from action.yml: ./local (reference 6.5, 6.6) -------------- */
+
+static void	job_exec_step(struct jobrun *, const struct wf_step *, size_t,
+		    int);
+
+/*
+ * Read <dir>/action.yml (or .yaml) below base, never leaving base: the
+ * workspace is the steps' to write, so a link out of it is refused.  A
+ * new string, or NULL with err.
+ */
+static char *
+job_action_read(const char *base, const char *dir, size_t *lenp, char *err,
+    size_t errsz)
+{
+	static const char *const names[] = { "action.yml", "action.yaml" };
+	struct open_how how;
+	struct stat st;
+	struct buf b = { 0 };
+	char *rel, chunk[8192];
+	int bfd, fd = -1;
+	size_t i;
+	ssize_t n;
+
+	if ((bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(err, errsz, "%s: %s", base, strerror(errno));
+		return NULL;
+	}
+	memset(&how, 0, sizeof how);
+	how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	for (i = 0; i < nitems(names) && fd == -1; i++) {
+		rel = xasprintf("%s%s%s", dir, dir[0] != '\0' ? "/" : "",
+		    names[i]);
+		fd = (int)syscall(SYS_openat2, bfd, rel, &how, sizeof how);
+		if (fd == -1 && errno != ENOENT) {
+			snprintf(err, errsz, "%s/%s: %s", base, rel,
+			    errno == EXDEV ? "leads outside the workspace" :
+			    strerror(errno));
+			free(rel);
+			close(bfd);
+			return NULL;
+		}
+		free(rel);
+	}
+	close(bfd);
+	if (fd == -1) {
+		snprintf(err, errsz, "Can't find 'action.yml' or 'action.yaml' "
+		    "under '%s/%s'", base, dir);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errsz, "%s/%s: its action.yml is not a regular "
+		    "file", base, dir);
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof chunk);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_add(&b, chunk, (size_t)n);
+		if (b.len > WF_MAX_FILE_SIZE)
+			break;
+	}
+	close(fd);
+	if (n == -1) {
+		snprintf(err, errsz, "%s/%s: read: %s", base, dir,
+		    strerror(errno));
+		buf_free(&b);
+		return NULL;
+	}
+	*lenp = b.len;
+	buf_add_char(&b, '\0');
+	return buf_steal(&b);
+}
+
+/*
+ * The inputs context of an action: each input from with:, else its
+ * default (evaluated where the step is), else "".  An input the action
+ * does not declare is a warning, as GitHub's runner gives; required is
+ * not enforced (the action checks it), also as there.
+ */
+static int
+job_action_inputs(struct jobrun *jr, const struct wf_action *a,
+    const struct wf_map *with, const struct expr_ctx *ctx, json_t *inputs)
+{
+	struct buf valid = { 0 };
+	const char *v;
+	char err[1024], *def;
+	size_t i, k;
+
+	for (i = 0; i < a->ninputs; i++)
+		buf_printf(&valid, "%s'%s'", i > 0 ? ", " : "",
+		    a->inputs[i].name);
+	for (k = 0; k < with->n; k++) {
+		for (i = 0; i < a->ninputs; i++)
+			if (strcasecmp(a->inputs[i].name, with->v[k].key) == 0)
+				break;
+		if (i == a->ninputs)
+			job_logf(jr, "##[warning]Unexpected input(s) '%s', "
+			    "valid inputs are [%s]\n", with->v[k].key,
+			    valid.data != NULL ? valid.data : "");
+	}
+	buf_free(&valid);
+	for (i = 0; i < a->ninputs; i++) {
+		v = NULL;
+		for (k = 0; k < with->n; k++)
+			if (strcasecmp(a->inputs[i].name, with->v[k].key) == 0)
+				v = with->v[k].value;
+		if (v != NULL) {
+			if (a->inputs[i].deprecation != NULL)
+				job_logf(jr, "##[warning]Input '%s' has been "
+				    "deprecated with message: %s\n",
+				    a->inputs[i].name,
+				    a->inputs[i].deprecation);
+			json_object_set_new(inputs, a->inputs[i].name,
+			    json_string(v));
+			continue;
+		}
+		if (a->inputs[i].def == NULL) {
+			json_object_set_new(inputs, a->inputs[i].name,
+			    json_string(""));
+			continue;
+		}
+		if (context_eval_string(a->inputs[i].def, &ctx_scope_step, ctx,
+		    &def, err, sizeof err) == -1) {
+			job_logf(jr, "##[error]%s: inputs.%s.default: %s\n",
+			    a->path, a->inputs[i].name, err);
+			return -1;
+		}
+		json_object_set_new(inputs, a->inputs[i].name,
+		    json_string(def));
+		free(def);
+	}
+	return 0;
+}
+
+/*
+ * A composite action: its steps, with the action's inputs, its own steps
+ * context and status (success() inside reads the action's), then its
+ * outputs from those steps.  Returns the action's outcome.
+ */
+static enum status_conclusion
+job_run_composite(struct jobrun *jr, const struct wf_action *a,
+    const char *dir, json_t *inputs, json_t *outputs)
+{
+	json_t *github = json_object_get(jr->contexts, "github");
+	json_t *saved_steps = jr->steps, *saved_inputs, *saved_path;
+	enum status_conclusion saved_status = jr->status, outcome;
+	char *saved_action_path = jr->action_path, err[1024], *v;
+	struct expr_ctx ctx;
+	size_t i;
+
+	if (jr->depth >= JOB_MAX_ACTION_DEPTH) {
+		job_logf(jr, "##[error]%s: composite actions are nested deeper "
+		    "than %d levels\n", a->path, JOB_MAX_ACTION_DEPTH);
+		return CONCLUSION_FAILURE;
+	}
+	saved_inputs = json_incref(json_object_get(jr->contexts, "inputs"));
+	saved_path = json_incref(json_object_get(github, "action_path"));
+	jr->steps = json_object();
+	json_object_set(jr->contexts, "steps", jr->steps);
+	json_object_set(jr->contexts, "inputs", inputs);
+	json_object_set_new(github, "action_path", json_string(dir));
+	jr->action_path = xstrdup(dir);
+	jr->env_chain[jr->depth++] = jr->env;
+	jr->status = CONCLUSION_SUCCESS;
+
+	for (i = 0; i < a->nsteps; i++)
+		job_exec_step(jr, &a->steps[i], jr->step_number, 1);
+	outcome = jr->status;
+	job_expr_ctx(jr, &ctx);
+	for (i = 0; i < a->outputs.n; i++) {
+		if (a->outputs.v[i].value == NULL)
+			continue;
+		if (context_eval_string(a->outputs.v[i].value, &ctx_scope_step,
+		    &ctx, &v, err, sizeof err) == -1) {
+			job_logf(jr, "##[error]%s: outputs.%s: %s\n", a->path,
+			    a->outputs.v[i].key, err);
+			outcome = CONCLUSION_FAILURE;
+			continue;
+		}
+		json_object_set_new(outputs, a->outputs.v[i].key,
+		    job_json_text(v));
+		free(v);
+	}
+
+	jr->depth--;
+	free(jr->action_path);
+	jr->action_path = saved_action_path;
+	if (saved_path != NULL)
+		json_object_set_new(github, "action_path", saved_path);
+	else
+		json_object_del(github, "action_path");
+	json_object_set_new(jr->contexts, "inputs", saved_inputs);
+	json_decref(jr->steps);
+	jr->steps = saved_steps;
+	json_object_set(jr->contexts, "steps", saved_steps);
+	/* A cancellation during the action is the job's too. */
+	jr->status = outcome == CONCLUSION_CANCELLED ? CONCLUSION_CANCELLED :
+	    saved_status;
+	return outcome;
+}
+
+/*
+ * A step's `uses:` of an action described by action.yml: ./path in the
+ * workspace.  Its with: values are evaluated already.
+ */
+static enum status_conclusion
+job_run_uses(struct jobrun *jr, const struct wf_step *step,
+    const struct expr_ctx *ctx, const struct wf_map *with, json_t *outputs)
+{
+	struct wf_errors errs = { 0 };
+	struct wf_action *a = NULL;
+	enum status_conclusion outcome = CONCLUSION_FAILURE;
+	char err[1024], *rel, *dir = NULL, *text = NULL, *msgs, *p;
+	json_t *inputs = json_object();
+	size_t len = 0;
+
+	/* ./path: below the workspace, never above it. */
+	rel = xstrdup(step->uses + 2);
+	while ((p = strrchr(rel, '/')) != NULL && p[1] == '\0')
+		*p = '\0';
+	for (p = rel; *p != '\0'; p += strcspn(p, "/"), p += *p == '/')
+		if (strncmp(p, "..", 2) == 0 && (p[2] == '/' || p[2] == '\0')) {
+			job_logf(jr, "##[error]%s: a local action must be "
+			    "inside the workspace\n", step->uses);
+			goto out;
+		}
+	dir = rel[0] != '\0' ? xasprintf("%s/%s", jr->ws.workspace, rel) :
+	    xstrdup(jr->ws.workspace);
+	if ((text = job_action_read(jr->ws.workspace, rel, &len, err,
+	    sizeof err)) == NULL) {
+		job_logf(jr, "##[error]%s: %s%s\n", step->uses, err,
+		    str_has_prefix(err, "Can't find") ? ". Did you forget to "
+		    "run actions/checkout before running your local action?" :
+		    "");
+		goto out;
+	}
+	a = workflow_action_parse(step->uses, text, len, &errs);
+	if (a == NULL || errs.n > 0) {
+		msgs = wf_errors_format(&errs);
+		job_logf(jr, "##[error]%s: its action.yml is not valid:\n%s",
+		    step->uses, msgs);
+		free(msgs);
+		goto out;
+	}
+	if (job_action_inputs(jr, a, with, ctx, inputs) == -1)
+		goto out;
+	switch (a->kind) {
+	case WF_ACTION_COMPOSITE:
+		outcome = job_run_composite(jr, a, dir, inputs, outputs);
+		break;
+	default:
+		job_logf(jr, "##[error]%s: kiln does not run '%s' actions yet\n",
+		    step->uses, a->using);
+		break;
+	}
+out:
+	json_decref(inputs);
+	workflow_action_free(a);
+	wf_errors_free(&errs);
+	free(text);
+	free(dir);
+	free(rel);
+	return outcome;
+}
+
 static enum status_conclusion
 job_run_action(struct jobrun *jr, const struct wf_step *step,
     const struct expr_ctx *ctx, struct envlist *stepenv, json_t *outputs)
@@ -1062,6 +1373,10 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 		    with.v[i].value);
 	}
 	job_log(jr, "##[endgroup]\n");
+	if (str_has_prefix(step->uses, "./")) {
+		outcome = job_run_uses(jr, step, ctx, &with, outputs);
+		goto out;
+	}
 	if (def == NULL && !job_is_cache(support_action_find(step->uses)) &&
 	    !job_is_artifact(support_action_find(step->uses))) {
 		/* support_step() let it through: never expected. */
@@ -1157,11 +1472,15 @@ job_flush_commands(struct jobrun *jr)
 	buf_free(&rest);
 }
 
-/* One step, start to finish; updates jr->status and the steps context. */
+/*
+ * One step, start to finish; updates jr->status and the steps context.
+ * number is the job's step (its row); an action's own steps (inner) run
+ * under their caller's number and have no row of their own.
+ */
 static void
-job_step(struct jobrun *jr, size_t i)
+job_exec_step(struct jobrun *jr, const struct wf_step *step, size_t number,
+    int inner)
 {
-	const struct wf_step *step = &jr->job->steps[i];
 	struct expr_ctx ctx;
 	struct envlist env = { 0 };
 	json_t *saved_env, *step_env, *outputs, *entry;
@@ -1182,27 +1501,31 @@ job_step(struct jobrun *jr, size_t i)
 	 * writes), then the step's own on top (reference 3.3).
 	 */
 	saved_env = jr->env;
-	jr->job_env = saved_env;
+	if (!inner) {
+		jr->job_env = saved_env;
+		jr->step_number = number;
+	}
 	step_env = json_deep_copy(saved_env);
 	json_object_set(jr->contexts, "env", step_env);
 	jr->env = step_env;
 	if (job_eval_env(jr, &step->env, &ctx_scope_step, step_env, err,
 	    sizeof err) == -1) {
-		job_logf(jr, "##[error]step %zu env: %s\n", i + 1, err);
+		job_logf(jr, "##[error]step %zu env: %s\n", number, err);
 		outcome = CONCLUSION_FAILURE;
 		goto finish;
 	}
 	job_expr_ctx(jr, &ctx);
 	if (expr_eval_condition(step->if_cond, &ctx_scope_step_if, &ctx, &run,
 	    err, sizeof err) == -1) {
-		job_logf(jr, "##[error]step %zu if: %s\n", i + 1, err);
+		job_logf(jr, "##[error]step %zu if: %s\n", number, err);
 		outcome = CONCLUSION_FAILURE;
 		goto finish;
 	}
 	/* Past the job's timeout nothing more runs (ARCHITECTURE.md). */
 	if (!run || jr->timed_out) {
-		job_step_update(jr, i + 1, STATE_COMPLETED, CONCLUSION_SKIPPED,
-		    CONCLUSION_SKIPPED, NULL);
+		if (!inner)
+			job_step_update(jr, number, STATE_COMPLETED,
+			    CONCLUSION_SKIPPED, CONCLUSION_SKIPPED, NULL);
 		outcome = CONCLUSION_SKIPPED;
 		goto record;
 	}
@@ -1210,13 +1533,14 @@ job_step(struct jobrun *jr, size_t i)
 	    context_eval_string(step->name, &ctx_scope_step, &ctx, &name, err,
 	    sizeof err) == -1)
 		name = NULL;
-	job_step_update(jr, i + 1, STATE_IN_PROGRESS, CONCLUSION_SUCCESS,
-	    CONCLUSION_SUCCESS, name);
+	if (!inner)
+		job_step_update(jr, number, STATE_IN_PROGRESS,
+		    CONCLUSION_SUCCESS, CONCLUSION_SUCCESS, name);
 	/* Work kiln cannot do fails, and no continue-on-error hides it. */
 	if ((unsupported = support_step(step)) != NULL) {
 		job_logf(jr, "##[error]%s\n", unsupported);
 		if (jr->message == NULL)
-			jr->message = xasprintf("step %zu (%s): %s", i + 1,
+			jr->message = xasprintf("step %zu (%s): %s", number,
 			    step->name, unsupported);
 		outcome = CONCLUSION_FAILURE;
 		goto finish;
@@ -1237,7 +1561,8 @@ job_step(struct jobrun *jr, size_t i)
 		outcome = CONCLUSION_FAILURE;
 		goto finish;
 	}
-	dir = workspace_step_files(&jr->ws, i + 1);
+	dir = workspace_step_files(&jr->ws, inner ? JOB_SUBSTEP_FILES +
+	    ++jr->substeps : number);
 	action = job_action_name(jr, step);
 	job_step_environ(jr, &env, action, dir);
 	wfcmd_step_begin(jr->cmds);
@@ -1245,10 +1570,10 @@ job_step(struct jobrun *jr, size_t i)
 	    job_run_script(jr, step, &ctx, &env, minutes) :
 	    job_run_action(jr, step, &ctx, &env, outputs);
 	job_flush_commands(jr);
-	if (!job_apply_commands(jr, i + 1, outputs) &&
+	if (!job_apply_commands(jr, number, outputs) &&
 	    outcome == CONCLUSION_SUCCESS)
 		outcome = CONCLUSION_FAILURE;
-	if (!job_apply_file_commands(jr, dir, i + 1, outputs) &&
+	if (!job_apply_file_commands(jr, dir, number, outputs) &&
 	    outcome == CONCLUSION_SUCCESS)
 		outcome = CONCLUSION_FAILURE;
 finish:
@@ -1261,8 +1586,9 @@ finish:
 		jr->status = CONCLUSION_FAILURE;
 	if (outcome == CONCLUSION_CANCELLED)
 		jr->status = CONCLUSION_CANCELLED;
-	job_step_update(jr, i + 1, STATE_COMPLETED, conclusion, outcome,
-	    NULL);
+	if (!inner)
+		job_step_update(jr, number, STATE_COMPLETED, conclusion,
+		    outcome, NULL);
 record:
 	/* Only steps with an id are in the steps context. */
 	if (step->id != NULL) {
@@ -1573,7 +1899,7 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		goto done;
 	}
 	for (i = 0; i < jr.job->nsteps; i++)
-		job_step(&jr, i);
+		job_exec_step(&jr, &jr.job->steps[i], i + 1, 0);
 	job_cache_post(&jr);
 	outputs = job_outputs(&jr);
 	conclusion = jr.timed_out ? CONCLUSION_TIMED_OUT : jr.status;

@@ -1033,6 +1033,95 @@ START_TEST(test_workflow_env_scope)
 }
 END_TEST
 
+/* action.yml: a composite and a node action read; what is wrong named. */
+START_TEST(test_action_metadata)
+{
+	static const char comp[] =
+	    "name: c\n"
+	    "description: d\n"
+	    "inputs:\n"
+	    "  who: {description: x, required: 'true'}\n"
+	    "  n:\n"
+	    "    default: 3\n"
+	    "  tok:\n"
+	    "    default: ${{ github.token }}\n"
+	    "    deprecationMessage: gone\n"
+	    "outputs:\n"
+	    "  o:\n"
+	    "    value: ${{ steps.a.outputs.v }}\n"
+	    "runs:\n"
+	    "  using: composite\n"
+	    "  steps:\n"
+	    "    - id: a\n"
+	    "      shell: bash\n"
+	    "      run: echo ${{ inputs.who }}\n"
+	    "    - uses: ./inner\n"
+	    "branding: {icon: x, color: red}\n";
+	static const char node[] =
+	    "runs:\n"
+	    "  using: node20\n"
+	    "  main: dist/index.js\n"
+	    "  post: dist/post.js\n"
+	    "  post-if: success()\n";
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+	    { "runs:\n  using: composite\n  steps:\n    - run: x\n",
+	      "4:7: 'runs.steps[0]': a composite action's 'run' step needs "
+	      "'shell'" },
+	    { "runs:\n  using: java\n", "2:10: 'runs.using': unknown 'java'" },
+	    { "runs:\n  using: node24\n", "2:3: a node24 action needs "
+	      "'runs.main'" },
+	    { "name: x\n", "1:1: action has no 'runs'" },
+	    { "runs:\n  using: composite\n  stesp: []\n", "3:3: unknown key "
+	      "'stesp' in 'runs'" },
+	};
+	struct wf_errors errs = { 0 };
+	struct wf_action *a;
+	char *f;
+	size_t i;
+
+	a = workflow_action_parse("action.yml", comp, strlen(comp), &errs);
+	ck_assert_ptr_nonnull(a);
+	f = wf_errors_format(&errs);
+	ck_assert_msg(errs.n == 0, "%s", f);
+	free(f);
+	ck_assert_int_eq(a->kind, WF_ACTION_COMPOSITE);
+	ck_assert_uint_eq(a->ninputs, 3);
+	ck_assert_str_eq(a->inputs[0].name, "who");
+	ck_assert_int_eq(a->inputs[0].required, 1);
+	ck_assert_ptr_null(a->inputs[0].def);
+	ck_assert_str_eq(a->inputs[1].def, "3");
+	ck_assert_str_eq(a->inputs[2].def, "${{ github.token }}");
+	ck_assert_str_eq(a->inputs[2].deprecation, "gone");
+	ck_assert_uint_eq(a->outputs.n, 1);
+	ck_assert_str_eq(a->outputs.v[0].value, "${{ steps.a.outputs.v }}");
+	ck_assert_uint_eq(a->nsteps, 2);
+	ck_assert_str_eq(a->steps[1].uses, "./inner");
+	workflow_action_free(a);
+
+	a = workflow_action_parse("action.yml", node, strlen(node), &errs);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(errs.n, 0);
+	ck_assert_int_eq(a->kind, WF_ACTION_NODE);
+	ck_assert_str_eq(a->main, "dist/index.js");
+	ck_assert_str_eq(a->post, "dist/post.js");
+	ck_assert_str_eq(a->post_if, "success()");
+	workflow_action_free(a);
+
+	for (i = 0; i < nitems(bad); i++) {
+		a = workflow_action_parse("action.yml", bad[i].text,
+		    strlen(bad[i].text), &errs);
+		f = wf_errors_format(&errs);
+		ck_assert_msg(strstr(f, bad[i].want) != NULL, "%zu: want %s\n"
+		    "got %s", i, bad[i].want, f);
+		free(f);
+		wf_errors_free(&errs);
+		workflow_action_free(a);
+	}
+}
+END_TEST
+
 static Suite *
 workflow_suite(void)
 {
@@ -1053,6 +1142,7 @@ workflow_suite(void)
 	tcase_add_test(tc, test_duplicate_key_in_json);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_errors_format);
+	tcase_add_test(tc, test_action_metadata);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,238 @@
+/*
+ * Actions described by an action.yml, run as GitHub's runner runs them:
+ * local (./path) composite actions with inputs, outputs, nested
+ * composites, GITHUB_ENV and GITHUB_ACTION_PATH; a failing composite; a
+ * missing action.  Real parts: kilnd with its embedded PostgreSQL and
+ * workers, a real git repository checked out by the job, a signed push
+ * webhook.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "util.h"
+
+#define RUN_MS	90000
+
+static const char greet_yml[] =
+    "name: greet\n"
+    "inputs:\n"
+    "  who:\n"
+    "    description: whom to greet\n"
+    "    required: true\n"
+    "  greeting:\n"
+    "    default: hello\n"
+    "  sha:\n"
+    "    default: ${{ github.sha }}\n"
+    "outputs:\n"
+    "  text:\n"
+    "    description: the greeting\n"
+    "    value: ${{ steps.say.outputs.text }}\n"
+    "  inner:\n"
+    "    value: ${{ steps.nested.outputs.shout }}\n"
+    "runs:\n"
+    "  using: composite\n"
+    "  steps:\n"
+    "    - id: say\n"
+    "      shell: bash\n"
+    "      run: |\n"
+    "        echo \"text=${{ inputs.greeting }} ${{ inputs.who }}\" >> \"$GITHUB_OUTPUT\"\n"
+    "        echo \"ACTION-PATH=$GITHUB_ACTION_PATH\"\n"
+    "        echo \"CTX-PATH=${{ github.action_path }}\"\n"
+    "        echo \"DEFAULT-SHA=${{ inputs.sha }}\"\n"
+    "        echo \"INPUT-VAR=[${INPUT_WHO:-}]\"\n"
+    "        echo \"FROM_GREET=yes\" >> \"$GITHUB_ENV\"\n"
+    "    - id: nested\n"
+    "      uses: ./.github/actions/shout\n"
+    "      with:\n"
+    "        what: ${{ steps.say.outputs.text }}\n"
+    "    - shell: bash\n"
+    "      env:\n"
+    "        STEP_ONLY: inner\n"
+    "      run: echo \"SEEN-ENV=$FROM_GREET $STEP_ONLY\"\n"
+    "    - if: failure()\n"
+    "      shell: bash\n"
+    "      run: echo NEVER-FAILED\n";
+
+static const char shout_yml[] =
+    "inputs:\n"
+    "  what:\n"
+    "    required: true\n"
+    "outputs:\n"
+    "  shout:\n"
+    "    value: ${{ steps.up.outputs.v }}\n"
+    "runs:\n"
+    "  using: composite\n"
+    "  steps:\n"
+    "    - id: up\n"
+    "      shell: sh\n"
+    "      working-directory: .github\n"
+    "      run: |\n"
+    "        echo \"v=$(echo '${{ inputs.what }}' | tr a-z A-Z)\" >> \"$GITHUB_OUTPUT\"\n"
+    "        echo \"SHOUT-DIR=$(pwd)\"\n";
+
+static const char fails_yml[] =
+    "runs:\n"
+    "  using: composite\n"
+    "  steps:\n"
+    "    - shell: bash\n"
+    "      run: exit 3\n"
+    "    - shell: bash\n"
+    "      run: echo NOT-REACHED\n"
+    "    - if: failure()\n"
+    "      shell: bash\n"
+    "      run: echo CLEANUP-RAN\n";
+
+static const char workflow_yml[] =
+    "name: uses\n"
+    "on: push\n"
+    "jobs:\n"
+    "  good:\n"
+    "    runs-on: self-hosted\n"
+    "    defaults:\n"
+    "      run:\n"
+    "        working-directory: nowhere\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - id: g\n"
+    "        uses: ./.github/actions/greet\n"
+    "        with:\n"
+    "          who: kiln\n"
+    "          bogus: 1\n"
+    "      - working-directory: .\n"
+    "        run: |\n"
+    "          echo \"OUT=${{ steps.g.outputs.text }}\"\n"
+    "          echo \"INNER=${{ steps.g.outputs.inner }}\"\n"
+    "          echo \"ENV=$FROM_GREET\"\n"
+    "          echo \"AFTER=[${GITHUB_ACTION_PATH:-}]\"\n"
+    "  bad:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - uses: ./.github/actions/fails\n"
+    "      - if: always()\n"
+    "        uses: ./no/such\n"
+    "      - if: always()\n"
+    "        uses: ./.github/actions/../../..\n";
+
+/* A line of log that starts with prefix (after the timestamp), or NULL. */
+static const char *
+log_line(const char *log, const char *prefix)
+{
+	const char *p = log;
+
+	while ((p = strstr(p, prefix)) != NULL) {
+		if (p == log || p[-1] == ' ' || p[-1] == '\n')
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+START_TEST(test_local_composite)
+{
+	struct harness *h = harness_new("uses_composite");
+	struct harness_repo *repo;
+	json_t *run, *bad;
+	char *sha, *log, *want;
+	const char *p;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/uses");
+	harness_repo_write(repo, ".github/actions/greet/action.yml", greet_yml);
+	harness_repo_write(repo, ".github/actions/shout/action.yaml",
+	    shout_yml);
+	harness_repo_write(repo, ".github/actions/fails/action.yml", fails_yml);
+	harness_repo_write(repo, ".github/workflows/uses.yml", workflow_yml);
+	sha = harness_push(h, repo, "main", "local actions");
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+
+	log = harness_job_log(h, run, "good");
+	harness_expect_str(h, harness_job(h, run, "good"), "job good",
+	    "conclusion", "success");
+	harness_expect_contains(h, log, "the output mapped from a step",
+	    "OUT=hello kiln\n");
+	harness_expect_contains(h, log, "the nested composite's output",
+	    "INNER=HELLO KILN\n");
+	harness_expect_contains(h, log, "GITHUB_ENV inside the action, later "
+	    "in it", "SEEN-ENV=yes inner\n");
+	harness_expect_contains(h, log, "GITHUB_ENV inside the action, later "
+	    "in the job", "ENV=yes\n");
+	harness_expect_contains(h, log, "GITHUB_ACTION_PATH",
+	    "/.github/actions/greet\n");
+	p = log_line(log, "ACTION-PATH=");
+	harness_assert(h, p != NULL && strncmp(p + 12, "/", 1) == 0,
+	    "no absolute ACTION-PATH in\n%s", log);
+	p = log_line(log, "CTX-PATH=");
+	harness_assert(h, p != NULL && strstr(p, "/.github/actions/greet\n") ==
+	    p + strcspn(p, "\n") - strlen("/.github/actions/greet"),
+	    "github.action_path is not the action's directory:\n%s", log);
+	want = xasprintf("DEFAULT-SHA=%s\n", sha);
+	harness_expect_contains(h, log, "an expression default", want);
+	free(want);
+	harness_expect_contains(h, log, "no INPUT_ variables in a composite",
+	    "INPUT-VAR=[]\n");
+	harness_expect_contains(h, log, "the nested working-directory",
+	    "/.github\n");
+	harness_expect_contains(h, log, "the undeclared input",
+	    "Unexpected input(s) 'bogus', valid inputs are ['who', "
+	    "'greeting', 'sha']");
+	harness_expect_contains(h, log, "the action path ends with the action",
+	    "AFTER=[]\n");
+	harness_assert(h, strstr(log, "NEVER-FAILED") == NULL,
+	    "failure() held inside a succeeding composite:\n%s", log);
+	free(log);
+
+	bad = harness_job(h, run, "bad");
+	harness_expect_str(h, bad, "job bad", "conclusion", "failure");
+	log = harness_job_log(h, run, "bad");
+	harness_expect_contains(h, log, "the failing step", "Process completed "
+	    "with exit code 3");
+	harness_expect_contains(h, log, "failure() inside the composite",
+	    "CLEANUP-RAN");
+	harness_assert(h, strstr(log, "NOT-REACHED") == NULL,
+	    "a step after the failure ran:\n%s", log);
+	harness_expect_contains(h, log, "the missing action", "./no/such: "
+	    "Can't find 'action.yml' or 'action.yaml'");
+	harness_expect_contains(h, log, "the escaping action",
+	    "./.github/actions/../../..: a local action must be inside the "
+	    "workspace");
+	harness_expect_str(h, harness_step(h, bad, "Run ./no/such"),
+	    "the missing action's step", "conclusion", "failure");
+	free(log);
+
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+static Suite *
+uses_suite(void)
+{
+	Suite *s = suite_create("uses");
+	TCase *tc = tcase_create("uses");
+
+	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+	tcase_add_test(tc, test_local_composite);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(uses_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
