@@ -2,13 +2,16 @@
 -- file under [artifacts] dir (<dir>/<run_id>/<id>.zip) written by the
 -- worker that ran the upload; this row is its index.  Names are unique
 -- within a run (GitHub's v4 immutability: a second upload of a name fails
--- unless it asks to overwrite, which replaces the row, so a new id).
+-- unless it asks to overwrite, which replaces the row, so a new id; a job
+-- of a later attempt -- a re-run -- replaces what an earlier attempt
+-- uploaded, as re-running a failed job works on GitHub).
 -- kilnd's sweep deletes rows past expires_at and then their files.
 
 CREATE TABLE artifacts (
 	id		bigserial PRIMARY KEY,
 	run_id		bigint NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
 	job_id		bigint REFERENCES jobs(id) ON DELETE SET NULL,
+	run_attempt	integer NOT NULL DEFAULT 1 CHECK (run_attempt >= 1),
 	-- The worker's rule (worker/actions/artifact.c) again: the name is a
 	-- file name in a download's directory and in HTTP headers.
 	name		text NOT NULL CHECK (length(name) BETWEEN 1 AND 256

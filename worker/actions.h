@@ -151,6 +151,7 @@ struct artifact_ctx {
 	const char	*dir;		/* [artifacts] dir */
 	int64_t		 run_id;
 	int64_t		 job_id;
+	int64_t		 run_attempt;	/* of the job: replaces older ones' */
 	int		 retention_days; /* [artifacts]: default and most */
 	const char	*page_url;	/* "<public_url>"; "" when unknown */
 	int		 as_user;	/* touch the steps' files as uid/gid */

@@ -1033,6 +1033,7 @@ job_artifact_step(struct jobrun *jr, int a, const struct action_env *env,
 	ac.dir = jr->w->artifacts_dir;
 	ac.run_id = jr->cj->run_id;
 	ac.job_id = jr->cj->id;
+	ac.run_attempt = jr->cj->run_attempt > 0 ? jr->cj->run_attempt : 1;
 	ac.retention_days = jr->w->artifacts_days;
 	ac.page_url = jr->w->page_url;
 	ac.as_user = jr->w->as_user;

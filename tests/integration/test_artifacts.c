@@ -332,6 +332,7 @@ static const char artifacts_user_workflow[] =
     "d/e/f.txt\n"
     "      - uses: actions/upload-artifact@v4\n"
     "        with: { name: mine, path: d }\n"
+    "      - run: test \"$GITHUB_RUN_ATTEMPT\" -ge 2\n"
     "  down:\n"
     "    needs: up\n"
     "    runs-on: self-hosted\n"
@@ -341,11 +342,31 @@ static const char artifacts_user_workflow[] =
     "      - run: echo \"GOT=$(cat all/mine/e/f.txt) OWNER=$(stat -c %u "
     "all/mine/e/f.txt)/$(id -u)\"\n";
 
+struct artifacts_attempt {
+	const json_t	*id;
+	json_t		*run;		/* the last `show`, owned */
+};
+
+static int
+artifacts_attempt2_cb(struct harness *h, void *arg)
+{
+	struct artifacts_attempt *w = arg;
+	const char *status;
+
+	json_decref(w->run);
+	w->run = harness_show(h, w->id);
+	status = harness_str(w->run, "status");
+	return json_integer_value(json_object_get(w->run, "run_attempt")) ==
+	    2 && status != NULL && strcmp(status, "completed") == 0;
+}
+
 /*
  * With run_as, the files are read and written as the steps' account (a
  * 0600 file of theirs is uploaded; the download belongs to them), the
- * store stays the worker's; under [web] access = token the zip needs a
- * token like the run page does.
+ * store stays the worker's.  The uploading job fails on attempt 1; its
+ * re-run uploads the same name again, replacing attempt 1's (as a re-run
+ * works on GitHub).  Under [web] access = token the zip needs a token
+ * like the run page does.
  */
 START_TEST(test_artifacts_as_run_as_behind_token)
 {
@@ -355,7 +376,9 @@ START_TEST(test_artifacts_as_run_as_behind_token)
 	struct harness_resp r;
 	struct buf out = { 0 }, err = { 0 };
 	const char *hdrs[2] = { NULL, NULL };
-	char *sha, *log, *id, *want, *path, *tok, *bearer, *run_id;
+	char *sha, *log, *id, *want, *path, *tok, *bearer, *run_id, *first,
+	    *n, idtext[32];
+	struct artifacts_attempt wait;
 	json_t *run;
 
 	harness_assert(h, pw != NULL, "no account nobody");
@@ -367,7 +390,39 @@ START_TEST(test_artifacts_as_run_as_behind_token)
 	    artifacts_user_workflow);
 	sha = harness_push(h, repo, "main", "artifacts as nobody");
 	run = harness_wait_run(h, sha, NULL, RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "failure");
+	first = harness_sql(h, "SELECT id FROM artifacts WHERE name = 'mine' "
+	    "AND run_attempt = 1", NULL);
+	harness_assert(h, first[0] != '\0', "attempt 1 uploaded nothing");
+	snprintf(idtext, sizeof idtext, "%lld", (long long)json_integer_value(
+	    json_object_get(run, "id")));
+	harness_assert(h, harness_cictl(h, &out, &err, "rerun", idtext,
+	    "--failed", NULL) == 0, "cictl rerun");
+	buf_free(&out);
+	buf_free(&err);
+	wait.id = json_object_get(run, "id");
+	wait.run = NULL;
+	harness_assert(h, harness_wait_for(h, RUN_MS, artifacts_attempt2_cb,
+	    &wait), "attempt 2 never completed: %s",
+	    harness_json_text(wait.run));
+	json_decref(run);
+	run = wait.run;
 	harness_expect_str(h, run, "run", "conclusion", "success");
+	log = harness_job_log(h, run, "up");
+	harness_assert(h, strstr(log, "already exists") == NULL, "the re-run "
+	    "could not upload again:\n%s", log);
+	free(log);
+	n = harness_sql(h, "SELECT count(*) || '/' || max(run_attempt) || '/' "
+	    "|| bool_and(id <> $1::bigint) FROM artifacts WHERE name = 'mine'",
+	    first, NULL);
+	harness_assert(h, strcmp(n, "1/2/true") == 0, "after the re-run: %s",
+	    n);
+	free(n);
+	n = xasprintf("%s/artifacts/%s/%s.zip", h->state_dir, idtext, first);
+	harness_assert(h, access(n, F_OK) == -1, "attempt 1's zip %s is "
+	    "still there", n);
+	free(n);
+	free(first);
 	log = harness_job_log(h, run, "down");
 	want = xasprintf("GOT=one OWNER=%ld/%ld", (long)pw->pw_uid,
 	    (long)pw->pw_uid);

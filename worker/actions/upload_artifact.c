@@ -575,8 +575,10 @@ upload_record(const struct artifact_ctx *ac, const char *name, int fd,
     int64_t days, int overwrite, char *id, size_t idsz, char digest[65],
     char *err, size_t errsz)
 {
-	char run[32], job[32], size[32], ndays[32];
-	const char *params[7] = { run, name, job, size, digest, ndays, NULL };
+	char run[32], job[32], size[32], ndays[32], attempt[32];
+	const char *params[7] = { run, name, job, size, digest, ndays,
+	    attempt };
+	const char *dparams[4];
 	struct stat st;
 	PGresult *res;
 	char *old;
@@ -592,28 +594,34 @@ upload_record(const struct artifact_ctx *ac, const char *name, int fd,
 	snprintf(job, sizeof job, "%lld", (long long)ac->job_id);
 	snprintf(size, sizeof size, "%lld", (long long)st.st_size);
 	snprintf(ndays, sizeof ndays, "%lld", (long long)days);
-	if (overwrite) {
-		/* As v4 does: the old one goes first, then the upload. */
-		res = worker_exec(ac->w, "DELETE FROM artifacts WHERE run_id = "
-		    "$1 AND name = $2 RETURNING id", 2, params,
-		    "deleting an artifact to overwrite it");
-		if (res == NULL) {
-			snprintf(err, errsz, "the artifact index could not be "
-			    "written (database error; see the worker's log)");
-			return -1;
-		}
-		for (i = 0; i < PQntuples(res); i++) {
-			old = artifact_file(ac, PQgetvalue(res, i, 0));
-			(void)unlink(old);
-			free(old);
-		}
-		PQclear(res);
+	snprintf(attempt, sizeof attempt, "%lld", (long long)ac->run_attempt);
+	/*
+	 * As v4 does with overwrite: the old one goes first, then the
+	 * upload.  A re-run's job replaces an earlier attempt's upload.
+	 */
+	dparams[0] = run;
+	dparams[1] = name;
+	dparams[2] = overwrite ? "t" : "f";
+	dparams[3] = attempt;
+	res = worker_exec(ac->w, "DELETE FROM artifacts WHERE run_id = $1 AND "
+	    "name = $2 AND ($3::boolean OR run_attempt < $4::int) "
+	    "RETURNING id", 4, dparams, "deleting an artifact to replace it");
+	if (res == NULL) {
+		snprintf(err, errsz, "the artifact index could not be written "
+		    "(database error; see the worker's log)");
+		return -1;
 	}
+	for (i = 0; i < PQntuples(res); i++) {
+		old = artifact_file(ac, PQgetvalue(res, i, 0));
+		(void)unlink(old);
+		free(old);
+	}
+	PQclear(res);
 	res = worker_exec(ac->w, "INSERT INTO artifacts (run_id, name, job_id, "
-	    "size_bytes, sha256, expires_at) VALUES ($1, $2, $3, $4, "
-	    "$5, clock_timestamp() + make_interval(days => $6::int)) "
-	    "ON CONFLICT (run_id, name) DO NOTHING RETURNING id", 6, params,
-	    "recording an artifact");
+	    "size_bytes, sha256, expires_at, run_attempt) VALUES ($1, $2, $3, "
+	    "$4, $5, clock_timestamp() + make_interval(days => $6::int), "
+	    "$7::int) ON CONFLICT (run_id, name) DO NOTHING RETURNING id", 7,
+	    params, "recording an artifact");
 	if (res == NULL) {
 		snprintf(err, errsz, "the artifact index could not be written "
 		    "(database error; see the worker's log)");
