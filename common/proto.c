@@ -18,7 +18,8 @@
 /* The message table: one row per type (see proto.h for payload layouts). */
 static const struct proto_type_info proto_types[] = {
 	{ PROTO_HELLO, "HELLO", PROTO_FROM_WORKER,
-	    4 + 8 + 8 + 4 + 1 + 8, 4 + 8 + 8 + 4 + PROTO_MAX_NAME + 8 },
+	    4 + 8 + 8 + 4 + 1 + 8 + 4 + PROTO_TOKEN_LEN,
+	    4 + 8 + 8 + 4 + PROTO_MAX_NAME + 8 + 4 + PROTO_TOKEN_LEN },
 	{ PROTO_HELLO_ACK, "HELLO_ACK", PROTO_FROM_SERVER, 4 + 8, 4 + 8 },
 	{ PROTO_ERROR, "ERROR", PROTO_FROM_SERVER, 4, 4 + PROTO_MAX_ERROR },
 	{ PROTO_LOG, "LOG", PROTO_FROM_WORKER, 1, PROTO_MAX_PAYLOAD },

@@ -6,7 +6,7 @@
  * sockets' owners, files or event loops, never prints and never exits.
  *
  * ======================================================================
- * Log-socket wire format, protocol version 1 (PROTO_VERSION)
+ * Log-socket wire format, protocol version 2 (PROTO_VERSION)
  * ======================================================================
  *
  * A connection is a sequence of frames.  Each frame is a 16-byte header
@@ -32,8 +32,14 @@
  *   1 HELLO      W  seq 0.  u32 version, i64 job_id (> 0), u64 stream_id,
  *                   str worker_name (1..PROTO_MAX_NAME bytes, printable
  *                   ASCII), u64 last_seq_known (highest seq the worker has
- *                   seen acknowledged on this stream, 0 if none).
- *                   First frame of every connection; nothing else before it.
+ *                   seen acknowledged on this stream, 0 if none), str
+ *                   token (PROTO_TOKEN_LEN lowercase hex digits: the job's
+ *                   log token, picked by the worker when it claimed the
+ *                   job; kilnd holds its SHA-256 in the job's row).
+ *                   First frame of every connection; nothing else before it,
+ *                   and nothing after it before HELLO_ACK: kilnd checks
+ *                   that the job is in progress with that worker and the
+ *                   token is its own, and refuses (ERROR) otherwise.
  *   2 HELLO_ACK  S  seq 0.  u32 version, u64 last_stored (highest seq of
  *                   this stream kilnd has stored; 0 if none).  The worker
  *                   resends everything after last_stored, in order.  If
@@ -74,10 +80,11 @@
 
 #include "util.h"
 
-#define PROTO_VERSION		1
+#define PROTO_VERSION		2
 #define PROTO_HDR_LEN		16
 #define PROTO_MAX_PAYLOAD	65536u
 #define PROTO_MAX_NAME		255	/* worker_name bytes */
+#define PROTO_TOKEN_LEN		64	/* HELLO token: 32 random bytes, hex */
 #define PROTO_MAX_ERROR		1024	/* ERROR message bytes */
 
 /* Header flags. */

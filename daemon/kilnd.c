@@ -110,6 +110,52 @@ kilnd_reap_timer_cb(evutil_socket_t fd, short what, void *arg)
 		k->reaping = 1;
 }
 
+struct kilnd_logauth {
+	struct kilnd	*k;
+	uint64_t	 ticket;
+};
+
+static void
+kilnd_logauth_cb(PGresult *res, const char *error, void *arg)
+{
+	struct kilnd_logauth *a = arg;
+	char why[600];
+
+	if (error != NULL) {
+		snprintf(why, sizeof why, "cannot check the job: %s", error);
+		logsrv_authorized(a->k->logsrv, a->ticket, why);
+	} else if (PQntuples(res) != 1)
+		logsrv_authorized(a->k->logsrv, a->ticket, "cannot check the "
+		    "job: no answer");
+	else
+		logsrv_authorized(a->k->logsrv, a->ticket,
+		    PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0));
+	free(a);
+}
+
+/*
+ * A log HELLO: only the worker running the job, with the token it stored
+ * the hash of when it claimed it, may write the job's log.
+ */
+static void
+kilnd_logauth(int64_t job_id, const char *worker, const char *token,
+    uint64_t ticket, void *arg)
+{
+	struct kilnd_logauth *a = xcalloc(1, sizeof *a);
+	char job[32];
+	const char *params[3] = { job, worker, token };
+
+	a->k = arg;
+	a->ticket = ticket;
+	snprintf(job, sizeof job, "%lld", (long long)job_id);
+	if (db_query(a->k->db, "SELECT kiln_log_attach($1::bigint, $2, $3)",
+	    3, params, kilnd_logauth_cb, a) == -1) {
+		free(a);
+		logsrv_authorized(((struct kilnd *)arg)->logsrv, ticket,
+		    "cannot check the job: the database is unavailable");
+	}
+}
+
 /*
  * Stopping ends the loop only once the workers have exited and every
  * delivery already accepted on the wire has been stored and answered:
@@ -474,6 +520,7 @@ main(int argc, char **argv)
 		fatalx("log socket: %s", err);
 	}
 	logsrv_set_max_job_bytes(k.logsrv, (uint64_t)cfg.log_max_job_bytes);
+	logsrv_set_authorizer(k.logsrv, kilnd_logauth, &k);
 	k.sse = web_sse_new(&k);
 	if (cfg.listen[0] != '\0') {
 		k.http_public = evhttp_new(k.base);

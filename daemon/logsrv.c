@@ -4,11 +4,18 @@
  *
  * Each connection is an explicit state machine:
  *
- *	HELLO   --HELLO ok-->  STREAM  --END-->  CLOSING --output flushed--> DEAD
- *	  |                      |                  ^
- *	  +---- bad frame, protocol violation, ------+
- *	        I/O error (ERROR queued)
+ *	HELLO --HELLO ok--> AUTH --authorized--> STREAM --END--> CLOSING
+ *	  |                   |                     |              |
+ *	  +-- bad frame, protocol violation, refusal, I/O error ---+
+ *	      (ERROR queued) --> CLOSING            output flushed --> DEAD
  *	EOF or takeover in any state -> DEAD
+ *
+ * AUTH: with an authorizer set (kilnd always sets one), a HELLO is only
+ * accepted once it says the job is in progress with that worker and the
+ * token is the job's (sql/013_faults4.sql); any frame before that answer
+ * is refused, and a refusal closes the connection with the reason, in
+ * kilnd's log and in the ERROR frame.  Without one (unit tests) HELLO
+ * goes straight to STREAM.
  *
  * Memory per connection is bounded: input goes through one shared read
  * buffer into the proto decoder (which holds at most one partial frame of
@@ -107,6 +114,7 @@ logsrv_failpoint(enum logsrv_failpoint fp)
 
 enum lconn_state {
 	LCONN_HELLO,		/* connected, waiting for HELLO */
+	LCONN_AUTH,		/* HELLO read, waiting for the authorizer */
 	LCONN_STREAM,		/* job known, accepting LOG and END */
 	LCONN_CLOSING,		/* flushing a final ACK or ERROR, reads off */
 	LCONN_DEAD,		/* on the dead list, freed by the reaper */
@@ -139,6 +147,7 @@ struct lconn {
 	int			 final_ack;	/* END seen: ACK gets FINAL */
 	int			 final_sent;	/* FINAL ACK queued */
 	uint64_t		 dups;		/* replayed frames dropped */
+	uint64_t		 last_known;	/* HELLO's, for after AUTH */
 };
 TAILQ_HEAD(lconn_list, lconn);
 
@@ -159,6 +168,9 @@ struct logsrv {
 				    void *);
 	void			*observer_arg;
 	uint64_t		 max_job_bytes;	/* 0: no limit */
+	void			(*authorize)(int64_t, const char *,
+				    const char *, uint64_t, void *);
+	void			*authorize_arg;
 };
 
 static void	lconn_read_cb(evutil_socket_t, short, void *);
@@ -174,6 +186,8 @@ lconn_state_name(enum lconn_state s)
 	switch (s) {
 	case LCONN_HELLO:
 		return "hello";
+	case LCONN_AUTH:
+		return "auth";
 	case LCONN_STREAM:
 		return "stream";
 	case LCONN_CLOSING:
@@ -199,6 +213,8 @@ lconn_set_state(struct lconn *c, enum lconn_state to)
 		event_add(c->ev_timer, &tv);
 		event_add(c->ev_read, NULL);
 		break;
+	case LCONN_AUTH:
+		break;		/* the HELLO deadline still runs */
 	case LCONN_STREAM:
 		event_del(c->ev_timer);
 		break;
@@ -378,7 +394,7 @@ lconn_fail(struct lconn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (c->state == LCONN_STREAM)
+	if (c->state == LCONN_STREAM || c->state == LCONN_AUTH)
 		log_warnx("logsrv: peer #%" PRIu64 " (%s, job %" PRId64 "): %s",
 		    c->id, c->name, c->job_id, msg);
 	else
@@ -507,16 +523,57 @@ lconn_open_job_fds(struct lconn *c, uint64_t last_known, char *err,
 	return 0;
 }
 
+/*
+ * The HELLO is authorized: the newest connection for the job takes over,
+ * the stored position is loaded and HELLO_ACK says where to resume.
+ */
+static void
+lconn_hello_accept(struct lconn *c)
+{
+	struct logsrv *srv = c->srv;
+	struct lconn *o, *next;
+	char err[512];
+	size_t at;
+
+	/* Newest connection wins: an older one for this job is stale. */
+	for (o = TAILQ_FIRST(&srv->conns); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, entry);
+		if (o == c || o->state == LCONN_HELLO ||
+		    o->state == LCONN_AUTH || o->job_id != c->job_id)
+			continue;
+		log_info("logsrv: job %" PRId64 ": peer #%" PRIu64 " (%s) "
+		    "replaces peer #%" PRIu64 " (%s)", c->job_id, c->id,
+		    c->name, o->id, o->name);
+		lconn_close(o, "replaced by a newer connection");
+	}
+
+	if (lconn_open_job(c, c->last_known, err, sizeof err) == -1) {
+		lconn_set_state(c, LCONN_STREAM);	/* for the log line */
+		lconn_fail(c, "%s", err);
+		return;
+	}
+	log_debug("logsrv: peer #%" PRIu64 " (%s): job %" PRId64 " stream %016"
+	    PRIx64 " resumes after seq %" PRIu64, c->id, c->name, c->job_id,
+	    c->stream_id, c->seq);
+	at = proto_frame_begin(&c->out, PROTO_HELLO_ACK, 0, 0);
+	proto_put_u32(&c->out, PROTO_VERSION);
+	proto_put_u64(&c->out, c->seq);
+	if (proto_frame_end(&c->out, at, err, sizeof err) == -1) {
+		lconn_close(c, "hello ack");
+		return;
+	}
+	event_add(c->ev_write, NULL);
+	lconn_set_state(c, LCONN_STREAM);
+}
+
 static void
 handle_hello(struct lconn *c, const struct proto_msg *msg)
 {
 	struct logsrv *srv = c->srv;
 	struct proto_rd rd;
-	struct lconn *o, *next;
-	char name[PROTO_MAX_NAME + 1], err[512];
+	char name[PROTO_MAX_NAME + 1], token[PROTO_TOKEN_LEN + 1], err[512];
 	uint32_t version;
-	uint64_t last_known;
-	size_t at, i;
+	size_t i;
 
 	if (c->state != LCONN_HELLO) {
 		lconn_fail(c, "HELLO after HELLO");
@@ -527,7 +584,8 @@ handle_hello(struct lconn *c, const struct proto_msg *msg)
 	proto_get_i64(&rd, &c->job_id);
 	proto_get_u64(&rd, &c->stream_id);
 	proto_get_str(&rd, name, sizeof name);
-	proto_get_u64(&rd, &last_known);
+	proto_get_u64(&rd, &c->last_known);
+	proto_get_str(&rd, token, sizeof token);
 	if (proto_get_end(&rd, err, sizeof err) == -1) {
 		lconn_fail(c, "bad HELLO: %s", err);
 		return;
@@ -550,35 +608,47 @@ handle_hello(struct lconn *c, const struct proto_msg *msg)
 		lconn_fail(c, "bad worker name \"%s\"", c->name);
 		return;
 	}
-
-	/* Newest connection wins: an older one for this job is stale. */
-	for (o = TAILQ_FIRST(&srv->conns); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, entry);
-		if (o == c || o->state == LCONN_HELLO || o->job_id != c->job_id)
-			continue;
-		log_info("logsrv: job %" PRId64 ": peer #%" PRIu64 " (%s) "
-		    "replaces peer #%" PRIu64 " (%s)", c->job_id, c->id,
-		    c->name, o->id, o->name);
-		lconn_close(o, "replaced by a newer connection");
-	}
-
-	if (lconn_open_job(c, last_known, err, sizeof err) == -1) {
-		lconn_set_state(c, LCONN_STREAM);	/* for the log line */
-		lconn_fail(c, "%s", err);
+	if (strlen(token) != PROTO_TOKEN_LEN ||
+	    strspn(token, "0123456789abcdef") != PROTO_TOKEN_LEN) {
+		lconn_fail(c, "bad log token: %d lowercase hex digits expected",
+		    PROTO_TOKEN_LEN);
 		return;
 	}
-	log_debug("logsrv: peer #%" PRIu64 " (%s): job %" PRId64 " stream %016"
-	    PRIx64 " resumes after seq %" PRIu64, c->id, c->name, c->job_id,
-	    c->stream_id, c->seq);
-	at = proto_frame_begin(&c->out, PROTO_HELLO_ACK, 0, 0);
-	proto_put_u32(&c->out, PROTO_VERSION);
-	proto_put_u64(&c->out, c->seq);
-	if (proto_frame_end(&c->out, at, err, sizeof err) == -1) {
-		lconn_close(c, "hello ack");
+	if (srv->authorize == NULL) {
+		lconn_hello_accept(c);
 		return;
 	}
-	event_add(c->ev_write, NULL);
-	lconn_set_state(c, LCONN_STREAM);
+	/* May answer at once (logsrv_authorized()): state first. */
+	lconn_set_state(c, LCONN_AUTH);
+	srv->authorize(c->job_id, name, token, c->id, srv->authorize_arg);
+	explicit_bzero(token, sizeof token);
+}
+
+void
+logsrv_authorized(struct logsrv *srv, uint64_t ticket, const char *refusal)
+{
+	struct lconn *c;
+
+	TAILQ_FOREACH(c, &srv->conns, entry) {
+		if (c->id == ticket)
+			break;
+	}
+	if (c == NULL || c->state != LCONN_AUTH)
+		return;		/* gone meanwhile (EOF, timeout) */
+	if (refusal != NULL) {
+		lconn_fail(c, "refused: %s", refusal);
+		return;
+	}
+	lconn_hello_accept(c);
+}
+
+void
+logsrv_set_authorizer(struct logsrv *srv, void (*authorize)(int64_t job_id,
+    const char *worker, const char *token, uint64_t ticket, void *arg),
+    void *arg)
+{
+	srv->authorize = authorize;
+	srv->authorize_arg = arg;
 }
 
 /*
@@ -769,6 +839,11 @@ lconn_dispatch(struct lconn *c, const struct proto_msg *msg)
 		lconn_fail(c, "%s before HELLO", proto_type_name(msg->type));
 		return;
 	}
+	if (c->state == LCONN_AUTH) {
+		lconn_fail(c, "refused: %s before HELLO_ACK",
+		    proto_type_name(msg->type));
+		return;
+	}
 	for (i = 0; i < nitems(logsrv_handlers); i++) {
 		if ((uint16_t)logsrv_handlers[i].type == msg->type) {
 			logsrv_handlers[i].handler(c, msg);
@@ -863,6 +938,9 @@ lconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->state == LCONN_HELLO)
 		lconn_fail(c, "no HELLO within %d seconds",
 		    LOGSRV_HELLO_TIMEOUT);
+	else if (c->state == LCONN_AUTH)
+		lconn_fail(c, "refused: the job could not be checked within %d "
+		    "seconds", LOGSRV_HELLO_TIMEOUT);
 	else
 		lconn_close(c, "timed out flushing output");
 }

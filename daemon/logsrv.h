@@ -39,6 +39,22 @@ void		 logsrv_set_observer(struct logsrv *,
 		    void *arg), void *arg);
 
 /*
+ * Who may stream a job's log.  With an authorizer set, every HELLO is
+ * held (any further frame on the connection is refused) until
+ * logsrv_authorized() answers for its ticket: refusal NULL accepts it,
+ * else the connection is closed with "refused: <refusal>" in kilnd's log
+ * and in the ERROR sent to the peer.  authorize gets the HELLO's job id,
+ * worker name and token (valid only during the call) and may answer
+ * before it returns.  An answer for a connection that went away
+ * meanwhile is ignored.  Without an authorizer every HELLO is accepted.
+ */
+void		 logsrv_set_authorizer(struct logsrv *,
+		    void (*authorize)(int64_t job_id, const char *worker,
+		    const char *token, uint64_t ticket, void *arg), void *arg);
+void		 logsrv_authorized(struct logsrv *, uint64_t ticket,
+		    const char *refusal);
+
+/*
  * Cut every job's log past max bytes (0: never): the frame that crosses it
  * is replaced by one marker line, later frames are acknowledged and
  * dropped; the worker and its job go on.

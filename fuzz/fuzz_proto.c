@@ -38,6 +38,7 @@ read_typed(const struct proto_msg *msg)
 {
 	struct proto_rd rd;
 	char err[256], name[PROTO_MAX_NAME + 1], text[PROTO_MAX_ERROR + 1];
+	char token[PROTO_TOKEN_LEN + 1];
 	uint32_t version;
 	uint64_t u;
 	int64_t job;
@@ -51,6 +52,7 @@ read_typed(const struct proto_msg *msg)
 		proto_get_u64(&rd, &u);
 		proto_get_str(&rd, name, sizeof name);
 		proto_get_u64(&rd, &u);
+		proto_get_str(&rd, token, sizeof token);
 		break;
 	case PROTO_HELLO_ACK:
 		proto_get_u32(&rd, &version);

@@ -3,11 +3,16 @@
  * queued row chosen with FOR UPDATE SKIP LOCKED, so any number of workers on
  * any number of hosts never take the same row and never wait for each other.
  */
+#include <sys/random.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
+#include "proto.h"
 #include "util.h"
 #include "worker.h"
 
@@ -133,13 +138,23 @@ claim_conflict(struct worker *w, const struct claimed_job *job)
 int
 claim_job(struct worker *w, struct claimed_job *job)
 {
-	const char *params[3] = { w->name, w->labels, w->lease };
-	char idbuf[32];
+	char idbuf[32], token[PROTO_TOKEN_LEN + 1];
+	const char *params[4] = { w->name, w->labels, w->lease, token };
+	unsigned char raw[PROTO_TOKEN_LEN / 2];
 	PGresult *res;
 	json_t *ctx;
+	size_t i;
 	int limited;
 
 	memset(job, 0, sizeof *job);
+	/* The log token: only its hash is stored (sql/013_faults4.sql). */
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+		log_warn("getrandom for a log token");
+		return -1;
+	}
+	for (i = 0; i < sizeof raw; i++)
+		snprintf(token + 2 * i, 3, "%02x", raw[i]);
+	OPENSSL_cleanse(raw, sizeof raw);
 	/*
 	 * The oldest queued job this worker's labels satisfy, of a run not
 	 * waiting on its concurrency group, within its matrix's max-parallel
@@ -149,7 +164,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	res = worker_exec(w,
 	    "UPDATE jobs j SET status = 'in_progress', worker = $1, "
 	    "started_at = now(), lease_until = now() + $3::int * "
-	    "interval '1 second' "
+	    "interval '1 second', log_token = sha256(decode($4, 'hex')) "
 	    "WHERE j.id = (SELECT c.id FROM jobs c JOIN runs r ON r.id = "
 	    "c.run_id WHERE c.status = 'queued' AND r.status <> 'pending' "
 	    "AND (c.labels <@ ARRAY(SELECT jsonb_array_elements_text("
@@ -170,7 +185,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "jsonb_array_elements_text($2::jsonb)), "
 	    "j.concurrency_group IS NOT NULL AND kiln_job_superseded(j.id), "
 	    "j.concurrency_group, coalesce(j.max_parallel::text, "
-	    "j.concurrency_group), j.matrix_deferred", 3, params,
+	    "j.concurrency_group), j.matrix_deferred", 4, params,
 	    "claiming a job");
 	if (res == NULL)
 		return -1;
@@ -199,6 +214,8 @@ claim_job(struct worker *w, struct claimed_job *job)
 	job->matrix_deferred = strcmp(PQgetvalue(res, 0, 13), "t") == 0;
 	job->superseded = strcmp(PQgetvalue(res, 0, 10), "t") == 0;
 	job->concurrency_group = dup_or_null(res, 0, 11);
+	memcpy(job->log_token, token, sizeof job->log_token);
+	OPENSSL_cleanse(token, sizeof token);
 	PQclear(res);
 
 	if (limited && claim_conflict(w, job)) {

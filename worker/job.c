@@ -1750,7 +1750,7 @@ job_prepare(struct jobrun *jr, char *err, size_t errsz)
 		return -1;
 	jr->mirror = worker_mirror_dir(jr->w, jr->cj->repository_id);
 	jr->stream = stream_open(jr->w->log_socket, jr->cj->id, jr->w->name,
-	    jr->ws.spool, err, errsz);
+	    jr->cj->log_token, jr->ws.spool, err, errsz);
 	return jr->stream ? 0 : -1;
 }
 

@@ -65,6 +65,7 @@ struct stream {
 	char			*socket_path;
 	char			*name;
 	char			*spool_path;
+	char			 token[PROTO_TOKEN_LEN + 1];
 	int64_t			 job_id;
 	uint64_t		 stream_id;
 
@@ -290,6 +291,7 @@ st_connect(struct stream *s)
 	proto_put_u64(&b, s->stream_id);
 	proto_put_str(&b, s->name);
 	proto_put_u64(&b, s->acked);
+	proto_put_str(&b, s->token);
 	r = proto_frame_end(&b, at, err, sizeof err);
 	if (r == 0)
 		r = proto_write_buf(s->fd, &b, STREAM_IO_TIMEOUT_MS, err,
@@ -419,7 +421,7 @@ st_pump(struct stream *s)
 
 struct stream *
 stream_open(const char *socket_path, int64_t job_id, const char *worker_name,
-    const char *spool_path, char *err, size_t errsz)
+    const char *token, const char *spool_path, char *err, size_t errsz)
 {
 	struct sockaddr_un sun;
 	struct stream *s;
@@ -444,7 +446,15 @@ stream_open(const char *socket_path, int64_t job_id, const char *worker_name,
 		return NULL;
 	}
 
+	if (strlen(token) != PROTO_TOKEN_LEN ||
+	    strspn(token, "0123456789abcdef") != PROTO_TOKEN_LEN) {
+		snprintf(err, errsz, "the log token must be %d lowercase hex "
+		    "digits", PROTO_TOKEN_LEN);
+		return NULL;
+	}
+
 	s = xcalloc(1, sizeof *s);
+	memcpy(s->token, token, sizeof s->token);
 	s->spoolfd = open(spool_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600);
 	if (s->spoolfd == -1) {
@@ -553,6 +563,7 @@ st_free(struct stream *s)
 	}
 	if (s->spoolfd != -1)
 		close(s->spoolfd);
+	explicit_bzero(s->token, sizeof s->token);
 	proto_decoder_free(&s->dec);
 	free(s->scratch);
 	free(s->socket_path);

@@ -15,7 +15,9 @@
 struct stream;
 
 /*
- * Start a log stream for job_id (> 0) to the kilnd socket at socket_path.
+ * Start a log stream for job_id (> 0) to the kilnd socket at socket_path,
+ * presenting token (the job's log token, PROTO_TOKEN_LEN hex digits, from
+ * its claim) in each HELLO.
  * spool_path is created (truncated, mode 0600) to hold output while kilnd
  * is unreachable.  kilnd being down is not an error here: the stream
  * starts spooled and connects later.  Returns NULL with err on bad
@@ -23,8 +25,8 @@ struct stream;
  * stream and must end it with stream_close().
  */
 struct stream	*stream_open(const char *socket_path, int64_t job_id,
-		    const char *worker_name, const char *spool_path, char *err,
-		    size_t errsz);
+		    const char *worker_name, const char *token,
+		    const char *spool_path, char *err, size_t errsz);
 
 /*
  * Queue len bytes of output (split into frames of at most

@@ -29,6 +29,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "proto.h"
+
 struct worker {
 	char		*name;		/* "local-1"; also jobs.worker */
 	char		*conninfo;
@@ -118,6 +120,8 @@ struct claimed_job {
 	char	*clone_url;
 	int64_t	 repository_id;
 	char	*payload;
+	/* Its log socket credential; the job row holds its SHA-256. */
+	char	 log_token[PROTO_TOKEN_LEN + 1];
 };
 
 /* claim.c: 1 claimed, 0 nothing to do, -1 database error (logged). */

@@ -15,6 +15,9 @@
 #include "proto.h"
 #include "util.h"
 
+#define TEST_TOKEN	"0123456789abcdef0123456789abcdef" \
+			"0123456789abcdef0123456789abcdef"
+
 /* Build a HELLO the way the worker does. */
 static void
 build_hello(struct buf *b, uint32_t version, int64_t job, const char *name,
@@ -29,6 +32,7 @@ build_hello(struct buf *b, uint32_t version, int64_t job, const char *name,
 	proto_put_u64(b, 0x1122334455667788ULL);
 	proto_put_str(b, name);
 	proto_put_u64(b, last);
+	proto_put_str(b, TEST_TOKEN);
 	ck_assert_int_eq(proto_frame_end(b, at, err, sizeof err), 0);
 }
 
@@ -124,7 +128,7 @@ START_TEST(test_hello_roundtrip_and_check)
 	struct proto_decoder d;
 	struct proto_msg m;
 	struct proto_rd rd;
-	char err[128], name[PROTO_MAX_NAME + 1];
+	char err[128], name[PROTO_MAX_NAME + 1], token[PROTO_TOKEN_LEN + 1];
 	uint32_t v;
 	int64_t job;
 	uint64_t sid, last;
@@ -145,7 +149,9 @@ START_TEST(test_hello_roundtrip_and_check)
 	proto_get_u64(&rd, &sid);
 	proto_get_str(&rd, name, sizeof name);
 	proto_get_u64(&rd, &last);
+	proto_get_str(&rd, token, sizeof token);
 	ck_assert_int_eq(proto_get_end(&rd, err, sizeof err), 0);
+	ck_assert_str_eq(token, TEST_TOKEN);
 	ck_assert_uint_eq(v, PROTO_VERSION);
 	ck_assert(job == 9001);
 	ck_assert(sid == 0x1122334455667788ULL);

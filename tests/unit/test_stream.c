@@ -34,6 +34,10 @@
 #include "../../worker/stream.c"
 #include "harness.h"
 
+/* A log token; without an authorizer logsrv takes any well-formed one. */
+#define TOKEN	"00112233445566778899aabbccddeeff" \
+		"00112233445566778899aabbccddeeff"
+
 struct env {
 	char	*dir;
 	char	*sock;
@@ -267,7 +271,7 @@ START_TEST(test_in_order)
 
 	env_setup(&e);
 	server_start(&e);
-	s = stream_open(e.sock, 42, "worker-a", e.spool, err, sizeof err);
+	s = stream_open(e.sock, 42, "worker-a", TOKEN, e.spool, err, sizeof err);
 	ck_assert_msg(s != NULL, "%s", err);
 	ck_assert_int_ne(s->fd, -1);
 	for (i = 0; i < 500; i++) {
@@ -315,7 +319,7 @@ START_TEST(test_server_restart_mid_stream)
 
 	env_setup(&e);
 	server_start(&e);
-	s = stream_open(e.sock, 7, "worker-b", e.spool, err, sizeof err);
+	s = stream_open(e.sock, 7, "worker-b", TOKEN, e.spool, err, sizeof err);
 	ck_assert_msg(s != NULL, "%s", err);
 	for (i = 0; i < 3000; i++) {
 		if (i == 1000)
@@ -438,7 +442,7 @@ START_TEST(test_crash_points)
 			logsrv_crash_at = LOGSRV_FP_NONE;
 			logsrv_crash_after = 0;
 
-			s = stream_open(e.sock, 30, "worker-crash", e.spool,
+			s = stream_open(e.sock, 30, "worker-crash", TOKEN, e.spool,
 			    err, sizeof err);
 			ck_assert_msg(s != NULL, "%s", err);
 			for (i = 0; i < 200; i++) {
@@ -506,7 +510,7 @@ START_TEST(test_kilnd_down_at_open)
 	int i;
 
 	env_setup(&e);
-	s = stream_open(e.sock, 9, "worker-c", e.spool, err, sizeof err);
+	s = stream_open(e.sock, 9, "worker-c", TOKEN, e.spool, err, sizeof err);
 	ck_assert_msg(s != NULL, "%s", err);
 	ck_assert_int_eq(s->fd, -1);
 	for (i = 0; i < 200; i++) {
@@ -534,7 +538,7 @@ START_TEST(test_close_without_kilnd_keeps_spool)
 	size_t len;
 
 	env_setup(&e);
-	s = stream_open(e.sock, 10, "worker-d", e.spool, err, sizeof err);
+	s = stream_open(e.sock, 10, "worker-d", TOKEN, e.spool, err, sizeof err);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_int_eq(stream_write(s, "keep me\n", 8), 0);
 	ck_assert_int_eq(stream_close(s, err, sizeof err), -1);
@@ -557,11 +561,11 @@ START_TEST(test_new_stream_same_job_appends)
 
 	env_setup(&e);
 	server_start(&e);
-	s = stream_open(e.sock, 11, "w", e.spool, err, sizeof err);
+	s = stream_open(e.sock, 11, "w", TOKEN, e.spool, err, sizeof err);
 	ck_assert_int_eq(stream_write(s, "first\n", 6), 0);
 	ck_assert_int_eq(stream_close(s, err, sizeof err), 0);
 	/* A retried job: seq 1 again, but a new stream, so not a replay. */
-	s = stream_open(e.sock, 11, "w", e.spool, err, sizeof err);
+	s = stream_open(e.sock, 11, "w", TOKEN, e.spool, err, sizeof err);
 	ck_assert_int_eq(stream_write(s, "second\n", 7), 0);
 	ck_assert_int_eq(stream_close(s, err, sizeof err), 0);
 	got = job_file(&e, 11, "log", &len);
@@ -569,7 +573,7 @@ START_TEST(test_new_stream_same_job_appends)
 	ck_assert_str_eq(got, "first\nsecond\n");
 	free(got);
 	/* An empty log ends cleanly too. */
-	s = stream_open(e.sock, 12, "w", e.spool, err, sizeof err);
+	s = stream_open(e.sock, 12, "w", TOKEN, e.spool, err, sizeof err);
 	ck_assert_int_eq(stream_close(s, err, sizeof err), 0);
 	got = job_file(&e, 12, "log", &len);
 	ck_assert_ptr_nonnull(got);
@@ -619,6 +623,7 @@ put_hello(struct buf *b, uint32_t version, int64_t job, const char *name)
 	proto_put_u64(b, 1);
 	proto_put_str(b, name);
 	proto_put_u64(b, 0);
+	proto_put_str(b, TOKEN);
 	ck_assert_int_eq(proto_frame_end(b, at, err, sizeof err), 0);
 }
 
@@ -676,6 +681,7 @@ START_TEST(test_bad_peers)
 	proto_put_u64(&b, 1);
 	proto_put_str(&b, "w");
 	proto_put_u64(&b, 0);
+	proto_put_str(&b, TOKEN);
 	proto_put_u8(&b, 0);
 	proto_frame_end(&b, at, err, sizeof err);
 	r = raw_exchange(&e, &b);
@@ -703,7 +709,7 @@ START_TEST(test_bad_peers)
 
 	/* The server is still alive and serves a normal stream. */
 	ck_assert_int_eq(waitpid(e.server, &status, WNOHANG), 0);
-	s = stream_open(e.sock, 5, "worker-ok", e.spool, err, sizeof err);
+	s = stream_open(e.sock, 5, "worker-ok", TOKEN, e.spool, err, sizeof err);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_int_eq(stream_write(s, "ok\n", 3), 0);
 	ck_assert_msg(stream_close(s, err, sizeof err) == 0, "%s", err);
@@ -774,6 +780,7 @@ raw_session(const struct env *e, int64_t job, uint64_t stream, int first,
 	proto_put_u64(&b, stream);
 	proto_put_str(&b, "raw");
 	proto_put_u64(&b, 0);
+	proto_put_str(&b, TOKEN);
 	proto_frame_end(&b, at, err, sizeof err);
 	for (i = first; i <= last; i++) {
 		at = proto_frame_begin(&b, PROTO_LOG, 0, (uint64_t)i);
