@@ -68,8 +68,8 @@
 /*
  * A finished job waits this long for kilnd and its database to come back
  * (a kilnd crash or restart) to deliver its log and record its
- * conclusion: well inside the 10-minute lease, which nothing renews
- * meanwhile.
+ * conclusion, and never longer than its lease ([workers] lease_seconds),
+ * which nothing renews meanwhile: past it the reaper fails the job.
  */
 #define JOB_OUTAGE_MS		(5 * 60 * 1000)
 #define JOB_COMPLETE_PAUSE_MS	1000	/* between tries while it is down */
@@ -329,13 +329,23 @@ job_step_update(struct jobrun *jr, size_t number, enum status_state state,
 	    SQL_ASYNC_COMMIT, 8, params, "updating a step"));
 }
 
+/* How long a finished job waits out a kilnd outage (JOB_OUTAGE_MS). */
+static int
+job_outage_ms(const struct jobrun *jr)
+{
+	long lease_ms = atol(jr->w->lease) * 1000L;
+
+	return lease_ms > 0 && lease_ms < JOB_OUTAGE_MS ? (int)lease_ms :
+	    JOB_OUTAGE_MS;
+}
+
 static void
 job_complete(struct jobrun *jr, enum status_conclusion conclusion,
     const char *outputs, const char *message)
 {
 	char id[32];
 	const char *params[3] = { id, outputs ? outputs : "{}", message };
-	int64_t deadline = now_ms() + JOB_OUTAGE_MS;
+	int64_t deadline = now_ms() + job_outage_ms(jr);
 	PGresult *res;
 	int attempt;
 
@@ -344,9 +354,9 @@ job_complete(struct jobrun *jr, enum status_conclusion conclusion,
 	 * A serialization failure or deadlock abort is transient: try again
 	 * (5 times) rather than leave a finished job for the reaper to fail.
 	 * A lost database (kilnd crashed and took its embedded one along) is
-	 * waited for, up to JOB_OUTAGE_MS: the conclusion is the worker's to
-	 * record.  The reaper, meanwhile, cannot take the job: its lease
-	 * runs longer than that.
+	 * waited for, up to job_outage_ms(): the conclusion is the worker's
+	 * to record.  The reaper, meanwhile, cannot take the job: its lease
+	 * runs at least that long.
 	 */
 	for (attempt = 0; attempt < 5 && now_ms() < deadline;) {
 		if (PQstatus(jr->w->db) != CONNECTION_OK &&
@@ -1910,7 +1920,7 @@ done:
 		if (!requeued)
 			job_logf(&jr, "Job concluded: %s\n",
 			    status_conclusion_name(conclusion));
-		stream_set_close_wait(jr.stream, JOB_OUTAGE_MS);
+		stream_set_close_wait(jr.stream, job_outage_ms(&jr));
 		if (stream_close(jr.stream, err, sizeof err) == -1)
 			workspace_keep_spool(&jr.ws, err);
 	}
