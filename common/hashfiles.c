@@ -134,6 +134,23 @@ hash_matches(struct hashctx *h, struct segs *path)
 	return result;
 }
 
+int
+hashfiles_match(const char *pattern, const char *path, int below)
+{
+	struct segs	pat, sg;
+	size_t		k;
+	int		m;
+
+	segs_split(pattern, &pat);
+	segs_split(path, &sg);
+	m = seg_match(pat.s, pat.n, sg.s, sg.n);
+	for (k = 0; below && !m && k < sg.n; k++)
+		m = seg_match(pat.s, pat.n, sg.s, k);
+	segs_free(&pat);
+	segs_free(&sg);
+	return m;
+}
+
 static int
 hash_file(struct hashctx *h, const char *path)
 {

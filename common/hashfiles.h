@@ -33,4 +33,12 @@
 int	hashfiles_digest(const char *workspace, const char *const *patterns,
 	    size_t n, int follow, char *hex, char *err, size_t errsz);
 
+/*
+ * 1 if path (absolute) matches pattern (absolute, one line without its
+ * "!") by these rules: segment by segment, "**" any number of them, the
+ * others fnmatch(3)'s; with below, also when a directory above path
+ * matches.  actions/cache's path lines use it.
+ */
+int	hashfiles_match(const char *pattern, const char *path, int below);
+
 #endif

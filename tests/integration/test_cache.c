@@ -520,6 +520,97 @@ START_TEST(test_cache_setup_python_pip)
 }
 END_TEST
 
+/*
+ * Path lines with globs, as @actions/glob reads them (the workflow
+ * below): each package's build tree, every .dat file at any depth, files
+ * named skip-something left out; nothing else of the workspace is
+ * cached.  The key's hashFiles('lock.txt') is GitHub's digest of that
+ * file ("g1" and a newline), computed independently with Python:
+ *   sha256(sha256(b"g1\n").digest()).hexdigest()
+ */
+#define GLOB_LOCK_DIGEST \
+	"a586b3c0bef463f5ce475a973aeeec3053f850e8d2b5ad78f024e4fab7ad770d"
+
+static const char glob_workflow[] =
+    "name: g\n"
+    "on: push\n"
+    "jobs:\n"
+    "  j:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - uses: actions/cache@v4\n"
+    "        id: c\n"
+    "        with:\n"
+    "          path: |\n"
+    "            pkgs/*/build\n"
+    "            **/*.dat\n"
+    "            !**/skip-*\n"
+    "          key: glob-${{ hashFiles('lock.txt') }}\n"
+    "      - run: |\n"
+    "          echo \"HIT=[${{ steps.c.outputs.cache-hit }}]\"\n"
+    "          for f in pkgs/a/build/out.txt pkgs/b/build/sub/deep.txt "
+    "top.dat deep/x/y.dat pkgs/a/build/skip-me pkgs/a/src/not.txt "
+    "deep/skip-z.dat; do\n"
+    "            if [ -e \"$f\" ]; then echo \"HAVE $f\"; fi\n"
+    "          done\n"
+    "          mkdir -p pkgs/a/build pkgs/b/build/sub pkgs/a/src deep/x\n"
+    "          echo 1 > pkgs/a/build/out.txt\n"
+    "          echo 2 > pkgs/b/build/sub/deep.txt\n"
+    "          echo 3 > top.dat\n"
+    "          echo 4 > deep/x/y.dat\n"
+    "          echo 5 > pkgs/a/build/skip-me\n"
+    "          echo 6 > pkgs/a/src/not.txt\n"
+    "          echo 7 > deep/skip-z.dat\n";
+
+START_TEST(test_cache_path_globs)
+{
+	static const char *const want[] = { "pkgs/a/build/out.txt",
+	    "pkgs/b/build/sub/deep.txt", "top.dat", "deep/x/y.dat" };
+	static const char *const not[] = { "pkgs/a/build/skip-me",
+	    "pkgs/a/src/not.txt", "deep/skip-z.dat" };
+	struct harness *h = harness_new("cache_glob");
+	struct harness_repo *repo;
+	char *log, *line;
+	size_t i;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/glob");
+	harness_repo_write(repo, ".github/workflows/g.yml", glob_workflow);
+	harness_repo_write(repo, "lock.txt", "g1\n");
+
+	log = cache_run(h, repo, "first", "success");
+	harness_expect_contains(h, log, "GitHub's digest in the key",
+	    "Cache saved with key: glob-" GLOB_LOCK_DIGEST " (4 files, ");
+	for (i = 0; i < nitems(want); i++) {
+		line = xasprintf("HAVE %s\n", want[i]);
+		harness_assert(h, strstr(log, line) == NULL, "%s before any "
+		    "restore:\n%s", want[i], log);
+		free(line);
+	}
+	free(log);
+
+	harness_repo_write(repo, "other.txt", "x\n");
+	log = cache_run(h, repo, "second", "success");
+	harness_expect_contains(h, log, "the exact hit", "HIT=[true]");
+	for (i = 0; i < nitems(want); i++) {
+		line = xasprintf("HAVE %s\n", want[i]);
+		harness_expect_contains(h, log, "a matched path restored", line);
+		free(line);
+	}
+	for (i = 0; i < nitems(not); i++) {
+		line = xasprintf("HAVE %s\n", not[i]);
+		harness_assert(h, strstr(log, line) == NULL, "%s was cached "
+		    "(excluded or unmatched):\n%s", not[i], log);
+		free(line);
+	}
+	free(log);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 cache_suite(void)
 {
@@ -531,6 +622,7 @@ cache_suite(void)
 	tcase_add_test(tc, test_cache_as_run_as);
 	tcase_add_test(tc, test_cache_evict_lru_and_cictl);
 	tcase_add_test(tc, test_cache_setup_python_pip);
+	tcase_add_test(tc, test_cache_path_globs);
 	suite_add_tcase(s, tc);
 	return s;
 }

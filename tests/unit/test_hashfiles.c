@@ -126,6 +126,30 @@ START_TEST(test_digest_matches_documented_algorithm)
 }
 END_TEST
 
+/* The matcher actions/cache's path lines share with hashFiles. */
+START_TEST(test_match)
+{
+	/* "**" any number of directories, zero included. */
+	ck_assert(hashfiles_match("/w/**/*.dat", "/w/top.dat", 0));
+	ck_assert(hashfiles_match("/w/**/*.dat", "/w/a/b/c.dat", 0));
+	ck_assert(!hashfiles_match("/w/**/*.dat", "/w/a/b/c.txt", 0));
+	/* "*" within one segment only; dots are not special. */
+	ck_assert(hashfiles_match("/w/pkgs/*/build", "/w/pkgs/a/build", 0));
+	ck_assert(!hashfiles_match("/w/pkgs/*/build", "/w/pkgs/a/b/build",
+	    0));
+	ck_assert(hashfiles_match("/w/*", "/w/.hidden", 0));
+	ck_assert(hashfiles_match("/w/f?[0-9]", "/w/fx7", 0));
+	/* below: a path under a match matches too. */
+	ck_assert(!hashfiles_match("/w/pkgs/*/build", "/w/pkgs/a/build/o",
+	    0));
+	ck_assert(hashfiles_match("/w/pkgs/*/build", "/w/pkgs/a/build/o",
+	    1));
+	ck_assert(!hashfiles_match("/w/pkgs/*/build", "/w/pkgs/a/src/o", 1));
+	/* Segments are normalised: "." and ".." and doubled slashes. */
+	ck_assert(hashfiles_match("/w/./a//*.txt", "/w/b/../a/x.txt", 0));
+}
+END_TEST
+
 START_TEST(test_symlinks_and_errors)
 {
 	char		 tmpl[] = "/tmp/kiln-hashfiles-XXXXXX";
@@ -177,6 +201,7 @@ hashfiles_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_digest_matches_documented_algorithm);
 	tcase_add_test(tc, test_symlinks_and_errors);
+	tcase_add_test(tc, test_match);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -89,14 +90,10 @@ static char *
 cache_resolve(const struct cache_paths *p, const char *line, char *err,
     size_t errsz)
 {
-	char *abs, *s;
+	char *abs, *s, *root;
 	size_t len;
+	int under;
 
-	if (strpbrk(line, "*?[") != NULL) {
-		snprintf(err, errsz, "path \"%s\": glob patterns in cache "
-		    "paths are not supported by kiln yet", line);
-		return NULL;
-	}
 	if (line[0] == '~' && (line[1] == '\0' || line[1] == '/')) {
 		if (p->home == NULL || p->home[0] != '/') {
 			snprintf(err, errsz, "path \"%s\": HOME is not set",
@@ -125,8 +122,17 @@ cache_resolve(const struct cache_paths *p, const char *line, char *err,
 		free(abs);
 		return NULL;
 	}
-	if (!(cache_under(abs, p->workspace) || (p->home != NULL &&
-	    cache_under(abs, p->home)))) {
+	/* A pattern's literal directories must be under them. */
+	if ((s = strpbrk(abs, "*?[")) != NULL) {
+		while (s > abs && *s != '/')
+			s--;
+		root = xstrndup(abs, (size_t)(s - abs));
+	} else
+		root = xstrdup(abs);
+	under = cache_under(root, p->workspace) || (p->home != NULL &&
+	    cache_under(root, p->home));
+	free(root);
+	if (!under) {
 		snprintf(err, errsz, "path \"%s\" is outside the workspace "
 		    "and HOME; kiln caches only what is under them", line);
 		free(abs);
@@ -293,13 +299,21 @@ cache_member(const struct cache_paths *p, const char *path)
 	return NULL;
 }
 
+/* 1 if s is a pattern, not a literal path (as @actions/glob tells). */
+static int
+cache_is_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
 static int
 cache_excluded(const struct cache_paths *p, const char *path)
 {
 	size_t i;
 
 	for (i = 0; i < p->nexc; i++)
-		if (cache_under(path, p->exc[i]))
+		if (cache_is_glob(p->exc[i]) ? hashfiles_match(p->exc[i], path,
+		    1) : cache_under(path, p->exc[i]))
 			return 1;
 	return 0;
 }
@@ -393,6 +407,66 @@ out:
 	return rc;
 }
 
+/*
+ * Every path under dir matching pattern: its tree into out (a match is
+ * not descended further, its tree holds what is below).  Symbolic links
+ * are not followed; an unreadable directory holds nothing.
+ */
+static int
+cache_glob_walk(struct cache_job *j, struct archive *out,
+    const char *pattern, const char *dir, int depth, char *err,
+    size_t errsz)
+{
+	struct dirent *de;
+	struct stat st;
+	char *child;
+	DIR *d;
+	int rc = 0;
+
+	if (depth >= HASHFILES_MAX_DEPTH) {
+		snprintf(err, errsz, "path %s: more than %d directory levels "
+		    "under %s", pattern, HASHFILES_MAX_DEPTH, dir);
+		return -1;
+	}
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		child = xasprintf("%s/%s", dir, de->d_name);
+		if (hashfiles_match(pattern, child, 0))
+			rc = cache_add_tree(j, out, child, err, errsz);
+		else if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
+			rc = cache_glob_walk(j, out, pattern, child, depth + 1,
+			    err, errsz);
+		free(child);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* One path line into out: a path's tree, or a pattern's matches'. */
+static int
+cache_add_line(struct cache_job *j, struct archive *out, const char *line,
+    char *err, size_t errsz)
+{
+	char *root, *s;
+	int rc;
+
+	if (!cache_is_glob(line))
+		return cache_add_tree(j, out, line, err, errsz);
+	root = xstrdup(line);
+	s = strpbrk(root, "*?[");
+	while (s > root && *s != '/')
+		s--;
+	*s = '\0';
+	rc = cache_glob_walk(j, out, line, root[0] ? root : "/", 0, err,
+	    errsz);
+	free(root);
+	return rc;
+}
+
 static int
 cache_write_child(void *arg, char *err, size_t errsz)
 {
@@ -408,7 +482,7 @@ cache_write_child(void *arg, char *err, size_t errsz)
 		return 1;
 	}
 	for (i = 0; i < j->p->ninc; i++)
-		if (cache_add_tree(j, out, j->p->inc[i], err, errsz) == -1) {
+		if (cache_add_line(j, out, j->p->inc[i], err, errsz) == -1) {
 			archive_write_free(out);
 			return 1;
 		}
