@@ -96,7 +96,8 @@ static const struct config_key config_keys[] = {
 	  "failed jobs again as its next attempt, up to this many times" },
 	{ "workers", "lease_seconds", CONFIG_INT, OFF(lease_seconds), "600", 30,
 	  86400, NULL, "a running job's lease, renewed by its worker every "
-	  "second; a job whose lease runs out fails (its worker is gone)" },
+	  "second (a job whose lease runs out fails), and an event's while it "
+	  "is planned (then planned again, three times at most)" },
 	{ "workers", "run_as_pool", CONFIG_STRING, OFF(run_as_pool), "", 0, 0,
 	  NULL, "comma-separated unprivileged accounts, one per worker slot: "
 	  "each worker takes one no other worker on this work_dir holds and "

@@ -39,7 +39,7 @@ struct kiln_config {
 	char	*run_as;	/* account steps run as ("" = the worker's) */
 	char	*tool_cache;	/* RUNNER_TOOL_CACHE; default <state_dir>/toolcache */
 	int	 retry_lost;	/* re-runs of a run after a lost worker */
-	int	 lease_seconds;	/* a running job's lease, renewed each second */
+	int	 lease_seconds;	/* a job's and a planned event's lease */
 	char	*run_as_pool;	/* "a,b,c": one account per worker slot */
 
 	/* [actions] */

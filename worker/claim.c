@@ -17,13 +17,14 @@
 #include "worker.h"
 
 /*
- * A job's lease ([workers] lease_seconds, w->lease) is renewed every
+ * Leases ([workers] lease_seconds, w->lease).  A job's is renewed every
  * second while a step runs, but not while a built-in action (a large
- * checkout) or the log's final delivery blocks: the default, 10 minutes, is
+ * checkout) or the log's final delivery blocks; an event's is not renewed
+ * while it is planned (the mirror fetched).  The default, 10 minutes, is
  * long enough for those.  A local worker that dies is noticed at once
- * anyway (kiln_worker_lost); the lease is for workers on other hosts.
+ * (kiln_worker_lost); the lease is for workers on other hosts and for those
+ * a crashed kilnd left behind, whose claims nobody else releases.
  */
-#define EVENT_LEASE	"10 minutes"
 
 static char *
 dup_or_null(PGresult *res, int row, int col)
@@ -55,13 +56,13 @@ worker_exec(struct worker *w, const char *sql, int nparams,
 int
 claim_event(struct worker *w, struct claimed_event *ev)
 {
-	const char *params[1] = { w->name };
+	const char *params[2] = { w->name, w->lease };
 	PGresult *res;
 
 	memset(ev, 0, sizeof *ev);
 	res = worker_exec(w,
 	    "UPDATE events e SET status = 'in_progress', claimed_by = $1, "
-	    "lease_until = now() + interval '" EVENT_LEASE "', "
+	    "lease_until = now() + $2::int * interval '1 second', "
 	    "attempts = attempts + 1 "
 	    "FROM repositories p WHERE p.id = e.repository_id AND e.id = "
 	    "(SELECT id FROM events WHERE status = 'queued' AND "
@@ -69,7 +70,7 @@ claim_event(struct worker *w, struct claimed_event *ev)
 	    "FOR UPDATE SKIP LOCKED LIMIT 1) "
 	    "RETURNING e.id, e.repository_id, e.event, e.ref, e.sha, "
 	    "e.before_sha, e.payload::text, p.full_name, p.clone_url, "
-	    "p.default_branch", 1, params, "claiming an event");
+	    "p.default_branch", 2, params, "claiming an event");
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
