@@ -252,7 +252,9 @@ $(B)/soak/soak: $(B)/obj/tests/soak/soak.o $(THELP_OBJ) $(LIBKILN)
 SOAK_ENV = KILN_BINDIR="$(CURDIR)/$(B)/bin" KILN_SRCDIR="$(CURDIR)" \
 	LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp"
 soak-quick: $(BINS) $(B)/soak/soak
-	$(SOAK_ENV) $(B)/soak/soak 10
+	rm -f $(B)/soak/not-run
+	$(SOAK_ENV) SOAK_NOT_RUN_FILE="$(CURDIR)/$(B)/soak/not-run" \
+		$(B)/soak/soak 10
 soak: $(BINS) $(B)/soak/soak
 	$(SOAK_ENV) $(B)/soak/soak 100 tests/soak/RESULTS.md
 
