@@ -3,7 +3,8 @@
  * run_as_pool): a step of repository A, running while B's job holds a
  * step, can neither read B's mirror nor read or write B's workspace, its
  * RUNNER_TEMP or its HOME; B's files stay as they were; both jobs succeed;
- * and nothing A's job started (setsid included) outlives it.  Real kilnd,
+ * and nothing A's job started (setsid included) outlives it.  An account
+ * of the pool is one worker's at a time.  Real kilnd,
  * workers, accounts (made with useradd when absent) and processes.
  */
 #include <sys/file.h>
@@ -81,6 +82,26 @@ lock_pool(void)
 		    "this test for %d s", POOL_LOCK, POOL_LOCK_MS / 1000);
 		poll(NULL, 0, 200);
 	}
+	return fd;
+}
+
+/*
+ * The pool's accounts, made if absent and locked for this test: the
+ * lock's descriptor, or -1 (said loudly) when not root.
+ */
+static int
+take_pool(void)
+{
+	int fd;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "\n*** SKIPPED test_isolate: run_as_pool needs "
+		    "kilnd as root (and useradd); run the tests as root to "
+		    "check isolation between jobs ***\n\n");
+		return -1;
+	}
+	fd = lock_pool();
+	ensure_accounts();
 	return fd;
 }
 
@@ -248,14 +269,8 @@ START_TEST(test_a_job_cannot_reach_another_repositorys_job_or_mirror)
 	size_t i;
 	int lockfd;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "\n*** SKIPPED test_isolate: run_as_pool needs "
-		    "kilnd as root (and useradd); run the tests as root to "
-		    "check isolation between jobs ***\n\n");
+	if ((lockfd = take_pool()) == -1)
 		return;
-	}
-	lockfd = lock_pool();
-	ensure_accounts();
 	for (i = 0; i < nitems(pool); i++)
 		uids[i] = getpwnam(pool[i])->pw_uid;
 
@@ -373,6 +388,73 @@ START_TEST(test_a_job_cannot_reach_another_repositorys_job_or_mirror)
 }
 END_TEST
 
+static int
+sleeping_cb(struct harness *h, void *arg)
+{
+	(void)h;
+	return count_sleeps(arg) == 1;
+}
+
+/*
+ * An account of the pool is one worker's alone: the worker that takes it
+ * first kills what still runs as it (left by a worker that died
+ * mid-job), and a worker that finds every account held exits saying so.
+ */
+START_TEST(test_a_pool_account_is_one_workers_alone)
+{
+	struct harness *h;
+	struct buf out = { 0 }, err = { 0 };
+	struct passwd *pw;
+	char uid[32], gid[32], *worker, *conf, *id;
+	pid_t left;
+	int lockfd, rc;
+
+	if ((lockfd = take_pool()) == -1)
+		return;
+	pw = getpwnam(pool[0]);
+	snprintf(uid, sizeof uid, "--reuid=%ld", (long)pw->pw_uid);
+	snprintf(gid, sizeof gid, "--regid=%ld", (long)pw->pw_gid);
+
+	h = harness_new("isolate_slots");
+	harness_conf_add(h, "count = 1\nrun_as_pool = kiln-itest1\n");
+	{
+		char *argv[] = { "/usr/bin/setpriv", uid, gid,
+		    "--clear-groups", "sleep", "7403", NULL };
+
+		left = harness_spawn(h, argv);
+	}
+	harness_assert(h, harness_wait_for(h, 10000, sleeping_cb, "7403"),
+	    "'sleep 7403' as %s never started", pool[0]);
+	harness_start(h);
+	harness_assert(h, harness_wait_for(h, 20000, no_sleep_cb, "7403"),
+	    "the worker holding %s left 'sleep 7403' (its uid) running",
+	    pool[0]);
+	harness_kill(h, left);
+
+	worker = xasprintf("%s/kiln-worker", h->bindir);
+	conf = xasprintf("%s/worker.conf", h->state_dir);
+	id = xasprintf("%s-extra", h->name);
+	{
+		char *argv[] = { worker, "-c", conf, "--name", id, NULL };
+
+		rc = harness_run(argv, NULL, NULL, &out, &err, 30000);
+	}
+	buf_add_char(&err, '\0');
+	harness_assert(h, rc == 1 && strstr(err.data, "[workers] "
+	    "run_as_pool: all 1 accounts are held by other workers") != NULL,
+	    "a second worker with the pool's only account held: status %d, "
+	    "%s", rc, err.data);
+	buf_free(&out);
+	buf_free(&err);
+	free(worker);
+	free(conf);
+	free(id);
+	harness_stop(h);
+	harness_free(h);
+	close(lockfd);
+}
+END_TEST
+
 static Suite *
 isolate_suite(void)
 {
@@ -381,6 +463,7 @@ isolate_suite(void)
 
 	tcase_set_timeout(tc, TCASE_TIMEOUT);
 	tcase_add_test(tc, test_a_job_cannot_reach_another_repositorys_job_or_mirror);
+	tcase_add_test(tc, test_a_pool_account_is_one_workers_alone);
 	suite_add_tcase(s, tc);
 	return s;
 }
