@@ -218,8 +218,25 @@ function depthOf(jobs) {
   return depth;
 }
 
+function bytes(n) {
+  if (n < 1024) return n + " B";
+  if (n < 1048576) return (n / 1024).toFixed(1) + " KiB";
+  return (n / 1048576).toFixed(1) + " MiB";
+}
+
+// What the run's jobs uploaded with actions/upload-artifact, or null.
+function artifactList(arts) {
+  if (!arts || !arts.artifacts.length) return null;
+  return el("div", { class: "artifacts" }, el("h3", {}, "Artifacts"),
+    el("ul", {}, arts.artifacts.map((a) => el("li", {},
+      el("a", { href: "/api/v1/artifacts/" + a.id + "/zip", download: a.name + ".zip" }, a.name),
+      " ", el("span", { class: "muted" }, bytes(a.size_bytes) + " \u00b7 " + (a.job || "") +
+        " \u00b7 kept until " + (a.expires_at || "").slice(0, 10))))));
+}
+
 async function pageRun(id) {
-  const run = await json("/api/v1/runs/" + encodeURIComponent(id));
+  const [run, arts] = await Promise.all([json("/api/v1/runs/" + encodeURIComponent(id)),
+    json("/api/v1/runs/" + encodeURIComponent(id) + "/artifacts")]);
   crumbs(["repositories", "/"], [run.repository, "/repos/" + run.repository],
     ["#" + run.run_number]);
   const groups = new Map();
@@ -263,7 +280,7 @@ async function pageRun(id) {
       (run.head_branch || run.ref) + " \u00b7 " + (run.head_sha || "").slice(0, 7) +
       " \u00b7 attempt " + run.run_attempt + " \u00b7 ", when(run.created_at)),
     run.message ? el("p", { class: "err" }, run.message) : null,
-    acts, el("div", { class: "graph" }, cols));
+    acts, el("div", { class: "graph" }, cols), artifactList(arts));
 }
 
 // ---- the log ----

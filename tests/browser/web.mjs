@@ -175,7 +175,9 @@ async function main() {
       "          echo live-$((6*7))-end",
       "  matrix:", "    runs-on: self-hosted", "    needs: build",
       "    strategy:", "      matrix:", "        n: [1, 2, 3]",
-      "    steps:", "      - run: echo leg ${{ matrix.n }}", ""].join("\n");
+      "    steps:", "      - run: echo leg ${{ matrix.n }} > leg.txt",
+      "      - uses: actions/upload-artifact@v4",
+      "        with: { name: 'leg-${{ matrix.n }}', path: leg.txt }", ""].join("\n");
     const marker = await page.evaluate(() => { window.__kilnMarker = 1; return 1; });
     live = await push("main", { ".github/workflows/live.yml": wf }, "live log");
     await page.waitForSelector(`a[href^="/runs/"]`, { timeout: 30000 });
@@ -243,6 +245,20 @@ async function main() {
     if (cols.length !== 2) throw new Error(cols.length + " columns");
     await page.screenshot({ path: path.join(shots, "run.png"), fullPage: true });
     if (await page.$("button[data-act]")) throw new Error("a read session sees action buttons");
+  });
+
+  await test("the run page lists its artifacts, each a zip link", async () => {
+    await page.goto(base + "/runs/" + job.run_id);
+    await page.waitForFunction(() => document.querySelectorAll(".artifacts li").length === 3,
+      null, { timeout: 30000 });
+    const links = await page.$$eval(".artifacts a", (as) => as.map((a) => a.textContent + " " + a.getAttribute("href")));
+    if (!links.every((l) => /^leg-[123] \/api\/v1\/artifacts\/\d+\/zip$/.test(l)))
+      throw new Error("artifact links: " + links.join(", "));
+    const r = await page.evaluate(async (href) => {
+      const x = await fetch(href, { credentials: "same-origin" });
+      return x.status + " " + x.headers.get("content-type");
+    }, links[0].split(" ")[1]);
+    if (r !== "200 application/zip") throw new Error("the zip from the page's session: " + r);
   });
 
   await test("a hostile branch name renders as text", async () => {
