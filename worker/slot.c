@@ -99,7 +99,9 @@ slot_take(struct worker *w, const struct kiln_config *cfg, char *err,
 			}
 	}
 	dir = xasprintf("%s/slots", w->work_dir);
-	if (mkdir_p(dir, 0700) == -1 || chmod(dir, 0700) == -1) {
+	/* work_dir first: the accounts go through it to their jobs. */
+	if (mkdir_p(w->work_dir, 0755) == -1 || mkdir_p(dir, 0700) == -1 ||
+	    chmod(dir, 0700) == -1) {
 		snprintf(err, errsz, "creating %s: %s", dir, strerror(errno));
 		free(dir);
 		goto fail;
