@@ -415,6 +415,24 @@ static const char pip_workflow[] =
     "\"$d/kiln-marker\")\"; else echo MARKER=none; fi\n"
     "          mkdir -p \"$d\"\n"
     "          echo \"from-$(cat requirements.txt)\" > \"$d/kiln-marker\"\n"
+    "  pipenv:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - uses: actions/setup-python@v5\n"
+    "        id: py\n"
+    "        env:\n"
+    "          HOME: ${{ runner.temp }}/home\n"
+    "        with:\n"
+    "          python-version: '3.11'\n"
+    "          cache: pipenv\n"
+    "      - env:\n"
+    "          HOME: ${{ runner.temp }}/home\n"
+    "        run: |\n"
+    "          echo \"ENVHIT=[${{ steps.py.outputs.cache-hit }}]\"\n"
+    "          v=~/.local/share/virtualenvs/proj\n"
+    "          if [ -f $v/m ]; then echo \"VENV=$(cat $v/m)\"; fi\n"
+    "          mkdir -p $v && cat Pipfile.lock > $v/m\n"
     "  nofiles:\n"
     "    runs-on: self-hosted\n"
     "    steps:\n"
@@ -437,9 +455,10 @@ static const char pip_workflow[] =
     "          python-version: '3.11'\n"
     "          cache: conda\n";
 
-/* Push; the run fails (nofiles, conda); job j's log. */
+/* Push; the run fails (nofiles, conda); job j's log, pipenv's in *pipenv. */
 static char *
-pip_run(struct harness *h, struct harness_repo *repo, const char *msg)
+pip_run(struct harness *h, struct harness_repo *repo, const char *msg,
+    char **pipenv)
 {
 	char *sha, *log;
 	json_t *run;
@@ -456,6 +475,7 @@ pip_run(struct harness *h, struct harness_repo *repo, const char *msg)
 	harness_expect_contains(h, log, "an unsupported manager",
 	    "Caching for 'conda' is not supported");
 	free(log);
+	*pipenv = harness_job_log(h, run, "pipenv");
 	log = harness_job_log(h, run, "j");
 	json_decref(run);
 	free(sha);
@@ -466,14 +486,21 @@ START_TEST(test_cache_setup_python_pip)
 {
 	struct harness *h = harness_new("cache_pip");
 	struct harness_repo *repo;
-	char *log, *n;
+	char *log, *n, *penv;
 
 	harness_start(h);
 	repo = harness_repo_new(h, "octo/pipcache");
+	harness_repo_write(repo, "Pipfile.lock", "lock-one\n");
 	harness_repo_write(repo, ".github/workflows/p.yml", pip_workflow);
 	harness_repo_write(repo, "requirements.txt", "req-one\n");
 
-	log = pip_run(h, repo, "first");
+	log = pip_run(h, repo, "first", &penv);
+	harness_expect_contains(h, penv, "pipenv's miss",
+	    "pipenv cache is not found");
+	harness_expect_contains(h, penv, "pipenv's save", "Cache saved with "
+	    "key: setup-python-Linux-X64-");
+	harness_expect_contains(h, penv, "pipenv's key", "-pipenv-");
+	free(penv);
 	harness_expect_contains(h, log, "the miss", "pip cache is not found");
 	harness_expect_contains(h, log, "cache-hit on a miss", "PYHIT=[false]");
 	harness_expect_contains(h, log, "nothing restored", "MARKER=none");
@@ -492,7 +519,11 @@ START_TEST(test_cache_setup_python_pip)
 	free(n);
 
 	harness_repo_write(repo, "other.txt", "x\n");
-	log = pip_run(h, repo, "second");
+	log = pip_run(h, repo, "second", &penv);
+	harness_expect_contains(h, penv, "pipenv's hit", "ENVHIT=[true]");
+	harness_expect_contains(h, penv, "the restored virtualenvs",
+	    "VENV=lock-one");
+	free(penv);
 	harness_expect_contains(h, log, "the exact hit", "PYHIT=[true]");
 	harness_expect_contains(h, log, "the restored pip cache",
 	    "MARKER=from-req-one");
@@ -501,7 +532,10 @@ START_TEST(test_cache_setup_python_pip)
 	free(log);
 
 	harness_repo_write(repo, "requirements.txt", "req-two\n");
-	log = pip_run(h, repo, "third");
+	log = pip_run(h, repo, "third", &penv);
+	harness_expect_contains(h, penv, "pipenv's hit, lock unchanged",
+	    "ENVHIT=[true]");
+	free(penv);
 	harness_expect_contains(h, log, "the restore key's match",
 	    "Cache restored from key: setup-python-Linux-X64-");
 	harness_expect_contains(h, log, "no hit on a prefix", "PYHIT=[false]");
@@ -510,9 +544,10 @@ START_TEST(test_cache_setup_python_pip)
 	harness_expect_contains(h, log, "the new key saved",
 	    "Cache saved with key: setup-python-");
 	free(log);
-	n = harness_sql(h, "SELECT count(*) FROM cache_entries", NULL);
-	harness_assert(h, strcmp(n, "2") == 0, "%s entries after a changed "
-	    "requirements.txt, not 2", n);
+	n = harness_sql(h, "SELECT count(*) FROM cache_entries WHERE key ~ "
+	    "'-pip-'", NULL);
+	harness_assert(h, strcmp(n, "2") == 0, "%s pip entries after a "
+	    "changed requirements.txt, not 2", n);
 	free(n);
 	harness_repo_free(repo);
 	harness_stop(h);
