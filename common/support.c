@@ -17,8 +17,9 @@
  *                          setup-python, cache, cache/restore,
  *                          cache/save, upload-artifact,
  *                          download-artifact) and local actions (./path:
- *                          a composite one runs; what its action.yml says
- *                          that kiln does not run fails the step then).
+ *                          composite and node ones run; what its
+ *                          action.yml says that kiln does not run, docker,
+ *                          fails the step then).
  *                          Another action (docker://, owner/repo) or an
  *                          input a built-in does not honour fails its
  *                          step.

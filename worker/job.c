@@ -28,6 +28,9 @@
 
 #include <linux/openat2.h>
 
+#include <sys/wait.h>
+
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -50,6 +53,7 @@
 #include "planner.h"
 #include "status.h"
 #include "orphans.h"
+#include "spawn.h"
 #include "stepexec.h"
 #include "support.h"
 #include "stream.h"
@@ -586,6 +590,9 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	path = xasprintf("%s/step_summary", files_dir);
 	env_set(e, "GITHUB_STEP_SUMMARY", path);
 	free(path);
+	path = xasprintf("%s/save_state", files_dir);
+	env_set(e, "GITHUB_STATE", path);
+	free(path);
 	env_set(e, "RUNNER_OS", "Linux");
 	env_set(e, "RUNNER_ARCH", "X64");
 	env_set(e, "RUNNER_NAME", jr->w->name);
@@ -833,16 +840,17 @@ job_step_timeout(struct jobrun *jr, double step_minutes, int *job_bound)
 	return *job_bound ? left : own;
 }
 
+static enum status_conclusion job_exec_script(struct jobrun *, const char *,
+		    const char *, char *const *, struct envlist *,
+		    const char *, double, const char *);
+
 /* Run a `run:` step; returns its outcome. */
 static enum status_conclusion
 job_run_script(struct jobrun *jr, const struct wf_step *step,
     const struct expr_ctx *ctx, struct envlist *env, double minutes)
 {
-	struct stepexec_spec spec;
-	struct stepexec_result result;
 	char err[1024], *wd = NULL, *script = NULL, *shell = NULL;
 	enum status_conclusion outcome = CONCLUSION_FAILURE;
-	int job_bound;
 
 	if (context_eval_string(step->run, &ctx_scope_step, ctx, &script, err,
 	    sizeof err) == -1 || job_workdir(jr, step, ctx, &wd, err,
@@ -855,10 +863,34 @@ job_run_script(struct jobrun *jr, const struct wf_step *step,
 	    (int)strcspn(script, "\n"), script, script,
 	    str_has_suffix(script, "\n") ? "" : "\n",
 	    shell ? shell : "bash -e {0}");
+	outcome = job_exec_script(jr, shell, script, NULL, env, wd, minutes,
+	    step->name);
+out:
+	free(script);
+	free(wd);
+	free(shell);
+	return outcome;
+}
+
+/*
+ * Run script with shell, or the program argv when not NULL (stepexec),
+ * as the steps' account, bounded by minutes (0: the job's timeout);
+ * returns the outcome, errors logged.
+ */
+static enum status_conclusion
+job_exec_script(struct jobrun *jr, const char *shell, const char *script,
+    char *const *argv, struct envlist *env, const char *wd, double minutes,
+    const char *name)
+{
+	struct stepexec_spec spec;
+	struct stepexec_result result;
+	char err[1024];
+	int job_bound;
 
 	memset(&spec, 0, sizeof spec);
 	spec.shell = shell;
 	spec.script = script;
+	spec.argv = argv;
 	spec.envp = env->v;
 	spec.workdir = wd;
 	spec.tmpdir = jr->ws.tmp;
@@ -871,32 +903,30 @@ job_run_script(struct jobrun *jr, const struct wf_step *step,
 	if (stepexec_run(&spec, job_sink_cb, jr, &result, err,
 	    sizeof err) == -1) {
 		job_logf(jr, "##[error]%s\n", err);
-		goto out;
+		return CONCLUSION_FAILURE;
 	}
 	if (result.pgid > 0 && jr->npgids < JOB_MAX_PGIDS)
 		jr->pgids[jr->npgids++] = result.pgid;
 	if (result.cancelled) {
 		job_log(jr, "##[error]The operation was canceled.\n");
-		outcome = CONCLUSION_CANCELLED;
-	} else if (result.timed_out && job_bound) {
+		return CONCLUSION_CANCELLED;
+	}
+	if (result.timed_out && job_bound) {
 		job_logf(jr, "##[error]The job running on runner %s has "
 		    "exceeded the maximum execution time of %g minutes.\n",
 		    jr->w->name, jr->timeout_minutes);
 		jr->timed_out = 1;
-		outcome = CONCLUSION_CANCELLED;
-	} else if (result.timed_out) {
+		return CONCLUSION_CANCELLED;
+	}
+	if (result.timed_out)
 		job_logf(jr, "##[error]The action '%s' has timed out after %g "
-		    "minutes.\n", step->name, minutes);
-	} else if (result.exit_code != 0) {
+		    "minutes.\n", name, minutes);
+	else if (result.exit_code != 0)
 		job_logf(jr, "##[error]Process completed with exit code %d.\n",
 		    result.exit_code);
-	} else
-		outcome = CONCLUSION_SUCCESS;
-out:
-	free(script);
-	free(wd);
-	free(shell);
-	return outcome;
+	else
+		return CONCLUSION_SUCCESS;
+	return CONCLUSION_FAILURE;
 }
 
 /* What an action does to later steps, like its file commands would. */
@@ -992,8 +1022,11 @@ job_is_cache(int a)
 	    a == SUPPORT_ACTION_CACHE_SAVE;
 }
 
+static void	job_node_post(struct jobrun *, const json_t *);
+
 /*
- * The post phase of actions/cache, last step first as GitHub's post
+ * The post phase (of actions/cache and node actions' post), last step
+ * first as GitHub's post
  * steps run: each save owed, unless the job has failed (post-if:
  * success()).  A save that fails is a warning, as the action's is.
  */
@@ -1010,6 +1043,10 @@ job_cache_post(struct jobrun *jr)
 		post = json_array_get(jr->cache_posts, i);
 		job_logf(jr, "Post %s\n", json_string_value(json_object_get(post,
 		    "uses")));
+		if (json_object_get(post, "node_post") != NULL) {
+			job_node_post(jr, post);
+			continue;
+		}
 		if (jr->status != CONCLUSION_SUCCESS || jr->timed_out) {
 			job_log(jr, "The job has not succeeded; the cache is "
 			    "not saved\n");
@@ -1082,6 +1119,21 @@ job_setup_python_cache(struct jobrun *jr, const struct action_env *env,
 		json_array_append_new(jr->cache_posts, post);
 	}
 	return 0;
+}
+
+/* Write what the workflow-command filter still holds to the log. */
+static void
+job_flush_commands(struct jobrun *jr)
+{
+	struct buf rest = { 0 };
+	size_t nann = wfcmd_nannotations(jr->cmds);
+
+	wfcmd_flush(jr->cmds, &rest);
+	wfcmd_locate_annotations(jr->cmds, nann, &rest,
+	    (long)stream_lines(jr->stream) + 1);
+	if (rest.len > 0)
+		stream_write(jr->stream, rest.data, rest.len);
+	buf_free(&rest);
 }
 
 /* ---- actions from action.yml: ./local (reference 6.5, 6.6) -------------- */
@@ -1290,13 +1342,219 @@ job_run_composite(struct jobrun *jr, const struct wf_action *a,
 	return outcome;
 }
 
+
+/*
+ * What a node action's process sees besides a step's environment: each
+ * input as INPUT_<NAME> (upper-cased, spaces to '_', reference 6.5), the
+ * state its earlier phases saved as STATE_<name>, GITHUB_ACTION_PATH.
+ */
+static void
+job_node_env(struct envlist *e, const json_t *inputs, const json_t *state,
+    const char *dir)
+{
+	const char *k;
+	json_t *v;
+	char *name, *p;
+
+	json_object_foreach((json_t *)inputs, k, v) {
+		name = xasprintf("INPUT_%s", k);
+		for (p = name; *p != '\0'; p++)
+			*p = *p == ' ' ? '_' : (char)toupper((unsigned char)*p);
+		env_set(e, name, json_string_value(v));
+		free(name);
+	}
+	json_object_foreach((json_t *)state, k, v) {
+		name = xasprintf("STATE_%s", k);
+		env_set(e, name, json_string_value(v));
+		free(name);
+	}
+	env_set(e, "GITHUB_ACTION_PATH", dir);
+}
+
+/*
+ * `node <dir>/<script>` in the workspace, as the steps' account, with the
+ * node on the step's PATH.  GitHub runs each nodeNN action with that
+ * Node.js major; kiln runs it with the host's node, and a host whose node
+ * is older than the action asks for says so in the log (node12 and
+ * node16 actions, which GitHub now runs on node20, ask for nothing
+ * newer than they name).
+ */
+static enum status_conclusion
+job_node_run(struct jobrun *jr, const char *using, const char *dir,
+    const char *script, struct envlist *env)
+{
+	struct spawn_spec sp;
+	enum status_conclusion outcome;
+	char *node, *path, out[64], err[512];
+	char *argv[3];
+	int status, want = atoi(using + 4), have;
+
+	if ((node = spawn_path_find("node", env_get(env, "PATH"))) == NULL) {
+		job_logf(jr, "##[error]runs.using: %s: there is no `node` on "
+		    "PATH (%s); install Node.js %d or newer on the worker\n",
+		    using, env_get(env, "PATH") ? env_get(env, "PATH") : "",
+		    want);
+		return CONCLUSION_FAILURE;
+	}
+	memset(&sp, 0, sizeof sp);
+	argv[0] = node;
+	argv[1] = "--version";
+	argv[2] = NULL;
+	sp.argv = argv;
+	sp.envp = env->v;
+	sp.fd_in = -1;
+	sp.fd_err = -1;
+	sp.group = 1;
+	sp.as_user = jr->w->as_user;
+	sp.uid = jr->w->run_uid;
+	sp.gid = jr->w->run_gid;
+	status = spawn_capture(&sp, out, sizeof out, 10000, err, sizeof err);
+	out[strcspn(out, "\r\n")] = '\0';
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    out[0] != 'v' || (have = atoi(out + 1)) <= 0) {
+		job_logf(jr, "##[error]runs.using: %s: %s --version did not "
+		    "answer a version (%s)\n", using, node, status == -1 ? err :
+		    out);
+		free(node);
+		return CONCLUSION_FAILURE;
+	}
+	if (have < want)
+		job_logf(jr, "##[warning]runs.using: %s, but the newest Node.js "
+		    "here is %s (%s); running the action with it\n", using,
+		    out, node);
+	/* Straight from the worker: a shell would drop INPUT_A-B. */
+	path = xasprintf("%s/%s", dir, script);
+	argv[0] = node;
+	argv[1] = path;
+	argv[2] = NULL;
+	outcome = job_exec_script(jr, NULL, NULL, argv, env, jr->ws.workspace,
+	    0, script);
+	free(path);
+	free(node);
+	return outcome;
+}
+
+/* What a node action's phase saved (GITHUB_STATE, ::save-state) into state. */
+static void
+job_node_state(struct jobrun *jr, const struct envlist *env, json_t *state)
+{
+	const struct wfcmd_record *rec;
+	struct envfile ef = { 0 };
+	const char *file = env_get(env, "GITHUB_STATE");
+	char *cause = NULL;
+	size_t i, line = 0;
+
+	for (i = 0; i < wfcmd_nrecords(jr->cmds); i++) {
+		rec = wfcmd_record(jr->cmds, i);
+		if (rec->kind == WFCMD_REC_STATE && rec->name != NULL)
+			json_object_set_new(state, rec->name,
+			    job_json_text(rec->value));
+	}
+	if (file == NULL)
+		return;
+	if (envfile_read(file, "GITHUB_STATE", ENVFILE_MAX_VALUE, &ef, &cause,
+	    &line) == -1)
+		job_logf(jr, "##[error]Unable to process file command "
+		    "'save_state' successfully.\n##[error]%s\n", cause);
+	for (i = 0; i < ef.n; i++)
+		json_object_set_new(state, ef.pairs[i].name,
+		    job_json_text(ef.pairs[i].value));
+	envfile_free(&ef);
+	free(cause);
+}
+
+/*
+ * A node action's main (its pre is run only for actions from other
+ * repositories, as on GitHub); its post is owed to the post phase with
+ * the inputs and the state main saved.
+ */
+static enum status_conclusion
+job_run_node(struct jobrun *jr, const struct wf_step *step,
+    const struct wf_action *a, const char *dir, json_t *inputs,
+    struct envlist *env)
+{
+	enum status_conclusion outcome;
+	json_t *state = json_object(), *post;
+
+	if (a->pre != NULL && str_has_prefix(step->uses, "./"))
+		job_logf(jr, "##[warning]`pre` execution is not supported for "
+		    "local action from '%s'\n", step->uses);
+	job_node_env(env, inputs, state, dir);
+	outcome = job_node_run(jr, a->using, dir, a->main, env);
+	job_node_state(jr, env, state);
+	if (a->post != NULL) {
+		post = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:I}",
+		    "uses", step->uses, "using", a->using, "dir", dir,
+		    "node_post", a->post, "post_if", a->post_if != NULL ?
+		    a->post_if : "always()", "inputs", inputs, "state", state,
+		    "number", (json_int_t)jr->step_number);
+		json_array_append_new(jr->cache_posts, post);
+	}
+	json_decref(state);
+	return outcome;
+}
+
+/*
+ * A node action's post, in the job's post phase: when its post-if holds
+ * (default always(); status functions read the job's status), with the
+ * inputs and state of its main.  A failing post fails the job.
+ */
+static void
+job_node_post(struct jobrun *jr, const json_t *post)
+{
+	const char *cond = json_string_value(json_object_get(post, "post_if"));
+	struct envlist env = { 0 };
+	struct expr_ctx ctx;
+	enum status_conclusion outcome;
+	json_t *outputs = json_object();
+	char err[1024], *dir;
+	int run;
+
+	job_expr_ctx(jr, &ctx);
+	if (expr_eval_condition(cond, &ctx_scope_step_if, &ctx, &run, err,
+	    sizeof err) == -1) {
+		job_logf(jr, "##[error]post-if: %s\n", err);
+		jr->status = CONCLUSION_FAILURE;
+		json_decref(outputs);
+		return;
+	}
+	if (!run) {
+		job_logf(jr, "post-if: %s is false; skipped\n", cond);
+		json_decref(outputs);
+		return;
+	}
+	dir = workspace_step_files(&jr->ws, JOB_SUBSTEP_FILES +
+	    ++jr->substeps);
+	job_step_environ(jr, &env, "post", dir);
+	job_node_env(&env, json_object_get(post, "inputs"),
+	    json_object_get(post, "state"), json_string_value(json_object_get(
+	    post, "dir")));
+	wfcmd_step_begin(jr->cmds);
+	outcome = job_node_run(jr, json_string_value(json_object_get(post,
+	    "using")), json_string_value(json_object_get(post, "dir")),
+	    json_string_value(json_object_get(post, "node_post")), &env);
+	job_flush_commands(jr);
+	if (!job_apply_commands(jr, (size_t)json_integer_value(
+	    json_object_get(post, "number")), outputs))
+		outcome = CONCLUSION_FAILURE;
+	if (outcome == CONCLUSION_CANCELLED)
+		jr->status = CONCLUSION_CANCELLED;
+	else if (outcome != CONCLUSION_SUCCESS &&
+	    jr->status == CONCLUSION_SUCCESS)
+		jr->status = CONCLUSION_FAILURE;
+	json_decref(outputs);
+	env_free(&env);
+	free(dir);
+}
+
 /*
  * A step's `uses:` of an action described by action.yml: ./path in the
  * workspace.  Its with: values are evaluated already.
  */
 static enum status_conclusion
 job_run_uses(struct jobrun *jr, const struct wf_step *step,
-    const struct expr_ctx *ctx, const struct wf_map *with, json_t *outputs)
+    const struct expr_ctx *ctx, struct envlist *env,
+    const struct wf_map *with, json_t *outputs)
 {
 	struct wf_errors errs = { 0 };
 	struct wf_action *a = NULL;
@@ -1338,6 +1596,9 @@ job_run_uses(struct jobrun *jr, const struct wf_step *step,
 	switch (a->kind) {
 	case WF_ACTION_COMPOSITE:
 		outcome = job_run_composite(jr, a, dir, inputs, outputs);
+		break;
+	case WF_ACTION_NODE:
+		outcome = job_run_node(jr, step, a, dir, inputs, env);
 		break;
 	default:
 		job_logf(jr, "##[error]%s: kiln does not run '%s' actions yet\n",
@@ -1385,7 +1646,8 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	}
 	job_log(jr, "##[endgroup]\n");
 	if (str_has_prefix(step->uses, "./")) {
-		outcome = job_run_uses(jr, step, ctx, &with, outputs);
+		outcome = job_run_uses(jr, step, ctx, stepenv, &with,
+		    outputs);
 		goto out;
 	}
 	if (def == NULL && !job_is_cache(support_action_find(step->uses)) &&
@@ -1466,21 +1728,6 @@ out:
 		free(with.v[i].value);
 	free(with.v);
 	return outcome;
-}
-
-/* Write what the workflow-command filter still holds to the log. */
-static void
-job_flush_commands(struct jobrun *jr)
-{
-	struct buf rest = { 0 };
-	size_t nann = wfcmd_nannotations(jr->cmds);
-
-	wfcmd_flush(jr->cmds, &rest);
-	wfcmd_locate_annotations(jr->cmds, nann, &rest,
-	    (long)stream_lines(jr->stream) + 1);
-	if (rest.len > 0)
-		stream_write(jr->stream, rest.data, rest.len);
-	buf_free(&rest);
 }
 
 /*

@@ -240,6 +240,36 @@ cmd_parse(struct stepexec_cmd *c, const char *shell, char *const *envp,
 	return 0;
 }
 
+/* A program and its arguments, without a shell or a script. */
+static int
+cmd_direct(struct stepexec_cmd *c, char *const *argv, char *const *envp,
+    char *err, size_t errsz)
+{
+	const char *path = env_path(envp);
+
+	memset(c, 0, sizeof *c);
+	for (; argv[c->argc] != NULL; c->argc++) {
+		if (c->argc == STEPEXEC_MAX_ARGS) {
+			snprintf(err, errsz, "more than %d arguments",
+			    STEPEXEC_MAX_ARGS);
+			cmd_free(c);
+			return -1;
+		}
+		c->argv[c->argc] = xstrdup(argv[c->argc]);
+	}
+	if (c->argc == 0) {
+		snprintf(err, errsz, "no program to run");
+		return -1;
+	}
+	if ((c->program = spawn_path_find(c->argv[0], path)) == NULL) {
+		snprintf(err, errsz, "program '%s' not found on PATH %s",
+		    c->argv[0], path != NULL ? path : "(unset)");
+		cmd_free(c);
+		return -1;
+	}
+	return 0;
+}
+
 /* Replace every {0} in each argument with the script path. */
 static void
 cmd_substitute(struct stepexec_cmd *c, const char *script_path)
@@ -384,7 +414,10 @@ stepexec_run(const struct stepexec_spec *spec,
 	pid_t pid, w;
 
 	memset(res, 0, sizeof *res);
-	if (cmd_parse(&c, spec->shell, spec->envp, err, errsz) == -1)
+	if (spec->argv != NULL) {
+		if (cmd_direct(&c, spec->argv, spec->envp, err, errsz) == -1)
+			return -1;
+	} else if (cmd_parse(&c, spec->shell, spec->envp, err, errsz) == -1)
 		return -1;
 	if (spec->workdir != NULL && stat(spec->workdir, &st) == -1) {
 		snprintf(err, errsz, "working directory '%s': %s",
@@ -397,9 +430,11 @@ stepexec_run(const struct stepexec_spec *spec,
 		    "directory", spec->workdir);
 		goto out;
 	}
-	if ((script = script_write(spec, &c, err, errsz)) == NULL)
-		goto out;
-	cmd_substitute(&c, script);
+	if (spec->argv == NULL) {
+		if ((script = script_write(spec, &c, err, errsz)) == NULL)
+			goto out;
+		cmd_substitute(&c, script);
+	}
 
 	if (pipe2(outp, O_CLOEXEC) == -1) {
 		snprintf(err, errsz, "pipe: %s", strerror(errno));

@@ -21,6 +21,9 @@
 struct stepexec_spec {
 	const char	 *shell;	/* `shell:`; NULL or "" = default */
 	const char	 *script;	/* the `run:` text */
+	/* Instead of shell and script: run this program (argv[0] looked
+	 * up on the step's PATH) with these arguments.  NULL: the shell. */
+	char *const	 *argv;
 	char *const	 *envp;		/* whole environment; NULL = ours */
 	const char	 *workdir;	/* must exist; NULL = current dir */
 	const char	 *tmpdir;	/* script file dir; NULL = $TMPDIR or /tmp */

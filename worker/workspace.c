@@ -133,7 +133,7 @@ char *
 workspace_step_files(const struct workspace *ws, size_t number)
 {
 	static const char *const names[] = { "add_path", "set_env",
-	    "set_output", "step_summary" };
+	    "set_output", "step_summary", "save_state" };
 	char *dir = xasprintf("%s/_runner_file_commands/%zu", ws->tmp, number);
 	size_t i;
 

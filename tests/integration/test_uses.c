@@ -213,6 +213,144 @@ START_TEST(test_local_composite)
 }
 END_TEST
 
+static const char hello_yml[] =
+    "name: hello\n"
+    "inputs:\n"
+    "  who name:\n"
+    "    default: world\n"
+    "  num-octocats:\n"
+    "    default: 1\n"
+    "outputs:\n"
+    "  greeting:\n"
+    "    description: the greeting\n"
+    "runs:\n"
+    "  using: node20\n"
+    "  pre: pre.js\n"
+    "  main: main.js\n"
+    "  post: post.js\n";
+
+static const char hello_main[] =
+    "const fs = require('fs');\n"
+    "const who = process.env['INPUT_WHO_NAME'];\n"
+    "console.log('MAIN-INPUT=' + who);\n"
+    "console.log('OCTO=' + process.env['INPUT_NUM-OCTOCATS']);\n"
+    "console.log('MAIN-PATH=' + process.env.GITHUB_ACTION_PATH);\n"
+    "console.log('MAIN-CWD=' + process.cwd());\n"
+    "fs.appendFileSync(process.env.GITHUB_OUTPUT, 'greeting=hi ' + who + '\\n');\n"
+    "fs.appendFileSync(process.env.GITHUB_ENV, 'FROM_NODE=' + who + '\\n');\n"
+    "fs.appendFileSync(process.env.GITHUB_STATE, 'token=tok-' + who + '\\n');\n";
+
+static const char hello_post[] =
+    "console.log('POST-STATE=' + process.env.STATE_token + ' ' +\n"
+    "    process.env['INPUT_WHO_NAME']);\n";
+
+static const char failpost_yml[] =
+    "runs:\n"
+    "  using: node24\n"
+    "  main: main.js\n"
+    "  post: post.js\n"
+    "  post-if: success()\n";
+
+static const char node_workflow_yml[] =
+    "name: node\n"
+    "on: push\n"
+    "jobs:\n"
+    "  n:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - id: a\n"
+    "        uses: ./.github/actions/hello\n"
+    "        with:\n"
+    "          who name: kiln\n"
+    "      - id: b\n"
+    "        uses: ./.github/actions/hello/\n"
+    "      - run: |\n"
+    "          echo \"GREETING=${{ steps.a.outputs.greeting }}\"\n"
+    "          echo \"ENV-AFTER=$FROM_NODE\"\n"
+    "  f:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - uses: ./.github/actions/failpost\n"
+    "      - run: exit 1\n";
+
+/*
+ * A node action: INPUT_ variables (spaces to '_', '-' kept), the
+ * default of an input not given, an output and a GITHUB_ENV write seen
+ * by a later step, GITHUB_STATE handed to its post as STATE_, posts at
+ * the job's end last first, pre warned as GitHub does for a local
+ * action; post-if: success() after a failed step is skipped.
+ */
+START_TEST(test_local_node)
+{
+	struct harness *h = harness_new("uses_node");
+	struct harness_repo *repo;
+	const char *p, *q;
+	char *sha, *log;
+	json_t *run;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/node");
+	harness_repo_write(repo, ".github/actions/hello/action.yml",
+	    hello_yml);
+	harness_repo_write(repo, ".github/actions/hello/main.js", hello_main);
+	harness_repo_write(repo, ".github/actions/hello/pre.js",
+	    "console.log('PRE-RAN');\n");
+	harness_repo_write(repo, ".github/actions/hello/post.js", hello_post);
+	harness_repo_write(repo, ".github/actions/failpost/action.yml",
+	    failpost_yml);
+	harness_repo_write(repo, ".github/actions/failpost/main.js",
+	    "console.log('FAILPOST-MAIN');\n");
+	harness_repo_write(repo, ".github/actions/failpost/post.js",
+	    "console.log('FAILPOST-POST');\n");
+	harness_repo_write(repo, ".github/workflows/node.yml",
+	    node_workflow_yml);
+	sha = harness_push(h, repo, "main", "node actions");
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+
+	log = harness_job_log(h, run, "n");
+	harness_expect_str(h, harness_job(h, run, "n"), "job n", "conclusion",
+	    "success");
+	harness_expect_contains(h, log, "INPUT_ from with:", "MAIN-INPUT=kiln\n");
+	harness_expect_contains(h, log, "INPUT_ from the default",
+	    "MAIN-INPUT=world\n");
+	harness_expect_contains(h, log, "a '-' kept in INPUT_", "OCTO=1\n");
+	harness_expect_contains(h, log, "GITHUB_ACTION_PATH",
+	    "/.github/actions/hello\n");
+	harness_expect_contains(h, log, "the output", "GREETING=hi kiln\n");
+	harness_expect_contains(h, log, "GITHUB_ENV, the last write",
+	    "ENV-AFTER=world\n");
+	harness_expect_contains(h, log, "pre of a local action",
+	    "`pre` execution is not supported for local action from "
+	    "'./.github/actions/hello'");
+	harness_assert(h, strstr(log, "PRE-RAN") == NULL, "pre ran:\n%s", log);
+	p = strstr(log, "POST-STATE=tok-world world\n");
+	q = strstr(log, "POST-STATE=tok-kiln kiln\n");
+	harness_assert(h, p != NULL && q != NULL && p < q, "the posts did not "
+	    "run last first with their state and inputs:\n%s", log);
+	harness_assert(h, strstr(log, "ENV-AFTER") < p, "a post ran before "
+	    "the last step:\n%s", log);
+	free(log);
+
+	log = harness_job_log(h, run, "f");
+	harness_expect_str(h, harness_job(h, run, "f"), "job f", "conclusion",
+	    "failure");
+	harness_expect_contains(h, log, "main of failpost", "FAILPOST-MAIN");
+	harness_expect_contains(h, log, "post-if false", "post-if: success() "
+	    "is false; skipped");
+	harness_assert(h, strstr(log, "FAILPOST-POST") == NULL, "post-if: "
+	    "success() ran after a failure:\n%s", log);
+	free(log);
+
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 uses_suite(void)
 {
@@ -221,6 +359,7 @@ uses_suite(void)
 
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_local_composite);
+	tcase_add_test(tc, test_local_node);
 	suite_add_tcase(s, tc);
 	return s;
 }
