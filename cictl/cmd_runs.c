@@ -131,6 +131,7 @@ runs_show_run(FILE *f, json_t *run)
 		{ "Status", "status", 1 },
 		{ "Conclusion", "conclusion", 1 },
 		{ "Message", "message", 0 },
+		{ "Delivery", "delivery", 0 },
 		{ "Created", "created_at", 0 },
 		{ "Updated", "updated_at", 0 },
 	};

@@ -151,3 +151,31 @@ log_escape(const char *s, size_t max, char *out, size_t outsz)
 	out[o] = '\0';
 	return out;
 }
+
+char *
+log_kv(const char *s, size_t max, char *out, size_t outsz)
+{
+	char tmp[1024];
+	size_t i, o = 0;
+
+	if (outsz == 0)
+		return out;
+	log_escape(s != NULL ? s : "", max, tmp, sizeof tmp);
+	if (tmp[0] != '\0' && strpbrk(tmp, " \"=") == NULL) {
+		snprintf(out, outsz, "%s", tmp);
+		return out;
+	}
+	if (outsz < 3) {
+		out[0] = '\0';
+		return out;
+	}
+	out[o++] = '"';
+	for (i = 0; tmp[i] != '\0' && o + 3 < outsz; i++) {
+		if (tmp[i] == '"')
+			out[o++] = '\\';
+		out[o++] = tmp[i];
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}

@@ -42,5 +42,11 @@ void	fatalx(const char *, ...) KILN_PRINTF(1, 2) __attribute__((noreturn));
  * (at most max input bytes, then "...") into out of size outsz.  Returns out.
  */
 char	*log_escape(const char *s, size_t max, char *out, size_t outsz);
+/*
+ * The value of a key=value field: s escaped as log_escape() does, in double
+ * quotes (an inner one as \") when empty or holding a blank, '"' or '=',
+ * so a line splits into fields unambiguously.  Returns out.
+ */
+char	*log_kv(const char *s, size_t max, char *out, size_t outsz);
 
 #endif

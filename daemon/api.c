@@ -35,6 +35,8 @@
 	"'head_sha', r.head_sha, 'head_branch', r.head_branch, " \
 	"'repository', p.full_name, 'message', r.message, " \
 	"'run_attempt', r.run_attempt, 'note', r.note, " \
+	"'delivery', (SELECT e.delivery_id FROM events e " \
+	"WHERE e.id = r.event_id), " \
 	"'created_at', r.created_at, " \
 	"'updated_at', coalesce(r.completed_at, r.started_at, r.created_at))"
 

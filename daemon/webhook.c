@@ -293,13 +293,15 @@ hook_reply_accepted(struct hook *h, const char *event_id)
 {
 	int64_t id = 0;
 	const char *errstr;
-	char name[256];
+	char name[256], delivery[160], event[160];
 
 	/* The id comes from our own bigserial column. */
 	(void)parse_int64(event_id, 1, INT64_MAX, &id, &errstr);
-	log_info("accepted %s delivery %s for %s (event %s)", h->event,
-	    h->delivery, log_escape(h->repo_name, 100, name, sizeof name),
-	    event_id);
+	/* delivery= is the request id the planner's lines carry on. */
+	log_info("delivery accepted: delivery=%s event=%s repo=%s "
+	    "event_id=%s", log_kv(h->delivery, 100, delivery,
+	    sizeof delivery), log_kv(h->event, 100, event, sizeof event),
+	    log_kv(h->repo_name, 100, name, sizeof name), event_id);
 	hook_reply(h, 202, json_pack("{s:s, s:I}", "delivery", h->delivery,
 	    "event_id", (json_int_t)id));
 }

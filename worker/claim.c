@@ -70,7 +70,8 @@ claim_event(struct worker *w, struct claimed_event *ev)
 	    "FOR UPDATE SKIP LOCKED LIMIT 1) "
 	    "RETURNING e.id, e.repository_id, e.event, e.ref, e.sha, "
 	    "e.before_sha, e.payload::text, p.full_name, p.clone_url, "
-	    "p.default_branch", 2, params, "claiming an event");
+	    "p.default_branch, e.delivery_id", 2, params,
+	    "claiming an event");
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
@@ -87,6 +88,7 @@ claim_event(struct worker *w, struct claimed_event *ev)
 	ev->repo_name = dup_or_null(res, 0, 7);
 	ev->clone_url = dup_or_null(res, 0, 8);
 	ev->default_branch = dup_or_null(res, 0, 9);
+	ev->delivery = dup_or_null(res, 0, 10);
 	PQclear(res);
 	return 1;
 }
@@ -100,6 +102,7 @@ claimed_event_free(struct claimed_event *ev)
 	free(ev->before_sha);
 	free(ev->payload);
 	free(ev->repo_name);
+	free(ev->delivery);
 	free(ev->clone_url);
 	free(ev->default_branch);
 	memset(ev, 0, sizeof *ev);

@@ -2078,7 +2078,7 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	struct wf_errors errs = { 0 };
 	struct jobrun jr;
 	enum status_conclusion conclusion = CONCLUSION_FAILURE;
-	char err[1024], why[1100], *outputs = NULL, *refused = NULL;
+	char err[1024], why[1100], *outputs = NULL, *refused = NULL, kv[300];
 	size_t i;
 	int r, requeued = 0;
 
@@ -2088,8 +2088,8 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	jr.renewed_ms = jr.started_ms = now_ms();
 	jr.cmds = wfcmd_new();
 	jr.cache_posts = json_array();
-	log_info("job %lld (%s) of run %lld started", (long long)cj->id,
-	    cj->name, (long long)cj->run_id);
+	log_info("job started: job=%lld run=%lld name=%s", (long long)cj->id,
+	    (long long)cj->run_id, log_kv(cj->name, 200, kv, sizeof kv));
 	if (job_prepare(&jr, err, sizeof err) == -1) {
 		log_warnx("job %lld: %s", (long long)cj->id, err);
 		jr.message = xstrdup(err);
@@ -2173,8 +2173,10 @@ done:
 	}
 	if (!requeued) {
 		job_complete(&jr, conclusion, outputs, jr.message);
-		log_info("job %lld (%s) concluded %s", (long long)cj->id,
-		    cj->name, status_conclusion_name(conclusion));
+		log_info("job concluded: job=%lld run=%lld name=%s "
+		    "conclusion=%s", (long long)cj->id, (long long)cj->run_id,
+		    log_kv(cj->name, 200, kv, sizeof kv),
+		    status_conclusion_name(conclusion));
 	}
 	workspace_remove(&jr.ws);
 	envfile_path_free(&jr.paths);

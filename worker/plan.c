@@ -308,7 +308,7 @@ static int
 plan_store(struct plan *p, const struct workflow *wf, int64_t run_id,
     const struct plan_run *run)
 {
-	char idbuf[32];
+	char idbuf[32], delivery[160], repo[256], path[400];
 	const char *params[2] = { idbuf, run->title };
 	PGresult *res;
 
@@ -324,8 +324,12 @@ plan_store(struct plan *p, const struct workflow *wf, int64_t run_id,
 	    "releasing jobs")) == NULL)
 		return -1;
 	PQclear(res);
-	log_info("event %lld: run %lld for %s (%zu job(s))",
-	    (long long)p->cev->id, (long long)run_id, wf->path, run->njobs);
+	log_info("run created: run=%lld event_id=%lld delivery=%s repo=%s "
+	    "workflow=%s jobs=%zu", (long long)run_id, (long long)p->cev->id,
+	    log_kv(p->cev->delivery != NULL ? p->cev->delivery : "-", 100,
+	    delivery, sizeof delivery), log_kv(p->cev->repo_name, 200, repo,
+	    sizeof repo), log_kv(wf->path, 300, path, sizeof path),
+	    run->njobs);
 	return 0;
 }
 
@@ -638,7 +642,7 @@ plan_event(struct worker *w, struct claimed_event *ev)
 	struct mirror_file *files = NULL;
 	size_t nfiles = 0, i;
 	struct plan p;
-	char err[1024];
+	char err[1024], kv[3][400];
 	PGresult *res;
 	int rc = -1;
 
@@ -717,9 +721,11 @@ plan_event(struct worker *w, struct claimed_event *ev)
 	if ((res = worker_exec(w, "COMMIT", 0, NULL, "COMMIT")) == NULL)
 		goto out;
 	PQclear(res);
-	log_info("event %lld (%s %s) planned: %d run(s) from %zu workflow "
-	    "file(s)", (long long)ev->id, ev->event, ev->ref ? ev->ref : "",
-	    p.nruns, nfiles);
+	log_info("event planned: event_id=%lld delivery=%s event=%s ref=%s "
+	    "runs=%d files=%zu", (long long)ev->id, log_kv(ev->delivery != NULL ?
+	    ev->delivery : "-", 100, kv[0], sizeof kv[0]), log_kv(ev->event,
+	    100, kv[1], sizeof kv[1]), log_kv(ev->ref != NULL ? ev->ref : "",
+	    300, kv[2], sizeof kv[2]), p.nruns, nfiles);
 	rc = 0;
 out:
 	mirror_files_free(files, nfiles);

@@ -87,6 +87,8 @@ struct claimed_event {
 	char	*repo_name;
 	char	*clone_url;
 	char	*default_branch;
+	/* X-GitHub-Delivery of a webhook's event, the request id; else NULL */
+	char	*delivery;
 };
 
 /* A job claimed for running. */

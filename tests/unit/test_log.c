@@ -98,6 +98,33 @@ START_TEST(test_escape_exact)
 }
 END_TEST
 
+/* ---- log_kv: a key=value field's value ---- */
+
+static const struct esc_vec kv_vecs[] = {
+	{ "abc-1.2/x", 100, "abc-1.2/x" },
+	{ "", 100, "\"\"" },
+	{ "two words", 100, "\"two words\"" },
+	{ "a=b", 100, "\"a=b\"" },
+	{ "say \"hi\"", 100, "\"say \\\"hi\\\"\"" },
+	{ "line\nbreak", 100, "line\\nbreak" },
+	{ "x y\n z=", 100, "\"x y\\n z=\"" },
+};
+
+START_TEST(test_kv_exact)
+{
+	const struct esc_vec *v = &kv_vecs[_i];
+	char out[512], tiny[6];
+
+	ck_assert_ptr_eq(log_kv(v->in, v->max, out, sizeof out), out);
+	ck_assert_msg(strcmp(out, v->want) == 0,
+	    "vector %d: got [%s], want [%s]", _i, out, v->want);
+	/* A short buffer is cut, never overrun, and still terminated. */
+	memset(tiny, 'Z', sizeof tiny);
+	log_kv(v->in, v->max, tiny, sizeof tiny);
+	ck_assert_ptr_nonnull(memchr(tiny, '\0', sizeof tiny));
+}
+END_TEST
+
 /* ---- log_escape: small output buffers ---- */
 
 /*
@@ -457,6 +484,7 @@ log_suite(void)
 	tcase_add_loop_test(tc, test_escape_exact, 0, (int)nitems(esc_vecs));
 	tcase_add_loop_test(tc, test_escape_tiny_buffers, 0,
 	    (int)nitems(tiny_inputs));
+	tcase_add_loop_test(tc, test_kv_exact, 0, (int)nitems(kv_vecs));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lines");
