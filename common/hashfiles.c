@@ -243,7 +243,8 @@ hash_walk(struct hashctx *h, const char *path, int depth)
 		names[n++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, name_cmp);
+	if (n > 1)	/* an empty directory has no array (qsort's NULL) */
+		qsort(names, n, sizeof *names, name_cmp);
 	for (i = 0; i < n; i++) {
 		if (rc == 0) {
 			child = xasprintf("%s%s%s", path,
