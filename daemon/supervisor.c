@@ -9,9 +9,18 @@
  * the job it is running before it exits, so a reload never cancels work.
  * Worker names carry a serial that never repeats within one kilnd, so a
  * retiring worker and its replacement never share a name.
+ *
+ * Workers outlive a crashed kilnd to finish their jobs (see sup_spawn()).
+ * The kilnd started next adopts them: each still running takes one of its
+ * [workers] count slots, watched by a timer (it is not our child), and
+ * the slot's own worker starts only once it is gone, so the count holds
+ * across a crash; a job it leaves unfinished is failed as a lost worker's.
  */
+#include <sys/types.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,6 +47,8 @@ extern char **environ;
 #define SUP_STABLE_MS		10000	/* alive this long: reset backoff */
 #define SUP_MAX_SPARE		1024	/* kilnd's own children spared by orphans_kill */
 #define SUP_KILL_AFTER_MS	10000
+#define SUP_ADOPT_POLL_MS	500	/* is an adopted worker still there? */
+#define SUP_MAX_CMDLINE		(64 * 1024)
 
 struct sup_worker {
 	struct supervisor *sup;
@@ -48,6 +59,8 @@ struct sup_worker {
 	int		 backoff_ms;
 	struct event	*restart;
 	char		*cgroup;	/* a dead one's job cgroup to remove */
+	int		 adopted;	/* pid: an earlier kilnd's worker */
+	unsigned long long starttime;	/* of the adopted pid, /proc/PID/stat */
 };
 
 struct supervisor {
@@ -63,6 +76,7 @@ struct supervisor {
 	int		 pending;	/* kiln_worker_lost queries out */
 	struct event	*kill_timer;
 	struct event	*drain_timer;
+	struct event	*adopt_timer;	/* while any worker is adopted */
 };
 
 static void
@@ -429,6 +443,196 @@ sup_find_program(const struct kiln_config *cfg)
 	return xstrdup(KILN_BINDIR "/kiln-worker");
 }
 
+/*
+ * pid's state letter and start time from /proc/PID/stat; -1 when it is
+ * gone.
+ */
+static int
+sup_proc_stat(pid_t pid, char *state, unsigned long long *starttime)
+{
+	char path[64], *text, *p;
+	size_t len;
+	int r = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((text = file_read_all(path, 4096, &len)) == NULL)
+		return -1;
+	/* Fields after "(comm)": state ppid ... starttime is the 20th. */
+	if ((p = strrchr(text, ')')) != NULL && sscanf(p + 1, " %c %*d %*d "
+	    "%*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
+	    "%llu", state, starttime) == 2)
+		r = 0;
+	free(text);
+	return r;
+}
+
+/* An adopted worker is gone: exited (a zombie of its new parent) or reused. */
+static int
+sup_adopted_alive(const struct sup_worker *w)
+{
+	unsigned long long start;
+	char state;
+
+	return sup_proc_stat(w->pid, &state, &start) == 0 && state != 'Z' &&
+	    start == w->starttime;
+}
+
+/*
+ * If pid is a worker an earlier kilnd of this state directory started
+ * (our program, our --work-dir and --log-socket, a "-local-" name) and
+ * not our child, its name into name.  1 if so.
+ */
+static int
+sup_is_orphan(struct supervisor *s, pid_t pid, char *name, size_t namesz)
+{
+	const struct kiln_config *cfg = s->kilnd->cfg;
+	const char *arg, *next, *end, *found = NULL;
+	int workdir = 0, sock = 0, prog;
+	char path[64], *text;
+	size_t len;
+
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+	if ((text = file_read_all(path, SUP_MAX_CMDLINE, &len)) == NULL)
+		return 0;
+	end = text + len;
+	prog = len > 0 && strcmp(text, s->program) == 0;
+	for (arg = text; prog && arg < end; arg = next) {
+		next = arg + strnlen(arg, (size_t)(end - arg)) + 1;
+		if (next >= end)
+			break;
+		if (strcmp(arg, "--work-dir") == 0)
+			workdir = strcmp(next, cfg->work_dir) == 0;
+		else if (strcmp(arg, "--log-socket") == 0)
+			sock = strcmp(next, cfg->log_socket) == 0;
+		else if (strcmp(arg, "--name") == 0)
+			found = next;
+	}
+	prog = prog && workdir && sock && found != NULL &&
+	    strstr(found, "-local-") != NULL && strlen(found) < namesz;
+	if (prog)
+		snprintf(name, namesz, "%s", found);
+	free(text);
+	return prog;
+}
+
+static void	sup_adopt_cb(evutil_socket_t, short, void *);
+
+/*
+ * At start: workers a crashed kilnd left running (finishing their jobs)
+ * take slots of ours.  Returns how many were adopted.
+ */
+static int
+sup_adopt(struct supervisor *s)
+{
+	struct timeval tv = { 0, SUP_ADOPT_POLL_MS * 1000 };
+	struct sup_worker *w;
+	struct dirent *de;
+	char name[64], state;
+	unsigned long long start;
+	DIR *d;
+	pid_t pid;
+	int i, n = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)atol(de->d_name);
+		if (pid == getpid() || !sup_is_orphan(s, pid, name,
+		    sizeof name) || sup_proc_stat(pid, &state, &start) == -1 ||
+		    state == 'Z')
+			continue;
+		for (i = 0; i < s->nworkers; i++)
+			if (!s->workers[i]->adopted && !s->workers[i]->retiring)
+				break;
+		if (i < s->nworkers)
+			w = s->workers[i];
+		else {
+			/* More than our count: tracked, never replaced. */
+			w = sup_worker_add(s);
+			w->retiring = 1;
+		}
+		w->adopted = 1;
+		w->pid = pid;
+		w->starttime = start;
+		w->started_ms = now_ms();
+		snprintf(w->name, sizeof w->name, "%s", name);
+		log_info("adopted %s (pid %ld), left running by an earlier "
+		    "kilnd: it finishes its job, then a worker of ours takes "
+		    "its place", name, (long)pid);
+		n++;
+	}
+	closedir(d);
+	if (n > 0) {
+		s->adopt_timer = event_new(s->kilnd->base, -1, EV_PERSIST,
+		    sup_adopt_cb, s);
+		evtimer_add(s->adopt_timer, &tv);
+	}
+	return n;
+}
+
+/*
+ * An adopted worker is gone.  Its exit status is not ours to read: a job
+ * it left in progress is failed as a lost worker's (nothing happens if it
+ * completed it), then the slot gets a worker of ours, under a new name.
+ */
+static void
+sup_adopted_gone(struct sup_worker *w)
+{
+	struct supervisor *s = w->sup;
+	const char *params[2] = { w->name, "(adopted from an earlier kilnd) "
+	    "exited" };
+	pid_t pid = w->pid;
+	int r;
+
+	log_info("%s (pid %ld), adopted from an earlier kilnd, exited",
+	    w->name, (long)pid);
+	w->pid = -1;
+	w->adopted = 0;
+	sup_cgroup_kill(w, pid);
+	if (s->stopping || s->draining) {
+		if (db_query(s->kilnd->db, "SELECT * FROM "
+		    "kiln_worker_lost_jobs($1, $2)", 2, params,
+		    sup_stop_lost_cb, s) == 0)
+			s->pending++;
+		return;
+	}
+	r = db_query(s->kilnd->db, "SELECT * FROM kiln_worker_lost_jobs($1, "
+	    "$2)", 2, params, sup_lost_cb, w);
+	snprintf(w->name, sizeof w->name, "%s-%ld-local-%d", s->host,
+	    (long)getpid(), ++s->serial);
+	w->backoff_ms = 0;
+	if (r == -1) {
+		if (w->retiring)
+			sup_worker_remove(w);
+		else
+			sup_schedule_restart(w);
+	}
+}
+
+static void
+sup_adopt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *s = arg;
+	int i, left = 0;
+
+	/* Backwards: sup_adopted_gone() may remove the one at i. */
+	for (i = s->nworkers - 1; i >= 0; i--) {
+		struct sup_worker *w = s->workers[i];
+
+		if (!w->adopted)
+			continue;
+		if (sup_adopted_alive(w))
+			left++;
+		else
+			sup_adopted_gone(w);
+	}
+	if (left == 0)
+		evtimer_del(s->adopt_timer);
+	kilnd_check_exit(s->kilnd);
+}
+
 struct supervisor *
 supervisor_new(struct kilnd *k)
 {
@@ -454,8 +658,10 @@ supervisor_start(struct supervisor *s)
 	if (s->nworkers > 0 && access(s->program, X_OK) == -1)
 		log_warn("worker program %s", s->program);
 	(void)supervisor_write_config(s);
+	(void)sup_adopt(s);
 	for (i = 0; i < s->nworkers; i++)
-		sup_spawn(s->workers[i]);
+		if (!s->workers[i]->adopted)
+			sup_spawn(s->workers[i]);
 }
 
 int
@@ -500,7 +706,7 @@ supervisor_reaped(struct supervisor *s, pid_t pid, int status)
 	for (i = 0; i < s->nworkers; i++) {
 		struct sup_worker *w = s->workers[i];
 
-		if (w->pid != pid)
+		if (w->pid != pid || w->adopted)
 			continue;
 		w->pid = -1;
 		sup_cgroup_kill(w, pid);
@@ -655,6 +861,8 @@ supervisor_free(struct supervisor *s)
 		event_free(s->kill_timer);
 	if (s->drain_timer != NULL)
 		event_free(s->drain_timer);
+	if (s->adopt_timer != NULL)
+		event_free(s->adopt_timer);
 	free(s->workers);
 	free(s->program);
 	free(s->config_path);

@@ -3,7 +3,9 @@
  * worker running it keeps going (an idle one exits), spools the output the
  * step prints meanwhile, and after an outage longer than 20 s (more than
  * the 10 s a worker used to wait for kilnd) the kilnd started again gets
- * the whole log, byte for byte, and the job concludes success, once.
+ * the whole log, byte for byte, and the job concludes success, once.  The
+ * new kilnd adopts the worker still running: it starts one worker of its
+ * own beside it, not two, and the second once it is gone.
  * Real kilnd, workers, PostgreSQL and processes.
  */
 #include <sys/types.h>
@@ -56,8 +58,11 @@ workflow(const char *shared)
 	    "          while [ ! -e %s/go ]; do sleep 0.1; done\n"
 	    "          for i in $(seq -w 1 %d); do echo \"after $i: printed "
 	    "while kilnd is dead\"; done\n"
-	    "          touch %s/done\n",
-	    shared, LINES, shared, LINES, shared);
+	    "          touch %s/done\n"
+	    "      - run: |\n"
+	    "          while [ ! -e %s/go2 ]; do sleep 0.1; done\n"
+	    "          echo the second step ran after the restart\n",
+	    shared, LINES, shared, LINES, shared, shared);
 }
 
 struct file_has {
@@ -86,6 +91,15 @@ file_has_cb(struct harness *h, void *arg)
 struct two_pids {
 	pid_t	pids[2];
 };
+
+/* kilnd runs this many workers of its own. */
+static int
+own_workers_cb(struct harness *h, void *arg)
+{
+	pid_t pids[8];
+
+	return harness_workers(h, pids, 8) == *(int *)arg;
+}
 
 /* Exactly one of the two workers is left. */
 static int
@@ -180,6 +194,18 @@ START_TEST(test_kilnd_crash_does_not_cancel_a_job)
 	    "job did not outlive a %d ms outage", OUTAGE_MS);
 
 	harness_start(h);
+	/* Adopted: one worker of its own beside the one still running. */
+	n = 2;
+	harness_assert(h, harness_pid_alive(busy) && harness_workers(h,
+	    w.pids, 2) == 1, "kilnd started %d workers beside the one left "
+	    "running (count = 2)", harness_workers(h, w.pids, 2));
+	fh.path = h->log_path;
+	fh.needle = "adopted ";
+	harness_assert(h, file_has_cb(h, &fh), "kilnd did not say it adopted "
+	    "the worker left running");
+	path = xasprintf("%s/go2", h->shared);
+	harness_write_file(h, path, "");
+	free(path);
 	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
 	harness_expect_str(h, run, "run", "conclusion", "success");
 	job = harness_job(h, run, "crash");
@@ -190,6 +216,7 @@ START_TEST(test_kilnd_crash_does_not_cancel_a_job)
 	    "not hold the step's %zu bytes exactly once:\n%s", want.len, log);
 	harness_assert(h, count_of(log, "before 01") == 1 &&
 	    count_of(log, "after 40") == 1 &&
+	    count_of(log, "\nthe second step ran after the restart\n") == 1 &&
 	    count_of(log, "Job concluded: success\n") == 1,
 	    "lines missing or twice in the log:\n%s", log);
 	/* No second run of the job, no other job. */
@@ -207,6 +234,9 @@ START_TEST(test_kilnd_crash_does_not_cancel_a_job)
 	/* Its work done, the old worker leaves. */
 	harness_assert(h, harness_wait_for(h, 15000, gone_cb, &busy),
 	    "the worker kilnd's crash left behind still runs");
+	harness_assert(h, harness_wait_for(h, 15000, own_workers_cb, &n),
+	    "kilnd did not start its second worker once the adopted one "
+	    "left");
 
 	free(job_id);
 	free(log);
