@@ -187,8 +187,8 @@ START_TEST(test_log_socket_refuses_intruders)
 	    done_id, NULL);
 
 	/* A running one, waiting for us. */
-	harness_git(h, repo->work, "rm", "-q", ".github/workflows/quick.yml",
-	    (char *)NULL);
+	free(harness_git(h, repo->work, "rm", "-q",
+	    ".github/workflows/quick.yml", (char *)NULL));
 	wf = waiting_workflow(h->shared);
 	harness_repo_write(repo, ".github/workflows/slow.yml", wf);
 	free(wf);
