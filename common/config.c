@@ -121,6 +121,15 @@ static const struct config_key config_keys[] = {
 	  "python-versions/main/versions-manifest.json", 0, 0, NULL,
 	  "actions/setup-python: the manifest of Python builds it downloads a "
 	  "version missing from the tool cache from (empty: never download)" },
+	{ "actions", "base_url", CONFIG_STRING, OFF(actions_base_url),
+	  "https://github.com", 0, 0, NULL, "`uses: owner/repo[/path]@ref` is "
+	  "fetched with git from <base_url>/owner/repo (https://, file://) and "
+	  "kept per commit under <work_dir>/actions" },
+	{ "actions", "allow", CONFIG_STRING, OFF(actions_allow), "*", 0, 0,
+	  NULL, "comma-separated patterns (fnmatch, '*' also matches '/') of "
+	  "the actions steps may use, matched against owner/repo[/path], or "
+	  "against owner/repo[/path]@ref when the pattern has an '@'; an "
+	  "action no pattern allows fails its step; empty: none" },
 	{ "web", "access", CONFIG_ENUM, OFF(web_access), "token", 0, 0,
 	  "public|token|off", "status page and read-only /api/v1 on the "
 	  "listener: public (anyone who reaches it), token (a login or "

@@ -44,6 +44,8 @@ struct kiln_config {
 
 	/* [actions] */
 	char	*python_versions_url; /* setup-python's versions manifest */
+	char	*actions_base_url;	/* owner/repo actions fetched from */
+	char	*actions_allow;		/* patterns of actions allowed */
 
 	/* [cache] */
 	char	*cache_dir;	/* actions/cache archives; <state_dir>/cache */

@@ -16,13 +16,12 @@
  *   steps[*].uses          the built-in actions (checkout,
  *                          setup-python, cache, cache/restore,
  *                          cache/save, upload-artifact,
- *                          download-artifact) and local actions (./path:
- *                          composite and node ones run; what its
+ *                          download-artifact), local actions (./path) and
+ *                          actions of other repositories (owner/repo@ref,
+ *                          fetched): composite and node ones run; what an
  *                          action.yml says that kiln does not run, docker,
- *                          fails the step then).
- *                          Another action (docker://, owner/repo) or an
- *                          input a built-in does not honour fails its
- *                          step.
+ *                          fails the step then.  docker:// or an input a
+ *                          built-in does not honour fails its step.
  *   on.<event>             events kiln never receives (or kilnd does not
  *                          make yet) never run the workflow.
  *
@@ -159,11 +158,17 @@ support_step_at(const struct wf_step *step, struct wf_pos *pos)
 	char *names, *why;
 	int a;
 
-	/* ./path: what its action.yml says is known when it runs. */
+	/*
+	 * ./path and owner/repo@ref: what its action.yml says is known
+	 * when it runs (and whether [actions] allow lets it be fetched).
+	 */
 	if (step->uses == NULL || str_has_prefix(step->uses, "./"))
 		return NULL;
 	*pos = step->uses_pos;
-	if ((a = support_action_find(step->uses)) == -1) {
+	a = support_action_find(step->uses);
+	if (a == -1 && !str_has_prefix(step->uses, "docker://"))
+		return NULL;
+	if (a == -1) {
 		names = support_action_names();
 		why = xasprintf("kiln has no action \"%s\"%s; its built-in "
 		    "actions are %s", step->uses,

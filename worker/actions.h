@@ -77,6 +77,31 @@ int	action_child_main(void);
 /* The built-in action for uses ("owner/name@ref"), or NULL. */
 const struct action_def *action_find(const char *uses);
 
+/*
+ * actions/fetch.c: actions from other repositories.  An action reference
+ * owner/repo[/path]@ref, its names checked (path "" when absent).
+ */
+struct action_ref {
+	char	*owner;
+	char	*repo;
+	char	*path;
+	char	*ref;
+};
+int	action_ref_parse(const char *uses, struct action_ref *, char *err,
+	    size_t errsz);
+void	action_ref_free(struct action_ref *);
+/* 1 if a pattern of allow ([actions] allow) lets steps use r. */
+int	action_allowed(const char *allow, const struct action_ref *r);
+/*
+ * The directory holding r's repository at the commit ref names (a new
+ * string; *sha its id, *cached 1 when it was there already), fetched from
+ * <base_url>/<owner>/<repo> into <work_dir>/actions; NULL with err, which
+ * names the action, when it cannot be had.
+ */
+char	*action_fetch(const char *work_dir, const char *base_url,
+	    const struct action_ref *r, char sha[41], int *cached, char *err,
+	    size_t errsz);
+
 /* actions/checkout.c */
 int	action_checkout_prepare(const struct action_env *, char *err,
 	    size_t errsz);

@@ -1479,6 +1479,12 @@ job_run_node(struct jobrun *jr, const struct wf_step *step,
 	if (a->pre != NULL && str_has_prefix(step->uses, "./"))
 		job_logf(jr, "##[warning]`pre` execution is not supported for "
 		    "local action from '%s'\n", step->uses);
+	else if (a->pre != NULL) {
+		job_logf(jr, "##[error]%s: kiln does not run the `pre` of an "
+		    "action from another repository yet\n", step->uses);
+		json_decref(state);
+		return CONCLUSION_FAILURE;
+	}
 	job_node_env(env, inputs, state, dir);
 	outcome = job_node_run(jr, a->using, dir, a->main, env);
 	job_node_state(jr, env, state);
@@ -1558,11 +1564,45 @@ job_run_uses(struct jobrun *jr, const struct wf_step *step,
 {
 	struct wf_errors errs = { 0 };
 	struct wf_action *a = NULL;
+	struct action_ref ref = { 0 };
 	enum status_conclusion outcome = CONCLUSION_FAILURE;
-	char err[1024], *rel, *dir = NULL, *text = NULL, *msgs, *p;
+	char err[1024], sha[41], *rel = NULL, *dir = NULL, *text = NULL,
+	    *base = NULL, *msgs, *p;
 	json_t *inputs = json_object();
 	size_t len = 0;
+	int cached;
 
+	if (!str_has_prefix(step->uses, "./")) {
+		/* owner/repo[/path]@ref: fetched, kept per commit. */
+		if (action_ref_parse(step->uses, &ref, err, sizeof err) == -1) {
+			job_logf(jr, "##[error]%s\n", err);
+			goto out;
+		}
+		if (!action_allowed(jr->w->actions_allow, &ref)) {
+			job_logf(jr, "##[error]%s is not allowed to be used "
+			    "here: no pattern of [actions] allow (%s) matches "
+			    "it\n", step->uses, jr->w->actions_allow);
+			goto out;
+		}
+		if ((base = action_fetch(jr->w->work_dir,
+		    jr->w->actions_base_url, &ref, sha, &cached, err,
+		    sizeof err)) == NULL) {
+			job_logf(jr, "##[error]%s\n", err);
+			goto out;
+		}
+		job_logf(jr, "%s `%s/%s@%s` (sha:%s)\n", cached ? "Using the "
+		    "cached copy of action" : "Download action repository",
+		    ref.owner, ref.repo, ref.ref, sha);
+		rel = xstrdup(ref.path);
+		dir = rel[0] != '\0' ? xasprintf("%s/%s", base, rel) :
+		    xstrdup(base);
+		text = job_action_read(base, rel, &len, err, sizeof err);
+		if (text == NULL) {
+			job_logf(jr, "##[error]%s: %s\n", step->uses, err);
+			goto out;
+		}
+		goto parse;
+	}
 	/* ./path: below the workspace, never above it. */
 	rel = xstrdup(step->uses + 2);
 	while ((p = strrchr(rel, '/')) != NULL && p[1] == '\0')
@@ -1583,6 +1623,7 @@ job_run_uses(struct jobrun *jr, const struct wf_step *step,
 		    "");
 		goto out;
 	}
+parse:
 	a = workflow_action_parse(step->uses, text, len, &errs);
 	if (a == NULL || errs.n > 0) {
 		msgs = wf_errors_format(&errs);
@@ -1598,6 +1639,12 @@ job_run_uses(struct jobrun *jr, const struct wf_step *step,
 		outcome = job_run_composite(jr, a, dir, inputs, outputs);
 		break;
 	case WF_ACTION_NODE:
+		msgs = ref.owner != NULL ? xasprintf("%s/%s", ref.owner,
+		    ref.repo) : xstrdup("");
+		env_set(env, "GITHUB_ACTION_REPOSITORY", msgs);
+		env_set(env, "GITHUB_ACTION_REF", ref.ref != NULL ? ref.ref :
+		    "");
+		free(msgs);
 		outcome = job_run_node(jr, step, a, dir, inputs, env);
 		break;
 	default:
@@ -1609,6 +1656,8 @@ out:
 	json_decref(inputs);
 	workflow_action_free(a);
 	wf_errors_free(&errs);
+	action_ref_free(&ref);
+	free(base);
 	free(text);
 	free(dir);
 	free(rel);
@@ -1645,7 +1694,9 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 		    with.v[i].value);
 	}
 	job_log(jr, "##[endgroup]\n");
-	if (str_has_prefix(step->uses, "./")) {
+	/* Not built in: an action.yml says what it is. */
+	if (str_has_prefix(step->uses, "./") || (support_action_find(
+	    step->uses) == -1 && !str_has_prefix(step->uses, "docker://"))) {
 		outcome = job_run_uses(jr, step, ctx, stepenv, &with,
 		    outputs);
 		goto out;

@@ -430,6 +430,8 @@ main(int argc, char **argv)
 	}
 	w.self = worker_self();
 	w.python_versions_url = xstrdup(cfg.python_versions_url);
+	w.actions_base_url = xstrdup(cfg.actions_base_url);
+	w.actions_allow = xstrdup(cfg.actions_allow);
 	w.cache_dir = xstrdup(cfg.cache_dir);
 	w.cache_max_bytes = cfg.cache_max_bytes;
 	w.artifacts_dir = xstrdup(cfg.artifacts_dir);
@@ -507,6 +509,8 @@ main(int argc, char **argv)
 	free(w.self);
 	free(w.tool_cache);
 	free(w.python_versions_url);
+	free(w.actions_base_url);
+	free(w.actions_allow);
 	free(w.cache_dir);
 	free(w.artifacts_dir);
 	free(w.page_url);

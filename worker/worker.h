@@ -48,6 +48,8 @@ struct worker {
 	char		*self;		/* this program (/proc/self/exe) */
 	char		*tool_cache;	/* RUNNER_TOOL_CACHE, the steps' */
 	char		*python_versions_url;	/* [actions] */
+	char		*actions_base_url;	/* [actions] base_url */
+	char		*actions_allow;		/* [actions] allow */
 	char		*cache_dir;		/* [cache] dir */
 	int64_t		 cache_max_bytes;	/* [cache], per repository */
 	char		*artifacts_dir;		/* [artifacts] dir */

@@ -351,6 +351,144 @@ START_TEST(test_local_node)
 }
 END_TEST
 
+/*
+ * owner/repo[/path]@ref from [actions] base_url (a local git repository
+ * served as file://): the tag, not the branch's newer commit; a composite
+ * in a subdirectory; the second use from the cache; a missing action and
+ * one [actions] allow refuses fail naming it.
+ */
+START_TEST(test_remote_action)
+{
+	struct harness *h = harness_new("uses_remote");
+	struct harness_repo *repo;
+	char *base, *src, *p, *conf, *sha, *log, *tag;
+	json_t *run;
+
+	base = xasprintf("%s/gh", h->dir);
+	src = xasprintf("%s/octo-actions/greeter", base);
+	p = xasprintf("%s/action.yml", src);
+	harness_write_file(h, p,
+	    "name: greeter\n"
+	    "inputs:\n"
+	    "  name:\n"
+	    "    default: nobody\n"
+	    "outputs:\n"
+	    "  said:\n"
+	    "    description: what it said\n"
+	    "runs:\n"
+	    "  using: node20\n"
+	    "  main: index.js\n");
+	free(p);
+	p = xasprintf("%s/index.js", src);
+	harness_write_file(h, p,
+	    "const fs = require('fs');\n"
+	    "console.log('REMOTE-MAIN=' + process.env.INPUT_NAME + ' ' +\n"
+	    "    process.env.GITHUB_ACTION_REPOSITORY + '@' +\n"
+	    "    process.env.GITHUB_ACTION_REF);\n"
+	    "fs.appendFileSync(process.env.GITHUB_OUTPUT, 'said=v1 says ' +\n"
+	    "    process.env.INPUT_NAME + '\\n');\n");
+	free(p);
+	p = xasprintf("%s/sub/action.yaml", src);
+	harness_write_file(h, p,
+	    "runs:\n"
+	    "  using: composite\n"
+	    "  steps:\n"
+	    "    - shell: bash\n"
+	    "      run: echo \"SUB-COMPOSITE in $GITHUB_ACTION_PATH\"\n");
+	free(p);
+	free(harness_git(h, src, "init", "-q", NULL));
+	free(harness_git(h, src, "add", "-A", NULL));
+	free(harness_git(h, src, "commit", "-q", "-m", "v1", NULL));
+	free(harness_git(h, src, "tag", "v1", NULL));
+	tag = harness_git(h, src, "rev-parse", "v1^{commit}", NULL);
+	tag[strcspn(tag, "\n")] = '\0';
+	/* main moves on; v1 stays where it was. */
+	p = xasprintf("%s/index.js", src);
+	harness_write_file(h, p, "console.log('NEWER-THAN-V1');\n");
+	free(p);
+	free(harness_git(h, src, "commit", "-q", "-am", "newer", NULL));
+
+	conf = xasprintf("[actions]\nbase_url = file://%s/\n"
+	    "allow = octo-actions/*, other/*@v2\n", base);
+	harness_conf_add(h, conf);
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/remote");
+	harness_repo_write(repo, ".github/workflows/r.yml",
+	    "name: r\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  first:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - id: g\n"
+	    "        uses: octo-actions/greeter@v1\n"
+	    "        with:\n"
+	    "          name: kiln\n"
+	    "      - uses: octo-actions/greeter/sub@v1\n"
+	    "      - run: echo \"SAID=${{ steps.g.outputs.said }}\"\n"
+	    "  second:\n"
+	    "    needs: first\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - uses: octo-actions/greeter@v1\n"
+	    "      - uses: octo-actions/missing@v1\n"
+	    "      - if: always()\n"
+	    "        uses: octo-actions/greeter@v9\n"
+	    "      - if: always()\n"
+	    "        uses: other/thing@v1\n");
+	sha = harness_push(h, repo, "main", "remote actions");
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+
+	log = harness_job_log(h, run, "first");
+	harness_expect_str(h, harness_job(h, run, "first"), "job first",
+	    "conclusion", "success");
+	p = xasprintf("Download action repository `octo-actions/greeter@v1` "
+	    "(sha:%s)", tag);
+	harness_expect_contains(h, log, "the download at the tag", p);
+	free(p);
+	harness_expect_contains(h, log, "the action ran",
+	    "REMOTE-MAIN=kiln octo-actions/greeter@v1\n");
+	harness_assert(h, strstr(log, "NEWER-THAN-V1") == NULL, "ran the "
+	    "branch's commit, not v1's:\n%s", log);
+	harness_expect_contains(h, log, "the subdirectory's composite",
+	    "/sub\n");
+	harness_expect_contains(h, log, "its output", "SAID=v1 says kiln\n");
+	free(log);
+
+	log = harness_job_log(h, run, "second");
+	harness_expect_str(h, harness_job(h, run, "second"), "job second",
+	    "conclusion", "failure");
+	p = xasprintf("Using the cached copy of action "
+	    "`octo-actions/greeter@v1` (sha:%s)", tag);
+	harness_expect_contains(h, log, "the second use", p);
+	free(p);
+	harness_expect_contains(h, log, "the default input",
+	    "REMOTE-MAIN=nobody ");
+	harness_expect_contains(h, log, "the missing action", "Unable to "
+	    "resolve action `octo-actions/missing@v1`, unable to fetch "
+	    "file://");
+	harness_expect_contains(h, log, "the missing version", "Unable to "
+	    "resolve action `octo-actions/greeter@v9`, unable to find version "
+	    "`v9`");
+	harness_expect_contains(h, log, "the action not allowed",
+	    "other/thing@v1 is not allowed to be used here");
+	harness_expect_str(h, harness_step(h, harness_job(h, run, "second"),
+	    "Run octo-actions/missing@v1"), "the missing action's step",
+	    "conclusion", "failure");
+	free(log);
+
+	json_decref(run);
+	free(sha);
+	free(conf);
+	free(tag);
+	free(src);
+	free(base);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 uses_suite(void)
 {
@@ -360,6 +498,7 @@ uses_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_local_composite);
 	tcase_add_test(tc, test_local_node);
+	tcase_add_test(tc, test_remote_action);
 	suite_add_tcase(s, tc);
 	return s;
 }

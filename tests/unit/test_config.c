@@ -642,6 +642,8 @@ static const struct key_vec describe_keys[] = {
 	{ "schedules", "catch_up = latest" },
 	{ "actions", "python_versions_url = https://raw.githubusercontent.com/"
 	    "actions/python-versions/main/versions-manifest.json" },
+	{ "actions", "base_url = https://github.com" },
+	{ "actions", "allow = *" },
 	{ "web", "access = token" },
 	{ "web", "session_hours = 12" },
 	{ "admin", "listen = " },
