@@ -58,6 +58,8 @@
 #define OUTBOX_PRUNE_MS		60000
 #define OUTBOX_MAX_TOKEN	4096
 #define OUTBOX_MAX_ERROR	1000
+#define OUTBOX_MAX_SUMMARY	65535	/* GitHub's output.summary */
+#define OUTBOX_ANNOTATIONS	50	/* per check run request */
 
 struct outbox {
 	struct kilnd	*k;
@@ -95,7 +97,12 @@ struct outbox_req {
 	CURL		*easy;
 	struct curl_slist *headers;
 	char		*url;
+	const char	*method;	/* NULL: POST */
 	char		*body;
+	int		 check;		/* a check run's call (App mode) */
+	int		 creating;	/* POST .../check-runs: keep its id */
+	int		 batch;		/* annotations in this request */
+	int		 more;		/* annotations left after it */
 	char		*full_name;	/* owner/name */
 	int64_t		 installation;	/* 0: not known yet */
 	char		 repo_id[24];
@@ -388,6 +395,39 @@ outbox_backoff(struct outbox *ob, int attempts)
 }
 
 /*
+ * Record a row's attempt; a check run's also keeps the check run's id
+ * (check_run > 0) and counts batch annotations sent ("more": the row
+ * goes again at once with the next batch).
+ */
+static void
+outbox_record_check(struct outbox_req *r, const char *outcome, long code,
+    const char *error, int64_t wait, int64_t check_run, int batch)
+{
+	struct outbox *ob = r->ob;
+	char http[16], delay[24], run[24], nbatch[16];
+	const char *params[7];
+
+	snprintf(http, sizeof http, "%ld", code);
+	snprintf(delay, sizeof delay, "%lld", (long long)wait);
+	snprintf(run, sizeof run, "%lld", (long long)check_run);
+	snprintf(nbatch, sizeof nbatch, "%d", batch);
+	params[0] = r->id;
+	params[1] = outcome;
+	params[2] = code ? http : NULL;
+	params[3] = error;
+	params[4] = delay;
+	params[5] = check_run > 0 ? run : NULL;
+	params[6] = nbatch;
+	log_debug("outbox: call %s: %s (HTTP %ld)", r->id, outcome, code);
+	if (db_query(ob->k->db, r->check ? "SELECT kiln_outbox_done_check("
+	    "$1::bigint, $2, $3::int, $4, $5::bigint, $6::bigint, $7::int)" :
+	    "SELECT kiln_outbox_done($1::bigint, $2, $3::int, $4, $5::bigint)",
+	    r->check ? 7 : 5, params, outbox_done_cb, ob) == -1)
+		ob->in_flight--;
+	outbox_req_free(r);
+}
+
+/*
  * Record a row's attempt: outcome "delivered", "failed" or "retry" (after
  * wait ms), code the HTTP status (0: none), error the reason; frees r.
  */
@@ -395,22 +435,7 @@ static void
 outbox_record(struct outbox_req *r, const char *outcome, long code,
     const char *error, int64_t wait)
 {
-	struct outbox *ob = r->ob;
-	char http[16], delay[24];
-	const char *params[5];
-
-	snprintf(http, sizeof http, "%ld", code);
-	snprintf(delay, sizeof delay, "%lld", (long long)wait);
-	params[0] = r->id;
-	params[1] = outcome;
-	params[2] = code ? http : NULL;
-	params[3] = error;
-	params[4] = delay;
-	log_debug("outbox: call %s: %s (HTTP %ld)", r->id, outcome, code);
-	if (db_query(ob->k->db, "SELECT kiln_outbox_done($1::bigint, $2, "
-	    "$3::int, $4, $5::bigint)", 5, params, outbox_done_cb, ob) == -1)
-		ob->in_flight--;
-	outbox_req_free(r);
+	outbox_record_check(r, outcome, code, error, wait, 0, 0);
 }
 
 /*
@@ -461,6 +486,31 @@ outbox_judge(struct outbox_req *r, CURLcode cc, long code, char **errorp,
 
 static void outbox_authorize(struct outbox_req *);
 
+/* A check run's call answered 2xx: keep its id, go on with annotations. */
+static void
+outbox_finish_check(struct outbox_req *r, long code)
+{
+	int64_t run = 0;
+	json_t *j, *id;
+
+	if (r->creating) {
+		j = r->answer_cut ? NULL : json_loadb(r->answer.data ?
+		    r->answer.data : "", r->answer.len, 0, NULL);
+		id = json_object_get(j, "id");
+		if (json_is_integer(id) && json_integer_value(id) > 0)
+			run = json_integer_value(id);
+		json_decref(j);
+		if (run == 0) {
+			/* Created but unknown: a retry would make another. */
+			outbox_record(r, "failed", code, "GitHub's answer to "
+			    "POST check-runs has no id", 0);
+			return;
+		}
+	}
+	outbox_record_check(r, r->more ? "more" : "delivered", code, NULL, 0,
+	    run, r->batch);
+}
+
 /* A row's call answered (or not). */
 static void
 outbox_finish_row(struct outbox_req *r, CURLcode cc, long code)
@@ -471,6 +521,10 @@ outbox_finish_row(struct outbox_req *r, CURLcode cc, long code)
 	int64_t wait;
 
 	outcome = outbox_judge(r, cc, code, &error, &wait);
+	if (strcmp(outcome, "ok") == 0 && r->check) {
+		outbox_finish_check(r, code);
+		return;
+	}
 	if (strcmp(outcome, "ok") == 0)
 		outcome = "delivered";
 	else if (code == 401 && ob->tokens != NULL) {
@@ -660,7 +714,7 @@ outbox_http(struct outbox_req *r, const char *method, const char *credential)
 	if (r->body != NULL)
 		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
 	else if (method == NULL)
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "{}");
 	if (method != NULL)
 		curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
@@ -686,7 +740,7 @@ outbox_http(struct outbox_req *r, const char *method, const char *credential)
 static void
 outbox_start(struct outbox_req *r, const char *credential)
 {
-	if (outbox_http(r, NULL, credential) == -1)
+	if (outbox_http(r, r->method, credential) == -1)
 		outbox_record(r, "retry", 0, "libcurl refused the request",
 		    outbox_backoff(r->ob, r->attempts));
 }
@@ -767,6 +821,158 @@ outbox_authorize(struct outbox_req *r)
 	LIST_INSERT_HEAD(&a->waiting, r, entry);
 }
 
+/* A claimed row's column by number, NULL when SQL NULL. */
+static const char *
+outbox_col(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/*
+ * The step summaries as a check run's output.summary: at most
+ * OUTBOX_MAX_SUMMARY bytes (so characters), cut at a character boundary
+ * with a marker saying so.
+ */
+static json_t *
+outbox_summary(const char *text, const char *fallback)
+{
+	static const char marker[] = "\n\n---\n*kiln: the step summaries "
+	    "were cut here, at GitHub's 65,535 characters; the whole text is "
+	    "on the job's page.*\n";
+	size_t len, cut;
+	char *s;
+	json_t *j;
+
+	if (text == NULL || *text == '\0')
+		return json_string(fallback);
+	if ((len = strlen(text)) <= OUTBOX_MAX_SUMMARY)
+		return json_string(text);
+	cut = OUTBOX_MAX_SUMMARY - (sizeof marker - 1);
+	while (cut > 0 && ((unsigned char)text[cut] & 0xc0) == 0x80)
+		cut--;
+	s = xasprintf("%.*s%s", (int)cut, text, marker);
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+/* One annotations row (kiln_outbox_claim) as GitHub's check annotation. */
+static json_t *
+outbox_annotation(json_t *a, const char *workflow_path)
+{
+	const char *level = json_string_value(json_object_get(a, "level"));
+	const char *file = json_string_value(json_object_get(a, "file"));
+	const char *title = json_string_value(json_object_get(a, "title"));
+	json_int_t line = json_integer_value(json_object_get(a, "line"));
+	json_int_t end = json_integer_value(json_object_get(a, "end_line"));
+	json_int_t col = json_integer_value(json_object_get(a, "col"));
+	json_int_t end_col = json_integer_value(json_object_get(a,
+	    "end_col"));
+	json_t *out;
+
+	if (line < 1)
+		line = 1;
+	if (end < line)
+		end = line;
+	out = json_pack("{s:s, s:I, s:I, s:s, s:s}", "path",
+	    file != NULL && *file != '\0' ? file : workflow_path,
+	    "start_line", line, "end_line", end, "annotation_level",
+	    level != NULL && strcmp(level, "error") == 0 ? "failure" :
+	    level != NULL && strcmp(level, "warning") == 0 ? "warning" :
+	    "notice", "message", json_string_value(json_object_get(a,
+	    "message")) ? json_string_value(json_object_get(a, "message")) :
+	    "");
+	/* Columns only within one line, as GitHub takes them. */
+	if (col > 0 && end == line) {
+		json_object_set_new(out, "start_column", json_integer(col));
+		json_object_set_new(out, "end_column", json_integer(end_col >=
+		    col ? end_col : col));
+	}
+	if (title != NULL && *title != '\0')
+		json_object_set_new(out, "title", json_string(title));
+	return out;
+}
+
+/*
+ * App mode: a row as a check run call -- POST .../check-runs the first
+ * time, then PATCH .../check-runs/{id} -- with its status, conclusion,
+ * output (final rows: the step summaries and the next batch of
+ * annotations).  -1 when the row's job is gone.
+ */
+static int
+outbox_check_call(struct outbox *ob, struct outbox_req *r, PGresult *res,
+    int row)
+{
+	const char *job = outbox_col(res, row, 7);
+	const char *status = outbox_col(res, row, 11);
+	const char *conclusion = outbox_col(res, row, 12);
+	const char *run = outbox_col(res, row, 13);
+	const char *started = outbox_col(res, row, 14);
+	const char *completed = outbox_col(res, row, 15);
+	const char *wf = outbox_col(res, row, 16);
+	const char *desc = PQgetvalue(res, row, 6);
+	json_t *j, *anns, *list, *a, *out;
+	int64_t sent = 0, total = 0;
+	size_t i;
+
+	if (job == NULL || status == NULL)
+		return -1;
+	r->check = 1;
+	j = json_pack("{s:s, s:s, s:s}", "name", PQgetvalue(res, row, 4),
+	    "external_id", job, "status", status);
+	if (ob->page_url != NULL) {
+		char *target = xasprintf("%s%s", ob->page_url, job);
+
+		json_object_set_new(j, "details_url", json_string(target));
+		free(target);
+	}
+	if (started != NULL)
+		json_object_set_new(j, "started_at", json_string(started));
+	if (strcmp(status, "completed") == 0) {
+		json_object_set_new(j, "conclusion", json_string(conclusion ?
+		    conclusion : "failure"));
+		if (completed != NULL)
+			json_object_set_new(j, "completed_at",
+			    json_string(completed));
+		(void)parse_int64(PQgetvalue(res, row, 19), 0, INT32_MAX,
+		    &sent, NULL);
+		(void)parse_int64(PQgetvalue(res, row, 20), 0, INT32_MAX,
+		    &total, NULL);
+		out = json_pack("{s:s, s:o}", "title", desc, "summary",
+		    outbox_summary(outbox_col(res, row, 17), desc));
+		anns = json_loads(PQgetvalue(res, row, 18), 0, NULL);
+		list = json_array();
+		json_array_foreach(anns, i, a) {
+			if (i >= OUTBOX_ANNOTATIONS)
+				break;
+			json_array_append_new(list, outbox_annotation(a,
+			    wf ? wf : ".github"));
+		}
+		json_decref(anns);
+		r->batch = (int)json_array_size(list);
+		r->more = sent + r->batch < total;
+		if (r->batch > 0)
+			json_object_set_new(out, "annotations", list);
+		else
+			json_decref(list);
+		json_object_set_new(j, "output", out);
+	}
+	if (run == NULL) {
+		r->creating = 1;
+		json_object_set_new(j, "head_sha", json_string(PQgetvalue(res,
+		    row, 2)));
+		r->url = xasprintf("%s/repos/%s/check-runs", ob->api_url,
+		    r->full_name);
+	} else {
+		r->method = "PATCH";
+		r->url = xasprintf("%s/repos/%s/check-runs/%s", ob->api_url,
+		    r->full_name, run);
+	}
+	r->body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return 0;
+}
+
 /* Start the request of one claimed row (columns of kiln_outbox_claim). */
 static void
 outbox_send(struct outbox *ob, PGresult *res, int row)
@@ -797,6 +1003,14 @@ outbox_send(struct outbox *ob, PGresult *res, int row)
 	    "vwxyz0123456789-_./") != strlen(full_name)) {
 		outbox_record(r, "failed", 0, "not a repository name and "
 		    "commit GitHub knows", 0);
+		return;
+	}
+	if (ob->tokens != NULL) {
+		if (outbox_check_call(ob, r, res, row) == -1)
+			outbox_record(r, "failed", 0, "the job of this check run "
+			    "is gone", 0);
+		else
+			outbox_authorize(r);
 		return;
 	}
 	j = json_pack("{s:s, s:s, s:s}", "state", PQgetvalue(res, row, 5),

@@ -150,6 +150,15 @@ fake_free(struct fake *f)
 	free(f);
 }
 
+/* A string member of obj, "" when absent. */
+static const char *
+jstr(const json_t *obj, const char *key)
+{
+	const char *v = harness_str(obj, key);
+
+	return v != NULL ? v : "";
+}
+
 /* Every call the fake recorded whose path contains part, in order. */
 static json_t *
 fake_calls(struct fake *f, const char *part)
@@ -611,21 +620,58 @@ struct want_sha {
 	const char	*sha;
 };
 
-/* A success status for the commit was answered 2xx. */
+/*
+ * The calls about commit sha, in order: its statuses, the check runs
+ * POSTed on it and the PATCHes of those (by the id each POST was answered
+ * with, the fake's call number).
+ */
+static json_t *
+sha_calls(struct fake *f, const char *sha)
+{
+	json_t *calls = fake_calls(f, ""), *c, *out = json_array();
+	struct buf runs = { 0 };
+	char key[40];
+	const char *path;
+	size_t i;
+
+	buf_add_str(&runs, "|");
+	json_array_foreach(calls, i, c) {
+		path = jstr(c, "path");
+		if (strcmp(path, "/repos/octo/gh/check-runs") == 0 &&
+		    strcmp(jstr(json_object_get(c, "body"), "head_sha"),
+		    sha) == 0) {
+			json_array_append(out, c);
+			buf_printf(&runs, "%lld|", (long long)json_integer_value(
+			    json_object_get(c, "n")));
+		} else if (str_has_prefix(path, "/repos/octo/gh/check-runs/")) {
+			snprintf(key, sizeof key, "|%s|", path + 26);
+			if (strstr(runs.data, key) != NULL)
+				json_array_append(out, c);
+		} else if (strstr(path, sha) != NULL)
+			json_array_append(out, c);
+	}
+	buf_free(&runs);
+	json_decref(calls);
+	return out;
+}
+
+/* A success status or check run for the commit was answered 2xx. */
 static int
 has_success_for(struct harness *h, void *arg)
 {
 	struct want_sha *w = arg;
-	json_t *calls = fake_calls(w->f, w->sha), *c;
+	json_t *calls = sha_calls(w->f, w->sha), *c, *b;
 	size_t i;
 	int found = 0;
 
 	(void)h;
-	json_array_foreach(calls, i, c)
+	json_array_foreach(calls, i, c) {
+		b = json_object_get(c, "body");
 		if (json_integer_value(json_object_get(c, "status")) / 100 == 2 &&
-		    strcmp(harness_str(json_object_get(c, "body"), "state"),
-		    "success") == 0)
+		    (strcmp(jstr(b, "state"), "success") == 0 ||
+		    strcmp(jstr(b, "conclusion"), "success") == 0))
 			found = 1;
+	}
 	json_decref(calls);
 	return found;
 }
@@ -654,17 +700,17 @@ push_delivered(struct harness *h, struct fake *f, struct harness_repo *repo,
 	return sha;
 }
 
-/* The token of the last 2xx status call for sha ("" if none). */
+/* The token of the last 2xx call about sha ("" if none). */
 static char *
 token_used(struct fake *f, const char *sha)
 {
-	json_t *calls = fake_calls(f, sha), *c;
+	json_t *calls = sha_calls(f, sha), *c;
 	const char *auth, *tok = "";
 	size_t i;
 	char *out;
 
 	json_array_foreach(calls, i, c) {
-		auth = harness_str(json_object_get(c, "headers"),
+		auth = jstr(json_object_get(c, "headers"),
 		    "Authorization");
 		if (json_integer_value(json_object_get(c, "status")) / 100 == 2 &&
 		    str_has_prefix(auth, "Bearer "))
@@ -686,11 +732,11 @@ tokens_issued(struct harness *h, struct fake *f)
 		json_t *jwt = json_object_get(c, "jwt");
 
 		harness_assert(h, json_integer_value(json_object_get(c,
-		    "status")) == 201 && jwt != NULL && strcmp(harness_str(
+		    "status")) == 201 && jwt != NULL && strcmp(jstr(
 		    c, "path"), "/app/installations/" GH_INSTALLATION
 		    "/access_tokens") == 0, "access_tokens call refused or "
 		    "not bought with a valid JWT: %s", harness_json_text(c));
-		harness_assert(h, strcmp(harness_str(jwt, "iss"), GH_APP_ID) ==
+		harness_assert(h, strcmp(jstr(jwt, "iss"), GH_APP_ID) ==
 		    0, "JWT iss: %s", harness_json_text(jwt));
 		json_array_append(out, json_object_get(json_object_get(c,
 		    "reply"), "token"));
@@ -777,7 +823,7 @@ START_TEST(test_app_installation_token_renewed)
 	sha3 = push_delivered(h, f, repo, "three");
 	tok3 = token_used(f, sha3);
 	issued = tokens_issued(h, f);
-	calls = fake_calls(f, "/statuses/");
+	calls = fake_calls(f, "/check-runs");
 	json_array_foreach(calls, i, c)
 		if (json_integer_value(json_object_get(c, "status")) == 401)
 			refused++;
@@ -796,6 +842,217 @@ START_TEST(test_app_installation_token_renewed)
 }
 END_TEST
 
+static const char *const checks_wf =
+    "name: checks\n"
+    "on: push\n"
+    "jobs:\n"
+    "  lint:\n"
+    "    runs-on: self-hosted\n"
+    "    continue-on-error: true\n"
+    "    steps:\n"
+    "      - run: |\n"
+    "          for i in $(seq 1 60); do\n"
+    "            echo \"::error file=src/a.c,line=$i::bad $i\"\n"
+    "          done\n"
+    "          echo '::warning file=src/b.c,line=2,col=4,endColumn=9,"
+    "title=Odd::odd'\n"
+    "          echo '## Lint report' >> \"$GITHUB_STEP_SUMMARY\"\n"
+    "          exit 1\n"
+    "  ok:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: |\n"
+    "          echo '### All good' >> \"$GITHUB_STEP_SUMMARY\"\n"
+    "          head -c 70000 /dev/zero | tr '\\0' x >> "
+    "\"$GITHUB_STEP_SUMMARY\"\n"
+    "  never:\n"
+    "    if: false\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: echo no\n";
+
+/* The check run calls of name answered 2xx, in order. */
+static json_t *
+check_calls(struct fake *f, const char *name)
+{
+	json_t *calls = fake_calls(f, "/check-runs"), *c, *out = json_array();
+	size_t i;
+
+	json_array_foreach(calls, i, c)
+		if (json_integer_value(json_object_get(c, "status")) / 100 == 2 &&
+		    strcmp(jstr(json_object_get(c, "body"), "name"),
+		    name) == 0)
+			json_array_append(out, c);
+	json_decref(calls);
+	return out;
+}
+
+struct want_check {
+	struct fake	*f;
+	const char	*name;
+	int		 calls;		/* at least this many completed */
+};
+
+static int
+check_completed(struct harness *h, void *arg)
+{
+	struct want_check *w = arg;
+	json_t *calls = check_calls(w->f, w->name), *c;
+	size_t i;
+	int n = 0;
+
+	(void)h;
+	json_array_foreach(calls, i, c)
+		if (strcmp(jstr(json_object_get(c, "body"), "status"),
+		    "completed") == 0)
+			n++;
+	json_decref(calls);
+	return n >= w->calls;
+}
+
+/*
+ * One check run per job: created by a POST on the commit, then PATCHed
+ * (the id the POST was answered with), its status never going back, the
+ * last completed with conclusion, a details_url to the job's page and the
+ * installation's token.  Returns the completed calls.
+ */
+static json_t *
+expect_check_run(struct harness *h, struct fake *f, const char *sha,
+    const char *name, const char *conclusion, int completed)
+{
+	struct want_check w = { f, name, completed };
+	json_t *calls, *c, *b, *done = json_array();
+	char *patch = NULL;
+	size_t i;
+	int rank = 0, r;
+
+	harness_assert(h, harness_wait_for(h, GH_WAIT_MS, check_completed, &w),
+	    "%s: no completed check run reached the fake (calls in "
+	    "%s/calls.jsonl)", name, f->dir);
+	calls = check_calls(f, name);
+	json_array_foreach(calls, i, c) {
+		b = json_object_get(c, "body");
+		if (i == 0) {
+			harness_expect_str(h, c, "first call", "method", "POST");
+			harness_expect_str(h, c, "first call", "path",
+			    "/repos/octo/gh/check-runs");
+			harness_expect_str(h, b, "POST body", "head_sha", sha);
+			patch = xasprintf("/repos/octo/gh/check-runs/%lld",
+			    (long long)json_integer_value(json_object_get(c,
+			    "n")));
+		} else {
+			harness_expect_str(h, c, "later call", "method",
+			    "PATCH");
+			harness_expect_str(h, c, "later call", "path", patch);
+		}
+		harness_assert(h, str_has_prefix(jstr(json_object_get(c,
+		    "headers"), "Authorization"), "Bearer ghs_"), "%s: not the "
+		    "installation's token: %s", name, harness_json_text(c));
+		harness_assert(h, str_has_prefix(jstr(b, "details_url"),
+		    "http://kiln.example/jobs/"), "details_url: %s",
+		    harness_json_text(b));
+		r = strcmp(jstr(b, "status"), "queued") == 0 ? 0 :
+		    strcmp(jstr(b, "status"), "in_progress") == 0 ? 1 : 2;
+		harness_assert(h, r >= rank, "%s: status went back: %s", name,
+		    harness_json_text(calls));
+		rank = r;
+		if (r == 2) {
+			harness_expect_str(h, b, name, "conclusion", conclusion);
+			json_array_append(done, c);
+		}
+	}
+	harness_assert(h, (int)json_array_size(done) == completed, "%s: %zu "
+	    "completed calls, want %d: %s", name, json_array_size(done),
+	    completed, harness_json_text(calls));
+	free(patch);
+	json_decref(calls);
+	return done;
+}
+
+/*
+ * App mode: check runs, one per job, with the step summaries and the
+ * ::error/::warning annotations (61: a PATCH of 50, then one of 11), a
+ * continue-on-error failure neutral, an if: false job skipped, a summary
+ * over 65,535 characters cut with a marker; no commit status.
+ */
+START_TEST(test_app_check_runs)
+{
+	struct harness *h = harness_new("app_check_runs");
+	struct fake *f = fake_start_mode(h, NULL, 1);
+	struct harness_repo *repo;
+	json_t *lint, *ok, *never, *out, *anns, *a, *calls;
+	const char *summary;
+	char *sha, want[64];
+	size_t i, n = 0;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/gh");
+	harness_repo_write(repo, ".github/workflows/checks.yml", checks_wf);
+	sha = harness_push(h, repo, "main", "checks");
+	lint = expect_check_run(h, f, sha, "kiln / checks / lint", "neutral",
+	    2);
+	ok = expect_check_run(h, f, sha, "kiln / checks / ok", "success", 1);
+	never = expect_check_run(h, f, sha, "kiln / checks / never",
+	    "skipped", 1);
+
+	/* Annotations in order, 50 then 11, with their levels. */
+	json_array_foreach(lint, i, a) {
+		out = json_object_get(json_object_get(a, "body"), "output");
+		harness_expect_contains(h, jstr(out, "summary"),
+		    "lint summary", "## Lint report");
+		anns = json_object_get(out, "annotations");
+		harness_assert(h, json_array_size(anns) == (i == 0 ? 50 : 11),
+		    "batch %zu of %zu annotations: %s", i,
+		    json_array_size(anns), harness_json_text(out));
+	}
+	json_array_foreach(lint, i, a) {
+		size_t k;
+		json_t *x;
+
+		anns = json_object_get(json_object_get(json_object_get(a,
+		    "body"), "output"), "annotations");
+		json_array_foreach(anns, k, x) {
+			n++;
+			if (n <= 60) {
+				snprintf(want, sizeof want, "bad %zu", n);
+				harness_expect_str(h, x, "annotation", "message",
+				    want);
+				harness_expect_str(h, x, "annotation", "path",
+				    "src/a.c");
+				harness_expect_str(h, x, "annotation",
+				    "annotation_level", "failure");
+				harness_assert(h, json_integer_value(
+				    json_object_get(x, "start_line")) ==
+				    (json_int_t)n, "line: %s",
+				    harness_json_text(x));
+			} else {
+				harness_expect_str(h, x, "annotation",
+				    "annotation_level", "warning");
+				harness_expect_str(h, x, "annotation", "title",
+				    "Odd");
+				harness_expect_str(h, x, "annotation", "path",
+				    "src/b.c");
+			}
+		}
+	}
+	harness_assert(h, n == 61, "%zu annotations sent, want 61", n);
+
+	summary = jstr(json_object_get(json_object_get(
+	    json_array_get(ok, 0), "body"), "output"), "summary");
+	harness_assert(h, str_has_prefix(summary, "### All good") &&
+	    strlen(summary) <= 65535 && strstr(summary, "cut here") != NULL,
+	    "summary of %zu bytes not cut with a marker", strlen(summary));
+	calls = fake_calls(f, "/statuses/");
+	harness_assert(h, json_array_size(calls) == 0, "commit statuses in "
+	    "App mode: %s", harness_json_text(calls));
+	json_decref(calls);
+	json_decref(lint);
+	json_decref(ok);
+	json_decref(never);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
 static Suite *
 github_suite(void)
 {
@@ -809,6 +1066,7 @@ github_suite(void)
 	tcase_add_test(tc, test_rate_limit_pauses_until_reset);
 	tcase_add_test(tc, test_sigkill_between_commit_and_delivery);
 	tcase_add_test(tc, test_app_installation_token_renewed);
+	tcase_add_test(tc, test_app_check_runs);
 	suite_add_tcase(s, tc);
 	return s;
 }
