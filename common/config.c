@@ -177,8 +177,9 @@ static const struct config_key config_keys[] = {
 	  "(default <state_dir>/cache; the index is in the database)" },
 	{ "cache", "max_bytes", CONFIG_INT64, OFF(cache_max_bytes),
 	  "10737418240", 0, INT64_MAX / 2, NULL, "the archives one "
-	  "repository's cache may hold, in bytes; a save past it evicts the "
-	  "least recently used entries (0: no limit)" },
+	  "repository's cache may hold, in bytes; a save past it, and the "
+	  "workers' sweep at start and hourly, evict the least recently "
+	  "used entries (0: no limit)" },
 	{ "artifacts", "dir", CONFIG_PATH, OFF(artifacts_dir), "", 0, 0, NULL,
 	  "where actions/upload-artifact keeps its zip files, one directory "
 	  "per run (default <state_dir>/artifacts; the index is in the "

@@ -155,6 +155,12 @@ int	cache_save(const struct cache_ctx *, const char *key,
 	    void (*log)(void *, const char *), void *arg, char *err,
 	    size_t errsz);
 /*
+ * Evict, in every repository, the least recently used entries past
+ * max_bytes (a limit lowered since their saves) and unlink their
+ * archives under dir; the worker calls it at start and hourly.
+ */
+void	cache_sweep(struct worker *, const char *dir, int64_t max_bytes);
+/*
  * actions/setup-python's cache: input (pip, pipenv, poetry), after the
  * action chose the interpreter python (its python-path) of version: the
  * manager's cache directories restored under setup-python's key (the

@@ -32,6 +32,7 @@
 #define WORKER_POLL_MS		5000	/* fallback when no NOTIFY arrives
 					   (--poll-ms) */
 #define WORKER_RECONNECT_MS	1000
+#define CACHE_SWEEP_MS		(3600 * 1000)	/* [cache] max_bytes sweep */
 
 /* Set from signal handlers; main wiring only. */
 static volatile sig_atomic_t worker_stop;
@@ -364,6 +365,7 @@ main(int argc, char **argv)
 	int64_t poll_ms = WORKER_POLL_MS;
 	int ch, once = 0, r;
 	int64_t registered_ms = now_ms();
+	int64_t swept_ms = 0;
 
 	/* A built-in action as the steps' account (actions/isolate.c). */
 	if (argc == 2 && strcmp(argv[1], "--action-child") == 0)
@@ -479,6 +481,10 @@ main(int argc, char **argv)
 		if (now_ms() - registered_ms > 30000) {
 			claim_register(&w);
 			registered_ms = now_ms();
+		}
+		if (swept_ms == 0 || now_ms() - swept_ms > CACHE_SWEEP_MS) {
+			cache_sweep(&w, w.cache_dir, w.cache_max_bytes);
+			swept_ms = now_ms();
 		}
 		r = worker_round(&w);
 		if (r == 1)

@@ -201,7 +201,8 @@ END_TEST
  * After A and B are saved and A is restored (its last use now newer than
  * B's), saving C evicts B -- the least recently used -- not A, the oldest
  * saved; B's archive is gone too.  Then cictl cache list shows what is
- * left, and cictl cache rm removes entries by id and by key.
+ * left, and cictl cache rm removes entries by id and by key; a worker
+ * starting sweeps what is past the limit.
  */
 static const char evict_workflow[] =
     "name: e\n"
@@ -244,6 +245,17 @@ evict_archive_exists(struct harness *h, const char *id)
 	free(file);
 	free(repo);
 	return r;
+}
+
+static int
+evict_swept_cb(struct harness *h, void *arg)
+{
+	char *n = harness_sql(h, "SELECT count(*) FROM cache_entries WHERE "
+	    "key = 'big-a'", NULL);
+	int yes = strcmp(n, "0") == 0;
+
+	free(n);
+	return yes;
 }
 
 START_TEST(test_cache_evict_lru_and_cictl)
@@ -369,6 +381,36 @@ START_TEST(test_cache_evict_lru_and_cictl)
 	    "no cache entries");
 	buf_free(&out);
 	buf_free(&err);
+
+	/*
+	 * The sweep at a worker's start: an entry used more recently (its
+	 * row only) takes 40000 of the 50000 bytes, so the saved entry
+	 * left past the limit goes, archive and all.
+	 */
+	harness_repo_write(repo, "which.txt", "a\n");
+	free(cache_run(h, repo, "a once more", "success"));
+	free(a_id);
+	a_id = harness_sql(h, "SELECT id FROM cache_entries WHERE key = "
+	    "'big-a'", NULL);
+	harness_assert(h, evict_archive_exists(h, a_id), "no archive of the "
+	    "new big-a");
+	free(b_file);
+	b_file = xasprintf("%s/cache/%s/%s.tar.zst", h->state_dir, repo_id,
+	    a_id);
+	free(harness_sql(h, "INSERT INTO cache_entries (repository_id, scope, "
+	    "key, version, size_bytes, last_used_at) VALUES ($1, "
+	    "'refs/heads/main', 'recent', 'v', 40000, now() + interval "
+	    "'1 hour') RETURNING id", repo_id, NULL));
+	harness_stop(h);
+	harness_start(h);
+	harness_assert(h, harness_wait_for(h, 60000, evict_swept_cb, NULL),
+	    "the sweep at the workers' start left big-a");
+	keys = evict_keys(h);
+	harness_assert(h, strcmp(keys, "recent") == 0, "entries after the "
+	    "sweep: %s", keys);
+	free(keys);
+	harness_assert(h, access(b_file, F_OK) == -1, "the swept archive %s "
+	    "is still there", b_file);
 
 	free(a_id);
 	free(b_id);

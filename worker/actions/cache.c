@@ -805,6 +805,38 @@ cache_evict(const struct cache_ctx *cc, const char *keep,
 	PQclear(res);
 }
 
+void
+cache_sweep(struct worker *w, const char *dir, int64_t max_bytes)
+{
+	char max[32], *file;
+	const char *params[1] = { max };
+	PGresult *res;
+	int i;
+
+	if (max_bytes <= 0)
+		return;
+	snprintf(max, sizeof max, "%lld", (long long)max_bytes);
+	res = worker_exec(w, "WITH r AS (SELECT id, sum(size_bytes) OVER "
+	    "(PARTITION BY repository_id ORDER BY last_used_at DESC, id DESC) "
+	    "AS upto FROM cache_entries) DELETE FROM cache_entries c USING r "
+	    "WHERE c.id = r.id AND r.upto > $1::bigint "
+	    "RETURNING c.repository_id, c.id, c.key", 1, params,
+	    "sweeping the cache");
+	if (res == NULL)
+		return;
+	for (i = 0; i < PQntuples(res); i++) {
+		file = xasprintf("%s/%s/%s.tar.zst", dir, PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1));
+		if (unlink(file) == -1 && errno != ENOENT)
+			log_warn("cache sweep: %s", file);
+		free(file);
+		log_info("cache: evicted entry %s of repository %s (past "
+		    "[cache] max_bytes = %s)", PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 0), max);
+	}
+	PQclear(res);
+}
+
 int
 cache_save(const struct cache_ctx *cc, const char *key, const char *paths,
     const char *workspace, const char *home,
