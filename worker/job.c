@@ -132,6 +132,12 @@ struct jobrun {
 	char				*action_path;	/* GITHUB_ACTION_PATH */
 	size_t				 substeps;	/* their steps so far */
 	size_t				 step_number;	/* the job's step now */
+	json_t				*fetched;	/* "uses" -> {dir, sha}:
+							   actions this job
+							   resolved */
+	json_t				*pre_states;	/* step number -> what
+							   its action's pre
+							   saved */
 };
 
 static void
@@ -1138,6 +1144,47 @@ job_flush_commands(struct jobrun *jr)
 
 /* ---- actions from action.yml: ./local (reference 6.5, 6.6) -------------- */
 
+/*
+ * A step's with: evaluated into *with (values new, the rest borrowed
+ * from step; free the values and v).  With log, each goes to the log.
+ * 0, or -1 with the error logged.
+ */
+static int
+job_eval_with(struct jobrun *jr, const struct wf_step *step,
+    const struct expr_ctx *ctx, struct wf_map *with, int log)
+{
+	char err[1024];
+	size_t i;
+
+	memset(with, 0, sizeof *with);
+	with->n = step->with.n;
+	with->v = xcalloc(with->n ? with->n : 1, sizeof *with->v);
+	for (i = 0; i < step->with.n; i++) {
+		with->v[i] = step->with.v[i];
+		with->v[i].value = NULL;
+		if (context_eval_string(step->with.v[i].value, &ctx_scope_step,
+		    ctx, &with->v[i].value, err, sizeof err) == -1) {
+			job_logf(jr, "%s##[error]with.%s: %s\n", log ?
+			    "##[endgroup]\n" : "", step->with.v[i].key, err);
+			return -1;
+		}
+		if (log)
+			job_logf(jr, "with:\n  %s: %s\n", with->v[i].key,
+			    with->v[i].value);
+	}
+	return 0;
+}
+
+static void
+job_with_free(struct wf_map *with)
+{
+	size_t i;
+
+	for (i = 0; i < with->n; i++)
+		free(with->v[i].value);
+	free(with->v);
+}
+
 static void	job_exec_step(struct jobrun *, const struct wf_step *, size_t,
 		    int);
 
@@ -1222,7 +1269,8 @@ job_action_read(const char *base, const char *dir, size_t *lenp, char *err,
  */
 static int
 job_action_inputs(struct jobrun *jr, const struct wf_action *a,
-    const struct wf_map *with, const struct expr_ctx *ctx, json_t *inputs)
+    const struct wf_map *with, const struct expr_ctx *ctx, json_t *inputs,
+    int warn)
 {
 	struct buf valid = { 0 };
 	const char *v;
@@ -1236,7 +1284,7 @@ job_action_inputs(struct jobrun *jr, const struct wf_action *a,
 		for (i = 0; i < a->ninputs; i++)
 			if (strcasecmp(a->inputs[i].name, with->v[k].key) == 0)
 				break;
-		if (i == a->ninputs)
+		if (i == a->ninputs && warn)
 			job_logf(jr, "##[warning]Unexpected input(s) '%s', "
 			    "valid inputs are [%s]\n", with->v[k].key,
 			    valid.data != NULL ? valid.data : "");
@@ -1248,7 +1296,7 @@ job_action_inputs(struct jobrun *jr, const struct wf_action *a,
 			if (strcasecmp(a->inputs[i].name, with->v[k].key) == 0)
 				v = with->v[k].value;
 		if (v != NULL) {
-			if (a->inputs[i].deprecation != NULL)
+			if (a->inputs[i].deprecation != NULL && warn)
 				job_logf(jr, "##[warning]Input '%s' has been "
 				    "deprecated with message: %s\n",
 				    a->inputs[i].name,
@@ -1342,6 +1390,36 @@ job_run_composite(struct jobrun *jr, const struct wf_action *a,
 	return outcome;
 }
 
+
+/*
+ * The directory of r's repository at its commit (a new string), fetched
+ * once per job (actions/fetch.c), the log saying from where; NULL with
+ * err naming the action.
+ */
+static char *
+job_fetch(struct jobrun *jr, const struct action_ref *r, char *err,
+    size_t errsz)
+{
+	char *key = xasprintf("%s/%s@%s", r->owner, r->repo, r->ref), *dir;
+	json_t *got = json_object_get(jr->fetched, key);
+	char sha[41];
+	int cached;
+
+	if (got != NULL) {
+		free(key);
+		return xstrdup(json_string_value(json_object_get(got, "dir")));
+	}
+	dir = action_fetch(jr->w->work_dir, jr->w->actions_base_url, r, sha,
+	    &cached, err, errsz);
+	if (dir != NULL) {
+		job_logf(jr, "%s `%s` (sha:%s)\n", cached ? "Using the cached "
+		    "copy of action" : "Download action repository", key, sha);
+		json_object_set_new(jr->fetched, key, json_pack("{s:s, s:s}",
+		    "dir", dir, "sha", sha));
+	}
+	free(key);
+	return dir;
+}
 
 /*
  * What a node action's process sees besides a step's environment: each
@@ -1475,15 +1553,21 @@ job_run_node(struct jobrun *jr, const struct wf_step *step,
 {
 	enum status_conclusion outcome;
 	json_t *state = json_object(), *post;
+	char num[32];
 
 	if (a->pre != NULL && str_has_prefix(step->uses, "./"))
 		job_logf(jr, "##[warning]`pre` execution is not supported for "
 		    "local action from '%s'\n", step->uses);
-	else if (a->pre != NULL) {
+	else if (a->pre != NULL && jr->depth > 0) {
 		job_logf(jr, "##[error]%s: kiln does not run the `pre` of an "
-		    "action from another repository yet\n", step->uses);
+		    "action inside a composite action\n", step->uses);
 		json_decref(state);
 		return CONCLUSION_FAILURE;
+	} else if (a->pre != NULL) {
+		/* What its pre saved, at the job's start. */
+		snprintf(num, sizeof num, "%zu", jr->step_number);
+		json_object_update(state, json_object_get(jr->pre_states,
+		    num));
 	}
 	job_node_env(env, inputs, state, dir);
 	outcome = job_node_run(jr, a->using, dir, a->main, env);
@@ -1566,11 +1650,10 @@ job_run_uses(struct jobrun *jr, const struct wf_step *step,
 	struct wf_action *a = NULL;
 	struct action_ref ref = { 0 };
 	enum status_conclusion outcome = CONCLUSION_FAILURE;
-	char err[1024], sha[41], *rel = NULL, *dir = NULL, *text = NULL,
-	    *base = NULL, *msgs, *p;
+	char err[1024], *rel = NULL, *dir = NULL, *text = NULL, *base = NULL,
+	    *msgs, *p;
 	json_t *inputs = json_object();
 	size_t len = 0;
-	int cached;
 
 	if (!str_has_prefix(step->uses, "./")) {
 		/* owner/repo[/path]@ref: fetched, kept per commit. */
@@ -1584,15 +1667,10 @@ job_run_uses(struct jobrun *jr, const struct wf_step *step,
 			    "it\n", step->uses, jr->w->actions_allow);
 			goto out;
 		}
-		if ((base = action_fetch(jr->w->work_dir,
-		    jr->w->actions_base_url, &ref, sha, &cached, err,
-		    sizeof err)) == NULL) {
+		if ((base = job_fetch(jr, &ref, err, sizeof err)) == NULL) {
 			job_logf(jr, "##[error]%s\n", err);
 			goto out;
 		}
-		job_logf(jr, "%s `%s/%s@%s` (sha:%s)\n", cached ? "Using the "
-		    "cached copy of action" : "Download action repository",
-		    ref.owner, ref.repo, ref.ref, sha);
 		rel = xstrdup(ref.path);
 		dir = rel[0] != '\0' ? xasprintf("%s/%s", base, rel) :
 		    xstrdup(base);
@@ -1632,7 +1710,7 @@ parse:
 		free(msgs);
 		goto out;
 	}
-	if (job_action_inputs(jr, a, with, ctx, inputs) == -1)
+	if (job_action_inputs(jr, a, with, ctx, inputs, 1) == -1)
 		goto out;
 	switch (a->kind) {
 	case WF_ACTION_COMPOSITE:
@@ -1664,6 +1742,109 @@ out:
 	return outcome;
 }
 
+/*
+ * The pre of each node action of the job's steps from another repository
+ * (reference 6.5: at the job's start, before any step, when its pre-if
+ * holds -- default always(), on the job's status), with the inputs its
+ * step's with: gives then; what it saves is its main's and post's
+ * STATE_.  An action that cannot be had is left to its step, which
+ * fails naming it; a failing pre fails the job.
+ */
+static void
+job_pre_phase(struct jobrun *jr)
+{
+	const struct wf_step *step;
+	struct wf_errors errs = { 0 };
+	struct action_ref ref;
+	struct wf_action *a;
+	struct wf_map with;
+	struct envlist env;
+	struct expr_ctx ctx;
+	enum status_conclusion outcome;
+	json_t *inputs, *state;
+	char err[1024], num[32], *base, *dir, *text, *files, *repo;
+	size_t i, len;
+	int run;
+
+	for (i = 0; i < jr->job->nsteps; i++) {
+		step = &jr->job->steps[i];
+		if (step->uses == NULL || str_has_prefix(step->uses, "./") ||
+		    str_has_prefix(step->uses, "docker://") ||
+		    support_action_find(step->uses) != -1 ||
+		    action_ref_parse(step->uses, &ref, err, sizeof err) == -1)
+			continue;
+		a = NULL;
+		text = dir = NULL;
+		base = action_allowed(jr->w->actions_allow, &ref) ?
+		    job_fetch(jr, &ref, err, sizeof err) : NULL;
+		if (base != NULL) {
+			dir = ref.path[0] != '\0' ? xasprintf("%s/%s", base,
+			    ref.path) : xstrdup(base);
+			text = job_action_read(base, ref.path, &len, err,
+			    sizeof err);
+		}
+		if (text != NULL)
+			a = workflow_action_parse(step->uses, text, len, &errs);
+		if (a == NULL || errs.n > 0 || a->kind != WF_ACTION_NODE ||
+		    a->pre == NULL)
+			goto next;
+		job_logf(jr, "Pre %s\n", step->uses);
+		job_expr_ctx(jr, &ctx);
+		if (expr_eval_condition(a->pre_if != NULL ? a->pre_if :
+		    "always()", &ctx_scope_step_if, &ctx, &run, err,
+		    sizeof err) == -1) {
+			job_logf(jr, "##[error]pre-if: %s\n", err);
+			jr->status = CONCLUSION_FAILURE;
+			goto next;
+		}
+		if (!run) {
+			job_logf(jr, "pre-if: %s is false; skipped\n",
+			    a->pre_if);
+			goto next;
+		}
+		inputs = json_object();
+		state = json_object();
+		memset(&env, 0, sizeof env);
+		jr->step_number = i + 1;
+		if (job_eval_with(jr, step, &ctx, &with, 0) == -1 ||
+		    job_action_inputs(jr, a, &with, &ctx, inputs, 0) == -1)
+			outcome = CONCLUSION_FAILURE;
+		else {
+			files = workspace_step_files(&jr->ws,
+			    JOB_SUBSTEP_FILES + ++jr->substeps);
+			job_step_environ(jr, &env, "pre", files);
+			job_node_env(&env, inputs, state, dir);
+			repo = xasprintf("%s/%s", ref.owner, ref.repo);
+			env_set(&env, "GITHUB_ACTION_REPOSITORY", repo);
+			env_set(&env, "GITHUB_ACTION_REF", ref.ref);
+			free(repo);
+			wfcmd_step_begin(jr->cmds);
+			outcome = job_node_run(jr, a->using, dir, a->pre, &env);
+			job_node_state(jr, &env, state);
+			job_flush_commands(jr);
+			free(files);
+		}
+		snprintf(num, sizeof num, "%zu", i + 1);
+		json_object_set(jr->pre_states, num, state);
+		if (outcome == CONCLUSION_CANCELLED)
+			jr->status = CONCLUSION_CANCELLED;
+		else if (outcome != CONCLUSION_SUCCESS &&
+		    jr->status == CONCLUSION_SUCCESS)
+			jr->status = CONCLUSION_FAILURE;
+		job_with_free(&with);
+		env_free(&env);
+		json_decref(state);
+		json_decref(inputs);
+next:
+		wf_errors_free(&errs);
+		workflow_action_free(a);
+		action_ref_free(&ref);
+		free(text);
+		free(dir);
+		free(base);
+	}
+}
+
 static enum status_conclusion
 job_run_action(struct jobrun *jr, const struct wf_step *step,
     const struct expr_ctx *ctx, struct envlist *stepenv, json_t *outputs)
@@ -1675,24 +1856,10 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	struct wf_map with;
 	char err[1024];
 	enum status_conclusion outcome = CONCLUSION_FAILURE;
-	size_t i;
 
 	job_logf(jr, "##[group]Run %s\n", step->uses);
-	memset(&with, 0, sizeof with);
-	with.n = step->with.n;
-	with.v = xcalloc(with.n ? with.n : 1, sizeof *with.v);
-	for (i = 0; i < step->with.n; i++) {
-		with.v[i] = step->with.v[i];
-		with.v[i].value = NULL;
-		if (context_eval_string(step->with.v[i].value, &ctx_scope_step,
-		    ctx, &with.v[i].value, err, sizeof err) == -1) {
-			job_logf(jr, "##[endgroup]\n##[error]with.%s: %s\n",
-			    step->with.v[i].key, err);
-			goto out;
-		}
-		job_logf(jr, "with:\n  %s: %s\n", with.v[i].key,
-		    with.v[i].value);
-	}
+	if (job_eval_with(jr, step, ctx, &with, 1) == -1)
+		goto out;
 	job_log(jr, "##[endgroup]\n");
 	/* Not built in: an action.yml says what it is. */
 	if (str_has_prefix(step->uses, "./") || (support_action_find(
@@ -1775,9 +1942,7 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	workspace_give(&jr->ws, jr->ws.workspace);
 	workspace_give(&jr->ws, jr->ws.tmp);
 out:
-	for (i = 0; i < with.n; i++)
-		free(with.v[i].value);
-	free(with.v);
+	job_with_free(&with);
 	return outcome;
 }
 
@@ -2139,6 +2304,8 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	jr.renewed_ms = jr.started_ms = now_ms();
 	jr.cmds = wfcmd_new();
 	jr.cache_posts = json_array();
+	jr.fetched = json_object();
+	jr.pre_states = json_object();
 	log_info("job started: job=%lld run=%lld name=%s", (long long)cj->id,
 	    (long long)cj->run_id, log_kv(cj->name, 200, kv, sizeof kv));
 	if (job_prepare(&jr, err, sizeof err) == -1) {
@@ -2207,6 +2374,7 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		jr.message = xstrdup(err);
 		goto done;
 	}
+	job_pre_phase(&jr);
 	for (i = 0; i < jr.job->nsteps; i++)
 		job_exec_step(&jr, &jr.job->steps[i], i + 1, 0);
 	job_cache_post(&jr);
@@ -2236,6 +2404,8 @@ done:
 	json_decref(jr.contexts);
 	json_decref(jr.labels);
 	json_decref(jr.cache_posts);
+	json_decref(jr.fetched);
+	json_decref(jr.pre_states);
 	for (i = 0; i < nitems(jr.cache_scopes); i++)
 		free(jr.cache_scopes[i]);
 	wfcmd_free(jr.cmds);

@@ -408,6 +408,43 @@ START_TEST(test_remote_action)
 	free(p);
 	free(harness_git(h, src, "commit", "-q", "-am", "newer", NULL));
 
+	/* A node action with pre, main and post, state passed along. */
+	free(src);
+	src = xasprintf("%s/octo-actions/prepost", base);
+	p = xasprintf("%s/action.yml", src);
+	harness_write_file(h, p,
+	    "inputs:\n"
+	    "  tag:\n"
+	    "    required: true\n"
+	    "runs:\n"
+	    "  using: node20\n"
+	    "  pre: pre.js\n"
+	    "  pre-if: success()\n"
+	    "  main: main.js\n"
+	    "  post: post.js\n");
+	free(p);
+	p = xasprintf("%s/pre.js", src);
+	harness_write_file(h, p,
+	    "console.log('PRE-RAN ' + process.env.INPUT_TAG);\n"
+	    "require('fs').appendFileSync(process.env.GITHUB_STATE,\n"
+	    "    'phase=pre-saved\\n');\n");
+	free(p);
+	p = xasprintf("%s/main.js", src);
+	harness_write_file(h, p,
+	    "console.log('MAIN-SAW ' + process.env.STATE_phase);\n"
+	    "require('fs').appendFileSync(process.env.GITHUB_STATE,\n"
+	    "    'main=main-saved\\n');\n");
+	free(p);
+	p = xasprintf("%s/post.js", src);
+	harness_write_file(h, p,
+	    "console.log('POST-SAW ' + process.env.STATE_phase + ' ' +\n"
+	    "    process.env.STATE_main + ' ' + process.env.INPUT_TAG);\n");
+	free(p);
+	free(harness_git(h, src, "init", "-q", NULL));
+	free(harness_git(h, src, "add", "-A", NULL));
+	free(harness_git(h, src, "commit", "-q", "-m", "v1", NULL));
+	free(harness_git(h, src, "tag", "v1", NULL));
+
 	conf = xasprintf("[actions]\nbase_url = file://%s/\n"
 	    "allow = octo-actions/*, other/*@v2\n", base);
 	harness_conf_add(h, conf);
@@ -426,6 +463,9 @@ START_TEST(test_remote_action)
 	    "          name: kiln\n"
 	    "      - uses: octo-actions/greeter/sub@v1\n"
 	    "      - run: echo \"SAID=${{ steps.g.outputs.said }}\"\n"
+	    "      - uses: octo-actions/prepost@v1\n"
+	    "        with:\n"
+	    "          tag: t-${{ github.job }}\n"
 	    "  second:\n"
 	    "    needs: first\n"
 	    "    runs-on: self-hosted\n"
@@ -453,6 +493,13 @@ START_TEST(test_remote_action)
 	harness_expect_contains(h, log, "the subdirectory's composite",
 	    "/sub\n");
 	harness_expect_contains(h, log, "its output", "SAID=v1 says kiln\n");
+	p = strstr(log, "PRE-RAN t-first\n");
+	harness_assert(h, p != NULL && strstr(log, "REMOTE-MAIN=") > p,
+	    "the pre did not run before the first step:\n%s", log);
+	harness_expect_contains(h, log, "pre's state in main",
+	    "MAIN-SAW pre-saved\n");
+	harness_expect_contains(h, log, "pre's and main's state in post",
+	    "POST-SAW pre-saved main-saved t-first\n");
 	free(log);
 
 	log = harness_job_log(h, run, "second");
