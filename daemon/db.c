@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "hist.h"
 #include "log.h"
 #include "util.h"
 
@@ -48,6 +49,7 @@ struct db_query {
 	char		**params;
 	db_cb		 cb;
 	void		*arg;
+	int64_t		 queued_ms;	/* when db_query() took it */
 };
 TAILQ_HEAD(db_queries, db_query);
 
@@ -74,6 +76,12 @@ struct db {
 	int		 queued;
 	struct event	*fail_ev;	/* fails the queue while down */
 	char		 down_why[512];	/* the last connection error */
+	struct hist	 wait;		/* seconds from queued to sent */
+};
+
+/* Bounds of the wait histogram, seconds. */
+static const double db_wait_bounds[] = {
+	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30,
 };
 
 static void	db_conn_start(struct db_conn *);
@@ -411,6 +419,8 @@ db_dispatch(struct db *db)
 		q = TAILQ_FIRST(&db->queue);
 		TAILQ_REMOVE(&db->queue, q, entry);
 		db->queued--;
+		hist_observe(&db->wait, (double)(now_ms() - q->queued_ms) /
+		    1000.0);
 		db_conn_send(c, q);
 	}
 	/* Queries still wait: open closed connections, one per query. */
@@ -438,6 +448,7 @@ db_new(struct event_base *base, const char *conninfo, int nconn)
 	db->nconn = nconn;
 	db->conns = xcalloc((size_t)nconn, sizeof *db->conns);
 	TAILQ_INIT(&db->queue);
+	hist_init(&db->wait, db_wait_bounds, nitems(db_wait_bounds));
 	db->fail_ev = event_new(base, -1, 0, db_fail_cb, db);
 	for (i = 0; i < nconn; i++) {
 		struct db_conn *c = &db->conns[i];
@@ -500,6 +511,7 @@ db_query(struct db *db, const char *sql, int nparams,
 		q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
 	q->cb = cb;
 	q->arg = arg;
+	q->queued_ms = now_ms();
 	TAILQ_INSERT_TAIL(&db->queue, q, entry);
 	db->queued++;
 	if (db_down(db))
@@ -519,4 +531,17 @@ db_connected(const struct db *db)
 		    db->conns[i].state == DB_BUSY)
 			n++;
 	return n;
+}
+
+void
+db_stats(const struct db *db, int *busy, int *queued,
+    const struct hist **wait)
+{
+	int i;
+
+	*busy = 0;
+	for (i = 0; i < db->nconn; i++)
+		*busy += db->conns[i].state == DB_BUSY;
+	*queued = db->queued;
+	*wait = &db->wait;
 }

@@ -35,4 +35,12 @@ int		 db_query(struct db *, const char *sql, int nparams,
 /* Number of connections currently open and usable (at rest: 1). */
 int		 db_connected(const struct db *);
 
+struct hist;
+/*
+ * For /metrics: connections running a query, queries waiting for one, and
+ * the histogram of how long queries waited (seconds; owned by db).
+ */
+void		 db_stats(const struct db *, int *busy, int *queued,
+		     const struct hist **wait);
+
 #endif

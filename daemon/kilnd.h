@@ -158,6 +158,8 @@ void	notify_free(struct notify *);
 struct metrics *metrics_new(void);
 void	metrics_free(struct metrics *);
 void	metrics_watch_delivery(struct metrics *, struct evhttp_request *);
+/* A stored delivery's intake time, its body read to the answer. */
+void	metrics_observe_intake(struct metrics *, double seconds);
 void	metrics_get(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 

@@ -153,6 +153,7 @@ TAILQ_HEAD(lconn_list, lconn);
 
 struct logsrv {
 	struct event_base	*base;
+	uint64_t		 bytes_stored;	/* committed since start */
 	char			*socket_path;
 	char			*log_dir;
 	int			 lfd;
@@ -695,6 +696,9 @@ lconn_commit(struct lconn *c, uint64_t seq, uint64_t size, int end)
 {
 	if (sidecar_write(c->sidefd, c->stream_id, seq, size, end) == -1)
 		return -1;
+	/* A replay starts from the committed size: nothing counts twice. */
+	if (size > c->size)
+		c->srv->bytes_stored += size - c->size;
 	c->seq = seq;
 	c->size = size;
 	c->ended = end;
@@ -1318,4 +1322,10 @@ void
 logsrv_set_max_job_bytes(struct logsrv *srv, uint64_t max)
 {
 	srv->max_job_bytes = max;
+}
+
+uint64_t
+logsrv_bytes_stored(const struct logsrv *srv)
+{
+	return srv->bytes_stored;
 }

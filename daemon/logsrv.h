@@ -61,6 +61,9 @@ void		 logsrv_authorized(struct logsrv *, uint64_t ticket,
  */
 void		 logsrv_set_max_job_bytes(struct logsrv *, uint64_t max);
 
+/* Log bytes committed to job logs since kilnd started (for /metrics). */
+uint64_t	 logsrv_bytes_stored(const struct logsrv *);
+
 /*
  * Append text to job_id's log on kilnd's own account (its worker is gone:
  * "worker lost"), after what was committed, as a new stream that ends

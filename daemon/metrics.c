@@ -6,8 +6,13 @@
  * deliveries by event and HTTP status (counted when the answer has been
  * sent, from libevent's request-complete callback, so every path that
  * answers is counted once), and process figures read from /proc/self.
+ * Also in memory: the webhook intake latency histogram (a delivery's body
+ * read to its answer), the database pool's busy connections, waiting
+ * queries and their wait histogram (daemon/db.c), and the log bytes the
+ * log server committed (daemon/logsrv.c); those start at zero with kilnd.
  * What the database holds -- runs and jobs by state, the queue by label
- * set, job wait and duration histograms, registered workers -- comes from
+ * set, job wait and duration and event planning histograms, the outbox by
+ * state, registered workers -- comes from
  * one asynchronous query per scrape, so a scrape costs one round trip and
  * the counters survive restarts.
  *
@@ -31,8 +36,10 @@
 #include "auth.h"
 #include "db.h"
 #include "event.h"
+#include "hist.h"
 #include "kilnd.h"
 #include "log.h"
+#include "logsrv.h"
 #include "util.h"
 
 #define METRICS_MAX_EVENTS	64	/* distinct event names counted */
@@ -52,12 +59,27 @@ struct metrics {
 	struct metrics_event	 events[METRICS_MAX_EVENTS];
 	int			 nevents;
 	uint64_t		 deliveries_dropped; /* past the caps above */
+	struct hist		 intake;	/* seconds, body to answer */
+};
+
+static const double metrics_intake_bounds[] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 
 struct metrics *
 metrics_new(void)
 {
-	return xcalloc(1, sizeof(struct metrics));
+	struct metrics *m = xcalloc(1, sizeof *m);
+
+	hist_init(&m->intake, metrics_intake_bounds,
+	    nitems(metrics_intake_bounds));
+	return m;
+}
+
+void
+metrics_observe_intake(struct metrics *m, double seconds)
+{
+	hist_observe(&m->intake, seconds);
 }
 
 void
@@ -186,6 +208,66 @@ metrics_states(struct evbuffer *out, const char *name, const char *help,
 	}
 }
 
+/* An in-memory histogram (common/hist.h) in the text format. */
+static void
+metrics_hist(struct evbuffer *out, const char *name, const char *help,
+    const struct hist *h)
+{
+	size_t i;
+
+	metrics_header(out, name, "histogram", help);
+	for (i = 0; i < h->nbounds; i++)
+		evbuffer_add_printf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n",
+		    name, h->bounds[i], hist_le(h, i));
+	evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+	    "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, h->count, name,
+	    h->sum, name, h->count);
+}
+
+/* What kilnd's database pool, log server and webhook intake count. */
+static void
+metrics_memory(struct kilnd *k, struct evbuffer *out)
+{
+	const struct hist *wait;
+	int busy, queued;
+
+	db_stats(k->db, &busy, &queued, &wait);
+	metrics_header(out, "kiln_database_connections_busy", "gauge",
+	    "Connections of kilnd's pool running a query.");
+	evbuffer_add_printf(out, "kiln_database_connections_busy %d\n", busy);
+	metrics_header(out, "kiln_database_queries_waiting", "gauge",
+	    "Queries of kilnd waiting for a free connection.");
+	evbuffer_add_printf(out, "kiln_database_queries_waiting %d\n", queued);
+	metrics_hist(out, "kiln_database_wait_seconds", "Time a query of "
+	    "kilnd waited for a free connection.", wait);
+	metrics_hist(out, "kiln_webhook_intake_seconds", "Time from a "
+	    "webhook delivery's body read to kilnd's answer.",
+	    &k->metrics->intake);
+	metrics_header(out, "kiln_log_bytes_stored_total", "counter",
+	    "Job log bytes committed to disk since kilnd started.");
+	evbuffer_add_printf(out, "kiln_log_bytes_stored_total %" PRIu64 "\n",
+	    k->logsrv != NULL ? logsrv_bytes_stored(k->logsrv) : 0);
+}
+
+/* A gauge by one label: rows [{label: "...", "n": N}]. */
+static void
+metrics_by(struct evbuffer *out, const char *name, const char *help,
+    const char *label, json_t *rows)
+{
+	const char *v;
+	json_t *row;
+	size_t i;
+
+	metrics_header(out, name, "gauge", help);
+	json_array_foreach(rows, i, row) {
+		v = json_string_value(json_object_get(row, label));
+		evbuffer_add_printf(out, "%s{%s=\"", name, label);
+		metrics_label(out, v != NULL ? v : "");
+		evbuffer_add_printf(out, "\"} %" JSON_INTEGER_FORMAT "\n",
+		    json_integer_value(json_object_get(row, "n")));
+	}
+}
+
 static void
 metrics_process(struct kilnd *k, struct evbuffer *out)
 {
@@ -235,7 +317,7 @@ metrics_process(struct kilnd *k, struct evbuffer *out)
 	}
 }
 
-#define METRICS_HIST(expr, where)					\
+#define METRICS_HIST(expr, from)					\
 	"(SELECT json_build_array("					\
 	"count(*) FILTER (WHERE d <= 0.1), count(*) FILTER (WHERE d <= 0.5),"\
 	"count(*) FILTER (WHERE d <= 1), count(*) FILTER (WHERE d <= 5),"	\
@@ -245,7 +327,7 @@ metrics_process(struct kilnd *k, struct evbuffer *out)
 	"count(*) FILTER (WHERE d <= 3600),"				\
 	"count(*) FILTER (WHERE d <= 21600), count(*),"		\
 	"coalesce(sum(d), 0)) FROM (SELECT extract(epoch FROM " expr	\
-	")::float8 AS d FROM jobs WHERE " where ") x)"
+	")::float8 AS d FROM " from ") x)"
 
 static const char metrics_sql[] =
     "SELECT json_build_object("
@@ -260,17 +342,20 @@ static const char metrics_sql[] =
     "  WHERE status = 'queued' GROUP BY 1 ORDER BY 1) x),"
     "'workers', (SELECT count(*) FROM workers "
     "  WHERE last_seen > now() - interval '2 minutes'),"
+    "'outbox', (SELECT coalesce(json_agg(x), '[]') FROM (SELECT status, "
+    "  count(*) AS n FROM outbox GROUP BY 1 ORDER BY 1) x),"
     "'wait', " METRICS_HIST("started_at - created_at",
-	"started_at IS NOT NULL") ","
+	"jobs WHERE started_at IS NOT NULL") ","
     "'duration', " METRICS_HIST("completed_at - started_at",
-	"completed_at IS NOT NULL AND started_at IS NOT NULL") ")";
+	"jobs WHERE completed_at IS NOT NULL AND started_at IS NOT NULL") ","
+    "'planning', " METRICS_HIST("completed_at - created_at",
+	"events WHERE status = 'completed' AND completed_at IS NOT NULL") ")";
 
 static void
 metrics_reply(struct kilnd *k, struct evhttp_request *req, PGresult *res)
 {
 	struct evbuffer *out = evbuffer_new();
-	json_t *doc = NULL, *row;
-	size_t i;
+	json_t *doc = NULL;
 
 	if (res != NULL && PQntuples(res) == 1)
 		doc = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
@@ -280,21 +365,13 @@ metrics_reply(struct kilnd *k, struct evhttp_request *req, PGresult *res)
 		return;
 	}
 	metrics_process(k, out);
+	metrics_memory(k, out);
 	metrics_states(out, "kiln_runs", "Workflow runs by status and "
 	    "conclusion.", json_object_get(doc, "runs"));
 	metrics_states(out, "kiln_jobs", "Jobs by status and conclusion.",
 	    json_object_get(doc, "jobs"));
-	metrics_header(out, "kiln_queue_jobs", "gauge",
-	    "Queued jobs by runs-on label set.");
-	json_array_foreach(json_object_get(doc, "queue"), i, row) {
-		const char *labels = json_string_value(json_object_get(row,
-		    "labels"));
-
-		evbuffer_add_printf(out, "kiln_queue_jobs{labels=\"");
-		metrics_label(out, labels ? labels : "");
-		evbuffer_add_printf(out, "\"} %" JSON_INTEGER_FORMAT "\n",
-		    json_integer_value(json_object_get(row, "n")));
-	}
+	metrics_by(out, "kiln_queue_jobs", "Queued jobs by runs-on label "
+	    "set.", "labels", json_object_get(doc, "queue"));
 	metrics_header(out, "kiln_workers_registered", "gauge",
 	    "Workers (local or remote) seen in the last two minutes.");
 	evbuffer_add_printf(out, "kiln_workers_registered %" JSON_INTEGER_FORMAT
@@ -304,6 +381,12 @@ metrics_reply(struct kilnd *k, struct evhttp_request *req, PGresult *res)
 	metrics_histogram(out, "kiln_job_duration_seconds", "Time from a "
 	    "job starting to it completing.", json_object_get(doc,
 	    "duration"));
+	metrics_histogram(out, "kiln_event_planning_seconds", "Time from an "
+	    "event (webhook, schedule, dispatch) being stored to it being "
+	    "planned into runs.", json_object_get(doc, "planning"));
+	metrics_by(out, "kiln_outbox_calls", "Calls to GitHub's API in the "
+	    "outbox by state (pending: the backlog; failed: gave up), until "
+	    "pruned.", "status", json_object_get(doc, "outbox"));
 	json_decref(doc);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

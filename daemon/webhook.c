@@ -115,6 +115,7 @@ struct hook {
 	char			*repo_id;
 	char			*candidates;	/* text[] literal for lookup */
 	char			*ignored_why;	/* static text, copied */
+	int64_t			 started_ms;	/* body read, for metrics */
 };
 
 /*
@@ -143,6 +144,8 @@ hook_reply(struct hook *h, int code, json_t *obj)
 	hook_wipe(h);
 	if (obj == NULL || (text = json_dumps(obj, JSON_COMPACT)) == NULL)
 		abort();	/* jansson fails only on OOM */
+	metrics_observe_intake(h->kilnd->metrics, (double)(now_ms() -
+	    h->started_ms) / 1000.0);
 	http_reply_json(h->req, code, text);
 	free(text);
 	json_decref(obj);
@@ -995,6 +998,7 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 		return;
 	}
 	h = xcalloc(1, sizeof *h);
+	h->started_ms = now_ms();
 	h->kilnd = k;
 	wh->live++;
 	wh->live_bytes += len;

@@ -132,6 +132,23 @@ START_TEST(test_metrics_parse_and_move)
 	    "local workers");
 	harness_assert(h, sample(before, "kiln_process_resident_memory_bytes{}")
 	    > 1e6, "rss");
+	/* What kilnd counts in memory: intake, the pool, stored logs. */
+	harness_assert(h, sample(before, "kiln_webhook_intake_seconds_count{}")
+	    >= 1 && sample(before, "kiln_webhook_intake_seconds_bucket"
+	    "{le=+Inf}") == sample(before,
+	    "kiln_webhook_intake_seconds_count{}"), "intake histogram");
+	harness_assert(h, sample(before, "kiln_database_wait_seconds_count{}")
+	    > 0, "database wait histogram");
+	harness_assert(h, sample(before, "kiln_database_connections_busy{}")
+	    >= 0 && sample(before, "kiln_database_queries_waiting{}") >= 0,
+	    "database pool gauges");
+	harness_assert(h, sample(before, "kiln_log_bytes_stored_total{}") > 0,
+	    "log bytes stored");
+	harness_assert(h, sample(before, "kiln_event_planning_seconds_count{}")
+	    >= 1, "planning histogram");
+	free(harness_sql(h, "INSERT INTO outbox (repository_id, sha, kind, "
+	    "context, state, status) SELECT id, repeat('a', 40), 'status', "
+	    "'kiln/x', 'failure', 'failed' FROM repositories", NULL));
 
 	/* The counters move with the next push. */
 	free(sha);
@@ -145,6 +162,20 @@ START_TEST(test_metrics_parse_and_move)
 	    sample(after, "kiln_webhook_deliveries_total{code=202,event=push}"));
 	harness_assert(h, sample(after, "kiln_jobs{conclusion=success,"
 	    "status=completed}") == 2, "completed jobs after");
+	harness_assert(h, sample(after, "kiln_webhook_intake_seconds_count{}")
+	    == sample(before, "kiln_webhook_intake_seconds_count{}") + 1,
+	    "intake count after one push: %g -> %g", sample(before,
+	    "kiln_webhook_intake_seconds_count{}"), sample(after,
+	    "kiln_webhook_intake_seconds_count{}"));
+	harness_assert(h, sample(after, "kiln_log_bytes_stored_total{}") >
+	    sample(before, "kiln_log_bytes_stored_total{}"),
+	    "log bytes stored after a second job");
+	harness_assert(h, sample(after, "kiln_event_planning_seconds_count{}")
+	    > sample(before, "kiln_event_planning_seconds_count{}"),
+	    "planning count after a push");
+	harness_assert(h, sample(after, "kiln_outbox_calls{status=failed}") ==
+	    1, "failed outbox calls: %g", sample(after,
+	    "kiln_outbox_calls{status=failed}"));
 
 	harness_http(h, "GET", "/readyz", NULL, NULL, 0, &r);
 	harness_assert(h, r.status == 200, "readyz %ld", r.status);
