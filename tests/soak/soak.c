@@ -522,10 +522,19 @@ check_job(struct soak *s, const char *line)
 			    path, got_len, s->expect_len[large], log);
 	} else {
 		s->fig.jobs_failed++;
-		if (!said)
+		if (!said) {
+			char *steps = harness_sql(s->h, "SELECT string_agg("
+			    "number || ' ' || name || ': ' || status || ' ' || "
+			    "coalesce(conclusion, '-'), '; ' ORDER BY number) "
+			    "FROM steps WHERE job_id = $1::bigint", idtext,
+			    NULL);
+
 			violation(s, "a job that did not succeed says why",
 			    "job %lld (%s) ended '%s' with no message and no "
-			    "error line in its log", id, path, concl);
+			    "error line in its log; steps: %s; its log ends:\n"
+			    "%s", id, path, concl, steps, strlen(log) > 1500 ?
+			    log + strlen(log) - 1500 : log);
+		}
 		fprintf(stderr, "soak: round %d (%s): job %lld %s: %s\n",
 		    s->round, fault_names[s->kind], id, concl, *msg ? msg :
 		    "(its log says why)");
