@@ -33,6 +33,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -2297,6 +2298,7 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	char err[1024], why[1100], *outputs = NULL, *refused = NULL, kv[300];
 	size_t i;
 	int r, requeued = 0;
+	uint64_t lost;
 
 	memset(&jr, 0, sizeof jr);
 	jr.w = w;
@@ -2386,6 +2388,12 @@ done:
 		if (!requeued)
 			job_logf(&jr, "Job concluded: %s\n",
 			    status_conclusion_name(conclusion));
+		/* Its log has a marker where; the job says so too. */
+		if ((lost = stream_lost(jr.stream, why, sizeof why)) > 0 &&
+		    jr.message == NULL && !requeued)
+			jr.message = xasprintf("%" PRIu64 " bytes of the job's "
+			    "output could not be kept for its log: %s", lost,
+			    why);
 		stream_set_close_wait(jr.stream, job_outage_ms(&jr));
 		if (stream_close(jr.stream, err, sizeof err) == -1)
 			workspace_keep_spool(&jr.ws, err);

@@ -90,6 +90,15 @@ struct stream {
 	size_t			 spooled;	/* frames in the spool */
 	unsigned char		*scratch;	/* spool reads, PROTO_MAX_PAYLOAD */
 
+	/*
+	 * Output that could be neither held in memory nor spooled (the file
+	 * system full): counted, and said in the log by a marker frame placed
+	 * where it went missing, before the next frame kept (or END).
+	 */
+	uint64_t		 lost_bytes;	/* in all */
+	uint64_t		 lost_owed;	/* since the last marker */
+	char			 lost_why[512];
+
 	char			 lasterr[512];
 };
 
@@ -481,11 +490,45 @@ stream_open(const char *socket_path, int64_t job_id, const char *worker_name,
 	return s;
 }
 
+/* A frame of seq holding a copy of data in memory. */
+static struct stream_frame *
+st_mem_frame(struct stream *s, uint64_t seq, const void *data, size_t n)
+{
+	struct stream_frame *f = xcalloc(1, sizeof *f);
+
+	f->seq = seq;
+	f->len = (uint32_t)n;
+	f->data = xmalloc(n);
+	memcpy(f->data, data, n);
+	s->mem_bytes += n;
+	return f;
+}
+
+/*
+ * The marker owed for output lost since the last one, as frame seq (in
+ * memory: it is small and must not depend on the full file system).
+ */
+static struct stream_frame *
+st_lost_marker(struct stream *s, uint64_t seq)
+{
+	char text[768];
+	int n;
+
+	n = snprintf(text, sizeof text, "\n##[error]kiln: %" PRIu64 " bytes "
+	    "of this job's output were lost here: %s\n", s->lost_owed,
+	    s->lost_why);
+	if (n < 0 || (size_t)n >= sizeof text)
+		n = (int)sizeof text - 1;
+	s->lost_owed = 0;
+	return st_mem_frame(s, seq, text, (size_t)n);
+}
+
 int
 stream_write(struct stream *s, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	struct stream_frame *f;
+	struct stream_frame *f, *mark;
+	uint64_t seq;
 	size_t n, i;
 
 	s->taken_bytes += len;
@@ -493,25 +536,47 @@ stream_write(struct stream *s, const void *data, size_t len)
 		s->taken_lines += p[i] == '\n';
 	while (len > 0) {
 		n = len > PROTO_MAX_PAYLOAD ? PROTO_MAX_PAYLOAD : len;
-		f = xcalloc(1, sizeof *f);
-		f->seq = s->next_seq;
-		f->len = (uint32_t)n;
-		if (s->fd != -1 && s->mem_bytes + n <= STREAM_MEM_MAX) {
-			f->data = xmalloc(n);
-			memcpy(f->data, p, n);
-			s->mem_bytes += n;
-		} else if (st_spool(s, f, p) == -1) {
-			free(f);
-			return -1;
+		/* A marker owed goes just before the next frame kept. */
+		seq = s->next_seq + (s->lost_owed > 0);
+		if (s->fd != -1 && s->mem_bytes + n <= STREAM_MEM_MAX)
+			f = st_mem_frame(s, seq, p, n);
+		else {
+			f = xcalloc(1, sizeof *f);
+			f->seq = seq;
+			f->len = (uint32_t)n;
+			if (st_spool(s, f, p) == -1) {
+				free(f);
+				f = NULL;
+			}
 		}
-		TAILQ_INSERT_TAIL(&s->frames, f, entry);
-		s->next_seq++;
+		if (f == NULL) {
+			/* Nowhere to keep it: count it, say so later. */
+			s->lost_bytes += n;
+			s->lost_owed += n;
+			snprintf(s->lost_why, sizeof s->lost_why, "%s",
+			    s->lasterr);
+		} else {
+			if (s->lost_owed > 0) {
+				mark = st_lost_marker(s, s->next_seq++);
+				TAILQ_INSERT_TAIL(&s->frames, mark, entry);
+			}
+			TAILQ_INSERT_TAIL(&s->frames, f, entry);
+			s->next_seq++;
+		}
 		p += n;
 		len -= n;
 		if (st_pump(s) == -1)
 			return -1;
 	}
-	return 0;
+	return s->lost_owed > 0 ? -1 : 0;
+}
+
+uint64_t
+stream_lost(const struct stream *s, char *why, size_t whysz)
+{
+	if (whysz > 0)
+		snprintf(why, whysz, "%s", s->lost_why);
+	return s->lost_bytes;
 }
 
 void
@@ -575,10 +640,19 @@ st_free(struct stream *s)
 int
 stream_close(struct stream *s, char *err, size_t errsz)
 {
-	int64_t deadline = now_ms() + s->close_wait_ms, left, wait;
+	int64_t deadline, left, wait;
 	char werr[256];
-	uint64_t last = s->next_seq - 1;
+	uint64_t last;
 	size_t pending;
+	struct stream_frame *mark;
+
+	/* Output lost at the very end is said before END. */
+	if (s->lost_owed > 0) {
+		mark = st_lost_marker(s, s->next_seq++);
+		TAILQ_INSERT_TAIL(&s->frames, mark, entry);
+	}
+	deadline = now_ms() + s->close_wait_ms;
+	last = s->next_seq - 1;
 
 	while (!s->end_acked && (left = deadline - now_ms()) > 0) {
 		if (s->fd == -1) {

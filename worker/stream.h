@@ -32,11 +32,16 @@ struct stream	*stream_open(const char *socket_path, int64_t job_id,
  * Queue len bytes of output (split into frames of at most
  * PROTO_MAX_PAYLOAD).  Sends what the window allows and may block while
  * kilnd catches up (bounded by an I/O timeout, after which the connection
- * is dropped and output is spooled).  Never loses data: returns 0 once the
- * bytes are sent, held in memory or spooled; -1 only when they cannot be
- * kept (the spool file cannot be written).
+ * is dropped and output is spooled).  Returns 0 once the bytes are sent,
+ * held in memory or spooled; -1 when some could not be kept (the spool
+ * file cannot be written: the file system full): those are counted
+ * (stream_lost()) and the log gets a marker line where they went missing
+ * ("##[error]kiln: N bytes of this job's output were lost here: why"),
+ * before the next bytes kept or at stream_close().
  */
 int		 stream_write(struct stream *, const void *data, size_t len);
+/* Bytes stream_write() could not keep, in all; why (the last error). */
+uint64_t	 stream_lost(const struct stream *, char *why, size_t whysz);
 
 /*
  * What stream_write() has taken so far: bytes, and lines (newlines), so

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -530,6 +531,52 @@ START_TEST(test_kilnd_down_at_open)
 }
 END_TEST
 
+/*
+ * Output that can be neither sent nor spooled (no file may grow: as with
+ * a full file system, here RLIMIT_FSIZE 0 and EFBIG) is counted and said
+ * in the log by a marker line, never dropped silently.
+ */
+START_TEST(test_unkeepable_output_leaves_a_marker)
+{
+	struct env e;
+	struct stream *s;
+	struct buf chunk = { 0 }, want = { 0 };
+	char err[512], why[512], *got, *reason;
+	size_t len, total = 0;
+	struct rlimit was, none = { 0, 0 };
+	int i;
+
+	env_setup(&e);
+	s = stream_open(e.sock, 13, "worker-full", TOKEN, e.spool, err,
+	    sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &was), 0);
+	none.rlim_max = was.rlim_max;
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &none), 0);
+	for (i = 0; i < 3; i++) {
+		make_chunk(&chunk, i);
+		ck_assert_int_eq(stream_write(s, chunk.data, chunk.len), -1);
+		total += chunk.len;
+	}
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &was), 0);
+	reason = xasprintf("write %s: %s", e.spool, strerror(EFBIG));
+	ck_assert_uint_eq(stream_lost(s, why, sizeof why), total);
+	ck_assert_str_eq(why, reason);
+	server_start(&e);
+	ck_assert_msg(stream_close(s, err, sizeof err) == 0, "%s", err);
+	buf_printf(&want, "\n##[error]kiln: %zu bytes of this job's output "
+	    "were lost here: %s\n", total, reason);
+	free(reason);
+	got = job_file(&e, 13, "log", &len);
+	assert_same("log", got, len, &want);
+	free(got);
+	buf_free(&want);
+	buf_free(&chunk);
+	env_teardown(&e);
+}
+END_TEST
+
 START_TEST(test_close_without_kilnd_keeps_spool)
 {
 	struct env e;
@@ -919,6 +966,7 @@ stream_suite(void)
 	tcase_add_test(tc, test_crash_points);
 	tcase_add_test(tc, test_kilnd_down_at_open);
 	tcase_add_test(tc, test_close_without_kilnd_keeps_spool);
+	tcase_add_test(tc, test_unkeepable_output_leaves_a_marker);
 	tcase_add_test(tc, test_new_stream_same_job_appends);
 	tcase_add_test(tc, test_bad_peers);
 	tcase_add_test(tc, test_gap_reported);
