@@ -101,7 +101,7 @@ struct figures {
 	int	 faults[F_NKINDS];
 	int	 not_run[F_NKINDS];
 	long	 webhooks, accepted, refused, unanswered;
-	long	 jobs, jobs_ok, jobs_failed, truncated;
+	long	 jobs, jobs_ok, jobs_failed, truncated, gaps;
 	long long bytes;
 	int64_t	 worst_healthz[F_NKINDS];
 	int64_t	 worst_settle[F_NKINDS];
@@ -447,27 +447,66 @@ accepted_array(struct sender *snd)
 	return buf_steal(&b);
 }
 
-/* The lines of text that start with prefix, in order. */
-static char *
-extract(const char *text, const char *prefix, size_t *len)
+/* 1 if the line at p is the worker's marker for output it could not keep. */
+static int
+is_loss_marker(const char *p, size_t n)
 {
-	struct buf b = { 0 };
-	const char *p = text, *nl;
-	size_t plen = strlen(prefix);
+	static const char head[] = "##[error]kiln: ";
+	const char *tail = " bytes of this job's output were lost here: ";
 
-	while (*p != '\0') {
+	return n > sizeof head && strncmp(p, head, sizeof head - 1) == 0 &&
+	    memmem(p, n, tail, strlen(tail)) != NULL;
+}
+
+/*
+ * The job's output lines in log (those starting with prefix) against want:
+ * each must be want's next line, except after a loss marker, where want's
+ * lines may be skipped (they are the ones lost), and a line cut short just
+ * before a marker.  Returns the bytes of want found; *pos where in want the
+ * log ends; *gaps the markers; *bad (a new string) the first line that is
+ * not want's, or NULL.
+ */
+static size_t
+compare_log(const char *log, const char *prefix, const char *want,
+    size_t wlen, size_t *pos, int *gaps, char **bad)
+{
+	const char *p = log, *nl, *q, *next;
+	size_t plen = strlen(prefix), n, found = 0;
+	int skip = 0;
+
+	*pos = 0;
+	*gaps = 0;
+	*bad = NULL;
+	for (; *p != '\0'; p = next) {
 		nl = strchr(p, '\n');
-		if (strncmp(p, prefix, plen) == 0)
-			buf_add(&b, p, nl != NULL ? (size_t)(nl - p + 1) :
-			    strlen(p));
-		if (nl == NULL)
+		n = nl != NULL ? (size_t)(nl - p + 1) : strlen(p);
+		next = p + n;
+		if (is_loss_marker(p, n)) {
+			(*gaps)++;
+			skip = 1;
+			continue;
+		}
+		if (strncmp(p, prefix, plen) != 0)
+			continue;
+		if (*pos + n <= wlen && memcmp(want + *pos, p, n) == 0) {
+			*pos += n;
+			found += n;
+			skip = 0;
+		} else if (skip && (q = memmem(want + *pos, wlen - *pos, p,
+		    n)) != NULL && (q == want || q[-1] == '\n')) {
+			*pos = (size_t)(q - want) + n;
+			found += n;
+			skip = 0;
+		} else if (*pos + n - 1 <= wlen && memcmp(want + *pos, p,
+		    n - 1) == 0 && is_loss_marker(next, strcspn(next, "\n") +
+		    1)) {
+			skip = 1;	/* cut short where output was lost */
+		} else {
+			*bad = xasprintf("%.*s", (int)(n > 200 ? 200 : n), p);
 			break;
-		p = nl + 1;
+		}
 	}
-	*len = b.len;
-	if (b.data == NULL)
-		return xstrdup("");
-	return buf_steal(&b);
+	return found;
 }
 
 /* The log of one job against what it printed. */
@@ -475,9 +514,9 @@ static void
 check_job(struct soak *s, const char *line)
 {
 	long long id;
-	char path[256], concl[32], idtext[32], *log, *got, *msg;
-	size_t got_len;
-	int large, truncated, said;
+	char path[256], concl[32], idtext[32], *log, *bad, *msg;
+	size_t got_len, pos;
+	int large, truncated, said, gaps;
 	json_t *jid;
 	int64_t t0;
 
@@ -489,13 +528,15 @@ check_job(struct soak *s, const char *line)
 	/* A log's last bytes may still be on their way: wait for them. */
 	for (t0 = now_ms();; sleep_ms(500)) {
 		log = harness_logs(s->h, jid);
-		got = extract(log, large ? "SOAK-L" : "SOAK-S", &got_len);
+		got_len = compare_log(log, large ? "SOAK-L" : "SOAK-S",
+		    s->expect[large], s->expect_len[large], &pos, &gaps,
+		    &bad);
 		truncated = strstr(log, trunc_marker) != NULL;
-		if (truncated || got_len == s->expect_len[large] ||
+		if (truncated || gaps > 0 || bad != NULL ||
+		    pos == s->expect_len[large] ||
 		    strcmp(concl, "success") != 0 ||
 		    now_ms() - t0 > LOG_WAIT_MS)
 			break;
-		free(got);
 		free(log);
 	}
 	json_decref(jid);
@@ -506,20 +547,25 @@ check_job(struct soak *s, const char *line)
 	s->fig.jobs++;
 	s->fig.bytes += (long long)got_len;
 	s->fig.truncated += truncated;
-	if (got_len > s->expect_len[large] ||
-	    memcmp(got, s->expect[large], got_len) != 0)
+	s->fig.gaps += gaps;
+	if (bad != NULL)
 		violation(s, "every stored log equals its expected bytes",
-		    "job %lld (%s, %s): its log's %zu bytes of output are not "
-		    "a prefix of the %zu bytes it printed", id, path, concl,
-		    got_len, s->expect_len[large]);
+		    "job %lld (%s, %s): after %zu bytes of the output it "
+		    "printed, its log has a line it did not print (nor after a "
+		    "loss marker): '%s'", id, path, concl, pos, bad);
+	if (gaps > 0 && *msg == '\0')
+		violation(s, "a log with output lost says so", "job %lld (%s, "
+		    "%s): its log has %d loss marker(s) but the job no message",
+		    id, path, concl, gaps);
 	if (strcmp(concl, "success") == 0) {
 		s->fig.jobs_ok++;
-		if (got_len != s->expect_len[large] && !truncated)
+		if (pos != s->expect_len[large] && !truncated && gaps == 0)
 			violation(s, "every stored log equals its expected "
 			    "bytes", "job %lld (%s) succeeded but its log "
-			    "holds %zu of the %zu bytes it printed, and no "
-			    "truncation marker; the log begins:\n%.2000s", id,
-			    path, got_len, s->expect_len[large], log);
+			    "holds %zu of the %zu bytes it printed, with no "
+			    "truncation or loss marker; the log begins:\n"
+			    "%.2000s", id, path, got_len, s->expect_len[large],
+			    log);
 	} else {
 		s->fig.jobs_failed++;
 		if (!said) {
@@ -540,7 +586,6 @@ check_job(struct soak *s, const char *line)
 		    "(its log says why)");
 	}
 	free(msg);
-	free(got);
 	free(log);
 }
 
@@ -738,9 +783,11 @@ report(struct soak *s, int64_t took_ms)
 	buf_printf(&b, "\nWebhooks %ld: %ld answered 202 (each with one run), "
 	    "%ld refused (503 or other), %ld unanswered.  Jobs %ld: %ld "
 	    "succeeded, %ld did not (each saying why); %ld logs truncated "
-	    "with the marker.  Log bytes checked: %lld.  Violations: 0.\n",
-	    f->webhooks, f->accepted, f->refused, f->unanswered, f->jobs,
-	    f->jobs_ok, f->jobs_failed, f->truncated, f->bytes);
+	    "with the marker, %ld loss markers (output the worker could not "
+	    "keep, the job saying so).  Log bytes checked: %lld.  "
+	    "Violations: 0.\n", f->webhooks, f->accepted, f->refused,
+	    f->unanswered, f->jobs, f->jobs_ok, f->jobs_failed, f->truncated,
+	    f->gaps, f->bytes);
 	for (k = 0; k < F_NKINDS; k++)
 		if (f->not_run[k] > 0)
 			buf_printf(&nr, "%s'%s' %d times", nr.len ? ", " : "",
