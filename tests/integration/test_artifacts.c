@@ -3,7 +3,8 @@
  * uploads (two path lines, an exclusion, a hidden file left out), a later
  * job (needs:) downloads by name, by pattern into one directory each and
  * merged; a second upload of a name fails unless overwrite; hostile names
- * and if-no-files-found: error fail their step naming why; the zip comes
+ * and if-no-files-found: error fail their step naming why; a symbolic
+ * link back to a directory being walked ends there; the zip comes
  * over HTTP and through cictl with the right members; retention-days sets
  * the expiry and kilnd's sweep deletes what expired, row and file.  Real
  * parts: kilnd with its embedded PostgreSQL and workers, a real git
@@ -117,6 +118,11 @@ static const char artifacts_workflow[] =
     "      - uses: actions/upload-artifact@v4\n"
     "        id: warn\n"
     "        with: { name: empty2, path: nothing/here }\n"
+    "      - run: mkdir cyc && echo x > cyc/f && ln -s . cyc/self && "
+    "ln -s .. cyc/up\n"
+    "      - uses: actions/upload-artifact@v4\n"
+    "        id: cycle\n"
+    "        with: { name: cycle, path: cyc }\n"
     "      - uses: actions/download-artifact@v4\n"
     "        id: missing\n"
     "        continue-on-error: true\n"
@@ -238,6 +244,9 @@ START_TEST(test_artifacts_upload_download_http_expiry)
 	    "nothing/here");
 	harness_expect_contains(h, log, "if-no-files-found: warn",
 	    "##[warning]No files were found");
+	/* cyc/self is skipped (a cycle), cyc/up (the workspace) walked. */
+	harness_expect_contains(h, log, "symbolic link cycles end",
+	    "there will be 2 file(s) uploaded");
 	harness_expect_contains(h, log, "a missing name", "Artifact not "
 	    "found for name: no-such");
 	harness_expect_contains(h, log, "the outcomes",
@@ -245,7 +254,7 @@ START_TEST(test_artifacts_upload_download_http_expiry)
 	free(log);
 	n = harness_sql(h, "SELECT string_agg(name, ',' ORDER BY name) FROM "
 	    "artifacts", NULL);
-	harness_assert(h, strcmp(n, "bundle,dots,ow,part-1,part-2") == 0,
+	harness_assert(h, strcmp(n, "bundle,cycle,dots,ow,part-1,part-2") == 0,
 	    "artifacts stored: %s", n);
 	free(n);
 	n = harness_sql(h, "SELECT expires_at - created_at BETWEEN "
@@ -259,7 +268,7 @@ START_TEST(test_artifacts_upload_download_http_expiry)
 	    "$1::bigint", id, NULL);
 	list = harness_cictl_json(h, "artifacts", n, "--json", NULL);
 	harness_assert(h, json_array_size(json_object_get(list,
-	    "artifacts")) == 5, "cictl artifacts --json: %zu",
+	    "artifacts")) == 6, "cictl artifacts --json: %zu",
 	    json_array_size(json_object_get(list, "artifacts")));
 	json_decref(list);
 	rc = harness_cictl(h, &out, &err, "artifacts", n, NULL);

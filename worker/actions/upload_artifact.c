@@ -40,6 +40,7 @@
 #define UPLOAD_MAX_LINES	64
 #define UPLOAD_MAX_FILES	100000	/* files in one artifact */
 #define UPLOAD_MAX_DEPTH	64	/* directory levels walked */
+#define UPLOAD_MAX_VISITS	1000000	/* entries looked at in one walk */
 
 struct upload_pattern {
 	char		*abs;	/* absolute, lexically clean */
@@ -57,6 +58,10 @@ struct upload {
 	char			**files;	/* found, absolute */
 	size_t			 nfiles;
 	size_t			 cap;
+	size_t			 visits;	/* entries looked at */
+	/* The directories being walked, to see a symbolic link's cycle. */
+	dev_t			 dev[UPLOAD_MAX_DEPTH + 1];
+	ino_t			 ino[UPLOAD_MAX_DEPTH + 1];
 	const char		*paths;		/* the input, for messages */
 };
 
@@ -237,11 +242,16 @@ upload_walk(struct upload *u, const char *path, int depth, char *err,
 	struct stat st;
 	char *sub;
 	DIR *d;
-	int rc = 0;
+	int i, rc = 0;
 
 	base = base != NULL ? base + 1 : path;
 	if (!u->hidden && base[0] == '.')
 		return 0;
+	if (++u->visits > UPLOAD_MAX_VISITS) {
+		snprintf(err, errsz, "more than %d files and directories "
+		    "under the path lines", UPLOAD_MAX_VISITS);
+		return -1;
+	}
 	if (upload_excluded(u, path) || stat(path, &st) == -1)
 		return 0;
 	if (S_ISREG(st.st_mode)) {
@@ -262,6 +272,12 @@ upload_walk(struct upload *u, const char *path, int depth, char *err,
 	}
 	if (!S_ISDIR(st.st_mode) || depth >= UPLOAD_MAX_DEPTH)
 		return 0;
+	/* A symbolic link back to a directory being walked: skipped. */
+	for (i = 0; i < depth; i++)
+		if (u->dev[i] == st.st_dev && u->ino[i] == st.st_ino)
+			return 0;
+	u->dev[depth] = st.st_dev;
+	u->ino[depth] = st.st_ino;
 	if ((d = opendir(path)) == NULL)
 		return 0;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
