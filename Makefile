@@ -52,7 +52,7 @@ LIBKILN := $(B)/libkiln.a
 BINS := $(B)/bin/kilnd $(B)/bin/kiln-worker $(B)/bin/cictl
 
 .PHONY: all check check-unit check-integration check-asan check-browser check-man check-completion install clean \
-	distclean
+	distclean dist distcheck
 # Objects of chained pattern rules are not throw-away intermediates.
 .SECONDARY:
 all: $(BINS)
@@ -308,6 +308,43 @@ fuzz-smoke: $(FUZZ_BIN)
 	echo "fuzz-smoke: all $(words $(FUZZ_NAMES)) targets clean"
 
 -include $(shell find $(FB)/obj -name '*.d' 2>/dev/null)
+
+# ---- Release tarball ----------------------------------------------------
+#
+#   make dist        kiln-$(VERSION).tar.gz: the committed tree (git archive
+#                    HEAD; uncommitted changes are not in a release) with a
+#                    generated configure, so building needs no autoconf
+#   make distcheck   unpack it in a fresh directory, configure --enable-werror,
+#                    build, run the unit tests and check-man, install into a
+#                    staging directory and check what landed there
+DIST := kiln-$(VERSION)
+dist:
+	@git rev-parse --git-dir >/dev/null 2>&1 || \
+		{ echo "make dist: needs the git checkout" >&2; exit 1; }
+	d=$$(mktemp -d) && \
+	git archive --format=tar --prefix=$(DIST)/ HEAD | tar -x -C $$d && \
+	(cd $$d/$(DIST) && autoreconf -fi >/dev/null && \
+	    rm -rf autom4te.cache) && \
+	tar -C $$d -czf $(DIST).tar.gz $(DIST) && rm -rf $$d
+	@echo "make dist: $(DIST).tar.gz"
+
+distcheck: dist
+	d=$$(mktemp -d) && \
+	tar -xzf $(DIST).tar.gz -C $$d && \
+	cd $$d/$(DIST) && ./configure --enable-werror >/dev/null && \
+	$(MAKE) -j2 all && $(MAKE) check-unit check-man && \
+	$(MAKE) install DESTDIR=$$d/stage && \
+	for f in sbin/kilnd sbin/kiln-worker bin/cictl etc/kiln/kiln.conf \
+	    share/man/man5/kiln.conf.5 share/man/man8/kilnd.8 \
+	    lib/systemd/system/kilnd.service \
+	    lib/systemd/system/kiln-worker@.service \
+	    lib/systemd/system/kiln.target; do \
+		test -e $$d/stage/usr/local/$$f || \
+		    { echo "distcheck: $$f not installed" >&2; exit 1; }; \
+	done && \
+	$$d/stage/usr/local/sbin/kilnd -V && \
+	cd / && rm -rf $$d && echo "distcheck: $(DIST).tar.gz builds, passes" \
+	    "its unit tests and installs"
 
 clean:
 	rm -rf build build-asan build-fuzz
