@@ -87,13 +87,27 @@ static void
 kilnd_reap_cb(PGresult *res, const char *error, void *arg)
 {
 	struct kilnd *k = arg;
+	char *text, err[512];
+	int i;
 
 	k->reaping = 0;
-	if (error != NULL)
+	if (error != NULL) {
 		log_warnx("reaper: %s", error);
-	else if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-		log_warnx("reaper: failed %s job(s) whose worker stopped "
-		    "renewing its lease", PQgetvalue(res, 0, 0));
+		return;
+	}
+	/* Each says why in its log; a connection still open for it closes. */
+	for (i = 0; i < PQntuples(res); i++) {
+		int64_t job = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+
+		log_warnx("reaper: job %lld failed: %s", (long long)job,
+		    PQgetvalue(res, i, 1));
+		text = xasprintf("##[error]The job failed: %s\n",
+		    PQgetvalue(res, i, 1));
+		if (logsrv_note(k->logsrv, job, text, err, sizeof err) == -1)
+			log_warnx("job %lld: noting in its log that its lease "
+			    "expired: %s", (long long)job, err);
+		free(text);
+	}
 }
 
 static void
@@ -105,8 +119,8 @@ kilnd_reap_timer_cb(evutil_socket_t fd, short what, void *arg)
 	/* One at a time: a reaper stuck on a lock must not fill the pool. */
 	if (k->reaping || db_connected(k->db) == 0)
 		return;
-	if (db_query(k->db, "SELECT kiln_reap()", 0, NULL, kilnd_reap_cb,
-	    k) == 0)
+	if (db_query(k->db, "SELECT * FROM kiln_reap_jobs()", 0, NULL,
+	    kilnd_reap_cb, k) == 0)
 		k->reaping = 1;
 }
 

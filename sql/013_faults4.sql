@@ -28,3 +28,33 @@ BEGIN
 	END IF;
 	RETURN NULL;
 END $$;
+
+-- The reaper's jobs: in-progress jobs whose lease ran out fail with a
+-- message naming the silent worker, and are returned so kilnd can say so
+-- in their logs (logsrv_note(), which also closes a log connection still
+-- open for them: a reaped job's worker writes no more).  Then kiln_reap()
+-- does the rest (events, concurrency groups).  Like every path to a
+-- conclusion it goes through kiln_job_complete(), which changes only a job
+-- not completed yet: a conclusion recorded first, by the worker or by the
+-- reaper, stands.
+CREATE FUNCTION kiln_reap_jobs() RETURNS TABLE (job bigint, message text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_job bigint;
+	v_worker text;
+	v_message text;
+BEGIN
+	FOR v_job, v_worker IN SELECT id, worker FROM jobs
+	    WHERE status = 'in_progress' AND lease_until < now() LOOP
+		v_message := 'lease expired: worker ' ||
+		    coalesce(v_worker, '(none)') || ' stopped renewing it';
+		UPDATE jobs j SET message = coalesce(j.message, v_message)
+		WHERE j.id = v_job AND j.status = 'in_progress';
+		IF kiln_job_complete(v_job, 'failure') THEN
+			job := v_job;
+			message := v_message;
+			RETURN NEXT;
+		END IF;
+	END LOOP;
+	PERFORM kiln_reap();
+END $$;

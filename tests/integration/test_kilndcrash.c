@@ -249,6 +249,102 @@ START_TEST(test_kilnd_crash_does_not_cancel_a_job)
 }
 END_TEST
 
+static const char frozen_workflow[] =
+    "name: frozen\n"
+    "on: push\n"
+    "jobs:\n"
+    "  frozen:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: echo FROZEN-STARTED; sleep 300\n";
+
+static int
+frozen_running_cb(struct harness *h, void *arg)
+{
+	char *n = harness_sql(h, "SELECT count(*) FROM steps s JOIN jobs j ON "
+	    "j.id = s.job_id WHERE j.status = 'in_progress' AND s.status = "
+	    "'in_progress'", NULL);
+	int yes = strcmp(n, "1") == 0;
+
+	(void)arg;
+	free(n);
+	return yes;
+}
+
+static int
+job_completed_cb(struct harness *h, void *arg)
+{
+	char *n = harness_sql(h, "SELECT count(*) FROM jobs WHERE status = "
+	    "'completed'", NULL);
+	int yes = strcmp(n, "1") == 0;
+
+	(void)arg;
+	free(n);
+	return yes;
+}
+
+/*
+ * Who concludes a job: the first recorded conclusion stands.  A worker
+ * frozen past its lease has its job failed by the reaper, which says so in
+ * the job's log and closes the worker's log connection; thawed, the worker
+ * finds its job taken, and its own late conclusion changes nothing.
+ */
+START_TEST(test_a_reaped_job_stays_failed)
+{
+	struct harness *h = harness_new("reaped");
+	struct harness_repo *repo;
+	struct file_has fh;
+	pid_t pids[4];
+	char *sha, *row, *log;
+	json_t *id;
+	int n, i;
+
+	harness_conf_add(h, "[workers]\nlease_seconds = 30\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/frozen");
+	harness_repo_write(repo, ".github/workflows/frozen.yml",
+	    frozen_workflow);
+	sha = harness_push(h, repo, "main", "freeze the worker");
+	harness_assert(h, harness_wait_for(h, 30000, frozen_running_cb, NULL),
+	    "the step did not start");
+	n = harness_workers(h, pids, (int)nitems(pids));
+	for (i = 0; i < n; i++)
+		harness_assert(h, kill(pids[i], SIGSTOP) == 0, "SIGSTOP");
+	harness_assert(h, harness_wait_for(h, 50000, job_completed_cb, NULL),
+	    "the frozen worker's job was not reaped");
+	for (i = 0; i < n; i++)
+		harness_assert(h, kill(pids[i], SIGCONT) == 0, "SIGCONT");
+	row = harness_sql(h, "SELECT conclusion || ': ' || message FROM jobs",
+	    NULL);
+	harness_assert(h, strncmp(row, "failure: lease expired: worker ",
+	    31) == 0, "the reaped job: %s", row);
+	free(row);
+	/* The thawed worker tries to conclude it, and is overruled. */
+	fh.path = h->log_path;
+	fh.needle = "but it had been completed already";
+	harness_assert(h, harness_wait_for(h, 45000, file_has_cb, &fh),
+	    "the thawed worker never tried to conclude its job");
+	row = harness_sql(h, "SELECT conclusion FROM jobs", NULL);
+	harness_assert(h, strcmp(row, "failure") == 0, "the reaper's failure "
+	    "was overwritten with %s", row);
+	free(row);
+	row = harness_sql(h, "SELECT id FROM jobs", NULL);
+	id = json_integer(atoll(row));
+	log = harness_logs(h, id);
+	json_decref(id);
+	harness_assert(h, count_of(log, "\nFROZEN-STARTED\n") == 1 &&
+	    count_of(log, "##[error]The job failed: lease expired: worker ") ==
+	    1 && strstr(log, "Job concluded") == NULL, "the reaped job's log "
+	    "(nothing after the reaper's line):\n%s", log);
+	free(log);
+	free(row);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 kilndcrash_suite(void)
 {
@@ -257,6 +353,7 @@ kilndcrash_suite(void)
 
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_kilnd_crash_does_not_cancel_a_job);
+	tcase_add_test(tc, test_a_reaped_job_stays_failed);
 	suite_add_tcase(s, tc);
 	return s;
 }
