@@ -87,7 +87,6 @@ static void
 kilnd_reap_cb(PGresult *res, const char *error, void *arg)
 {
 	struct kilnd *k = arg;
-	char *text, err[512];
 	int i;
 
 	k->reaping = 0;
@@ -96,18 +95,9 @@ kilnd_reap_cb(PGresult *res, const char *error, void *arg)
 		return;
 	}
 	/* Each says why in its log; a connection still open for it closes. */
-	for (i = 0; i < PQntuples(res); i++) {
-		int64_t job = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-
-		log_warnx("reaper: job %lld failed: %s", (long long)job,
-		    PQgetvalue(res, i, 1));
-		text = xasprintf("##[error]The job failed: %s\n",
-		    PQgetvalue(res, i, 1));
-		if (logsrv_note(k->logsrv, job, text, err, sizeof err) == -1)
-			log_warnx("job %lld: noting in its log that its lease "
-			    "expired: %s", (long long)job, err);
-		free(text);
-	}
+	for (i = 0; i < PQntuples(res); i++)
+		logsrv_note_failure(k->logsrv, strtoll(PQgetvalue(res, i, 0),
+		    NULL, 10), PQgetvalue(res, i, 1));
 }
 
 static void

@@ -1319,6 +1319,19 @@ out:
 }
 
 void
+logsrv_note_failure(struct logsrv *srv, int64_t job_id, const char *why)
+{
+	char *text, err[512];
+
+	text = xasprintf("##[error]The job failed: %s\n", why);
+	if (logsrv_note(srv, job_id, text, err, sizeof err) == -1)
+		log_warnx("job %" PRId64 ": noting in its log why it failed: %s",
+		    job_id, err);
+	free(text);
+	log_info("job %" PRId64 " failed: %s", job_id, why);
+}
+
+void
 logsrv_set_max_job_bytes(struct logsrv *srv, uint64_t max)
 {
 	srv->max_job_bytes = max;

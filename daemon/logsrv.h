@@ -74,6 +74,14 @@ int		 logsrv_note(struct logsrv *, int64_t job_id, const char *text,
 		     char *err, size_t errsz);
 
 /*
+ * logsrv_note() of "##[error]The job failed: <why>" on a job kilnd failed
+ * (its worker lost, its lease expired), and an info line saying so; a
+ * failure to write is logged.
+ */
+void		 logsrv_note_failure(struct logsrv *, int64_t job_id,
+		     const char *why);
+
+/*
  * The committed length of job_id's log in log_dir (bytes a reader may send:
  * never rewritten by a replay) and whether the worker ended it (END).
  * 1, 0 when there is no log yet (size 0), -1 when it cannot be read.

@@ -375,20 +375,12 @@ sup_retry_lost(struct supervisor *s, int64_t job)
 static void
 sup_note_lost(struct supervisor *s, const char *name, PGresult *res)
 {
-	char *text, err[512];
 	int i;
 
 	for (i = 0; i < PQntuples(res); i++) {
 		int64_t job = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 
-		text = xasprintf("##[error]The job failed: %s\n",
-		    PQgetvalue(res, i, 1));
-		if (logsrv_note(s->kilnd->logsrv, job, text, err,
-		    sizeof err) == -1)
-			log_warnx("job %lld: noting in its log that its worker "
-			    "was lost: %s", (long long)job, err);
-		free(text);
-		log_info("job %lld failed: %s", (long long)job,
+		logsrv_note_failure(s->kilnd->logsrv, job,
 		    PQgetvalue(res, i, 1));
 		sup_retry_lost(s, job);
 	}
