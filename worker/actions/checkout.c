@@ -1,9 +1,10 @@
 /*
  * actions/checkout: check the event's commit out into the workspace from the
  * worker's mirror (fetched again first if this host has not seen the
- * commit), in the worker: the mirror is not the steps' to read.  Inputs beyond the defaults (repository, ref, path, fetch-depth,
- * ...) come with a later change; an input we do not honour is reported in
- * the log rather than silently ignored.
+ * commit), in the worker: the mirror is not the steps' to read.  Inputs
+ * beyond the defaults (repository, ref, path, fetch-depth, ...) come with
+ * a later change; an input we do not honour is reported in the log rather
+ * than silently ignored.
  */
 #include <sys/stat.h>
 
