@@ -982,8 +982,8 @@ wf_k_json(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
 
 /*
  * permissions: read-all, write-all, {} or a map of scope to read, write or
- * none (reference 3.1).  Accepted and validated; not enforced, since kiln
- * hands out no GITHUB_TOKEN.
+ * none (reference 3.1).  Kept: in App mode the job's GITHUB_TOKEN is asked
+ * for with them (worker/jobtoken.c).
  */
 static const char *const wf_permission_scopes[] = {
 	"actions", "attestations", "checks", "contents", "deployments",
@@ -2112,7 +2112,8 @@ static const struct wf_key wf_job_keys[] = {
 	{ "steps", wf_k_steps, 0 },
 	{ "concurrency", wf_k_concurrency,
 	    offsetof(struct wf_job, concurrency) },
-	{ "permissions", wf_k_permissions, (size_t)-1 },
+	{ "permissions", wf_k_permissions,
+	    offsetof(struct wf_job, permissions) },
 	{ "container", wf_k_json_at, offsetof(struct wf_job, container) },
 	{ "services", wf_k_json_at, offsetof(struct wf_job, services) },
 	{ "uses", wf_k_job_uses, offsetof(struct wf_job, uses) },
@@ -2209,6 +2210,7 @@ wf_job_free(struct wf_job *j)
 	free(j->uses);
 	wf_map_free(&j->with);
 	json_decref(j->container);
+	json_decref(j->permissions);
 	json_decref(j->services);
 	for (i = 0; i < j->nsteps; i++)
 		wf_step_free(&j->steps[i]);

@@ -252,6 +252,7 @@ struct wf_job {
 	struct wf_map		 with;		/* of a reusable call */
 	int			 secrets_set;	/* of a reusable call */
 	json_t			*container;	/* raw; Docker-only */
+	json_t			*permissions;	/* its GITHUB_TOKEN's, or NULL */
 	struct wf_pos		 container_pos;
 	json_t			*services;	/* raw; Docker-only */
 	struct wf_pos		 services_pos;
@@ -269,8 +270,8 @@ struct workflow {
 	struct wf_map		 env;
 	struct wf_defaults	 defaults;
 	struct wf_concurrency	 concurrency;
-	json_t			*permissions;	/* kiln hands out no token, so
-						   there is nothing to narrow */
+	json_t			*permissions;	/* GITHUB_TOKEN's (App mode),
+						   or NULL */
 	struct wf_job		*jobs;		/* file order */
 	size_t			 njobs;
 };

@@ -110,6 +110,7 @@ struct jobrun {
 	enum status_conclusion		 status; /* success, failure or
 						    cancelled so far */
 	char				*message; /* the job's, for cictl show */
+	char				*token;	/* its GITHUB_TOKEN (App mode) */
 	int				 cancel_requested;
 	int				 step_after_cancel; /* current step began
 						     after the cancellation */
@@ -500,6 +501,31 @@ job_build_contexts(struct jobrun *jr)
 	json_object_set(jr->contexts, "steps", jr->steps);
 	jr->env = json_object();
 	json_object_set(jr->contexts, "env", jr->env);
+}
+
+/*
+ * App mode: the job's GITHUB_TOKEN, with the job's permissions: (else
+ * the workflow's), read-only for a fork's pull request; masked, then
+ * secrets.GITHUB_TOKEN and github.token.  0, or -1 with err.
+ */
+static int
+job_github_token(struct jobrun *jr, char *err, size_t errsz)
+{
+	const json_t *perms = jr->job->permissions != NULL ?
+	    jr->job->permissions : jr->wf->permissions;
+
+	if ((jr->token = jobtoken_get(jr->w, jr->cj, perms,
+	    jobsecrets_from_fork(jr->cj), err, errsz)) == NULL)
+		return -1;
+	if (wfcmd_add_mask(jr->cmds, jr->token) == -1) {
+		snprintf(err, errsz, "GITHUB_TOKEN: cannot mask it");
+		return -1;
+	}
+	json_object_set_new(json_object_get(jr->contexts, "secrets"),
+	    "GITHUB_TOKEN", json_string(jr->token));
+	json_object_set_new(json_object_get(jr->contexts, "github"), "token",
+	    json_string(jr->token));
+	return 0;
 }
 
 /*
@@ -2368,6 +2394,11 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		requeued = 1;
 		goto done;
 	}
+	if (w->app_key != NULL && job_github_token(&jr, err, sizeof err) == -1) {
+		job_logf(&jr, "##[error]%s\n", err);
+		jr.message = xstrdup(err);
+		goto done;
+	}
 	workspace_write_event(&jr.ws, cj->payload);
 	if (job_eval_env(&jr, &jr.wf->env, &ctx_scope_wf_env, jr.env, err,
 	    sizeof err) == -1 || job_eval_env(&jr, &jr.job->env,
@@ -2384,6 +2415,8 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	conclusion = jr.timed_out ? CONCLUSION_TIMED_OUT : jr.status;
 done:
 	job_kill_leftovers(&jr);
+	jobtoken_revoke(w, jr.token);
+	jr.token = NULL;
 	if (jr.stream != NULL) {
 		if (!requeued)
 			job_logf(&jr, "Job concluded: %s\n",

@@ -20,7 +20,7 @@
 #include "worker.h"
 
 /* A pull request whose head repository is not the base repository. */
-static int
+int
 jobsecrets_from_fork(const struct claimed_job *cj)
 {
 	json_t *payload, *pr;

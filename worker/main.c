@@ -23,6 +23,7 @@
 #include "actions.h"
 #include "config.h"
 #include "jobcg.h"
+#include "ghapp.h"
 #include "log.h"
 #include "secretbox.h"
 #include "util.h"
@@ -442,6 +443,19 @@ main(int argc, char **argv)
 	    cfg.gh_public_url : "");
 	for (n = strlen(w.page_url); n > 0 && w.page_url[n - 1] == '/'; n--)
 		w.page_url[n - 1] = '\0';
+	w.gh_api_url = xstrdup(cfg.gh_api_url);
+	for (n = strlen(w.gh_api_url); n > 0 && w.gh_api_url[n - 1] == '/';
+	    n--)
+		w.gh_api_url[n - 1] = '\0';
+	if (cfg.gh_app_id[0] != '\0') {
+		/* App mode: each job gets a GITHUB_TOKEN (jobtoken.c). */
+		if ((w.app_key = ghapp_key_load(cfg.gh_private_key_file, err,
+		    sizeof err)) == NULL) {
+			log_warnx("[github] private_key_file: %s", err);
+			return 1;
+		}
+		w.app_id = xstrdup(cfg.gh_app_id);
+	}
 	if (worker_tool_cache(&w, cfg.tool_cache) == -1)
 		return 1;
 	config_free(&cfg);
@@ -520,6 +534,9 @@ main(int argc, char **argv)
 	free(w.cache_dir);
 	free(w.artifacts_dir);
 	free(w.page_url);
+	free(w.gh_api_url);
+	free(w.app_id);
+	EVP_PKEY_free(w.app_key);
 	if (w.slot_fd != -1)
 		close(w.slot_fd);
 	return 0;

@@ -29,6 +29,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include <openssl/evp.h>
+
 #include "proto.h"
 
 struct worker {
@@ -55,6 +57,9 @@ struct worker {
 	char		*artifacts_dir;		/* [artifacts] dir */
 	int		 artifacts_days;	/* [artifacts] retention_days */
 	char		*page_url;	/* [github] public_url when [web] is on */
+	char		*gh_api_url;	/* [github] api_url, no trailing / */
+	char		*app_id;	/* App mode: jobs get a GITHUB_TOKEN */
+	EVP_PKEY	*app_key;	/* its key, or NULL: no App mode */
 	PGconn		*db;
 	int		 listen_pid;	/* backend that LISTENs, 0: none */
 	int		 poll_ms;	/* wake without a NOTIFY after this */
@@ -211,6 +216,21 @@ struct wfcmd_state;
 int	jobsecrets_load(struct worker *, const struct claimed_job *,
 	    json_t *secrets, json_t *vars, struct wfcmd_state *cmds, char *err,
 	    size_t errsz);
+
+/*
+ * jobtoken.c (App mode): a job's GITHUB_TOKEN bought from GitHub for its
+ * repository with permissions (the job's or workflow's permissions:, NULL
+ * absent; read_only for a fork's pull request); the token (caller revokes)
+ * or NULL with err.  jobtoken_revoke(): DELETE /installation/token, then
+ * wipes and frees it.
+ */
+char	*jobtoken_get(struct worker *, const struct claimed_job *,
+	    const json_t *permissions, int read_only, char *err,
+	    size_t errsz);
+void	 jobtoken_revoke(struct worker *, char *token);
+
+/* jobsecrets.c: 1 for a pull request whose head is another repository. */
+int	jobsecrets_from_fork(const struct claimed_job *);
 
 /* Blocking query helpers: NULL result on error (message logged). */
 PGresult *worker_exec(struct worker *, const char *sql, int nparams,

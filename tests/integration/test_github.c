@@ -721,7 +721,10 @@ token_used(struct fake *f, const char *sha)
 	return out;
 }
 
-/* The tokens the fake issued, in order (a JSON array of strings). */
+/*
+ * The tokens the fake issued to kilnd's outbox (not the jobs' tokens,
+ * asked for with permissions), in order (a JSON array of strings).
+ */
 static json_t *
 tokens_issued(struct harness *h, struct fake *f)
 {
@@ -730,6 +733,10 @@ tokens_issued(struct harness *h, struct fake *f)
 
 	json_array_foreach(calls, i, c) {
 		json_t *jwt = json_object_get(c, "jwt");
+
+		if (json_object_get(json_object_get(c, "body"),
+		    "permissions") != NULL)
+			continue;
 
 		harness_assert(h, json_integer_value(json_object_get(c,
 		    "status")) == 201 && jwt != NULL && strcmp(jstr(
@@ -1053,6 +1060,84 @@ START_TEST(test_app_check_runs)
 }
 END_TEST
 
+static const char *const token_wf =
+    "name: tok\n"
+    "on: push\n"
+    "permissions:\n"
+    "  contents: write\n"
+    "jobs:\n"
+    "  use:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: |\n"
+    "          test -n \"$T\"\n"
+    "          test \"$T\" = \"$U\"\n"
+    "          echo \"token is $T\"\n"
+    "        env:\n"
+    "          T: ${{ secrets.GITHUB_TOKEN }}\n"
+    "          U: ${{ github.token }}\n";
+
+/*
+ * App mode: a job's GITHUB_TOKEN is asked for with exactly its
+ * workflow's permissions: (contents: write, metadata read) for its
+ * repository only, is secrets.GITHUB_TOKEN and github.token, masked in
+ * the log, and revoked (DELETE /installation/token with it) at the end.
+ */
+START_TEST(test_app_job_token)
+{
+	struct harness *h = harness_new("app_job_token");
+	struct fake *f = fake_start_mode(h, NULL, 1);
+	struct harness_repo *repo;
+	json_t *run, *calls, *c, *job = NULL, *want, *revoke = NULL;
+	const char *token;
+	char *sha, *log, *auth;
+	size_t i;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/gh");
+	harness_repo_write(repo, ".github/workflows/tok.yml", token_wf);
+	sha = harness_push(h, repo, "main", "tok");
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	calls = fake_calls(f, "/access_tokens");
+	json_array_foreach(calls, i, c)
+		if (json_object_get(json_object_get(c, "body"),
+		    "permissions") != NULL)
+			job = c;
+	harness_assert(h, job != NULL, "no job token asked for: %s",
+	    harness_json_text(calls));
+	want = json_pack("{s:[s], s:{s:s, s:s}}", "repositories", "gh",
+	    "permissions", "contents", "write", "metadata", "read");
+	harness_assert(h, json_equal(json_object_get(job, "body"), want),
+	    "job token asked for with %s, want %s", harness_json_text(
+	    json_object_get(job, "body")), harness_json_text(want));
+	json_decref(want);
+	harness_assert(h, json_integer_value(json_object_get(job, "status")) ==
+	    201, "job token call: %s", harness_json_text(job));
+	token = jstr(json_object_get(job, "reply"), "token");
+	auth = xasprintf("Bearer %s", token);
+	c = fake_calls(f, "/installation/token");
+	json_array_foreach(c, i, revoke)
+		if (strcmp(jstr(json_object_get(revoke, "headers"),
+		    "Authorization"), auth) == 0)
+			break;
+	harness_assert(h, i < json_array_size(c) && strcmp(jstr(revoke,
+	    "method"), "DELETE") == 0 && json_integer_value(json_object_get(
+	    revoke, "status")) == 204, "the job's token was not revoked: %s",
+	    harness_json_text(c));
+	log = harness_job_log(h, run, "use");
+	harness_expect_contains(h, log, "job log", "token is ***");
+	harness_assert(h, strstr(log, token) == NULL, "the token is in the "
+	    "job's log");
+	free(log);
+	free(auth);
+	json_decref(c);
+	json_decref(calls);
+	json_decref(run);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
 static Suite *
 github_suite(void)
 {
@@ -1067,6 +1152,7 @@ github_suite(void)
 	tcase_add_test(tc, test_sigkill_between_commit_and_delivery);
 	tcase_add_test(tc, test_app_installation_token_renewed);
 	tcase_add_test(tc, test_app_check_runs);
+	tcase_add_test(tc, test_app_job_token);
 	suite_add_tcase(s, tc);
 	return s;
 }
