@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -117,7 +118,9 @@ static const char workflow_yml[] =
     "      - if: always()\n"
     "        uses: ./no/such\n"
     "      - if: always()\n"
-    "        uses: ./.github/actions/../../..\n";
+    "        uses: ./.github/actions/../../..\n"
+    "      - if: always()\n"
+    "        uses: ./.github/actions/escape\n";
 
 /* A line of log that starts with prefix (after the timestamp), or NULL. */
 static const char *
@@ -138,7 +141,7 @@ START_TEST(test_local_composite)
 	struct harness *h = harness_new("uses_composite");
 	struct harness_repo *repo;
 	json_t *run, *bad;
-	char *sha, *log, *want;
+	char *sha, *log, *want, *link;
 	const char *p;
 
 	harness_start(h);
@@ -148,6 +151,14 @@ START_TEST(test_local_composite)
 	    shout_yml);
 	harness_repo_write(repo, ".github/actions/fails/action.yml", fails_yml);
 	harness_repo_write(repo, ".github/workflows/uses.yml", workflow_yml);
+	/* A link out of the workspace is not followed (by root). */
+	link = xasprintf("%s/.github/actions/escape", repo->work);
+	harness_assert(h, mkdir_p(link, 0755) == 0, "mkdir %s", link);
+	free(link);
+	link = xasprintf("%s/.github/actions/escape/action.yml", repo->work);
+	harness_assert(h, symlink("/etc/passwd", link) == 0, "symlink %s",
+	    link);
+	free(link);
 	sha = harness_push(h, repo, "main", "local actions");
 	run = harness_wait_run(h, sha, NULL, RUN_MS);
 
@@ -201,6 +212,10 @@ START_TEST(test_local_composite)
 	harness_expect_contains(h, log, "the escaping action",
 	    "./.github/actions/../../..: a local action must be inside the "
 	    "workspace");
+	harness_expect_contains(h, log, "the link out of the workspace",
+	    "/.github/actions/escape/action.yml: leads outside the workspace");
+	harness_assert(h, strstr(log, "root:") == NULL, "/etc/passwd was "
+	    "read:\n%s", log);
 	harness_expect_str(h, harness_step(h, bad, "Run ./no/such"),
 	    "the missing action's step", "conclusion", "failure");
 	free(log);
