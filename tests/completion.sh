@@ -28,5 +28,8 @@ expect "cictl repo rm --" "--json --purge"
 expect "cictl artif" "artifacts"
 expect "cictl artifacts " "download"
 expect "cictl artifacts --" "--json"
+expect "cictl cac" "cache"
+expect "cictl cache " "list rm"
+expect "cictl cache rm --" "--key --repo"
 [ $fail = 0 ] && echo "completion: ok"
 exit $fail
