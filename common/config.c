@@ -168,7 +168,8 @@ static const struct config_key config_keys[] = {
 	  "cictl outbox" },
 	{ "github", "app_id", CONFIG_STRING, OFF(gh_app_id), "", 0, 0, NULL,
 	  "the GitHub App's ID (digits, its settings page): App mode, job "
-	  "states sent with installation tokens instead of token_file's" },
+	  "states sent as check runs with installation tokens instead of "
+	  "token_file's, and a GITHUB_TOKEN for each job" },
 	{ "github", "private_key_file", CONFIG_PATH, OFF(gh_private_key_file),
 	  "", 0, 0, NULL, "the App's private key (PEM, RSA, 'Generate a "
 	  "private key'); refused when its group or others may read it" },

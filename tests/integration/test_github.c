@@ -976,11 +976,45 @@ expect_check_run(struct harness *h, struct fake *f, const char *sha,
 	return done;
 }
 
+static int
+installation_stored(struct harness *h, void *arg)
+{
+	char *v = harness_sql(h, "SELECT gh_installation_id FROM repositories "
+	    "WHERE full_name = 'octo/gh'", NULL);
+	int ok = strcmp(v, GH_INSTALLATION) == 0;
+
+	(void)arg;
+	free(v);
+	return ok;
+}
+
+/* An App's webhook (a ping) names the installation: kilnd keeps it. */
+static void
+ping_with_installation(struct harness *h, struct harness_repo *repo)
+{
+	static const char body[] = "{\"zen\": \"Keep it logically "
+	    "awesome.\", \"repository\": {\"full_name\": \"octo/gh\"}, "
+	    "\"installation\": {\"id\": " GH_INSTALLATION "}}";
+	struct harness_resp resp = { 0 };
+	char *sig = harness_sign(repo->secret, body, strlen(body));
+	char *guid = harness_guid();
+
+	harness_webhook(h, "ping", guid, sig, body, strlen(body), &resp);
+	harness_assert(h, resp.status == 200, "ping: HTTP %ld", resp.status);
+	harness_assert(h, harness_wait_for(h, 20000, installation_stored,
+	    NULL), "the webhook's installation.id was not stored");
+	buf_free(&resp.body);
+	buf_free(&resp.headers);
+	free(sig);
+	free(guid);
+}
+
 /*
  * App mode: check runs, one per job, with the step summaries and the
  * ::error/::warning annotations (61: a PATCH of 50, then one of 11), a
  * continue-on-error failure neutral, an if: false job skipped, a summary
- * over 65,535 characters cut with a marker; no commit status.
+ * over 65,535 characters cut with a marker; no commit status.  The
+ * installation is the one a webhook named, never looked up.
  */
 START_TEST(test_app_check_runs)
 {
@@ -994,6 +1028,7 @@ START_TEST(test_app_check_runs)
 
 	harness_start(h);
 	repo = harness_repo_new(h, "octo/gh");
+	ping_with_installation(h, repo);
 	harness_repo_write(repo, ".github/workflows/checks.yml", checks_wf);
 	sha = harness_push(h, repo, "main", "checks");
 	lint = expect_check_run(h, f, sha, "kiln / checks / lint", "neutral",
@@ -1052,6 +1087,11 @@ START_TEST(test_app_check_runs)
 	calls = fake_calls(f, "/statuses/");
 	harness_assert(h, json_array_size(calls) == 0, "commit statuses in "
 	    "App mode: %s", harness_json_text(calls));
+	json_decref(calls);
+	/* The webhook's installation was used: never looked up. */
+	calls = fake_calls(f, "/repos/octo/gh/installation");
+	harness_assert(h, json_array_size(calls) == 0, "installation looked "
+	    "up though the webhook named it: %s", harness_json_text(calls));
 	json_decref(calls);
 	json_decref(lint);
 	json_decref(ok);
