@@ -134,6 +134,8 @@ struct jobrun {
 	char				*action_path;	/* GITHUB_ACTION_PATH */
 	size_t				 substeps;	/* their steps so far */
 	size_t				 step_number;	/* the job's step now */
+	double				 step_minutes;	/* its timeout-minutes,
+							   0: none */
 	json_t				*fetched;	/* "uses" -> {dir, sha}:
 							   actions this job
 							   resolved */
@@ -1486,7 +1488,7 @@ job_node_env(struct envlist *e, const json_t *inputs, const json_t *state,
  */
 static enum status_conclusion
 job_node_run(struct jobrun *jr, const char *using, const char *dir,
-    const char *script, struct envlist *env)
+    const char *script, struct envlist *env, double minutes)
 {
 	struct spawn_spec sp;
 	enum status_conclusion outcome;
@@ -1533,7 +1535,7 @@ job_node_run(struct jobrun *jr, const char *using, const char *dir,
 	argv[1] = path;
 	argv[2] = NULL;
 	outcome = job_exec_script(jr, NULL, NULL, argv, env, jr->ws.workspace,
-	    0, script);
+	    minutes, script);
 	free(path);
 	free(node);
 	return outcome;
@@ -1597,7 +1599,8 @@ job_run_node(struct jobrun *jr, const struct wf_step *step,
 		    num));
 	}
 	job_node_env(env, inputs, state, dir);
-	outcome = job_node_run(jr, a->using, dir, a->main, env);
+	outcome = job_node_run(jr, a->using, dir, a->main, env,
+	    jr->step_minutes);
 	job_node_state(jr, env, state);
 	if (a->post != NULL) {
 		post = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:I}",
@@ -1649,7 +1652,7 @@ job_node_post(struct jobrun *jr, const json_t *post)
 	wfcmd_step_begin(jr->cmds);
 	outcome = job_node_run(jr, json_string_value(json_object_get(post,
 	    "using")), json_string_value(json_object_get(post, "dir")),
-	    json_string_value(json_object_get(post, "node_post")), &env);
+	    json_string_value(json_object_get(post, "node_post")), &env, 0);
 	job_flush_commands(jr);
 	if (!job_apply_commands(jr, (size_t)json_integer_value(
 	    json_object_get(post, "number")), outputs))
@@ -1846,7 +1849,8 @@ job_pre_phase(struct jobrun *jr)
 			env_set(&env, "GITHUB_ACTION_REF", ref.ref);
 			free(repo);
 			wfcmd_step_begin(jr->cmds);
-			outcome = job_node_run(jr, a->using, dir, a->pre, &env);
+			outcome = job_node_run(jr, a->using, dir, a->pre,
+			    &env, 0);
 			job_node_state(jr, &env, state);
 			job_flush_commands(jr);
 			free(files);
@@ -2067,6 +2071,7 @@ job_exec_step(struct jobrun *jr, const struct wf_step *step, size_t number,
 	action = job_action_name(jr, step);
 	job_step_environ(jr, &env, action, dir);
 	wfcmd_step_begin(jr->cmds);
+	jr->step_minutes = minutes;
 	outcome = step->run != NULL ?
 	    job_run_script(jr, step, &ctx, &env, minutes) :
 	    job_run_action(jr, step, &ctx, &env, outputs);

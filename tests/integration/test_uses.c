@@ -288,7 +288,13 @@ static const char node_workflow_yml[] =
     "    steps:\n"
     "      - uses: actions/checkout@v4\n"
     "      - uses: ./.github/actions/failpost\n"
-    "      - run: exit 1\n";
+    "      - run: exit 1\n"
+    "  t:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - uses: ./.github/actions/sleepy\n"
+    "        timeout-minutes: 0.02\n";
 
 /*
  * A node action: INPUT_ variables (spaces to '_', '-' kept), the
@@ -319,6 +325,10 @@ START_TEST(test_local_node)
 	    "console.log('FAILPOST-MAIN');\n");
 	harness_repo_write(repo, ".github/actions/failpost/post.js",
 	    "console.log('FAILPOST-POST');\n");
+	harness_repo_write(repo, ".github/actions/sleepy/action.yml",
+	    "runs:\n  using: node20\n  main: main.js\n");
+	harness_repo_write(repo, ".github/actions/sleepy/main.js",
+	    "console.log('SLEEPY');\nsetTimeout(() => {}, 120000);\n");
 	harness_repo_write(repo, ".github/workflows/node.yml",
 	    node_workflow_yml);
 	sha = harness_push(h, repo, "main", "node actions");
@@ -356,6 +366,15 @@ START_TEST(test_local_node)
 	    "is false; skipped");
 	harness_assert(h, strstr(log, "FAILPOST-POST") == NULL, "post-if: "
 	    "success() ran after a failure:\n%s", log);
+	free(log);
+
+	/* The step's timeout-minutes bounds the action's main. */
+	log = harness_job_log(h, run, "t");
+	harness_expect_str(h, harness_job(h, run, "t"), "job t", "conclusion",
+	    "failure");
+	harness_expect_contains(h, log, "the timeout", "SLEEPY");
+	harness_expect_contains(h, log, "the timeout", "has timed out after "
+	    "0.02 minutes");
 	free(log);
 
 	json_decref(run);
