@@ -1363,6 +1363,7 @@ job_run_composite(struct jobrun *jr, const struct wf_action *a,
 {
 	json_t *github = json_object_get(jr->contexts, "github");
 	json_t *saved_steps = jr->steps, *saved_inputs, *saved_path;
+	json_t *saved_secrets;
 	enum status_conclusion saved_status = jr->status, outcome;
 	char *saved_action_path = jr->action_path, err[1024], *v;
 	struct expr_ctx ctx;
@@ -1374,6 +1375,9 @@ job_run_composite(struct jobrun *jr, const struct wf_action *a,
 		return CONCLUSION_FAILURE;
 	}
 	saved_inputs = json_incref(json_object_get(jr->contexts, "inputs"));
+	/* No secrets inside (reference 6.6): they are passed as inputs. */
+	saved_secrets = json_incref(json_object_get(jr->contexts, "secrets"));
+	json_object_del(jr->contexts, "secrets");
 	saved_path = json_incref(json_object_get(github, "action_path"));
 	jr->steps = json_object();
 	json_object_set(jr->contexts, "steps", jr->steps);
@@ -1410,6 +1414,8 @@ job_run_composite(struct jobrun *jr, const struct wf_action *a,
 	else
 		json_object_del(github, "action_path");
 	json_object_set_new(jr->contexts, "inputs", saved_inputs);
+	if (saved_secrets != NULL)
+		json_object_set_new(jr->contexts, "secrets", saved_secrets);
 	json_decref(jr->steps);
 	jr->steps = saved_steps;
 	json_object_set(jr->contexts, "steps", saved_steps);

@@ -120,7 +120,11 @@ static const char workflow_yml[] =
     "      - if: always()\n"
     "        uses: ./.github/actions/../../..\n"
     "      - if: always()\n"
-    "        uses: ./.github/actions/escape\n";
+    "        uses: ./.github/actions/escape\n"
+    "      - if: always()\n"
+    "        uses: ./.github/actions/peek\n"
+    "      - if: always()\n"
+    "        run: echo \"SECRETS-AFTER=[${{ secrets.GITHUB_TOKEN }}]\"\n";
 
 /* A line of log that starts with prefix (after the timestamp), or NULL. */
 static const char *
@@ -150,6 +154,12 @@ START_TEST(test_local_composite)
 	harness_repo_write(repo, ".github/actions/shout/action.yaml",
 	    shout_yml);
 	harness_repo_write(repo, ".github/actions/fails/action.yml", fails_yml);
+	harness_repo_write(repo, ".github/actions/peek/action.yml",
+	    "runs:\n"
+	    "  using: composite\n"
+	    "  steps:\n"
+	    "    - shell: bash\n"
+	    "      run: echo \"PEEK=${{ secrets.GITHUB_TOKEN }}\"\n");
 	harness_repo_write(repo, ".github/workflows/uses.yml", workflow_yml);
 	/* A link out of the workspace is not followed (by root). */
 	link = xasprintf("%s/.github/actions/escape", repo->work);
@@ -214,6 +224,12 @@ START_TEST(test_local_composite)
 	    "workspace");
 	harness_expect_contains(h, log, "the link out of the workspace",
 	    "/.github/actions/escape/action.yml: leads outside the workspace");
+	harness_expect_contains(h, log, "no secrets in a composite",
+	    "Unrecognized named-value: 'secrets'");
+	harness_assert(h, strstr(log, "PEEK=") == NULL, "a composite read "
+	    "secrets:\n%s", log);
+	harness_expect_contains(h, log, "secrets back after the composite",
+	    "SECRETS-AFTER=[]\n");
 	harness_assert(h, strstr(log, "root:") == NULL, "/etc/passwd was "
 	    "read:\n%s", log);
 	harness_expect_str(h, harness_step(h, bad, "Run ./no/such"),
