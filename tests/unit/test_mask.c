@@ -45,6 +45,37 @@ START_TEST(test_base64_three_alignments)
 }
 END_TEST
 
+/*
+ * A secret at every offset around the 64 KiB windows mask_cover searches
+ * (common/mask.c MASK_WINDOW) is still found whole: the windows overlap
+ * by the secret's length less one.
+ */
+START_TEST(test_cover_across_windows)
+{
+	struct mask_set	*ms = mask_set_new(16, 1024);
+	const char	*secret = "hunter2!";
+	size_t		 sl = strlen(secret), len = 3 * 65536, at, i;
+	char		*text = xmalloc(len);
+	unsigned char	*cov;
+
+	ck_assert_int_eq(mask_add(ms, secret), 0);
+	for (at = 65536 - sl - 1; at <= 65536 + 1; at++) {
+		memset(text, 'x', len);
+		memcpy(text + at, secret, sl);
+		memcpy(text + 2 * 65536 - 3, secret, sl);
+		cov = mask_cover(ms, text, len, 0);
+		ck_assert_ptr_nonnull(cov);
+		for (i = 0; i < len; i++)
+			ck_assert_msg(cov[i] == ((i >= at && i < at + sl) ||
+			    (i >= 2 * 65536 - 3 && i < 2 * 65536 - 3 + sl)),
+			    "secret at %zu: byte %zu covered %d", at, i, cov[i]);
+		free(cov);
+	}
+	free(text);
+	mask_set_free(ms);
+}
+END_TEST
+
 START_TEST(test_base64_short_values)
 {
 	struct mask_set	*ms = mask_set_new(16, 1024);
@@ -108,6 +139,7 @@ mask_suite(void)
 	tcase_set_timeout(tc, 60);	/* ASan on a busy 2-core box */
 
 	tcase_add_test(tc, test_base64_three_alignments);
+	tcase_add_test(tc, test_cover_across_windows);
 	tcase_add_test(tc, test_base64_short_values);
 	tcase_add_test(tc, test_trim_lines_and_limits);
 	tcase_add_test(tc, test_wfcmd_masks_base64);
