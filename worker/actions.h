@@ -67,6 +67,15 @@ struct action_user {
 	const char	*cgroup_procs;	/* the job's cgroup; NULL: none */
 };
 
+/*
+ * actions/isolate.c: fn(arg, msg, msgsz) in a forked child, as uid/gid
+ * when as_user.  Its result: 0 done, 2 done with a warning in err, -1
+ * failed with err (what names the work when the child says nothing).
+ */
+int	action_fork_as(int as_user, uid_t uid, gid_t gid,
+	    int (*fn)(void *, char *, size_t), void *arg, const char *what,
+	    char *err, size_t errsz);
+
 /* actions/isolate.c: def's run() in `kiln-worker --action-child` as u. */
 int	action_isolated(const struct action_def *def,
 	    const struct action_env *env, const struct action_user *u,
@@ -198,13 +207,6 @@ char	*artifact_file(const struct artifact_ctx *, const char *id);
 /* A path input as an absolute path ("~", relative to the workspace);
  * new string, NULL when "~" is used and HOME is unset. */
 char	*artifact_resolve(const struct action_env *, const char *path);
-/*
- * fn(arg) in a forked child, as the steps' account when there is one:
- * 0 done, 2 done with a warning in err, -1 failed with err.
- */
-int	artifact_child(const struct artifact_ctx *,
-	    int (*fn)(void *, char *, size_t), void *arg, char *err,
-	    size_t errsz);
 /* actions/upload_artifact.c: the step; 0, or -1 with err. */
 int	artifact_upload(const struct artifact_ctx *,
 	    const struct action_env *, char *err, size_t errsz);

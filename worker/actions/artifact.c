@@ -11,10 +11,8 @@
  * files the worker opened, so no symbolic link a step left can make the
  * worker read or write for it.
  */
-#include <sys/wait.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,62 +104,3 @@ artifact_resolve(const struct action_env *env, const char *path)
 	return xasprintf("%s/%s", env->workspace, path);
 }
 
-int
-artifact_child(const struct artifact_ctx *ac,
-    int (*fn)(void *, char *, size_t), void *arg, char *err, size_t errsz)
-{
-	char msg[2048];
-	int pfd[2], status, r;
-	ssize_t n;
-	size_t got = 0;
-	pid_t pid;
-
-	if (pipe(pfd) == -1) {
-		snprintf(err, errsz, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	if ((pid = fork()) == -1) {
-		snprintf(err, errsz, "fork: %s", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(pfd[0]);
-		msg[0] = '\0';
-		if (ac->as_user && (setgroups(0, NULL) == -1 ||
-		    setgid(ac->gid) == -1 || setuid(ac->uid) == -1)) {
-			snprintf(msg, sizeof msg, "dropping privileges: %s",
-			    strerror(errno));
-			r = 1;
-		} else
-			r = fn(arg, msg, sizeof msg);
-		(void)!write(pfd[1], msg, strlen(msg));
-		_exit(r == 0 ? 0 : r == 2 ? 2 : 1);
-	}
-	close(pfd[1]);
-	while (got + 1 < errsz && (n = read(pfd[0], err + got,
-	    errsz - got - 1)) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		got += (size_t)n;
-	}
-	if (errsz > 0)
-		err[got] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
-			snprintf(err, errsz, "waitpid: %s", strerror(errno));
-			return -1;
-		}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
-		return 2;
-	if (got == 0)
-		snprintf(err, errsz, "the artifact's child process failed");
-	return -1;
-}

@@ -32,7 +32,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,71 +209,6 @@ cache_version(const char *paths, char hex[65], char *err, size_t errsz)
 }
 
 /* ---- the child -------------------------------------------------------- */
-
-/*
- * fn(arg) in a forked child, as the steps' account when there is one.
- * Its exit status: 0 done, 2 nothing to do (the message is a warning),
- * else failed with the message.
- */
-static int
-cache_child(const struct cache_ctx *cc, int (*fn)(void *, char *, size_t),
-    void *arg, char *err, size_t errsz)
-{
-	char msg[1024];
-	int pfd[2], status, r;
-	ssize_t n;
-	size_t got = 0;
-	pid_t pid;
-
-	if (pipe(pfd) == -1) {
-		snprintf(err, errsz, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	if ((pid = fork()) == -1) {
-		snprintf(err, errsz, "fork: %s", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(pfd[0]);
-		msg[0] = '\0';
-		if (cc->as_user && (setgroups(0, NULL) == -1 ||
-		    setgid(cc->gid) == -1 || setuid(cc->uid) == -1)) {
-			snprintf(msg, sizeof msg, "dropping privileges: %s",
-			    strerror(errno));
-			r = 1;
-		} else
-			r = fn(arg, msg, sizeof msg);
-		(void)!write(pfd[1], msg, strlen(msg));
-		_exit(r == 0 ? 0 : r == 2 ? 2 : 1);
-	}
-	close(pfd[1]);
-	while (got + 1 < errsz && (n = read(pfd[0], err + got,
-	    errsz - got - 1)) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		got += (size_t)n;
-	}
-	if (errsz > 0)
-		err[got] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
-			snprintf(err, errsz, "waitpid: %s", strerror(errno));
-			return -1;
-		}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
-		return 2;
-	if (got == 0)
-		snprintf(err, errsz, "the cache's child process failed");
-	return -1;
-}
 
 struct cache_job {
 	struct cache_paths	*p;
@@ -756,7 +690,8 @@ cache_restore(const struct cache_ctx *cc, const struct action_env *env,
 		close(j.fd);
 		return 1;
 	}
-	r = cache_child(cc, cache_read_child, &j, err, errsz);
+	r = action_fork_as(cc->as_user, cc->uid, cc->gid, cache_read_child,
+	    &j, "the cache's restore", err, errsz);
 	close(j.fd);
 	return r == 0 ? 1 : -1;
 }
@@ -883,7 +818,8 @@ cache_save(const struct cache_ctx *cc, const char *key, const char *paths,
 		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	r = cache_child(cc, cache_write_child, &j, err, errsz);
+	r = action_fork_as(cc->as_user, cc->uid, cc->gid, cache_write_child,
+	    &j, "the cache's save", err, errsz);
 	if (r == 2) {
 		snprintf(line, sizeof line, "##[warning]%s\n", err);
 		log(arg, line);

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -325,4 +326,70 @@ out:
 	buf_free(&in);
 	child_emit(json_pack("[sis]", "done", rc == 0 ? 0 : -1, err));
 	return rc == 0 ? 0 : 1;
+}
+
+/*
+ * A built-in action's work on the steps' files (archiving, extracting)
+ * in a forked child that drops to the steps' account before fn runs, so
+ * links a step planted are followed with its rights, not the worker's.
+ */
+int
+action_fork_as(int as_user, uid_t uid, gid_t gid,
+    int (*fn)(void *, char *, size_t), void *arg, const char *what,
+    char *err, size_t errsz)
+{
+	char msg[2048];
+	int pfd[2], status, r;
+	ssize_t n;
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe(pfd) == -1) {
+		snprintf(err, errsz, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errsz, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		msg[0] = '\0';
+		if (as_user && (setgroups(0, NULL) == -1 ||
+		    setgid(gid) == -1 || setuid(uid) == -1)) {
+			snprintf(msg, sizeof msg, "dropping privileges: %s",
+			    strerror(errno));
+			r = 1;
+		} else
+			r = fn(arg, msg, sizeof msg);
+		(void)!write(pfd[1], msg, strlen(msg));
+		_exit(r == 0 ? 0 : r == 2 ? 2 : 1);
+	}
+	close(pfd[1]);
+	while (got + 1 < errsz && (n = read(pfd[0], err + got,
+	    errsz - got - 1)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)n;
+	}
+	if (errsz > 0)
+		err[got] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			snprintf(err, errsz, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+		return 2;
+	if (got == 0)
+		snprintf(err, errsz, "%s: the child process failed", what);
+	return -1;
 }
