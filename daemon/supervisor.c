@@ -327,9 +327,10 @@ sup_retry_cb(PGresult *res, const char *error, void *arg)
 	if (attempt > 0)
 		text = xasprintf("[workers] retry_lost: the run's failed jobs "
 		    "run again as attempt %d\n", attempt);
-	else if (attempt == -2)
-		text = xasprintf("[workers] retry_lost: not retried, other "
-		    "jobs of the run are still running\n");
+	else if (attempt == -4)
+		text = xasprintf("[workers] retry_lost: the run's failed jobs "
+		    "run again as its next attempt once its other jobs "
+		    "finish\n");
 	else
 		text = xasprintf("[workers] retry_lost: not retried, the run "
 		    "had its %d retries\n", r->sup->kilnd->cfg->retry_lost);

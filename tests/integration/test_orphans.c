@@ -307,6 +307,103 @@ START_TEST(test_retry_lost_runs_a_lost_job_again)
 }
 END_TEST
 
+static const char retry_later_workflow[] =
+    "name: retry\n"
+    "on: push\n"
+    "jobs:\n"
+    "  retry:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: |\n"
+    "          echo \"attempt $GITHUB_RUN_ATTEMPT\"\n"
+    "          if [ \"$GITHUB_RUN_ATTEMPT\" = 1 ]; then sleep 7321; fi\n"
+    "  slow:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - run: |\n"
+    "          if [ \"$GITHUB_RUN_ATTEMPT\" = 1 ]; then sleep 7323 || true; fi\n";
+
+static int
+both_running_cb(struct harness *h, void *arg)
+{
+	(void)h;
+	(void)arg;
+	return count_sleeps("7321") == 1 && count_sleeps("7323") == 1;
+}
+
+/* The lost job's log (attempt 1) holds the text arg. */
+static int
+lost_log_says_cb(struct harness *h, void *arg)
+{
+	char *id = harness_sql(h, "SELECT id::text FROM jobs WHERE attempt = 1 "
+	    "AND job_key = 'retry'", NULL);
+	json_t *jid = json_integer(strtoll(id, NULL, 10));
+	char *text = harness_logs(h, jid);
+	int ok = text != NULL && strstr(text, arg) != NULL;
+
+	free(text);
+	json_decref(jid);
+	free(id);
+	return ok;
+}
+
+/*
+ * retry_lost while another job of the run still runs: the retry waits for
+ * the run to complete (it used to be dropped: "not retried, other jobs of
+ * the run are still running"), then the failed job runs again as attempt
+ * 2 and the job that succeeded is kept.
+ */
+START_TEST(test_retry_lost_waits_for_the_run)
+{
+	struct harness *h = harness_new("orphans_retry_later");
+	struct harness_repo *repo;
+	pid_t step = -1, slow = -1, worker;
+	char *sha, *state;
+
+	harness_conf_add(h, "retry_lost = 1\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/retrylater");
+	harness_repo_write(repo, ".github/workflows/retry.yml",
+	    retry_later_workflow);
+	sha = harness_push(h, repo, "main", "lose one job while the other runs");
+	harness_assert(h, harness_wait_for(h, HARNESS_RUN_MS, both_running_cb,
+	    NULL), "the two jobs of attempt 1 never ran side by side");
+	(void)find_sleeps("7321", &step);
+	worker = worker_of(h, step);
+	harness_assert(h, kill(worker, SIGKILL) == 0, "kill worker %d: %s",
+	    (int)worker, strerror(errno));
+	harness_assert(h, harness_wait_for(h, HARNESS_RUN_MS, lost_log_says_cb,
+	    (void *)"once its other jobs finish"), "the lost job's log never "
+	    "said that the retry waits for the run");
+	state = harness_sql(h, "SELECT run_attempt || ' ' || status FROM runs",
+	    NULL);
+	harness_assert(h, strcmp(state, "1 in_progress") == 0, "the run while "
+	    "the slow job still runs is '%s', not attempt 1 in progress",
+	    state);
+	free(state);
+	(void)find_sleeps("7323", &slow);
+	harness_assert(h, slow > 0 && kill(slow, SIGTERM) == 0,
+	    "ending the slow job's sleep");
+	if (!harness_wait_for(h, HARNESS_RUN_MS, run_state_cb,
+	    "2 completed success")) {
+		state = harness_sql(h, "SELECT run_attempt || ' ' || status || "
+		    "' ' || coalesce(conclusion, '') FROM runs", NULL);
+		harness_fail(h, "the run is at '%s', not attempt 2 succeeded",
+		    state);
+	}
+	state = harness_sql(h, "SELECT string_agg(job_key || ':' || "
+	    "conclusion || ':' || kept, ',' ORDER BY job_key) FROM jobs "
+	    "WHERE attempt = 2", NULL);
+	harness_assert(h, strcmp(state, "retry:success:false,slow:success:true")
+	    == 0, "attempt 2's jobs are '%s'", state);
+	free(state);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 orphans_suite(void)
 {
@@ -317,6 +414,7 @@ orphans_suite(void)
 	tcase_add_test(tc, test_processes_that_left_the_job_end_with_it);
 	tcase_add_test(tc, test_a_killed_workers_job_ends_with_it);
 	tcase_add_test(tc, test_retry_lost_runs_a_lost_job_again);
+	tcase_add_test(tc, test_retry_lost_waits_for_the_run);
 	suite_add_tcase(s, tc);
 	return s;
 }
