@@ -41,13 +41,19 @@ bench_push() {	# bench_push NAME DELIVERY
 	git -C "$d/w" -c user.name=b -c user.email=b@b commit -qm "$2"
 	git -C "$d/w" push -q "$d/r.git" main
 	after=$(git -C "$d/w" rev-parse HEAD)
+	bench_deliver "$1" "$2" "$before" "$after"
+	before=$after
+}
+
+# Deliver the signed push webhook of BEFORE..AFTER on main for NAME
+# (delivery id DELIVERY, secret "benchsecret") to kilnd on $port.
+bench_deliver() {	# bench_deliver NAME DELIVERY BEFORE AFTER
 	local body sig
-	body="{\"ref\":\"refs/heads/main\",\"before\":\"$before\",\"after\":\"$after\",\"repository\":{\"full_name\":\"$1\"}}"
+	body="{\"ref\":\"refs/heads/main\",\"before\":\"$3\",\"after\":\"$4\",\"repository\":{\"full_name\":\"$1\"}}"
 	sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac benchsecret -r | cut -d' ' -f1)
 	curl -fsS -o /dev/null -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: $2" \
 	    -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" \
 	    "http://127.0.0.1:$port/hooks/github"
-	before=$after
 }
 
 # Wait until the run of $after (on kilnd's database under $d/PGDIR) has

@@ -32,11 +32,7 @@ git -C "$d/w" push -q "$d/r.git" main
 prev=$base
 for i in $(seq 1 "$pushes"); do
 	sha=${shas[$((i - 1))]}
-	body="{\"ref\":\"refs/heads/main\",\"before\":\"$prev\",\"after\":\"$sha\",\"repository\":{\"full_name\":\"bench/pushes\"}}"
-	sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac benchsecret -r | cut -d' ' -f1)
-	curl -fsS -o /dev/null -H 'X-GitHub-Event: push' -H "X-GitHub-Delivery: pushes-$i" \
-	    -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" \
-	    "http://127.0.0.1:$port/hooks/github"
+	bench_deliver bench/pushes "pushes-$i" "$prev" "$sha"
 	prev=$sha
 done
 deadline=$(( $(date +%s) + 300 ))

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -370,7 +371,7 @@ kilnd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	struct kiln_config loaded;
 	struct kilnd_reload r;
 	char err[1024], status[1200];
-	int before = k->cfg->worker_count;
+	int before = k->cfg->worker_count, fits;
 
 	if (k->stopping)
 		return;
@@ -387,12 +388,9 @@ kilnd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	r.loaded = &loaded;
 	config_diff(k->cfg, &loaded, kilnd_reload_key_cb, &r);
 	(void)supervisor_write_config(k->sup);
-	if (k->cfg->worker_count != before && k->pg != NULL &&
-	    k->cfg->worker_count + k->cfg->db_connections + 10 >
-	    pgembed_connection_limit(k->pg)) {
-		int fits = pgembed_connection_limit(k->pg) - 10 -
-		    k->cfg->db_connections;
-
+	fits = k->pg == NULL ? INT_MAX : pgembed_connection_limit(k->pg) -
+	    PGEMBED_SPARE_CONNECTIONS - k->cfg->db_connections;
+	if (k->cfg->worker_count != before && k->cfg->worker_count > fits) {
 		log_warnx("reload: [workers] count %d needs a restart: the "
 		    "embedded PostgreSQL was started with max_connections "
 		    "%d, room for %d workers (running %d)",

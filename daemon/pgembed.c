@@ -70,15 +70,16 @@ static const char *const pgembed_small_box[] = {
 
 /*
  * Connections: kilnd's pool, twice the configured workers (at least 16,
- * so a reload can add workers) and 10 for administrators and cictl's
- * direct queries.  Each slot costs shared memory the postmaster touches.
+ * so a reload can add workers) and PGEMBED_SPARE_CONNECTIONS for
+ * administrators.  Each slot costs shared memory the postmaster touches.
  */
-int
+static int
 pgembed_max_connections(const struct kiln_config *cfg)
 {
 	int workers = cfg->worker_count * 2;
 
-	return cfg->db_connections + (workers < 16 ? 16 : workers) + 10;
+	return cfg->db_connections + (workers < 16 ? 16 : workers) +
+	    PGEMBED_SPARE_CONNECTIONS;
 }
 
 /* Does dir hold the server programs kilnd runs? */

@@ -26,13 +26,13 @@ struct pgembed;
 struct pgembed	*pgembed_start(const struct kiln_config *, char *err,
 		     size_t errsz);
 
-/*
- * The embedded cluster's max_connections, fixed at start: a reload that
- * raises [workers] count beyond what it leaves needs a restart.
- */
-int		 pgembed_max_connections(const struct kiln_config *);
+/* Connections of the embedded cluster kept for administrators and cictl. */
+#define PGEMBED_SPARE_CONNECTIONS	10
 
-/* The value the running cluster was started with. */
+/*
+ * The running cluster's max_connections, fixed at its start: a reload
+ * that raises [workers] count past what it leaves needs a restart.
+ */
 int		 pgembed_connection_limit(const struct pgembed *);
 
 /* The postmaster's pid, for the SIGCHLD handler. */

@@ -225,16 +225,33 @@ START_TEST(test_a_killed_workers_job_ends_with_it)
 }
 END_TEST
 
+/* A job that sleeps (until its worker is killed) in attempt 1 only. */
+#define RETRY_JOB \
+    "  retry:\n" \
+    "    runs-on: self-hosted\n" \
+    "    steps:\n" \
+    "      - run: |\n" \
+    "          echo \"attempt $GITHUB_RUN_ATTEMPT\"\n" \
+    "          if [ \"$GITHUB_RUN_ATTEMPT\" = 1 ]; then sleep 7321; fi\n"
+
 static const char retry_workflow[] =
     "name: retry\n"
     "on: push\n"
     "jobs:\n"
-    "  retry:\n"
-    "    runs-on: self-hosted\n"
-    "    steps:\n"
-    "      - run: |\n"
-    "          echo \"attempt $GITHUB_RUN_ATTEMPT\"\n"
-    "          if [ \"$GITHUB_RUN_ATTEMPT\" = 1 ]; then sleep 7321; fi\n";
+    RETRY_JOB;
+
+/* Kill the worker whose step runs `sleep arg`; returns its pid. */
+static pid_t
+kill_worker_of_sleep(struct harness *h, const char *arg)
+{
+	pid_t step = -1, worker;
+
+	(void)find_sleeps(arg, &step);
+	worker = worker_of(h, step);
+	harness_assert(h, kill(worker, SIGKILL) == 0, "kill worker %d: %s",
+	    (int)worker, strerror(errno));
+	return worker;
+}
 
 static int
 retrying_cb(struct harness *h, void *arg)
@@ -264,7 +281,6 @@ START_TEST(test_retry_lost_runs_a_lost_job_again)
 {
 	struct harness *h = harness_new("orphans_retry");
 	struct harness_repo *repo;
-	pid_t step = -1, worker;
 	char *sha, *state, *log;
 
 	harness_conf_add(h, "retry_lost = 1\n");
@@ -275,10 +291,7 @@ START_TEST(test_retry_lost_runs_a_lost_job_again)
 	sha = harness_push(h, repo, "main", "lose the first attempt");
 	harness_assert(h, harness_wait_for(h, HARNESS_RUN_MS, retrying_cb,
 	    NULL), "the first attempt never started its sleep");
-	(void)find_sleeps("7321", &step);
-	worker = worker_of(h, step);
-	harness_assert(h, kill(worker, SIGKILL) == 0, "kill worker %d: %s",
-	    (int)worker, strerror(errno));
+	(void)kill_worker_of_sleep(h, "7321");
 	if (!harness_wait_for(h, HARNESS_RUN_MS, run_state_cb,
 	    "2 completed success")) {
 		state = harness_sql(h, "SELECT run_attempt || ' ' || status || "
@@ -311,12 +324,7 @@ static const char retry_later_workflow[] =
     "name: retry\n"
     "on: push\n"
     "jobs:\n"
-    "  retry:\n"
-    "    runs-on: self-hosted\n"
-    "    steps:\n"
-    "      - run: |\n"
-    "          echo \"attempt $GITHUB_RUN_ATTEMPT\"\n"
-    "          if [ \"$GITHUB_RUN_ATTEMPT\" = 1 ]; then sleep 7321; fi\n"
+    RETRY_JOB
     "  slow:\n"
     "    runs-on: self-hosted\n"
     "    steps:\n"
@@ -357,7 +365,7 @@ START_TEST(test_retry_lost_waits_for_the_run)
 {
 	struct harness *h = harness_new("orphans_retry_later");
 	struct harness_repo *repo;
-	pid_t step = -1, slow = -1, worker;
+	pid_t slow = -1;
 	char *sha, *state;
 
 	harness_conf_add(h, "retry_lost = 1\n");
@@ -368,10 +376,7 @@ START_TEST(test_retry_lost_waits_for_the_run)
 	sha = harness_push(h, repo, "main", "lose one job while the other runs");
 	harness_assert(h, harness_wait_for(h, HARNESS_RUN_MS, both_running_cb,
 	    NULL), "the two jobs of attempt 1 never ran side by side");
-	(void)find_sleeps("7321", &step);
-	worker = worker_of(h, step);
-	harness_assert(h, kill(worker, SIGKILL) == 0, "kill worker %d: %s",
-	    (int)worker, strerror(errno));
+	(void)kill_worker_of_sleep(h, "7321");
 	harness_assert(h, harness_wait_for(h, HARNESS_RUN_MS, lost_log_says_cb,
 	    (void *)"once its other jobs finish"), "the lost job's log never "
 	    "said that the retry waits for the run");
