@@ -18,6 +18,17 @@
 #include "support.h"
 #include "workflow.h"
 
+/*
+ * Called about once a second while a built-in action's file work runs in
+ * a child, so that a long cache save or artifact upload renews the job's
+ * lease (else the reaper fails the job under it) and sees a cancellation.
+ * fn returns nonzero to stop the work.  fn NULL: nobody to tell.
+ */
+struct action_tick {
+	int	(*fn)(void *arg);
+	void	*arg;
+};
+
 /* What an action may see of the job it runs in. */
 struct action_env {
 	const char		*uses;		/* as written */
@@ -40,6 +51,7 @@ struct action_env {
 	void			(*set_output)(void *arg, const char *name,
 				    const char *value);
 	void			*log_arg;	/* arg of the callbacks */
+	struct action_tick	 tick;		/* in the worker; not a child's */
 };
 
 struct action_def {
@@ -69,10 +81,12 @@ struct action_user {
 
 /*
  * actions/isolate.c: fn(arg, msg, msgsz) in a forked child, as uid/gid
- * when as_user.  Its result: 0 done, 2 done with a warning in err, -1
- * failed with err (what names the work when the child says nothing).
+ * when as_user, tick called meanwhile (may be NULL).  Its result: 0 done,
+ * 2 done with a warning in err, -1 failed with err (what names the work
+ * when the child says nothing, and says when tick stopped it).
  */
 int	action_fork_as(int as_user, uid_t uid, gid_t gid,
+	    const struct action_tick *tick,
 	    int (*fn)(void *, char *, size_t), void *arg, const char *what,
 	    char *err, size_t errsz);
 
@@ -142,6 +156,7 @@ struct cache_ctx {
 	uid_t		 uid;
 	gid_t		 gid;
 	const char	*cgroup_procs;	/* the job's cgroup; NULL: none */
+	struct action_tick tick;
 };
 /*
  * The step of action a (one of the cache actions): a restore (outputs
@@ -197,6 +212,7 @@ struct artifact_ctx {
 	int		 as_user;	/* touch the steps' files as uid/gid */
 	uid_t		 uid;
 	gid_t		 gid;
+	struct action_tick tick;
 };
 /* The step's with: value of name, or NULL (owned by env). */
 const char *artifact_input(const struct action_env *, const char *name);

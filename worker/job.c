@@ -1048,6 +1048,8 @@ job_cache_ctx(struct jobrun *jr, struct cache_ctx *cc)
 	cc->uid = jr->w->run_uid;
 	cc->gid = jr->w->run_gid;
 	cc->cgroup_procs = jr->w->cgroup_procs;
+	cc->tick.fn = job_cancelled_cb;
+	cc->tick.arg = jr;
 }
 
 static int
@@ -1121,6 +1123,8 @@ job_artifact_step(struct jobrun *jr, int a, const struct action_env *env,
 	ac.as_user = jr->w->as_user;
 	ac.uid = jr->w->run_uid;
 	ac.gid = jr->w->run_gid;
+	ac.tick.fn = job_cancelled_cb;
+	ac.tick.arg = jr;
 	if (a == SUPPORT_ACTION_UPLOAD_ARTIFACT)
 		return artifact_upload(&ac, env, err, errsz);
 	return artifact_download(&ac, env, err, errsz);
@@ -1927,6 +1931,8 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	env.set_env = job_action_env_cb;
 	env.set_output = job_action_output_cb;
 	env.log_arg = &fx;
+	env.tick.fn = job_cancelled_cb;
+	env.tick.arg = jr;
 	env.tool_cache = jr->w->tool_cache;
 	env.versions_url = jr->w->python_versions_url;
 	if (job_is_cache(support_action_find(step->uses))) {
@@ -1979,6 +1985,10 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	workspace_give(&jr->ws, jr->ws.workspace);
 	workspace_give(&jr->ws, jr->ws.tmp);
 out:
+	/* Its work stopped by a cancellation (struct action_tick). */
+	if (outcome != CONCLUSION_SUCCESS && jr->cancel_requested &&
+	    !jr->step_after_cancel)
+		outcome = CONCLUSION_CANCELLED;
 	job_with_free(&with);
 	return outcome;
 }

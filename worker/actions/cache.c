@@ -690,8 +690,8 @@ cache_restore(const struct cache_ctx *cc, const struct action_env *env,
 		close(j.fd);
 		return 1;
 	}
-	r = action_fork_as(cc->as_user, cc->uid, cc->gid, cache_read_child,
-	    &j, "the cache's restore", err, errsz);
+	r = action_fork_as(cc->as_user, cc->uid, cc->gid, &cc->tick,
+	    cache_read_child, &j, "the cache's restore", err, errsz);
 	close(j.fd);
 	return r == 0 ? 1 : -1;
 }
@@ -818,8 +818,8 @@ cache_save(const struct cache_ctx *cc, const char *key, const char *paths,
 		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	r = action_fork_as(cc->as_user, cc->uid, cc->gid, cache_write_child,
-	    &j, "the cache's save", err, errsz);
+	r = action_fork_as(cc->as_user, cc->uid, cc->gid, &cc->tick,
+	    cache_write_child, &j, "the cache's save", err, errsz);
 	if (r == 2) {
 		snprintf(line, sizeof line, "##[warning]%s\n", err);
 		log(arg, line);

@@ -221,8 +221,8 @@ artifact_download(const struct artifact_ctx *ac, const struct action_env *env,
 		    "this run; nothing downloaded\n", pattern != NULL ?
 		    "match the pattern" : "were uploaded");
 		env->log(env->log_arg, line);
-	} else if (action_fork_as(ac->as_user, ac->uid, ac->gid, download_child, &dl,
-	    "download", err, errsz) != 0)
+	} else if (action_fork_as(ac->as_user, ac->uid, ac->gid,
+	    &ac->tick, download_child, &dl, "download", err, errsz) != 0)
 		goto out;
 	for (i = 0; (size_t)i < dl.n; i++) {
 		snprintf(line, sizeof line, "Artifact %s downloaded to %s\n",

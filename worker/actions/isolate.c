@@ -38,6 +38,7 @@
 #define ISOLATE_REQUEST_MAX	(64 * 1024 * 1024)
 #define ISOLATE_LINE_MAX	(1024 * 1024)
 #define ISOLATE_TIMEOUT_MS	(60LL * 60 * 1000)	/* a download, at most */
+#define ISOLATE_TICK_MS		1000	/* struct action_tick's "once a second" */
 
 static json_t *
 isolate_str(const char *s)
@@ -158,14 +159,21 @@ action_isolated(const struct action_def *def, const struct action_env *env,
 		struct pollfd pfd = { out[0], POLLIN, 0 };
 		int64_t left = deadline - now_ms();
 
-		if (left <= 0 || poll(&pfd, 1, (int)(left > 60000 ? 60000 :
-		    left)) == -1) {
+		if (left <= 0 || poll(&pfd, 1, (int)(left > ISOLATE_TICK_MS ?
+		    ISOLATE_TICK_MS : left)) == -1) {
 			if (errno == EINTR && left > 0)
 				continue;
 			break;
 		}
-		if (pfd.revents == 0)
+		if (pfd.revents == 0) {
+			if (env->tick.fn != NULL && env->tick.fn(env->tick.arg)) {
+				snprintf(err, errsz, "%s: stopped, the job was "
+				    "cancelled", env->uses);
+				done = -1;
+				break;
+			}
 			continue;
+		}
 		n = read(out[0], chunk, sizeof chunk);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -335,16 +343,17 @@ out:
  */
 int
 action_fork_as(int as_user, uid_t uid, gid_t gid,
+    const struct action_tick *tick,
     int (*fn)(void *, char *, size_t), void *arg, const char *what,
     char *err, size_t errsz)
 {
 	char msg[2048];
-	int pfd[2], status, r;
+	int pfd[2], status, r, stopped = 0;
 	ssize_t n;
 	size_t got = 0;
 	pid_t pid;
 
-	if (pipe(pfd) == -1) {
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		snprintf(err, errsz, "pipe: %s", strerror(errno));
 		return -1;
 	}
@@ -368,14 +377,35 @@ action_fork_as(int as_user, uid_t uid, gid_t gid,
 		_exit(r == 0 ? 0 : r == 2 ? 2 : 1);
 	}
 	close(pfd[1]);
-	while (got + 1 < errsz && (n = read(pfd[0], err + got,
-	    errsz - got - 1)) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
+	/* The child writes its message as it ends: until then, tick. */
+	for (;;) {
+		struct pollfd p = { pfd[0], POLLIN, 0 };
+		int ready = poll(&p, 1, ISOLATE_TICK_MS);
+
+		if (ready == -1 && errno != EINTR)
 			break;
+		if (ready == 0) {
+			if (!stopped && tick != NULL && tick->fn != NULL &&
+			    tick->fn(tick->arg) != 0) {
+				kill(pid, SIGKILL);
+				stopped = 1;
+			}
+			continue;
 		}
-		got += (size_t)n;
+		if (ready <= 0)
+			continue;
+		if (got + 1 >= errsz) {
+			/* Full: only wait for the end (EOF) now. */
+			char sink[256];
+
+			if ((n = read(pfd[0], sink, sizeof sink)) == 0)
+				break;
+		} else if ((n = read(pfd[0], err + got, errsz - got - 1)) == 0)
+			break;
+		else if (n > 0)
+			got += (size_t)n;
+		if (n == -1 && errno != EINTR)
+			break;
 	}
 	if (errsz > 0)
 		err[got] = '\0';
@@ -385,6 +415,10 @@ action_fork_as(int as_user, uid_t uid, gid_t gid,
 			snprintf(err, errsz, "waitpid: %s", strerror(errno));
 			return -1;
 		}
+	if (stopped) {
+		snprintf(err, errsz, "%s: stopped, the job was cancelled", what);
+		return -1;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 2)

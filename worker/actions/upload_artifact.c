@@ -691,8 +691,8 @@ artifact_upload(const struct artifact_ctx *ac, const struct action_env *env,
 		snprintf(err, errsz, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	r = action_fork_as(ac->as_user, ac->uid, ac->gid, upload_child, &u,
-	    "upload", msg, sizeof msg);
+	r = action_fork_as(ac->as_user, ac->uid, ac->gid, &ac->tick,
+	    upload_child, &u, "upload", msg, sizeof msg);
 	if (r == -1) {
 		snprintf(err, errsz, "%s", msg);
 		goto out;
