@@ -125,6 +125,11 @@ static const struct config_key config_keys[] = {
 	  "https://github.com", 0, 0, NULL, "`uses: owner/repo[/path]@ref` is "
 	  "fetched with git from <base_url>/owner/repo (https://, file://) and "
 	  "kept per commit under <work_dir>/actions" },
+	{ "actions", "keep_days", CONFIG_INT, OFF(actions_keep_days), "7", 1,
+	  3650, NULL, "a fetched action's files (one directory per commit "
+	  "under <work_dir>/actions/src) unused for this many days are "
+	  "removed, at a worker's start and hourly; used again, they are "
+	  "fetched again" },
 	{ "actions", "allow", CONFIG_STRING, OFF(actions_allow), "*", 0, 0,
 	  NULL, "comma-separated patterns (fnmatch, '*' also matches '/') of "
 	  "the actions steps may use, matched against owner/repo[/path], or "

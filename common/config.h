@@ -46,6 +46,7 @@ struct kiln_config {
 	char	*python_versions_url; /* setup-python's versions manifest */
 	char	*actions_base_url;	/* owner/repo actions fetched from */
 	char	*actions_allow;		/* patterns of actions allowed */
+	int	 actions_keep_days;	/* fetched actions unused this long go */
 
 	/* [cache] */
 	char	*cache_dir;	/* actions/cache archives; <state_dir>/cache */

@@ -124,6 +124,11 @@ int	action_allowed(const char *allow, const struct action_ref *r);
 char	*action_fetch(const char *work_dir, const char *base_url,
 	    const struct action_ref *r, char sha[41], int *cached, char *err,
 	    size_t errsz);
+/*
+ * Remove the fetched commits under <work_dir>/actions/src no job used for
+ * keep_days (and what a dead worker left half made); the number removed.
+ */
+size_t	action_fetch_sweep(const char *work_dir, int keep_days);
 
 /* actions/checkout.c */
 int	action_checkout_prepare(const struct action_env *, char *err,

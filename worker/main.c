@@ -33,7 +33,8 @@
 #define WORKER_POLL_MS		5000	/* fallback when no NOTIFY arrives
 					   (--poll-ms) */
 #define WORKER_RECONNECT_MS	1000
-#define CACHE_SWEEP_MS		(3600 * 1000)	/* [cache] max_bytes sweep */
+#define CACHE_SWEEP_MS		(3600 * 1000)	/* [cache] max_bytes and
+						   [actions] keep_days sweep */
 
 /* Set from signal handlers; main wiring only. */
 static volatile sig_atomic_t worker_stop;
@@ -435,6 +436,7 @@ main(int argc, char **argv)
 	w.python_versions_url = xstrdup(cfg.python_versions_url);
 	w.actions_base_url = xstrdup(cfg.actions_base_url);
 	w.actions_allow = xstrdup(cfg.actions_allow);
+	w.actions_keep_days = cfg.actions_keep_days;
 	w.cache_dir = xstrdup(cfg.cache_dir);
 	w.cache_max_bytes = cfg.cache_max_bytes;
 	w.artifacts_dir = xstrdup(cfg.artifacts_dir);
@@ -497,7 +499,14 @@ main(int argc, char **argv)
 			registered_ms = now_ms();
 		}
 		if (swept_ms == 0 || now_ms() - swept_ms > CACHE_SWEEP_MS) {
+			size_t gone;
+
 			cache_sweep(&w, w.cache_dir, w.cache_max_bytes);
+			if ((gone = action_fetch_sweep(w.work_dir,
+			    w.actions_keep_days)) > 0)
+				log_info("removed %zu fetched action commit(s) "
+				    "unused for %d days ([actions] keep_days)",
+				    gone, w.actions_keep_days);
 			swept_ms = now_ms();
 		}
 		r = worker_round(&w);

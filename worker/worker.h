@@ -52,6 +52,7 @@ struct worker {
 	char		*python_versions_url;	/* [actions] */
 	char		*actions_base_url;	/* [actions] base_url */
 	char		*actions_allow;		/* [actions] allow */
+	int		 actions_keep_days;	/* [actions] keep_days */
 	char		*cache_dir;		/* [cache] dir */
 	int64_t		 cache_max_bytes;	/* [cache], per repository */
 	char		*artifacts_dir;		/* [artifacts] dir */

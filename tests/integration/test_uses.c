@@ -2,14 +2,22 @@
  * Actions described by an action.yml, run as GitHub's runner runs them:
  * local (./path) composite actions with inputs, outputs, nested
  * composites, GITHUB_ENV and GITHUB_ACTION_PATH; a failing composite; a
- * missing action.  Real parts: kilnd with its embedded PostgreSQL and
+ * missing action; fetched actions unused for [actions] keep_days
+ * removed.  Real parts: kilnd with its embedded PostgreSQL and
  * workers, a real git repository checked out by the job, a signed push
  * webhook.
  */
+#include <sys/stat.h>
+
 #include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -18,6 +26,28 @@
 #include "util.h"
 
 #define RUN_MS	90000
+
+static int
+path_gone_cb(struct harness *h, void *path)
+{
+	return access(path, F_OK) == -1 && errno == ENOENT;
+}
+
+/* Directories in dir not starting with '.': fetched commits. */
+static int
+commit_dirs(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
 
 static const char greet_yml[] =
     "name: greet\n"
@@ -573,9 +603,64 @@ START_TEST(test_remote_action)
 	    "Run octo-actions/missing@v1"), "the missing action's step",
 	    "conclusion", "failure");
 	free(log);
-
 	json_decref(run);
 	free(sha);
+
+	/*
+	 * [actions] keep_days (7): greeter's commit unused for 8 days and
+	 * a checkout a dead worker left go at a worker's start; prepost,
+	 * used today, stays.  The next use fetches greeter again.
+	 */
+	{
+		char *greeter = xasprintf("%s/state/work/actions/src/"
+		    "octo-actions/greeter/%s", h->dir, tag);
+		char *stale = xasprintf("%s/state/work/actions/src/"
+		    "octo-actions/greeter/.%s.999999", h->dir, tag);
+		char *prepost = xasprintf("%s/state/work/actions/src/"
+		    "octo-actions/prepost", h->dir);
+		struct timespec old[2];
+		pid_t pids[4];
+		int i, n;
+
+		old[0].tv_sec = old[1].tv_sec = time(NULL) - 8 * 86400;
+		old[0].tv_nsec = old[1].tv_nsec = 0;
+		harness_assert(h, utimensat(AT_FDCWD, greeter, old, 0) == 0,
+		    "%s: %s", greeter, strerror(errno));
+		harness_assert(h, mkdir(stale, 0755) == 0, "%s", stale);
+		n = harness_workers(h, pids, (int)nitems(pids));
+		for (i = 0; i < n; i++)
+			kill(pids[i], SIGTERM);
+		harness_assert(h, harness_wait_for(h, 30000, path_gone_cb,
+		    greeter), "%s was not removed by a new worker", greeter);
+		harness_assert(h, harness_wait_for(h, 5000, path_gone_cb,
+		    stale), "%s was not removed", stale);
+		harness_assert(h, commit_dirs(prepost) == 1, "the action "
+		    "used today was removed too");
+		harness_repo_write(repo, ".github/workflows/r.yml",
+		    "name: r\n"
+		    "on: push\n"
+		    "jobs:\n"
+		    "  again:\n"
+		    "    runs-on: self-hosted\n"
+		    "    steps:\n"
+		    "      - uses: octo-actions/greeter@v1\n");
+		sha = harness_push(h, repo, "main", "greeter again");
+		run = harness_wait_run(h, sha, NULL, RUN_MS);
+		harness_expect_str(h, harness_job(h, run, "again"), "job again",
+		    "conclusion", "success");
+		log = harness_job_log(h, run, "again");
+		p = xasprintf("Download action repository "
+		    "`octo-actions/greeter@v1` (sha:%s)", tag);
+		harness_expect_contains(h, log, "fetched again", p);
+		free(p);
+		free(log);
+		json_decref(run);
+		free(sha);
+		free(greeter);
+		free(stale);
+		free(prepost);
+	}
+
 	free(conf);
 	free(tag);
 	free(src);

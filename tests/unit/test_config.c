@@ -643,6 +643,7 @@ static const struct key_vec describe_keys[] = {
 	{ "actions", "python_versions_url = https://raw.githubusercontent.com/"
 	    "actions/python-versions/main/versions-manifest.json" },
 	{ "actions", "base_url = https://github.com" },
+	{ "actions", "keep_days = 7" },
 	{ "actions", "allow = *" },
 	{ "web", "access = token" },
 	{ "web", "session_hours = 12" },

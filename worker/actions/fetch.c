@@ -11,19 +11,30 @@
  *   <work_dir>/actions/src/<owner>/<repo>/<sha>  the commit's files, made
  *       once beside it and renamed into place (so a directory there is
  *       complete, whoever made it), readable by all (the steps' account
- *       runs what is there) and written by no one else.
+ *       runs what is there) and written by no one else.  Each use sets
+ *       its time; action_fetch_sweep() removes those unused for
+ *       [actions] keep_days (a job never runs that long: jobs using them
+ *       are safe);
+ *   <work_dir>/actions/src/<owner>/<repo>/.lock  flock()ed shared while a
+ *       commit's directory is found or made and its time set, exclusive
+ *       by the sweep, so a directory is never removed between a job
+ *       finding it and marking it used.
  *
  * Names are checked before they reach a path: GitHub's owner and
  * repository characters, no "..".
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "actions.h"
@@ -157,6 +168,24 @@ fetch_is_sha(const char *s)
 	return s[40] == '\0';
 }
 
+/* src's lock taken as op (LOCK_SH, LOCK_EX | LOCK_NB): its fd, or -1. */
+static int
+fetch_lock(const char *src, int op)
+{
+	char *path = xasprintf("%s/.lock", src);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	free(path);
+	if (fd == -1)
+		return -1;
+	while (flock(fd, op) == -1)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
 char *
 action_fetch(const char *work_dir, const char *base_url,
     const struct action_ref *r, char sha[41], int *cached, char *err,
@@ -165,6 +194,7 @@ action_fetch(const char *work_dir, const char *base_url,
 	char *git, *url, *src, *dest = NULL, *tmp = NULL, why[512];
 	size_t blen = strlen(base_url);
 	struct stat st;
+	int lockfd = -1;
 
 	*cached = 0;
 	git = xasprintf("%s/actions/git/%s/%s.git", work_dir, r->owner,
@@ -183,6 +213,10 @@ action_fetch(const char *work_dir, const char *base_url,
 	}
 	free(tmp);
 	tmp = NULL;
+	if ((lockfd = fetch_lock(src, LOCK_SH)) == -1) {
+		snprintf(err, errsz, "%s/.lock: %s", src, strerror(errno));
+		goto out;
+	}
 	if (fetch_is_sha(r->ref)) {
 		dest = xasprintf("%s/%s", src, r->ref);
 		if (stat(dest, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -230,9 +264,107 @@ fail:
 	free(dest);
 	dest = NULL;
 out:
+	/* Used now: the sweep keeps it for [actions] keep_days more. */
+	if (dest != NULL)
+		(void)utimensat(AT_FDCWD, dest, NULL, 0);
+	if (lockfd != -1)
+		close(lockfd);
 	free(tmp);
 	free(url);
 	free(src);
 	free(git);
 	return dest;
+}
+
+/* Remove one repository's commit directories unused since before. */
+static size_t
+fetch_sweep_repo(const char *repo_dir, time_t before)
+{
+	DIR *d;
+	struct dirent *e;
+	struct stat st;
+	size_t removed = 0;
+	int lockfd;
+
+	/* Busy (a job finding or making one): next sweep. */
+	if ((lockfd = fetch_lock(repo_dir, LOCK_EX | LOCK_NB)) == -1)
+		return 0;
+	if ((d = opendir(repo_dir)) == NULL) {
+		close(lockfd);
+		return 0;
+	}
+	while ((e = readdir(d)) != NULL) {
+		char *path, *gone;
+
+		path = xasprintf("%s/%s", repo_dir, e->d_name);
+		/*
+		 * A checkout's ".<sha>.<pid>" or a sweep's ".gone.<sha>"
+		 * that a dead worker left: nobody makes one now.
+		 */
+		if (e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 &&
+		    strcmp(e->d_name, "..") != 0 &&
+		    strcmp(e->d_name, ".lock") != 0) {
+			if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+				(void)nftw(path, fetch_rm_cb, 16,
+				    FTW_DEPTH | FTW_PHYS);
+			free(path);
+			continue;
+		}
+		if (!fetch_is_sha(e->d_name) || lstat(path, &st) == -1 ||
+		    !S_ISDIR(st.st_mode) || st.st_mtime >= before) {
+			free(path);
+			continue;
+		}
+		/* Out of sight first: a half-removed one is never used. */
+		gone = xasprintf("%s/.gone.%s", repo_dir, e->d_name);
+		if (rename(path, gone) == 0) {
+			(void)nftw(gone, fetch_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+			removed++;
+		}
+		free(gone);
+		free(path);
+	}
+	closedir(d);
+	close(lockfd);
+	return removed;
+}
+
+size_t
+action_fetch_sweep(const char *work_dir, int keep_days)
+{
+	char *root = xasprintf("%s/actions/src", work_dir);
+	time_t before = time(NULL) - (time_t)keep_days * 86400;
+	DIR *owners, *repos;
+	struct dirent *o, *r;
+	size_t removed = 0;
+
+	if ((owners = opendir(root)) == NULL) {
+		free(root);
+		return 0;
+	}
+	while ((o = readdir(owners)) != NULL) {
+		char *owner_dir;
+
+		if (!fetch_name_ok(o->d_name, strlen(o->d_name)))
+			continue;
+		owner_dir = xasprintf("%s/%s", root, o->d_name);
+		if ((repos = opendir(owner_dir)) != NULL) {
+			while ((r = readdir(repos)) != NULL) {
+				char *repo_dir;
+
+				if (!fetch_name_ok(r->d_name,
+				    strlen(r->d_name)))
+					continue;
+				repo_dir = xasprintf("%s/%s", owner_dir,
+				    r->d_name);
+				removed += fetch_sweep_repo(repo_dir, before);
+				free(repo_dir);
+			}
+			closedir(repos);
+		}
+		free(owner_dir);
+	}
+	closedir(owners);
+	free(root);
+	return removed;
 }
