@@ -35,13 +35,10 @@ for i in $(seq 1 "$pushes"); do
 	bench_deliver bench/pushes "pushes-$i" "$prev" "$sha"
 	prev=$sha
 done
-deadline=$(( $(date +%s) + 300 ))
-while :; do
-	done_n=$(q "SELECT count(*) FROM jobs WHERE status = 'completed'")
-	[ "$done_n" -ge "$pushes" ] && break
-	[ "$(date +%s)" -lt "$deadline" ] || { echo "pushes: $done_n of $pushes jobs completed in 300 s" >&2; exit 1; }
-	sleep 0.05
-done
+bench_wait_sql state 300 "SELECT count(*) >= $pushes FROM jobs WHERE status = 'completed'" || {
+	echo "pushes: $(q "SELECT count(*) FROM jobs WHERE status = 'completed'") of $pushes jobs completed in 300 s" >&2
+	exit 1
+}
 n=$(q "SELECT count(*) FROM jobs WHERE conclusion = 'success'")
 [ "$n" -eq "$pushes" ] || { echo "pushes: $n of $pushes jobs succeeded" >&2; exit 1; }
 runs=$(q "SELECT count(*) FROM runs")
