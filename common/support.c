@@ -71,11 +71,13 @@ static const char *const support_upload_artifact_inputs[] = {
 	"compression-level", "overwrite", "include-hidden-files", NULL,
 };
 /*
- * The current run's artifacts only: github-token changes nothing without
- * run-id and repository, which are not taken (no other run, no GitHub).
+ * run-id: another run of the same repository (repository, when given,
+ * must name it); github-token is taken and not needed, the store is
+ * kiln's own.
  */
 static const char *const support_download_artifact_inputs[] = {
-	"name", "pattern", "path", "merge-multiple", "github-token", NULL,
+	"name", "pattern", "path", "merge-multiple", "github-token", "run-id",
+	"repository", NULL,
 };
 
 static const struct {

@@ -317,6 +317,79 @@ START_TEST(test_artifacts_upload_download_http_expiry)
 	harness_assert(h, harness_wait_for(h, 30000, artifacts_gone_cb, &g),
 	    "the expired artifact %s is still there", id);
 
+	/*
+	 * run-id: a later run reads the first run's part-1; another
+	 * repository's run, another repository's name and a bad id are
+	 * refused, each saying why.
+	 */
+	{
+		struct harness_repo *other = harness_repo_new(h,
+		    "octo/elsewhere");
+		char *osha, *orun, *yml, *p;
+		json_t *r2;
+
+		harness_repo_write(other, ".github/workflows/o.yml",
+		    "name: o\non: push\njobs:\n  up:\n    runs-on: "
+		    "self-hosted\n    steps:\n      - run: echo secret > s\n"
+		    "      - uses: actions/upload-artifact@v4\n"
+		    "        with: { name: part-1, path: s }\n");
+		osha = harness_push(h, other, "main", "theirs");
+		json_decref(harness_wait_run(h, osha, NULL, RUN_MS));
+		orun = harness_sql(h, "SELECT id FROM runs WHERE head_sha = $1",
+		    osha, NULL);
+		yml = xasprintf(
+		    "name: a\n"
+		    "on: push\n"
+		    "jobs:\n"
+		    "  later:\n"
+		    "    runs-on: self-hosted\n"
+		    "    steps:\n"
+		    "      - uses: actions/download-artifact@v4\n"
+		    "        with: { name: part-1, run-id: '%s', path: got,\n"
+		    "                github-token: unused }\n"
+		    "      - run: echo \"EARLIER=$(cat got/a.txt)\"\n"
+		    "      - id: theirs\n"
+		    "        continue-on-error: true\n"
+		    "        uses: actions/download-artifact@v4\n"
+		    "        with: { name: part-1, run-id: '%s', path: t }\n"
+		    "      - id: elsewhere\n"
+		    "        continue-on-error: true\n"
+		    "        uses: actions/download-artifact@v4\n"
+		    "        with: { run-id: '%s', repository: octo/elsewhere }\n"
+		    "      - id: notanid\n"
+		    "        continue-on-error: true\n"
+		    "        uses: actions/download-artifact@v4\n"
+		    "        with: { run-id: 12abc }\n"
+		    "      - run: echo \"REFUSED=${{ steps.theirs.outcome }},"
+		    "${{ steps.elsewhere.outcome }},${{ steps.notanid.outcome "
+		    "}}\"; test ! -e t\n", n, orun, n);
+		harness_repo_write(repo, ".github/workflows/a.yml", yml);
+		free(sha);
+		sha = harness_push(h, repo, "main", "an earlier run's");
+		r2 = harness_wait_run(h, sha, NULL, RUN_MS);
+		harness_expect_str(h, r2, "run", "conclusion", "success");
+		log = harness_job_log(h, r2, "later");
+		harness_expect_contains(h, log, "the earlier run's artifact",
+		    "EARLIER=alpha\n");
+		p = xasprintf("run-id %s: octo/artifacts has no run with that "
+		    "id", orun);
+		harness_expect_contains(h, log, "another repository's run", p);
+		free(p);
+		harness_expect_contains(h, log, "another repository's name",
+		    "repository \"octo/elsewhere\": kiln downloads artifacts "
+		    "of this repository's runs only (octo/artifacts)");
+		harness_expect_contains(h, log, "not an id", "run-id: expected "
+		    "a run's id (a positive integer), got \"12abc\"");
+		harness_expect_contains(h, log, "all three failed",
+		    "REFUSED=failure,failure,failure\n");
+		free(log);
+		json_decref(r2);
+		free(yml);
+		free(orun);
+		free(osha);
+		harness_repo_free(other);
+	}
+
 	free(file);
 	free(zip);
 	free(zip2);

@@ -1,6 +1,8 @@
 /*
  * actions/download-artifact (v4), natively, for the current run's
- * artifacts: by name (into path itself), or all of them, or those whose
+ * artifacts or, with run-id, another run's of the same repository (a
+ * job never reads another repository's: repository may only name its
+ * own): by name (into path itself), or all of them, or those whose
  * names match pattern, each into path/<name>/ unless merge-multiple puts
  * them all into path.  path defaults to the workspace; the output
  * download-path is where they went.
@@ -136,10 +138,73 @@ download_free(struct download *dl)
 	free(dl->a);
 }
 
+/*
+ * The run whose artifacts the step reads: ac's, or run-id's when it is a
+ * run of the same repository (and repository, if given, names that
+ * repository).  0 with *run_id, or -1 with err.
+ */
+static int
+download_source_run(const struct artifact_ctx *ac,
+    const struct action_env *env, int64_t *run_id, char *err, size_t errsz)
+{
+	const char *want = artifact_input(env, "run-id"),
+	    *repository = artifact_input(env, "repository");
+	const char *params[3], *why;
+	char own[32];
+	PGresult *res;
+	int64_t other;
+	int rc = -1;
+
+	*run_id = ac->run_id;
+	if ((want == NULL || want[0] == '\0') &&
+	    (repository == NULL || repository[0] == '\0'))
+		return 0;
+	if (want != NULL && want[0] != '\0' &&
+	    parse_int64(want, 1, INT64_MAX, &other, &why) == -1) {
+		snprintf(err, errsz, "run-id: expected a run's id (a positive "
+		    "integer), got \"%s\" (%s)", want, why);
+		return -1;
+	}
+	snprintf(own, sizeof own, "%lld", (long long)ac->run_id);
+	params[0] = own;
+	params[1] = want != NULL && want[0] != '\0' ? want : own;
+	params[2] = repository != NULL && repository[0] != '\0' ?
+	    repository : NULL;
+	/* Columns: this repository's name, the run (NULL: not one of its). */
+	res = worker_exec(ac->w, "SELECT repo.full_name, (SELECT r.id FROM "
+	    "runs r WHERE r.id = $2::bigint AND r.repository_id = "
+	    "mine.repository_id), $3::text IS NULL OR $3 = repo.full_name "
+	    "FROM runs mine JOIN repositories repo ON repo.id = "
+	    "mine.repository_id WHERE mine.id = $1::bigint", 3, params,
+	    "finding the run-id's run");
+	if (res == NULL || PQntuples(res) != 1) {
+		snprintf(err, errsz, "the run could not be looked up (database "
+		    "error; see the worker's log)");
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 2), "t") != 0) {
+		snprintf(err, errsz, "repository \"%s\": kiln downloads "
+		    "artifacts of this repository's runs only (%s)",
+		    repository, PQgetvalue(res, 0, 0));
+		goto out;
+	}
+	if (PQgetisnull(res, 0, 1)) {
+		snprintf(err, errsz, "run-id %s: %s has no run with that id",
+		    want, PQgetvalue(res, 0, 0));
+		goto out;
+	}
+	*run_id = (int64_t)atoll(PQgetvalue(res, 0, 1));
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
 int
 artifact_download(const struct artifact_ctx *ac, const struct action_env *env,
     char *err, size_t errsz)
 {
+	struct artifact_ctx from = *ac;
 	struct download dl = { NULL, 0 };
 	const char *name = artifact_input(env, "name"),
 	    *pattern = artifact_input(env, "pattern"),
@@ -175,7 +240,9 @@ artifact_download(const struct artifact_ctx *ac, const struct action_env *env,
 		snprintf(err, errsz, "path \"%s\": HOME is not set", path);
 		goto out;
 	}
-	snprintf(run, sizeof run, "%lld", (long long)ac->run_id);
+	if (download_source_run(ac, env, &from.run_id, err, errsz) == -1)
+		goto out;
+	snprintf(run, sizeof run, "%lld", (long long)from.run_id);
 	params[0] = run;
 	params[1] = single ? name : NULL;
 	res = worker_exec(ac->w, single ? "SELECT id, name FROM artifacts "
@@ -202,7 +269,7 @@ artifact_download(const struct artifact_ctx *ac, const struct action_env *env,
 			continue;
 		if (!artifact_name_ok(an, err, errsz))
 			goto out;	/* the table's check says never */
-		file = artifact_file(ac, PQgetvalue(res, i, 0));
+		file = artifact_file(&from, PQgetvalue(res, i, 0));
 		d->fd = open(file, O_RDONLY | O_CLOEXEC);
 		if (d->fd == -1) {
 			snprintf(err, errsz, "artifact %s: %s: %s", an, file,
