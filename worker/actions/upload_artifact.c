@@ -5,10 +5,10 @@
  * and cictl find them.
  *
  * The path input, as @actions/glob reads it: one pattern per line, "~"
- * for HOME, relative to the workspace; "*" within a path segment, "**"
- * across them, "[...]" classes (common/glob.c; "?" is refused: glob.c
- * gives it another meaning); a line naming a directory takes everything
- * under it; "!" lines exclude what they match and what is under it.
+ * for HOME, relative to the workspace; "*" and "?" within a path
+ * segment, "**" across them, "[...]" classes (hashfiles_match(), the
+ * matcher of hashFiles and actions/cache: segment by segment, fnmatch(3)
+ * rules); a line naming a directory takes everything under it; "!" lines exclude what they match and what is under it.
  * Files and directories whose name starts with '.' are left out unless
  * include-hidden-files is true.  Member names are relative to the least
  * common ancestor of the lines' search paths (the part before the first
@@ -33,7 +33,7 @@
 #include <openssl/evp.h>
 
 #include "actions.h"
-#include "glob.h"
+#include "hashfiles.h"
 #include "util.h"
 #include "worker.h"
 
@@ -45,7 +45,7 @@
 struct upload_pattern {
 	char		*abs;	/* absolute, lexically clean */
 	char		*search; /* the part before the first wildcard */
-	struct glob	*g;	/* NULL: a literal path */
+	int		 wild;	/* 0: a literal path */
 	int		 neg;
 };
 
@@ -73,8 +73,6 @@ upload_free(struct upload *u)
 	for (i = 0; i < u->npat; i++) {
 		free(u->pat[i].abs);
 		free(u->pat[i].search);
-		if (u->pat[i].g != NULL)
-			glob_free(u->pat[i].g);
 	}
 	for (i = 0; i < u->nfiles; i++)
 		free(u->files[i]);
@@ -131,18 +129,12 @@ upload_add_line(struct upload *u, const struct action_env *env,
     const char *line, char *err, size_t errsz)
 {
 	struct upload_pattern *p;
-	struct buf b = { 0 };
-	char *abs, *s, gerr[256];
+	char *abs, *s;
 	int neg = line[0] == '!';
 
 	if (u->npat == UPLOAD_MAX_LINES) {
 		snprintf(err, errsz, "more than %d path lines",
 		    UPLOAD_MAX_LINES);
-		return -1;
-	}
-	if (strchr(line, '?') != NULL) {
-		snprintf(err, errsz, "path \"%s\": '?' in artifact paths is "
-		    "not supported by kiln yet", line);
 		return -1;
 	}
 	if ((abs = artifact_resolve(env, line + neg)) == NULL) {
@@ -154,31 +146,17 @@ upload_add_line(struct upload *u, const struct action_env *env,
 	memset(p, 0, sizeof *p);
 	p->neg = neg;
 	p->abs = abs;
-	if (strpbrk(abs, "*[") == NULL) {
+	if (strpbrk(abs, "*?[") == NULL) {
 		p->search = xstrdup(abs);
 		u->npat++;
 		return 0;
 	}
 	/* The search path: whole segments before the first wildcard. */
-	s = strpbrk(abs, "*[");
+	s = strpbrk(abs, "*?[");
 	while (s > abs && *s != '/')
 		s--;
 	p->search = s == abs ? xstrdup("/") : xstrndup(abs, (size_t)(s - abs));
-	/* glob.c's syntax: '+' is a quantifier there, a byte here. */
-	for (s = abs; *s != '\0'; s++) {
-		if (*s == '+')
-			buf_add_char(&b, '\\');
-		buf_add_char(&b, *s);
-	}
-	buf_add_char(&b, '\0');
-	p->g = glob_compile(b.data, gerr, sizeof gerr);
-	buf_free(&b);
-	if (p->g == NULL) {
-		snprintf(err, errsz, "path \"%s\": %s", line, gerr);
-		free(p->abs);
-		free(p->search);
-		return -1;
-	}
+	p->wild = 1;
 	u->npat++;
 	return 0;
 }
@@ -187,23 +165,9 @@ upload_add_line(struct upload *u, const struct action_env *env,
 static int
 upload_matches(const struct upload_pattern *p, const char *path)
 {
-	char *t, *s;
-	int r = 0;
-
-	if (p->g == NULL)
+	if (!p->wild)
 		return upload_under(path, p->abs);
-	t = xstrdup(path);
-	for (;;) {
-		if (glob_match(p->g, t)) {
-			r = 1;
-			break;
-		}
-		if ((s = strrchr(t, '/')) == NULL || s == t)
-			break;
-		*s = '\0';
-	}
-	free(t);
-	return r;
+	return hashfiles_match(p->abs, path, 1);
 }
 
 static int
