@@ -79,7 +79,7 @@ static const char artifacts_workflow[] =
     "      - uses: actions/download-artifact@v4\n"
     "        with: { pattern: 'part-*', merge-multiple: true, path: merged }\n"
     "      - uses: actions/download-artifact@v4\n"
-    "        with: { pattern: 'part-*', path: sep }\n"
+    "        with: { pattern: 'part-?', path: sep }\n"
     "      - uses: actions/download-artifact@v4\n"
     "        with: { name: ow, path: ow }\n"
     "      - uses: actions/download-artifact@v4\n"

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,6 @@
 #include <archive_entry.h>
 
 #include "actions.h"
-#include "glob.h"
 #include "util.h"
 #include "worker.h"
 
@@ -211,9 +211,8 @@ artifact_download(const struct artifact_ctx *ac, const struct action_env *env,
 	    *path = artifact_input(env, "path"),
 	    *merge = artifact_input(env, "merge-multiple");
 	const char *params[2];
-	struct glob *g = NULL;
 	PGresult *res = NULL;
-	char run[32], gerr[256], line[1200], *dest = NULL, *file;
+	char run[32], line[1200], *dest = NULL, *file;
 	int i, single, merged, rc = -1;
 
 	if (name != NULL && name[0] == '\0')
@@ -230,11 +229,6 @@ artifact_download(const struct artifact_ctx *ac, const struct action_env *env,
 	}
 	if (single && !artifact_name_ok(name, err, errsz))
 		return -1;
-	if (!single && pattern != NULL &&
-	    (g = glob_compile(pattern, gerr, sizeof gerr)) == NULL) {
-		snprintf(err, errsz, "pattern \"%s\": %s", pattern, gerr);
-		return -1;
-	}
 	if ((dest = artifact_resolve(env, path != NULL && path[0] != '\0' ?
 	    path : env->workspace)) == NULL) {
 		snprintf(err, errsz, "path \"%s\": HOME is not set", path);
@@ -265,7 +259,9 @@ artifact_download(const struct artifact_ctx *ac, const struct action_env *env,
 		const char *an = PQgetvalue(res, i, 1);
 		struct download_one *d = &dl.a[dl.n];
 
-		if (g != NULL && !glob_match(g, an))
+		/* minimatch's rules as v4 applies them: names hold no '/'. */
+		if (!single && pattern != NULL &&
+		    fnmatch(pattern, an, FNM_EXTMATCH) != 0)
 			continue;
 		if (!artifact_name_ok(an, err, errsz))
 			goto out;	/* the table's check says never */
@@ -300,8 +296,6 @@ artifact_download(const struct artifact_ctx *ac, const struct action_env *env,
 	rc = 0;
 out:
 	PQclear(res);
-	if (g != NULL)
-		glob_free(g);
 	download_free(&dl);
 	free(dest);
 	return rc;
