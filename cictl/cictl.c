@@ -60,10 +60,14 @@ static const struct cmd_entry cictl_table[] = {
 	    cmd_repo_show },
 	{ "repo edit", NULL, "OWNER/NAME", 1, 1,
 	    { { "url", "CLONE_URL", 0, 0 }, { "secret-file", "PATH", 0, 0 },
-	      { "default-branch", "BRANCH", 0, 0 }, { "json", NULL, 0, 0 } },
+	      { "default-branch", "BRANCH", 0, 0 }, { "json", NULL, 0, 0 },
+	      { "token-file", "PATH", 0, 0 }, { "clear-token", NULL, 0, 0 } },
 	    0,
 	    "Change a repository's clone URL, webhook secret (rotation; PATH "
-	    "- : stdin) or default branch (its schedules are read again).",
+	    "- : stdin), default branch (its schedules are read again) or the "
+	    "GitHub token its commit statuses are sent with (--token-file: a "
+	    "file only its owner may read, or - : stdin; stored encrypted; "
+	    "--clear-token: back to [github]'s).",
 	    cmd_repo_edit },
 	{ "repo rm", NULL, "OWNER/NAME", 1, 1,
 	    { { "purge", NULL, 0, 0 }, { "json", NULL, 0, 0 } }, 0,
@@ -969,7 +973,7 @@ cictl_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 		size_t tlen;
 
 		if (token_file != NULL && (ctx.token = cmd_repo_read_value(
-		    token_file, in, 256, &tlen, reason, sizeof reason)) ==
+		    token_file, in, 256, 0, &tlen, reason, sizeof reason)) ==
 		    NULL) {
 			cictl_args_free(&args);
 			return cictl_error(&ctx, "--token-file: %s", reason);

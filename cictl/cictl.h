@@ -215,9 +215,12 @@ int	 cmd_ops_triggers(struct cictl_ctx *, const struct cmd_args *);
  * CICTL_MAX_SECRET.  Returns a malloc'd NUL-terminated copy (caller wipes
  * with explicit_bzero() and frees) and its length, or NULL with a reason.
  */
-/* The same up to max bytes (repository secrets, variables). */
+/*
+ * The same up to max bytes (repository secrets, variables, tokens); with
+ * private set, a file (not stdin) group or others may read is refused.
+ */
 char	*cmd_repo_read_value(const char *path, FILE *in, size_t max,
-	    size_t *lenp, char *err, size_t errsz);
+	    int private, size_t *lenp, char *err, size_t errsz);
 char	*cmd_repo_read_secret(const char *path, FILE *in, size_t *lenp,
 	    char *err, size_t errsz);
 

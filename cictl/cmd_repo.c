@@ -5,6 +5,8 @@
  * stdin, sent once in the POST body, and wiped from every buffer cictl
  * holds it in.  The API never returns it.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +17,10 @@
 #include "cictl.h"
 
 char *
-cmd_repo_read_value(const char *path, FILE *in, size_t max, size_t *lenp,
-    char *err, size_t errsz)
+cmd_repo_read_value(const char *path, FILE *in, size_t max, int private,
+    size_t *lenp, char *err, size_t errsz)
 {
+	struct stat st = { 0 };
 	/* One spare byte for the newline, one to notice an overlong value. */
 	size_t cap = max + 2, n = 0, r;
 	char *tmp = xmalloc(cap), *secret = NULL;
@@ -30,6 +33,14 @@ cmd_repo_read_value(const char *path, FILE *in, size_t max, size_t *lenp,
 		    strerror(errno));
 		free(tmp);
 		return NULL;
+	}
+	/* A credential others may read is refused before it is used. */
+	if (private && f != in && (fstat(fileno(f), &st) == -1 ||
+	    !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0)) {
+		snprintf(err, errsz, "%s must be a regular file neither group "
+		    "nor others may read (mode %04o): chmod 600 %s", q,
+		    (unsigned)(st.st_mode & 07777), q);
+		goto out;
 	}
 	errno = 0;
 	while (n < cap) {
@@ -74,7 +85,7 @@ char *
 cmd_repo_read_secret(const char *path, FILE *in, size_t *lenp, char *err,
     size_t errsz)
 {
-	return cmd_repo_read_value(path, in, CICTL_MAX_SECRET, lenp, err,
+	return cmd_repo_read_value(path, in, CICTL_MAX_SECRET, 0, lenp, err,
 	    errsz);
 }
 
@@ -86,7 +97,7 @@ cmd_repo_wipe_json_string(json_t *s)
 	 * json_string_value() hands out the string's storage; it is ours
 	 * alone (refcount 1, never shared), so scribbling on it is safe.
 	 */
-	if (s != NULL)
+	if (json_is_string(s))
 		explicit_bzero((char *)json_string_value(s),
 		    json_string_length(s));
 }
@@ -261,6 +272,11 @@ cmd_repo_show_text(FILE *f, json_t *repo)
 	CMD_REPO_ROW("Created", output_jstr(repo, "created_at"));
 	if (output_jstr(repo, "removed_at") != NULL)
 		CMD_REPO_ROW("Removed", output_jstr(repo, "removed_at"));
+	CMD_REPO_ROW("GitHub token", !json_is_true(json_object_get(repo,
+	    "github_token")) ? "none ([github]'s is used)" :
+	    json_is_true(json_object_get(repo, "github_token_used")) ?
+	    "set (its commit statuses are sent with it)" :
+	    "set, unused: kilnd has no [github] section");
 	CMD_REPO_ROW("Secrets", secrets);
 	CMD_REPO_ROW("Variables", vars);
 	CMD_REPO_ROW("Schedules", output_jint(repo, "schedules", num[1],
@@ -337,9 +353,43 @@ cmd_repo_show(struct cictl_ctx *ctx, const struct cmd_args *args)
 static void
 cmd_repo_edited(FILE *f, json_t *repo)
 {
-	fprintf(f, "updated %s: clone URL %s, default branch %s\n",
-	    cmd_repo_str(repo, "full_name"), cmd_repo_str(repo, "clone_url"),
-	    cmd_repo_str(repo, "default_branch"));
+	fprintf(f, "updated %s: clone URL %s, default branch %s, GitHub "
+	    "token %s\n", cmd_repo_str(repo, "full_name"),
+	    cmd_repo_str(repo, "clone_url"), cmd_repo_str(repo,
+	    "default_branch"), json_is_true(json_object_get(repo,
+	    "github_token")) ? "its own" : "[github]'s");
+}
+
+/* The longest GitHub token --token-file reads. */
+#define CMD_REPO_MAX_TOKEN	4096
+
+/*
+ * --token-file (a private file, or - : stdin) as the request's
+ * "github_token", or --clear-token as null.  0, or -1 with err.
+ */
+static int
+cmd_repo_token(struct cictl_ctx *ctx, const char *path, int clear,
+    json_t *req, char *err, size_t errsz)
+{
+	char *token;
+	size_t len = 0;
+	json_t *j;
+
+	if (clear)
+		return json_object_set_new(req, "github_token", json_null());
+	if ((token = cmd_repo_read_value(path, ctx->in, CMD_REPO_MAX_TOKEN, 1,
+	    &len, err, errsz)) == NULL)
+		return -1;
+	j = json_stringn(token, len);
+	explicit_bzero(token, len);
+	free(token);
+	if (j == NULL) {
+		snprintf(err, errsz, "the token is not valid UTF-8");
+		return -1;
+	}
+	/* req's copy is wiped by cmd_repo_edit before it is freed. */
+	json_object_set_new(req, "github_token", j);
+	return 0;
 }
 
 int
@@ -347,14 +397,34 @@ cmd_repo_edit(struct cictl_ctx *ctx, const struct cmd_args *args)
 {
 	const char *url = args->flag[0], *secret_file = args->flag[1];
 	const char *branch = args->flag[2], *why;
+	const char *token_file = args->flag[4];
+	int clear_token = args->flag[5] != NULL;
 	json_t *req = json_object(), *jsecret = NULL;
 	char err[1024], q[300], *secret = NULL, *body = NULL;
 	size_t secret_len = 0;
 	int rc = CICTL_ERR;
 
-	if (url == NULL && secret_file == NULL && branch == NULL) {
+	if (url == NULL && secret_file == NULL && branch == NULL &&
+	    token_file == NULL && !clear_token) {
 		rc = cictl_usage_error(ctx, args->entry, "nothing to change: "
-		    "give --url, --secret-file or --default-branch");
+		    "give --url, --secret-file, --default-branch, --token-file "
+		    "or --clear-token");
+		goto out;
+	}
+	if (token_file != NULL && clear_token) {
+		rc = cictl_usage_error(ctx, args->entry, "give --token-file or "
+		    "--clear-token, not both");
+		goto out;
+	}
+	if (token_file != NULL && secret_file != NULL &&
+	    strcmp(token_file, "-") == 0 && strcmp(secret_file, "-") == 0) {
+		rc = cictl_usage_error(ctx, args->entry, "only one of "
+		    "--secret-file and --token-file can read stdin");
+		goto out;
+	}
+	if ((token_file != NULL || clear_token) && cmd_repo_token(ctx,
+	    token_file, clear_token, req, err, sizeof err) == -1) {
+		rc = cictl_error(ctx, "--token-file: %s", err);
 		goto out;
 	}
 	if (url != NULL && cictl_valid_url(url, &why) == -1) {
@@ -397,6 +467,7 @@ cmd_repo_edit(struct cictl_ctx *ctx, const struct cmd_args *args)
 	rc = cmd_repo_request(ctx, args, "PATCH", NULL, body,
 	    args->flag[3] != NULL, cmd_repo_edited);
 out:
+	cmd_repo_wipe_json_string(json_object_get(req, "github_token"));
 	cmd_repo_wipe(body, jsecret, secret, secret_len);
 	json_decref(req);
 	return rc;

@@ -50,7 +50,7 @@ secret_set(struct cictl_ctx *ctx, const struct cmd_args *args, int secret)
 		value = xstrdup(args->argv[2]);
 		len = strlen(value);
 	} else if ((value = cmd_repo_read_value(file ? file : "-", ctx->in,
-	    secret ? SECRETS_VALUE_MAX : VARS_VALUE_MAX, &len, err,
+	    secret ? SECRETS_VALUE_MAX : VARS_VALUE_MAX, 0, &len, err,
 	    sizeof err)) == NULL)
 		return cictl_error(ctx, "%s", err);
 	req = json_object();

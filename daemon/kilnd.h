@@ -320,9 +320,12 @@ struct json_t *api_body_object(struct evhttp_request *, size_t max);
  * repos.c: GET, PATCH and DELETE /api/v1/repos/{owner}/{name} (show, edit,
  * remove or purge).  repos_field_check() validates one editable field
  * (clone_url, default_branch, secret) for add and edit: -1 with a reason.
+ * repos_token_aad() is the associated data a repository's GitHub token is
+ * sealed with (sealed here, opened by outbox.c); the caller frees it.
  */
 int	repos_field_check(const char *key, const char *value, char *err,
 	    size_t errsz);
+char	*repos_token_aad(const char *full_name);
 void	api_repo_show(struct kilnd *, struct evhttp_request *,
 	    const char *const *, int);
 void	api_repo_edit(struct kilnd *, struct evhttp_request *,

@@ -21,6 +21,12 @@
  * 5 minutes before it expires (common/ghapp.c).  While one installation's
  * lookup or token is on its way, the rows needing it wait on that request;
  * a 401 for a cached token drops it, so the next attempt buys a new one.
+ *
+ * A repository with its own token (cictl repo edit --token-file, sealed
+ * in repositories.gh_token, opened here with kilnd's secrets key) is sent
+ * commit statuses with that token in either mode: a personal or
+ * fine-grained token cannot create check runs, and a repository the App is
+ * not installed on still gets its verdicts.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -44,6 +50,7 @@
 #include "ghapp.h"
 #include "kilnd.h"
 #include "log.h"
+#include "secretbox.h"
 #include "util.h"
 
 #define OUTBOX_POLL_MS		500	/* claims when idle */
@@ -104,6 +111,7 @@ struct outbox_req {
 	int		 batch;		/* annotations in this request */
 	int		 more;		/* annotations left after it */
 	char		*full_name;	/* owner/name */
+	char		*token;		/* the repository's own; never logged */
 	int64_t		 installation;	/* 0: not known yet */
 	char		 repo_id[24];
 	char		 id[24];
@@ -331,6 +339,9 @@ outbox_req_free(struct outbox_req *r)
 	free(r->url);
 	free(r->body);
 	free(r->full_name);
+	if (r->token != NULL)
+		explicit_bzero(r->token, strlen(r->token));
+	free(r->token);
 	buf_free(&r->answer);
 	free(r);
 }
@@ -527,7 +538,7 @@ outbox_finish_row(struct outbox_req *r, CURLcode cc, long code)
 	}
 	if (strcmp(outcome, "ok") == 0)
 		outcome = "delivered";
-	else if (code == 401 && ob->tokens != NULL) {
+	else if (code == 401 && ob->tokens != NULL && r->token == NULL) {
 		/* The installation token expired or was revoked early. */
 		ghapp_cache_drop(ob->tokens, r->installation);
 		outcome = "retry";
@@ -802,8 +813,8 @@ outbox_authorize(struct outbox_req *r)
 	struct outbox_req *a;
 	const char *token;
 
-	if (ob->tokens == NULL) {
-		outbox_start(r, ob->token);
+	if (r->token != NULL || ob->tokens == NULL) {
+		outbox_start(r, r->token != NULL ? r->token : ob->token);
 		return;
 	}
 	if (r->installation != 0 && (token = ghapp_cache_get(ob->tokens,
@@ -973,6 +984,35 @@ outbox_check_call(struct outbox *ob, struct outbox_req *r, PGresult *res,
 	return 0;
 }
 
+/*
+ * Open a claimed row's repository token into r->token; -1 when it does
+ * not open (another key, or tampered with): the row is recorded failed.
+ */
+static int
+outbox_open_token(struct outbox *ob, struct outbox_req *r,
+    const char *sealed)
+{
+	char why[200], *aad, *plain, *error;
+	size_t len;
+	int rc;
+
+	aad = repos_token_aad(r->full_name);
+	rc = secretbox_open(ob->k->secret_key, sealed, aad, &plain, &len, why,
+	    sizeof why);
+	free(aad);
+	if (rc == -1) {
+		error = xasprintf("the token of %s (cictl repo edit "
+		    "--token-file) cannot be opened with [secrets] key_file: "
+		    "%s", r->full_name, why);
+		outbox_record(r, "failed", 0, error, 0);
+		free(error);
+		return -1;
+	}
+	r->token = xstrdup(plain);
+	secretbox_free(plain, len);
+	return 0;
+}
+
 /* Start the request of one claimed row (columns of kiln_outbox_claim). */
 static void
 outbox_send(struct outbox *ob, PGresult *res, int row)
@@ -1005,7 +1045,10 @@ outbox_send(struct outbox *ob, PGresult *res, int row)
 		    "commit GitHub knows", 0);
 		return;
 	}
-	if (ob->tokens != NULL) {
+	if (!PQgetisnull(res, row, 21) && outbox_open_token(ob, r,
+	    PQgetvalue(res, row, 21)) == -1)
+		return;
+	if (ob->tokens != NULL && r->token == NULL) {
 		if (outbox_check_call(ob, r, res, row) == -1)
 			outbox_record(r, "failed", 0, "the job of this check run "
 			    "is gone", 0);
@@ -1093,8 +1136,11 @@ outbox_poll_cb(evutil_socket_t fd, short what, void *arg)
 	params[0] = limit;
 	params[1] = lease;
 	ob->claiming = 1;
-	if (db_query(ob->k->db, "SELECT * FROM kiln_outbox_claim($1::int, "
-	    "$2::int)", 2, params, outbox_claim_cb, ob) == -1) {
+	/* Column 21: the repository's own token, sealed (022). */
+	if (db_query(ob->k->db, "SELECT c.*, r.gh_token FROM "
+	    "kiln_outbox_claim($1::int, $2::int) c JOIN repositories r "
+	    "ON r.id = c.repository_id ORDER BY c.id", 2, params,
+	    outbox_claim_cb, ob) == -1) {
 		ob->claiming = 0;
 		outbox_kick(ob, OUTBOX_POLL_MS);
 	}

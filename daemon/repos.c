@@ -4,7 +4,8 @@
  *   GET    /api/v1/repos/{owner}/{name}	settings, secret and variable
  *					names, schedules, its last runs
  *   PATCH  /api/v1/repos/{owner}/{name}	clone URL, default branch,
- *					webhook secret (rotation)
+ *					webhook secret (rotation), the
+ *					repository's GitHub token
  *   DELETE /api/v1/repos/{owner}/{name}	remove, keeping its history;
  *					?purge=1 deletes the history too
  *
@@ -20,6 +21,7 @@
  */
 #include <sys/queue.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,14 +41,19 @@
 #include "event.h"
 #include "kilnd.h"
 #include "log.h"
+#include "secretbox.h"
 #include "util.h"
+
+/* The longest GitHub token PATCH takes (GitHub's are far shorter). */
+#define REPOS_MAX_TOKEN		4096
 
 /* Files unlinked per event-loop turn while purging. */
 #define REPOS_PURGE_BATCH	128
 
 /*
- * What PATCH may change, and the column each sets.  The token a
- * repository uses for GitHub (issue 11) joins this table when it lands.
+ * What PATCH may change, and the column each sets.  The repository's
+ * GitHub token ("github_token", null to remove) is handled apart: it is
+ * sealed before it reaches the database.
  */
 static const struct repos_field {
 	const char	*key;
@@ -135,7 +142,8 @@ api_repo_show(struct kilnd *k, struct evhttp_request *req,
     const char *const *args, int nargs)
 {
 	char name[256];
-	const char *params[1] = { name };
+	/* Whether the outbox runs, so a stored token is used. */
+	const char *params[2] = { name, k->outbox != NULL ? "true" : "false" };
 
 	if (repos_name(req, args, name, sizeof name) == -1)
 		return;
@@ -143,6 +151,8 @@ api_repo_show(struct kilnd *k, struct evhttp_request *req,
 	    "SELECT json_build_object('id', p.id, 'full_name', p.full_name, "
 	    "'clone_url', p.clone_url, 'default_branch', p.default_branch, "
 	    "'created_at', p.created_at, 'removed_at', p.removed_at, "
+	    "'github_token', p.gh_token IS NOT NULL, "
+	    "'github_token_used', p.gh_token IS NOT NULL AND $2::boolean, "
 	    "'secrets', (SELECT coalesce(json_agg(s.name ORDER BY s.name), "
 	    "'[]') FROM secrets s WHERE s.repository_id = p.id), "
 	    "'variables', (SELECT coalesce(json_agg(v.name ORDER BY v.name), "
@@ -156,7 +166,7 @@ api_repo_show(struct kilnd *k, struct evhttp_request *req,
 	    "r.head_branch, r.head_sha, r.status, r.conclusion, r.created_at "
 	    "FROM runs r WHERE r.repository_id = p.id ORDER BY r.id DESC "
 	    "LIMIT 10) x)) FROM repositories p WHERE p.full_name = $1",
-	    1, params);
+	    2, params);
 }
 
 static void
@@ -178,28 +188,85 @@ repos_edit_cb(PGresult *res, const char *error, void *arg)
 	free(r);
 }
 
+/*
+ * The associated data a repository's GitHub token is sealed with: a
+ * sealed token copied to another repository does not open there.
+ */
+char *
+repos_token_aad(const char *full_name)
+{
+	return xasprintf("github token for %s", full_name);
+}
+
+/*
+ * PATCH's "github_token": a string is sealed into *sealedp (caller frees),
+ * null asks to remove it (*clearp).  0, or -1 with the reason in err.
+ */
+static int
+repos_token_field(struct kilnd *k, const char *name, json_t *v,
+    char **sealedp, int *clearp, char *err, size_t errsz)
+{
+	const char *t = json_string_value(v);
+	size_t len = json_string_length(v), i;
+	char why[200], *aad;
+
+	if (json_is_null(v)) {
+		*clearp = 1;
+		return 0;
+	}
+	if (t == NULL || len == 0 || len > REPOS_MAX_TOKEN) {
+		snprintf(err, errsz, "field \"github_token\" must be null or a "
+		    "token of 1 to %d bytes", REPOS_MAX_TOKEN);
+		return -1;
+	}
+	for (i = 0; i < len; i++)
+		if (!isgraph((unsigned char)t[i])) {
+			snprintf(err, errsz, "field \"github_token\" must be "
+			    "one word of printable ASCII");
+			return -1;
+		}
+	aad = repos_token_aad(name);
+	*sealedp = secretbox_seal(k->secret_key, t, len, aad, why, sizeof why);
+	free(aad);
+	if (*sealedp == NULL) {
+		snprintf(err, errsz, "sealing the token: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
 void
 api_repo_edit(struct kilnd *k, struct evhttp_request *req,
     const char *const *args, int nargs)
 {
-	const char *params[1 + nitems(repos_fields)], *key;
+	const char *params[3 + nitems(repos_fields)], *key;
 	struct repos_req *r;
 	size_t i, nset = 0;
 	json_t *body, *v;
-	char name[256], err[300];
+	char name[256], err[300], *sealed = NULL;
+	int clear = 0;
 
 	if (repos_name(req, args, name, sizeof name) == -1)
 		return;
 	if ((body = api_body_object(req, API_MAX_BODY)) == NULL)
 		return;
 	json_object_foreach(body, key, v) {
+		if (strcmp(key, "github_token") == 0) {
+			if (repos_token_field(k, name, v, &sealed, &clear, err,
+			    sizeof err) == -1) {
+				http_reply_error(req, 400, "%s", err);
+				goto out;
+			}
+			nset++;
+			continue;
+		}
 		for (i = 0; i < nitems(repos_fields); i++)
 			if (strcmp(key, repos_fields[i].key) == 0)
 				break;
 		if (i == nitems(repos_fields)) {
 			http_reply_error(req, 400, "field \"%.64s\" cannot be "
-			    "edited (clone_url, default_branch, secret can)",
-			    key);
+			    "edited (clone_url, default_branch, secret, "
+			    "github_token can)", key);
 			goto out;
 		}
 		if (!json_is_string(v)) {
@@ -219,9 +286,11 @@ api_repo_edit(struct kilnd *k, struct evhttp_request *req,
 		    repos_fields[i].key));
 		nset += params[1 + i] != NULL;
 	}
+	params[1 + i] = sealed;
+	params[2 + i] = clear ? "true" : "false";
 	if (nset == 0) {
 		http_reply_error(req, 400, "nothing to change: give clone_url, "
-		    "default_branch or secret");
+		    "default_branch, secret or github_token");
 		goto out;
 	}
 	r = xcalloc(1, sizeof *r);
@@ -236,12 +305,14 @@ api_repo_edit(struct kilnd *k, struct evhttp_request *req,
 	    "WITH r AS (UPDATE repositories SET "
 	    "clone_url = coalesce($2, clone_url), "
 	    "default_branch = coalesce($3, default_branch), "
-	    "secret = coalesce($4, secret) "
+	    "secret = coalesce($4, secret), "
+	    "gh_token = CASE WHEN $6::boolean THEN NULL "
+	    "ELSE coalesce($5, gh_token) END "
 	    "WHERE full_name = $1 AND removed_at IS NULL "
 	    "RETURNING id, default_branch, json_build_object('id', id, "
 	    "'full_name', full_name, 'clone_url', clone_url, "
-	    "'default_branch', default_branch, 'created_at', created_at) "
-	    "AS j), "
+	    "'default_branch', default_branch, 'created_at', created_at, "
+	    "'github_token', gh_token IS NOT NULL) AS j), "
 	    "e AS (INSERT INTO events (repository_id, event, ref, payload) "
 	    "SELECT id, '" EVENT_SCHEDULES_SYNC "', 'refs/heads/' || "
 	    "default_branch, '{}'::jsonb FROM r WHERE $3::text IS NOT NULL "
@@ -253,7 +324,12 @@ api_repo_edit(struct kilnd *k, struct evhttp_request *req,
 		free(r);
 	}
 out:
-	/* A new secret's copy inside jansson is freed here. */
+	/* A new secret's or token's copy inside jansson is wiped and freed. */
+	v = json_object_get(body, "github_token");
+	if (json_is_string(v))
+		explicit_bzero((char *)json_string_value(v),
+		    json_string_length(v));
+	free(sealed);
 	json_decref(body);
 }
 

@@ -20,7 +20,9 @@ D/inflight holds the most requests seen in flight at once, rewritten as it
 grows.
 
 With --token, a request whose Authorization is not "Bearer <token>"
-(the file's text, stripped) is answered 401 Bad credentials, as GitHub does.
+(the file's text, stripped) is answered 401 Bad credentials, as GitHub does;
+--token may be given more than once (a repository's own token besides
+kilnd's [github] one), each file's token accepted.
 
 With --app-id ID --app-key PUBLIC.pem it is a GitHub App's API: calls
 under /app/ and GET /repos/O/R/installation need "Bearer JWT", an RS256
@@ -33,7 +35,8 @@ it expires; less plays a token GitHub stopped taking early); DELETE
 /installation/token revokes the token it is sent with (204); a file
 D/revoke revokes every token issued so far (then is removed), as GitHub
 does when an App's key is rotated.  Every other
-call needs one of the issued tokens, unexpired and unrevoked, else 401.
+call needs one of the issued tokens, unexpired and unrevoked, or one of
+the --token files' (a repository's own token), else 401.
 Calls bought with a JWT are recorded with "jwt": the verified claims.
 """
 import argparse
@@ -83,9 +86,9 @@ def verify_jwt(public_key, app_id, auth):
 
 
 class State:
-    def __init__(self, directory, token):
+    def __init__(self, directory, tokens):
         self.dir = directory
-        self.token = token
+        self.tokens = tokens
         self.lock = threading.Lock()
         self.used = {}
         self.n = 0
@@ -152,7 +155,8 @@ def make_handler(st):
                 jwt = None
                 if st.app_key is not None:
                     status, reply, jwt = self.app_auth(auth, body)
-                elif st.token is not None and auth != "Bearer " + st.token:
+                elif st.tokens and auth not in ["Bearer " + t
+                                                for t in st.tokens]:
                     status, reply = 401, {"message": "Bad credentials"}
                 if reply is None:
                     for i, rule in enumerate(self.rules()):
@@ -222,6 +226,8 @@ def make_handler(st):
                                  "%Y-%m-%dT%H:%M:%SZ"),
                              "permissions": (body or {}).get(
                                  "permissions", {})}, claims
+            if auth[7:] in st.tokens and auth.startswith("Bearer "):
+                return 201, None, None      # a repository's own token
             tok = st.issued.get(auth[7:]) if auth.startswith("Bearer ") else None
             if tok is None or tok["revoked"] or now >= tok["valid_until"]:
                 return 401, {"message": "Bad credentials"}, None
@@ -239,18 +245,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--dir", required=True)
-    ap.add_argument("--token")
+    ap.add_argument("--token", action="append", default=[])
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--app-id")
     ap.add_argument("--app-key")
     ap.add_argument("--installation", type=int, default=4242)
     a = ap.parse_args()
-    token = None
-    if a.token:
-        with open(a.token) as f:
-            token = f.read().strip()
+    tokens = []
+    for path in a.token:
+        with open(path) as f:
+            tokens.append(f.read().strip())
     os.makedirs(a.dir, exist_ok=True)
-    st = State(a.dir, token)
+    st = State(a.dir, tokens)
     st.delay = a.delay_ms / 1000.0
     if a.app_key:
         from cryptography.hazmat.primitives import serialization

@@ -22,6 +22,8 @@
 #include "util.h"
 
 #define GH_TOKEN	"ghp_kilnTestToken0123456789abcdefXYZ"
+/* A repository's own token (cictl repo edit --token-file). */
+#define GH_REPO_TOKEN	"github_pat_kilnRepoToken_9876543210fedcba"
 #define GH_WAIT_MS	60000
 #define GH_APP_ID	"31337"
 #define GH_INSTALLATION	"4242"
@@ -73,14 +75,16 @@ app_keys(struct harness *h, char **privp, char **pubp)
  * Start the fake with rules (JSON text, may be NULL) and point kilnd's
  * [github] at it; before harness_start().  app: as a GitHub App (App ID
  * GH_APP_ID, a key made for the test) instead of token_file's token.
+ * extra: a further token file the fake takes, or NULL.
  */
 static struct fake *
-fake_start_mode(struct harness *h, const char *rules, int app)
+fake_start_tokens(struct harness *h, const char *rules, int app,
+    const char *extra)
 {
 	struct fake *f = xcalloc(1, sizeof *f);
 	const char *src = getenv("KILN_SRCDIR");
 	char *script, *tokfile, *conf, *port, *path, *priv = NULL, *pub = NULL;
-	char *argv[13];
+	char *argv[15];
 	int p = harness_free_port(), n = 0;
 
 	harness_assert(h, p > 0, "no free port for the fake GitHub");
@@ -114,6 +118,10 @@ fake_start_mode(struct harness *h, const char *rules, int app)
 		argv[n++] = (char *)"--token";
 		argv[n++] = tokfile;
 	}
+	if (extra != NULL) {
+		argv[n++] = (char *)"--token";
+		argv[n++] = (char *)extra;
+	}
 	argv[n] = NULL;
 	f->pid = harness_spawn(h, argv);
 	harness_assert(h, harness_wait_for(h, 20000, fake_ready, f),
@@ -134,6 +142,13 @@ fake_start_mode(struct harness *h, const char *rules, int app)
 	free(priv);
 	free(pub);
 	return f;
+}
+
+/* The same without a further token. */
+static struct fake *
+fake_start_mode(struct harness *h, const char *rules, int app)
+{
+	return fake_start_tokens(h, rules, app, NULL);
 }
 
 static struct fake *
@@ -1178,6 +1193,153 @@ START_TEST(test_app_job_token)
 }
 END_TEST
 
+/*
+ * Every 2xx call about sha went with "Bearer want" and, when statuses is
+ * set, was a commit status.
+ */
+static void
+expect_token(struct harness *h, struct fake *f, const char *sha,
+    const char *want, int statuses)
+{
+	json_t *calls = sha_calls(f, sha), *c;
+	char *auth = xasprintf("Bearer %s", want);
+	size_t i, n = 0;
+
+	json_array_foreach(calls, i, c) {
+		if (json_integer_value(json_object_get(c, "status")) / 100 != 2)
+			continue;
+		n++;
+		harness_assert(h, strcmp(jstr(json_object_get(c, "headers"),
+		    "Authorization"), auth) == 0, "%s: a call not sent with "
+		    "%s: %s", sha, want, harness_json_text(c));
+		harness_assert(h, !statuses || strstr(jstr(c, "path"),
+		    "/statuses/") != NULL, "%s: not a commit status: %s", sha,
+		    harness_json_text(c));
+	}
+	harness_assert(h, n >= 2, "%s: %zu calls delivered: %s", sha, n,
+	    harness_json_text(calls));
+	free(auth);
+	json_decref(calls);
+}
+
+/*
+ * A repository's own token (cictl repo edit --token-file): refused while
+ * others may read its file, stored sealed, never shown, and the
+ * repository's commit statuses go out with it while another repository's
+ * go with [github]'s token (token mode) or as the App's check runs (app);
+ * --clear-token goes back to [github]'s.
+ */
+static void
+repo_token_case(const char *name, int app)
+{
+	struct harness *h = harness_new(name);
+	char *tokfile = xasprintf("%s/repo-token", h->dir);
+	/* The App's check runs are followed on octo/gh (sha_calls). */
+	const char *own = app ? "octo/other" : "octo/gh";
+	const char *plain = app ? "octo/gh" : "octo/other";
+	struct buf out = { 0 }, err = { 0 };
+	struct harness_repo *a, *b;
+	struct fake *f;
+	char *sha_a, *sha_b, *sha_c, *v, *log;
+	json_t *show;
+	size_t len;
+	int rc;
+
+	harness_write_file(h, tokfile, GH_REPO_TOKEN "\n");
+	harness_assert(h, chmod(tokfile, 0644) == 0, "chmod %s", tokfile);
+	f = fake_start_tokens(h, NULL, app, tokfile);
+	harness_start(h);
+	a = harness_repo_new(h, own);
+	b = harness_repo_new(h, plain);
+
+	rc = harness_cictl(h, &out, &err, "repo", "edit", own, "--token-file",
+	    tokfile, NULL);
+	harness_assert(h, rc != 0 && err.data != NULL && strstr(err.data,
+	    tokfile) != NULL && strstr(err.data, "0644") != NULL, "a token "
+	    "file others may read: exit %d, %s", rc, err.data ? err.data : "");
+	harness_assert(h, chmod(tokfile, 0600) == 0, "chmod %s", tokfile);
+	buf_clear(&out);
+	buf_clear(&err);
+	rc = harness_cictl(h, &out, &err, "repo", "edit", own, "--token-file",
+	    tokfile, NULL);
+	harness_assert(h, rc == 0, "repo edit --token-file: %d %s", rc,
+	    err.data ? err.data : "");
+	harness_expect_contains(h, out.data, "repo edit", "GitHub token its "
+	    "own");
+	buf_clear(&out);
+	rc = harness_cictl(h, &out, &err, "repo", "show", own, NULL);
+	harness_assert(h, rc == 0 && out.data != NULL && strstr(out.data,
+	    GH_REPO_TOKEN) == NULL, "repo show: %d", rc);
+	harness_expect_contains(h, out.data, "repo show", "set (its commit "
+	    "statuses are sent with it)");
+	show = harness_cictl_json(h, "repo", "show", own, "--json", NULL);
+	harness_assert(h, json_is_true(json_object_get(show, "github_token")),
+	    "repo show --json: %s", harness_json_text(show));
+	json_decref(show);
+	v = harness_sql(h, "SELECT gh_token FROM repositories WHERE "
+	    "full_name = $1", own, NULL);
+	harness_assert(h, str_has_prefix(v, "v1:") && strstr(v, "kilnRepo") ==
+	    NULL, "stored token not sealed: %s", v);
+	free(v);
+
+	harness_repo_write(a, ".github/workflows/solo.yml", one_job_wf);
+	harness_repo_write(b, ".github/workflows/solo.yml", one_job_wf);
+	/* Another commit than a's (the same tree would be the same sha). */
+	harness_repo_write(b, "other", "other");
+	sha_a = harness_push(h, a, "main", "solo");
+	sha_b = harness_push(h, b, "main", "solo");
+	wait_success_for(h, f, sha_a);
+	wait_success_for(h, f, sha_b);
+	expect_token(h, f, sha_a, GH_REPO_TOKEN, 1);
+	if (!app)
+		expect_token(h, f, sha_b, GH_TOKEN, 1);
+	else {
+		v = token_used(f, sha_b);
+		harness_assert(h, str_has_prefix(v, "ghs_"), "%s: sent with %s, "
+		    "not an installation token", plain, v);
+		free(v);
+	}
+
+	buf_clear(&out);
+	rc = harness_cictl(h, &out, &err, "repo", "edit", own,
+	    "--clear-token", NULL);
+	harness_assert(h, rc == 0, "repo edit --clear-token: %d %s", rc,
+	    err.data ? err.data : "");
+	harness_expect_contains(h, out.data, "repo edit --clear-token",
+	    "GitHub token [github]'s");
+	v = harness_sql(h, "SELECT count(*) FROM repositories WHERE "
+	    "full_name = $1 AND gh_token IS NULL", own, NULL);
+	harness_assert(h, strcmp(v, "1") == 0, "token not removed");
+	free(v);
+	if (!app) {
+		sha_c = push_delivered(h, f, a, "again");
+		expect_token(h, f, sha_c, GH_TOKEN, 1);
+		free(sha_c);
+	}
+	log = file_read_all(h->log_path, 64 * 1024 * 1024, &len);
+	harness_assert(h, log != NULL && strstr(log, GH_REPO_TOKEN) == NULL,
+	    "kilnd's log shows the repository's token");
+	free(log);
+	buf_free(&out);
+	buf_free(&err);
+	free(tokfile);
+	free(sha_b);
+	harness_repo_free(b);
+	finish(h, f, a, sha_a);
+}
+
+START_TEST(test_repo_token)
+{
+	repo_token_case("repo_token", 0);
+}
+END_TEST
+
+START_TEST(test_app_repo_token)
+{
+	repo_token_case("app_repo_token", 1);
+}
+END_TEST
+
 static Suite *
 github_suite(void)
 {
@@ -1193,6 +1355,12 @@ github_suite(void)
 	tcase_add_test(tc, test_app_installation_token_renewed);
 	tcase_add_test(tc, test_app_check_runs);
 	tcase_add_test(tc, test_app_job_token);
+	suite_add_tcase(s, tc);
+	/* A repository's own token (CK_RUN_CASE=token runs these alone). */
+	tc = tcase_create("token");
+	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
+	tcase_add_test(tc, test_repo_token);
+	tcase_add_test(tc, test_app_repo_token);
 	suite_add_tcase(s, tc);
 	return s;
 }
