@@ -505,29 +505,15 @@ START_TEST(test_unprocessable_is_recorded_not_retried)
 }
 END_TEST
 
-/*
- * A 403 with X-RateLimit-Remaining: 0 pauses delivery until
- * X-RateLimit-Reset: no call reaches the fake before it.
- */
-START_TEST(test_rate_limit_pauses_until_reset)
+/* The first of calls is the 403; no other reached the fake before its reset. */
+static void
+expect_after_reset(struct harness *h, json_t *calls)
 {
-	struct harness *h = harness_new("rate_limit_pauses");
-	struct fake *f = fake_start(h, "[{\"path\": \"/statuses/\", "
-	    "\"status\": 403, \"times\": 1, \"reset_in\": 4, \"headers\": "
-	    "{\"X-RateLimit-Remaining\": \"0\"}, \"body\": {\"message\": "
-	    "\"API rate limit exceeded\"}}]");
-	struct harness_repo *repo;
-	json_t *calls, *first, *c, *final;
+	json_t *first = json_array_get(calls, 0), *c;
 	const char *reset;
 	double limit_at, reset_t;
 	size_t i;
-	char *sha;
 
-	sha = solo_push(h, &repo);
-	wait_final(h, f, "kiln / solo / only", "success");
-	final = expect_sequence(h, f, sha, "kiln / solo / only", "success");
-	calls = fake_calls(f, "/statuses/");
-	first = json_array_get(calls, 0);
 	harness_assert(h, json_integer_value(json_object_get(first,
 	    "status")) == 403, "first call not the 403: %s",
 	    harness_json_text(calls));
@@ -543,6 +529,28 @@ START_TEST(test_rate_limit_pauses_until_reset)
 		    "at %.3f): %s", i, json_real_value(json_object_get(c, "t")),
 		    reset_t, limit_at, harness_json_text(calls));
 	}
+}
+
+/*
+ * A 403 with X-RateLimit-Remaining: 0 pauses delivery until
+ * X-RateLimit-Reset: no call reaches the fake before it.
+ */
+START_TEST(test_rate_limit_pauses_until_reset)
+{
+	struct harness *h = harness_new("rate_limit_pauses");
+	struct fake *f = fake_start(h, "[{\"path\": \"/statuses/\", "
+	    "\"status\": 403, \"times\": 1, \"reset_in\": 4, \"headers\": "
+	    "{\"X-RateLimit-Remaining\": \"0\"}, \"body\": {\"message\": "
+	    "\"API rate limit exceeded\"}}]");
+	struct harness_repo *repo;
+	json_t *calls, *final;
+	char *sha;
+
+	sha = solo_push(h, &repo);
+	wait_final(h, f, "kiln / solo / only", "success");
+	final = expect_sequence(h, f, sha, "kiln / solo / only", "success");
+	calls = fake_calls(f, "/statuses/");
+	expect_after_reset(h, calls);
 	json_decref(calls);
 	json_decref(final);
 	finish(h, f, repo, sha);
@@ -1194,6 +1202,59 @@ START_TEST(test_app_job_token)
 END_TEST
 
 /*
+ * App mode: a 403 with X-RateLimit-Remaining: 0 for the check run's
+ * creation pauses delivery until X-RateLimit-Reset; then the check run
+ * is created once and updated in order (queued, in_progress, completed),
+ * each state delivered once, nothing after the completion.
+ */
+START_TEST(test_app_rate_limit_pauses_until_reset)
+{
+	struct harness *h = harness_new("app_rate_limit_pauses");
+	struct fake *f = fake_start_mode(h, "[{\"path\": \"/check-runs\", "
+	    "\"status\": 403, \"times\": 1, \"reset_in\": 4, \"headers\": "
+	    "{\"X-RateLimit-Remaining\": \"0\"}, \"body\": {\"message\": "
+	    "\"API rate limit exceeded for installation ID 4242.\"}}]", 1);
+	static const char *const order[] = { "queued", "in_progress",
+	    "completed" };
+	struct harness_repo *repo;
+	json_t *calls, *c, *b;
+	const char *st;
+	size_t i, k, posts = 0, done = 0, last = 0, seen[3] = { 0 };
+	char *sha;
+
+	sha = solo_push(h, &repo);
+	wait_success_for(h, f, sha);
+	calls = sha_calls(f, sha);
+	expect_after_reset(h, calls);
+	json_array_foreach(calls, i, c) {
+		if (i == 0 || json_integer_value(json_object_get(c,
+		    "status")) / 100 != 2)
+			continue;
+		b = json_object_get(c, "body");
+		posts += strcmp(jstr(c, "method"), "POST") == 0;
+		st = jstr(b, "status");
+		for (k = 0; k < 3 && strcmp(st, order[k]) != 0; k++)
+			;
+		harness_assert(h, k < 3 && k >= last && done == 0, "check run "
+		    "update %zu out of order: %s", i, harness_json_text(calls));
+		seen[k]++;
+		last = k;
+		if (k == 2) {
+			done++;
+			harness_expect_str(h, b, "completion", "conclusion",
+			    "success");
+		}
+	}
+	harness_assert(h, posts == 1 && seen[1] <= 1 && seen[2] == 1 &&
+	    seen[0] <= 1, "check run created %zu times, states %zu/%zu/%zu "
+	    "times: %s", posts, seen[0], seen[1], seen[2],
+	    harness_json_text(calls));
+	json_decref(calls);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
+/*
  * Every 2xx call about sha went with "Bearer want" and, when statuses is
  * set, was a commit status.
  */
@@ -1356,11 +1417,15 @@ github_suite(void)
 	tcase_add_test(tc, test_app_check_runs);
 	tcase_add_test(tc, test_app_job_token);
 	suite_add_tcase(s, tc);
-	/* A repository's own token (CK_RUN_CASE=token runs these alone). */
+	/*
+	 * A repository's own token, App mode's rate limit
+	 * (CK_RUN_CASE=token runs these alone).
+	 */
 	tc = tcase_create("token");
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_repo_token);
 	tcase_add_test(tc, test_app_repo_token);
+	tcase_add_test(tc, test_app_rate_limit_pauses_until_reset);
 	suite_add_tcase(s, tc);
 	return s;
 }
