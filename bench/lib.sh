@@ -73,3 +73,55 @@ bench_wait_sql() {	# bench_wait_sql PGDIR SECONDS QUERY
 		PERFORM pg_sleep(0.02); END LOOP;
 		RAISE EXCEPTION 'waited $2 s'; END \$\$" >/dev/null 2>&1
 }
+
+# CPU time so far, in clock ticks, of kilnd's process tree grouped as
+# "kilnd", "worker" (the kiln-worker processes), "steps" (what workers
+# started and reaped: the steps' shells) and "postgres" (the postmaster and
+# every backend, with what they reaped): one "GROUP TICKS" line each.
+bench_cpu() {	# bench_cpu: of $kpid's tree
+	local p
+	for p in /proc/[0-9]*; do
+		cat "$p/stat" 2>/dev/null && echo
+	done | awk -v root="$kpid" '
+	NF > 0 {
+		# comm may hold spaces: fields counted after the last ")".
+		i = index($0, ") "); pid = $1 + 0
+		comm = substr($0, index($0, "(") + 1, i - index($0, "(") - 1)
+		n = split(substr($0, i + 2), f, " ")
+		ppid[pid] = f[2]; name[pid] = comm
+		self[pid] = f[12] + f[13]; kids[pid] = f[14] + f[15]
+	}
+	END {
+		for (pid in ppid) {
+			a = pid; inside = 0
+			for (depth = 0; depth < 64 && a > 1; depth++) {
+				if (a == root) { inside = 1; break }
+				a = ppid[a]
+			}
+			if (!inside) continue
+			if (pid == root) t["kilnd"] += self[pid]
+			else if (name[pid] ~ /^kiln-worker/) {
+				t["worker"] += self[pid]; t["steps"] += kids[pid]
+			} else if (name[pid] ~ /^postgres/)
+				t["postgres"] += self[pid] + kids[pid]
+			else t["other"] += self[pid] + kids[pid]
+		}
+		for (g in t) print g, t[g]
+	}'
+}
+
+# Per-job CPU from two bench_cpu outputs: "kilnd 0.12 ms, worker ..., total".
+bench_cpu_per_job() {	# bench_cpu_per_job BEFORE AFTER JOBS
+	printf '%s\n--\n%s\n' "$1" "$2" | awk -v n="$3" -v hz="$(getconf CLK_TCK)" '
+	$0 == "--" { after = 1; next }
+	{ if (after) b[$1] = $2; else a[$1] = $2 }
+	END {
+		split("kilnd worker steps postgres other", order, " ")
+		for (k = 1; k <= 5; k++) {
+			g = order[k]; ms = (b[g] - a[g]) * 1000 / hz / n
+			out = out sprintf("%s%s %.2f ms", out == "" ? "" : ", ", g, ms)
+			sum += ms
+		}
+		printf "CPU per job: %s; total %.2f ms\n", out, sum
+	}'
+}

@@ -21,8 +21,10 @@ bench_repo_new "$bin" "$d/kiln.conf" bench/matrix
 printf 'on: push\njobs:\n  t:\n    runs-on: self-hosted\n    strategy:\n      matrix:\n        n: [%s]\n    steps:\n      - run: "true"\n' \
     "$(seq -s, 1 "$legs")" >"$d/w/.github/workflows/t.yml"
 syncs0=$(q "SELECT wal_sync FROM pg_stat_wal")
+cpu0=$(bench_cpu)
 bench_push bench/matrix matrix-1
 bench_wait_run state 300 || { echo "matrix: the run did not complete" >&2; exit 1; }
+cpu1=$(bench_cpu)
 # Backends report their WAL statistics within about a second of going
 # idle: read until the count holds for 2 s (20 s at most).
 syncs1=$(q "SELECT wal_sync FROM pg_stat_wal")
@@ -42,3 +44,4 @@ t1=$(date +%s.%N)
 awk -v n="$n" -v s="$secs" -v w0="$syncs0" -v w1="$syncs1" -v b0="$t0" -v b1="$t1" -v nw="$nw" 'BEGIN {
 	printf "%d jobs, %d workers: %.1f jobs/s (%.2f ms each); WAL flushes %.2f per job (target <= 2)\n", n, nw, n / s, s * 1000 / n, (w1 - w0) / n
 	printf "baseline: %d fork+exec of true: %.3f ms each\n", n, (b1 - b0) * 1000 / n }'
+bench_cpu_per_job "$cpu0" "$cpu1" "$n"

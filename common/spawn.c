@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,16 @@
 #include "util.h"
 
 extern char **environ;
+
+#define SPAWN_STACK	(64 * 1024)	/* the child's, until it execs */
+
+/*
+ * The child's code runs on a stack the sanitizers did not make, in memory
+ * it shares with the parent: left uninstrumented (their shadow and stack
+ * bookkeeping are the parent's).
+ */
+#define SPAWN_CHILD_CODE	__attribute__((no_sanitize("address", \
+	"undefined")))
 
 /* What the child reports through the exec pipe when it cannot start. */
 enum spawn_stage {
@@ -36,7 +48,7 @@ struct spawn_failure {
 	int	error;
 };
 
-static void __attribute__((noreturn))
+static void __attribute__((noreturn)) SPAWN_CHILD_CODE
 spawn_child_fail(int fd, enum spawn_stage stage)
 {
 	struct spawn_failure f;
@@ -48,7 +60,7 @@ spawn_child_fail(int fd, enum spawn_stage stage)
 }
 
 /* Where a standard descriptor comes from: -1 is /dev/null. */
-static int
+static int SPAWN_CHILD_CODE
 spawn_child_fd(int want, int target, int nullfd)
 {
 	int from = want == -1 ? nullfd : want;
@@ -59,12 +71,26 @@ spawn_child_fd(int want, int target, int nullfd)
 }
 
 /* Between fork and exec: async-signal-safe calls only. */
-static void __attribute__((noreturn))
-spawn_child(const struct spawn_spec *s, int failfd)
+static void __attribute__((noreturn)) SPAWN_CHILD_CODE
+spawn_child(const struct spawn_spec *s, int failfd, const sigset_t *mask)
 {
 	struct sigaction sa;
 	sigset_t none;
 	int sig, nullfd, out, cg;
+
+	/*
+	 * Every signal is blocked (spawn_start).  A handler of the parent's
+	 * must not run here, in the parent's memory: back to the default
+	 * before any is let through (the ignored stay ignored, as a fork
+	 * would keep them).
+	 */
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
+			sa.sa_handler = SIG_DFL;
+			sa.sa_flags = 0;
+			(void)sigaction(sig, &sa, NULL);
+		}
 
 	/* Before setuid: joining a cgroup is the worker's right. */
 	if (s->cgroup_procs != NULL) {
@@ -78,8 +104,14 @@ spawn_child(const struct spawn_spec *s, int failfd)
 	if (s->group == 1 && setpgid(0, 0) == -1)
 		spawn_child_fail(failfd, SPAWN_STAGE_GROUP);
 	/* First: nothing below runs with privileges it was told to drop. */
-	if (s->as_user && (setgroups(0, NULL) == -1 || setgid(s->gid) == -1 ||
-	    setuid(s->uid) == -1))
+	/*
+	 * Raw system calls: glibc's wrappers would broadcast the change to
+	 * every thread of the process they think they are in, which shares
+	 * this child's memory (spawn_start) but is the parent.
+	 */
+	if (s->as_user && (syscall(SYS_setgroups, 0, NULL) == -1 ||
+	    syscall(SYS_setgid, s->gid) == -1 ||
+	    syscall(SYS_setuid, s->uid) == -1))
 		spawn_child_fail(failfd, SPAWN_STAGE_USER);
 	/* After setuid: a credential change clears it. */
 	if (s->pdeathsig != 0)
@@ -91,7 +123,8 @@ spawn_child(const struct spawn_spec *s, int failfd)
 			(void)sigaction(sig, &sa, NULL);
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	}
+	} else
+		(void)sigprocmask(SIG_SETMASK, mask, NULL);
 	if ((nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		spawn_child_fail(failfd, SPAWN_STAGE_FDS);
 	/* Move the caller's descriptors above 2 first: no dup2 clobbers one. */
@@ -112,11 +145,33 @@ spawn_child(const struct spawn_spec *s, int failfd)
 	spawn_child_fail(failfd, SPAWN_STAGE_EXEC);
 }
 
+struct spawn_clone {
+	const struct spawn_spec	*s;
+	int			 failfd;
+	sigset_t		 mask;		/* the caller's, restored */
+};
+
+static int SPAWN_CHILD_CODE
+spawn_clone_child(void *arg)
+{
+	struct spawn_clone *c = arg;
+
+	spawn_child(c->s, c->failfd, &c->mask);
+}
+
 pid_t
 spawn_start(const struct spawn_spec *s, char *err, size_t errsz)
 {
 	struct spawn_failure f;
-	int fds[2];
+	struct spawn_clone c;
+	sigset_t all;
+	/*
+	 * The child's stack until it execs, in our frame: we are suspended
+	 * meanwhile (CLONE_VFORK), and it stays within this thread's stack
+	 * for the sanitizers.
+	 */
+	_Alignas(16) char stack[SPAWN_STACK];
+	int fds[2], saved;
 	ssize_t n;
 	pid_t pid;
 
@@ -129,16 +184,28 @@ spawn_start(const struct spawn_spec *s, char *err, size_t errsz)
 		snprintf(err, errsz, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	if ((pid = fork()) == -1) {
-		snprintf(err, errsz, "fork for %s: %s", s->argv[0],
-		    strerror(errno));
+	/*
+	 * The child shares our memory until it execs (as posix_spawn does)
+	 * instead of a fork's copy: a fork write-protects every page of this
+	 * process, and each page written afterwards faults to be copied or
+	 * reclaimed, which cost a worker more than the step's shell did
+	 * (bench/matrix.sh).  Signals stay blocked until the child has reset
+	 * our handlers.
+	 */
+	c.s = s;
+	c.failfd = fds[1];
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &c.mask);
+	pid = clone(spawn_clone_child, stack + sizeof stack,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+	saved = errno;
+	pthread_sigmask(SIG_SETMASK, &c.mask, NULL);
+	if (pid == -1) {
+		snprintf(err, errsz, "starting %s: %s", s->argv[0],
+		    strerror(saved));
 		close(fds[0]);
 		close(fds[1]);
 		return -1;
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		spawn_child(s, fds[1]);
 	}
 	close(fds[1]);
 	/* EOF: the exec happened (the pipe is close-on-exec). */

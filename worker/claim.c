@@ -163,10 +163,14 @@ claim_job(struct worker *w, struct claimed_job *job)
 	 * The oldest queued job this worker's labels satisfy, of a run not
 	 * waiting on its concurrency group, within its matrix's max-parallel
 	 * (the advisory lock makes two workers count the same siblings one
-	 * after the other).
+	 * after the other).  The same statement reads its run, event,
+	 * repository and the repository's variables, and marks the run in
+	 * progress (one round trip and one transaction per claim); under
+	 * max-parallel or a concurrency group the run waits for the re-check
+	 * below, as the claim may be given back.
 	 */
 	res = worker_exec(w,
-	    "UPDATE jobs j SET status = 'in_progress', worker = $1, "
+	    "WITH c AS (UPDATE jobs j SET status = 'in_progress', worker = $1, "
 	    "started_at = now(), lease_until = now() + $3::int * "
 	    "interval '1 second', log_token = sha256(decode($4, 'hex')) "
 	    "WHERE j.id = (SELECT c.id FROM jobs c JOIN runs r ON r.id = "
@@ -184,12 +188,29 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "AND s.status = 'in_progress') < c.max_parallel)) "
 	    "ORDER BY c.id FOR UPDATE OF c SKIP LOCKED LIMIT 1) "
 	    "RETURNING j.id, j.run_id, j.job_key, j.name, j.matrix::text, "
-	    "kiln_job_context(j.id)::text, j.continue_on_error, "
-	    "j.timeout_minutes, j.strategy::text, j.labels <@ ARRAY(SELECT "
-	    "jsonb_array_elements_text($2::jsonb)), "
-	    "j.concurrency_group IS NOT NULL AND kiln_job_superseded(j.id), "
-	    "j.concurrency_group, coalesce(j.max_parallel::text, "
-	    "j.concurrency_group), j.matrix_deferred", 4, params,
+	    "kiln_job_context(j.id)::text AS context, j.continue_on_error, "
+	    "j.timeout_minutes, j.strategy::text AS strategy, "
+	    "j.labels <@ ARRAY(SELECT jsonb_array_elements_text($2::jsonb)) "
+	    "AS labels_ok, "
+	    "j.concurrency_group IS NOT NULL AND kiln_job_superseded(j.id) "
+	    "AS superseded, j.concurrency_group, coalesce("
+	    "j.max_parallel::text, j.concurrency_group) AS limited, "
+	    "j.matrix_deferred), "
+	    "s AS (UPDATE runs SET status = 'in_progress', "
+	    "started_at = coalesce(started_at, now()) WHERE id = "
+	    "(SELECT run_id FROM c WHERE limited IS NULL) AND "
+	    "status = 'queued') "
+	    "SELECT c.id, c.run_id, c.job_key, c.name, c.matrix, c.context, "
+	    "c.continue_on_error, c.timeout_minutes, c.strategy, c.labels_ok, "
+	    "c.superseded, c.concurrency_group, c.limited, c.matrix_deferred, "
+	    "r.path, r.workflow_source, r.head_sha, r.head_branch, "
+	    "r.ref, r.event, r.run_number, p.full_name, p.clone_url, "
+	    "p.id, e.payload::text, r.run_attempt, (SELECT coalesce("
+	    "jsonb_object_agg(v.name, v.value), '{}')::text FROM variables v "
+	    "WHERE v.repository_id = p.id) FROM c "
+	    "JOIN runs r ON r.id = c.run_id "
+	    "JOIN repositories p ON p.id = r.repository_id "
+	    "JOIN events e ON e.id = r.event_id", 4, params,
 	    "claiming a job");
 	if (res == NULL)
 		return -1;
@@ -220,42 +241,31 @@ claim_job(struct worker *w, struct claimed_job *job)
 	job->concurrency_group = dup_or_null(res, 0, 11);
 	memcpy(job->log_token, token, sizeof job->log_token);
 	OPENSSL_cleanse(token, sizeof token);
+	job->path = dup_or_null(res, 0, 14);
+	job->workflow_source = dup_or_null(res, 0, 15);
+	job->head_sha = dup_or_null(res, 0, 16);
+	job->head_branch = dup_or_null(res, 0, 17);
+	job->ref = dup_or_null(res, 0, 18);
+	job->event = dup_or_null(res, 0, 19);
+	job->run_number = strtoll(PQgetvalue(res, 0, 20), NULL, 10);
+	job->repo_name = dup_or_null(res, 0, 21);
+	job->clone_url = dup_or_null(res, 0, 22);
+	job->repository_id = strtoll(PQgetvalue(res, 0, 23), NULL, 10);
+	job->payload = dup_or_null(res, 0, 24);
+	job->run_attempt = strtoll(PQgetvalue(res, 0, 25), NULL, 10);
+	job->variables = dup_or_null(res, 0, 26);
 	PQclear(res);
-
-	if (limited && claim_conflict(w, job)) {
+	if (!limited)
+		return 1;
+	if (claim_conflict(w, job)) {
 		claimed_job_free(job);
 		return 0;
 	}
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job->run_id);
 	params[0] = idbuf;
-	res = worker_exec(w,
-	    "WITH s AS (UPDATE runs SET status = 'in_progress', "
+	PQclear(worker_exec(w, "UPDATE runs SET status = 'in_progress', "
 	    "started_at = coalesce(started_at, now()) WHERE id = $1::bigint "
-	    "AND status = 'queued') "
-	    "SELECT r.path, r.workflow_source, r.head_sha, r.head_branch, "
-	    "r.ref, r.event, r.run_number, p.full_name, p.clone_url, "
-	    "p.id, e.payload::text, r.run_attempt FROM runs r "
-	    "JOIN repositories p ON p.id = r.repository_id "
-	    "JOIN events e ON e.id = r.event_id WHERE r.id = $1::bigint",
-	    1, params, "reading the job's run");
-	if (res == NULL || PQntuples(res) == 0) {
-		PQclear(res);
-		claimed_job_free(job);
-		return -1;
-	}
-	job->path = dup_or_null(res, 0, 0);
-	job->workflow_source = dup_or_null(res, 0, 1);
-	job->head_sha = dup_or_null(res, 0, 2);
-	job->head_branch = dup_or_null(res, 0, 3);
-	job->ref = dup_or_null(res, 0, 4);
-	job->event = dup_or_null(res, 0, 5);
-	job->run_number = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
-	job->repo_name = dup_or_null(res, 0, 7);
-	job->clone_url = dup_or_null(res, 0, 8);
-	job->repository_id = strtoll(PQgetvalue(res, 0, 9), NULL, 10);
-	job->payload = dup_or_null(res, 0, 10);
-	job->run_attempt = strtoll(PQgetvalue(res, 0, 11), NULL, 10);
-	PQclear(res);
+	    "AND status = 'queued'", 1, params, "starting the job's run"));
 	return 1;
 }
 
@@ -277,6 +287,7 @@ claimed_job_free(struct claimed_job *job)
 	free(job->repo_name);
 	free(job->clone_url);
 	free(job->payload);
+	free(job->variables);
 	memset(job, 0, sizeof *job);
 }
 
@@ -289,6 +300,11 @@ claim_renew(struct worker *w, int64_t job_id)
 	int cancel;
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job_id);
+	/*
+	 * Asynchronous commit: a renewal lost in a crash leaves the previous
+	 * lease_until, still most of a lease ahead; the next renewal (a
+	 * second later) or any durable commit replaces it.
+	 */
 	res = worker_exec(w, "UPDATE jobs SET lease_until = now() + $3::int * "
 	    "interval '1 second' WHERE id = $1::bigint AND worker = $2 AND "
 	    SQL_ASYNC_COMMIT " RETURNING cancel_requested OR status = 'completed' OR "

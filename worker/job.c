@@ -328,6 +328,12 @@ job_step_update(struct jobrun *jr, size_t number, enum status_state state,
 	    (jr->stream != NULL ? stream_bytes(jr->stream) : 0));
 	snprintf(line, sizeof line, "%llu", (unsigned long long)
 	    (jr->stream != NULL ? stream_lines(jr->stream) + 1 : 1));
+	/*
+	 * Asynchronous commit: a step row lost in a PostgreSQL crash is
+	 * rewritten by the job's completion (kiln_job_complete concludes
+	 * what is left in progress), whose durable commit also flushes every
+	 * earlier one, the WAL being one sequence.
+	 */
 	PQclear(worker_exec(jr->w,
 	    "UPDATE steps SET status = $3, conclusion = $4, outcome = $5, "
 	    "name = coalesce($6, name), "
@@ -358,7 +364,8 @@ job_complete(struct jobrun *jr, enum status_conclusion conclusion,
     const char *outputs, const char *message)
 {
 	char id[32];
-	const char *params[3] = { id, outputs ? outputs : "{}", message };
+	const char *params[4] = { id, status_conclusion_name(conclusion),
+	    outputs ? outputs : "{}", message };
 	int64_t deadline = now_ms() + job_outage_ms(jr);
 	PGresult *res;
 	int attempt;
@@ -378,18 +385,9 @@ job_complete(struct jobrun *jr, enum status_conclusion conclusion,
 			poll(NULL, 0, JOB_COMPLETE_PAUSE_MS);
 			continue;
 		}
-		params[1] = outputs ? outputs : "{}";
-		res = worker_exec(jr->w, "UPDATE jobs SET outputs = $2::jsonb, "
-		    "message = coalesce($3, message) WHERE id = $1::bigint AND "
-		    "status = 'in_progress' AND " SQL_ASYNC_COMMIT, 3, params,
-		    "storing job outputs");
-		if (res != NULL) {
-			PQclear(res);
-			params[1] = status_conclusion_name(conclusion);
-			res = worker_exec(jr->w,
-			    "SELECT kiln_job_complete($1::bigint, $2)", 2,
-			    params, "completing the job");
-		}
+		/* Outputs and completion: one transaction (023_job_finish). */
+		res = worker_exec(jr->w, "SELECT kiln_job_finish($1::bigint, "
+		    "$2, $3::jsonb, $4)", 4, params, "completing the job");
 		if (res != NULL) {
 			if (PQntuples(res) == 1 &&
 			    strcmp(PQgetvalue(res, 0, 0), "f") == 0)

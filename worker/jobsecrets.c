@@ -61,20 +61,20 @@ jobsecrets_load(struct worker *w, const struct claimed_job *cj,
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)cj->repository_id);
 	params[0] = idbuf;
-	res = worker_exec(w, "SELECT coalesce(jsonb_object_agg(name, value), "
-	    "'{}')::text FROM variables WHERE repository_id = $1::bigint", 1,
-	    params, "reading the variables");
-	if (res == NULL) {
-		snprintf(err, errsz, "cannot read the repository's variables");
-		return -1;
-	}
+	/* Read with the claim (claim_job), in its snapshot. */
 	{
-		json_t *v = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+		json_t *v = json_loads(cj->variables ? cj->variables : "{}",
+		    0, NULL);
 
+		if (!json_is_object(v)) {
+			json_decref(v);
+			snprintf(err, errsz, "cannot read the repository's "
+			    "variables");
+			return -1;
+		}
 		json_object_update(vars, v);
 		json_decref(v);
 	}
-	PQclear(res);
 
 	if (jobsecrets_from_fork(cj)) {
 		log_info("job %lld: a pull request from a fork gets no secrets",

@@ -12,8 +12,7 @@
  * A WHERE condition (always true) that commits its statement's transaction
  * without waiting for the WAL flush (synchronous_commit = off for that
  * transaction only).  Only for rows whose loss in a PostgreSQL crash is
- * safe: a step's progress, a lease renewal, a job's outputs before its
- * completion.  A crash loses at most the last ~3 x wal_writer_delay of
+ * safe: a step's progress, a lease renewal.  A crash loses at most the last ~3 x wal_writer_delay of
  * them, and any later durable commit (a claim, a completion: WAL is one
  * sequence) makes them durable too; the job's claim and completion stay
  * synchronous, so a job is never run twice nor lost.
@@ -130,6 +129,7 @@ struct claimed_job {
 	char	*clone_url;
 	int64_t	 repository_id;
 	char	*payload;
+	char	*variables;	/* the repository's, a JSON object's text */
 	/* Its log socket credential; the job row holds its SHA-256. */
 	char	 log_token[PROTO_TOKEN_LEN + 1];
 };
