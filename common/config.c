@@ -135,6 +135,19 @@ static const struct config_key config_keys[] = {
 	  "the actions steps may use, matched against owner/repo[/path], or "
 	  "against owner/repo[/path]@ref when the pattern has an '@'; an "
 	  "action no pattern allows fails its step; empty: none" },
+	{ "containers", "engine", CONFIG_ENUM, OFF(containers_engine), "auto",
+	  0, 0, "auto|podman|docker|none", "the container engine of job "
+	  "`container:`, `services:` and docker actions: auto (the first of "
+	  "podman and docker on PATH whose `info` succeeds), podman, docker, or "
+	  "none (such jobs fail before any step)" },
+	{ "containers", "engine_options", CONFIG_STRING,
+	  OFF(containers_engine_options), "", 0, 0, NULL, "blank-separated "
+	  "options given to the engine before every command (e.g. "
+	  "--storage-driver vfs --cgroup-manager cgroupfs --runtime runc)" },
+	{ "containers", "run_options", CONFIG_STRING,
+	  OFF(containers_run_options), "", 0, 0, NULL, "blank-separated "
+	  "options added to every container kiln creates and image it builds, "
+	  "before the workflow's own (e.g. --ulimit nofile=1024:1024)" },
 	{ "web", "access", CONFIG_ENUM, OFF(web_access), "token", 0, 0,
 	  "public|token|off", "status page and read-only /api/v1 on the "
 	  "listener: public (anyone who reaches it), token (a login or "

@@ -47,6 +47,9 @@ struct kiln_config {
 	char	*actions_base_url;	/* owner/repo actions fetched from */
 	char	*actions_allow;		/* patterns of actions allowed */
 	int	 actions_keep_days;	/* fetched actions unused this long go */
+	char	*containers_engine;	/* auto|podman|docker|none */
+	char	*containers_engine_options;
+	char	*containers_run_options;
 
 	/* [cache] */
 	char	*cache_dir;	/* actions/cache archives; <state_dir>/cache */

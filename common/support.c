@@ -5,8 +5,6 @@
  *
  *   jobs.<id>.uses         reusable workflows are not run yet: the job
  *                          would otherwise succeed with zero steps.
- *   container, services    no Docker here: the steps would run on the
- *                          host instead of in the container.
  *   environment            no deployment environments: protection rules
  *                          (reviewers, wait timers, branch policies) and
  *                          environment secrets would be skipped, so a
@@ -18,14 +16,16 @@
  *                          cache/save, upload-artifact,
  *                          download-artifact), local actions (./path) and
  *                          actions of other repositories (owner/repo@ref,
- *                          fetched): composite and node ones run; what an
- *                          action.yml says that kiln does not run, docker,
- *                          fails the step then.  docker:// or an input a
- *                          built-in does not honour fails its step.
+ *                          fetched): composite, node and docker ones run
+ *                          (docker through the container engine, as
+ *                          docker://image does); an input a built-in
+ *                          does not honour fails its step.
  *   on.<event>             events kiln never receives (or kilnd does not
  *                          make yet) never run the workflow.
  *
- * Executed, so not listed: permissions (kiln hands out no GITHUB_TOKEN,
+ * Executed, so not listed: container and services (through the
+ * container engine; a job fails before its first step, saying so, when
+ * there is none: worker/job.c), permissions (kiln hands out no GITHUB_TOKEN,
  * so there is nothing for them to widen), defaults.run (shell and
  * working-directory, job level evaluated), timeout-minutes above 7200
  * (capped when the job runs, as GitHub caps it).
@@ -157,7 +157,6 @@ static char *
 support_step_at(const struct wf_step *step, struct wf_pos *pos)
 {
 	const struct wf_map_entry *bad;
-	char *names, *why;
 	int a;
 
 	/*
@@ -168,17 +167,8 @@ support_step_at(const struct wf_step *step, struct wf_pos *pos)
 		return NULL;
 	*pos = step->uses_pos;
 	a = support_action_find(step->uses);
-	if (a == -1 && !str_has_prefix(step->uses, "docker://"))
+	if (a == -1)
 		return NULL;
-	if (a == -1) {
-		names = support_action_names();
-		why = xasprintf("kiln has no action \"%s\"%s; its built-in "
-		    "actions are %s", step->uses,
-		    str_has_prefix(step->uses, "docker://") ?
-		    " (no Docker here)" : "", names);
-		free(names);
-		return why;
-	}
 	if ((bad = support_bad_input(step, a)) != NULL) {
 		*pos = bad->pos;
 		return xasprintf("%s: input \"%s\" is not supported by kiln",
@@ -213,22 +203,6 @@ support_has_uses(const struct wf_job *j, struct wf_pos *pos)
 }
 
 static int
-support_has_container(const struct wf_job *j, struct wf_pos *pos)
-{
-	*pos = j->container_pos;
-	return j->container != NULL && !json_is_null(j->container);
-}
-
-static int
-support_has_services(const struct wf_job *j, struct wf_pos *pos)
-{
-	*pos = j->services_pos;
-	return j->services != NULL && !json_is_null(j->services) &&
-	    !(json_is_object(j->services) && json_object_size(j->services) ==
-	    0);
-}
-
-static int
 support_has_environment(const struct wf_job *j, struct wf_pos *pos)
 {
 	*pos = j->environment_pos;
@@ -245,10 +219,6 @@ support_has_group(const struct wf_job *j, struct wf_pos *pos)
 static const struct support_rule support_job_rules[] = {
 	{ "uses", support_has_uses, "kiln does not run reusable workflows "
 	    "yet" },
-	{ "container", support_has_container, "kiln does not run jobs in "
-	    "containers (no Docker here); the steps would run on the host" },
-	{ "services", support_has_services, "kiln does not run service "
-	    "containers (no Docker here)" },
 	{ "environment", support_has_environment, "kiln has no deployment "
 	    "environments: their protection rules (reviewers, wait timers, "
 	    "branch policies), secrets and variables would not apply" },

@@ -2756,13 +2756,15 @@ static const struct wf_key wf_action_runs_keys[] = {
 	{ "pre-if", wf_k_str, offsetof(struct wf_action, pre_if) },
 	{ "post-if", wf_k_str, offsetof(struct wf_action, post_if) },
 	{ "steps", wf_k_action_steps, 0 },
-	/* Docker actions: read so that the step can say what it is. */
+	/* Docker actions (worker/job.c runs them through the engine). */
 	{ "image", wf_k_str, offsetof(struct wf_action, image) },
-	{ "env", wf_k_ignore, 0 },
-	{ "args", wf_k_ignore, 0 },
-	{ "entrypoint", wf_k_ignore, 0 },
-	{ "pre-entrypoint", wf_k_ignore, 0 },
-	{ "post-entrypoint", wf_k_ignore, 0 },
+	{ "env", wf_k_json, offsetof(struct wf_action, env) },
+	{ "args", wf_k_json, offsetof(struct wf_action, args) },
+	{ "entrypoint", wf_k_str, offsetof(struct wf_action, entrypoint) },
+	{ "pre-entrypoint", wf_k_str, offsetof(struct wf_action,
+	    pre_entrypoint) },
+	{ "post-entrypoint", wf_k_str, offsetof(struct wf_action,
+	    post_entrypoint) },
 };
 
 static void
@@ -2893,6 +2895,11 @@ workflow_action_free(struct wf_action *a)
 	free(a->pre_if);
 	free(a->post_if);
 	free(a->image);
+	json_decref(a->env);
+	json_decref(a->args);
+	free(a->entrypoint);
+	free(a->pre_entrypoint);
+	free(a->post_entrypoint);
 	free(a);
 }
 

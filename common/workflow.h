@@ -323,6 +323,11 @@ struct wf_action {
 	char			*pre_if;
 	char			*post_if;
 	char			*image;		/* docker */
+	json_t			*env;		/* docker: raw mapping */
+	json_t			*args;		/* docker: raw sequence */
+	char			*entrypoint;
+	char			*pre_entrypoint;	/* refused when run */
+	char			*post_entrypoint;
 	struct wf_step		*steps;		/* composite */
 	size_t			 nsteps;
 };

@@ -39,6 +39,11 @@ kiln_deps=(
 	chromium
 	nodejs
 	npm
+	# container jobs, services, docker actions (test_containers builds its
+	# image from busybox; runc where crun cannot run: hybrid cgroups)
+	podman
+	runc
+	busybox-static
 )
 
 kiln_install_deps() {

@@ -45,6 +45,7 @@
 #include <jansson.h>
 
 #include "actions.h"
+#include "container.h"
 #include "context.h"
 #include "envfile.h"
 #include "event.h"
@@ -142,6 +143,14 @@ struct jobrun {
 	json_t				*pre_states;	/* step number -> what
 							   its action's pre
 							   saved */
+	/* container:, services:, docker actions (container.h). */
+	int				 engine_state;	/* 0: not asked, 1:
+							   usable, -1: not */
+	char				*engine_why;	/* why not */
+	struct container_engine		 engine;
+	struct container_job		 ctr;
+	int				 engine_argv;	/* job_exec_script()'s
+							   argv is the engine */
 };
 
 static void
@@ -895,7 +904,8 @@ job_run_script(struct jobrun *jr, const struct wf_step *step,
 	job_logf(jr, "##[group]Run %.*s\n%s%sshell: %s\n##[endgroup]\n",
 	    (int)strcspn(script, "\n"), script, script,
 	    str_has_suffix(script, "\n") ? "" : "\n",
-	    shell ? shell : "bash -e {0}");
+	    shell ? shell : jr->ctr.job_ctr != NULL ? "sh -e {0}" :
+	    "bash -e {0}");
 	outcome = job_exec_script(jr, shell, script, NULL, env, wd, minutes,
 	    step->name);
 out:
@@ -917,8 +927,8 @@ job_exec_script(struct jobrun *jr, const char *shell, const char *script,
 {
 	struct stepexec_spec spec;
 	struct stepexec_result result;
-	char err[1024];
-	int job_bound;
+	char err[1024], **prefix = NULL;
+	int job_bound, r;
 
 	memset(&spec, 0, sizeof spec);
 	spec.shell = shell;
@@ -933,8 +943,18 @@ job_exec_script(struct jobrun *jr, const char *shell, const char *script,
 	spec.uid = jr->w->run_uid;
 	spec.gid = jr->w->run_gid;
 	spec.cgroup_procs = jr->w->cgroup_procs;
-	if (stepexec_run(&spec, job_sink_cb, jr, &result, err,
-	    sizeof err) == -1) {
+	if (argv != NULL && jr->engine_argv) {
+		/* A docker action's `<engine> run`: root's client too. */
+		spec.as_user = 0;
+	} else if (argv == NULL && jr->ctr.job_ctr != NULL) {
+		/* In the job container: the engine's client is root's. */
+		prefix = container_exec_argv(&jr->ctr, env->v, wd);
+		spec.prefix = prefix;
+		spec.as_user = 0;
+	}
+	r = stepexec_run(&spec, job_sink_cb, jr, &result, err, sizeof err);
+	container_argv_free(prefix);
+	if (r == -1) {
 		job_logf(jr, "##[error]%s\n", err);
 		return CONCLUSION_FAILURE;
 	}
@@ -1675,6 +1695,334 @@ job_node_post(struct jobrun *jr, const json_t *post)
 	free(dir);
 }
 
+/* ---- containers (container.h) ----------------------------------------- */
+
+static void
+job_ctr_log_cb(void *arg, const char *line)
+{
+	job_log(arg, line);
+}
+
+/*
+ * The container engine, picked when the job first needs one ([containers]
+ * engine); 0, or -1 with jr->engine_why.  Picked per job, so an engine
+ * installed or started later is found without restarting workers.
+ */
+static int
+job_engine(struct jobrun *jr)
+{
+	char err[2048];
+
+	if (jr->engine_state == 0) {
+		if (container_engine_pick(&jr->engine, jr->w->ctr_engine,
+		    jr->w->ctr_opts, jr->w->ctr_run_opts, getenv("PATH"), err,
+		    sizeof err) == 0) {
+			jr->engine_state = 1;
+			/* A killed worker's containers are found again. */
+			container_mark(jr->w->work_dir, jr->w->name);
+			container_job_init(&jr->ctr, &jr->engine,
+			    jr->w->work_dir, jr->w->name, jr->cj->id,
+			    job_ctr_log_cb, jr);
+			job_logf(jr, "Container engine: %s (%s)\n",
+			    jr->engine.name, jr->engine.program);
+		} else {
+			jr->engine_state = -1;
+			jr->engine_why = xstrdup(err);
+		}
+	}
+	return jr->engine_state == 1 ? 0 : -1;
+}
+
+/* What the job's containers mount; the home is made here. */
+static void
+job_ctr_dirs(struct jobrun *jr, struct container_dirs *d, char **home)
+{
+	*home = xasprintf("%s/github_home", jr->ws.dir);
+	if (mkdir(*home, 0700) == 0)
+		workspace_give(&jr->ws, *home);
+	d->job_dir = jr->ws.dir;
+	d->workspace = jr->ws.workspace;
+	d->home = *home;
+	d->workflow = jr->ws.tmp;
+}
+
+/* in with every string's ${{ }} evaluated (container:, services:). */
+static json_t *
+job_eval_json(const json_t *in, const struct expr_scope *scope,
+    const struct expr_ctx *ctx, char *err, size_t errsz)
+{
+	const char *k;
+	json_t *out, *v, *e;
+	size_t i;
+	char *s;
+
+	if (json_is_string(in)) {
+		if (context_eval_string(json_string_value(in), scope, ctx, &s,
+		    err, errsz) == -1)
+			return NULL;
+		out = json_string(s);
+		free(s);
+		return out;
+	}
+	if (json_is_object(in)) {
+		out = json_object();
+		json_object_foreach((json_t *)in, k, v) {
+			if ((e = job_eval_json(v, scope, ctx, err,
+			    errsz)) == NULL) {
+				json_decref(out);
+				return NULL;
+			}
+			json_object_set_new(out, k, e);
+		}
+		return out;
+	}
+	if (json_is_array(in)) {
+		out = json_array();
+		json_array_foreach(in, i, v) {
+			if ((e = job_eval_json(v, scope, ctx, err,
+			    errsz)) == NULL) {
+				json_decref(out);
+				return NULL;
+			}
+			json_array_append_new(out, e);
+		}
+		return out;
+	}
+	return json_deep_copy(in);
+}
+
+/* The key of the job that needs a container engine, or NULL. */
+static char *
+job_engine_need(const struct jobrun *jr)
+{
+	const struct wf_job *j = jr->job;
+	size_t i;
+
+	if (j->container != NULL && !json_is_null(j->container))
+		return xstrdup("container");
+	if (json_is_object(j->services) && json_object_size(j->services) > 0)
+		return xstrdup("services");
+	for (i = 0; i < j->nsteps; i++)
+		if (j->steps[i].uses != NULL &&
+		    str_has_prefix(j->steps[i].uses, "docker://"))
+			return xasprintf("steps[%zu].uses (%s)", i,
+			    j->steps[i].uses);
+	return NULL;
+}
+
+/*
+ * Before the first step: the job's network, services and container.  A
+ * job that needs them and has no usable engine fails here, saying which
+ * key and why; so does one whose containers do not start.
+ */
+static int
+job_containers_start(struct jobrun *jr)
+{
+	struct container_dirs d;
+	struct expr_ctx ctx;
+	json_t *container = NULL, *services = NULL, *job;
+	char err[2048], *need, *home = NULL;
+	int r = -1;
+
+	if ((need = job_engine_need(jr)) == NULL)
+		return 0;
+	if (job_engine(jr) == -1) {
+		jr->message = xasprintf("jobs.%s.%s needs a container engine "
+		    "and none (podman, docker) is usable: %s; the job fails "
+		    "before its first step", jr->job->id, need,
+		    jr->engine_why);
+		job_logf(jr, "##[error]%s\n", jr->message);
+		free(need);
+		return -1;
+	}
+	job_expr_ctx(jr, &ctx);
+	if (jr->job->container != NULL && (container = job_eval_json(
+	    jr->job->container, &ctx_scope_job_env, &ctx, err,
+	    sizeof err)) == NULL)
+		goto fail;
+	if (jr->job->services != NULL && (services = job_eval_json(
+	    jr->job->services, &ctx_scope_job_env, &ctx, err,
+	    sizeof err)) == NULL)
+		goto fail;
+	job_ctr_dirs(jr, &d, &home);
+	if (container_job_start(&jr->ctr, container, services, &d, err,
+	    sizeof err) == -1)
+		goto fail;
+	job = json_object_get(jr->contexts, "job");
+	if (jr->ctr.container_ctx != NULL)
+		json_object_set(job, "container", jr->ctr.container_ctx);
+	json_object_set(job, "services", jr->ctr.services_ctx);
+	r = 0;
+	goto out;
+fail:
+	jr->message = xasprintf("jobs.%s.%s", jr->job->id, err);
+	job_logf(jr, "##[error]%s\n", jr->message);
+out:
+	json_decref(container);
+	json_decref(services);
+	free(home);
+	free(need);
+	return r;
+}
+
+/* The words of a docker action's args, evaluated (inputs in reach). */
+static char **
+job_docker_args(struct jobrun *jr, const struct wf_action *a,
+    const struct wf_map *with, const struct expr_ctx *ctx, json_t *inputs,
+    char *err, size_t errsz)
+{
+	struct expr_ctx c2 = *ctx;
+	const char *w = NULL;
+	json_t *ev, *v;
+	char **args;
+	size_t i, n;
+
+	if (a == NULL) {
+		/* docker://: with.args, split as a shell would. */
+		for (i = 0; i < with->n; i++)
+			if (strcmp(with->v[i].key, "args") == 0)
+				w = with->v[i].value;
+		return container_words(w != NULL ? w : "", err, errsz);
+	}
+	if (a->args != NULL && !json_is_array(a->args)) {
+		snprintf(err, errsz, "runs.args: expected a sequence");
+		return NULL;
+	}
+	c2.contexts = json_copy(ctx->contexts);
+	json_object_set(c2.contexts, "inputs", inputs);
+	ev = a->args != NULL ? job_eval_json(a->args, &ctx_scope_step, &c2,
+	    err, errsz) : json_array();
+	json_decref(c2.contexts);
+	if (ev == NULL)
+		return NULL;
+	n = json_array_size(ev);
+	args = xcalloc(n + 1, sizeof *args);
+	json_array_foreach(ev, i, v)
+		args[i] = xstrdup(json_is_string(v) ? json_string_value(v) :
+		    "");
+	json_decref(ev);
+	(void)jr;
+	return args;
+}
+
+/*
+ * A docker action: `docker://image` (a step's uses, with: args and
+ * entrypoint) or an action.yml with runs.using docker (its image a
+ * Dockerfile built here, or docker://).  It runs with the workspace at
+ * /github/workspace, INPUT_ variables, and the step's file commands
+ * (their paths are the same inside: the job's directory is mounted at
+ * its own path).
+ */
+static enum status_conclusion
+job_run_docker(struct jobrun *jr, const struct wf_step *step,
+    const struct wf_action *a, const char *dir, json_t *inputs,
+    const struct wf_map *with, const struct expr_ctx *ctx,
+    struct envlist *env)
+{
+	struct container_dirs d;
+	enum status_conclusion outcome = CONCLUSION_FAILURE;
+	const char *image, *entrypoint = NULL, *k;
+	char err[2048], *home = NULL, *tag = NULL, **args = NULL, **argv,
+	    *name, *p, *val;
+	json_t *v, *ev = NULL;
+	struct expr_ctx c2;
+	size_t i;
+
+	if (job_engine(jr) == -1) {
+		job_logf(jr, "##[error]%s: a docker action needs a container "
+		    "engine and none (podman, docker) is usable: %s\n",
+		    step->uses, jr->engine_why);
+		return CONCLUSION_FAILURE;
+	}
+	if (jr->ctr.network == NULL && container_job_start(&jr->ctr, NULL,
+	    NULL, NULL, err, sizeof err) == -1) {
+		job_logf(jr, "##[error]%s: %s\n", step->uses, err);
+		return CONCLUSION_FAILURE;
+	}
+	if (a != NULL && (a->pre_entrypoint != NULL ||
+	    a->post_entrypoint != NULL)) {
+		job_logf(jr, "##[error]%s: kiln does not run a docker action's "
+		    "pre-entrypoint or post-entrypoint\n", step->uses);
+		return CONCLUSION_FAILURE;
+	}
+	if (a == NULL) {
+		image = step->uses + strlen("docker://");
+		for (i = 0; i < with->n; i++)
+			if (strcmp(with->v[i].key, "entrypoint") == 0)
+				entrypoint = with->v[i].value;
+		/* Its other with: keys are inputs, as GitHub passes them. */
+		for (i = 0; i < with->n; i++) {
+			if (strcmp(with->v[i].key, "args") == 0 ||
+			    strcmp(with->v[i].key, "entrypoint") == 0)
+				continue;
+			name = xasprintf("INPUT_%s", with->v[i].key);
+			for (p = name; *p != '\0'; p++)
+				*p = *p == ' ' ? '_' :
+				    (char)toupper((unsigned char)*p);
+			env_set(env, name, with->v[i].value);
+			free(name);
+		}
+	} else {
+		image = a->image;
+		entrypoint = a->entrypoint;
+		ev = json_object();	/* no STATE_ */
+		job_node_env(env, inputs, ev, dir);
+		json_decref(ev);
+		ev = NULL;
+		if (a->env != NULL && json_is_object(a->env)) {
+			c2 = *ctx;
+			c2.contexts = json_copy(ctx->contexts);
+			json_object_set(c2.contexts, "inputs", inputs);
+			ev = job_eval_json(a->env, &ctx_scope_step, &c2, err,
+			    sizeof err);
+			json_decref(c2.contexts);
+			if (ev == NULL) {
+				job_logf(jr, "##[error]%s: runs.env: %s\n",
+				    step->uses, err);
+				goto out;
+			}
+			json_object_foreach(ev, k, v)
+				if ((val = json_is_string(v) ? xstrdup(
+				    json_string_value(v)) : json_dumps(v,
+				    JSON_ENCODE_ANY)) != NULL) {
+					env_set(env, k, val);
+					free(val);
+				}
+		}
+		if (str_has_prefix(image, "docker://"))
+			image += strlen("docker://");
+		else {
+			job_logf(jr, "Building %s of %s\n", image, step->uses);
+			if (container_build(&jr->ctr, dir, image, &tag, err,
+			    sizeof err) == -1) {
+				job_logf(jr, "##[error]%s: %s\n", step->uses,
+				    err);
+				goto out;
+			}
+			image = tag;
+		}
+	}
+	if ((args = job_docker_args(jr, a, with, ctx, inputs, err,
+	    sizeof err)) == NULL) {
+		job_logf(jr, "##[error]%s: args: %s\n", step->uses, err);
+		goto out;
+	}
+	job_ctr_dirs(jr, &d, &home);
+	argv = container_run_argv(&jr->ctr, image, entrypoint, args, env->v,
+	    &d);
+	jr->engine_argv = 1;
+	outcome = job_exec_script(jr, NULL, NULL, argv, env, jr->ws.workspace,
+	    jr->step_minutes, step->name != NULL ? step->name : step->uses);
+	jr->engine_argv = 0;
+	container_argv_free(argv);
+out:
+	container_argv_free(args);
+	json_decref(ev);
+	free(home);
+	free(tag);
+	return outcome;
+}
+
 /*
  * A step's `uses:` of an action described by action.yml: ./path in the
  * workspace.  Its with: values are evaluated already.
@@ -1762,6 +2110,10 @@ parse:
 		    "");
 		free(msgs);
 		outcome = job_run_node(jr, step, a, dir, inputs, env);
+		break;
+	case WF_ACTION_DOCKER:
+		outcome = job_run_docker(jr, step, a, dir, inputs, with, ctx,
+		    env);
 		break;
 	default:
 		job_logf(jr, "##[error]%s: kiln does not run '%s' actions yet\n",
@@ -1900,6 +2252,11 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	if (job_eval_with(jr, step, ctx, &with, 1) == -1)
 		goto out;
 	job_log(jr, "##[endgroup]\n");
+	if (str_has_prefix(step->uses, "docker://")) {
+		outcome = job_run_docker(jr, step, NULL, NULL, NULL, &with, ctx,
+		    stepenv);
+		goto out;
+	}
 	/* Not built in: an action.yml says what it is. */
 	if (str_has_prefix(step->uses, "./") || (support_action_find(
 	    step->uses) == -1 && !str_has_prefix(step->uses, "docker://"))) {
@@ -2426,6 +2783,8 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		jr.message = xstrdup(err);
 		goto done;
 	}
+	if (job_containers_start(&jr) == -1)
+		goto done;
 	job_pre_phase(&jr);
 	for (i = 0; i < jr.job->nsteps; i++)
 		job_exec_step(&jr, &jr.job->steps[i], i + 1, 0);
@@ -2433,7 +2792,14 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	outputs = job_outputs(&jr);
 	conclusion = jr.timed_out ? CONCLUSION_TIMED_OUT : jr.status;
 done:
+	/*
+	 * Whatever the outcome (a killed worker's: container_reap()); first,
+	 * as the engine's monitors are the worker's descendants.
+	 */
+	container_job_stop(&jr.ctr);
 	job_kill_leftovers(&jr);
+	container_engine_free(&jr.engine);
+	free(jr.engine_why);
 	jobtoken_revoke(w, jr.token);
 	jr.token = NULL;
 	if (jr.stream != NULL) {

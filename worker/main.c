@@ -28,6 +28,7 @@
 #include "secretbox.h"
 #include "util.h"
 #include "orphans.h"
+#include "container.h"
 #include "worker.h"
 
 #define WORKER_POLL_MS		5000	/* fallback when no NOTIFY arrives
@@ -437,6 +438,9 @@ main(int argc, char **argv)
 	w.actions_base_url = xstrdup(cfg.actions_base_url);
 	w.actions_allow = xstrdup(cfg.actions_allow);
 	w.actions_keep_days = cfg.actions_keep_days;
+	w.ctr_engine = xstrdup(cfg.containers_engine);
+	w.ctr_opts = xstrdup(cfg.containers_engine_options);
+	w.ctr_run_opts = xstrdup(cfg.containers_run_options);
 	w.cache_dir = xstrdup(cfg.cache_dir);
 	w.cache_max_bytes = cfg.cache_max_bytes;
 	w.artifacts_dir = xstrdup(cfg.artifacts_dir);
@@ -487,6 +491,8 @@ main(int argc, char **argv)
 	 */
 	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	worker_cgroup(&w);
+	container_reap(w.work_dir, w.name, w.ctr_engine, w.ctr_opts,
+	    w.ctr_run_opts);
 	log_info("ready (work dir %s)", w.work_dir);
 	while (!worker_stop && !worker_retire) {
 		/* A new session (reconnect, PQreset) LISTENs again. */
@@ -540,6 +546,9 @@ main(int argc, char **argv)
 	free(w.python_versions_url);
 	free(w.actions_base_url);
 	free(w.actions_allow);
+	free(w.ctr_engine);
+	free(w.ctr_opts);
+	free(w.ctr_run_opts);
 	free(w.cache_dir);
 	free(w.artifacts_dir);
 	free(w.page_url);

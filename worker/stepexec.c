@@ -39,7 +39,8 @@
 #define STEPEXEC_POLL_MS	100	/* cancel() polling period */
 #define STEPEXEC_DRAIN_MS	500	/* output drain after the shell exits */
 #define STEPEXEC_READ_CHUNK	65536
-#define STEPEXEC_MAX_ARGS	64
+#define STEPEXEC_MAX_ARGS	1024	/* a docker action's `<engine> run`
+					   names each variable */
 
 
 /* Built-in shells (reference 5.1). */
@@ -156,7 +157,7 @@ env_path(char *const *envp)
 /* Turn `shell:` into a command (reference 5.1, steps 1-2). */
 static int
 cmd_parse(struct stepexec_cmd *c, const char *shell, char *const *envp,
-    char *err, size_t errsz)
+    int contained, char *err, size_t errsz)
 {
 	const char *path = env_path(envp), *tmpl, *base;
 	char *found;
@@ -165,7 +166,10 @@ cmd_parse(struct stepexec_cmd *c, const char *shell, char *const *envp,
 	memset(c, 0, sizeof *c);
 	while (shell != NULL && (*shell == ' ' || *shell == '\t'))
 		shell++;
-	if (shell == NULL || *shell == '\0') {
+	if ((shell == NULL || *shell == '\0') && contained) {
+		/* The image's shell is not known from here; sh always is. */
+		tmpl = "sh -e {0}";
+	} else if (shell == NULL || *shell == '\0') {
 		/* No shell: bash if there is one, without pipefail. */
 		found = spawn_path_find("bash", path);
 		tmpl = found != NULL ? "bash -e {0}" : "sh -e {0}";
@@ -217,6 +221,11 @@ cmd_parse(struct stepexec_cmd *c, const char *shell, char *const *envp,
 	for (i = 0; i < nitems(stepexec_exts); i++) {
 		if (strcmp(base, stepexec_exts[i].program) == 0)
 			c->ext = stepexec_exts[i].ext;
+	}
+	if (contained) {
+		/* Looked up by the container's PATH when it runs. */
+		c->program = xstrdup(c->argv[0]);
+		return 0;
 	}
 	c->program = spawn_path_find(c->argv[0], path);
 	/*
@@ -407,7 +416,8 @@ stepexec_run(const struct stepexec_spec *spec,
 	enum stop_phase phase = STOP_NONE;
 	int64_t start, now, deadline, next_stop = 0, drain_until = 0, wake;
 	int64_t g_int, g_term;
-	char *script = NULL, *chunk = NULL, *argv0;
+	char *script = NULL, *chunk = NULL, *argv0, **full = NULL;
+	size_t np;
 	int outp[2] = { -1, -1 }, pidfd = -1;
 	int status = 0, leader_done = 0, nfds, i, r, ret = -1;
 	ssize_t n;
@@ -417,7 +427,8 @@ stepexec_run(const struct stepexec_spec *spec,
 	if (spec->argv != NULL) {
 		if (cmd_direct(&c, spec->argv, spec->envp, err, errsz) == -1)
 			return -1;
-	} else if (cmd_parse(&c, spec->shell, spec->envp, err, errsz) == -1)
+	} else if (cmd_parse(&c, spec->shell, spec->envp, spec->prefix != NULL,
+	    err, errsz) == -1)
 		return -1;
 	if (spec->workdir != NULL && stat(spec->workdir, &st) == -1) {
 		snprintf(err, errsz, "working directory '%s': %s",
@@ -443,6 +454,15 @@ stepexec_run(const struct stepexec_spec *spec,
 	/* Own session; never with the worker's privileges when told not to. */
 	memset(&sp, 0, sizeof sp);
 	sp.argv = c.argv;
+	if (spec->prefix != NULL && spec->argv == NULL) {
+		/* prefix[0] (the engine, a full path) runs the command. */
+		for (np = 0; spec->prefix[np] != NULL; np++)
+			;
+		full = xcalloc(np + (size_t)c.argc + 1, sizeof *full);
+		memcpy(full, spec->prefix, np * sizeof *full);
+		memcpy(full + np, c.argv, (size_t)c.argc * sizeof *full);
+		sp.argv = full;
+	}
 	sp.envp = spec->envp;
 	sp.dir = spec->workdir;
 	sp.fd_in = -1;
@@ -455,9 +475,12 @@ stepexec_run(const struct stepexec_spec *spec,
 	sp.reset_signals = 1;
 	sp.cgroup_procs = spec->cgroup_procs;
 	argv0 = c.argv[0];
-	c.argv[0] = c.program;
+	if (full == NULL)
+		c.argv[0] = c.program;
 	pid = spawn_start(&sp, err, errsz);
 	c.argv[0] = argv0;
+	free(full);
+	full = NULL;
 	close(outp[1]);
 	outp[1] = -1;
 	if (pid == -1)

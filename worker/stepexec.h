@@ -36,6 +36,9 @@ struct stepexec_spec {
 	int64_t		  sigint_grace_ms;  /* 0 = STEPEXEC_SIGINT_GRACE_MS */
 	int64_t		  sigterm_grace_ms; /* 0 = STEPEXEC_SIGTERM_GRACE_MS */
 	const char	 *cgroup_procs;	/* the job's cgroup; NULL: none */
+	/* The shell runs through this command (`<engine> exec ... ctr`),
+	 * looked up there, default sh; NULL: here.  With shell only. */
+	char *const	 *prefix;
 };
 
 struct stepexec_result {

@@ -52,6 +52,9 @@ struct worker {
 	char		*actions_base_url;	/* [actions] base_url */
 	char		*actions_allow;		/* [actions] allow */
 	int		 actions_keep_days;	/* [actions] keep_days */
+	char		*ctr_engine;		/* [containers] engine */
+	char		*ctr_opts;		/* [containers] engine_options */
+	char		*ctr_run_opts;		/* [containers] run_options */
 	char		*cache_dir;		/* [cache] dir */
 	int64_t		 cache_max_bytes;	/* [cache], per repository */
 	char		*artifacts_dir;		/* [artifacts] dir */

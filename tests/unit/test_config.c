@@ -327,8 +327,8 @@ static const struct err_vec err_vecs[] = {
 	{ "=\n", "1: key \"\" outside of any [section]" },
 	{ "[server]\n=\n", "2: unknown key \"\" in [server]" },
 	{ "[]\n", "1: unknown section [] (known: server, database, workers, "
-	  "log, secrets, schedules, actions, web, admin, metrics, github, "
-	  "cache, artifacts)" },
+	  "log, secrets, schedules, actions, containers, web, admin, metrics, "
+	  "github, cache, artifacts)" },
 	{ "[\n", "1: malformed section header \"[\"" },
 	{ "[workers]\ncount =\n", "2: workers.count: \"\" is empty (expected "
 	  "an integer from 0 to 256)" },
@@ -349,11 +349,11 @@ static const struct err_vec err_vecs[] = {
 	{ "[server]\nbogus = 1\n", "2: unknown key \"bogus\" in [server]" },
 	{ "[workers]\nlisten = x\n", "2: unknown key \"listen\" in [workers]" },
 	{ "[nope]\n", "1: unknown section [nope] (known: server, database, "
-	  "workers, log, secrets, schedules, actions, web, admin, metrics, "
-	  "github, cache, artifacts)" },
+	  "workers, log, secrets, schedules, actions, containers, web, admin, "
+	  "metrics, github, cache, artifacts)" },
 	{ "[Server]\n", "1: unknown section [Server] (known: server, database, "
-	  "workers, log, secrets, schedules, actions, web, admin, metrics, "
-	  "github, cache, artifacts)" },
+	  "workers, log, secrets, schedules, actions, containers, web, admin, "
+	  "metrics, github, cache, artifacts)" },
 	{ "listen = 1.2.3.4:1\n", "1: key \"listen\" outside of any "
 	  "[section]" },
 	{ "[workers]\ncount = abc\n", "2: workers.count: \"abc\" is not a "
@@ -645,6 +645,9 @@ static const struct key_vec describe_keys[] = {
 	{ "actions", "base_url = https://github.com" },
 	{ "actions", "keep_days = 7" },
 	{ "actions", "allow = *" },
+	{ "containers", "engine = auto" },
+	{ "containers", "engine_options = " },
+	{ "containers", "run_options = " },
 	{ "web", "access = token" },
 	{ "web", "session_hours = 12" },
 	{ "admin", "listen = " },
@@ -694,7 +697,7 @@ START_TEST(test_describe)
 		snprintf(prev, sizeof prev, "%s", line);
 	}
 	ck_assert_uint_eq(seen, nitems(describe_keys));
-	ck_assert_uint_eq(sections, 13);
+	ck_assert_uint_eq(sections, 14);
 	ck_assert_uint_eq(keys, nitems(describe_keys));
 	buf_free(&out);
 
