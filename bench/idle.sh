@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/idle.sh [WORKERS] [BINDIR]: memory of a freshly started install at
 # rest: kilnd with WORKERS workers (default 2) and its embedded PostgreSQL,
-# once every worker has registered.  Prints RSS and PSS of every process
+# once every worker has registered and parked.  Prints RSS and PSS of every process
 # under kilnd (from /proc: VmRSS, smaps_rollup's Pss) and the install's
 # total PSS; the baseline is a bare `sleep` started meanwhile (the floor
 # of any process on this machine).  Bounded: 60 s waits; loopback only.
@@ -19,6 +19,20 @@ for _ in $(seq 1 600); do
 done
 [ "$(q 'SELECT count(*) FROM workers')" -ge "$nw" ] ||
     { echo "idle: $nw workers did not register" >&2; exit 1; }
+# The placeholder repository bench_kilnd_up registers names no repository:
+# its first fetch fails and is retried for 90 s.  Removed (its events go
+# with it), so that what is measured is an install with nothing to do.
+"$bin/cictl" -c "$d/kiln.conf" repo rm bench/repo >/dev/null
+# At rest: the workers park ([workers] park_seconds, default 10 s) and
+# close their database sessions, kilnd closes the extra connections its
+# start-up opened (10 s unused); wait for that (40 s at most).
+parked=no
+for _ in $(seq 1 400); do
+	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")" -le 1 ] &&
+	    { parked=yes; break; }
+	sleep 0.1
+done
+echo "at rest (workers parked, kilnd on one connection): $parked"
 sleep 1000 &
 spid=$!
 kb() { awk -v k="$2:" '$1 == k { print $2 }' "$1"; }
@@ -42,4 +56,5 @@ for p in $(procs "$kpid"); do
 done
 row "$spid" | sed 's/^sleep 1000 /sleep (baseline)/'
 kill "$spid"; wait "$spid" 2>/dev/null || true
+q "SELECT application_name, state FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" | sed "s/^/session: /"
 echo "install total PSS: $((total / 1024)) MiB (target 32 MiB); kilnd RSS: $(( $(kb "/proc/$kpid/status" VmRSS) / 1024 )) MiB (target 8 MiB)"

@@ -98,6 +98,10 @@ static const struct config_key config_keys[] = {
 	  86400, NULL, "a running job's lease, renewed by its worker every "
 	  "second (a job whose lease runs out fails), and an event's while it "
 	  "is planned (then planned again, three times at most)" },
+	{ "workers", "park_seconds", CONFIG_INT, OFF(park_seconds), "10", 0,
+	  86400, NULL, "a local worker idle this long closes its database "
+	  "session (a PostgreSQL backend's memory) and waits for kilnd to "
+	  "wake it when work is queued (0: keep the session)" },
 	{ "workers", "run_as_pool", CONFIG_STRING, OFF(run_as_pool), "", 0, 0,
 	  NULL, "comma-separated unprivileged accounts, one per worker slot: "
 	  "each worker takes one no other worker on this work_dir holds and "

@@ -40,6 +40,7 @@ struct kiln_config {
 	char	*tool_cache;	/* RUNNER_TOOL_CACHE; default <state_dir>/toolcache */
 	int	 retry_lost;	/* re-runs of a run after a lost worker */
 	int	 lease_seconds;	/* a job's and a planned event's lease */
+	int	 park_seconds;	/* idle local worker drops its session */
 	char	*run_as_pool;	/* "a,b,c": one account per worker slot */
 
 	/* [actions] */

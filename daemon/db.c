@@ -14,10 +14,17 @@
  * connection attempt has an outcome, queries wait.
  *
  * Only connection 0 is kept open at rest.  The others open when queries
- * wait with no idle connection and close again (DB_CLOSED) after
+ * have waited DB_GROW_MS with no idle connection (not at once: two timers'
+ * queries meeting every few seconds would otherwise keep a second backend
+ * alive for good, where waiting a millisecond for the first was enough)
+ * and close again (DB_CLOSED) after
  * DB_IDLE_CLOSE_MS unused: each idle PostgreSQL backend costs its
  * catalog caches, about 2 MB of memory, on a box that is idle most of the
  * day (bench/idle.sh).
+ *
+ * db_listen(): connection 0, the one always open, LISTENs; each (re)connect
+ * LISTENs again before any query and then reports a notification, since
+ * whatever was notified while it was away was missed.
  */
 #include <sys/queue.h>
 
@@ -32,7 +39,8 @@
 #define DB_QUEUE_MAX	100000
 #define DB_RETRY_MIN_MS	200
 #define DB_RETRY_MAX_MS	5000
-#define DB_IDLE_CLOSE_MS 30000
+#define DB_GROW_MS	5
+#define DB_IDLE_CLOSE_MS 10000	/* as long as a worker stays before parking */
 
 enum db_state {
 	DB_CONNECTING,
@@ -75,8 +83,12 @@ struct db {
 	struct db_queries queue;
 	int		 queued;
 	struct event	*fail_ev;	/* fails the queue while down */
+	struct event	*grow;		/* DB_GROW_MS after a query waited */
 	char		 down_why[512];	/* the last connection error */
 	struct hist	 wait;		/* seconds from queued to sent */
+	char		*listen_sql;	/* "LISTEN channel", NULL: none */
+	db_notify_cb	 notify_cb;
+	void		*notify_arg;
 };
 
 /* Bounds of the wait histogram, seconds. */
@@ -259,6 +271,57 @@ db_fail_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static struct db_query *
+db_query_new(const char *sql, int nparams, const char *const *params,
+    db_cb cb, void *arg)
+{
+	struct db_query *q = xcalloc(1, sizeof *q);
+	int i;
+
+	q->sql = xstrdup(sql);
+	q->nparams = nparams;
+	q->params = xcalloc((size_t)(nparams ? nparams : 1), sizeof *q->params);
+	for (i = 0; i < nparams; i++)
+		q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+	q->cb = cb;
+	q->arg = arg;
+	q->queued_ms = now_ms();
+	return q;
+}
+
+static void	db_conn_send(struct db_conn *, struct db_query *);
+
+static void
+db_listen_cb(PGresult *res, const char *error, void *arg)
+{
+	struct db *db = arg;
+
+	if (error != NULL) {
+		log_warnx("database connection 0: %s: %s", db->listen_sql,
+		    error);
+		return;
+	}
+	/* Anything notified before this LISTEN went unheard. */
+	db->notify_cb(db->notify_arg);
+}
+
+/* Hand libpq's queued notifications (if any) to the listener as one. */
+static void
+db_conn_notifies(struct db_conn *c)
+{
+	PGnotify *n;
+	int got = 0;
+
+	if (c->pg == NULL)
+		return;
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		PQfreemem(n);
+		got = 1;
+	}
+	if (got && c->db->notify_cb != NULL)
+		c->db->notify_cb(c->db->notify_arg);
+}
+
 static void
 db_conn_connect_step(struct db_conn *c)
 {
@@ -278,6 +341,12 @@ db_conn_connect_step(struct db_conn *c)
 		c->retry_ms = 0;
 		log_debug("database connection %d ready", c->index);
 		db_conn_arm(c, EV_READ);
+		if (c->index == 0 && c->db->listen_sql != NULL) {
+			/* Its completion dispatches what waits. */
+			db_conn_send(c, db_query_new(c->db->listen_sql, 0, NULL,
+			    db_listen_cb, c->db));
+			return;
+		}
 		db_dispatch(c->db);
 		if (c->state == DB_IDLE)
 			db_conn_rest(c);
@@ -356,7 +425,6 @@ static void
 db_conn_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_conn *c = arg;
-	PGnotify *n;
 	int r;
 
 	if (c->state == DB_CONNECTING) {
@@ -376,12 +444,12 @@ db_conn_cb(evutil_socket_t fd, short what, void *arg)
 			db_conn_break(c, PQerrorMessage(c->pg));
 			return;
 		}
-		while ((n = PQnotifies(c->pg)) != NULL)
-			PQfreemem(n);
+		/* Reading results parses notifications that came with them. */
 		if (c->state == DB_BUSY)
 			db_conn_read_results(c);
 		else if (PQstatus(c->pg) == CONNECTION_BAD)
 			db_conn_break(c, PQerrorMessage(c->pg));
+		db_conn_notifies(c);
 	}
 }
 
@@ -409,7 +477,7 @@ static void
 db_dispatch(struct db *db)
 {
 	struct db_query *q;
-	int i, waiting;
+	int i;
 
 	for (i = 0; i < db->nconn && !TAILQ_EMPTY(&db->queue); i++) {
 		struct db_conn *c = &db->conns[i];
@@ -423,7 +491,20 @@ db_dispatch(struct db *db)
 		    1000.0);
 		db_conn_send(c, q);
 	}
-	/* Queries still wait: open closed connections, one per query. */
+	if (db->queued > 0 && !evtimer_pending(db->grow, NULL)) {
+		struct timeval tv = { 0, DB_GROW_MS * 1000 };
+
+		evtimer_add(db->grow, &tv);
+	}
+}
+
+/* Queries still wait: open closed connections, one per query. */
+static void
+db_grow_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct db *db = arg;
+	int i, waiting;
+
 	waiting = db->queued;
 	for (i = 0; i < db->nconn && waiting > 0; i++) {
 		struct db_conn *c = &db->conns[i];
@@ -450,6 +531,7 @@ db_new(struct event_base *base, const char *conninfo, int nconn)
 	TAILQ_INIT(&db->queue);
 	hist_init(&db->wait, db_wait_bounds, nitems(db_wait_bounds));
 	db->fail_ev = event_new(base, -1, 0, db_fail_cb, db);
+	db->grow = evtimer_new(base, db_grow_cb, db);
 	for (i = 0; i < nconn; i++) {
 		struct db_conn *c = &db->conns[i];
 
@@ -489,8 +571,10 @@ db_free(struct db *db)
 		db_query_finish(q, NULL, "shutting down");
 	}
 	event_free(db->fail_ev);
+	event_free(db->grow);
 	free(db->conns);
 	free(db->conninfo);
+	free(db->listen_sql);
 	free(db);
 }
 
@@ -499,19 +583,10 @@ db_query(struct db *db, const char *sql, int nparams,
     const char *const *params, db_cb cb, void *arg)
 {
 	struct db_query *q;
-	int i;
 
 	if (db->queued >= DB_QUEUE_MAX)
 		return -1;
-	q = xcalloc(1, sizeof *q);
-	q->sql = xstrdup(sql);
-	q->nparams = nparams;
-	q->params = xcalloc((size_t)(nparams ? nparams : 1), sizeof *q->params);
-	for (i = 0; i < nparams; i++)
-		q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
-	q->cb = cb;
-	q->arg = arg;
-	q->queued_ms = now_ms();
+	q = db_query_new(sql, nparams, params, cb, arg);
 	TAILQ_INSERT_TAIL(&db->queue, q, entry);
 	db->queued++;
 	if (db_down(db))
@@ -519,6 +594,20 @@ db_query(struct db *db, const char *sql, int nparams,
 	else
 		db_dispatch(db);
 	return 0;
+}
+
+void
+db_listen(struct db *db, const char *channel, db_notify_cb cb, void *arg)
+{
+	struct db_conn *c = &db->conns[0];
+
+	free(db->listen_sql);
+	db->listen_sql = xasprintf("LISTEN %s", channel);
+	db->notify_cb = cb;
+	db->notify_arg = arg;
+	if (c->state == DB_IDLE)
+		db_conn_send(c, db_query_new(db->listen_sql, 0, NULL,
+		    db_listen_cb, db));
 }
 
 int

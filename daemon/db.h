@@ -32,6 +32,16 @@ void		 db_free(struct db *);
 int		 db_query(struct db *, const char *sql, int nparams,
 		     const char *const *params, db_cb cb, void *arg);
 
+/*
+ * LISTEN on channel (an SQL identifier, not quoted) on the connection kept
+ * open, again after each reconnect; cb(arg) runs from the event loop for
+ * the notifications read at once, and after each successful LISTEN.
+ * Call it before the first query (right after db_new()).
+ */
+typedef void (*db_notify_cb)(void *arg);
+void		 db_listen(struct db *, const char *channel, db_notify_cb cb,
+		     void *arg);
+
 /* Number of connections currently open and usable (at rest: 1). */
 int		 db_connected(const struct db *);
 

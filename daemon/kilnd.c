@@ -84,6 +84,50 @@ print_line(const char *line, void *arg)
 	printf("%s\n", line);
 }
 
+/* NOTIFY kiln_work (or a LISTEN after a reconnect): work may be queued. */
+static void
+kilnd_work_cb(void *arg)
+{
+	struct kilnd *k = arg;
+
+	if (k->sup != NULL)
+		supervisor_wake(k->sup);
+}
+
+static void
+kilnd_probe_cb(PGresult *res, const char *error, void *arg)
+{
+	struct kilnd *k = arg;
+
+	k->probing = 0;
+	if (error == NULL && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		kilnd_work_cb(k);
+	artifacts_sweep(k);
+}
+
+/*
+ * What becomes claimable with no NOTIFY (an event's planning lease ran
+ * out and the reaper queued it again, a job handed back) would wait for a
+ * parked worker's own look a minute later: the reaper's tick looks for it
+ * as a connected worker's fallback poll does.  Two index scans
+ * (events_queued, jobs_queued) on the connection kept open.  Then the
+ * artifacts' expiry.
+ */
+static void
+kilnd_probe(struct kilnd *k)
+{
+	if (k->probing)
+		return;
+	if (k->sup != NULL && db_query(k->db, "SELECT EXISTS (SELECT 1 FROM "
+	    "events WHERE status = 'queued' AND (lease_until IS NULL OR "
+	    "lease_until <= now())) OR EXISTS (SELECT 1 FROM jobs WHERE "
+	    "status = 'queued')", 0, NULL, kilnd_probe_cb, k) == 0)
+		k->probing = 1;
+	else
+		artifacts_sweep(k);
+}
+
 static void
 kilnd_reap_cb(PGresult *res, const char *error, void *arg)
 {
@@ -91,6 +135,11 @@ kilnd_reap_cb(PGresult *res, const char *error, void *arg)
 	int i;
 
 	k->reaping = 0;
+	/*
+	 * Then the probe, then the artifacts' expiry: one after the other,
+	 * so that the reaper's tick needs one connection, not three.
+	 */
+	kilnd_probe(k);
 	if (error != NULL) {
 		log_warnx("reaper: %s", error);
 		return;
@@ -106,7 +155,6 @@ kilnd_reap_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct kilnd *k = arg;
 
-	artifacts_sweep(k);
 	/* One at a time: a reaper stuck on a lock must not fill the pool. */
 	if (k->reaping || db_connected(k->db) == 0)
 		return;
@@ -515,6 +563,7 @@ main(int argc, char **argv)
 	if ((k.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	k.db = db_new(k.base, k.conninfo, cfg.db_connections);
+	db_listen(k.db, "kiln_work", kilnd_work_cb, &k);
 	k.webhook = webhook_new(&k);
 	if ((k.logsrv = logsrv_new(k.base, cfg.log_socket, k.log_dir, err,
 	    sizeof err)) == NULL) {

@@ -44,6 +44,7 @@ struct kilnd {
 	char			*conninfo;
 	int			 stopping;
 	int			 reaping;	/* a kiln_reap() is running */
+	int			 probing;	/* the queued-work probe is out */
 	int			 artifacts_sweeping; /* an expiry is running */
 	struct event		*reap_timer;
 	struct webhook		*webhook;	/* deliveries being stored */
@@ -348,6 +349,11 @@ int	supervisor_resize(struct supervisor *, int count);
  * seconds 0 is supervisor_stop() at once.
  */
 void	supervisor_drain(struct supervisor *, int seconds);
+/*
+ * Work may be queued: wake the local workers parked without a database
+ * session ([workers] park_seconds).  Never blocks.
+ */
+void	supervisor_wake(struct supervisor *);
 /* Write the running configuration the workers start with; 0 or -1. */
 int	supervisor_write_config(struct supervisor *);
 /* 1 if pid was one of ours (it is restarted unless stopping). */

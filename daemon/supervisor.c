@@ -61,6 +61,7 @@ struct sup_worker {
 	char		*cgroup;	/* a dead one's job cgroup to remove */
 	int		 adopted;	/* pid: an earlier kilnd's worker */
 	unsigned long long starttime;	/* of the adopted pid, /proc/PID/stat */
+	int		 wake_fd;	/* pipe to its standard input, -1: none */
 };
 
 struct supervisor {
@@ -121,13 +122,21 @@ supervisor_write_config(struct supervisor *s)
 }
 
 static void
+sup_wake_close(struct sup_worker *w)
+{
+	if (w->wake_fd != -1)
+		close(w->wake_fd);
+	w->wake_fd = -1;
+}
+
+static void
 sup_spawn(struct sup_worker *w)
 {
 	struct supervisor *s = w->sup;
 	const struct kiln_config *cfg = s->kilnd->cfg;
 	struct spawn_spec spec;
 	char *argv[20], **envp, err[512];
-	int argc = 0;
+	int argc = 0, wake[2];
 	pid_t pid;
 
 	argv[argc++] = s->program;
@@ -139,6 +148,19 @@ sup_spawn(struct sup_worker *w)
 	argv[argc++] = cfg->log_socket;
 	argv[argc++] = "--work-dir";
 	argv[argc++] = cfg->work_dir;
+	/*
+	 * Its standard input: a pipe kilnd writes a byte to when work may be
+	 * queued, so that an idle worker can give up its database session
+	 * (and its LISTEN) and still start the next job at once.
+	 */
+	if (pipe2(wake, O_CLOEXEC) == -1) {
+		log_warn("starting %s: pipe", w->name);
+		wake[0] = wake[1] = -1;
+	} else {
+		(void)fcntl(wake[1], F_SETFL, O_NONBLOCK);
+		argv[argc++] = "--wake-fd";
+		argv[argc++] = "0";
+	}
 	argv[argc] = NULL;
 
 	/*
@@ -149,7 +171,7 @@ sup_spawn(struct sup_worker *w)
 	memset(&spec, 0, sizeof spec);
 	spec.argv = argv;
 	spec.envp = envp;
-	spec.fd_in = -1;
+	spec.fd_in = wake[0];
 	spec.fd_out = STDOUT_FILENO;
 	spec.fd_err = STDERR_FILENO;
 	/*
@@ -165,13 +187,34 @@ sup_spawn(struct sup_worker *w)
 	spec.pdeathsig = SIGUSR1;
 	pid = spawn_start(&spec, err, sizeof err);
 	spawn_env_free(envp);
+	if (wake[0] != -1)
+		close(wake[0]);
 	if (pid == -1) {
 		log_warnx("starting %s: %s", w->name, err);
+		if (wake[1] != -1)
+			close(wake[1]);
 		return;
 	}
+	sup_wake_close(w);
+	w->wake_fd = wake[1];
 	w->pid = pid;
 	w->started_ms = now_ms();
 	log_info("started %s (pid %ld)", w->name, (long)pid);
+}
+
+void
+supervisor_wake(struct supervisor *s)
+{
+	int i;
+
+	/*
+	 * A full pipe (a busy worker not reading) already holds a wake-up;
+	 * a dead worker's EPIPE is its reaping's business.
+	 */
+	for (i = 0; i < s->nworkers; i++)
+		if (s->workers[i]->wake_fd != -1 &&
+		    write(s->workers[i]->wake_fd, "w", 1) == -1)
+			continue;
 }
 
 static void
@@ -190,6 +233,7 @@ sup_worker_add(struct supervisor *s)
 
 	w->sup = s;
 	w->pid = -1;
+	w->wake_fd = -1;
 	/*
 	 * Unique across kilnds sharing a database, across kilnd restarts
 	 * and across reloads: kiln_worker_lost() must only ever touch this
@@ -254,6 +298,7 @@ sup_worker_remove(struct sup_worker *w)
 		}
 	event_free(w->restart);
 	sup_cgroup_rmdir(w);
+	sup_wake_close(w);
 	free(w);
 }
 
@@ -702,6 +747,7 @@ supervisor_reaped(struct supervisor *s, pid_t pid, int status)
 		if (w->pid != pid || w->adopted)
 			continue;
 		w->pid = -1;
+		sup_wake_close(w);
 		sup_cgroup_kill(w, pid);
 		if (s->stopping || s->draining) {
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -848,6 +894,7 @@ supervisor_free(struct supervisor *s)
 		return;
 	for (i = 0; i < s->nworkers; i++) {
 		event_free(s->workers[i]->restart);
+		sup_wake_close(s->workers[i]);
 		free(s->workers[i]);
 	}
 	if (s->kill_timer != NULL)

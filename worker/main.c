@@ -3,12 +3,22 @@
  * one at a time, woken by LISTEN/NOTIFY on channel kiln_work; a slow poll
  * is only the fallback.  Usually started and supervised by kilnd, but runs
  * standalone too (another host pointed at the same database).
+ *
+ * Parking: a worker kilnd started (--wake-fd) that has had no work for
+ * [workers] park_seconds closes its database session -- a PostgreSQL
+ * backend of several MiB, most of an idle install's memory -- and sleeps
+ * on the pipe kilnd writes to when kiln_work is notified (kilnd LISTENs
+ * on its own connection) or its reaper's tick finds queued work.  Once a
+ * minute it connects anyway: to register (a worker unseen for two
+ * minutes counts as gone) and to look for work nobody announced.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -34,6 +44,7 @@
 #define WORKER_POLL_MS		5000	/* fallback when no NOTIFY arrives
 					   (--poll-ms) */
 #define WORKER_RECONNECT_MS	1000
+#define WORKER_PARK_POLL_MS	60000	/* a parked worker looks anyway */
 #define CACHE_SWEEP_MS		(3600 * 1000)	/* [cache] max_bytes and
 						   [actions] keep_days sweep */
 
@@ -57,7 +68,7 @@ usage(int code)
 	fprintf(code ? stderr : stdout,
 	    "usage: kiln-worker [-c file] [--name NAME] [--database CONNINFO]\n"
 	    "                   [--log-socket PATH] [--work-dir DIR] [--once]\n"
-	    "                   [--labels a,b,c] [--poll-ms MS]\n");
+	    "                   [--labels a,b,c] [--poll-ms MS] [--wake-fd FD]\n");
 	exit(code);
 }
 
@@ -269,16 +280,38 @@ worker_session(struct worker *w)
 	return 0;
 }
 
-/* Sleep until a NOTIFY, the poll interval, or a signal. */
+/*
+ * Empty kilnd's wake-up pipe; 1 if it held a wake-up.  At its end (kilnd
+ * gone, a SIGUSR1 on its way) this worker stops parking.
+ */
+static int
+worker_wake_drain(struct worker *w)
+{
+	char buf[64];
+	ssize_t n;
+	int woken = 0;
+
+	while ((n = read(w->wake_fd, buf, sizeof buf)) > 0)
+		woken = 1;
+	if (n == 0) {
+		close(w->wake_fd);
+		w->wake_fd = -1;
+	}
+	return woken;
+}
+
+/* Sleep until a NOTIFY, a wake-up from kilnd, the poll interval, or a signal. */
 static void
 worker_wait(struct worker *w)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	PGnotify *n;
+	nfds_t nfd = 1;
 
-	pfd.fd = PQsocket(w->db);
-	pfd.events = POLLIN;
-	if (pfd.fd < 0 || worker_stop || worker_retire)
+	pfd[0].fd = PQsocket(w->db);
+	pfd[0].events = POLLIN;
+	pfd[0].revents = 0;
+	if (pfd[0].fd < 0 || worker_stop || worker_retire)
 		return;
 	/* A NOTIFY that came in with a query's answer is already buffered. */
 	if ((n = PQnotifies(w->db)) != NULL) {
@@ -287,11 +320,45 @@ worker_wait(struct worker *w)
 		while ((n = PQnotifies(w->db)) != NULL);
 		return;
 	}
-	if (poll(&pfd, 1, w->poll_ms) > 0) {
-		PQconsumeInput(w->db);
-		while ((n = PQnotifies(w->db)) != NULL)
-			PQfreemem(n);
+	if (w->wake_fd != -1) {
+		pfd[1].fd = w->wake_fd;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		nfd = 2;
 	}
+	if (poll(pfd, nfd, w->poll_ms) > 0) {
+		if (nfd == 2 && pfd[1].revents != 0)
+			(void)worker_wake_drain(w);
+		if (pfd[0].revents != 0) {
+			PQconsumeInput(w->db);
+			while ((n = PQnotifies(w->db)) != NULL)
+				PQfreemem(n);
+		}
+	}
+}
+
+/*
+ * Parked: no database session until kilnd wakes us, a signal, or
+ * WORKER_PARK_POLL_MS.  1 if kilnd woke us (work is likely), else 0.
+ */
+static int
+worker_park(struct worker *w)
+{
+	struct pollfd pfd;
+
+	log_debug("idle: closing the database session until woken");
+	PQfinish(w->db);
+	w->db = NULL;
+	w->listen_pid = 0;
+	/* The last job's freed heap goes back to the system meanwhile. */
+	malloc_trim(0);
+	pfd.fd = w->wake_fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (worker_stop || worker_retire ||
+	    poll(&pfd, 1, WORKER_PARK_POLL_MS) <= 0)
+		return 0;
+	return worker_wake_drain(w);
 }
 
 /* One round: plan an event if any, else run a job.  1 if it did work. */
@@ -354,6 +421,7 @@ main(int argc, char **argv)
 		{ "once", no_argument, NULL, 'O' },
 		{ "labels", required_argument, NULL, 'B' },
 		{ "poll-ms", required_argument, NULL, 'P' },
+		{ "wake-fd", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -365,10 +433,10 @@ main(int argc, char **argv)
 	    *workdir = NULL, *labels = NULL;
 	char err[1024];
 	const char *errstr;
-	int64_t poll_ms = WORKER_POLL_MS;
+	int64_t poll_ms = WORKER_POLL_MS, wake_fd = -1;
 	int ch, once = 0, r;
 	int64_t registered_ms = now_ms();
-	int64_t swept_ms = 0;
+	int64_t swept_ms = 0, idle_ms;
 
 	/* A built-in action as the steps' account (actions/isolate.c). */
 	if (argc == 2 && strcmp(argv[1], "--action-child") == 0)
@@ -388,6 +456,15 @@ main(int argc, char **argv)
 			    &errstr) == -1) {
 				fprintf(stderr, "kiln-worker: --poll-ms %s: %s\n",
 				    optarg, errstr);
+				return 2;
+			}
+			break;
+		case 'K':
+			errstr = NULL;
+			if (parse_int64(optarg, 0, INT_MAX, &wake_fd,
+			    &errstr) == -1 || fcntl((int)wake_fd, F_GETFD) == -1) {
+				fprintf(stderr, "kiln-worker: --wake-fd %s: %s\n",
+				    optarg, errstr ? errstr : strerror(errno));
 				return 2;
 			}
 			break;
@@ -419,6 +496,24 @@ main(int argc, char **argv)
 	w.labels = worker_labels(labels ? labels : cfg.labels);
 	w.stop = &worker_stop;
 	w.poll_ms = (int)poll_ms;
+	w.wake_fd = -1;
+	if (wake_fd != -1) {
+		/*
+		 * Off the standard descriptors, out of reach of what we
+		 * start; nonblocking, so that draining it never waits.
+		 */
+		if ((w.wake_fd = fcntl((int)wake_fd, F_DUPFD_CLOEXEC, 3)) == -1 ||
+		    fcntl(w.wake_fd, F_SETFL, O_NONBLOCK) == -1) {
+			log_warn("--wake-fd %d", (int)wake_fd);
+			return 1;
+		}
+		close((int)wake_fd);
+		if (wake_fd <= 2 && open("/dev/null", O_RDWR) != (int)wake_fd) {
+			log_warn("/dev/null");
+			return 1;
+		}
+	}
+	w.park_ms = (int64_t)cfg.park_seconds * 1000;
 	snprintf(w.lease, sizeof w.lease, "%d", cfg.lease_seconds);
 	if (worker_run_as(&w, &cfg, err, sizeof err) == -1) {
 		log_warnx("%s", err);
@@ -494,6 +589,7 @@ main(int argc, char **argv)
 	container_reap(w.work_dir, w.name, w.ctr_engine, w.ctr_opts,
 	    w.ctr_run_opts);
 	log_info("ready (work dir %s)", w.work_dir);
+	idle_ms = now_ms();
 	while (!worker_stop && !worker_retire) {
 		/* A new session (reconnect, PQreset) LISTENs again. */
 		if (worker_session(&w) == -1) {
@@ -516,12 +612,25 @@ main(int argc, char **argv)
 			swept_ms = now_ms();
 		}
 		r = worker_round(&w);
-		if (r == 1)
+		if (r == 1) {
+			idle_ms = now_ms();
 			continue;
+		}
 		if (once)
 			break;
 		if (r == -1 && PQstatus(w.db) != CONNECTION_OK)
 			continue;
+		if (w.wake_fd != -1 && w.park_ms > 0 &&
+		    now_ms() - idle_ms >= w.park_ms) {
+			/*
+			 * Woken by kilnd: stay connected for what follows.
+			 * Not: looked once a minute, found nothing, park
+			 * again at once.
+			 */
+			if (worker_park(&w))
+				idle_ms = now_ms();
+			continue;
+		}
 		worker_wait(&w);
 	}
 	log_info("stopping");
@@ -557,5 +666,7 @@ main(int argc, char **argv)
 	EVP_PKEY_free(w.app_key);
 	if (w.slot_fd != -1)
 		close(w.slot_fd);
+	if (w.wake_fd != -1)
+		close(w.wake_fd);
 	return 0;
 }

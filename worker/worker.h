@@ -66,6 +66,8 @@ struct worker {
 	PGconn		*db;
 	int		 listen_pid;	/* backend that LISTENs, 0: none */
 	int		 poll_ms;	/* wake without a NOTIFY after this */
+	int		 wake_fd;	/* kilnd's wake-ups (--wake-fd), -1 */
+	int64_t		 park_ms;	/* idle this long: drop the session */
 	char		 lease[16];	/* [workers] lease_seconds, as text */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	unsigned char	 secret_key[32]; /* [secrets] key_file */

@@ -635,6 +635,7 @@ static const struct key_vec describe_keys[] = {
 	{ "workers", "tool_cache = " },
 	{ "workers", "retry_lost = 0" },
 	{ "workers", "lease_seconds = 600" },
+	{ "workers", "park_seconds = 10" },
 	{ "workers", "run_as_pool = " },
 	{ "log", "level = info" },
 	{ "log", "max_job_bytes = 1073741824" },
