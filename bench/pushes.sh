@@ -30,6 +30,7 @@ for i in $(seq 1 "$pushes"); do
 done
 git -C "$d/w" push -q "$d/r.git" main
 prev=$base
+cpu0=$(bench_cpu)
 for i in $(seq 1 "$pushes"); do
 	sha=${shas[$((i - 1))]}
 	bench_deliver bench/pushes "pushes-$i" "$prev" "$sha"
@@ -39,6 +40,7 @@ bench_wait_sql state 300 "SELECT count(*) >= $pushes FROM jobs WHERE status = 'c
 	echo "pushes: $(q "SELECT count(*) FROM jobs WHERE status = 'completed'") of $pushes jobs completed in 300 s" >&2
 	exit 1
 }
+cpu1=$(bench_cpu)
 n=$(q "SELECT count(*) FROM jobs WHERE conclusion = 'success'")
 [ "$n" -eq "$pushes" ] || { echo "pushes: $n of $pushes jobs succeeded" >&2; exit 1; }
 runs=$(q "SELECT count(*) FROM runs")
@@ -51,3 +53,4 @@ b1=$(date +%s.%N)
 awk -v n="$n" -v s="$secs" -v w="$wall" -v nw="$nw" -v b0="$b0" -v b1="$b1" 'BEGIN {
 	printf "%d pushes, %d jobs, %d workers: %.1f jobs/s from the first job start to the last completion (%.2f ms each); %.1f jobs/s from the first webhook\n", n, n, nw, n / s, s * 1000 / n, n / w
 	printf "baseline: %d fork+exec of true: %.3f ms each\n", n, (b1 - b0) * 1000 / n }'
+bench_cpu_per_job "$cpu0" "$cpu1" "$n"

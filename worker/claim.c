@@ -33,34 +33,66 @@ dup_or_null(PGresult *res, int row, int col)
 	    xstrdup(PQgetvalue(res, row, col));
 }
 
+/* res if it is a success, else NULL with the error logged. */
+static PGresult *
+worker_result(struct worker *w, PGresult *res, const char *what)
+{
+	char msg[512];
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK)
+		return res;
+	snprintf(msg, sizeof msg, "%s", PQerrorMessage(w->db));
+	msg[strcspn(msg, "\n")] = '\0';
+	log_warnx("%s: %s", what, msg);
+	PQclear(res);
+	return NULL;
+}
+
 PGresult *
 worker_exec(struct worker *w, const char *sql, int nparams,
     const char *const *params, const char *what)
 {
-	PGresult *res;
-
-	res = PQexecParams(w->db, sql, nparams, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK) {
-		char msg[512];
-
-		snprintf(msg, sizeof msg, "%s", PQerrorMessage(w->db));
-		msg[strcspn(msg, "\n")] = '\0';
-		log_warnx("%s: %s", what, msg);
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return worker_result(w, PQexecParams(w->db, sql, nparams, NULL,
+	    params, NULL, NULL, 0), what);
 }
 
-int
-claim_event(struct worker *w, struct claimed_event *ev)
+PGresult *
+worker_exec_stmt(struct worker *w, const struct worker_stmt *st,
+    int nparams, const char *const *params, const char *what)
 {
-	const char *params[2] = { w->name, w->lease };
 	PGresult *res;
+	const char *state;
+	int pid = PQbackendPID(w->db), again;
 
-	memset(ev, 0, sizeof *ev);
-	res = worker_exec(w,
+	/* A new session (reconnect, PQreset) has none of them. */
+	if (pid != w->prepared_pid) {
+		w->prepared = 0;
+		w->prepared_pid = pid;
+	}
+	for (again = 1;; again = 0) {
+		if (!(w->prepared & st->bit)) {
+			res = worker_result(w, PQprepare(w->db, st->name,
+			    st->sql, nparams, NULL), what);
+			if (res == NULL)
+				return NULL;
+			PQclear(res);
+			w->prepared |= st->bit;
+		}
+		res = PQexecPrepared(w->db, st->name, nparams, params, NULL,
+		    NULL, 0);
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		/* Gone after all (a new backend that got the same pid). */
+		if (again && state != NULL && strcmp(state, "26000") == 0) {
+			PQclear(res);
+			w->prepared = 0;
+			continue;
+		}
+		return worker_result(w, res, what);
+	}
+}
+
+static const struct worker_stmt claim_event_stmt = { "kiln_claim_event",
 	    "UPDATE events e SET status = 'in_progress', claimed_by = $1, "
 	    "lease_until = now() + $2::int * interval '1 second', "
 	    "attempts = attempts + 1 "
@@ -70,7 +102,16 @@ claim_event(struct worker *w, struct claimed_event *ev)
 	    "FOR UPDATE SKIP LOCKED LIMIT 1) "
 	    "RETURNING e.id, e.repository_id, e.event, e.ref, e.sha, "
 	    "e.before_sha, e.payload::text, p.full_name, p.clone_url, "
-	    "p.default_branch, e.delivery_id", 2, params,
+	    "p.default_branch, e.delivery_id", WSTMT_CLAIM_EVENT };
+
+int
+claim_event(struct worker *w, struct claimed_event *ev)
+{
+	const char *params[2] = { w->name, w->lease };
+	PGresult *res;
+
+	memset(ev, 0, sizeof *ev);
+	res = worker_exec_stmt(w, &claim_event_stmt, 2, params,
 	    "claiming an event");
 	if (res == NULL)
 		return -1;
@@ -139,37 +180,17 @@ claim_conflict(struct worker *w, const struct claimed_job *job)
 	return 1;
 }
 
-int
-claim_job(struct worker *w, struct claimed_job *job)
-{
-	char idbuf[32], token[PROTO_TOKEN_LEN + 1];
-	const char *params[4] = { w->name, w->labels, w->lease, token };
-	unsigned char raw[PROTO_TOKEN_LEN / 2];
-	PGresult *res;
-	json_t *ctx;
-	size_t i;
-	int limited;
-
-	memset(job, 0, sizeof *job);
-	/* The log token: only its hash is stored (sql/013_faults4.sql). */
-	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-		log_warn("getrandom for a log token");
-		return -1;
-	}
-	for (i = 0; i < sizeof raw; i++)
-		snprintf(token + 2 * i, 3, "%02x", raw[i]);
-	OPENSSL_cleanse(raw, sizeof raw);
-	/*
-	 * The oldest queued job this worker's labels satisfy, of a run not
-	 * waiting on its concurrency group, within its matrix's max-parallel
-	 * (the advisory lock makes two workers count the same siblings one
-	 * after the other).  The same statement reads its run, event,
-	 * repository and the repository's variables, and marks the run in
-	 * progress (one round trip and one transaction per claim); under
-	 * max-parallel or a concurrency group the run waits for the re-check
-	 * below, as the claim may be given back.
-	 */
-	res = worker_exec(w,
+/*
+ * The oldest queued job this worker's labels satisfy, of a run not
+ * waiting on its concurrency group, within its matrix's max-parallel
+ * (the advisory lock makes two workers count the same siblings one
+ * after the other).  The same statement reads its run, event,
+ * repository and the repository's variables, and marks the run in
+ * progress (one round trip and one transaction per claim); under
+ * max-parallel or a concurrency group the run waits for claim_job()'s
+ * re-check, as the claim may be given back.
+ */
+static const struct worker_stmt claim_job_stmt = { "kiln_claim_job",
 	    "WITH c AS (UPDATE jobs j SET status = 'in_progress', worker = $1, "
 	    "started_at = now(), lease_until = now() + $3::int * "
 	    "interval '1 second', log_token = sha256(decode($4, 'hex')) "
@@ -210,7 +231,29 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    "WHERE v.repository_id = p.id) FROM c "
 	    "JOIN runs r ON r.id = c.run_id "
 	    "JOIN repositories p ON p.id = r.repository_id "
-	    "JOIN events e ON e.id = r.event_id", 4, params,
+	    "JOIN events e ON e.id = r.event_id", WSTMT_CLAIM_JOB };
+
+int
+claim_job(struct worker *w, struct claimed_job *job)
+{
+	char idbuf[32], token[PROTO_TOKEN_LEN + 1];
+	const char *params[4] = { w->name, w->labels, w->lease, token };
+	unsigned char raw[PROTO_TOKEN_LEN / 2];
+	PGresult *res;
+	json_t *ctx;
+	size_t i;
+	int limited;
+
+	memset(job, 0, sizeof *job);
+	/* The log token: only its hash is stored (sql/013_faults4.sql). */
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+		log_warn("getrandom for a log token");
+		return -1;
+	}
+	for (i = 0; i < sizeof raw; i++)
+		snprintf(token + 2 * i, 3, "%02x", raw[i]);
+	OPENSSL_cleanse(raw, sizeof raw);
+	res = worker_exec_stmt(w, &claim_job_stmt, 4, params,
 	    "claiming a job");
 	if (res == NULL)
 		return -1;
@@ -291,6 +334,18 @@ claimed_job_free(struct claimed_job *job)
 	memset(job, 0, sizeof *job);
 }
 
+/*
+ * Asynchronous commit: a renewal lost in a crash leaves the previous
+ * lease_until, still most of a lease ahead; the next renewal (a
+ * second later) or any durable commit replaces it.
+ */
+static const struct worker_stmt claim_renew_stmt = { "kiln_renew",
+	"UPDATE jobs SET lease_until = now() + $3::int * interval '1 second' "
+	"WHERE id = $1::bigint AND worker = $2 AND " SQL_ASYNC_COMMIT " "
+	"RETURNING cancel_requested OR status = 'completed' OR "
+	"(concurrency_group IS NOT NULL AND kiln_job_preempted(id))",
+	WSTMT_RENEW };
+
 int
 claim_renew(struct worker *w, int64_t job_id)
 {
@@ -300,16 +355,7 @@ claim_renew(struct worker *w, int64_t job_id)
 	int cancel;
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)job_id);
-	/*
-	 * Asynchronous commit: a renewal lost in a crash leaves the previous
-	 * lease_until, still most of a lease ahead; the next renewal (a
-	 * second later) or any durable commit replaces it.
-	 */
-	res = worker_exec(w, "UPDATE jobs SET lease_until = now() + $3::int * "
-	    "interval '1 second' WHERE id = $1::bigint AND worker = $2 AND "
-	    SQL_ASYNC_COMMIT " RETURNING cancel_requested OR status = 'completed' OR "
-	    "(concurrency_group IS NOT NULL AND kiln_job_preempted(id))", 3,
-	    params,
+	res = worker_exec_stmt(w, &claim_renew_stmt, 3, params,
 	    "renewing the job lease");
 	if (res == NULL)
 		return -1;

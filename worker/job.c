@@ -315,6 +315,26 @@ job_cancelled_cb(void *arg)
 }
 
 /*
+ * Asynchronous commit: a step row lost in a PostgreSQL crash is
+ * rewritten by the job's completion (kiln_job_complete concludes
+ * what is left in progress), whose durable commit also flushes every
+ * earlier one, the WAL being one sequence.
+ */
+static const struct worker_stmt job_step_stmt = { "kiln_step",
+	"UPDATE steps SET status = $3, conclusion = $4, outcome = $5, "
+	"name = coalesce($6, name), "
+	"started_at = CASE WHEN $3 = 'in_progress' THEN now() "
+	"ELSE started_at END, "
+	"log_offset = CASE WHEN $3 = 'in_progress' THEN $7::bigint "
+	"ELSE log_offset END, "
+	"log_line = CASE WHEN $3 = 'in_progress' THEN $8::int "
+	"ELSE log_line END, "
+	"completed_at = CASE WHEN $3 = 'completed' THEN now() "
+	"ELSE completed_at END "
+	"WHERE job_id = $1::bigint AND number = $2::int AND "
+	SQL_ASYNC_COMMIT, WSTMT_STEP };
+
+/*
  * A step's row: in progress (started now, renamed when name is not NULL),
  * or completed with its conclusion and outcome.
  */
@@ -337,25 +357,8 @@ job_step_update(struct jobrun *jr, size_t number, enum status_state state,
 	    (jr->stream != NULL ? stream_bytes(jr->stream) : 0));
 	snprintf(line, sizeof line, "%llu", (unsigned long long)
 	    (jr->stream != NULL ? stream_lines(jr->stream) + 1 : 1));
-	/*
-	 * Asynchronous commit: a step row lost in a PostgreSQL crash is
-	 * rewritten by the job's completion (kiln_job_complete concludes
-	 * what is left in progress), whose durable commit also flushes every
-	 * earlier one, the WAL being one sequence.
-	 */
-	PQclear(worker_exec(jr->w,
-	    "UPDATE steps SET status = $3, conclusion = $4, outcome = $5, "
-	    "name = coalesce($6, name), "
-	    "started_at = CASE WHEN $3 = 'in_progress' THEN now() "
-	    "ELSE started_at END, "
-	    "log_offset = CASE WHEN $3 = 'in_progress' THEN $7::bigint "
-	    "ELSE log_offset END, "
-	    "log_line = CASE WHEN $3 = 'in_progress' THEN $8::int "
-	    "ELSE log_line END, "
-	    "completed_at = CASE WHEN $3 = 'completed' THEN now() "
-	    "ELSE completed_at END "
-	    "WHERE job_id = $1::bigint AND number = $2::int AND "
-	    SQL_ASYNC_COMMIT, 8, params, "updating a step"));
+	PQclear(worker_exec_stmt(jr->w, &job_step_stmt, 8, params,
+	    "updating a step"));
 }
 
 /* How long a finished job waits out a kilnd outage (JOB_OUTAGE_MS). */
@@ -367,6 +370,10 @@ job_outage_ms(const struct jobrun *jr)
 	return lease_ms > 0 && lease_ms < JOB_OUTAGE_MS ? (int)lease_ms :
 	    JOB_OUTAGE_MS;
 }
+
+/* Outputs and completion: one transaction (sql/023_job_finish.sql). */
+static const struct worker_stmt job_finish_stmt = { "kiln_job_finish",
+	"SELECT kiln_job_finish($1::bigint, $2, $3::jsonb, $4)", WSTMT_FINISH };
 
 static void
 job_complete(struct jobrun *jr, enum status_conclusion conclusion,
@@ -394,9 +401,8 @@ job_complete(struct jobrun *jr, enum status_conclusion conclusion,
 			poll(NULL, 0, JOB_COMPLETE_PAUSE_MS);
 			continue;
 		}
-		/* Outputs and completion: one transaction (023_job_finish). */
-		res = worker_exec(jr->w, "SELECT kiln_job_finish($1::bigint, "
-		    "$2, $3::jsonb, $4)", 4, params, "completing the job");
+		res = worker_exec_stmt(jr->w, &job_finish_stmt, 4, params,
+		    "completing the job");
 		if (res != NULL) {
 			if (PQntuples(res) == 1 &&
 			    strcmp(PQgetvalue(res, 0, 0), "f") == 0)

@@ -65,6 +65,8 @@ struct worker {
 	EVP_PKEY	*app_key;	/* its key, or NULL: no App mode */
 	PGconn		*db;
 	int		 listen_pid;	/* backend that LISTENs, 0: none */
+	int		 prepared_pid;	/* backend holding the prepared */
+	unsigned	 prepared;	/* worker_stmt bits prepared there */
 	int		 poll_ms;	/* wake without a NOTIFY after this */
 	int		 wake_fd;	/* kilnd's wake-ups (--wake-fd), -1 */
 	int64_t		 park_ms;	/* idle this long: drop the session */
@@ -241,5 +243,26 @@ int	jobsecrets_from_fork(const struct claimed_job *);
 /* Blocking query helpers: NULL result on error (message logged). */
 PGresult *worker_exec(struct worker *, const char *sql, int nparams,
 	    const char *const *params, const char *what);
+
+/*
+ * A statement run on every job (claim.c, job.c): prepared once per
+ * database session, so each run skips parsing and, after a few, planning
+ * (PostgreSQL's generic plan), which cost the claim more than running it.
+ * bit is the statement's own in struct worker's prepared.
+ */
+enum worker_stmt_bit {
+	WSTMT_CLAIM_EVENT = 1u << 0,
+	WSTMT_CLAIM_JOB = 1u << 1,
+	WSTMT_RENEW = 1u << 2,
+	WSTMT_STEP = 1u << 3,
+	WSTMT_FINISH = 1u << 4,
+};
+struct worker_stmt {
+	const char	*name;
+	const char	*sql;
+	unsigned	 bit;
+};
+PGresult *worker_exec_stmt(struct worker *, const struct worker_stmt *,
+	    int nparams, const char *const *params, const char *what);
 
 #endif

@@ -173,6 +173,15 @@ freeze_upload(struct harness *h, struct harness_repo *repo, char **sha)
 	until = now_ms() + 120000;
 	while (child == 0 && now_ms() < until) {
 		child = action_child(workers, n);
+		/*
+		 * A step's process is named so too between its spawn and its
+		 * exec: the upload's child is the one still there later.
+		 */
+		if (child != 0) {
+			usleep(200000);
+			if (action_child(workers, n) != child)
+				child = 0;
+		}
 		if (child == 0)
 			usleep(5000);
 	}
