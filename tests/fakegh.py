@@ -38,6 +38,8 @@ does when an App's key is rotated.  Every other
 call needs one of the issued tokens, unexpired and unrevoked, or one of
 the --token files' (a repository's own token), else 401.
 Calls bought with a JWT are recorded with "jwt": the verified claims.
+Issued tokens are appended to D/issued, revoked ones (DELETE) to D/revoked,
+for tests/fakegit.py, which takes the first and not the second for git.
 """
 import argparse
 import base64
@@ -219,6 +221,8 @@ def make_handler(st):
                 valid = st.number("token_valid", life)
                 st.issued[token] = {"valid_until": now + valid,
                                     "revoked": False}
+                with open(os.path.join(st.dir, "issued"), "a") as f:
+                    f.write(token + "\n")
                 expires = datetime.datetime.fromtimestamp(
                     int(now + life), datetime.timezone.utc)
                 return 201, {"token": token,
@@ -233,6 +237,8 @@ def make_handler(st):
                 return 401, {"message": "Bad credentials"}, None
             if self.command == "DELETE" and path == "/installation/token":
                 tok["revoked"] = True
+                with open(os.path.join(st.dir, "revoked"), "a") as f:
+                    f.write(auth[7:] + "\n")
                 return 204, None, None
             return 201, None, None
 
@@ -264,9 +270,15 @@ def main():
             st.app_key = serialization.load_pem_public_key(f.read())
         st.app_id = a.app_id
         st.installation = a.installation
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(st))
+    return serve(a.port, make_handler(st), os.path.join(a.dir, "ready"))
+
+
+def serve(port, handler, ready):
+    """Serve handler on 127.0.0.1:port, writing our pid to ready first
+    listening (tests/fakegit.py serves the same way)."""
+    srv = ThreadingHTTPServer(("127.0.0.1", port), handler)
     srv.daemon_threads = True
-    with open(os.path.join(a.dir, "ready"), "w") as f:
+    with open(ready, "w") as f:
         f.write(str(os.getpid()))
     try:
         srv.serve_forever()

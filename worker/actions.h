@@ -35,6 +35,7 @@ struct action_env {
 	const struct wf_map	*with;
 	const char		*mirror;	/* bare mirror of the repository */
 	const char		*clone_url;
+	const char		*github_token;	/* the job's, or NULL */
 	const char		*sha;
 	const char		*ref;
 	const char		*workspace;

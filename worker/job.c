@@ -529,8 +529,9 @@ job_github_token(struct jobrun *jr, char *err, size_t errsz)
 	const json_t *perms = jr->job->permissions != NULL ?
 	    jr->job->permissions : jr->wf->permissions;
 
-	if ((jr->token = jobtoken_get(jr->w, jr->cj, perms,
-	    jobsecrets_from_fork(jr->cj), err, errsz)) == NULL)
+	if ((jr->token = jobtoken_get(jr->w, jr->cj->repository_id,
+	    jr->cj->repo_name, perms, jobsecrets_from_fork(jr->cj), err,
+	    errsz)) == NULL)
 		return -1;
 	if (wfcmd_add_mask(jr->cmds, jr->token) == -1) {
 		snprintf(err, errsz, "GITHUB_TOKEN: cannot mask it");
@@ -2282,6 +2283,7 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	env.with = &with;
 	env.mirror = jr->mirror;
 	env.clone_url = jr->cj->clone_url;
+	env.github_token = jr->token;
 	env.sha = jr->cj->head_sha;
 	env.ref = jr->cj->ref;
 	env.workspace = jr->ws.workspace;

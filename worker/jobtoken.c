@@ -117,8 +117,8 @@ jobtoken_refused(const char *what, long code, struct jobtoken_answer *a,
 
 /* The repository's installation: stored, or asked for and stored. */
 static int64_t
-jobtoken_installation(struct worker *w, const struct claimed_job *cj,
-    const char *jwt, char *err, size_t errsz)
+jobtoken_installation(struct worker *w, int64_t repository_id,
+    const char *repo_name, const char *jwt, char *err, size_t errsz)
 {
 	struct jobtoken_answer a = { { 0 }, 0 };
 	char id[24], *path;
@@ -128,7 +128,7 @@ jobtoken_installation(struct worker *w, const struct claimed_job *cj,
 	json_t *j;
 	long code;
 
-	snprintf(id, sizeof id, "%lld", (long long)cj->repository_id);
+	snprintf(id, sizeof id, "%lld", (long long)repository_id);
 	res = worker_exec(w, "SELECT gh_installation_id FROM repositories "
 	    "WHERE id = $1::bigint", 1, params, "reading the installation");
 	if (res != NULL && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
@@ -137,7 +137,7 @@ jobtoken_installation(struct worker *w, const struct claimed_job *cj,
 	PQclear(res);
 	if (inst > 0)
 		return inst;
-	path = xasprintf("/repos/%s/installation", cj->repo_name);
+	path = xasprintf("/repos/%s/installation", repo_name);
 	code = jobtoken_call(w, "GET", path, jwt, NULL, &a, err, errsz);
 	if (code == 200) {
 		j = json_loadb(a.body.data ? a.body.data : "", a.body.len, 0,
@@ -153,7 +153,7 @@ jobtoken_installation(struct worker *w, const struct claimed_job *cj,
 	buf_free(&a.body);
 	if (inst <= 0)
 		return -1;
-	snprintf(id, sizeof id, "%lld", (long long)cj->repository_id);
+	snprintf(id, sizeof id, "%lld", (long long)repository_id);
 	{
 		char v[24];
 		const char *p2[2] = { id, v };
@@ -167,7 +167,7 @@ jobtoken_installation(struct worker *w, const struct claimed_job *cj,
 }
 
 char *
-jobtoken_get(struct worker *w, const struct claimed_job *cj,
+jobtoken_get(struct worker *w, int64_t repository_id, const char *repo_name,
     const json_t *permissions, int read_only, char *err, size_t errsz)
 {
 	struct jobtoken_answer a = { { 0 }, 0 };
@@ -180,12 +180,13 @@ jobtoken_get(struct worker *w, const struct claimed_job *cj,
 		snprintf(err, errsz, "GITHUB_TOKEN: %s", why);
 		return NULL;
 	}
-	if ((inst = jobtoken_installation(w, cj, jwt, why, sizeof why)) < 0) {
+	if ((inst = jobtoken_installation(w, repository_id, repo_name, jwt,
+	    why, sizeof why)) < 0) {
 		snprintf(err, errsz, "GITHUB_TOKEN: the App's installation on "
-		    "%s: %s", cj->repo_name, why);
+		    "%s: %s", repo_name, why);
 		goto out;
 	}
-	if ((body = ghapp_job_token_body(cj->repo_name, permissions,
+	if ((body = ghapp_job_token_body(repo_name, permissions,
 	    read_only, why, sizeof why)) == NULL) {
 		snprintf(err, errsz, "GITHUB_TOKEN: permissions: %s", why);
 		goto out;
@@ -233,4 +234,31 @@ jobtoken_revoke(struct worker *w, char *token)
 	buf_free(&a.body);
 	OPENSSL_cleanse(token, strlen(token));
 	free(token);
+}
+
+const char *
+jobtoken_fetch_cb(void *arg, char *err, size_t errsz)
+{
+	struct jobtoken_fetch *f = arg;
+	json_t *perms;
+
+	if (f->w->app_key == NULL) {
+		snprintf(err, errsz, "kiln has no token for it (a private "
+		    "repository needs [github] app_id)");
+		return NULL;
+	}
+	if (f->token == NULL) {
+		perms = json_pack("{s:s}", "contents", "read");
+		f->token = jobtoken_get(f->w, f->repository_id, f->repo_name,
+		    perms, 1, err, errsz);
+		json_decref(perms);
+	}
+	return f->token;
+}
+
+void
+jobtoken_fetch_done(struct jobtoken_fetch *f)
+{
+	jobtoken_revoke(f->w, f->token);
+	f->token = NULL;
 }

@@ -387,9 +387,50 @@ lock_mirror(const char *dir, char *err, size_t errsz)
 	return fd;
 }
 
+/* A fetch's credentials callback: its mirror_auth and what happened. */
+struct mirror_cred {
+	const struct mirror_auth *auth;
+	int		 asked;
+	char		 why[300];	/* why there is no token */
+};
+
+/* libgit2's credentials callback: the token once, then no more. */
+static int
+mirror_cred_cb(git_credential **out, const char *url, const char *user,
+    unsigned int allowed, void *payload)
+{
+	struct mirror_cred *c = payload;
+	const char *token;
+
+	(void)url;
+	(void)user;
+	if (c->auth == NULL || c->asked ||
+	    !(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT)) {
+		if (c->why[0] == '\0')
+			snprintf(c->why, sizeof c->why, "%s", c->asked ?
+			    "the token was refused" : "kiln has no token for "
+			    "it (a private repository needs [github] app_id)");
+		return GIT_EUSER;
+	}
+	c->asked = 1;
+	if ((token = c->auth->token(c->auth->arg, c->why,
+	    sizeof c->why)) == NULL)
+		return GIT_EUSER;
+	return git_credential_userpass_plaintext_new(out, "x-access-token",
+	    token);
+}
+
 int
 mirror_fetch(const char *dir, const char *url, char *err, size_t errsz)
 {
+	return mirror_fetch_auth(dir, url, NULL, err, errsz);
+}
+
+int
+mirror_fetch_auth(const char *dir, const char *url,
+    const struct mirror_auth *auth, char *err, size_t errsz)
+{
+	struct mirror_cred	 cred = { auth, 0, "" };
 	git_repository		*repo = NULL;
 	git_remote		*remote = NULL;
 	git_fetch_options	 opts;
@@ -418,6 +459,8 @@ mirror_fetch(const char *dir, const char *url, char *err, size_t errsz)
 		goto out;
 	}
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	opts.callbacks.credentials = mirror_cred_cb;
+	opts.callbacks.payload = &cred;
 	specs.strings = (char **)mirror_refspecs;
 	specs.count = nitems(mirror_refspecs);
 	opts.update_fetchhead = 0;
@@ -430,7 +473,11 @@ mirror_fetch(const char *dir, const char *url, char *err, size_t errsz)
 	 */
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &opts.callbacks,
 	    &opts.proxy_opts, NULL) != 0) {
-		errf_git(err, errsz, "fetch %s: connect", url);
+		if (cred.why[0] != '\0')
+			errf(err, errsz, "fetch %s: the server asks for "
+			    "credentials: %s", url, cred.why);
+		else
+			errf_git(err, errsz, "fetch %s: connect", url);
 		goto out;
 	}
 	if (git_remote_download(remote, &specs, &opts) != 0) {
@@ -1008,6 +1055,31 @@ mirror_checkout(const char *dir, const char *sha, const char *ref,
 out:
 	free(branch);
 	git_commit_free(commit);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+mirror_set_config(const char *workdir, const char *key, const char *value,
+    char *err, size_t errsz)
+{
+	git_repository	*repo;
+	git_config	*cfg;
+	int		 rc = -1;
+
+	git_error_clear();
+	if (git_repository_open_ext(&repo, workdir,
+	    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0)
+		return errf_git(err, errsz, "open %s", workdir);
+	if (git_repository_config(&cfg, repo) != 0)
+		errf_git(err, errsz, "config of %s", workdir);
+	else {
+		if (git_config_set_string(cfg, key, value) != 0)
+			errf_git(err, errsz, "set %s in %s", key, workdir);
+		else
+			rc = 0;
+		git_config_free(cfg);
+	}
 	git_repository_free(repo);
 	return rc;
 }

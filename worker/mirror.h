@@ -59,6 +59,30 @@
 int	 mirror_fetch(const char *dir, const char *url, char *err,
 	     size_t errsz);
 
+/*
+ * Credentials for a fetch over HTTP(S), asked for only when the server
+ * demands them (a 401: a private repository), as GitHub's checkout gives
+ * them: user "x-access-token", the token as password.  token() returns
+ * the token to use (it may buy one; NULL with a reason in err: the fetch
+ * fails saying so); it is called at most once per fetch, and a token the
+ * server refuses fails the fetch rather than being offered again.
+ */
+struct mirror_auth {
+	const char	*(*token)(void *arg, char *err, size_t errsz);
+	void		*arg;
+};
+
+/*
+ * Set key to value in the config of the repository whose work tree is
+ * workdir (a checkout's .git/config).
+ */
+int	 mirror_set_config(const char *workdir, const char *key,
+	     const char *value, char *err, size_t errsz);
+
+/* mirror_fetch() with credentials (auth NULL: none). */
+int	 mirror_fetch_auth(const char *dir, const char *url,
+	     const struct mirror_auth *auth, char *err, size_t errsz);
+
 /* Resolve rev in the mirror to the full 40-hex id of a commit into out. */
 int	 mirror_resolve(const char *dir, const char *rev, char out[41],
 	     char *err, size_t errsz);

@@ -640,11 +640,13 @@ int
 plan_event(struct worker *w, struct claimed_event *ev)
 {
 	struct mirror_file *files = NULL;
+	struct jobtoken_fetch ft = { 0 };
+	struct mirror_auth auth;
 	size_t nfiles = 0, i;
 	struct plan p;
 	char err[1024], kv[3][400];
 	PGresult *res;
-	int rc = -1;
+	int rc = -1, fetched;
 
 	memset(&p, 0, sizeof p);
 	p.w = w;
@@ -657,7 +659,16 @@ plan_event(struct worker *w, struct claimed_event *ev)
 	}
 
 	/* Both can be passing: the network, GitHub's test merge not yet made. */
-	if (mirror_fetch(p.mirror, ev->clone_url, err, sizeof err) == -1) {
+	/* A private repository's server asks: a read-only App token. */
+	ft.w = w;
+	ft.repository_id = ev->repository_id;
+	ft.repo_name = ev->repo_name;
+	auth.token = jobtoken_fetch_cb;
+	auth.arg = &ft;
+	fetched = mirror_fetch_auth(p.mirror, ev->clone_url, &auth, err,
+	    sizeof err);
+	jobtoken_fetch_done(&ft);
+	if (fetched == -1) {
 		log_warnx("event %lld: fetching %s: %s (will retry)",
 		    (long long)ev->id, ev->clone_url, err);
 		plan_retry_event(w, ev->id, err);

@@ -232,10 +232,24 @@ int	jobsecrets_load(struct worker *, const struct claimed_job *,
  * or NULL with err.  jobtoken_revoke(): DELETE /installation/token, then
  * wipes and frees it.
  */
-char	*jobtoken_get(struct worker *, const struct claimed_job *,
-	    const json_t *permissions, int read_only, char *err,
-	    size_t errsz);
+char	*jobtoken_get(struct worker *, int64_t repository_id,
+	    const char *repo_name, const json_t *permissions, int read_only,
+	    char *err, size_t errsz);
 void	 jobtoken_revoke(struct worker *, char *token);
+
+/*
+ * A fetch's credentials in App mode (plan.c's mirror fetch): a read-only
+ * installation token for the repository, bought only when the server asks
+ * (mirror_auth), revoked by jobtoken_fetch_done().
+ */
+struct jobtoken_fetch {
+	struct worker	*w;
+	int64_t		 repository_id;
+	const char	*repo_name;
+	char		*token;
+};
+const char *jobtoken_fetch_cb(void *arg, char *err, size_t errsz);
+void	 jobtoken_fetch_done(struct jobtoken_fetch *);
 
 /* jobsecrets.c: 1 for a pull request whose head is another repository. */
 int	jobsecrets_from_fork(const struct claimed_job *);

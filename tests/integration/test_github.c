@@ -34,17 +34,23 @@ struct fake {
 	pid_t		 pid;
 };
 
+/* The fake's file name exists (written once it listens). */
 static int
-fake_ready(struct harness *h, void *arg)
+fake_has(struct fake *f, const char *name)
 {
-	struct fake *f = arg;
-	char *path = xasprintf("%s/ready", f->dir);
+	char *path = xasprintf("%s/%s", f->dir, name);
 	struct stat st;
 	int ok = stat(path, &st) == 0;
 
-	(void)h;
 	free(path);
 	return ok;
+}
+
+static int
+fake_ready(struct harness *h, void *arg)
+{
+	(void)h;
+	return fake_has(arg, "ready");
 }
 
 /*
@@ -1254,6 +1260,152 @@ START_TEST(test_app_rate_limit_pauses_until_reset)
 }
 END_TEST
 
+/* The git server (tests/fakegit.py) is listening. */
+static int
+git_ready(struct harness *h, void *arg)
+{
+	(void)h;
+	return fake_has(arg, "git-ready");
+}
+
+/*
+ * Serve h's bare repositories over real git smart HTTP, each request
+ * needing a token f issued and did not revoke; the server's pid.
+ */
+static pid_t
+fakegit_start(struct harness *h, struct fake *f, int *portp)
+{
+	const char *src = getenv("KILN_SRCDIR");
+	char *script = xasprintf("%s/tests/fakegit.py", src ? src : ".");
+	char *root = xasprintf("%s/git", h->dir), *port;
+	char *argv[9];
+	pid_t pid;
+
+	*portp = harness_free_port();
+	harness_assert(h, *portp > 0, "no free port for the git server");
+	port = xasprintf("%d", *portp);
+	argv[0] = (char *)"/usr/bin/python3";
+	argv[1] = script;
+	argv[2] = (char *)"--port";
+	argv[3] = port;
+	argv[4] = (char *)"--root";
+	argv[5] = root;
+	argv[6] = (char *)"--gh-dir";
+	argv[7] = f->dir;
+	argv[8] = NULL;
+	pid = harness_spawn(h, argv);
+	harness_assert(h, harness_wait_for(h, 20000, git_ready, f),
+	    "the git server did not start");
+	free(script);
+	free(root);
+	free(port);
+	return pid;
+}
+
+/* The steps' scripts are in the log too: $(echo ...) tells output apart. */
+static const char *const private_wf =
+    "name: priv\n"
+    "on: push\n"
+    "permissions:\n"
+    "  contents: read\n"
+    "env:\n"
+    "  GIT_TERMINAL_PROMPT: '0'\n"
+    "jobs:\n"
+    "  keep:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "      - run: |\n"
+    "          git config --get-regexp '^http\\..*\\.extraheader$' | "
+    "grep -c 'AUTHORIZATION: basic'\n"
+    "          git fetch origin main\n"
+    "          git ls-remote origin refs/heads/main\n"
+    "          echo \"fetch$(echo ed) with the job token\"\n"
+    "  drop:\n"
+    "    runs-on: self-hosted\n"
+    "    steps:\n"
+    "      - uses: actions/checkout@v4\n"
+    "        with:\n"
+    "          persist-credentials: false\n"
+    "      - run: |\n"
+    "          if git config --get-regexp extraheader; then exit 1; fi\n"
+    "          if git ls-remote origin; then exit 1; fi\n"
+    "          echo \"no credentials $(echo kept)\"\n";
+
+/*
+ * App mode, a private repository (a git server answering 401 without a
+ * token GitHub issued): the planning fetch authenticates with a read-only
+ * installation token; actions/checkout keeps the job's GITHUB_TOKEN in
+ * the workspace's git config, so a step's git fetch and ls-remote work,
+ * unless persist-credentials: false; every token git took is revoked by
+ * the end.
+ */
+START_TEST(test_app_checkout_private)
+{
+	struct harness *h = harness_new("app_checkout_private");
+	struct fake *f = fake_start_mode(h, NULL, 1);
+	struct harness_repo *repo;
+	json_t *run, *calls, *c;
+	char *sha, *log, *url, *path, *revoked;
+	size_t i, len, authed = 0, refused = 0;
+	int port, rc;
+	pid_t git;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/gh");
+	git = fakegit_start(h, f, &port);
+	url = xasprintf("http://127.0.0.1:%d/octo-gh.git", port);
+	rc = harness_cictl(h, NULL, NULL, "repo", "edit", "octo/gh", "--url",
+	    url, NULL);
+	harness_assert(h, rc == 0, "repo edit --url: %d", rc);
+	free(repo->clone_url);
+	repo->clone_url = url;
+	harness_repo_write(repo, ".github/workflows/priv.yml", private_wf);
+	sha = harness_push(h, repo, "main", "priv");
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	log = harness_job_log(h, run, "keep");
+	harness_expect_contains(h, log, "keep's log",
+	    "fetched with the job token");
+	harness_expect_contains(h, log, "keep's log", "Credentials kept in "
+	    "the workspace's git config");
+	free(log);
+	log = harness_job_log(h, run, "drop");
+	harness_expect_contains(h, log, "drop's log", "no credentials kept");
+	free(log);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+
+	/* Asked, then answered with tokens GitHub issued, all revoked. */
+	path = xasprintf("%s/git.jsonl", f->dir);
+	log = file_read_all(path, 64 * 1024 * 1024, &len);
+	free(path);
+	path = xasprintf("%s/revoked", f->dir);
+	revoked = file_read_all(path, 1024 * 1024, &len);
+	free(path);
+	calls = json_array();
+	for (char *line = strtok(log, "\n"); line != NULL;
+	    line = strtok(NULL, "\n"))
+		json_array_append_new(calls, json_loads(line, 0, NULL));
+	json_array_foreach(calls, i, c) {
+		if (json_integer_value(json_object_get(c, "status")) == 401) {
+			refused++;
+			continue;
+		}
+		authed++;
+		harness_assert(h, revoked != NULL && strstr(revoked,
+		    jstr(c, "token")) != NULL, "a token git took was not "
+		    "revoked: %s", harness_json_text(c));
+	}
+	harness_assert(h, refused >= 2 && authed >= 3, "git requests: %zu "
+	    "refused, %zu with a token", refused, authed);
+	free(revoked);
+	free(log);
+	json_decref(calls);
+	json_decref(run);
+	harness_kill(h, git);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
 /*
  * Every 2xx call about sha went with "Bearer want" and, when statuses is
  * set, was a commit status.
@@ -1426,6 +1578,7 @@ github_suite(void)
 	tcase_add_test(tc, test_repo_token);
 	tcase_add_test(tc, test_app_repo_token);
 	tcase_add_test(tc, test_app_rate_limit_pauses_until_reset);
+	tcase_add_test(tc, test_app_checkout_private);
 	suite_add_tcase(s, tc);
 	return s;
 }

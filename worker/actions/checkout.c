@@ -5,6 +5,14 @@
  * beyond the defaults (repository, ref, path, fetch-depth, ...) come with
  * a later change; an input we do not honour is reported in the log rather
  * than silently ignored.
+ *
+ * Credentials, as GitHub's checkout has them: the token (the "token"
+ * input, else the job's GITHUB_TOKEN in App mode) answers a server that
+ * asks for them (a private repository) as user x-access-token, and unless
+ * persist-credentials is false it stays in the checkout's .git/config as
+ * http.<scheme://host/>.extraheader "AUTHORIZATION: basic ..." so later
+ * git fetch and push steps authenticate too.  It goes when the job ends:
+ * the workspace is removed and the job's token revoked.
  */
 #include <sys/stat.h>
 
@@ -14,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "actions.h"
 #include "mirror.h"
 #include "util.h"
@@ -21,6 +32,76 @@
 static const char *const checkout_known_inputs[] = {
 	"fetch-depth", "clean", "persist-credentials", "token",
 };
+
+/* The token the checkout authenticates with, or NULL. */
+static const char *
+checkout_token(const struct action_env *env)
+{
+	const char *t = artifact_input(env, "token");
+
+	return t != NULL && *t != '\0' ? t : env->github_token;
+}
+
+/* mirror_auth's callback: the checkout's token. */
+static const char *
+checkout_token_cb(void *arg, char *err, size_t errsz)
+{
+	const char *t = checkout_token(arg);
+
+	if (t == NULL)
+		snprintf(err, errsz, "no token (the job has a GITHUB_TOKEN "
+		    "with [github] app_id, or give actions/checkout's token "
+		    "input)");
+	return t;
+}
+
+/*
+ * persist-credentials (default true): the token into the checkout's git
+ * config as GitHub's checkout puts it, for the clone URL's scheme://host/.
+ */
+static int
+checkout_persist(const struct action_env *env, const char *dir, char *err,
+    size_t errsz)
+{
+	const char *p = artifact_input(env, "persist-credentials");
+	const char *token = checkout_token(env), *host, *end;
+	char *key, *user, *value, line[512];
+	unsigned char *b64;
+	size_t n;
+	int rc;
+
+	if ((p != NULL && strcasecmp(p, "true") != 0) || token == NULL)
+		return 0;
+	if (env->clone_url == NULL || (!str_has_prefix(env->clone_url,
+	    "https://") && !str_has_prefix(env->clone_url, "http://"))) {
+		env->log(env->log_arg, "persist-credentials: the clone URL is "
+		    "not http(s); no credentials kept\n");
+		return 0;
+	}
+	host = strstr(env->clone_url, "://") + 3;
+	end = host + strcspn(host, "/");
+	key = xasprintf("http.%.*s/.extraheader", (int)(end - env->clone_url),
+	    env->clone_url);
+	user = xasprintf("x-access-token:%s", token);
+	n = strlen(user);
+	b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock(b64, (unsigned char *)user, (int)n);
+	value = xasprintf("AUTHORIZATION: basic %s", b64);
+	rc = mirror_set_config(dir, key, value, err, errsz);
+	if (rc == 0) {
+		snprintf(line, sizeof line, "Credentials kept in the "
+		    "workspace's git config (%s) until the job ends\n", key);
+		env->log(env->log_arg, line);
+	}
+	OPENSSL_cleanse(user, n);
+	OPENSSL_cleanse(b64, strlen((char *)b64));
+	OPENSSL_cleanse(value, strlen(value));
+	free(user);
+	free(b64);
+	free(value);
+	free(key);
+	return rc;
+}
 
 /* Remove a tree the worker made (no links followed). */
 static int
@@ -44,6 +125,7 @@ int
 action_checkout_prepare(const struct action_env *env, char *err,
     size_t errsz)
 {
+	struct mirror_auth auth = { checkout_token_cb, (void *)env };
 	char sha[41], line[512], *staging;
 	size_t i, j;
 	int rc = -1;
@@ -61,7 +143,8 @@ action_checkout_prepare(const struct action_env *env, char *err,
 		}
 	}
 	if (mirror_resolve(env->mirror, env->sha, sha, err, errsz) == -1 &&
-	    mirror_fetch(env->mirror, env->clone_url, err, errsz) == -1)
+	    mirror_fetch_auth(env->mirror, env->clone_url, &auth, err,
+	    errsz) == -1)
 		return -1;
 	snprintf(line, sizeof line, "Checking out %s (%s) into %s\n", env->sha,
 	    env->ref ? env->ref : "detached", env->workspace);
@@ -74,7 +157,8 @@ action_checkout_prepare(const struct action_env *env, char *err,
 		goto out;
 	}
 	if (mirror_checkout(env->mirror, env->sha, env->ref, env->clone_url,
-	    staging, err, errsz) == -1)
+	    staging, err, errsz) == -1 || checkout_persist(env, staging, err,
+	    errsz) == -1)
 		goto out;
 	/* rename(2) replaces only an empty directory, never follows. */
 	if (rename(staging, env->workspace) == -1) {
