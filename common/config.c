@@ -128,7 +128,8 @@ static const struct config_key config_keys[] = {
 	{ "actions", "base_url", CONFIG_STRING, OFF(actions_base_url),
 	  "https://github.com", 0, 0, NULL, "`uses: owner/repo[/path]@ref` is "
 	  "fetched with git from <base_url>/owner/repo (https://, file://) and "
-	  "kept per commit under <work_dir>/actions" },
+	  "kept per commit under <work_dir>/actions; so is a reusable "
+	  "workflow's `uses: owner/repo/.github/workflows/f.yml@ref`" },
 	{ "actions", "keep_days", CONFIG_INT, OFF(actions_keep_days), "7", 1,
 	  3650, NULL, "a fetched action's files (one directory per commit "
 	  "under <work_dir>/actions/src) unused for this many days are "
@@ -138,7 +139,8 @@ static const struct config_key config_keys[] = {
 	  NULL, "comma-separated patterns (fnmatch, '*' also matches '/') of "
 	  "the actions steps may use, matched against owner/repo[/path], or "
 	  "against owner/repo[/path]@ref when the pattern has an '@'; an "
-	  "action no pattern allows fails its step; empty: none" },
+	  "action no pattern allows fails its step (a reusable workflow, its "
+	  "run); empty: none" },
 	{ "containers", "engine", CONFIG_ENUM, OFF(containers_engine), "auto",
 	  0, 0, "auto|podman|docker|none", "the container engine of job "
 	  "`container:`, `services:` and docker actions: auto (the first of "

@@ -30,6 +30,9 @@ static const char *const ctx_wf_env[] = { "github", "secrets", "inputs",
     "vars", NULL };
 static const char *const ctx_job_defaults[] = { "github", "needs",
     "strategy", "matrix", "env", "vars", "inputs", NULL };
+/* on.workflow_call.outputs.<k>.value */
+static const char *const ctx_call_outputs[] = { "github", "jobs", "vars",
+    "inputs", NULL };
 /* environment.url is evaluated after the steps. */
 static const char *const ctx_env_url[] = { "github", "needs", "strategy",
     "matrix", "job", "runner", "env", "vars", "steps", "inputs", NULL };
@@ -43,6 +46,7 @@ const struct expr_scope ctx_scope_step = { ctx_step, EXPR_FN_HASHFILES };
 const struct expr_scope ctx_scope_step_if = { ctx_step_if, EXPR_FN_ALL };
 const struct expr_scope ctx_scope_job_outputs = { ctx_step, 0 };
 const struct expr_scope ctx_scope_wf_env = { ctx_wf_env, 0 };
+const struct expr_scope ctx_scope_call_outputs = { ctx_call_outputs, 0 };
 const struct expr_scope ctx_scope_job_defaults = { ctx_job_defaults, 0 };
 const struct expr_scope ctx_scope_env_url = { ctx_env_url, 0 };
 
@@ -99,7 +103,16 @@ context_github(const struct ctx_run *r)
 	json_object_set_new(g, "base_ref", json_string(pull && ev->base_ref ?
 	    ev->base_ref : ""));
 	json_object_set_new(g, "workflow", ctx_str(r->workflow_name));
-	json_object_set_new(g, "workflow_ref", json_string(""));
+	/* The top workflow's, in a called workflow too (as on GitHub). */
+	if (r->workflow_path != NULL && ev->repo_name != NULL) {
+		char *wref = xasprintf("%s/%s@%s", ev->repo_name,
+		    r->workflow_path, ev->ref != NULL ? ev->ref : "");
+
+		json_object_set_new(g, "workflow_ref", json_string(wref));
+		free(wref);
+	} else
+		json_object_set_new(g, "workflow_ref", json_string(""));
+	json_object_set_new(g, "workflow_sha", ctx_str(ev->sha));
 	snprintf(num, sizeof num, "%lld", (long long)r->run_id);
 	json_object_set_new(g, "run_id", json_string(num));
 	snprintf(num, sizeof num, "%lld", (long long)r->run_number);

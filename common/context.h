@@ -74,6 +74,7 @@ extern const struct expr_scope ctx_scope_step;		/* step keys */
 extern const struct expr_scope ctx_scope_step_if;	/* step if: no secrets */
 extern const struct expr_scope ctx_scope_job_outputs;	/* jobs.<id>.outputs */
 extern const struct expr_scope ctx_scope_wf_env;	/* workflow env */
+extern const struct expr_scope ctx_scope_call_outputs;	/* on.workflow_call.outputs */
 extern const struct expr_scope ctx_scope_job_defaults;	/* jobs.<id>.defaults */
 extern const struct expr_scope ctx_scope_env_url;	/* jobs.<id>.environment.url */
 

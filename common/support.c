@@ -3,8 +3,6 @@
  * row says how to find the construct and what kiln says about it.  The
  * decisions, and why:
  *
- *   jobs.<id>.uses         reusable workflows are not run yet: the job
- *                          would otherwise succeed with zero steps.
  *   environment            no deployment environments: protection rules
  *                          (reviewers, wait timers, branch policies) and
  *                          environment secrets would be skipped, so a
@@ -196,13 +194,6 @@ struct support_rule {
 };
 
 static int
-support_has_uses(const struct wf_job *j, struct wf_pos *pos)
-{
-	*pos = j->uses_pos;
-	return j->uses != NULL;
-}
-
-static int
 support_has_environment(const struct wf_job *j, struct wf_pos *pos)
 {
 	*pos = j->environment_pos;
@@ -217,8 +208,6 @@ support_has_group(const struct wf_job *j, struct wf_pos *pos)
 }
 
 static const struct support_rule support_job_rules[] = {
-	{ "uses", support_has_uses, "kiln does not run reusable workflows "
-	    "yet" },
 	{ "environment", support_has_environment, "kiln has no deployment "
 	    "environments: their protection rules (reviewers, wait timers, "
 	    "branch policies), secrets and variables would not apply" },
@@ -229,9 +218,6 @@ static const struct support_rule support_job_rules[] = {
 static char *
 support_job_why(const struct wf_job *job, const struct support_rule *r)
 {
-	if (r->has == support_has_uses)
-		return xasprintf("jobs.%s.uses: %s (\"%s\"); the job fails "
-		    "without running", job->id, r->why, job->uses);
 	return xasprintf("jobs.%s.%s: %s; the job fails without running",
 	    job->id, r->key, r->why);
 }

@@ -1896,11 +1896,14 @@ wf_k_job_uses(struct wf_ctx *ctx, const struct wf_key *key, yaml_node_t *v,
 }
 
 static void
-wf_k_job_secrets(struct wf_ctx *ctx WF_UNUSED,
-    const struct wf_key *key WF_UNUSED, yaml_node_t *v WF_UNUSED, void *obj,
-    const char *where WF_UNUSED)
+wf_k_job_secrets(struct wf_ctx *ctx, const struct wf_key *key WF_UNUSED,
+    yaml_node_t *v, void *obj, const char *where)
 {
-	((struct wf_job *)obj)->secrets_set = 1;
+	struct wf_job *j = obj;
+
+	j->secrets_set = 1;
+	json_decref(j->secrets);
+	j->secrets = wf_json(ctx, v, where);
 }
 
 static void
@@ -2121,6 +2124,86 @@ static const struct wf_key wf_job_keys[] = {
 	{ "secrets", wf_k_job_secrets, 0 },
 };
 
+/*
+ * The keys GitHub takes on a job that calls a reusable workflow: the
+ * callee's jobs say where and how they run, so runs-on, steps, env and
+ * the rest would be silently dropped there.
+ */
+static const char *const wf_caller_keys[] = {
+	"name", "uses", "with", "secrets", "needs", "if", "permissions",
+	"strategy", "concurrency",
+};
+
+/* 1 if uses names a reusable workflow as GitHub spells it. */
+int
+workflow_call_ref_ok(const char *uses)
+{
+	const char *path = uses, *at = strrchr(uses, '@'), *end;
+	size_t n;
+	int i;
+
+	if (str_has_prefix(uses, "./")) {
+		if (at != NULL)
+			return 0;	/* same commit: no ref */
+		path = uses + 2;
+		end = uses + strlen(uses);
+	} else {
+		if (at == NULL || at[1] == '\0')
+			return 0;
+		/* owner/repo/ before the path */
+		for (i = 0; i < 2; i++) {
+			n = strcspn(path, "/");
+			if (n == 0 || path[n] != '/')
+				return 0;
+			path += n + 1;
+		}
+		end = at;
+	}
+	n = (size_t)(end - path);
+	if (!str_has_prefix(path, ".github/workflows/") ||
+	    memchr(path + 18, '/', n - 18) != NULL)
+		return 0;
+	return (n > 18 + 4 && strncmp(end - 4, ".yml", 4) == 0) ||
+	    (n > 18 + 5 && strncmp(end - 5, ".yaml", 5) == 0);
+}
+
+static void
+wf_caller_check(struct wf_ctx *ctx, yaml_node_t *v, const struct wf_job *j,
+    const char *where)
+{
+	yaml_node_pair_t *p;
+	yaml_node_t *sec;
+	size_t i;
+
+	for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	    p++) {
+		yaml_node_t *k = wf_node(ctx, p->key);
+
+		if (k->type != YAML_SCALAR_NODE)
+			continue;
+		for (i = 0; i < nitems(wf_caller_keys); i++)
+			if (strcmp(wf_sv(k), wf_caller_keys[i]) == 0)
+				break;
+		if (i == nitems(wf_caller_keys))
+			wf_err(ctx, k, "'%s.%s' is not allowed on a job that "
+			    "calls a reusable workflow with 'uses' (allowed: "
+			    "name, uses, with, secrets, needs, if, permissions, "
+			    "strategy, concurrency); the called workflow's "
+			    "jobs say how they run", where, wf_sv(k));
+	}
+	if (!workflow_call_ref_ok(j->uses))
+		wf_err(ctx, wf_get(ctx, v, "uses"), "'%s.uses': expected "
+		    "'./.github/workflows/FILE.yml' (this repository, this "
+		    "commit) or 'OWNER/REPO/.github/workflows/FILE.yml@REF', "
+		    "not '%s'", where, j->uses);
+	sec = wf_get(ctx, v, "secrets");
+	if (sec != NULL && !wf_is_null(sec) && !(sec->type ==
+	    YAML_MAPPING_NODE || (sec->type == YAML_SCALAR_NODE &&
+	    strcmp(wf_sv(sec), "inherit") == 0)))
+		wf_err(ctx, sec, "'%s.secrets' must be 'inherit' or a mapping "
+		    "of secret names to values", where);
+}
+
 static void
 wf_job(struct wf_ctx *ctx, yaml_node_t *k, yaml_node_t *v, struct wf_job *j)
 {
@@ -2144,12 +2227,9 @@ wf_job(struct wf_ctx *ctx, yaml_node_t *k, yaml_node_t *v, struct wf_job *j)
 	else
 		wf_walk(ctx, v, wf_job_keys, nitems(wf_job_keys), j, where);
 	if (v->type == YAML_MAPPING_NODE) {
-		if (j->uses != NULL) {
-			if (wf_get(ctx, v, "steps") != NULL)
-				wf_err(ctx, wf_get(ctx, v, "steps"), "'%s' calls "
-				    "a reusable workflow with 'uses' and cannot "
-				    "have 'steps'", where);
-		} else {
+		if (j->uses != NULL)
+			wf_caller_check(ctx, v, j, where);
+		else {
 			if (wf_get(ctx, v, "runs-on") == NULL)
 				wf_err(ctx, v, "'%s' has no 'runs-on'; add for "
 				    "example 'runs-on: self-hosted'", where);
@@ -2178,8 +2258,8 @@ wf_job(struct wf_ctx *ctx, yaml_node_t *k, yaml_node_t *v, struct wf_job *j)
 	free(where);
 }
 
-static void
-wf_job_free(struct wf_job *j)
+void
+workflow_job_free(struct wf_job *j)
 {
 	size_t i;
 
@@ -2209,6 +2289,7 @@ wf_job_free(struct wf_job *j)
 	wf_concurrency_free(&j->concurrency);
 	free(j->uses);
 	wf_map_free(&j->with);
+	json_decref(j->secrets);
 	json_decref(j->container);
 	json_decref(j->permissions);
 	json_decref(j->services);
@@ -2920,7 +3001,7 @@ workflow_free(struct workflow *wf)
 	wf_concurrency_free(&wf->concurrency);
 	json_decref(wf->permissions);
 	for (i = 0; i < wf->njobs; i++)
-		wf_job_free(&wf->jobs[i]);
+		workflow_job_free(&wf->jobs[i]);
 	free(wf->jobs);
 	free(wf);
 }

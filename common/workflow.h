@@ -227,6 +227,8 @@ struct wf_step {
 	struct wf_pos	 pos;
 };
 
+struct reusable_call;
+
 struct wf_job {
 	char			*id;
 	char			*name;		/* display name, default id */
@@ -251,6 +253,11 @@ struct wf_job {
 	struct wf_pos		 uses_pos;
 	struct wf_map		 with;		/* of a reusable call */
 	int			 secrets_set;	/* of a reusable call */
+	json_t			*secrets;	/* "inherit" or {name: value} */
+	/* Set by reusable_expand() (common/reusable.h): */
+	const struct reusable_call *call;	/* called by it, or NULL */
+	int			 call_outputs;	/* the step-less job that
+						   evaluates call's outputs */
 	json_t			*container;	/* raw; Docker-only */
 	json_t			*permissions;	/* its GITHUB_TOKEN's, or NULL */
 	struct wf_pos		 container_pos;
@@ -286,6 +293,14 @@ struct workflow {
 struct workflow	*workflow_parse(const char *path, const char *text, size_t len,
 		    struct wf_errors *errs);
 void		 workflow_free(struct workflow *);
+/* Release what a job owns (reusable_expand() moves jobs between files). */
+void		 workflow_job_free(struct wf_job *);
+
+/*
+ * 1 if uses names a reusable workflow: ./.github/workflows/F.yml (this
+ * repository and commit) or OWNER/REPO/.github/workflows/F.yml@REF.
+ */
+int		 workflow_call_ref_ok(const char *uses);
 
 /* The job with this id, or NULL.  Points into wf. */
 const struct wf_job *workflow_job(const struct workflow *wf, const char *id);

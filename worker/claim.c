@@ -228,7 +228,7 @@ static const struct worker_stmt claim_job_stmt = { "kiln_claim_job",
 	    "r.ref, r.event, r.run_number, p.full_name, p.clone_url, "
 	    "p.id, e.payload::text, r.run_attempt, (SELECT coalesce("
 	    "jsonb_object_agg(v.name, v.value), '{}')::text FROM variables v "
-	    "WHERE v.repository_id = p.id) FROM c "
+	    "WHERE v.repository_id = p.id), r.callees::text FROM c "
 	    "JOIN runs r ON r.id = c.run_id "
 	    "JOIN repositories p ON p.id = r.repository_id "
 	    "JOIN events e ON e.id = r.event_id", WSTMT_CLAIM_JOB };
@@ -297,6 +297,10 @@ claim_job(struct worker *w, struct claimed_job *job)
 	job->payload = dup_or_null(res, 0, 24);
 	job->run_attempt = strtoll(PQgetvalue(res, 0, 25), NULL, 10);
 	job->variables = dup_or_null(res, 0, 26);
+	job->callees = PQgetisnull(res, 0, 27) ? json_object() :
+	    json_loads(PQgetvalue(res, 0, 27), 0, NULL);
+	if (job->callees == NULL)
+		job->callees = json_object();
 	PQclear(res);
 	if (!limited)
 		return 1;
@@ -323,6 +327,7 @@ claimed_job_free(struct claimed_job *job)
 	free(job->concurrency_group);
 	free(job->path);
 	free(job->workflow_source);
+	json_decref(job->callees);
 	free(job->head_sha);
 	free(job->head_branch);
 	free(job->ref);

@@ -53,6 +53,7 @@
 #include "jobcg.h"
 #include "log.h"
 #include "planner.h"
+#include "reusable.h"
 #include "status.h"
 #include "orphans.h"
 #include "spawn.h"
@@ -98,6 +99,9 @@ struct jobrun {
 	const struct claimed_job	*cj;
 	struct workflow			*wf;
 	const struct wf_job		*job;
+	const struct workflow		*owf;	/* the file job is in: wf, or
+						   the workflow it calls */
+	struct reusable_set		 calls;	/* wf's caller jobs expanded */
 	struct stream			*stream;
 	struct wfcmd_state		*cmds;
 	struct workspace		 ws;
@@ -527,7 +531,7 @@ static int
 job_github_token(struct jobrun *jr, char *err, size_t errsz)
 {
 	const json_t *perms = jr->job->permissions != NULL ?
-	    jr->job->permissions : jr->wf->permissions;
+	    jr->job->permissions : jr->owf->permissions;
 
 	if ((jr->token = jobtoken_get(jr->w, jr->cj->repository_id,
 	    jr->cj->repo_name, perms, jobsecrets_from_fork(jr->cj), err,
@@ -612,7 +616,10 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	env_set(e, "GITHUB_RETENTION_DAYS", "90");
 	env_set(e, "GITHUB_JOB", cj->job_key);
 	env_set(e, "GITHUB_WORKFLOW", jr->wf->name);
-	env_set(e, "GITHUB_WORKFLOW_REF", "");
+	env_set(e, "GITHUB_WORKFLOW_REF", json_string_value(json_object_get(
+	    github, "workflow_ref")));
+	env_set(e, "GITHUB_WORKFLOW_SHA", json_string_value(json_object_get(
+	    github, "workflow_sha")));
 	env_set(e, "GITHUB_SERVER_URL", "https://github.com");
 	env_set(e, "GITHUB_API_URL", "https://api.github.com");
 	env_set(e, "GITHUB_GRAPHQL_URL", "https://api.github.com/graphql");
@@ -825,8 +832,8 @@ job_shell(const struct jobrun *jr, const struct wf_step *step,
 	if (jr->job->defaults.shell != NULL)
 		return context_eval_string(jr->job->defaults.shell,
 		    &ctx_scope_step, ctx, out, err, errsz);
-	if (jr->wf->defaults.shell != NULL)
-		*out = xstrdup(jr->wf->defaults.shell);
+	if (jr->owf->defaults.shell != NULL)
+		*out = xstrdup(jr->owf->defaults.shell);
 	return 0;
 }
 
@@ -840,7 +847,7 @@ job_workdir(struct jobrun *jr, const struct wf_step *step,
 	if (wd == NULL && jr->depth == 0)
 		wd = jr->job->defaults.working_directory;
 	if (wd == NULL && jr->depth == 0)
-		wd = jr->wf->defaults.working_directory;
+		wd = jr->owf->defaults.working_directory;
 	if (wd == NULL || wd[0] == '\0') {
 		*out = xstrdup(jr->ws.workspace);
 		return 0;
@@ -2515,7 +2522,8 @@ job_outputs(struct jobrun *jr)
 	for (i = 0; i < jr->job->outputs.n; i++) {
 		const struct wf_map_entry *e = &jr->job->outputs.v[i];
 
-		if (context_eval_string(e->value, &ctx_scope_job_outputs, &ctx,
+		if (context_eval_string(e->value, jr->job->call_outputs ?
+		    &ctx_scope_call_outputs : &ctx_scope_job_outputs, &ctx,
 		    &v, err, sizeof err) == -1) {
 			job_logf(jr, "##[warning]output %s: %s\n", e->key, err);
 			continue;
@@ -2627,6 +2635,82 @@ job_should_run(struct jobrun *jr, char *why, size_t whysz)
 	return run;
 }
 
+/* A called workflow as pinned when the run was planned (plan.c). */
+static char *
+job_load_callee(void *arg, const char *key, char sha[41], char *err,
+    size_t errsz)
+{
+	const struct claimed_job *cj = arg;
+	const json_t *pin = json_object_get(cj->callees, key);
+	const char *src = json_string_value(json_object_get(pin, "source"));
+
+	if (src == NULL) {
+		snprintf(err, errsz, "%s was not read when the run was planned",
+		    key);
+		return NULL;
+	}
+	snprintf(sha, 41, "%s", json_string_value(json_object_get(pin,
+	    "sha")) ? json_string_value(json_object_get(pin, "sha")) : "");
+	return xstrdup(src);
+}
+
+/*
+ * A called job's inputs and secrets are what its caller passes
+ * (reusable.h); github.job_workflow_sha names the file's commit.
+ */
+static int
+job_call_contexts(struct jobrun *jr, char *err, size_t errsz)
+{
+	const struct reusable_call *call = jr->job->call;
+	json_t *top_in = json_object_get(jr->contexts, "inputs"), *in, *sec;
+	json_t *g = json_object_get(jr->contexts, "github");
+
+	json_incref(top_in);
+	in = reusable_inputs(call, jr->contexts, top_in, err, errsz);
+	sec = in != NULL ? reusable_secrets(call, jr->contexts, top_in,
+	    json_object_get(jr->contexts, "secrets"), err, errsz) : NULL;
+	json_decref(top_in);
+	if (in == NULL || sec == NULL) {
+		json_decref(in);
+		return -1;
+	}
+	json_object_set_new(jr->contexts, "inputs", in);
+	json_object_set_new(jr->contexts, "secrets", sec);
+	json_object_set_new(g, "job_workflow_sha", json_string(call->sha));
+	return 0;
+}
+
+/*
+ * The step-less job of a call: its outputs are on.workflow_call.outputs
+ * over the called jobs (the jobs context); it fails when one of them
+ * did, as the caller job does on GitHub.
+ */
+static enum status_conclusion
+job_call_done(struct jobrun *jr, char **outputs)
+{
+	const struct reusable_call *call = jr->job->call;
+	json_t *jobs, *v;
+	const char *k, *res;
+	enum status_conclusion c = CONCLUSION_SUCCESS;
+
+	jobs = reusable_jobs_context(call, jr->cj->needs);
+	json_object_foreach(jobs, k, v) {
+		res = json_string_value(json_object_get(v, "result"));
+		if (res != NULL && (strcmp(res, "failure") == 0 ||
+		    strcmp(res, "cancelled") == 0)) {
+			job_logf(jr, "##[error]%s: job %s concluded %s\n",
+			    call->caller->uses, k, res);
+			if (jr->message == NULL)
+				jr->message = xasprintf("%s: job %s concluded "
+				    "%s", call->caller->uses, k, res);
+			c = CONCLUSION_FAILURE;
+		}
+	}
+	json_object_set_new(jr->contexts, "jobs", jobs);
+	*outputs = job_outputs(jr);
+	return c;
+}
+
 static int
 job_prepare(struct jobrun *jr, char *err, size_t errsz)
 {
@@ -2728,6 +2812,14 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	job_set_timeout(&jr, cj->timeout_minutes);
 	jr.wf = workflow_parse(cj->path, cj->workflow_source,
 	    strlen(cj->workflow_source), &errs);
+	/* The same expansion as when planned, from the pinned files. */
+	if (jr.wf != NULL && reusable_expand(jr.wf, cj->repo_name,
+	    cj->head_sha, job_load_callee, (void *)cj, &jr.calls, err,
+	    sizeof err) == -1) {
+		job_logf(&jr, "##[error]%s\n", err);
+		jr.message = xstrdup(err);
+		goto done;
+	}
 	if (jr.wf == NULL || (jr.job = workflow_job(jr.wf, cj->job_key)) ==
 	    NULL) {
 		job_logf(&jr, "##[error]the workflow no longer has job \"%s\"\n",
@@ -2743,10 +2835,12 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		jr.message = xstrdup(why);
 		goto done;
 	}
+	jr.owf = jr.job->call != NULL ? jr.job->call->callee : jr.wf;
 	job_build_contexts(&jr);
 	if (jobsecrets_load(w, cj, json_object_get(jr.contexts, "secrets"),
 	    json_object_get(jr.contexts, "vars"), jr.cmds, err,
-	    sizeof err) == -1) {
+	    sizeof err) == -1 || (jr.job->call != NULL &&
+	    job_call_contexts(&jr, err, sizeof err) == -1)) {
 		job_logf(&jr, "##[error]%s\n", err);
 		jr.message = xstrdup(err);
 		goto done;
@@ -2754,6 +2848,10 @@ job_run(struct worker *w, const struct claimed_job *cj)
 	if ((r = job_should_run(&jr, why, sizeof why)) != 1) {
 		conclusion = job_not_run(&jr, r, why, sizeof why);
 		jr.message = xstrdup(why);
+		goto done;
+	}
+	if (jr.job->call_outputs) {
+		conclusion = job_call_done(&jr, &outputs);
 		goto done;
 	}
 	/* A construct kiln does not execute: fail before anything runs. */
@@ -2784,7 +2882,7 @@ job_run(struct worker *w, const struct claimed_job *cj)
 		goto done;
 	}
 	workspace_write_event(&jr.ws, cj->payload);
-	if (job_eval_env(&jr, &jr.wf->env, &ctx_scope_wf_env, jr.env, err,
+	if (job_eval_env(&jr, &jr.owf->env, &ctx_scope_wf_env, jr.env, err,
 	    sizeof err) == -1 || job_eval_env(&jr, &jr.job->env,
 	    &ctx_scope_job_env, jr.env, err, sizeof err) == -1) {
 		job_logf(&jr, "##[error]env: %s\n", err);
@@ -2845,6 +2943,7 @@ done:
 	wfcmd_free(jr.cmds);
 	wf_errors_free(&errs);
 	workflow_free(jr.wf);
+	reusable_set_free(&jr.calls);
 	free(outputs);
 	free(jr.message);
 	free(refused);

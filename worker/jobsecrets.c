@@ -53,7 +53,8 @@ jobsecrets_load(struct worker *w, const struct claimed_job *cj,
 {
 	char idbuf[32], *names_json, *plain, *aad, why[256];
 	const char *params[3];
-	json_t *names;
+	json_t *names, *pin;
+	const char *key;
 	PGresult *res;
 	char **refs;
 	size_t len;
@@ -87,6 +88,18 @@ jobsecrets_load(struct worker *w, const struct claimed_job *cj,
 	for (i = 0; refs[i] != NULL; i++)
 		json_array_append_new(names, json_string(refs[i]));
 	secrets_names_free(refs);
+	/* What called workflows read is theirs to ask for (inherit). */
+	json_object_foreach(cj->callees, key, pin) {
+		int all2 = 0;
+
+		refs = secrets_referenced(json_string_value(json_object_get(
+		    pin, "source")) ? json_string_value(json_object_get(pin,
+		    "source")) : "", &all2);
+		all |= all2;
+		for (i = 0; refs[i] != NULL; i++)
+			json_array_append_new(names, json_string(refs[i]));
+		secrets_names_free(refs);
+	}
 	if (!all && json_array_size(names) == 0) {
 		json_decref(names);
 		return 0;

@@ -21,11 +21,15 @@
 
 #include <jansson.h>
 
+#include <errno.h>
+
+#include "actions.h"
 #include "dispatch.h"
 #include "event.h"
 #include "log.h"
 #include "mirror.h"
 #include "planner.h"
+#include "reusable.h"
 #include "trigger.h"
 #include "util.h"
 #include "worker.h"
@@ -303,6 +307,29 @@ plan_concurrency(struct plan *p, int64_t run_id, const struct plan_run *run)
 	return 0;
 }
 
+/* The called workflows' text, with the run (none: nothing stored). */
+static int
+plan_pin_callees(struct plan *p, int64_t run_id, const json_t *pinned)
+{
+	char idbuf[32], *text;
+	const char *params[2] = { idbuf, NULL };
+	PGresult *res;
+
+	if (json_object_size(pinned) == 0)
+		return 0;
+	snprintf(idbuf, sizeof idbuf, "%lld", (long long)run_id);
+	if ((text = json_dumps(pinned, JSON_COMPACT)) == NULL)
+		return -1;
+	params[1] = text;
+	res = plan_exec(p, "UPDATE runs SET callees = $2::jsonb WHERE id = "
+	    "$1::bigint", 2, params, "pinning the called workflows");
+	free(text);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
 /* Store the planned run's jobs, group and title, and release it. */
 static int
 plan_store(struct plan *p, const struct workflow *wf, int64_t run_id,
@@ -333,13 +360,77 @@ plan_store(struct plan *p, const struct workflow *wf, int64_t run_id,
 	return 0;
 }
 
+/* Loading called workflows; what was read is pinned with the run. */
+struct plan_callees {
+	struct plan	*p;
+	json_t		*pinned;	/* runs.callees (sql/020_reusable.sql) */
+};
+
+/*
+ * A called workflow: of this repository at the event's commit, or of
+ * another fetched as remote actions are ([actions] base_url, allow).
+ */
+static char *
+plan_load_callee(void *arg, const char *key, char sha[41], char *err,
+    size_t errsz)
+{
+	struct plan_callees *pc = arg;
+	struct worker *w = pc->p->w;
+	struct action_ref r;
+	char *data = NULL, *dir, *path, why[512];
+	size_t len;
+	int cached;
+
+	if (str_has_prefix(key, "./")) {
+		if (mirror_read_file(pc->p->mirror, pc->p->cev->sha, key + 2,
+		    WF_MAX_FILE_SIZE, &data, &len, why, sizeof why) == -1) {
+			if (errno == ENOENT)
+				snprintf(err, errsz, "no file %s at %.12s",
+				    key + 2, pc->p->cev->sha);
+			else
+				snprintf(err, errsz, "%s", why);
+			return NULL;
+		}
+		snprintf(sha, 41, "%s", pc->p->cev->sha);
+	} else {
+		if (action_ref_parse(key, &r, err, errsz) == -1)
+			return NULL;
+		if (!action_allowed(w->actions_allow, &r)) {
+			snprintf(err, errsz, "not allowed here: no pattern of "
+			    "[actions] allow (%s) matches it", w->actions_allow);
+			action_ref_free(&r);
+			return NULL;
+		}
+		dir = action_fetch(w->work_dir, w->actions_base_url, &r, sha,
+		    &cached, err, errsz);
+		if (dir != NULL) {
+			path = xasprintf("%s/%s", dir, r.path);
+			if ((data = file_read_all(path, WF_MAX_FILE_SIZE,
+			    &len)) == NULL)
+				snprintf(err, errsz, "no file %s in %s/%s at "
+				    "%.12s (%s)", r.path, r.owner, r.repo, sha,
+				    strerror(errno));
+			free(path);
+			free(dir);
+		}
+		action_ref_free(&r);
+		if (data == NULL)
+			return NULL;
+	}
+	json_object_set_new(pc->pinned, key, json_pack("{s:s, s:s%}", "sha",
+	    sha, "source", data, len));
+	return data;
+}
+
 static int
 plan_workflow(struct plan *p, const struct mirror_file *f)
 {
 	struct wf_errors errs = { 0 };
+	struct reusable_set calls = { 0 };
+	struct plan_callees pc = { 0 };
 	struct plan_run run;
 	struct workflow *wf;
-	char *reason = NULL, *msg;
+	char *reason = NULL, *msg, why[2048];
 	int64_t run_id, run_number;
 	int rc = 0;
 
@@ -417,8 +508,21 @@ plan_workflow(struct plan *p, const struct mirror_file *f)
 			    reason ? reason : "not triggered");
 		goto out;
 	}
+	pc.p = p;
+	pc.pinned = json_object();
+	if (reusable_expand(wf, p->cev->repo_name, p->cev->sha,
+	    plan_load_callee, &pc, &calls, why, sizeof why) == -1) {
+		/* A call that cannot be made fails the run, naming it. */
+		msg = xasprintf("%s: %s", f->path, why);
+		log_info("event %lld: %s", (long long)p->cev->id, msg);
+		rc = plan_insert_run(p, f->path, wf->name, NULL, f->data, msg,
+		    &run_id, NULL);
+		free(msg);
+		goto out;
+	}
 	if (plan_insert_run(p, f->path, wf->name, NULL, f->data, NULL,
-	    &run_id, &run_number) == -1) {
+	    &run_id, &run_number) == -1 || plan_pin_callees(p, run_id,
+	    pc.pinned) == -1) {
 		rc = -1;
 		goto out;
 	}
@@ -429,6 +533,8 @@ out:
 	free(reason);
 	wf_errors_free(&errs);
 	workflow_free(wf);
+	reusable_set_free(&calls);
+	json_decref(pc.pinned);
 	return rc;
 }
 

@@ -126,6 +126,7 @@ struct claimed_job {
 	/* from the run */
 	char	*path;
 	char	*workflow_source;
+	json_t	*callees;	/* the called workflows, pinned (runs.callees) */
 	char	*head_sha;
 	char	*head_branch;
 	char	*ref;

@@ -135,9 +135,10 @@ START_TEST(test_pull_request_target_runs_the_base_branch_workflow)
 END_TEST
 
 /*
- * A reusable workflow call fails, naming the construct; a job that needs
- * it is skipped; nothing of it is green.  (Container jobs and docker
- * actions: test_containers.)
+ * A job with a deployment environment fails, naming the construct; a
+ * job that needs it is skipped; nothing of it is green.  (Container jobs
+ * and docker actions: test_containers; reusable workflows, which run:
+ * test_reusable.)
  */
 START_TEST(test_unsupported_constructs_fail_their_jobs_loudly)
 {
@@ -151,10 +152,13 @@ START_TEST(test_unsupported_constructs_fail_their_jobs_loudly)
 	    "name: u\n"
 	    "on: push\n"
 	    "jobs:\n"
-	    "  call:\n"
-	    "    uses: ./.github/workflows/reusable.yml\n"
+	    "  deploy:\n"
+	    "    runs-on: self-hosted\n"
+	    "    environment: prod\n"
+	    "    steps:\n"
+	    "      - run: echo deploying\n"
 	    "  after:\n"
-	    "    needs: call\n"
+	    "    needs: deploy\n"
 	    "    runs-on: self-hosted\n"
 	    "    steps:\n"
 	    "      - run: echo after\n");
@@ -162,12 +166,12 @@ START_TEST(test_unsupported_constructs_fail_their_jobs_loudly)
 	run = harness_wait_run(h, sha, NULL, RUN_MS);
 	harness_expect_str(h, run, "run", "conclusion", "failure");
 
-	job = harness_job(h, run, "call");
-	harness_expect_str(h, job, "call", "conclusion", "failure");
+	job = harness_job(h, run, "deploy");
+	harness_expect_str(h, job, "deploy", "conclusion", "failure");
 	msg = harness_str(job, "message");
-	harness_assert(h, msg != NULL && strstr(msg, "jobs.call.uses: kiln "
-	    "does not run reusable workflows") != NULL, "call: message %s",
-	    msg ? msg : "(null)");
+	harness_assert(h, msg != NULL && strstr(msg, "jobs.deploy.environment: "
+	    "kiln has no deployment environments") != NULL, "deploy: message "
+	    "%s", msg ? msg : "(null)");
 
 	harness_expect_str(h, harness_job(h, run, "after"), "after",
 	    "conclusion", "skipped");

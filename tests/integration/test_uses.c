@@ -476,12 +476,7 @@ START_TEST(test_remote_action)
 	    "    - shell: bash\n"
 	    "      run: echo \"SUB-COMPOSITE in $GITHUB_ACTION_PATH\"\n");
 	free(p);
-	free(harness_git(h, src, "init", "-q", NULL));
-	free(harness_git(h, src, "add", "-A", NULL));
-	free(harness_git(h, src, "commit", "-q", "-m", "v1", NULL));
-	free(harness_git(h, src, "tag", "v1", NULL));
-	tag = harness_git(h, src, "rev-parse", "v1^{commit}", NULL);
-	tag[strcspn(tag, "\n")] = '\0';
+	tag = harness_git_tagged(h, src, "v1");
 	/* main moves on; v1 stays where it was. */
 	p = xasprintf("%s/index.js", src);
 	harness_write_file(h, p, "console.log('NEWER-THAN-V1');\n");
@@ -520,10 +515,7 @@ START_TEST(test_remote_action)
 	    "console.log('POST-SAW ' + process.env.STATE_phase + ' ' +\n"
 	    "    process.env.STATE_main + ' ' + process.env.INPUT_TAG);\n");
 	free(p);
-	free(harness_git(h, src, "init", "-q", NULL));
-	free(harness_git(h, src, "add", "-A", NULL));
-	free(harness_git(h, src, "commit", "-q", "-m", "v1", NULL));
-	free(harness_git(h, src, "tag", "v1", NULL));
+	free(harness_git_tagged(h, src, "v1"));
 
 	conf = xasprintf("[actions]\nbase_url = file://%s/\n"
 	    "allow = octo-actions/*, other/*@v2\n", base);

@@ -1129,6 +1129,16 @@ harness_git(struct harness *h, const char *cwd, ...)
 	return buf_steal(&out);
 }
 
+char *
+harness_git_tagged(struct harness *h, const char *dir, const char *tag)
+{
+	free(harness_git(h, dir, "init", "-q", NULL));
+	free(harness_git(h, dir, "add", "-A", NULL));
+	free(harness_git(h, dir, "commit", "-q", "-m", tag, NULL));
+	free(harness_git(h, dir, "tag", tag, NULL));
+	return harness_git(h, dir, "rev-parse", "HEAD", NULL);
+}
+
 struct harness_repo *
 harness_repo_new_unregistered(struct harness *h, const char *full_name)
 {

@@ -235,6 +235,13 @@ void	 harness_repo_free(struct harness_repo *);
  */
 char	*harness_git(struct harness *, const char *cwd, ...)
 	     __attribute__((sentinel));
+/*
+ * Make dir's files a new git repository's first commit, tagged tag (a
+ * repository served as file:// to fetch actions or workflows from);
+ * returns the commit's id (caller frees).
+ */
+char	*harness_git_tagged(struct harness *, const char *dir,
+	     const char *tag);
 /* Write path (relative to the work tree) with content. */
 void	 harness_repo_write(struct harness_repo *, const char *path,
 	     const char *content);

@@ -1042,11 +1042,6 @@ END_TEST
 static const char unsupported_wf[] =
     "on: push\n"
     "jobs:\n"
-    "  call:\n"
-    "    uses: ./.github/workflows/reusable.yml\n"
-    "  remote:\n"
-    "    uses: org/repo/.github/workflows/w.yml@v1\n"
-    "    secrets: inherit\n"
     "  boxed:\n"
     "    runs-on: x\n"
     "    container: node:20\n"
@@ -1078,16 +1073,11 @@ static const char unsupported_wf[] =
 START_TEST(test_lint_and_plan_report_unsupported)
 {
 	static const char *const want[] = {
-	    "u.yml:4:11: warning: jobs.call.uses: kiln does not run reusable "
-	    "workflows yet (\"./.github/workflows/reusable.yml\"); the job "
-	    "fails without running",
-	    "u.yml:6:11: warning: jobs.remote.uses: kiln does not run reusable "
-	    "workflows yet",
-	    "u.yml:18:7: warning: jobs.deploy.runs-on.group: kiln has no "
+	    "u.yml:13:7: warning: jobs.deploy.runs-on.group: kiln has no "
 	    "runner groups",
-	    "u.yml:20:7: warning: jobs.deploy.environment: kiln has no "
+	    "u.yml:15:7: warning: jobs.deploy.environment: kiln has no "
 	    "deployment environments",
-	    "u.yml:30:11: warning: jobs.deploy.steps[3]: actions/checkout: "
+	    "u.yml:25:11: warning: jobs.deploy.steps[3]: actions/checkout: "
 	    "input \"submodules\" is not supported by kiln",
 	};
 	struct result r;
@@ -1141,12 +1131,12 @@ START_TEST(test_lint_and_plan_report_unsupported)
 	/* The text form lists the warnings and marks the jobs. */
 	run(&r, NULL, "plan", "wf", "--event", "push", "--ref", "main", NULL);
 	ck_assert_int_eq(r.rc, 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "  warning: wf/u.yml:18:7: "
+	ck_assert_ptr_nonnull(strstr(r.out, "  warning: wf/u.yml:13:7: "
 	    "jobs.deploy.runs-on.group: "));
 	ck_assert_ptr_null(strstr(r.out, "jobs.boxed.container"));
 	ck_assert_ptr_nonnull(strstr(r.out, "(fails without running)"));
-	ck_assert_ptr_nonnull(strstr(r.out, "  note: job 'call' fails without "
-	    "running: jobs.call.uses: "));
+	ck_assert_ptr_nonnull(strstr(r.out, "  note: job 'deploy' fails without "
+	    "running: jobs.deploy.environment: "));
 	result_free(&r);
 }
 END_TEST
