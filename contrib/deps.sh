@@ -26,6 +26,13 @@ kiln_deps=(
 	ca-certificates
 	curl
 	python3
+	# the example pipeline's pip index (wheels built from these by pip)
+	python3-pyflakes
+	python3-pycodestyle
+	python3-setuptools
+	python3-wheel
+	# its docker-build job: a base image from the host's Python
+	busybox-static
 	# tests
 	python3-pip
 	check

@@ -78,6 +78,26 @@ for _ in $(seq 1 600); do
 done
 curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null
 
+# The example's pip index: no public one is reachable here, so pip installs
+# from wheels built now from Debian's python3-pyflakes/-pycodestyle, served
+# (PEP 503) on 127.0.0.1 until kilnd exits (contrib/pyindex.py).
+idx_port=${KILN_INDEX_PORT:-$((port + 1))}
+/usr/bin/python3 contrib/pyindex.py build "$qs/pyindex" pyflakes pycodestyle
+if [ -f "$qs/pyindex.pid" ] && kill -0 "$(cat "$qs/pyindex.pid")" 2>/dev/null; then
+	kill "$(cat "$qs/pyindex.pid")"
+	sleep 0.5
+fi
+nohup /usr/bin/python3 contrib/pyindex.py serve "$qs/pyindex" --port "$idx_port" \
+    --stop-with "$(cat "$qs/kilnd.pid")" >"$qs/pyindex.log" 2>&1 &
+echo $! >"$qs/pyindex.pid"
+for _ in $(seq 1 50); do
+	curl -fsS "http://127.0.0.1:$idx_port/simple/" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$idx_port/simple/" >/dev/null ||
+    { cat "$qs/pyindex.log"; echo "kiln: the pip index did not start" >&2; exit 1; }
+echo "kiln: pip index on http://127.0.0.1:$idx_port/simple/ (pid $(cat "$qs/pyindex.pid"))"
+
 # The example repository: a bare repo fed from contrib/example.
 repo=$qs/example.git
 work=$qs/example-work
@@ -95,6 +115,21 @@ secret_file=$qs/webhook-secret
 [ -s "$secret_file" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret_file"
 build/bin/cictl -c "$conf" repo add example/pipeline --url "file://$repo" \
     --secret-file "$secret_file" >/dev/null
+# The workflows read their pip index from vars.PIP_INDEX_URL (PyPI when
+# unset, as on GitHub); docker-build makes its base image from this host's
+# Python (no registry here) and takes the engine options this host needs.
+cictl_var() { printf %s "$2" | build/bin/cictl -c "$conf" var set example/pipeline "$1" >/dev/null; }
+cictl_var PIP_INDEX_URL "http://127.0.0.1:$idx_port/simple/"
+cictl_var PIP_TRUSTED_HOST "127.0.0.1:$idx_port"
+cictl_var DOCKER_BASE_IMAGE local
+# Where podman runs containers only with vfs storage, cgroupfs and runc
+# (hybrid cgroups; no CAP_SYS_RESOURCE for its default rlimits).
+podman_eo="--storage-driver vfs --cgroup-manager cgroupfs --runtime runc"
+if command -v podman >/dev/null && command -v runc >/dev/null &&
+    podman $podman_eo info >/dev/null 2>&1; then
+	cictl_var PODMAN_OPTIONS "$podman_eo"
+	cictl_var PODMAN_RUN_OPTIONS "--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
+fi
 
 payload=$(printf '{"ref":"refs/heads/main","before":"%s","after":"%s","repository":{"full_name":"example/pipeline","clone_url":"file://%s","default_branch":"main"},"head_commit":{"id":"%s","message":"kiln example"}}' \
     0000000000000000000000000000000000000000 "$sha" "$repo" "$sha")
@@ -105,15 +140,17 @@ curl -fsS -X POST "http://127.0.0.1:$port/hooks/github" \
     -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$payload" >/dev/null
 echo "kiln: pushed $sha and sent a signed webhook; waiting for the run..."
 
-for _ in $(seq 1 1200); do
+for _ in $(seq 1 3000); do
+	# The push starts ci.yml, and mlops.yml and dependency-lock.yml when
+	# their files changed: wait for all of them.
 	st=$(build/bin/cictl -c "$conf" runs --repo example/pipeline --json |
-	    python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["head_sha"]==sys.argv[1]]; print(r[0]["status"] if r else "none")' "$sha")
+	    python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["head_sha"]==sys.argv[1]]; print("completed" if r and all(x["status"] == "completed" for x in r) else "waiting")' "$sha")
 	[ "$st" = completed ] && break
 	sleep 0.1
 done
 build/bin/cictl -c "$conf" runs --repo example/pipeline
 run=$(build/bin/cictl -c "$conf" runs --repo example/pipeline --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+    python3 -c 'import json,sys; print([x for x in json.load(sys.stdin) if x["head_sha"]==sys.argv[1] and x["path"].endswith("/ci.yml")][0]["id"])' "$sha")
 build/bin/cictl -c "$conf" show "$run"
 # Why a job failed, from its log (the ##[error] lines).
 build/bin/cictl -c "$conf" show "$run" --json |
@@ -122,6 +159,14 @@ build/bin/cictl -c "$conf" show "$run" --json |
 	echo "job $job ($name) failed:"
 	build/bin/cictl -c "$conf" logs "$job" | grep -F '##[error]' | sed 's/^/  /'
 done
+# What the example shows: the Python of each test leg, pip's cache, the
+# coverage and model artifacts.
+build/bin/cictl -c "$conf" show "$run" --json |
+    python3 -c 'import json,sys; [print(j["id"], j["name"]) for j in json.load(sys.stdin).get("jobs", []) if j["name"].startswith("test")]' |
+    while read -r job name; do
+	build/bin/cictl -c "$conf" logs "$job" | grep -E '^(Python 3\.|pip cache hit=)' | sed "s/^/  $name: /"
+done
+build/bin/cictl -c "$conf" artifacts "$run"
 build/bin/cictl -c "$conf" schedules --repo example/pipeline
 cat <<MSG
 
@@ -129,7 +174,8 @@ kilnd is running on http://127.0.0.1:$port (webhooks: POST /hooks/github).
   page:   http://127.0.0.1:$port/runs/$run  (this run; / lists everything)
   cictl:  build/bin/cictl -c $conf runs
   logs:   build/bin/cictl -c $conf logs JOB_ID
-  by hand: build/bin/cictl -c $conf dispatch example/pipeline mlops.yml -f model=lstm
+  by hand: build/bin/cictl -c $conf dispatch example/pipeline mlops.yml -f model=perceptron
   cron:   build/bin/cictl -c $conf schedules
-  stop:   kill \$(cat $qs/kilnd.pid)
+  by hand: build/bin/cictl -c $conf dispatch example/pipeline dependency-lock.yml
+  stop:   kill \$(cat $qs/kilnd.pid)   (the pip index on port $idx_port stops with it)
 MSG

@@ -126,13 +126,19 @@ START_TEST(test_dispatch_typed_inputs_and_refusals)
 }
 END_TEST
 
-/* The bundled example's mlops.yml, dispatched as the README says. */
+/*
+ * The bundled example's mlops.yml, dispatched as the README says: it
+ * trains the example's model (its src/ is pushed with it) with the chosen
+ * kind, checks it on unseen prices and uploads it as an artifact.
+ */
 START_TEST(test_example_mlops_dispatch_and_schedule)
 {
 	struct harness *h = harness_up("dispatch_example");
 	struct harness_repo *repo = harness_repo_new(h, "example/pipeline");
 	struct buf out = { 0 }, err = { 0 };
 	char *text, *sha, *log;
+	char *cp[] = { "cp", "-r", "contrib/example/src", repo->work, NULL };
+	char id[32];
 	json_t *run;
 
 	text = file_read_all("contrib/example/.github/workflows/mlops.yml",
@@ -141,18 +147,32 @@ START_TEST(test_example_mlops_dispatch_and_schedule)
 	    "the tests from the top of the tree");
 	harness_repo_write(repo, ".github/workflows/mlops.yml", text);
 	free(text);
+	harness_assert(h, harness_run(cp, NULL, NULL, NULL, &err, 10000) == 0,
+	    "cp -r contrib/example/src: %s", err.data);
 	sha = harness_push(h, repo, "main", "example");
 	harness_assert(h, harness_cictl(h, &out, &err, "dispatch",
-	    "example/pipeline", "mlops.yml", "-f", "model=lstm", NULL) == 0,
+	    "example/pipeline", "mlops.yml", "-f", "model=perceptron", NULL) == 0,
 	    "cictl dispatch: %s", err.data);
-	run = harness_wait_run(h, sha, ".github/workflows/mlops.yml",
-	    HARNESS_RUN_MS);
+	run = harness_wait_event_run(h, "workflow_dispatch", HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "head_sha", sha);
 	harness_expect_str(h, run, "run", "conclusion", "success");
 	log = harness_job_log(h, run, "train");
-	harness_expect_contains(h, log, "log", "training model=lstm epochs=2 "
-	    "(event workflow_dispatch)");
-	harness_expect_contains(h, log, "log", "model lstm ready");
+	harness_expect_contains(h, log, "log", "training model=perceptron "
+	    "epochs=2 (event workflow_dispatch)");
+	harness_expect_contains(h, log, "log", "model=perceptron epochs=2 "
+	    "test_accuracy=");
+	harness_expect_contains(h, log, "log", "model perceptron ready: "
+	    "accuracy on unseen prices");
 	free(log);
+	/* The trained model is the run's artifact, named by its kind. */
+	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(
+	    json_object_get(run, "id")));
+	buf_clear(&out);
+	harness_assert(h, harness_cictl(h, &out, &err, "artifacts", id,
+	    NULL) == 0, "cictl artifacts %s: %s", id, err.data);
+	buf_add_char(&out, '\0');
+	harness_expect_contains(h, out.data, "cictl artifacts",
+	    "model-perceptron");
 	json_decref(run);
 	/* The push recorded its weekly schedule, with a next fire time. */
 	buf_clear(&out);
