@@ -36,6 +36,7 @@ if [ "$quick" = 1 ]; then
 	run "throughput, pushes (bench/pushes.sh)" bench/pushes.sh 3 2 "$bin"
 	run "idle (bench/idle.sh)" bench/idle.sh 2 "$bin"
 	run "log (bench/log.sh)" bench/log.sh 2 "$bin"
+	run "log path CPU (bench/logcpu.sh)" bench/logcpu.sh 1 "$bin/.."
 	echo "bench-quick: every benchmark ran (figures not judged)"
 	exit 0
 fi
@@ -54,6 +55,7 @@ run "throughput, 200 pushes, 2 workers (bench/pushes.sh 200 2)" bench/pushes.sh 
 run "throughput, 200 pushes, 8 workers (bench/pushes.sh 200 8)" bench/pushes.sh 200 8 "$bin"
 run "idle (bench/idle.sh 2)" bench/idle.sh 2 "$bin"
 run "log, 200 MiB (bench/log.sh 200)" bench/log.sh 200 "$bin"
+run "log path CPU, 8 MiB (bench/logcpu.sh 8)" bench/logcpu.sh 8 "$bin/.."
 {
 	printf '\n## make bench, %s, commit %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	    "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (modified)')"

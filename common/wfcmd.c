@@ -338,6 +338,25 @@ parse_v2(const char *line, size_t len, const char *extra,
 	return 1;
 }
 
+/*
+ * The first "##[" in s[0..len), or NULL.  Every line of output is searched:
+ * memchr for the '#' beats glibc's memmem for a 3-byte needle several
+ * times over.
+ */
+static const char *
+find_legacy(const char *s, size_t len)
+{
+	const char	*p = s, *e = s + len;
+
+	while (e - p >= 3 &&
+	    (p = memchr(p, '#', (size_t)(e - p - 2))) != NULL) {
+		if (p[1] == '#' && p[2] == '[')
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
 /* "##[name props]message", anywhere in the line (ActionCommand.TryParse). */
 static int
 parse_legacy(const char *line, size_t len, const char *extra,
@@ -346,7 +365,7 @@ parse_legacy(const char *line, size_t len, const char *extra,
 	const char	*e = line + len, *pre, *rb, *info, *sp;
 	size_t		 infolen, namelen;
 
-	if ((pre = memmem(line, len, "##[", 3)) == NULL)
+	if ((pre = find_legacy(line, len)) == NULL)
 		return 0;
 	info = pre + 3;
 	if ((rb = memchr(info, ']', (size_t)(e - info))) == NULL)
@@ -971,11 +990,20 @@ line_add(struct wfcmd_state *st, const char *p, size_t n, struct buf *out)
 	}
 }
 
+/*
+ * The per-byte cost of a step's output is here: line ends are found with
+ * memchr (vectorised) rather than a byte loop, the next LF remembered
+ * across lines so that output of CR-ended lines (progress bars) is not
+ * rescanned for it; a whole line within data is processed where it lies,
+ * not copied into st->line first.
+ */
 void
 wfcmd_feed(struct wfcmd_state *st, const char *data, size_t len,
     struct buf *out)
 {
-	size_t	i = 0, j;
+	const char	*p;
+	size_t		 i = 0, j, lf = 0;
+	int		 lf_known = 0;
 
 	while (i < len) {
 		if (st->pending_cr) {
@@ -986,12 +1014,23 @@ wfcmd_feed(struct wfcmd_state *st, const char *data, size_t len,
 				continue;
 			}
 		}
-		for (j = i; j < len && data[j] != '\n' && data[j] != '\r'; j++)
-			;
-		line_add(st, data + i, j - i, out);
-		if (j == len)
-			break;
-		line_end(st, out);
+		if (!lf_known || lf < i) {
+			p = memchr(data + i, '\n', len - i);
+			lf = p != NULL ? (size_t)(p - data) : len;
+			lf_known = 1;
+		}
+		p = memchr(data + i, '\r', lf - i);
+		j = p != NULL ? (size_t)(p - data) : lf;
+		if (j < len && st->line.len == 0 && st->mode == LINE_NORMAL &&
+		    j - i <= WFCMD_LINE_MAX) {
+			process_line(st, data + i, j - i, out);
+			reset_line(st);
+		} else {
+			line_add(st, data + i, j - i, out);
+			if (j == len)
+				break;
+			line_end(st, out);
+		}
 		if (data[j] == '\r') {
 			if (j + 1 < len && data[j + 1] == '\n')
 				j++;

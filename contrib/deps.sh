@@ -42,6 +42,7 @@ kiln_deps=(
 	# benchmarks (make bench, make bench-quick)
 	wrk
 	openssl
+	valgrind
 	# browser tests of the status page (make check-browser)
 	chromium
 	nodejs

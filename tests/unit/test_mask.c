@@ -76,6 +76,37 @@ START_TEST(test_cover_across_windows)
 }
 END_TEST
 
+/*
+ * Text made of a secret's beginning: mask_cover's search checks a few
+ * candidates itself, then hands the rest of the text to memmem; the
+ * secret is found either side of that switch, and after a single-byte
+ * secret's and at the text's very end.
+ */
+START_TEST(test_cover_near_misses)
+{
+	struct mask_set	*ms = mask_set_new(16, 1024);
+	char		 text[256], want[256];
+	size_t		 misses;
+
+	ck_assert_int_eq(mask_add(ms, "hunter2!"), 0);
+	for (misses = 0; misses < 40; misses++) {
+		size_t i, n = 0;
+
+		for (i = 0; i < misses; i++) {
+			memcpy(text + n, "hu", 2);
+			n += 2;
+		}
+		memcpy(text + n, "hunter2!", 9);	/* with its NUL */
+		memcpy(want, text, n);
+		memcpy(want + n, "***", 4);
+		expect_masked(ms, text, want);
+	}
+	expect_masked(ms, "hunter2", "hunter2");
+	expect_masked(ms, "hunter2!hunter2", "***hunter2");
+	mask_set_free(ms);
+}
+END_TEST
+
 START_TEST(test_base64_short_values)
 {
 	struct mask_set	*ms = mask_set_new(16, 1024);
@@ -140,6 +171,7 @@ mask_suite(void)
 
 	tcase_add_test(tc, test_base64_three_alignments);
 	tcase_add_test(tc, test_cover_across_windows);
+	tcase_add_test(tc, test_cover_near_misses);
 	tcase_add_test(tc, test_base64_short_values);
 	tcase_add_test(tc, test_trim_lines_and_limits);
 	tcase_add_test(tc, test_wfcmd_masks_base64);
