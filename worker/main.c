@@ -350,6 +350,7 @@ worker_park(struct worker *w)
 	PQfinish(w->db);
 	w->db = NULL;
 	w->listen_pid = 0;
+	w->prepared = 0;	/* the next session prepares its own */
 	/* The last job's freed heap goes back to the system meanwhile. */
 	malloc_trim(0);
 	pfd.fd = w->wake_fd;
