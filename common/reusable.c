@@ -17,6 +17,7 @@
 
 #include "context.h"
 #include "expr.h"
+#include "matrix.h"
 #include "reusable.h"
 #include "util.h"
 
@@ -319,50 +320,36 @@ static int	reusable_call_job(struct reusable_ctx *, struct wf_job *,
 		    const char *);
 
 /*
- * Expand caller job j (its id and needs final already), called from a
- * file of origin_repo (NULL: the run's) at origin_sha; parent is the
- * call j's file belongs to, display what its jobs' names start with.
- * 0, or -1 with x->err.
+ * One instance of j's call (one leg of its matrix: values, or NULL):
+ * its jobs, ids under prefix, names under display, join the expanded
+ * ones.  The call, or NULL with x->err.
  */
-static int
-reusable_call_job(struct reusable_ctx *x, struct wf_job *j,
-    struct reusable_call *parent, const char *display,
-    int depth, const char *origin_repo, const char *origin_sha)
+static struct reusable_call *
+reusable_call_one(struct reusable_ctx *x, struct wf_job *j,
+    struct reusable_call *parent, const char *display, const char *prefix,
+    const json_t *values, int depth, const char *origin_repo,
+    const char *origin_sha)
 {
 	struct wf_errors errs = { 0 };
 	struct reusable_call *call;
 	struct workflow *wf;
-	const json_t *outs, *o;
-	const char *name, *at;
-	char sha[41], why[768], *text, *key, *msg, *subd, *nrepo = NULL;
+	const char *at;
+	char sha[41], why[768], *text, *key, *msg, *nrepo = NULL;
 	json_t *in;
-	size_t i, k, me;
+	size_t i, k;
 
-	if (depth > REUSABLE_MAX_DEPTH) {
-		snprintf(x->err, x->errsz, "jobs.%s.uses: %s: reusable "
-		    "workflows nest deeper than GitHub's limit of %d levels "
-		    "(the top workflow and %d called)", j->id, j->uses,
-		    REUSABLE_MAX_DEPTH, REUSABLE_MAX_DEPTH - 1);
-		return -1;
-	}
 	if (x->set->n >= REUSABLE_MAX_CALLS) {
 		snprintf(x->err, x->errsz, "jobs.%s.uses: more than %d calls "
 		    "of reusable workflows in one run (GitHub's limit)", j->id,
 		    REUSABLE_MAX_CALLS);
-		return -1;
-	}
-	if (j->strategy.matrix != NULL || j->strategy.matrix_expr != NULL) {
-		snprintf(x->err, x->errsz, "jobs.%s.strategy.matrix: kiln "
-		    "does not run a matrix of reusable workflow calls yet",
-		    j->id);
-		return -1;
+		return NULL;
 	}
 	key = reusable_key(j->uses, origin_repo, origin_sha);
 	if ((text = x->load(x->arg, key, sha, why, sizeof why)) == NULL) {
 		snprintf(x->err, x->errsz, "jobs.%s.uses: %s: %s", j->id,
 		    j->uses, why);
 		free(key);
-		return -1;
+		return NULL;
 	}
 	wf = workflow_parse(str_has_prefix(key, "./") ? key + 2 : key, text,
 	    strlen(text), &errs);
@@ -372,7 +359,8 @@ reusable_call_job(struct reusable_ctx *x, struct wf_job *j,
 		msg[strcspn(msg, "\n")] = '\0';
 		snprintf(x->err, x->errsz, "jobs.%s.uses: %s is not a valid "
 		    "workflow: %s", j->id, j->uses, msg);
-		goto fail_msg;
+		free(msg);
+		goto fail;
 	}
 	if (reusable_on_call(wf) == NULL) {
 		snprintf(x->err, x->errsz, "jobs.%s.uses: %s is not a reusable "
@@ -386,12 +374,14 @@ reusable_call_job(struct reusable_ctx *x, struct wf_job *j,
 		goto fail;
 	}
 	json_decref(in);
+	wf_errors_free(&errs);
 
 	call = xcalloc(1, sizeof *call);
 	call->parent = parent;
 	call->callee = wf;
 	call->key = key;
-	call->prefix = xasprintf("%s/", j->id);	/* already prefixed */
+	call->prefix = xstrdup(prefix);
+	call->matrix = values != NULL ? json_deep_copy(values) : NULL;
 	memcpy(call->sha, sha, sizeof call->sha);
 	/* A file of this repository: its ref is the run's. */
 	if (str_has_prefix(key, "./"))
@@ -403,8 +393,7 @@ reusable_call_job(struct reusable_ctx *x, struct wf_job *j,
 	    sizeof *x->set->v);
 	x->callers = xreallocarray(x->callers, x->set->n + 1,
 	    sizeof *x->callers);
-	me = x->set->n++;
-	x->set->v[me] = call;
+	x->set->v[x->set->n++] = call;
 	/* Its local calls are of its own repository, at its commit. */
 	if (!str_has_prefix(key, "./") && (at = strrchr(key, '@')) != NULL) {
 		const char *p = strchr(key, '/');
@@ -413,7 +402,6 @@ reusable_call_job(struct reusable_ctx *x, struct wf_job *j,
 		if (p != NULL && p < at)
 			nrepo = xstrndup(key, (size_t)(p - key));
 	}
-	subd = xasprintf("%s%s / ", display, j->name);
 	for (i = 0; i < wf->njobs; i++) {
 		struct wf_job *c = &wf->jobs[i];
 
@@ -424,29 +412,96 @@ reusable_call_job(struct reusable_ctx *x, struct wf_job *j,
 		reusable_join_if(&c->if_cond, j->if_cond);
 		reusable_rename(&c->id, call->prefix);
 		if (c->uses != NULL) {
-			if (reusable_call_job(x, c, call, subd, depth + 1,
+			if (reusable_call_job(x, c, call, display, depth + 1,
 			    nrepo != NULL ? nrepo : origin_repo, nrepo != NULL ?
 			    sha : origin_sha) == -1) {
-				free(subd);
 				free(nrepo);
-				return -1;
+				return NULL;
 			}
 			continue;
 		}
-		reusable_rename(&c->name, subd);
+		reusable_rename(&c->name, display);
 		c->call = call;
 		reusable_take(x, c);
 	}
 	free(nrepo);
+	return call;
+fail:
+	wf_errors_free(&errs);
+	workflow_free(wf);
+	free(key);
+	return NULL;
+}
+
+/*
+ * Expand caller job j (its id and needs final already), called from a
+ * file of origin_repo (NULL: the run's) at origin_sha; parent is the
+ * call j's file belongs to, display what its jobs' names start with.
+ * A matrix on j makes one instance per leg ("call (a) / job", ids under
+ * call/1/ ...).  j itself becomes the step-less job after them all.
+ * 0, or -1 with x->err.
+ */
+static int
+reusable_call_job(struct reusable_ctx *x, struct wf_job *j,
+    struct reusable_call *parent, const char *display,
+    int depth, const char *origin_repo, const char *origin_sha)
+{
+	struct matrix_leg *legs = NULL;
+	struct reusable_call **calls;
+	const json_t *outs, *o;
+	const char *name;
+	char why[512], *prefix, *subd;
+	size_t nlegs = 1, i, k, me, ncalls = 0;
+	int rc = -1;
+
+	if (depth > REUSABLE_MAX_DEPTH) {
+		snprintf(x->err, x->errsz, "jobs.%s.uses: %s: reusable "
+		    "workflows nest deeper than GitHub's limit of %d levels "
+		    "(the top workflow and %d called)", j->id, j->uses,
+		    REUSABLE_MAX_DEPTH, REUSABLE_MAX_DEPTH - 1);
+		return -1;
+	}
+	if (j->strategy.matrix_expr != NULL) {
+		snprintf(x->err, x->errsz, "jobs.%s.strategy.matrix: kiln does "
+		    "not run a matrix computed by an expression on a reusable "
+		    "workflow call yet", j->id);
+		return -1;
+	}
+	if (j->strategy.matrix != NULL && matrix_expand(j, &legs, &nlegs, why,
+	    sizeof why) == -1) {
+		snprintf(x->err, x->errsz, "jobs.%s.strategy.matrix: %s",
+		    j->id, why);
+		return -1;
+	}
+	calls = xcalloc(nlegs, sizeof *calls);
+	for (i = 0; i < nlegs; i++) {
+		if (legs != NULL) {
+			prefix = xasprintf("%s/%zu/", j->id, i + 1);
+			subd = xasprintf("%s%s / ", display, legs[i].name);
+		} else {
+			prefix = xasprintf("%s/", j->id);
+			subd = xasprintf("%s%s / ", display, j->name);
+		}
+		calls[i] = reusable_call_one(x, j, parent, subd, prefix,
+		    legs != NULL ? legs[i].values : NULL, depth, origin_repo,
+		    origin_sha);
+		free(prefix);
+		free(subd);
+		if (calls[i] == NULL)
+			goto out;
+		ncalls++;
+	}
 
 	/* The step-less job: after them all, their outputs as the call's. */
 	for (i = 0; i < j->nneeds; i++)
 		free(j->needs[i]);
 	j->nneeds = 0;
-	for (i = 0; i < x->nout; i++)
-		if (str_has_prefix(x->out[i].id, call->prefix) &&
-		    strchr(x->out[i].id + strlen(call->prefix), '/') == NULL)
-			reusable_add_need(j, x->out[i].id, j->pos);
+	for (k = 0; k < ncalls; k++)
+		for (i = 0; i < x->nout; i++)
+			if (str_has_prefix(x->out[i].id, calls[k]->prefix) &&
+			    strchr(x->out[i].id + strlen(calls[k]->prefix),
+			    '/') == NULL)
+				reusable_add_need(j, x->out[i].id, j->pos);
 	/* It concludes from theirs, whatever they concluded. */
 	if (j->if_cond != NULL) {
 		char *b = reusable_bare(j->if_cond);
@@ -456,7 +511,7 @@ reusable_call_job(struct reusable_ctx *x, struct wf_job *j,
 		free(b);
 	} else
 		j->if_cond = xstrdup("always()");
-	outs = json_object_get(reusable_on_call(wf), "outputs");
+	outs = json_object_get(reusable_on_call(calls[0]->callee), "outputs");
 	json_object_foreach((json_t *)outs, name, o) {
 		const char *val = json_string_value(json_object_get(o, "value"));
 		struct wf_map_entry *e;
@@ -468,21 +523,24 @@ reusable_call_job(struct reusable_ctx *x, struct wf_job *j,
 		e->key = xstrdup(name);
 		e->value = xstrdup(val != NULL ? val : "");
 	}
+	/* Its legs are the called jobs'; it is one job. */
+	json_decref(j->strategy.matrix);
+	j->strategy.matrix = NULL;
 	reusable_rename(&j->name, display);
-	free(subd);
-	j->call = call;
+	j->call = calls[0];
 	j->call_outputs = 1;
-	x->callers[me] = reusable_take(x, j);
-	return 0;
-fail:
-	msg = NULL;
-fail_msg:
-	free(msg);
-	wf_errors_free(&errs);
-	workflow_free(wf);
-	free(key);
-	return -1;
+	me = reusable_take(x, j);
+	for (i = 0; i < x->set->n; i++)
+		for (k = 0; k < ncalls; k++)
+			if (x->set->v[i] == calls[k])
+				x->callers[i] = me;
+	rc = 0;
+out:
+	free(calls);
+	matrix_legs_free(legs, legs != NULL ? nlegs : 0);
+	return rc;
 }
+
 
 int
 reusable_expand(struct workflow *wf, const char *repo, const char *head_sha,
@@ -538,10 +596,25 @@ reusable_set_free(struct reusable_set *set)
 		free(set->v[i]->prefix);
 		free(set->v[i]->key);
 		free(set->v[i]->ref);
+		json_decref(set->v[i]->matrix);
 		free(set->v[i]);
 	}
 	free(set->v);
 	memset(set, 0, sizeof *set);
+}
+
+/*
+ * contexts as the caller job sees them: its matrix leg's values, not the
+ * called job's.
+ */
+static json_t *
+reusable_caller_contexts(const struct reusable_call *call, json_t *contexts)
+{
+	json_t *c = json_copy(contexts);
+
+	json_object_set_new(c, "matrix", call->matrix != NULL ?
+	    json_deep_copy(call->matrix) : json_object());
+	return c;
 }
 
 json_t *
@@ -554,7 +627,7 @@ reusable_inputs(const struct reusable_call *call, json_t *contexts,
 	    top_inputs, err, errsz) : json_incref(top_inputs);
 	if (outer == NULL)
 		return NULL;
-	c = json_copy(contexts);
+	c = reusable_caller_contexts(call, contexts);
 	json_object_set_new(c, "inputs", outer);
 	r = reusable_typed_inputs(call->caller, call->callee, c, err, errsz);
 	json_decref(c);
@@ -582,7 +655,7 @@ reusable_secrets(const struct reusable_call *call, json_t *contexts,
 	v = json_object_get(outer, "GITHUB_TOKEN");
 	json_object_set_new(out, "GITHUB_TOKEN", v != NULL ? json_incref(
 	    (json_t *)v) : json_string(""));
-	c = json_copy(contexts);
+	c = reusable_caller_contexts(call, contexts);
 	json_object_set(c, "secrets", outer);
 	if (call->parent != NULL && (r = reusable_inputs(call->parent,
 	    contexts, top_inputs, err, errsz)) != NULL)

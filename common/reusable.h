@@ -12,7 +12,9 @@
  *   call               a step-less job needing them all that evaluates
  *                      on.workflow_call.outputs over their outputs, so
  *                      later jobs read needs.call.outputs as on GitHub.
- * Nested calls repeat this inside (call/inner/a), to GitHub's depth.
+ * Nested calls repeat this inside (call/inner/a), to GitHub's depth.  A
+ * matrix on the caller makes one instance per leg (call/1/a, shown
+ * "call (x) / a"), all before the one step-less job.
  *
  * The called files come from a loader, by key: "./PATH" for a file of
  * the run's own repository and commit, "OWNER/REPO/PATH@REF" for one of
@@ -41,7 +43,10 @@
 typedef char *reusable_load_fn(void *arg, const char *key, char sha[41],
     char *err, size_t errsz);
 
-/* One expanded call; its jobs point here (wf_job.call). */
+/*
+ * One expanded call (one leg of a caller's matrix); its jobs point here
+ * (wf_job.call), the caller's step-less job to the first leg's.
+ */
 struct reusable_call {
 	struct reusable_call	*parent;	/* NULL: called by the top */
 	const struct wf_job	*caller;	/* the step-less job it became
@@ -50,6 +55,8 @@ struct reusable_call {
 	char			*prefix;	/* "call/" (nested: "a/b/") */
 	char			*key;		/* as the loader knows it */
 	char			*ref;		/* job_workflow_ref */
+	json_t			*matrix;	/* the caller's matrix leg, or
+						   NULL */
 	char			 sha[41];	/* job_workflow_sha */
 };
 

@@ -462,6 +462,18 @@ job_eval_env(struct jobrun *jr, const struct wf_map *m,
 	return 0;
 }
 
+/* The job's id in its own file: a called job's without its caller's. */
+static const char *
+job_own_key(const struct jobrun *jr)
+{
+	const char *k = jr->cj->job_key;
+
+	if (jr->job != NULL && jr->job->call != NULL && !jr->job->call_outputs &&
+	    str_has_prefix(k, jr->job->call->prefix))
+		return k + strlen(jr->job->call->prefix);
+	return k;
+}
+
 static void
 job_build_contexts(struct jobrun *jr)
 {
@@ -487,7 +499,7 @@ job_build_contexts(struct jobrun *jr)
 	r.run_id = cj->run_id;
 	r.run_number = cj->run_number;
 	r.run_attempt = cj->run_attempt;
-	r.job_key = cj->job_key;
+	r.job_key = job_own_key(jr);
 	r.workspace = jr->ws.workspace;
 	jr->contexts = json_object();
 	json_object_set_new(jr->contexts, "github", context_github(&r));
@@ -614,7 +626,7 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	    cj->run_attempt : 1));
 	env_set(e, "GITHUB_RUN_ATTEMPT", num);
 	env_set(e, "GITHUB_RETENTION_DAYS", "90");
-	env_set(e, "GITHUB_JOB", cj->job_key);
+	env_set(e, "GITHUB_JOB", job_own_key(jr));
 	env_set(e, "GITHUB_WORKFLOW", jr->wf->name);
 	env_set(e, "GITHUB_WORKFLOW_REF", json_string_value(json_object_get(
 	    github, "workflow_ref")));
@@ -2688,26 +2700,40 @@ job_call_contexts(struct jobrun *jr, char *err, size_t errsz)
 static enum status_conclusion
 job_call_done(struct jobrun *jr, char **outputs)
 {
-	const struct reusable_call *call = jr->job->call;
-	json_t *jobs, *v;
+	const struct reusable_call *call;
+	json_t *jobs, *v, *out = json_object(), *one;
 	const char *k, *res;
 	enum status_conclusion c = CONCLUSION_SUCCESS;
+	size_t i;
 
-	jobs = reusable_jobs_context(call, jr->cj->needs);
-	json_object_foreach(jobs, k, v) {
-		res = json_string_value(json_object_get(v, "result"));
-		if (res != NULL && (strcmp(res, "failure") == 0 ||
-		    strcmp(res, "cancelled") == 0)) {
-			job_logf(jr, "##[error]%s: job %s concluded %s\n",
-			    call->caller->uses, k, res);
+	/* A matrix of callers: each leg's outputs, the last leg's winning. */
+	for (i = 0; i < jr->calls.n; i++) {
+		if ((call = jr->calls.v[i])->caller != jr->job)
+			continue;
+		jobs = reusable_jobs_context(call, jr->cj->needs);
+		json_object_foreach(jobs, k, v) {
+			res = json_string_value(json_object_get(v, "result"));
+			if (res == NULL || (strcmp(res, "failure") != 0 &&
+			    strcmp(res, "cancelled") != 0))
+				continue;
+			job_logf(jr, "##[error]%s: job %s%s concluded %s\n",
+			    call->caller->uses, call->prefix, k, res);
 			if (jr->message == NULL)
-				jr->message = xasprintf("%s: job %s concluded "
-				    "%s", call->caller->uses, k, res);
+				jr->message = xasprintf("%s: job %s%s concluded "
+				    "%s", call->caller->uses, call->prefix, k,
+				    res);
 			c = CONCLUSION_FAILURE;
 		}
+		json_object_set_new(jr->contexts, "jobs", jobs);
+		json_object_set_new(jr->contexts, "matrix", call->matrix ?
+		    json_deep_copy(call->matrix) : json_object());
+		one = json_loads((*outputs = job_outputs(jr)), 0, NULL);
+		free(*outputs);
+		json_object_update(out, one);
+		json_decref(one);
 	}
-	json_object_set_new(jr->contexts, "jobs", jobs);
-	*outputs = job_outputs(jr);
+	*outputs = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
 	return c;
 }
 

@@ -54,7 +54,7 @@ static const char build_yml[] =
     "TIMES=${{ inputs.times }} LOUD=${{ inputs.loud }} "
     "BOOL=${{ inputs.loud == true }}\"\n"
     "          echo \"TOKEN=${{ secrets.token }}\"\n"
-    "          echo \"ENV=$CALLEE_ENV\"\n"
+    "          echo \"ENV=$CALLEE_ENV JOB=$GITHUB_JOB\"\n"
     "          echo \"WREF=${{ github.workflow_ref }}\"\n"
     "          echo \"JWSHA=${{ github.job_workflow_sha }}\"\n"
     "          echo \"text=${{ inputs.greeting }}-${{ inputs.times }}\" "
@@ -70,11 +70,21 @@ static const char ci_yml[] =
     "      greeting: hi\n"
     "      loud: true\n"
     "    secrets: inherit\n"
+    "  legs:\n"
+    "    strategy:\n"
+    "      matrix:\n"
+    "        g: [ma, mb]\n"
+    "    uses: ./.github/workflows/build.yml\n"
+    "    with:\n"
+    "      greeting: ${{ matrix.g }}\n"
+    "      times: 3\n"
     "  after:\n"
-    "    needs: call\n"
+    "    needs: [call, legs]\n"
     "    runs-on: self-hosted\n"
     "    steps:\n"
-    "      - run: echo \"GOT=${{ needs.call.outputs.said }}\"\n";
+    "      - run: |\n"
+    "          echo \"GOT=${{ needs.call.outputs.said }}\"\n"
+    "          echo \"LEGS=${{ needs.legs.outputs.said }}\"\n";
 
 #define TOKEN_VALUE	"tok-REUSABLE-123"
 
@@ -107,7 +117,8 @@ START_TEST(test_local_call)
 	    "TOKEN=***\n");
 	harness_assert(h, strstr(log, TOKEN_VALUE) == NULL, "the secret "
 	    "was printed:\n%s", log);
-	harness_expect_contains(h, log, "the callee's env", "ENV=from-callee\n");
+	harness_expect_contains(h, log, "the callee's env, its own job id",
+	    "ENV=from-callee JOB=say\n");
 	harness_expect_contains(h, log, "github.workflow_ref", "WREF=octo/reuse/"
 	    ".github/workflows/ci.yml@refs/heads/main\n");
 	p = xasprintf("JWSHA=%s\n", sha);
@@ -120,6 +131,20 @@ START_TEST(test_local_call)
 	log = harness_job_log(h, run, "after");
 	harness_expect_contains(h, log, "the call's output through needs",
 	    "GOT=hi-2\n");
+	harness_assert(h, strstr(log, "LEGS=ma-3\n") != NULL ||
+	    strstr(log, "LEGS=mb-3\n") != NULL, "a leg's output through "
+	    "needs:\n%s", log);
+	free(log);
+
+	/* A matrix of callers: the whole workflow per leg, the secret not
+	 * passed (no secrets: given). */
+	log = harness_job_log(h, run, "legs (ma) / say");
+	harness_expect_contains(h, log, "leg ma", "GREETING=ma TIMES=3 "
+	    "LOUD=false BOOL=false\n");
+	harness_expect_contains(h, log, "no secrets passed", "TOKEN=\n");
+	free(log);
+	log = harness_job_log(h, run, "legs (mb) / say");
+	harness_expect_contains(h, log, "leg mb", "GREETING=mb TIMES=3 ");
 	free(log);
 
 	json_decref(run);

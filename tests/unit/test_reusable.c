@@ -257,6 +257,51 @@ START_TEST(test_expand_jobs)
 }
 END_TEST
 
+/* A matrix of callers: the called workflow once per leg. */
+START_TEST(test_expand_matrix)
+{
+	json_t *files = json_pack("{s:s}", "./.github/workflows/lib.yml",
+	    lib_yml), *ctx, *in;
+	struct workflow *wf = parse("on: push\n"
+	    "jobs:\n"
+	    "  m:\n"
+	    "    strategy:\n"
+	    "      matrix:\n"
+	    "        v: [1, 2]\n"
+	    "    uses: ./.github/workflows/lib.yml\n"
+	    "    with:\n"
+	    "      n: ${{ matrix.v }}\n"
+	    "    secrets: inherit\n");
+	struct reusable_set set;
+	char err[512];
+
+	ck_assert_msg(reusable_expand(wf, "o/r", "s", load_from, files, &set,
+	    err, sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(wf->njobs, 5);
+	ck_assert_str_eq(wf->jobs[0].id, "m/1/a");
+	ck_assert_str_eq(wf->jobs[0].name, "m (1) / a");
+	ck_assert_str_eq(wf->jobs[1].id, "m/1/b");
+	ck_assert_str_eq(wf->jobs[1].needs[0], "m/1/a");
+	ck_assert_str_eq(wf->jobs[3].name, "m (2) / Bee");
+	ck_assert_str_eq(wf->jobs[4].id, "m");
+	ck_assert_uint_eq(wf->jobs[4].nneeds, 4);
+	ck_assert_ptr_null(wf->jobs[4].strategy.matrix);
+	ck_assert_uint_eq(set.n, 2);
+	ck_assert_ptr_eq(set.v[1]->caller, &wf->jobs[4]);
+	/* with: reads the caller's leg, not the called job's matrix. */
+	ctx = json_pack("{s:{s:i}, s:{}}", "matrix", "v", 9, "inputs");
+	in = reusable_inputs(wf->jobs[3].call, ctx, json_object_get(ctx,
+	    "inputs"), err, sizeof err);
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert(json_number_value(json_object_get(in, "n")) == 2);
+	json_decref(in);
+	json_decref(ctx);
+	workflow_free(wf);
+	reusable_set_free(&set);
+	json_decref(files);
+}
+END_TEST
+
 /* What makes a call fail to plan, each naming it. */
 static const struct {
 	const char	*call;	/* the caller job's lines after "uses:" */
@@ -366,6 +411,7 @@ reusable_suite(void)
 	tcase_add_test(tc, test_caller_keys);
 	tcase_add_test(tc, test_call_ref_forms);
 	tcase_add_test(tc, test_expand_jobs);
+	tcase_add_test(tc, test_expand_matrix);
 	tcase_add_loop_test(tc, test_expand_refused, 0, nitems(bad_calls));
 	tcase_add_test(tc, test_expand_nine_levels);
 	suite_add_tcase(s, tc);
