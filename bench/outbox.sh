@@ -5,17 +5,21 @@
 # webhook intake rate measured idle and again while the burst drains.
 # Bounded: fixed counts and durations; loopback only.
 #
-#   bench/outbox.sh [commits] [jobs_per_commit] [delay_ms] [seconds]
+#   bench/outbox.sh [commits] [jobs_per_commit] [delay_ms] [seconds] [rounds]
 #
 # commits x jobs x 2 state changes (queued, then completed): 100 x 5 x 2 =
-# 1,000 by default.  Needs wrk (apt-get install wrk).
+# 1,000 by default, in each of rounds (3) idle/burst pairs; the CPU time
+# kilnd, its PostgreSQL and the fake use while a burst drains is printed
+# (/proc), to tell kilnd's own cost from the box's.  Needs wrk
+# (apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 commits=${1:-100}
 jobs=${2:-5}
 delay=${3:-50}
 secs=${4:-5}
-bin=$PWD/build/bin
+rounds=${5:-3}
+bin=${KILN_BENCH_BIN:-$PWD/build/bin}	# another build to compare
 command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
 . bench/lib.sh
 
@@ -40,45 +44,84 @@ intake() {
 	    awk '/Requests\/sec/ { print $2 }'
 }
 
-echo "== webhook intake, outbox idle (${secs}s, 8 connections)"
-idle=$(intake)
-echo "requests/s: $idle"
+# CPU seconds (user + system) used so far by the processes given.
+cpu() {
+	local t=0 p
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] || continue
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo "scale=2; $t / $(getconf CLK_TCK)" | bc
+}
+# The embedded PostgreSQL: its postmaster and backends (kilnd's pool).
+pgpids() {
+	local pm
+	pm=$(head -1 "$d/state/pg/data/postmaster.pid")
+	echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+}
 
-# The burst: one run per commit, its jobs inserted (queued: a pending
-# status each), then all completed (a verdict each), in two statements.
-psql "$db" -q -v ON_ERROR_STOP=1 <<SQL
+# One burst: commits x jobs runs' jobs inserted queued (a pending status
+# each), then all completed (a verdict each), in two statements.
+burst() {	# burst ROUND
+	psql "$db" -q -v ON_ERROR_STOP=1 <<SQL
 INSERT INTO events (repository_id, event, sha, payload, status)
-SELECT r.id, 'push', md5(g::text) || '00000000', '{}', 'completed'
+SELECT r.id, 'push', md5($1 || ':' || g) || '00000000', '{"round": $1}',
+    'completed'
 FROM repositories r, generate_series(1, $commits) g WHERE r.full_name = 'bench/repo';
 INSERT INTO runs (event_id, repository_id, name, path, event, head_sha, ref,
     workflow_source, status)
 SELECT e.id, e.repository_id, 'bench', '.github/workflows/b.yml', 'push',
     e.sha, 'refs/heads/main', '', 'in_progress'
-FROM events e WHERE e.event = 'push' AND e.status = 'completed';
+FROM events e WHERE e.payload->>'round' = '$1';
 SQL
-t0=$(date +%s.%N)
-psql "$db" -q -v ON_ERROR_STOP=1 <<SQL
+	psql "$db" -q -v ON_ERROR_STOP=1 <<SQL
 INSERT INTO jobs (run_id, repository_id, job_key, name, status, labels)
 SELECT u.id, u.repository_id, 'j' || g, 'j' || g, 'queued', '{nowhere}'
-FROM runs u, generate_series(1, $jobs) g;
+FROM runs u JOIN events e ON e.id = u.event_id, generate_series(1, $jobs) g
+WHERE e.payload->>'round' = '$1';
 UPDATE jobs SET status = 'completed', conclusion = 'success',
-    started_at = now(), completed_at = now();
+    started_at = now(), completed_at = now() WHERE status = 'queued';
 SQL
-want=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status <> 'superseded'")
-echo "== burst: $want outbox rows from $((commits * jobs * 2)) state changes"
-echo "== webhook intake while the burst drains (${secs}s, 8 connections)"
-busy=$(intake)
-echo "requests/s: $busy"
-for _ in $(seq 1 1200); do
-	left=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status = 'pending'")
-	[ "$left" = 0 ] && break
-	sleep 0.1
+}
+
+# Idle and burst intake alternate, several rounds in one run: the box is
+# shared, so a ratio is only worth something between neighbours.
+ratios=""
+for round in $(seq 1 "$rounds"); do
+	echo "== round $round: webhook intake, outbox idle (${secs}s, 8 connections)"
+	pg=$(pgpids)
+	c0k=$(cpu "$kpid"); c0p=$(cpu $pg)
+	idle=$(intake)
+	c1k=$(cpu "$kpid"); c1p=$(cpu $pg)
+	echo "requests/s: $idle; CPU seconds: kilnd $(echo "$c1k - $c0k" | bc)," \
+	    "PostgreSQL $(echo "$c1p - $c0p" | bc)"
+	sent0=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status = 'delivered'")
+	t0=$(date +%s.%N)
+	burst "$round"
+	want=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status = 'pending'")
+	echo "== round $round: burst of $((commits * jobs * 2)) state changes ($want outbox rows pending)"
+	pg=$(pgpids)
+	c0k=$(cpu "$kpid"); c0p=$(cpu $pg); c0f=$(cpu "$fpid")
+	busy=$(intake)
+	c1k=$(cpu "$kpid"); c1p=$(cpu $pg); c1f=$(cpu "$fpid")
+	echo "requests/s while the burst drains: $busy"
+	echo "CPU seconds in those ${secs}s: kilnd $(echo "$c1k - $c0k" | bc)," \
+	    "PostgreSQL $(echo "$c1p - $c0p" | bc), fake GitHub $(echo "$c1f - $c0f" | bc)"
+	for _ in $(seq 1 1200); do
+		left=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status = 'pending'")
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
+	t1=$(psql "$db" -Atc "SELECT extract(epoch FROM max(delivered_at)) FROM outbox")
+	done_n=$(psql "$db" -Atc "SELECT count(*) - $sent0 FROM outbox WHERE status = 'delivered'")
+	failed=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status = 'failed'")
+	echo "delivered $done_n (failed $failed, left $left) in $(echo "$t1 - $t0" | bc) s:" \
+	    "$(echo "scale=1; $done_n / ($t1 - $t0)" | bc) deliveries/s"
+	r=$(echo "scale=1; 100 * $busy / $idle" | bc)
+	echo "intake during the burst: $r% of idle"
+	ratios="$ratios $r"
 done
-t1=$(psql "$db" -Atc "SELECT extract(epoch FROM max(delivered_at)) FROM outbox")
-done_n=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status = 'delivered'")
-failed=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status = 'failed'")
 calls=$(wc -l <"$fd/calls/calls.jsonl")
-echo "delivered $done_n (failed $failed, left $left) in $(echo "$t1 - $t0" | bc) s:" \
-    "$(echo "scale=1; $done_n / ($t1 - $t0)" | bc) deliveries/s; fake saw $calls calls"
-echo "most requests in flight at once: $(cat "$fd/calls/inflight") (max_in_flight 10)"
-echo "intake during the burst: $(echo "scale=1; 100 * $busy / $idle" | bc)% of idle"
+echo "== fake saw $calls calls; most requests in flight at once:" \
+    "$(cat "$fd/calls/inflight") (max_in_flight 10)"
+echo "intake during bursts, % of the idle rate just before:$ratios"

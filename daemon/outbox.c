@@ -73,6 +73,9 @@ struct outbox {
 	CURLM		*multi;
 	struct event	*curl_timer;
 	struct event	*poll;
+	struct event	*flush;		/* records the outcomes below */
+	json_t		*outcomes;	/* of statuses, not yet recorded */
+	json_t		*check_outcomes; /* of check run calls, likewise */
 	char		*token;		/* token mode; never logged */
 	EVP_PKEY	*app_key;	/* App mode: the App's key */
 	char		*app_id;
@@ -346,18 +349,77 @@ outbox_req_free(struct outbox_req *r)
 	free(r);
 }
 
+/* One statement recording n outcomes. */
+struct outbox_batch {
+	struct outbox	*ob;
+	int		 n;
+};
+
 static void
 outbox_done_cb(PGresult *res, const char *error, void *arg)
 {
-	struct outbox *ob = arg;
+	struct outbox_batch *b = arg;
+	struct outbox *ob = b->ob;
 	char why[300];
 
 	(void)res;
-	ob->in_flight--;
+	ob->in_flight -= b->n;
 	if (error != NULL)
-		log_warnx("outbox: recording an outcome: %s",
+		log_warnx("outbox: recording %d outcome(s): %s", b->n,
 		    log_escape(error, 200, why, sizeof why));
+	free(b);
 	outbox_kick(ob, 0);
+}
+
+/* Record the outcomes in list with sql ($1: them as a JSON array). */
+static void
+outbox_flush_list(struct outbox *ob, json_t *list, const char *sql)
+{
+	struct outbox_batch *b;
+	const char *params[1];
+	char *text;
+
+	if (json_array_size(list) == 0)
+		return;
+	b = xcalloc(1, sizeof *b);
+	b->ob = ob;
+	b->n = (int)json_array_size(list);
+	text = json_dumps(list, JSON_COMPACT);
+	json_array_clear(list);
+	params[0] = text;
+	if (text == NULL || db_query(ob->k->db, sql, 1, params,
+	    outbox_done_cb, b) == -1) {
+		/* Their leases run out: sent again, a state twice. */
+		log_warnx("outbox: %d outcome(s) not recorded (database queue "
+		    "full)", b->n);
+		ob->in_flight -= b->n;
+		free(b);
+	}
+	free(text);
+}
+
+/*
+ * The outcomes recorded since the last turn of the loop, in one statement
+ * per kind: under load the calls of a claim complete together, so a burst
+ * costs a round trip per batch rather than per call, and the claim their
+ * recording kicks fills every free slot at once.
+ */
+static void
+outbox_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbox *ob = arg;
+
+	(void)fd;
+	(void)what;
+	outbox_flush_list(ob, ob->outcomes, "SELECT kiln_outbox_done(x.id, "
+	    "x.outcome, x.http, x.error, x.delay) FROM jsonb_to_recordset("
+	    "$1::jsonb) AS x(id bigint, outcome text, http int, error text, "
+	    "delay bigint)");
+	outbox_flush_list(ob, ob->check_outcomes, "SELECT "
+	    "kiln_outbox_done_check(x.id, x.outcome, x.http, x.error, "
+	    "x.delay, x.run, x.batch) FROM jsonb_to_recordset($1::jsonb) AS "
+	    "x(id bigint, outcome text, http int, error text, delay bigint, "
+	    "run bigint, batch int)");
 }
 
 /* GitHub's message from an error answer, bounded. */
@@ -415,26 +477,27 @@ outbox_record_check(struct outbox_req *r, const char *outcome, long code,
     const char *error, int64_t wait, int64_t check_run, int batch)
 {
 	struct outbox *ob = r->ob;
-	char http[16], delay[24], run[24], nbatch[16];
-	const char *params[7];
+	json_t *o;
 
-	snprintf(http, sizeof http, "%ld", code);
-	snprintf(delay, sizeof delay, "%lld", (long long)wait);
-	snprintf(run, sizeof run, "%lld", (long long)check_run);
-	snprintf(nbatch, sizeof nbatch, "%d", batch);
-	params[0] = r->id;
-	params[1] = outcome;
-	params[2] = code ? http : NULL;
-	params[3] = error;
-	params[4] = delay;
-	params[5] = check_run > 0 ? run : NULL;
-	params[6] = nbatch;
 	log_debug("outbox: call %s: %s (HTTP %ld)", r->id, outcome, code);
-	if (db_query(ob->k->db, r->check ? "SELECT kiln_outbox_done_check("
-	    "$1::bigint, $2, $3::int, $4, $5::bigint, $6::bigint, $7::int)" :
-	    "SELECT kiln_outbox_done($1::bigint, $2, $3::int, $4, $5::bigint)",
-	    r->check ? 7 : 5, params, outbox_done_cb, ob) == -1)
-		ob->in_flight--;
+	o = json_pack("{s:s, s:s, s:o, s:o, s:I}", "id", r->id, "outcome",
+	    outcome, "http", code ? json_integer(code) : json_null(),
+	    "error", error != NULL ? json_string(error) : json_null(),
+	    "delay", (json_int_t)wait);
+	/* An error that is not UTF-8 is kept as GitHub's words can be. */
+	if (o == NULL)
+		o = json_pack("{s:s, s:s, s:o, s:s, s:I}", "id", r->id,
+		    "outcome", outcome, "http", code ? json_integer(code) :
+		    json_null(), "error", "(GitHub's message is not UTF-8)",
+		    "delay", (json_int_t)wait);
+	if (r->check) {
+		json_object_set_new(o, "run", check_run > 0 ?
+		    json_integer(check_run) : json_null());
+		json_object_set_new(o, "batch", json_integer(batch));
+	}
+	json_array_append_new(r->check ? ob->check_outcomes : ob->outcomes,
+	    o);
+	event_active(ob->flush, EV_TIMEOUT, 0);
 	outbox_req_free(r);
 }
 
@@ -1261,6 +1324,9 @@ outbox_new(struct kilnd *k, char *err, size_t errsz)
 	    (long)ob->max_in_flight);
 	ob->curl_timer = evtimer_new(k->base, outbox_curl_timer_cb, ob);
 	ob->poll = evtimer_new(k->base, outbox_poll_cb, ob);
+	ob->flush = evtimer_new(k->base, outbox_flush_cb, ob);
+	ob->outcomes = json_array();
+	ob->check_outcomes = json_array();
 	outbox_kick(ob, 0);
 	log_info("outbox: commit statuses to %s%s%s", ob->api_url,
 	    ob->tokens != NULL ? " as GitHub App " : "",
@@ -1288,6 +1354,9 @@ outbox_free(struct outbox *ob)
 		outbox_req_free(r);
 	curl_multi_cleanup(ob->multi);
 	event_free(ob->poll);
+	event_free(ob->flush);
+	json_decref(ob->outcomes);
+	json_decref(ob->check_outcomes);
 	event_free(ob->curl_timer);
 	outbox_release(ob);
 	curl_global_cleanup();
