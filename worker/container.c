@@ -3,12 +3,14 @@
  * ctr_run(), which runs "<program> <engine_options> <args>" with output
  * captured and a time bound, so no engine hang holds a job forever.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,7 +269,11 @@ ctr_name(const char *s)
 static char *
 ctr_owner(const char *work_dir, const char *worker)
 {
-	return xasprintf("%s:%s", work_dir, worker);
+	char *n = ctr_name(worker), *o;
+
+	o = xasprintf("%s:%s", work_dir, n);
+	free(n);
+	return o;
 }
 
 void
@@ -1016,42 +1022,87 @@ ctr_marker(const char *work_dir, const char *worker)
 	return p;
 }
 
-void
-container_mark(const char *work_dir, const char *worker)
+int
+container_mark(const char *work_dir, const char *worker, int *fd)
 {
-	char *p = ctr_marker(work_dir, worker), *dir = xasprintf(
-	    "%s/containers", work_dir);
-	FILE *f;
+	char *p, *dir;
+	int r = -1;
 
-	if (mkdir_p(dir, 0700) == 0 && (f = fopen(p, "w")) != NULL)
-		fclose(f);
+	if (*fd >= 0)
+		return 0;
+	p = ctr_marker(work_dir, worker);
+	dir = xasprintf("%s/containers", work_dir);
+	if (mkdir_p(dir, 0700) == 0 && (*fd = open(p, O_RDWR | O_CREAT |
+	    O_CLOEXEC, 0600)) >= 0) {
+		/* Held till the worker ends: the kernel drops it then. */
+		if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+			r = 0;
+		else {
+			close(*fd);
+			*fd = -1;
+		}
+	}
+	if (r == -1)
+		log_warnx("%s: %s; containers of a job this worker loses "
+		    "will not be removed by the next worker", p,
+		    strerror(errno));
 	free(dir);
 	free(p);
+	return r;
 }
 
-void
-container_reap(const char *work_dir, const char *worker, const char *want,
+/* Remove what the dead worker name left (its label). */
+static void
+ctr_reap_one(const char *work_dir, const char *name, const char *want,
     const char *opts, const char *run_opts)
 {
 	struct container_engine e;
-	struct stat st;
-	char *p = ctr_marker(work_dir, worker), err[2048], *label, *owner;
+	char err[2048], *label, *owner;
 
-	if (stat(p, &st) == -1) {
-		free(p);
+	if (container_engine_pick(&e, want, opts, run_opts, getenv("PATH"),
+	    err, sizeof err) == -1) {
+		log_warnx("containers of the lost worker %s are left: %s",
+		    name, err);
 		return;
 	}
-	if (container_engine_pick(&e, want, opts, run_opts, getenv("PATH"),
-	    err, sizeof err) == 0) {
-		owner = ctr_owner(work_dir, worker);
-		label = xasprintf("label=kiln.worker=%s", owner);
-		ctr_remove_labelled(&e, label);
-		free(label);
-		free(owner);
-		container_engine_free(&e);
-		log_info("removed the containers a previous worker %s left",
-		    worker);
+	owner = ctr_owner(work_dir, name);
+	label = xasprintf("label=kiln.worker=%s", owner);
+	ctr_remove_labelled(&e, label);
+	log_info("removed what the lost worker %s left in %s", name,
+	    e.name);
+	free(label);
+	free(owner);
+	container_engine_free(&e);
+}
+
+void
+container_reap(const char *work_dir, const char *want, const char *opts,
+    const char *run_opts)
+{
+	char *dir = xasprintf("%s/containers", work_dir), *p;
+	struct dirent *de;
+	DIR *d;
+	int fd, n = 0;
+
+	if ((d = opendir(dir)) == NULL) {
+		free(dir);
+		return;
 	}
-	unlink(p);
-	free(p);
+	/* Bounded: a marker a worker holds is skipped, not waited for. */
+	while ((de = readdir(d)) != NULL && n++ < 4096) {
+		if (de->d_name[0] == '.')
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		if ((fd = open(p, O_RDWR | O_CLOEXEC)) >= 0 &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			ctr_reap_one(work_dir, de->d_name, want, opts,
+			    run_opts);
+			unlink(p);
+		}
+		if (fd >= 0)
+			close(fd);
+		free(p);
+	}
+	closedir(d);
+	free(dir);
 }

@@ -16,8 +16,8 @@
  *
  * Everything is labelled kiln.job=<id> and kiln.worker=<work_dir>:<name>
  * (names and job ids repeat across installations on one host) and removed
- * at the job's end whatever its outcome; a worker that was killed leaves a
- * marker file, and the next worker of that name removes what is left
+ * at the job's end whatever its outcome; a worker that was killed leaves an
+ * unlocked marker file, and the next worker to start removes what is left
  * (container_reap).  Blocking code, for the worker only.
  */
 #ifndef KILN_CONTAINER_H
@@ -126,14 +126,16 @@ void	container_argv_free(char **);
 char	**container_words(const char *s, char *err, size_t errsz);
 
 /*
- * Remove what a killed worker of this name left (containers and networks
- * labelled kiln.worker=<worker>) when its marker under work_dir says it
- * created some; cheap otherwise.
+ * Remove what killed workers left: each worker that created containers
+ * holds a lock on <work_dir>/containers/<name> while it lives
+ * (container_mark); a marker nobody holds is a dead worker's, and
+ * whatever carries its kiln.worker label is removed.  At a worker's
+ * start (kilnd starts one in place of a worker that died).
  */
-void	container_reap(const char *work_dir, const char *worker,
-	    const char *want, const char *opts, const char *run_opts);
+void	container_reap(const char *work_dir, const char *want,
+	    const char *opts, const char *run_opts);
 
-/* The marker container_reap looks for; created before the first create. */
-void	container_mark(const char *work_dir, const char *worker);
+/* Create and lock this worker's marker once (*fd, -1 at first); 0/-1. */
+int	container_mark(const char *work_dir, const char *worker, int *fd);
 
 #endif

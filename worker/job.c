@@ -1745,7 +1745,8 @@ job_engine(struct jobrun *jr)
 		    sizeof err) == 0) {
 			jr->engine_state = 1;
 			/* A killed worker's containers are found again. */
-			container_mark(jr->w->work_dir, jr->w->name);
+			(void)container_mark(jr->w->work_dir, jr->w->name,
+			    &jr->w->ctr_mark_fd);
 			container_job_init(&jr->ctr, &jr->engine,
 			    jr->w->work_dir, jr->w->name, jr->cj->id,
 			    job_ctr_log_cb, jr);

@@ -587,8 +587,8 @@ main(int argc, char **argv)
 	 */
 	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	worker_cgroup(&w);
-	container_reap(w.work_dir, w.name, w.ctr_engine, w.ctr_opts,
-	    w.ctr_run_opts);
+	w.ctr_mark_fd = -1;
+	container_reap(w.work_dir, w.ctr_engine, w.ctr_opts, w.ctr_run_opts);
 	log_info("ready (work dir %s)", w.work_dir);
 	idle_ms = now_ms();
 	while (!worker_stop && !worker_retire) {

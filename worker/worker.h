@@ -55,6 +55,7 @@ struct worker {
 	char		*ctr_engine;		/* [containers] engine */
 	char		*ctr_opts;		/* [containers] engine_options */
 	char		*ctr_run_opts;		/* [containers] run_options */
+	int		 ctr_mark_fd;		/* container_mark()'s lock */
 	char		*cache_dir;		/* [cache] dir */
 	int64_t		 cache_max_bytes;	/* [cache], per repository */
 	char		*artifacts_dir;		/* [artifacts] dir */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,16 +140,19 @@ conf_engine(struct harness *h)
 	free(opts);
 }
 
-/* The containers of this test's workers still there (names), "" when none. */
+/*
+ * The containers and networks of this test's workers still there (their
+ * labels), "" when none.
+ */
 static char *
 leftovers(struct harness *h)
 {
 	struct buf out = { 0 };
-	char *arg = xasprintf("ps -a --format {{.Labels}}|{{.Names}} "
-	    "--filter label=kiln.worker");
 
-	podman(arg, NULL, &out);
-	free(arg);
+	podman("ps -a --format {{.Labels}}|{{.Names}} --filter "
+	    "label=kiln.worker", NULL, &out);
+	podman("network ls --format {{.Labels}}|{{.Name}} --filter "
+	    "label=kiln.worker", NULL, &out);
 	buf_add_char(&out, '\0');
 	/* Only lines of this test's work directory count. */
 	if (strstr(out.data, h->state_dir) == NULL) {
@@ -384,6 +388,90 @@ START_TEST(test_docker_actions)
 }
 END_TEST
 
+/* A job container of this test is up (its steps may run). */
+static int
+job_ctr_up_cb(struct harness *h, void *arg)
+{
+	char *left = leftovers(h);
+	int up = strstr(left, "-job") != NULL;
+
+	(void)arg;
+	free(left);
+	return up;
+}
+
+static int
+nothing_left_cb(struct harness *h, void *arg)
+{
+	char *left = leftovers(h);
+	int none = left[0] == '\0';
+
+	(void)arg;
+	free(left);
+	return none;
+}
+
+/*
+ * A cancelled container job, and one whose worker is SIGKILLed in the
+ * middle of a step: neither leaves a container or network behind (the
+ * second through the worker kilnd starts in the dead one's place).
+ */
+START_TEST(test_cancel_and_killed_worker_leave_nothing)
+{
+	struct harness *h = engine_up("ctr_kill", "cleanup after cancel and "
+	    "a killed worker");
+	struct harness_repo *repo;
+	struct buf out = { 0 }, err = { 0 };
+	pid_t pids[8];
+	char *sha, *run_id;
+	json_t *run;
+	int i, n;
+
+	if (h == NULL)
+		return;
+	repo = harness_repo_new(h, "octo/killed");
+	harness_repo_write(repo, ".github/workflows/k.yml",
+	    "name: k\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  long:\n"
+	    "    runs-on: self-hosted\n"
+	    "    container: " IMAGE "\n"
+	    "    services:\n"
+	    "      web:\n"
+	    "        image: " IMAGE "\n"
+	    "    steps:\n"
+	    "      - run: sleep 600\n");
+	sha = harness_push(h, repo, "main", "to cancel");
+	harness_assert(h, harness_wait_for(h, RUN_MS, job_ctr_up_cb, NULL),
+	    "the job container never started");
+	run_id = harness_sql(h, "SELECT max(run_id) FROM jobs", NULL);
+	harness_assert(h, harness_cictl(h, &out, &err, "cancel", run_id, NULL)
+	    == 0, "cictl cancel: %s", err.data);
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "cancelled");
+	harness_assert(h, harness_wait_for(h, 30000, nothing_left_cb, NULL),
+	    "containers left after the cancellation:\n%s", leftovers(h));
+	json_decref(run);
+	free(run_id);
+	free(sha);
+
+	harness_repo_write(repo, "again", "1\n");
+	sha = harness_push(h, repo, "main", "to lose the worker");
+	harness_assert(h, harness_wait_for(h, RUN_MS, job_ctr_up_cb, NULL),
+	    "the job container never started (2)");
+	n = harness_workers(h, pids, (int)nitems(pids));
+	for (i = 0; i < n; i++)
+		harness_assert(h, kill(pids[i], SIGKILL) == 0, "kill %d",
+		    (int)pids[i]);
+	harness_assert(h, harness_wait_for(h, 120000, nothing_left_cb, NULL),
+	    "containers left by the killed worker:\n%s", leftovers(h));
+	buf_free(&out);
+	buf_free(&err);
+	engine_down(h, repo, NULL, sha);
+}
+END_TEST
+
 /* Jobs that need an engine, and one that does not. */
 static const char noengine_wf[] =
 	    "name: n\n"
@@ -515,6 +603,7 @@ containers_suite(void)
 	tcase_add_test(tc, test_docker_without_daemon_is_unusable);
 	tcase_add_test(tc, test_job_container_and_services);
 	tcase_add_test(tc, test_docker_actions);
+	tcase_add_test(tc, test_cancel_and_killed_worker_leave_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }
