@@ -91,12 +91,21 @@ def build(out, names):
         except md.PackageNotFoundError:
             raise SystemExit("pyindex: %s is not installed for %s (apt-get install python3-%s)"
                              % (n, sys.executable, n))
+        # A published file never changes (pip's cache and lock files hold
+        # its digest): a version already in the index is not rebuilt.
+        prefix = "%s-%s-" % (dist.metadata["Name"].replace("-", "_"), dist.version)
+        if any(fn.startswith(prefix) and fn.endswith(".whl") for fn in os.listdir(files)):
+            print("pyindex: %s %s already in the index" % (dist.metadata["Name"], dist.version))
+            continue
         with tempfile.TemporaryDirectory() as src:
             name, version = source_tree(dist, src)
-            # The real build: pip with Debian's setuptools, no index.
+            # The real build: pip with Debian's setuptools, no index; the
+            # zip's times fixed (wheel takes SOURCE_DATE_EPOCH), so that a
+            # rebuild elsewhere gives the same bytes.
+            env = dict(os.environ, SOURCE_DATE_EPOCH="315532800")
             r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                                 "--no-index", "--no-build-isolation", "-w", files, src],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, env=env)
             if r.returncode != 0:
                 raise SystemExit("pyindex: building the %s %s wheel failed:\n%s%s"
                                  % (name, version, r.stdout, r.stderr))
