@@ -5,6 +5,7 @@
 #
 # kilnd keeps running afterwards; state lives in ./.quickstart.
 #   stop it:   kill "$(cat .quickstart/kilnd.pid)"
+# (the example's pip index, contrib/pyindex.py, stops with kilnd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
