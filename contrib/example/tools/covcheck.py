@@ -39,7 +39,10 @@ def main(argv=None):
 
     src = os.path.abspath(a.src)
     sys.path.insert(0, src)
-    tracer = trace.Trace(count=1, trace=0, ignoredirs=[sys.prefix, sys.exec_prefix])
+    # No ignoredirs: trace caches its ignore decision by module base name,
+    # so one ignored stdlib package __init__ would hide every package's
+    # __init__.py.  Only files under --src are reported anyway.
+    tracer = trace.Trace(count=1, trace=0)
 
     # Discovery imports the modules: trace it too, or their top-level
     # lines (imports, def, class) would count as never run.
