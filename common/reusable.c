@@ -72,45 +72,6 @@ reusable_rename(char **s, const char *prefix)
 	*s = n;
 }
 
-/* The expression of an if: value, without ${{ }} around it. */
-static char *
-reusable_bare(const char *cond)
-{
-	size_t n;
-
-	while (*cond == ' ' || *cond == '\t' || *cond == '\n')
-		cond++;
-	n = strlen(cond);
-	while (n > 0 && strchr(" \t\r\n", cond[n - 1]) != NULL)
-		n--;
-	if (n >= 5 && strncmp(cond, "${{", 3) == 0 &&
-	    strncmp(cond + n - 2, "}}", 2) == 0 &&
-	    strstr(cond + 3, "${{") == NULL)
-		return xstrndup(cond + 3, n - 5);
-	return xstrndup(cond, n);
-}
-
-/* if: a && b; either may be absent. */
-static void
-reusable_join_if(char **dst, const char *add)
-{
-	char *a, *b, *n;
-
-	if (add == NULL)
-		return;
-	if (*dst == NULL) {
-		*dst = xstrdup(add);
-		return;
-	}
-	a = reusable_bare(add);
-	b = reusable_bare(*dst);
-	n = xasprintf("(%s) && (%s)", a, b);
-	free(a);
-	free(b);
-	free(*dst);
-	*dst = n;
-}
-
 static void
 reusable_add_need(struct wf_job *j, const char *id, struct wf_pos pos)
 {
@@ -382,6 +343,7 @@ reusable_call_one(struct reusable_ctx *x, struct wf_job *j,
 	call->key = key;
 	call->prefix = xstrdup(prefix);
 	call->matrix = values != NULL ? json_deep_copy(values) : NULL;
+	call->if_cond = j->if_cond != NULL ? xstrdup(j->if_cond) : NULL;
 	memcpy(call->sha, sha, sizeof call->sha);
 	/* A file of this repository: its ref is the run's. */
 	if (str_has_prefix(key, "./"))
@@ -409,7 +371,6 @@ reusable_call_one(struct reusable_ctx *x, struct wf_job *j,
 			reusable_rename(&c->needs[k], call->prefix);
 		for (k = 0; k < j->nneeds; k++)
 			reusable_add_need(c, j->needs[k], j->needs_at[k]);
-		reusable_join_if(&c->if_cond, j->if_cond);
 		reusable_rename(&c->id, call->prefix);
 		if (c->uses != NULL) {
 			if (reusable_call_job(x, c, call, display, depth + 1,
@@ -502,15 +463,10 @@ reusable_call_job(struct reusable_ctx *x, struct wf_job *j,
 			    strchr(x->out[i].id + strlen(calls[k]->prefix),
 			    '/') == NULL)
 				reusable_add_need(j, x->out[i].id, j->pos);
-	/* It concludes from theirs, whatever they concluded. */
-	if (j->if_cond != NULL) {
-		char *b = reusable_bare(j->if_cond);
-
-		free(j->if_cond);
-		j->if_cond = xasprintf("always() && (%s)", b);
-		free(b);
-	} else
-		j->if_cond = xstrdup("always()");
+	/* It concludes from theirs, whatever they concluded (the caller's
+	 * if: is its call's, reusable_callers_if()). */
+	free(j->if_cond);
+	j->if_cond = xstrdup("always()");
 	outs = json_object_get(reusable_on_call(calls[0]->callee), "outputs");
 	json_object_foreach((json_t *)outs, name, o) {
 		const char *val = json_string_value(json_object_get(o, "value"));
@@ -597,6 +553,7 @@ reusable_set_free(struct reusable_set *set)
 		free(set->v[i]->key);
 		free(set->v[i]->ref);
 		json_decref(set->v[i]->matrix);
+		free(set->v[i]->if_cond);
 		free(set->v[i]);
 	}
 	free(set->v);
@@ -693,4 +650,34 @@ reusable_jobs_context(const struct reusable_call *call, const json_t *needs)
 		if (strncmp(k, call->prefix, n) == 0)
 			json_object_set(out, k + n, v);
 	return out;
+}
+
+int
+reusable_callers_if(const struct reusable_call *call, json_t *contexts,
+    json_t *top_inputs, unsigned int status, const struct reusable_call **no,
+    char *err, size_t errsz)
+{
+	struct expr_ctx ctx;
+	json_t *c, *in;
+	int r, run;
+
+	if (call->parent != NULL && (r = reusable_callers_if(call->parent,
+	    contexts, top_inputs, status, no, err, errsz)) != 1)
+		return r;
+	if (call->if_cond == NULL)
+		return 1;
+	in = call->parent != NULL ? reusable_inputs(call->parent, contexts,
+	    top_inputs, err, errsz) : json_incref(top_inputs);
+	if (in == NULL)
+		return -1;
+	*no = call;	/* names it on an error too */
+	c = reusable_caller_contexts(call, contexts);
+	json_object_set_new(c, "inputs", in);
+	memset(&ctx, 0, sizeof ctx);
+	ctx.contexts = c;
+	ctx.status = status;
+	r = expr_eval_condition(call->if_cond, &ctx_scope_job_if, &ctx, &run,
+	    err, errsz);
+	json_decref(c);
+	return r == -1 ? -1 : run;
 }

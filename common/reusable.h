@@ -8,7 +8,8 @@
  *   call/a, call/b     the called jobs (ids prefixed, their needs too,
  *                      each also needing what `call` needs, shown as
  *                      "call / a"), run as any job, with the inputs and
- *                      secrets the call passes;
+ *                      secrets the call passes, when the caller's if:
+ *                      (evaluated as the caller sees it) holds;
  *   call               a step-less job needing them all that evaluates
  *                      on.workflow_call.outputs over their outputs, so
  *                      later jobs read needs.call.outputs as on GitHub.
@@ -57,6 +58,7 @@ struct reusable_call {
 	char			*ref;		/* job_workflow_ref */
 	json_t			*matrix;	/* the caller's matrix leg, or
 						   NULL */
+	char			*if_cond;	/* the caller's if:, or NULL */
 	char			 sha[41];	/* job_workflow_sha */
 };
 
@@ -95,6 +97,16 @@ json_t	*reusable_inputs(const struct reusable_call *call, json_t *contexts,
  */
 json_t	*reusable_secrets(const struct reusable_call *call, json_t *contexts,
 	    json_t *top_inputs, json_t *top_secrets, char *err, size_t errsz);
+
+/*
+ * 1 if the if: of every caller on the way to call holds (outermost
+ * first, each in its caller's view: the outer call's inputs or
+ * top_inputs, its matrix leg; status: the job's EXPR_ST_* bits), 0 with
+ * *no the call whose caller's is false, -1 with err.
+ */
+int	reusable_callers_if(const struct reusable_call *call, json_t *contexts,
+	    json_t *top_inputs, unsigned int status,
+	    const struct reusable_call **no, char *err, size_t errsz);
 
 /*
  * The jobs context of call's step-less job: needs, its called jobs' keys

@@ -102,6 +102,9 @@ struct jobrun {
 	const struct workflow		*owf;	/* the file job is in: wf, or
 						   the workflow it calls */
 	struct reusable_set		 calls;	/* wf's caller jobs expanded */
+	json_t				*top_inputs; /* the run's inputs (a
+						     called job's are its
+						     call's) */
 	struct stream			*stream;
 	struct wfcmd_state		*cmds;
 	struct workspace		 ws;
@@ -2627,6 +2630,7 @@ static int
 job_should_run(struct jobrun *jr, char *why, size_t whysz)
 {
 	const struct claimed_job *cj = jr->cj;
+	const struct reusable_call *no = NULL;
 	struct expr_ctx ctx;
 	char err[1024];
 	int run;
@@ -2636,6 +2640,18 @@ job_should_run(struct jobrun *jr, char *why, size_t whysz)
 	ctx.status = (cj->run_cancelled ? EXPR_ST_CANCELLED : 0) |
 	    (cj->needs_success && !cj->run_cancelled ? EXPR_ST_SUCCESS : 0) |
 	    (cj->needs_failure ? EXPR_ST_FAILURE : 0);
+	/* The callers' if: first, as GitHub decides the caller job first. */
+	if (jr->job->call != NULL && (run = reusable_callers_if(jr->job->call,
+	    jr->contexts, jr->top_inputs, ctx.status, &no, err,
+	    sizeof err)) != 1) {
+		if (run == -1)
+			snprintf(why, whysz, "jobs.%s.if: %s",
+			    no != NULL ? no->caller->id : "caller", err);
+		else
+			snprintf(why, whysz, "the if: condition of job %s, "
+			    "which calls it, is false", no->caller->id);
+		return run;
+	}
 	if (expr_eval_condition(jr->job->if_cond, &ctx_scope_job_if, &ctx,
 	    &run, err, sizeof err) == -1) {
 		snprintf(why, whysz, "if: %s", err);
@@ -2678,6 +2694,7 @@ job_call_contexts(struct jobrun *jr, char *err, size_t errsz)
 	json_t *top_in = json_object_get(jr->contexts, "inputs"), *in, *sec;
 	json_t *g = json_object_get(jr->contexts, "github");
 
+	jr->top_inputs = json_incref(top_in);
 	json_incref(top_in);
 	in = reusable_inputs(call, jr->contexts, top_in, err, errsz);
 	sec = in != NULL ? reusable_secrets(call, jr->contexts, top_in,
@@ -2971,6 +2988,7 @@ done:
 	wf_errors_free(&errs);
 	workflow_free(jr.wf);
 	reusable_set_free(&jr.calls);
+	json_decref(jr.top_inputs);
 	free(outputs);
 	free(jr.message);
 	free(refused);

@@ -70,6 +70,16 @@ static const char ci_yml[] =
     "      greeting: hi\n"
     "      loud: true\n"
     "    secrets: inherit\n"
+    "  gated:\n"
+    "    if: inputs.greeting == ''\n"
+    "    uses: ./.github/workflows/build.yml\n"
+    "    with:\n"
+    "      greeting: gated\n"
+    "  skipped:\n"
+    "    if: github.event_name != 'push'\n"
+    "    uses: ./.github/workflows/build.yml\n"
+    "    with:\n"
+    "      greeting: never\n"
     "  legs:\n"
     "    strategy:\n"
     "      matrix:\n"
@@ -135,6 +145,18 @@ START_TEST(test_local_call)
 	    strstr(log, "LEGS=mb-3\n") != NULL, "a leg's output through "
 	    "needs:\n%s", log);
 	free(log);
+
+	/*
+	 * The caller's if: as the caller sees it: the run's inputs (none), not
+	 * the called workflow's (greeting: gated); false, the caller's jobs
+	 * are skipped and so is it.
+	 */
+	harness_expect_str(h, harness_job(h, run, "gated / say"), "gated / say",
+	    "conclusion", "success");
+	harness_expect_str(h, harness_job(h, run, "skipped / say"),
+	    "skipped / say", "conclusion", "skipped");
+	harness_expect_str(h, harness_job(h, run, "skipped"), "skipped",
+	    "conclusion", "skipped");
 
 	/* A matrix of callers: the whole workflow per leg, the secret not
 	 * passed (no secrets: given). */

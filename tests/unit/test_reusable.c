@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "expr.h"
 #include "reusable.h"
 #include "util.h"
 #include "workflow.h"
@@ -209,15 +210,16 @@ START_TEST(test_expand_jobs)
 	ck_assert_str_eq(wf->jobs[1].name, "Lib / a");
 	ck_assert_uint_eq(wf->jobs[1].nneeds, 1);
 	ck_assert_str_eq(wf->jobs[1].needs[0], "pre");
-	ck_assert_str_eq(wf->jobs[1].if_cond, "github.event_name == 'push'");
+	/* The caller's if: is its call's, evaluated as the caller sees it. */
+	ck_assert_ptr_null(wf->jobs[1].if_cond);
+	ck_assert_str_eq(set.v[0]->if_cond, "github.event_name == 'push'");
 	j = &wf->jobs[2];
 	ck_assert_str_eq(j->id, "call/b");
 	ck_assert_str_eq(j->name, "Lib / Bee");
 	ck_assert_uint_eq(j->nneeds, 2);
 	ck_assert_str_eq(j->needs[0], "call/a");
 	ck_assert_str_eq(j->needs[1], "pre");
-	ck_assert_str_eq(j->if_cond, "(github.event_name == 'push') && "
-	    "(inputs.flag)");
+	ck_assert_str_eq(j->if_cond, "inputs.flag");
 	ck_assert_ptr_eq(j->call, set.v[0]);
 	/* The step-less job keeps the caller's id and name. */
 	j = &wf->jobs[3];
@@ -225,8 +227,7 @@ START_TEST(test_expand_jobs)
 	ck_assert_str_eq(j->name, "Lib");
 	ck_assert_int_eq(j->call_outputs, 1);
 	ck_assert_uint_eq(j->nneeds, 2);
-	ck_assert_str_eq(j->if_cond, "always() && (github.event_name == "
-	    "'push')");
+	ck_assert_str_eq(j->if_cond, "always()");
 	ck_assert_str_eq(j->outputs.v[0].value, "${{ jobs.b.outputs.x }}");
 	ck_assert_str_eq(wf->jobs[4].id, "post");
 	ck_assert_str_eq(set.v[0]->ref, "o/r/.github/workflows/lib.yml@sha1");
@@ -248,6 +249,19 @@ START_TEST(test_expand_jobs)
 	ck_assert_str_eq(json_string_value(json_object_get(sec, "tok")), "tv");
 	ck_assert_ptr_null(json_object_get(sec, "T"));
 	json_decref(sec);
+	{
+		const struct reusable_call *no = NULL;
+
+		json_object_set_new(ctx, "github", json_pack("{s:s}",
+		    "event_name", "push"));
+		ck_assert_int_eq(reusable_callers_if(set.v[0], ctx, top,
+		    EXPR_ST_SUCCESS, &no, err, sizeof err), 1);
+		json_object_set_new(ctx, "github", json_pack("{s:s}",
+		    "event_name", "pull_request"));
+		ck_assert_int_eq(reusable_callers_if(set.v[0], ctx, top,
+		    EXPR_ST_SUCCESS, &no, err, sizeof err), 0);
+		ck_assert_ptr_eq(no, set.v[0]);
+	}
 	json_decref(top);
 	json_decref(ctx);
 
