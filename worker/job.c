@@ -2057,6 +2057,22 @@ out:
  * A step's `uses:` of an action described by action.yml: ./path in the
  * workspace.  Its with: values are evaluated already.
  */
+/*
+ * Set github.<key> to value (taken) and return what it was (a new
+ * string, "" when unset).
+ */
+static char *
+job_github_swap(struct jobrun *jr, const char *key, char *value)
+{
+	json_t *github = json_object_get(jr->contexts, "github");
+	const char *old = json_string_value(json_object_get(github, key));
+	char *was = xstrdup(old != NULL ? old : "");
+
+	json_object_set_new(github, key, json_string(value));
+	free(value);
+	return was;
+}
+
 static enum status_conclusion
 job_run_uses(struct jobrun *jr, const struct wf_step *step,
     const struct expr_ctx *ctx, struct envlist *env,
@@ -2067,7 +2083,7 @@ job_run_uses(struct jobrun *jr, const struct wf_step *step,
 	struct action_ref ref = { 0 };
 	enum status_conclusion outcome = CONCLUSION_FAILURE;
 	char err[1024], *rel = NULL, *dir = NULL, *text = NULL, *base = NULL,
-	    *msgs, *p;
+	    *msgs, *p, *saved_repo = NULL, *saved_ref = NULL;
 	json_t *inputs = json_object();
 	size_t len = 0;
 
@@ -2126,6 +2142,15 @@ parse:
 		free(msgs);
 		goto out;
 	}
+	/*
+	 * github.action_repository and action_ref name the running action
+	 * (of another repository; "" for a local one), for its inputs'
+	 * defaults and a composite's steps; the caller's come back after.
+	 */
+	saved_repo = job_github_swap(jr, "action_repository", ref.owner !=
+	    NULL ? xasprintf("%s/%s", ref.owner, ref.repo) : xstrdup(""));
+	saved_ref = job_github_swap(jr, "action_ref", xstrdup(ref.ref != NULL ?
+	    ref.ref : ""));
 	if (job_action_inputs(jr, a, with, ctx, inputs, 1) == -1)
 		goto out;
 	switch (a->kind) {
@@ -2151,6 +2176,10 @@ parse:
 		break;
 	}
 out:
+	if (saved_repo != NULL) {
+		free(job_github_swap(jr, "action_repository", saved_repo));
+		free(job_github_swap(jr, "action_ref", saved_ref));
+	}
 	json_decref(inputs);
 	workflow_action_free(a);
 	wf_errors_free(&errs);

@@ -474,7 +474,10 @@ START_TEST(test_remote_action)
 	    "  using: composite\n"
 	    "  steps:\n"
 	    "    - shell: bash\n"
-	    "      run: echo \"SUB-COMPOSITE in $GITHUB_ACTION_PATH\"\n");
+	    "      run: |\n"
+	    "        echo \"SUB-COMPOSITE in $GITHUB_ACTION_PATH\"\n"
+	    "        echo \"SUB-REF=${{ github.action_repository }}@"
+	    "${{ github.action_ref }}\"\n");
 	free(p);
 	tag = harness_git_tagged(h, src, "v1");
 	/* main moves on; v1 stays where it was. */
@@ -534,7 +537,8 @@ START_TEST(test_remote_action)
 	    "        with:\n"
 	    "          name: kiln\n"
 	    "      - uses: octo-actions/greeter/sub@v1\n"
-	    "      - run: echo \"SAID=${{ steps.g.outputs.said }}\"\n"
+	    "      - run: echo \"SAID=${{ steps.g.outputs.said }} "
+	    "AR=[${{ github.action_repository }}]\"\n"
 	    "      - uses: octo-actions/prepost@v1\n"
 	    "        with:\n"
 	    "          tag: t-${{ github.job }}\n"
@@ -560,11 +564,15 @@ START_TEST(test_remote_action)
 	free(p);
 	harness_expect_contains(h, log, "the action ran",
 	    "REMOTE-MAIN=kiln octo-actions/greeter@v1\n");
+	/* github.action_repository/action_ref: the running action's only. */
+	harness_expect_contains(h, log, "github.action_* in a composite",
+	    "SUB-REF=octo-actions/greeter@v1\n");
 	harness_assert(h, strstr(log, "NEWER-THAN-V1") == NULL, "ran the "
 	    "branch's commit, not v1's:\n%s", log);
 	harness_expect_contains(h, log, "the subdirectory's composite",
 	    "/sub\n");
-	harness_expect_contains(h, log, "its output", "SAID=v1 says kiln\n");
+	harness_expect_contains(h, log, "its output, github.action_* empty "
+	    "again", "SAID=v1 says kiln AR=[]\n");
 	p = strstr(log, "PRE-RAN t-first\n");
 	harness_assert(h, p != NULL && strstr(log, "REMOTE-MAIN=") > p,
 	    "the pre did not run before the first step:\n%s", log);
