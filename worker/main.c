@@ -300,41 +300,70 @@ worker_wake_drain(struct worker *w)
 	return woken;
 }
 
-/* Sleep until a NOTIFY, a wake-up from kilnd, the poll interval, or a signal. */
-static void
+/*
+ * What a round looks for: events to plan, jobs to run.  Every worker
+ * hears every NOTIFY; the payload says which queue gained a row, so the
+ * other is not asked (with many pushes, empty claims were most of what
+ * PostgreSQL did per job: bench/pushes.sh).  A time-out, kilnd's wake-up,
+ * a new session or an unknown payload asks both.
+ */
+#define WORKER_WANT_EVENT	1u
+#define WORKER_WANT_JOB		2u
+#define WORKER_WANT_ALL		(WORKER_WANT_EVENT | WORKER_WANT_JOB)
+
+static unsigned
+worker_notify_want(PGnotify *n)
+{
+	unsigned want = strcmp(n->extra, "event") == 0 ? WORKER_WANT_EVENT :
+	    strcmp(n->extra, "job") == 0 ? WORKER_WANT_JOB : WORKER_WANT_ALL;
+
+	PQfreemem(n);
+	return want;
+}
+
+/* Sleep until a NOTIFY, the poll interval, or a signal; what to look for. */
+static unsigned
 worker_wait(struct worker *w)
 {
 	struct pollfd pfd[2];
 	PGnotify *n;
 	nfds_t nfd = 1;
+	unsigned want = 0;
+	int64_t deadline = now_ms() + w->poll_ms, left;
 
 	pfd[0].fd = PQsocket(w->db);
 	pfd[0].events = POLLIN;
 	pfd[0].revents = 0;
 	if (pfd[0].fd < 0 || worker_stop || worker_retire)
-		return;
+		return WORKER_WANT_ALL;
 	/* A NOTIFY that came in with a query's answer is already buffered. */
-	if ((n = PQnotifies(w->db)) != NULL) {
-		do
-			PQfreemem(n);
-		while ((n = PQnotifies(w->db)) != NULL);
-		return;
-	}
+	while ((n = PQnotifies(w->db)) != NULL)
+		want |= worker_notify_want(n);
+	if (want != 0)
+		return want;
 	if (w->wake_fd != -1) {
 		pfd[1].fd = w->wake_fd;
 		pfd[1].events = POLLIN;
 		pfd[1].revents = 0;
 		nfd = 2;
 	}
-	if (poll(pfd, nfd, w->poll_ms) > 0) {
+	/*
+	 * kilnd's wake-up is for a parked worker; a connected one hears the
+	 * same NOTIFY on its own session, which says what it is for.
+	 */
+	while (want == 0 && (left = deadline - now_ms()) > 0) {
+		if (poll(pfd, nfd, (int)left) <= 0)
+			break;
 		if (nfd == 2 && pfd[1].revents != 0)
 			(void)worker_wake_drain(w);
 		if (pfd[0].revents != 0) {
-			PQconsumeInput(w->db);
+			if (PQconsumeInput(w->db) == 0)
+				break;
 			while ((n = PQnotifies(w->db)) != NULL)
-				PQfreemem(n);
+				want |= worker_notify_want(n);
 		}
 	}
+	return want != 0 ? want : WORKER_WANT_ALL;
 }
 
 /*
@@ -364,19 +393,21 @@ worker_park(struct worker *w)
 
 /* One round: plan an event if any, else run a job.  1 if it did work. */
 static int
-worker_round(struct worker *w)
+worker_round(struct worker *w, unsigned want)
 {
 	struct claimed_event ev;
 	struct claimed_job job;
-	int r;
+	int r = 0;
 
-	if ((r = claim_event(w, &ev)) == 1) {
+	if ((want & WORKER_WANT_EVENT) && (r = claim_event(w, &ev)) == 1) {
 		plan_event(w, &ev);
 		claimed_event_free(&ev);
 		return 1;
 	}
 	if (r == -1)
 		return -1;
+	if (!(want & WORKER_WANT_JOB))
+		return 0;
 	if ((r = claim_job(w, &job)) == 1) {
 		job_run(w, &job);
 		claimed_job_free(&job);
@@ -435,7 +466,8 @@ main(int argc, char **argv)
 	char err[1024];
 	const char *errstr;
 	int64_t poll_ms = WORKER_POLL_MS, wake_fd = -1;
-	int ch, once = 0, r;
+	int ch, once = 0, r, listen_pid;
+	unsigned want = WORKER_WANT_ALL;
 	int64_t registered_ms = now_ms();
 	int64_t swept_ms = 0, idle_ms;
 
@@ -593,6 +625,7 @@ main(int argc, char **argv)
 	idle_ms = now_ms();
 	while (!worker_stop && !worker_retire) {
 		/* A new session (reconnect, PQreset) LISTENs again. */
+		listen_pid = w.listen_pid;
 		if (worker_session(&w) == -1) {
 			poll(NULL, 0, WORKER_RECONNECT_MS);
 			continue;
@@ -612,7 +645,11 @@ main(int argc, char **argv)
 				    gone, w.actions_keep_days);
 			swept_ms = now_ms();
 		}
-		r = worker_round(&w);
+		/* It may have missed a NOTIFY before it listened. */
+		if (w.listen_pid != listen_pid)
+			want = WORKER_WANT_ALL;
+		r = worker_round(&w, want);
+		want = WORKER_WANT_ALL;
 		if (r == 1) {
 			idle_ms = now_ms();
 			continue;
@@ -632,7 +669,7 @@ main(int argc, char **argv)
 				idle_ms = now_ms();
 			continue;
 		}
-		worker_wait(&w);
+		want = worker_wait(&w);
 	}
 	log_info("stopping");
 	if (w.cgroup != NULL)
