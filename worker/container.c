@@ -374,16 +374,45 @@ ctr_scalar(const json_t *v)
 }
 
 /*
+ * Options that would hand a job the host (its files, devices, namespaces
+ * or root's capabilities) through the engine, which runs as root: refused
+ * when the steps run as an unprivileged account ([workers] run_as), whose
+ * isolation they would undo.
+ */
+static const char *const ctr_host_opts[] = {
+	"--privileged", "--cap-add", "--device", "-v", "--volume", "--mount",
+	"--volumes-from", "--pid", "--ipc", "--uts", "--network", "--net",
+	"--userns", "--user", "-u", "--uidmap", "--gidmap", "--security-opt",
+	"--cgroupns", "--cgroup-parent", "--group-add",
+};
+
+/* The first word of words kiln refuses under run_as, or NULL. */
+static const char *
+ctr_host_opt(char *const *words)
+{
+	size_t i, k, n;
+
+	for (i = 0; words[i] != NULL; i++)
+		for (k = 0; k < nitems(ctr_host_opts); k++) {
+			n = strlen(ctr_host_opts[k]);
+			if (strncmp(words[i], ctr_host_opts[k], n) == 0 &&
+			    (words[i][n] == '\0' || words[i][n] == '='))
+				return words[i];
+		}
+	return NULL;
+}
+
+/*
  * What container: or a service says beyond its image: env, ports,
  * volumes, options, added to a; credentials are refused (kiln logs in to
  * no registry; pulling would fail later with a less clear word).
  */
 static int
-av_spec(struct ctr_argv *a, const json_t *spec, const char *where, char *err,
-    size_t errsz)
+av_spec(struct ctr_argv *a, const json_t *spec, const char *where,
+    int restricted, char *err, size_t errsz)
 {
 	const json_t *v, *x;
-	const char *key, *opts;
+	const char *key, *opts, *bad;
 	char **words, *s;
 	size_t i;
 
@@ -446,6 +475,13 @@ av_spec(struct ctr_argv *a, const json_t *spec, const char *where, char *err,
 				    "a string", where, i);
 				return -1;
 			}
+			if (restricted) {
+				snprintf(err, errsz, "%s.volumes: refused: the "
+				    "steps run as an unprivileged account "
+				    "([workers] run_as) and a volume would "
+				    "reach the host as root", where);
+				return -1;
+			}
 			av_add(a, "-v");
 			av_add(a, json_string_value(x));
 		}
@@ -457,6 +493,14 @@ av_spec(struct ctr_argv *a, const json_t *spec, const char *where, char *err,
 
 		if ((words = container_words(opts, why, sizeof why)) == NULL) {
 			snprintf(err, errsz, "%s.options: %s", where, why);
+			return -1;
+		}
+		if (restricted && (bad = ctr_host_opt(words)) != NULL) {
+			snprintf(err, errsz, "%s.options: \"%s\" refused: the "
+			    "steps run as an unprivileged account ([workers] "
+			    "run_as) and it would reach the host as root", where,
+			    bad);
+			container_argv_free(words);
 			return -1;
 		}
 		av_addv(a, words);
@@ -626,7 +670,8 @@ ctr_start_service(struct container_job *cj, const char *label,
 	av_add(&a, "--network-alias");
 	av_add(&a, label);
 	av_addv(&a, cj->e->run_opts);
-	if (json_is_object(spec) && av_spec(&a, spec, where, err,
+	if (json_is_object(spec) && av_spec(&a, spec, where,
+	    cj->user != NULL, err,
 	    errsz) == -1)
 		goto out;
 	av_add(&a, image);
@@ -697,7 +742,13 @@ ctr_start_job_ctr(struct container_job *cj, const json_t *spec,
 	av_add(&a, "-e");
 	av_add(&a, "HOME=/github/home");
 	av_addv(&a, cj->e->run_opts);
-	if (json_is_object(spec) && av_spec(&a, spec, "container", err,
+	if (cj->user != NULL) {
+		/* Files it writes to the workspace are the account's. */
+		av_add(&a, "--user");
+		av_add(&a, cj->user);
+	}
+	if (json_is_object(spec) && av_spec(&a, spec, "container",
+	    cj->user != NULL, err,
 	    errsz) == -1)
 		goto out;
 	/* Kept alive for the job's steps, as GitHub's runner does. */
@@ -831,6 +882,10 @@ container_run_argv(const struct container_job *cj, const char *image,
 	av_add(&a, "-e");
 	av_add(&a, "GITHUB_WORKSPACE=/github/workspace");
 	av_addv(&a, cj->e->run_opts);
+	if (cj->user != NULL) {
+		av_add(&a, "--user");
+		av_add(&a, cj->user);
+	}
 	if (entrypoint != NULL) {
 		av_add(&a, "--entrypoint");
 		av_add(&a, entrypoint);
@@ -1007,6 +1062,7 @@ container_job_stop(struct container_job *cj)
 	free(cj->network);
 	free(cj->job_ctr);
 	free(cj->hosts);
+	free(cj->user);
 	json_decref(cj->services_ctx);
 	json_decref(cj->container_ctx);
 	memset(cj, 0, sizeof *cj);

@@ -61,6 +61,10 @@ struct container_job {
 	char		*hosts;		/* --add-host arguments, "\n"-separated */
 	json_t		*services_ctx;	/* job.services */
 	json_t		*container_ctx;	/* job.container, or NULL */
+	char		*user;		/* uid:gid the job container and docker
+					   actions run as ([workers] run_as;
+					   set after init), or NULL: the
+					   image's; host options refused */
 	container_log_fn log;
 	void		*log_arg;
 };

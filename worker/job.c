@@ -979,7 +979,6 @@ job_exec_script(struct jobrun *jr, const char *shell, const char *script,
 		/* In the job container: the engine's client is root's. */
 		prefix = container_exec_argv(&jr->ctr, env->v, wd);
 		spec.prefix = prefix;
-		spec.as_user = 0;
 	}
 	r = stepexec_run(&spec, job_sink_cb, jr, &result, err, sizeof err);
 	container_argv_free(prefix);
@@ -1753,6 +1752,11 @@ job_engine(struct jobrun *jr)
 			container_job_init(&jr->ctr, &jr->engine,
 			    jr->w->work_dir, jr->w->name, jr->cj->id,
 			    job_ctr_log_cb, jr);
+			/* The container's root would be the host's. */
+			if (jr->w->as_user)
+				jr->ctr.user = xasprintf("%u:%u",
+				    (unsigned)jr->w->run_uid,
+				    (unsigned)jr->w->run_gid);
 			job_logf(jr, "Container engine: %s (%s)\n",
 			    jr->engine.name, jr->engine.program);
 		} else {

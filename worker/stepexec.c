@@ -469,7 +469,8 @@ stepexec_run(const struct stepexec_spec *spec,
 	sp.fd_out = outp[1];
 	sp.fd_err = -2;
 	sp.group = 2;
-	sp.as_user = spec->as_user;
+	/* With a prefix the engine's client is ours; the script, uid's. */
+	sp.as_user = spec->as_user && full == NULL;
 	sp.uid = spec->uid;
 	sp.gid = spec->gid;
 	sp.reset_signals = 1;

@@ -37,7 +37,9 @@ struct stepexec_spec {
 	int64_t		  sigterm_grace_ms; /* 0 = STEPEXEC_SIGTERM_GRACE_MS */
 	const char	 *cgroup_procs;	/* the job's cgroup; NULL: none */
 	/* The shell runs through this command (`<engine> exec ... ctr`),
-	 * looked up there, default sh; NULL: here.  With shell only. */
+	 * looked up there, default sh; NULL: here.  With shell only.  The
+	 * command runs as the caller (as_user then only gives the script
+	 * file to uid/gid, for a container running as them). */
 	char *const	 *prefix;
 };
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <check.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,7 +185,7 @@ skipped(struct harness *h, const char *what)
  * the engine cannot build and run the test image here.
  */
 static struct harness *
-engine_up(const char *name, const char *what)
+engine_up(const char *name, const char *what, const char *workers_conf)
 {
 	struct harness *h = harness_new(name);
 
@@ -192,6 +193,8 @@ engine_up(const char *name, const char *what)
 		harness_free(h);
 		return NULL;
 	}
+	if (workers_conf != NULL)
+		harness_conf_add(h, workers_conf);
 	conf_engine(h);
 	harness_start(h);
 	return h;
@@ -223,7 +226,7 @@ engine_down(struct harness *h, struct harness_repo *repo, json_t *run,
 START_TEST(test_job_container_and_services)
 {
 	struct harness *h = engine_up("ctr_job", "job container: and "
-	    "services:");
+	    "services:", NULL);
 	struct harness_repo *repo;
 	char *sha, *log;
 	json_t *run, *job;
@@ -315,7 +318,8 @@ END_TEST
  */
 START_TEST(test_docker_actions)
 {
-	struct harness *h = engine_up("ctr_action", "docker actions");
+	struct harness *h = engine_up("ctr_action", "docker actions",
+	    NULL);
 	struct harness_repo *repo;
 	char *sha, *log;
 	json_t *run, *job;
@@ -388,6 +392,86 @@ START_TEST(test_docker_actions)
 }
 END_TEST
 
+/*
+ * With [workers] run_as, the job container and docker actions run as that
+ * account (files they write to the workspace are its own, never root's),
+ * and options or volumes that would reach the host are refused, named.
+ */
+START_TEST(test_run_as_confines_containers)
+{
+	struct harness *h = engine_up("ctr_runas", "containers under run_as",
+	    "run_as = nobody\n");
+	struct passwd *pw = getpwnam("nobody");
+	struct harness_repo *repo;
+	char *sha, *log, *want;
+	const char *msg;
+	json_t *run, *job;
+
+	if (h == NULL)
+		return;
+	harness_assert(h, pw != NULL, "no account nobody");
+	repo = harness_repo_new(h, "octo/confined");
+	harness_repo_write(repo, ".github/workflows/r.yml",
+	    "name: r\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  boxed:\n"
+	    "    runs-on: self-hosted\n"
+	    "    container: " IMAGE "\n"
+	    "    steps:\n"
+	    "      - run: echo \"INSIDE-UID=$(id -u)\"; echo x > made\n"
+	    "      - uses: docker://" IMAGE "\n"
+	    "        with:\n"
+	    "          entrypoint: /bin/sh\n"
+	    "          args: -c \"echo ACTION-UID=$(id -u)\"\n"
+	    "  escape:\n"
+	    "    runs-on: self-hosted\n"
+	    "    container:\n"
+	    "      image: " IMAGE "\n"
+	    "      options: --privileged\n"
+	    "    steps:\n"
+	    "      - run: echo \"ESCAPED-$((6 * 7))\"\n"
+	    "  mount:\n"
+	    "    runs-on: self-hosted\n"
+	    "    services:\n"
+	    "      web:\n"
+	    "        image: " IMAGE "\n"
+	    "        volumes:\n"
+	    "          - /:/host\n"
+	    "    steps:\n"
+	    "      - run: echo \"MOUNTED-$((6 * 7))\"\n");
+	sha = harness_push(h, repo, "main", "confined");
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+	log = harness_job_log(h, run, "boxed");
+	want = xasprintf("INSIDE-UID=%ld", (long)pw->pw_uid);
+	harness_expect_contains(h, log, "boxed", want);
+	free(want);
+	harness_expect_str(h, harness_job(h, run, "boxed"), "boxed",
+	    "conclusion", "success");
+	want = xasprintf("ACTION-UID=%ld", (long)pw->pw_uid);
+	harness_expect_contains(h, log, "boxed", want);
+	free(want);
+	free(log);
+
+	job = harness_job(h, run, "escape");
+	harness_expect_str(h, job, "escape", "conclusion", "failure");
+	msg = harness_str(job, "message");
+	harness_assert(h, msg != NULL && strstr(msg, "jobs.escape.container."
+	    "options: \"--privileged\" refused") != NULL, "escape: %s",
+	    msg ? msg : "(null)");
+	log = harness_job_log(h, run, "escape");
+	harness_assert(h, strstr(log, "ESCAPED-42") == NULL, "ran:\n%s", log);
+	free(log);
+
+	job = harness_job(h, run, "mount");
+	harness_expect_str(h, job, "mount", "conclusion", "failure");
+	msg = harness_str(job, "message");
+	harness_assert(h, msg != NULL && strstr(msg, "jobs.mount.services.web."
+	    "volumes: refused") != NULL, "mount: %s", msg ? msg : "(null)");
+	engine_down(h, repo, run, sha);
+}
+END_TEST
+
 /* A job container of this test is up (its steps may run). */
 static int
 job_ctr_up_cb(struct harness *h, void *arg)
@@ -419,7 +503,7 @@ nothing_left_cb(struct harness *h, void *arg)
 START_TEST(test_cancel_and_killed_worker_leave_nothing)
 {
 	struct harness *h = engine_up("ctr_kill", "cleanup after cancel and "
-	    "a killed worker");
+	    "a killed worker", NULL);
 	struct harness_repo *repo;
 	struct buf out = { 0 }, err = { 0 };
 	pid_t pids[8];
@@ -604,6 +688,7 @@ containers_suite(void)
 	tcase_add_test(tc, test_job_container_and_services);
 	tcase_add_test(tc, test_docker_actions);
 	tcase_add_test(tc, test_cancel_and_killed_worker_leave_nothing);
+	tcase_add_test(tc, test_run_as_confines_containers);
 	suite_add_tcase(s, tc);
 	return s;
 }
