@@ -1552,6 +1552,18 @@ job_node_run(struct jobrun *jr, const char *using, const char *dir,
 	char *argv[3];
 	int status, want = atoi(using + 4), have;
 
+	/*
+	 * GitHub runs it inside the job's container (with the runner's own
+	 * Node.js mounted there); run on the host it would see other files
+	 * and tools, so kiln does not run it at all.
+	 */
+	if (jr->ctr.job_ctr != NULL) {
+		job_logf(jr, "##[error]runs.using: %s: this job runs in a "
+		    "container (jobs.%s.container), where GitHub runs node "
+		    "actions; kiln runs them only on the host, so not here\n",
+		    using, jr->cj->job_key);
+		return CONCLUSION_FAILURE;
+	}
 	if ((node = spawn_path_find("node", env_get(env, "PATH"))) == NULL) {
 		job_logf(jr, "##[error]runs.using: %s: there is no `node` on "
 		    "PATH (%s); install Node.js %d or newer on the worker\n",
@@ -2389,6 +2401,17 @@ job_run_action(struct jobrun *jr, const struct wf_step *step,
 	user.uid = jr->w->run_uid;
 	user.gid = jr->w->run_gid;
 	user.cgroup_procs = jr->w->cgroup_procs;
+	/*
+	 * setup-python installs into and puts on PATH what the container's
+	 * steps would run; from the host it reaches neither.
+	 */
+	if (def->id == SUPPORT_ACTION_SETUP_PYTHON && jr->ctr.job_ctr != NULL) {
+		job_logf(jr, "##[error]%s: this job runs in a container "
+		    "(jobs.%s.container), where GitHub sets Python up; kiln "
+		    "sets it up only on the host, so not here: use an image "
+		    "with Python\n", step->uses, jr->cj->job_key);
+		goto out;
+	}
 	if ((def->prepare != NULL && def->prepare(&env, err, sizeof err) ==
 	    -1) || (def->run != NULL && (jr->w->as_user ? action_isolated(def,
 	    &env, &user, err, sizeof err) : def->run(&env, err,

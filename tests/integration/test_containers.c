@@ -234,6 +234,9 @@ START_TEST(test_job_container_and_services)
 	if (h == NULL)
 		return;
 	repo = harness_repo_new(h, "octo/boxed");
+	harness_repo_write(repo, "nodeact/action.yml",
+	    "runs:\n  using: node20\n  main: i.js\n");
+	harness_repo_write(repo, "nodeact/i.js", "console.log('NODE-RAN');\n");
 	harness_repo_write(repo, ".github/workflows/c.yml",
 	    "name: c\n"
 	    "on: push\n"
@@ -265,6 +268,20 @@ START_TEST(test_job_container_and_services)
 	    "          wget -q -O - http://web/\n"
 	    "          echo \"where=container-$((6 * 7))\" >> \"$GITHUB_OUTPUT\"\n"
 	    "          echo \"ctr=${{ job.container.id }}\"\n"
+	    /* What GitHub runs inside the container kiln does not run. */
+	    "      - uses: actions/checkout@v4\n"
+	    "      - id: n\n"
+	    "        continue-on-error: true\n"
+	    "        uses: ./nodeact\n"
+	    "      - id: py\n"
+	    "        continue-on-error: true\n"
+	    "        uses: actions/setup-python@v5\n"
+	    "        with: { python-version: '3.11' }\n"
+	    "      - run: |\n"
+	    "          echo \"REFUSED=${{ steps.n.outcome }},"
+	    "${{ steps.py.outcome }}\"\n"
+	    "          test ! -e marker.txt && echo CLEANED\n"
+	    "          test -f nodeact/i.js && echo CHECKOUT-SEEN\n"
 	    "  host:\n"
 	    "    needs: boxed\n"
 	    "    runs-on: self-hosted\n"
@@ -296,6 +313,19 @@ START_TEST(test_job_container_and_services)
 	harness_expect_contains(h, log, "boxed", "Waiting for service web to "
 	    "be healthy");
 	harness_expect_contains(h, log, "boxed", "-job\n");
+	harness_expect_contains(h, log, "boxed", "REFUSED=failure,failure\n");
+	/* A checkout over what a step wrote, seen inside the container. */
+	harness_expect_contains(h, log, "boxed", "Deleting the contents of "
+	    "the workspace\n");
+	harness_expect_contains(h, log, "boxed", "CLEANED\n");
+	harness_expect_contains(h, log, "boxed", "CHECKOUT-SEEN\n");
+	harness_expect_contains(h, log, "boxed", "runs.using: node20: this "
+	    "job runs in a container (jobs.boxed.container), where GitHub "
+	    "runs node actions");
+	harness_expect_contains(h, log, "boxed", "actions/setup-python@v5: "
+	    "this job runs in a container (jobs.boxed.container)");
+	harness_assert(h, strstr(log, "NODE-RAN") == NULL, "the node action "
+	    "ran on the host:\n%s", log);
 	harness_assert(h, strstr(log, "Cleaning up orphan") == NULL, "the "
 	    "engine's monitors counted as orphans:\n%s", log);
 	free(log);

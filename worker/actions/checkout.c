@@ -16,11 +16,15 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -112,6 +116,56 @@ checkout_rm_cb(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
+#define CHECKOUT_MAX_DEPTH	256	/* levels emptied in a workspace */
+
+/*
+ * Remove what directory dfd holds, as the worker, in a tree the steps
+ * wrote: every directory is opened relative to its parent's descriptor
+ * with O_NOFOLLOW, so a link planted there (or swapped in meanwhile) is
+ * removed, never followed.  0, or -1 with errno of the first failure.
+ */
+static int
+checkout_empty_fd(int dfd, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd, rc = 0, saved = 0;
+
+	if (depth > CHECKOUT_MAX_DEPTH || (fd = dup(dfd)) == -1 ||
+	    (d = fdopendir(fd)) == NULL) {
+		if (depth <= CHECKOUT_MAX_DEPTH && fd != -1)
+			close(fd);
+		errno = depth > CHECKOUT_MAX_DEPTH ? ELOOP : errno;
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		int sub;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dfd, e->d_name, 0) == 0)
+			continue;
+		if ((errno == EISDIR || errno == EPERM) && (sub = openat(dfd,
+		    e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1) {
+			if (checkout_empty_fd(sub, depth + 1) == 0 &&
+			    unlinkat(dfd, e->d_name, AT_REMOVEDIR) == 0) {
+				close(sub);
+				continue;
+			}
+			saved = errno;
+			close(sub);
+			errno = saved;
+		}
+		if (rc == 0)
+			saved = errno;
+		rc = -1;
+	}
+	closedir(d);
+	errno = saved;
+	return rc;
+}
+
 /*
  * Everything in the worker, with its privileges: the inputs, the commit
  * (the mirror fetched again if it is new), then the checkout, cloned into
@@ -128,7 +182,7 @@ action_checkout_prepare(const struct action_env *env, char *err,
 	struct mirror_auth auth = { checkout_token_cb, (void *)env };
 	char sha[41], line[512], *staging;
 	size_t i, j;
-	int rc = -1;
+	int rc = -1, moved;
 
 	for (i = 0; i < env->with->n; i++) {
 		const char *key = env->with->v[i].key;
@@ -161,7 +215,36 @@ action_checkout_prepare(const struct action_env *env, char *err,
 	    errsz) == -1)
 		goto out;
 	/* rename(2) replaces only an empty directory, never follows. */
-	if (rename(staging, env->workspace) == -1) {
+	moved = rename(staging, env->workspace);
+	if (moved == -1 && (errno == ENOTEMPTY || errno == EEXIST)) {
+		/*
+		 * What earlier steps left (or an earlier checkout): GitHub's
+		 * checkout deletes it unless clean is false.
+		 */
+		const char *clean = artifact_input(env, "clean");
+		int wfd;
+
+		if (clean != NULL && strcasecmp(clean, "false") == 0) {
+			snprintf(err, errsz, "actions/checkout: the workspace "
+			    "%s is not empty and clean is false: kiln does not "
+			    "check out over existing files", env->workspace);
+			goto out;
+		}
+		env->log(env->log_arg, "Deleting the contents of the "
+		    "workspace\n");
+		if ((wfd = open(env->workspace, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) == -1 || checkout_empty_fd(wfd,
+		    0) == -1) {
+			snprintf(err, errsz, "actions/checkout: emptying %s: %s",
+			    env->workspace, strerror(errno));
+			if (wfd != -1)
+				close(wfd);
+			goto out;
+		}
+		close(wfd);
+		moved = rename(staging, env->workspace);
+	}
+	if (moved == -1) {
 		snprintf(err, errsz, "actions/checkout: moving the checkout to "
 		    "%s: %s", env->workspace, errno == ENOTEMPTY ||
 		    errno == EEXIST ? "the workspace is not empty" :
