@@ -765,6 +765,19 @@ ctr_start_job_ctr(struct container_job *cj, const json_t *spec,
 	cj->job_ctr = xstrdup(name);
 	cj->container_ctx = json_pack("{s:s, s:s}", "id", name, "network",
 	    cj->network);
+	/*
+	 * A run: step without shell: runs bash -e {0} where the image has
+	 * bash, as GitHub's runner decides inside the container; else sh.
+	 */
+	container_argv_free(a.v);
+	av_engine(&a, cj->e);
+	av_add(&a, "exec");
+	av_add(&a, name);
+	av_add(&a, "sh");
+	av_add(&a, "-c");
+	av_add(&a, "command -v bash");
+	cj->has_bash = ctr_run(a.v, out, CTR_OUT, CTR_QUICK_MS, why,
+	    sizeof why) == 0;
 	r = 0;
 out:
 	container_argv_free(a.v);

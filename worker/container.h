@@ -56,6 +56,7 @@ struct container_job {
 	char		*worker;	/* <work_dir>:<name>, for labels */
 	char		*network;	/* NULL until created */
 	char		*job_ctr;	/* the job container, or NULL */
+	int		 has_bash;	/* the job container's image has bash */
 	char		**created;	/* every container, to remove */
 	size_t		 ncreated;
 	char		*hosts;		/* --add-host arguments, "\n"-separated */

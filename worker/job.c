@@ -930,6 +930,9 @@ job_run_script(struct jobrun *jr, const struct wf_step *step,
 		job_logf(jr, "##[error]%s\n", err);
 		goto out;
 	}
+	/* GitHub's default inside a container: bash where the image has it. */
+	if (shell == NULL && jr->ctr.job_ctr != NULL && jr->ctr.has_bash)
+		shell = xstrdup("bash -e {0}");
 	job_logf(jr, "##[group]Run %.*s\n%s%sshell: %s\n##[endgroup]\n",
 	    (int)strcspn(script, "\n"), script, script,
 	    str_has_suffix(script, "\n") ? "" : "\n",

@@ -26,6 +26,8 @@
 #define RUN_MS		180000
 #define ENGINE_MS	300000
 #define IMAGE		"localhost/kiln-itest-busybox:1"
+/* IMAGE with a "bash" (a wrapper of sh saying it ran). */
+#define BASH_IMAGE	"localhost/kiln-itest-bashbox:1"
 
 /* What this box's podman needs (see README: [containers]). */
 static char *
@@ -117,6 +119,21 @@ engine_ready(struct harness *h, struct buf *why)
 	    "\"-h\", \"/www\"]\n");
 	free(p);
 	q = xasprintf("build -t " IMAGE " %s", ctx);
+	if (podman(q, NULL, why) != 0) {
+		free(q);
+		free(ctx);
+		return 0;
+	}
+	free(q);
+	p = xasprintf("%s/bash/bash", ctx);
+	harness_write_file(h, p, "#!/bin/sh\necho BASH-WRAPPER-RAN\n"
+	    "exec /bin/sh \"$@\"\n");
+	harness_assert(h, chmod(p, 0755) == 0, "chmod %s", p);
+	free(p);
+	p = xasprintf("%s/bash/Dockerfile", ctx);
+	harness_write_file(h, p, "FROM " IMAGE "\nCOPY bash /bin/bash\n");
+	free(p);
+	q = xasprintf("build -t " BASH_IMAGE " %s/bash", ctx);
 	if (podman(q, NULL, why) != 0) {
 		free(q);
 		free(ctx);
@@ -282,6 +299,12 @@ START_TEST(test_job_container_and_services)
 	    "${{ steps.py.outcome }}\"\n"
 	    "          test ! -e marker.txt && echo CLEANED\n"
 	    "          test -f nodeact/i.js && echo CHECKOUT-SEEN\n"
+	    "  bashed:\n"
+	    "    runs-on: self-hosted\n"
+	    "    container:\n"
+	    "      image: " BASH_IMAGE "\n"
+	    "    steps:\n"
+	    "      - run: echo IN-BASHED\n"
 	    "  host:\n"
 	    "    needs: boxed\n"
 	    "    runs-on: self-hosted\n"
@@ -328,6 +351,14 @@ START_TEST(test_job_container_and_services)
 	    "ran on the host:\n%s", log);
 	harness_assert(h, strstr(log, "Cleaning up orphan") == NULL, "the "
 	    "engine's monitors counted as orphans:\n%s", log);
+	/* The default shell: sh without bash in the image, bash with it. */
+	harness_expect_contains(h, log, "boxed", "shell: sh -e {0}\n");
+	harness_assert(h, strstr(log, "BASH-WRAPPER-RAN") == NULL, "bash ran "
+	    "in an image without it:\n%s", log);
+	free(log);
+	log = harness_job_log(h, run, "bashed");
+	harness_expect_contains(h, log, "bashed", "shell: bash -e {0}\n");
+	harness_expect_contains(h, log, "bashed", "BASH-WRAPPER-RAN\nIN-BASHED\n");
 	free(log);
 	log = harness_job_log(h, run, "host");
 	harness_expect_str(h, harness_job(h, run, "host"), "host",
