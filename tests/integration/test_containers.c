@@ -118,13 +118,6 @@ engine_ready(struct harness *h, struct buf *why)
 	    "COPY www /www\nCMD [\"/bin/httpd\", \"-f\", \"-p\", \"80\", "
 	    "\"-h\", \"/www\"]\n");
 	free(p);
-	q = xasprintf("build -t " IMAGE " %s", ctx);
-	if (podman(q, NULL, why) != 0) {
-		free(q);
-		free(ctx);
-		return 0;
-	}
-	free(q);
 	p = xasprintf("%s/bash/bash", ctx);
 	harness_write_file(h, p, "#!/bin/sh\necho BASH-WRAPPER-RAN\n"
 	    "exec /bin/sh \"$@\"\n");
@@ -133,13 +126,16 @@ engine_ready(struct harness *h, struct buf *why)
 	p = xasprintf("%s/bash/Dockerfile", ctx);
 	harness_write_file(h, p, "FROM " IMAGE "\nCOPY bash /bin/bash\n");
 	free(p);
+	/* IMAGE first: BASH_IMAGE is built from it. */
+	p = xasprintf("build -t " IMAGE " %s", ctx);
 	q = xasprintf("build -t " BASH_IMAGE " %s/bash", ctx);
-	if (podman(q, NULL, why) != 0) {
-		free(q);
+	i = podman(p, NULL, why) == 0 && podman(q, NULL, why) == 0;
+	free(p);
+	free(q);
+	if (!i) {
 		free(ctx);
 		return 0;
 	}
-	free(q);
 	free(ctx);
 	buf_clear(why);
 	return podman("run --rm " RUN_OPTIONS " " IMAGE " /bin/true", NULL,
