@@ -766,8 +766,10 @@ ctr_start_job_ctr(struct container_job *cj, const json_t *spec,
 	cj->container_ctx = json_pack("{s:s, s:s}", "id", name, "network",
 	    cj->network);
 	/*
-	 * A run: step without shell: runs bash -e {0} where the image has
-	 * bash, as GitHub's runner decides inside the container; else sh.
+	 * What the image says for its steps: its PATH (GITHUB_PATH adds to
+	 * it) and whether it has bash (a run: step without shell runs
+	 * bash -e {0} then, as GitHub's runner decides inside the
+	 * container; else sh).  Marked lines: the engine may print more.
 	 */
 	container_argv_free(a.v);
 	av_engine(&a, cj->e);
@@ -775,9 +777,21 @@ ctr_start_job_ctr(struct container_job *cj, const json_t *spec,
 	av_add(&a, name);
 	av_add(&a, "sh");
 	av_add(&a, "-c");
-	av_add(&a, "command -v bash");
-	cj->has_bash = ctr_run(a.v, out, CTR_OUT, CTR_QUICK_MS, why,
-	    sizeof why) == 0;
+	av_add(&a, "printf 'KILN-PATH=%s\\n' \"$PATH\"; "
+	    "command -v bash >/dev/null && echo KILN-BASH");
+	if (ctr_run(a.v, out, CTR_OUT, CTR_QUICK_MS, why, sizeof why) == 0) {
+		char *line, *save2 = NULL;
+
+		for (line = strtok_r(out, "\n", &save2); line != NULL;
+		    line = strtok_r(NULL, "\n", &save2)) {
+			if (strncmp(line, "KILN-PATH=", 10) == 0 &&
+			    line[10] != '\0') {
+				free(cj->path);
+				cj->path = xstrdup(line + 10);
+			} else if (strcmp(line, "KILN-BASH") == 0)
+				cj->has_bash = 1;
+		}
+	}
 	r = 0;
 out:
 	container_argv_free(a.v);
@@ -857,7 +871,7 @@ av_env(struct ctr_argv *a, char *const *envp, int docker_action)
 
 char **
 container_exec_argv(const struct container_job *cj, char *const *envp,
-    const char *workdir)
+    const char *workdir, const char *path)
 {
 	struct ctr_argv a;
 
@@ -866,6 +880,11 @@ container_exec_argv(const struct container_job *cj, char *const *envp,
 	av_add(&a, "-w");
 	av_add(&a, workdir);
 	av_env(&a, envp, 0);
+	if (path != NULL) {
+		/* Not a secret: on the command line, unlike the others. */
+		av_add(&a, "-e");
+		av_addf(&a, "PATH=%s", path);
+	}
 	av_add(&a, cj->job_ctr);
 	return a.v;
 }
@@ -1074,6 +1093,7 @@ container_job_stop(struct container_job *cj)
 	free(cj->worker);
 	free(cj->network);
 	free(cj->job_ctr);
+	free(cj->path);
 	free(cj->hosts);
 	free(cj->user);
 	json_decref(cj->services_ctx);

@@ -57,6 +57,7 @@ struct container_job {
 	char		*network;	/* NULL until created */
 	char		*job_ctr;	/* the job container, or NULL */
 	int		 has_bash;	/* the job container's image has bash */
+	char		*path;		/* its PATH, or NULL when unknown */
 	char		**created;	/* every container, to remove */
 	size_t		 ncreated;
 	char		*hosts;		/* --add-host arguments, "\n"-separated */
@@ -69,6 +70,10 @@ struct container_job {
 	container_log_fn log;
 	void		*log_arg;
 };
+
+/* A job container's PATH when its image's could not be read. */
+#define CTR_DEFAULT_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* The directories a job's containers mount. */
 struct container_dirs {
@@ -98,10 +103,11 @@ int	container_job_start(struct container_job *, const json_t *container,
  * The command that runs argv-to-come in the job container: engine,
  * options, exec, -w workdir, -e NAME for each name of envp (values are
  * taken from the engine client's environment, never on a command line),
- * the container.  NULL-ended; free with container_argv_free().
+ * -e PATH=path when path is not NULL (the image's PATH with GITHUB_PATH's
+ * additions), the container.  NULL-ended; free with container_argv_free().
  */
 char	**container_exec_argv(const struct container_job *,
-	    char *const *envp, const char *workdir);
+	    char *const *envp, const char *workdir, const char *path);
 
 /*
  * Run a docker action's image (docker://... or built): the workspace and

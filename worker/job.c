@@ -980,7 +980,13 @@ job_exec_script(struct jobrun *jr, const char *shell, const char *script,
 		spec.as_user = 0;
 	} else if (argv == NULL && jr->ctr.job_ctr != NULL) {
 		/* In the job container: the engine's client is root's. */
-		prefix = container_exec_argv(&jr->ctr, env->v, wd);
+		/* GITHUB_PATH's additions before the image's own PATH. */
+		char *path = jr->paths.n > 0 ? envfile_path_join(&jr->paths,
+		    jr->ctr.path != NULL ? jr->ctr.path : CTR_DEFAULT_PATH) :
+		    NULL;
+
+		prefix = container_exec_argv(&jr->ctr, env->v, wd, path);
+		free(path);
 		spec.prefix = prefix;
 	}
 	r = stepexec_run(&spec, job_sink_cb, jr, &result, err, sizeof err);

@@ -301,6 +301,15 @@ START_TEST(test_job_container_and_services)
 	    "      image: " BASH_IMAGE "\n"
 	    "    steps:\n"
 	    "      - run: echo IN-BASHED\n"
+	    /* GITHUB_PATH: before the image's PATH inside the container. */
+	    "      - run: |\n"
+	    "          mkdir -p \"$GITHUB_WORKSPACE/tools\"\n"
+	    "          echo '#!/bin/sh' > \"$GITHUB_WORKSPACE/tools/kilntool\"\n"
+	    "          echo 'echo TOOL-FOUND' >> "
+	    "\"$GITHUB_WORKSPACE/tools/kilntool\"\n"
+	    "          chmod +x \"$GITHUB_WORKSPACE/tools/kilntool\"\n"
+	    "          echo \"$GITHUB_WORKSPACE/tools\" >> \"$GITHUB_PATH\"\n"
+	    "      - run: kilntool && echo \"PATH=$PATH\"\n"
 	    "  host:\n"
 	    "    needs: boxed\n"
 	    "    runs-on: self-hosted\n"
@@ -355,6 +364,8 @@ START_TEST(test_job_container_and_services)
 	log = harness_job_log(h, run, "bashed");
 	harness_expect_contains(h, log, "bashed", "shell: bash -e {0}\n");
 	harness_expect_contains(h, log, "bashed", "BASH-WRAPPER-RAN\nIN-BASHED\n");
+	harness_expect_contains(h, log, "bashed", "TOOL-FOUND\n");
+	harness_expect_contains(h, log, "bashed", "/workspace/tools:/");
 	free(log);
 	log = harness_job_log(h, run, "host");
 	harness_expect_str(h, harness_job(h, run, "host"), "host",
