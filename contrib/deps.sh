@@ -26,6 +26,9 @@ kiln_deps=(
 	ca-certificates
 	curl
 	python3
+	# setup-python's interpreters from /usr/bin: venv and ensurepip, as
+	# GitHub's tool-cache builds have them (python -m venv in steps)
+	python3-venv
 	# the example pipeline's pip index (wheels built from these by pip)
 	python3-pyflakes
 	python3-pycodestyle
