@@ -236,6 +236,30 @@ engine_down(struct harness *h, struct harness_repo *repo, json_t *run,
  * and a host job reaches a service through its port on 127.0.0.1.  No
  * container or network is left afterwards.
  */
+/*
+ * The job name of run failed before its steps: its message holds want,
+ * its log not never (a marker its step would print; NULL: no check).
+ */
+static void
+expect_job_refused(struct harness *h, const json_t *run, const char *name,
+    const char *want, const char *never)
+{
+	json_t *job = harness_job(h, run, name);
+	const char *msg;
+	char *log;
+
+	harness_expect_str(h, job, name, "conclusion", "failure");
+	msg = harness_str(job, "message");
+	harness_assert(h, msg != NULL && strstr(msg, want) != NULL, "%s: "
+	    "message %s", name, msg ? msg : "(null)");
+	if (never == NULL)
+		return;
+	log = harness_job_log(h, run, name);
+	harness_assert(h, strstr(log, never) == NULL, "%s ran:\n%s", name,
+	    log);
+	free(log);
+}
+
 START_TEST(test_job_container_and_services)
 {
 	struct harness *h = engine_up("ctr_job", "job container: and "
@@ -472,8 +496,7 @@ START_TEST(test_run_as_confines_containers)
 	struct passwd *pw = getpwnam("nobody");
 	struct harness_repo *repo;
 	char *sha, *log, *want;
-	const char *msg;
-	json_t *run, *job;
+	json_t *run;
 
 	if (h == NULL)
 		return;
@@ -521,21 +544,11 @@ START_TEST(test_run_as_confines_containers)
 	free(want);
 	free(log);
 
-	job = harness_job(h, run, "escape");
-	harness_expect_str(h, job, "escape", "conclusion", "failure");
-	msg = harness_str(job, "message");
-	harness_assert(h, msg != NULL && strstr(msg, "jobs.escape.container."
-	    "options: \"--privileged\" refused") != NULL, "escape: %s",
-	    msg ? msg : "(null)");
-	log = harness_job_log(h, run, "escape");
-	harness_assert(h, strstr(log, "ESCAPED-42") == NULL, "ran:\n%s", log);
-	free(log);
+	expect_job_refused(h, run, "escape", "jobs.escape.container.options: "
+	    "\"--privileged\" refused", "ESCAPED-42");
 
-	job = harness_job(h, run, "mount");
-	harness_expect_str(h, job, "mount", "conclusion", "failure");
-	msg = harness_str(job, "message");
-	harness_assert(h, msg != NULL && strstr(msg, "jobs.mount.services.web."
-	    "volumes: refused") != NULL, "mount: %s", msg ? msg : "(null)");
+	expect_job_refused(h, run, "mount", "jobs.mount.services.web.volumes: "
+	    "refused", NULL);
 	engine_down(h, repo, run, sha);
 }
 END_TEST
@@ -685,15 +698,8 @@ START_TEST(test_no_engine_fails_clearly)
 	    "job's step ran on the host:\n%s", log);
 	free(log);
 
-	job = harness_job(h, run, "svc");
-	harness_expect_str(h, job, "svc", "conclusion", "failure");
-	msg = harness_str(job, "message");
-	harness_assert(h, msg != NULL && strstr(msg, "jobs.svc.services needs "
-	    "a container engine") != NULL, "svc: message %s",
-	    msg ? msg : "(null)");
-	log = harness_job_log(h, run, "svc");
-	harness_assert(h, strstr(log, "SVC-42") == NULL, "svc ran:\n%s", log);
-	free(log);
+	expect_job_refused(h, run, "svc", "jobs.svc.services needs a container "
+	    "engine", "SVC-42");
 
 	job = harness_job(h, run, "act");
 	msg = harness_str(job, "message");
@@ -721,8 +727,7 @@ START_TEST(test_docker_without_daemon_is_unusable)
 	struct harness *h = harness_new("ctr_docker");
 	struct harness_repo *repo;
 	char *sha;
-	const char *msg;
-	json_t *run, *job;
+	json_t *run;
 
 	harness_conf_add(h, "[containers]\nengine = docker\n");
 	harness_start(h);
@@ -730,12 +735,8 @@ START_TEST(test_docker_without_daemon_is_unusable)
 	harness_repo_write(repo, ".github/workflows/n.yml", noengine_wf);
 	sha = harness_push(h, repo, "main", "nodaemon");
 	run = harness_wait_run(h, sha, NULL, RUN_MS);
-	job = harness_job(h, run, "boxed");
-	harness_expect_str(h, job, "boxed", "conclusion", "failure");
-	msg = harness_str(job, "message");
-	harness_assert(h, msg != NULL && strstr(msg, "[containers] engine = "
-	    "docker is not usable (docker: ") != NULL, "message %s",
-	    msg ? msg : "(null)");
+	expect_job_refused(h, run, "boxed", "[containers] engine = docker is "
+	    "not usable (docker: ", NULL);
 	json_decref(run);
 	free(sha);
 	harness_repo_free(repo);
