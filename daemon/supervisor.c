@@ -212,9 +212,8 @@ supervisor_wake(struct supervisor *s)
 	 * a dead worker's EPIPE is its reaping's business.
 	 */
 	for (i = 0; i < s->nworkers; i++)
-		if (s->workers[i]->wake_fd != -1 &&
-		    write(s->workers[i]->wake_fd, "w", 1) == -1)
-			continue;
+		if (s->workers[i]->wake_fd != -1)
+			(void)!write(s->workers[i]->wake_fd, "w", 1);
 }
 
 static void
