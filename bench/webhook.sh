@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-16}
+threads=$((conns < 2 ? conns : 2))	# wrk refuses more threads than connections
 bin=$PWD/build/bin
 command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
 . bench/lib.sh
@@ -21,9 +22,9 @@ export KILN_BENCH_BODY="{\"ref\":\"refs/heads/main\",\"before\":\"00000000000000
 export KILN_BENCH_SIG="sha256=$(printf '%s' "$KILN_BENCH_BODY" | openssl dgst -sha256 -hmac benchsecret -r | cut -d' ' -f1)"
 
 echo "== baseline: GET /healthz (${secs}s, $conns connections)"
-wrk -t2 -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/healthz" | grep -E 'Requests/sec|Latency|Non-2xx'
+wrk -t"$threads" -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/healthz" | grep -E 'Requests/sec|Latency|Non-2xx'
 echo "== signed push webhooks accepted (${secs}s, $conns connections)"
-wrk -t2 -c"$conns" -d"${secs}s" -s bench/webhook.lua "http://127.0.0.1:$port/hooks/github" | grep -E 'Requests/sec|Latency|Non-2xx'
+wrk -t"$threads" -c"$conns" -d"${secs}s" -s bench/webhook.lua "http://127.0.0.1:$port/hooks/github" | grep -E 'Requests/sec|Latency|Non-2xx'
 n=$(psql "host=$d/state/pg/run dbname=kiln user=kiln" -Atc "select count(*) from events where event <> 'kiln:schedules'")
 echo "events stored (each one committed before its 202): $n"
 
