@@ -4,7 +4,12 @@
 # GET /healthz on the same kilnd as the baseline (a request that also
 # round-trips to PostgreSQL but writes nothing); then the latency from a
 # signed webhook to the first step running, from the database's own
-# timestamps.  Bounded: fixed durations and counts; loopback only.
+# timestamps.  Baselines beside each: for intake, /healthz and a bare
+# one-row INSERT + COMMIT loop (pgbench, the same connections) on the
+# same cluster; for the latency, a bare INSERT + COMMIT round trip and a
+# fork+exec of the same step (bash -e on a file holding `true`), each
+# timed one at a time.  Latencies as p50/p90/p99/max: the target is a p99.
+# Bounded: fixed durations and counts; loopback only.
 #
 #   bench/webhook.sh [seconds] [connections]    (needs wrk: apt-get install wrk)
 set -euo pipefail
@@ -23,6 +28,24 @@ export KILN_BENCH_SIG="sha256=$(printf '%s' "$KILN_BENCH_BODY" | openssl dgst -s
 
 echo "== baseline: GET /healthz (${secs}s, $conns connections)"
 wrk -t"$threads" -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/healthz" | grep -E 'Requests/sec|Latency|Non-2xx'
+# pgbench's per-transaction log (field 3: microseconds) -> p50 p90 p99 max.
+pctl() {	# pctl FILE...
+	cat "$@" | awk '{ print $3 / 1000 }' | sort -n | awk '{ v[NR] = $1 }
+	END { printf "p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (%d)\n",
+	    v[int(NR * 0.5 + 0.5)], v[int(NR * 0.9 + 0.5)], v[int(NR * 0.99 + 0.5)], v[NR], NR }'
+}
+pgb() {	# pgb PGDIR PREFIX pgbench-args...: one INSERT + COMMIT per transaction
+	local dir=$1 pre=$2
+	shift 2
+	psql -X -q -h "$d/$dir/pg/run" -U kiln -d kiln -c \
+	    "CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())"
+	echo 'INSERT INTO bench_insert DEFAULT VALUES;' >"$d/insert.sql"
+	pgbench -n -h "$d/$dir/pg/run" -U kiln -f "$d/insert.sql" -l --log-prefix="$d/$pre" "$@" kiln 2>&1 |
+	    grep -E '^tps' | sed 's/ (without initial connection time)//'
+}
+echo "== baseline: bare INSERT + COMMIT (pgbench, ${secs}s, $conns connections)"
+pgb state pgi -c "$conns" -j "$threads" -T "$secs"
+echo "latency: $(pctl "$d"/pgi.*)"
 echo "== signed push webhooks accepted (${secs}s, $conns connections)"
 wrk -t"$threads" -c"$conns" -d"${secs}s" -s bench/webhook.lua "http://127.0.0.1:$port/hooks/github" | grep -E 'Requests/sec|Latency|Non-2xx'
 n=$(psql "host=$d/state/pg/run dbname=kiln user=kiln" -Atc "select count(*) from events where event <> 'kiln:schedules'")
@@ -30,7 +53,7 @@ echo "events stored (each one committed before its 202): $n"
 
 # --- latency: signed webhook -> first step running, with two workers ---
 kill $kpid; wait $kpid 2>/dev/null || true
-pushes=${KILN_BENCH_PUSHES:-20}
+pushes=${KILN_BENCH_PUSHES:-100}
 printf '[server]\nlisten = 127.0.0.1:%s\nstate_dir = %s/state2\n[workers]\ncount = 2\n' "$port" "$d" >"$d/kiln2.conf"
 "$bin/kilnd" -c "$d/kiln2.conf" >"$d/kilnd2.log" 2>&1 &
 kpid=$!
@@ -47,7 +70,26 @@ done
 echo "== signed webhook -> first step running ($pushes pushes, 2 workers)"
 psql "host=$d/state2/pg/run dbname=kiln user=kiln" -At -F ' ' -c "
 	select 'p50 ' || round(percentile_cont(0.5) within group (order by ms)::numeric, 1) || ' ms, p90 ' ||
-	       round(percentile_cont(0.9) within group (order by ms)::numeric, 1) || ' ms, max ' || round(max(ms)::numeric, 1) || ' ms'
+	       round(percentile_cont(0.9) within group (order by ms)::numeric, 1) || ' ms, p99 ' ||
+	       round(percentile_cont(0.99) within group (order by ms)::numeric, 1) || ' ms, max ' || round(max(ms)::numeric, 1) ||
+	       ' ms (' || count(*) || ')'
 	from (select extract(epoch from (s.started_at - e.created_at)) * 1000 as ms
 	      from events e join runs r on r.event_id = e.id join jobs j on j.run_id = r.id
 	      join steps s on s.job_id = j.id and s.number = 1) x"
+echo "== baseline: bare INSERT + COMMIT round trip, one at a time ($pushes, same cluster)"
+pgb state2 pgl -c 1 -t "$pushes" >/dev/null
+echo "latency: $(pctl "$d"/pgl.*)"
+echo "== baseline: fork+exec of the step (bash -e on a file holding true), one at a time ($pushes)"
+echo true >"$d/step.sh"
+python3 - "$pushes" "$d/step.sh" <<'PY'
+import subprocess, sys, time
+n, f = int(sys.argv[1]), sys.argv[2]
+v = []
+for _ in range(n):
+    t = time.monotonic()
+    subprocess.run(["bash", "-e", f], check=True)
+    v.append((time.monotonic() - t) * 1000)
+v.sort()
+print("latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (%d)" %
+      (*(v[int(n * q + 0.5) - 1] for q in (0.5, 0.9, 0.99)), v[-1], n))
+PY
