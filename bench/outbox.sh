@@ -125,3 +125,7 @@ calls=$(wc -l <"$fd/calls/calls.jsonl")
 echo "== fake saw $calls calls; most requests in flight at once:" \
     "$(cat "$fd/calls/inflight") (max_in_flight 10)"
 echo "intake during bursts, % of the idle rate just before:$ratios"
+echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '
+	{ v[NR] = $1 }
+	END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+	      printf "median of %d rounds: %.1f%% of idle (target: within 10%%, >= 90%%)\n", NR, m }'
