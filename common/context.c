@@ -70,6 +70,44 @@ ctx_str(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
+/*
+ * server_url, api_url and graphql_url from kiln's [github] api_url, so that
+ * a step calling github.api_url reaches the API kiln reports to: GitHub's
+ * (https://api.github.com), an Enterprise Server's (https://HOST/api/v3:
+ * server https://HOST, GraphQL at /api/graphql) or, for any other shape (a
+ * stand-in), the URL itself as the server's too.
+ */
+static void
+context_github_urls(json_t *g, const char *api_url)
+{
+	static const char ghes[] = "/api/v3";
+	size_t n;
+	char *server, *graphql;
+
+	if (api_url == NULL || api_url[0] == '\0')
+		api_url = "https://api.github.com";
+	n = strlen(api_url);
+	while (n > 0 && api_url[n - 1] == '/')
+		n--;
+	if (n == strlen("https://api.github.com") &&
+	    strncmp(api_url, "https://api.github.com", n) == 0) {
+		server = xstrdup("https://github.com");
+		graphql = xstrdup("https://api.github.com/graphql");
+	} else if (n > strlen(ghes) && strncmp(api_url + n - strlen(ghes),
+	    ghes, strlen(ghes)) == 0) {
+		server = xasprintf("%.*s", (int)(n - strlen(ghes)), api_url);
+		graphql = xasprintf("%s/api/graphql", server);
+	} else {
+		server = xasprintf("%.*s", (int)n, api_url);
+		graphql = xasprintf("%s/graphql", server);
+	}
+	json_object_set_new(g, "server_url", json_string(server));
+	json_object_set_new(g, "api_url", json_stringn(api_url, n));
+	json_object_set_new(g, "graphql_url", json_string(graphql));
+	free(server);
+	free(graphql);
+}
+
 json_t *
 context_github(const struct ctx_run *r)
 {
@@ -126,10 +164,7 @@ context_github(const struct ctx_run *r)
 	json_object_set_new(g, "action", json_string(""));
 	json_object_set_new(g, "token", r->job_key ? json_string("") :
 	    json_null());
-	json_object_set_new(g, "server_url", json_string("https://github.com"));
-	json_object_set_new(g, "api_url", json_string("https://api.github.com"));
-	json_object_set_new(g, "graphql_url",
-	    json_string("https://api.github.com/graphql"));
+	context_github_urls(g, r->api_url);
 	json_object_set_new(g, "secret_source", json_string("None"));
 	return g;
 }

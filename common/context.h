@@ -26,6 +26,7 @@ struct ctx_run {
 	int64_t		 run_attempt;	/* 0 (plan time) reads as 1 */
 	const char	*job_key;	/* NULL outside a running job */
 	const char	*workspace;	/* NULL outside a running job */
+	const char	*api_url;	/* [github] api_url; NULL: GitHub's */
 };
 
 /*

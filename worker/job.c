@@ -504,6 +504,7 @@ job_build_contexts(struct jobrun *jr)
 	r.run_attempt = cj->run_attempt;
 	r.job_key = job_own_key(jr);
 	r.workspace = jr->ws.workspace;
+	r.api_url = jr->w->gh_api_url;
 	jr->contexts = json_object();
 	json_object_set_new(jr->contexts, "github", context_github(&r));
 	json_object_set_new(jr->contexts, "inputs", context_inputs(jr->wf,
@@ -635,9 +636,12 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 	    github, "workflow_ref")));
 	env_set(e, "GITHUB_WORKFLOW_SHA", json_string_value(json_object_get(
 	    github, "workflow_sha")));
-	env_set(e, "GITHUB_SERVER_URL", "https://github.com");
-	env_set(e, "GITHUB_API_URL", "https://api.github.com");
-	env_set(e, "GITHUB_GRAPHQL_URL", "https://api.github.com/graphql");
+	env_set(e, "GITHUB_SERVER_URL", json_string_value(json_object_get(
+	    github, "server_url")));
+	env_set(e, "GITHUB_API_URL", json_string_value(json_object_get(github,
+	    "api_url")));
+	env_set(e, "GITHUB_GRAPHQL_URL", json_string_value(json_object_get(
+	    github, "graphql_url")));
 	env_set(e, "GITHUB_ACTOR", json_string_value(json_object_get(github,
 	    "actor")));
 	env_set(e, "GITHUB_TRIGGERING_ACTOR", json_string_value(

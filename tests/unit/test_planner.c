@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "context.h"
 #include "event.h"
 #include "planner.h"
 #include "status.h"
@@ -390,6 +391,45 @@ START_TEST(test_status_names)
 }
 END_TEST
 
+/* github.server_url/api_url/graphql_url follow [github] api_url. */
+static void
+expect_urls(const char *api_url, const char *server, const char *api,
+    const char *graphql)
+{
+	struct event ev;
+	struct ctx_run r;
+	json_t *g;
+
+	memset(&ev, 0, sizeof ev);
+	ev.ref = "refs/heads/main";
+	ev.sha = "0123456789abcdef0123456789abcdef01234567";
+	memset(&r, 0, sizeof r);
+	r.ev = &ev;
+	r.workflow_name = "CI";
+	r.api_url = api_url;
+	g = context_github(&r);
+	ck_assert_str_eq(json_string_value(json_object_get(g, "server_url")),
+	    server);
+	ck_assert_str_eq(json_string_value(json_object_get(g, "api_url")), api);
+	ck_assert_str_eq(json_string_value(json_object_get(g, "graphql_url")),
+	    graphql);
+	json_decref(g);
+}
+
+START_TEST(test_github_urls)
+{
+	expect_urls(NULL, "https://github.com", "https://api.github.com",
+	    "https://api.github.com/graphql");
+	expect_urls("https://api.github.com/", "https://github.com",
+	    "https://api.github.com", "https://api.github.com/graphql");
+	expect_urls("https://ghe.example.org/api/v3", "https://ghe.example.org",
+	    "https://ghe.example.org/api/v3",
+	    "https://ghe.example.org/api/graphql");
+	expect_urls("http://127.0.0.1:8422", "http://127.0.0.1:8422",
+	    "http://127.0.0.1:8422", "http://127.0.0.1:8422/graphql");
+}
+END_TEST
+
 static Suite *
 planner_suite(void)
 {
@@ -404,6 +444,7 @@ planner_suite(void)
 	tcase_add_test(tc, test_planner_trigger_paths);
 	tcase_add_test(tc, test_support_tables);
 	tcase_add_test(tc, test_status_names);
+	tcase_add_test(tc, test_github_urls);
 	suite_add_tcase(s, tc);
 	return s;
 }
