@@ -60,7 +60,7 @@ cmd_outbox(struct cictl_ctx *ctx, const struct cmd_args *args)
 	static const char *const head[] = { "ID", "STATUS", "REPOSITORY",
 	    "COMMIT", "CONTEXT", "STATE", "TRIES", "ANSWER" };
 	const char *row[8];
-	char id[32], tries[32], http[32], sha[16], answer[400];
+	char id[32], tries[32], http[32], sha[16], answer[400], state[80];
 	struct table t;
 	json_t *list, *o;
 	size_t i;
@@ -85,7 +85,19 @@ cmd_outbox(struct cictl_ctx *ctx, const struct cmd_args *args)
 		snprintf(sha, sizeof sha, "%.7s", outbox_str(o, "sha"));
 		row[3] = sha;
 		row[4] = outbox_str(o, "context");
-		row[5] = outbox_str(o, "state");
+		/*
+		 * The commit status's state, and the job's as its check run
+		 * has it (App mode sends that instead).
+		 */
+		if (outbox_str(o, "job_status")[0] != '\0')
+			snprintf(state, sizeof state, "%s (%s%s%s)",
+			    outbox_str(o, "state"), outbox_str(o, "job_status"),
+			    outbox_str(o, "conclusion")[0] != '\0' ? " " : "",
+			    outbox_str(o, "conclusion"));
+		else
+			snprintf(state, sizeof state, "%s",
+			    outbox_str(o, "state"));
+		row[5] = state;
 		row[6] = output_jint(o, "attempts", tries, sizeof tries);
 		if (strcmp(status, "pending") == 0 && error[0] == '\0')
 			snprintf(answer, sizeof answer, "next %s",

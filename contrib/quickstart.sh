@@ -6,6 +6,11 @@
 # kilnd keeps running afterwards; state lives in ./.quickstart.
 #   stop it:   kill "$(cat .quickstart/kilnd.pid)"
 # (the example's pip index, contrib/pyindex.py, stops with kilnd).
+#
+# KILN_GITHUB=fake: kilnd also reports to a stand-in for GitHub's API (the
+# tests' fake, tests/fakegh.py, on 127.0.0.1, port + 2) as a GitHub App with
+# a key made here, so the run's check runs show in `cictl outbox` and the
+# fake's record of the calls; the fake stops with kilnd too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -62,8 +67,42 @@ CONF
 if [ -n "${KILN_PYTHON_VERSIONS_URL:-}" ]; then
 	printf '[actions]\npython_versions_url = %s\n' "$KILN_PYTHON_VERSIONS_URL" >>"$conf"
 fi
+gh_port=$((port + 2))
+if [ "${KILN_GITHUB:-}" = fake ]; then
+	# A GitHub App's key, as GitHub would hand it out (PEM, mode 600), and
+	# the fake holding its public half to verify kilnd's JWTs.
+	mkdir -p "$qs/github"
+	[ -s "$qs/github/app.pem" ] ||
+	    (umask 077; openssl genrsa -out "$qs/github/app.pem" 2048 2>/dev/null)
+	openssl rsa -in "$qs/github/app.pem" -pubout -out "$qs/github/app.pub" 2>/dev/null
+	if [ "$(id -u)" -eq 0 ]; then chown kiln "$qs/github/app.pem" 2>/dev/null || true; fi
+	cat >>"$conf" <<CONF
+[github]
+app_id = 1
+private_key_file = $qs/github/app.pem
+api_url = http://127.0.0.1:$gh_port
+public_url = http://127.0.0.1:$port
+CONF
+elif [ -n "${KILN_GITHUB:-}" ]; then
+	echo "kiln: KILN_GITHUB=$KILN_GITHUB: only 'fake' is known" >&2
+	exit 2
+fi
 echo "kiln: state in $state (tool cache $state/toolcache)"
 
+if [ "${KILN_GITHUB:-}" = fake ]; then
+	if [ -f "$qs/fakegh.pid" ] && kill -0 "$(cat "$qs/fakegh.pid")" 2>/dev/null; then
+		kill "$(cat "$qs/fakegh.pid")"
+		sleep 0.5
+	fi
+	rm -rf "$qs/github/calls"
+	nohup /usr/bin/python3 tests/fakegh.py --port "$gh_port" --dir "$qs/github/calls" \
+	    --app-id 1 --app-key "$qs/github/app.pub" >"$qs/fakegh.log" 2>&1 &
+	echo $! >"$qs/fakegh.pid"
+	for _ in $(seq 1 100); do [ -e "$qs/github/calls/ready" ] && break; sleep 0.1; done
+	[ -e "$qs/github/calls/ready" ] ||
+	    { cat "$qs/fakegh.log"; echo "kiln: the fake GitHub did not start" >&2; exit 1; }
+	echo "kiln: fake GitHub API on http://127.0.0.1:$gh_port (pid $(cat "$qs/fakegh.pid"))"
+fi
 if [ -f "$qs/kilnd.pid" ] && kill -0 "$(cat "$qs/kilnd.pid")" 2>/dev/null; then
 	echo "kiln: kilnd already running (pid $(cat "$qs/kilnd.pid"))"
 else
@@ -169,6 +208,20 @@ build/bin/cictl -c "$conf" show "$run" --json |
 done
 build/bin/cictl -c "$conf" artifacts "$run"
 build/bin/cictl -c "$conf" schedules --repo example/pipeline
+if [ "${KILN_GITHUB:-}" = fake ]; then
+	# The fake stops with kilnd.
+	( while kill -0 "$(cat "$qs/kilnd.pid")" 2>/dev/null; do sleep 2; done
+	  kill "$(cat "$qs/fakegh.pid")" 2>/dev/null ) >/dev/null 2>&1 &
+	# Every job's check run, created then completed: wait for the outbox
+	# to drain (30 s at most), then show what was sent.
+	for _ in $(seq 1 300); do
+		build/bin/cictl -c "$conf" outbox --json | python3 -c 'import json,sys; sys.exit(0 if not any(c["status"] == "pending" for c in json.load(sys.stdin)) else 1)' && break
+		sleep 0.1
+	done
+	echo "kiln: what went to the fake GitHub (cictl outbox):"
+	build/bin/cictl -c "$conf" outbox | head -40
+	echo "kiln: the fake recorded $(wc -l <"$qs/github/calls/calls.jsonl") calls in $qs/github/calls/calls.jsonl"
+fi
 cat <<MSG
 
 kilnd is running on http://127.0.0.1:$port (webhooks: POST /hooks/github).

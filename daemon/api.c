@@ -603,7 +603,8 @@ api_outbox_list(struct kilnd *k, struct evhttp_request *req,
 	api_query(k, req, 200,
 	    "SELECT coalesce(json_agg(x ORDER BY x.id DESC), '[]') FROM ("
 	    "SELECT o.id, p.full_name AS repository, o.sha, o.kind, o.job_id, "
-	    "o.context, o.state, o.description, o.status, o.attempts, "
+	    "o.context, o.state, o.job_status, o.conclusion, o.description, "
+	    "o.status, o.attempts, "
 	    "o.http_status, o.error, o.created_at, o.delivered_at, "
 	    "CASE WHEN o.status = 'pending' THEN o.not_before END AS next_at "
 	    "FROM outbox o JOIN repositories p ON p.id = o.repository_id "
