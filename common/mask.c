@@ -17,6 +17,7 @@
 struct mask_str {
 	char	*s;
 	size_t	 len;
+	int	 eol;		/* holds a CR or LF: never inside one line */
 };
 
 struct mask_set {
@@ -75,6 +76,8 @@ mask_keep(struct mask_set *ms, const char *s, size_t len)
 	memcpy(ms->v[ms->n].s, s, len);
 	ms->v[ms->n].s[len] = '\0';
 	ms->v[ms->n].len = len;
+	ms->v[ms->n].eol = memchr(s, '\r', len) != NULL ||
+	    memchr(s, '\n', len) != NULL;
 	ms->n++;
 	if (len > ms->longest)
 		ms->longest = len;
@@ -204,9 +207,16 @@ mask_find(const char *h, size_t hlen, const char *n, size_t nlen)
 	return NULL;
 }
 
-unsigned char *
-mask_cover(const struct mask_set *ms, const char *s, size_t len,
-    size_t forced)
+size_t
+mask_count(const struct mask_set *ms)
+{
+	return ms->n;
+}
+
+/* mask_cover(); lines set: skip strings that hold a line end (see mask.h). */
+static unsigned char *
+cover(const struct mask_set *ms, const char *s, size_t len, size_t forced,
+    int lines)
 {
 	unsigned char	*cov = NULL;
 	const char	*p;
@@ -221,6 +231,8 @@ mask_cover(const struct mask_set *ms, const char *s, size_t len,
 	for (i = 0; i < ms->n; i++) {
 		const struct mask_str *m = &ms->v[i];
 
+		if (lines && m->eol)
+			continue;
 		off = done = 0;
 		while (off + m->len <= len) {
 			size_t win = len - off;
@@ -245,6 +257,19 @@ mask_cover(const struct mask_set *ms, const char *s, size_t len,
 		}
 	}
 	return cov;
+}
+
+unsigned char *
+mask_cover(const struct mask_set *ms, const char *s, size_t len,
+    size_t forced)
+{
+	return cover(ms, s, len, forced, 0);
+}
+
+unsigned char *
+mask_cover_lines(const struct mask_set *ms, const char *s, size_t len)
+{
+	return cover(ms, s, len, 0, 1);
 }
 
 void

@@ -55,6 +55,19 @@ unsigned char	*mask_cover(const struct mask_set *, const char *s, size_t len,
 		    size_t forced);
 
 /*
+ * mask_cover() for text that the caller logs line by line (split at CR
+ * and LF): a string holding a CR or LF can never occur inside one line,
+ * so it is not looked for; no occurrence then crosses a line end, and
+ * one call covers many lines at once (wfcmd_feed: one search per stretch
+ * of output instead of one per line).
+ */
+unsigned char	*mask_cover_lines(const struct mask_set *, const char *s,
+		    size_t len);
+
+/* How many strings the set looks for: it changed when this did. */
+size_t	mask_count(const struct mask_set *);
+
+/*
  * Append s[0..n) to out with covered runs replaced by "***".  *prev says
  * the text already appended ends in a masked run; a run at offset 0 then
  * continues it.  Updates *prev.

@@ -851,17 +851,68 @@ stop_commands(struct wfcmd_state *st, const struct wfcmd_cmd *cmd,
 	log_line(st, s, len, out);
 }
 
-/* One complete line of output (ActionCommandManager.TryProcessCommand). */
+/*
+ * Which bytes of a stretch of wfcmd_feed()'s data the masks cover,
+ * searched once for many lines (mask_cover_lines()) rather than line by
+ * line: per line, a search costs a call per string, which on output of
+ * short lines cost more than the bytes.  Valid for [at, end): lines wholly
+ * inside it; recomputed when a line passes end or the mask set changed.
+ */
+struct feed_cover {
+	const char	*at, *end;	/* at == NULL: nothing computed */
+	const char	*limit;		/* the end of the feed's data */
+	unsigned char	*cov;		/* NULL: nothing covered */
+	size_t		 nmasks;	/* mask_count() when computed */
+};
+
+/*
+ * How far one computation looks ahead of the line: far enough that a
+ * search call covers many short lines, short enough that recomputing
+ * after each ::add-mask:: of a burst stays linear.
+ */
+#define FEED_COVER_SPAN	16384
+
+/* Log a plain line of the feed's data through fc. */
+static void
+log_feed_line(const struct wfcmd_state *st, struct feed_cover *fc,
+    const char *s, size_t len, struct buf *out)
+{
+	size_t	span;
+	int	prev = 0;
+
+	if (fc->at == NULL || s < fc->at || s + len > fc->end ||
+	    fc->nmasks != mask_count(st->masks)) {
+		free(fc->cov);
+		span = len > FEED_COVER_SPAN ? len : FEED_COVER_SPAN;
+		if (span > (size_t)(fc->limit - s))
+			span = (size_t)(fc->limit - s);
+		fc->at = s;
+		fc->end = s + span;
+		fc->nmasks = mask_count(st->masks);
+		fc->cov = mask_cover_lines(st->masks, s, span);
+	}
+	mask_emit(s, len, fc->cov != NULL ? fc->cov + (s - fc->at) : NULL,
+	    &prev, out);
+	buf_add_char(out, '\n');
+}
+
+/*
+ * One complete line of output (ActionCommandManager.TryProcessCommand);
+ * fc set when the line lies in wfcmd_feed()'s data.
+ */
 static void
 process_line(struct wfcmd_state *st, const char *s, size_t len,
-    struct buf *out)
+    struct feed_cover *fc, struct buf *out)
 {
 	struct wfcmd_cmd	 cmd;
 	const struct cmd_ent	*ent;
 	char			*reason = NULL;
 
 	if (!wfcmd_parse(s, len, st->stop_token, &cmd)) {
-		log_line(st, s, len, out);
+		if (fc != NULL)
+			log_feed_line(st, fc, s, len, out);
+		else
+			log_line(st, s, len, out);
 		return;
 	}
 	if (st->stop_token != NULL) {
@@ -955,7 +1006,7 @@ line_end(struct wfcmd_state *st, struct buf *out)
 	switch (st->mode) {
 	case LINE_NORMAL:
 		process_line(st, st->line.data != NULL ? st->line.data : "",
-		    st->line.len, out);
+		    st->line.len, NULL, out);
 		break;
 	case LINE_LONG:
 		cov = mask_cover(st->masks, st->line.data, st->line.len,
@@ -992,18 +1043,20 @@ line_add(struct wfcmd_state *st, const char *p, size_t n, struct buf *out)
 
 /*
  * The per-byte cost of a step's output is here: line ends are found with
- * memchr (vectorised) rather than a byte loop, the next LF remembered
- * across lines so that output of CR-ended lines (progress bars) is not
- * rescanned for it; a whole line within data is processed where it lies,
- * not copied into st->line first.
+ * memchr (vectorised) rather than a byte loop, the next LF and the next
+ * CR each remembered across lines so that each is searched for once; a
+ * whole line within data is processed where it lies, not copied into
+ * st->line first, and masked from a search over many lines at once
+ * (struct feed_cover).
  */
 void
 wfcmd_feed(struct wfcmd_state *st, const char *data, size_t len,
     struct buf *out)
 {
-	const char	*p;
-	size_t		 i = 0, j, lf = 0;
-	int		 lf_known = 0;
+	struct feed_cover	 fc = { .limit = data + len };
+	const char		*p;
+	size_t			 i = 0, j, lf = 0, cr = 0;
+	int			 lf_known = 0, cr_known = 0;
 
 	while (i < len) {
 		if (st->pending_cr) {
@@ -1019,11 +1072,15 @@ wfcmd_feed(struct wfcmd_state *st, const char *data, size_t len,
 			lf = p != NULL ? (size_t)(p - data) : len;
 			lf_known = 1;
 		}
-		p = memchr(data + i, '\r', lf - i);
-		j = p != NULL ? (size_t)(p - data) : lf;
+		if (!cr_known || cr < i) {
+			p = memchr(data + i, '\r', len - i);
+			cr = p != NULL ? (size_t)(p - data) : len;
+			cr_known = 1;
+		}
+		j = cr < lf ? cr : lf;
 		if (j < len && st->line.len == 0 && st->mode == LINE_NORMAL &&
 		    j - i <= WFCMD_LINE_MAX) {
-			process_line(st, data + i, j - i, out);
+			process_line(st, data + i, j - i, &fc, out);
 			reset_line(st);
 		} else {
 			line_add(st, data + i, j - i, out);
@@ -1039,6 +1096,7 @@ wfcmd_feed(struct wfcmd_state *st, const char *data, size_t len,
 		}
 		i = j + 1;
 	}
+	free(fc.cov);
 }
 
 void

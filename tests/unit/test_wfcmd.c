@@ -636,6 +636,62 @@ START_TEST(test_mask_split_across_chunks)
 }
 END_TEST
 
+/* Feed text in pieces of `piece` bytes (0: whole) and flush; the log. */
+static char *
+feed_pieces(const char *mask, const char *text, size_t len, size_t piece)
+{
+	struct wfcmd_state	*st = wfcmd_new();
+	struct buf		 out = { 0 };
+	size_t			 i, n;
+
+	wfcmd_add_mask(st, mask);
+	for (i = 0; i < len; i += n) {
+		n = piece == 0 || len - i < piece ? len - i : piece;
+		wfcmd_feed(st, text + i, n, &out);
+	}
+	wfcmd_flush(st, &out);
+	wfcmd_free(st);
+	buf_add_char(&out, '\0');
+	return buf_steal(&out);
+}
+
+/*
+ * wfcmd_feed() masks a whole stretch of its data at once: the log must be
+ * the same as line by line (fed byte by byte, every line is assembled
+ * before it is masked).  A multi-line secret is only masked line by line
+ * (the blanks around its line end stay), a mask added by a command applies
+ * from the next line of the same chunk, and secrets lie on both sides of
+ * each place where the stretch searched at once ends.
+ */
+START_TEST(test_mask_whole_chunk_as_lines)
+{
+	struct buf	 in = { 0 };
+	char		*whole, *bytes, line[64];
+	int		 i;
+
+	buf_add_str(&in, "a first \n line x\r\nfirst\rline\n"
+	    "::add-mask::late-one\nthe late-one here\n"
+	    "##[add-mask]legacy-one\nlegacy-one;\n");
+	for (i = 0; i < 3000; i++) {
+		snprintf(line, sizeof line, "%.*s%s%s\n", i % 23,
+		    "abcdefghijklmnopqrstuvw", i % 3 ? "late-one" : "first",
+		    i % 7 ? "" : "\r");
+		buf_add_str(&in, line);
+	}
+	whole = feed_pieces("first \n line", in.data, in.len, 0);
+	bytes = feed_pieces("first \n line", in.data, in.len, 1);
+	ck_assert_msg(strcmp(whole, bytes) == 0, "fed whole: %.200s\n"
+	    "byte by byte: %.200s", whole, bytes);
+	ck_assert_ptr_nonnull(strstr(whole, "a *** \n *** x\n***\n***\n"));
+	ck_assert_ptr_nonnull(strstr(whole, "the *** here\n***;\n"));
+	ck_assert_ptr_null(strstr(whole, "late-one"));
+	ck_assert_ptr_null(strstr(whole, "first"));
+	free(whole);
+	free(bytes);
+	buf_free(&in);
+}
+END_TEST
+
 START_TEST(test_mask_table_full)
 {
 	struct wfcmd_state	*st = wfcmd_new();
@@ -935,6 +991,7 @@ wfcmd_suite(void)
 	tcase_add_test(tc, test_add_mask_command);
 	tcase_add_test(tc, test_mask_helper);
 	tcase_add_test(tc, test_mask_split_across_chunks);
+	tcase_add_test(tc, test_mask_whole_chunk_as_lines);
 	tcase_add_test(tc, test_mask_table_full);
 	tcase_add_test(tc, test_stop_commands);
 	tcase_add_test(tc, test_stop_commands_unsecure);
