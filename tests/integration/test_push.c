@@ -197,6 +197,61 @@ START_TEST(test_failing_step_fails_job_skips_rest_and_dependants)
 }
 END_TEST
 
+/*
+ * A job's directories start empty and 0700 whatever the job before left
+ * in them: without run_as the worker parks a finished job's directory and
+ * the next job takes it over (workspace.c), so this guards the emptying.
+ * The jobs share one work_dir, so "clean" takes what "dirty" parked
+ * whichever worker runs it.
+ */
+START_TEST(test_next_job_starts_with_empty_workspace_and_temp)
+{
+	struct harness *h = harness_up("next_job_empty_workspace");
+	struct harness_repo *repo = harness_repo_new(h, "octo/leftovers");
+	json_t *run, *clean;
+	char *sha, *log;
+
+	harness_repo_write(repo, ".github/workflows/left.yml",
+	    "name: leftovers\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  dirty:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: |\n"
+	    "          mkdir -p sub/deep && echo x >sub/deep/f && echo y >.hid\n"
+	    "          mkdir \"$RUNNER_TEMP/mine\" && echo z >\"$RUNNER_TEMP/left\"\n"
+	    "          chmod 0777 \"$GITHUB_WORKSPACE\" \"$RUNNER_TEMP\"\n"
+	    "  clean:\n"
+	    "    runs-on: self-hosted\n"
+	    "    needs: dirty\n"
+	    "    steps:\n"
+	    "      - run: |\n"
+	    "          echo \"ws=[$(ls -A \"$GITHUB_WORKSPACE\")]\"\n"
+	    "          echo \"tmp=[$(ls -A \"$RUNNER_TEMP\" | grep -vx "
+	    "-e event.json -e _runner_file_commands -e '.*\\.sh' | "
+	    "tr '\\n' ' ')]\"\n"
+	    "          echo \"modes=$(stat -c %a \"$GITHUB_WORKSPACE\" "
+	    "\"$RUNNER_TEMP\" | tr '\\n' ' ')\"\n");
+	sha = harness_push(h, repo, "main", "leftovers");
+
+	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	clean = harness_job(h, run, "clean");
+	log = harness_logs(h, json_object_get(clean, "id"));
+	harness_expect_contains(h, log, "log of clean", "ws=[]");
+	harness_expect_contains(h, log, "log of clean", "tmp=[]");
+	harness_expect_contains(h, log, "log of clean", "modes=700 700 ");
+	free(log);
+
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 START_TEST(test_yaml_error_gives_failed_run_naming_file_and_line)
 {
 	struct harness *h = harness_up("yaml_error");
@@ -334,6 +389,7 @@ push_suite(void)
 	tcase_add_test(tc, test_failing_step_fails_job_skips_rest_and_dependants);
 	tcase_add_test(tc, test_yaml_error_gives_failed_run_naming_file_and_line);
 	tcase_add_test(tc, test_branch_filters_select_workflows);
+	tcase_add_test(tc, test_next_job_starts_with_empty_workspace_and_temp);
 	suite_add_tcase(s, tc);
 	return s;
 }
