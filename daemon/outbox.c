@@ -919,12 +919,15 @@ outbox_check_call(struct outbox *ob, struct outbox_req *r, PGresult *res,
 	int64_t sent = 0, total = 0;
 	size_t i;
 
-	if (job == NULL || status == NULL)
+	/* No job: a run that could not start (sql/031), completed at once. */
+	if (status == NULL || (job == NULL && strcmp(status, "completed") != 0))
 		return -1;
 	r->check = 1;
-	j = json_pack("{s:s, s:s, s:s}", "name", PQgetvalue(res, row, 4),
-	    "external_id", job, "status", status);
-	if (ob->page_url != NULL) {
+	j = json_pack("{s:s, s:s}", "name", PQgetvalue(res, row, 4),
+	    "status", status);
+	if (job != NULL)
+		json_object_set_new(j, "external_id", json_string(job));
+	if (ob->page_url != NULL && job != NULL) {
 		char *target = xasprintf("%s%s", ob->page_url, job);
 
 		json_object_set_new(j, "details_url", json_string(target));

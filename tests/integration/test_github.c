@@ -1561,6 +1561,118 @@ START_TEST(test_app_repo_token)
 }
 END_TEST
 
+/* No steps (line 5), an unknown key (line 6): the run cannot start. */
+static const char *const broken_wf =
+    "name: broken\n"
+    "on: push\n"
+    "jobs:\n"
+    "  build:\n"
+    "    runs-on: self-hosted\n"
+    "    stepz:\n"
+    "      - run: echo never\n";
+
+/* A call of the fake whose body's key is value, answered 2xx. */
+static json_t *
+fake_call_with(struct fake *f, const char *part, const char *key,
+    const char *value)
+{
+	json_t *calls = fake_calls(f, part), *c, *found = NULL;
+	size_t i;
+
+	json_array_foreach(calls, i, c)
+		if (json_integer_value(json_object_get(c, "status")) / 100 == 2 &&
+		    strcmp(harness_str(json_object_get(c, "body"), key),
+		    value) == 0 && found == NULL)
+			found = json_incref(c);
+	json_decref(calls);
+	return found;
+}
+
+struct want_call {
+	struct fake	*f;
+	const char	*part, *key, *value;
+};
+
+static int
+fake_has_call(struct harness *h, void *arg)
+{
+	struct want_call *w = arg;
+	json_t *c = fake_call_with(w->f, w->part, w->key, w->value);
+
+	(void)h;
+	json_decref(c);
+	return c != NULL;
+}
+
+/*
+ * A workflow that cannot start has no job, yet GitHub must show it failed:
+ * a commit status "error" naming the first error as file:line:col, or in
+ * App mode a check run completed as a failure with it as its title.
+ */
+START_TEST(test_invalid_workflow_reported)
+{
+	struct harness *h = harness_new("invalid_workflow");
+	struct fake *f = fake_start(h, NULL);
+	struct harness_repo *repo;
+	struct want_call w = { f, "/statuses/", "context", "kiln / broken" };
+	json_t *c, *b, *calls;
+	char *sha;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/gh");
+	harness_repo_write(repo, ".github/workflows/broken.yml", broken_wf);
+	sha = harness_push(h, repo, "main", "broken");
+	calls = fake_calls(f, "");
+	harness_assert(h, harness_wait_for(h, GH_WAIT_MS, fake_has_call, &w),
+	    "no status for the run that could not start; calls: %s",
+	    harness_json_text(calls));
+	json_decref(calls);
+	c = fake_call_with(f, "/statuses/", "context", "kiln / broken");
+	b = json_object_get(c, "body");
+	harness_expect_str(h, b, "status", "state", "error");
+	harness_expect_contains(h, harness_str(b, "description"),
+	    "description", ".github/workflows/broken.yml:5:5: ");
+	harness_assert(h, strlen(harness_str(b, "description")) <= 140,
+	    "description longer than GitHub's 140: %s", harness_json_text(b));
+	harness_assert(h, strstr(harness_str(c, "path"), sha) != NULL,
+	    "status not on the pushed commit: %s", harness_json_text(c));
+	json_decref(c);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
+START_TEST(test_app_invalid_workflow_check_run)
+{
+	struct harness *h = harness_new("app_invalid_workflow");
+	struct fake *f = fake_start_mode(h, NULL, 1);
+	struct harness_repo *repo;
+	struct want_call w = { f, "/check-runs", "name", "kiln / broken" };
+	json_t *c, *b, *calls;
+	char *sha;
+
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/gh");
+	ping_with_installation(h, repo);
+	harness_repo_write(repo, ".github/workflows/broken.yml", broken_wf);
+	sha = harness_push(h, repo, "main", "broken");
+	calls = fake_calls(f, "");
+	harness_assert(h, harness_wait_for(h, GH_WAIT_MS, fake_has_call, &w),
+	    "no check run for the run that could not start; calls: %s",
+	    harness_json_text(calls));
+	json_decref(calls);
+	c = fake_call_with(f, "/check-runs", "name", "kiln / broken");
+	b = json_object_get(c, "body");
+	harness_expect_str(h, c, "call", "method", "POST");
+	harness_expect_str(h, b, "check run", "status", "completed");
+	harness_expect_str(h, b, "check run", "conclusion", "failure");
+	harness_expect_str(h, b, "check run", "head_sha", sha);
+	harness_expect_contains(h, harness_str(json_object_get(b, "output"),
+	    "title"), "title", ".github/workflows/broken.yml:5:5: ");
+	json_decref(c);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
 static Suite *
 github_suite(void)
 {
@@ -1573,6 +1685,8 @@ github_suite(void)
 	tcase_add_test(tc, test_unprocessable_is_recorded_not_retried);
 	tcase_add_test(tc, test_rate_limit_pauses_until_reset);
 	tcase_add_test(tc, test_sigkill_between_commit_and_delivery);
+	tcase_add_test(tc, test_invalid_workflow_reported);
+	tcase_add_test(tc, test_app_invalid_workflow_check_run);
 	tcase_add_test(tc, test_app_installation_token_renewed);
 	tcase_add_test(tc, test_app_check_runs);
 	tcase_add_test(tc, test_app_job_token);
