@@ -302,24 +302,25 @@ db_listen_cb(PGresult *res, const char *error, void *arg)
 		return;
 	}
 	/* Anything notified before this LISTEN went unheard. */
-	db->notify_cb(db->notify_arg);
+	db->notify_cb(NULL, db->notify_arg);
 }
 
-/* Hand libpq's queued notifications (if any) to the listener as one. */
+/*
+ * Hand libpq's queued notifications to the listener one by one: each may
+ * be work for one more worker, so a burst read at once is not one.
+ */
 static void
 db_conn_notifies(struct db_conn *c)
 {
 	PGnotify *n;
-	int got = 0;
 
 	if (c->pg == NULL)
 		return;
 	while ((n = PQnotifies(c->pg)) != NULL) {
+		if (c->db->notify_cb != NULL)
+			c->db->notify_cb(n->extra, c->db->notify_arg);
 		PQfreemem(n);
-		got = 1;
 	}
-	if (got && c->db->notify_cb != NULL)
-		c->db->notify_cb(c->db->notify_arg);
 }
 
 static void

@@ -34,11 +34,12 @@ int		 db_query(struct db *, const char *sql, int nparams,
 
 /*
  * LISTEN on channel (an SQL identifier, not quoted) on the connection kept
- * open, again after each reconnect; cb(arg) runs from the event loop for
- * the notifications read at once, and after each successful LISTEN.
+ * open, again after each reconnect; cb(payload, arg) runs from the event
+ * loop once per notification, and with payload NULL after each successful
+ * LISTEN (what was notified meanwhile went unheard: unknown, maybe much).
  * Call it before the first query (right after db_new()).
  */
-typedef void (*db_notify_cb)(void *arg);
+typedef void (*db_notify_cb)(const char *payload, void *arg);
 void		 db_listen(struct db *, const char *channel, db_notify_cb cb,
 		     void *arg);
 

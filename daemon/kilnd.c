@@ -84,14 +84,24 @@ print_line(const char *line, void *arg)
 	printf("%s\n", line);
 }
 
-/* NOTIFY kiln_work (or a LISTEN after a reconnect): work may be queued. */
+/*
+ * NOTIFY kiln_work: one more event or job queued, for one idle worker;
+ * the payload says which queue.  After a (re)LISTEN (payload NULL) what
+ * was missed is unknown: every worker looks.
+ */
 static void
-kilnd_work_cb(void *arg)
+kilnd_work_cb(const char *payload, void *arg)
 {
 	struct kilnd *k = arg;
 
-	if (k->sup != NULL)
-		supervisor_wake(k->sup);
+	if (k->sup == NULL)
+		return;
+	if (payload == NULL)
+		supervisor_wake(k->sup, SUP_WAKE_ALL);
+	else
+		supervisor_wake(k->sup, strcmp(payload, "event") == 0 ?
+		    SUP_WAKE_EVENT : strcmp(payload, "job") == 0 ?
+		    SUP_WAKE_JOB : SUP_WAKE_ANY);
 }
 
 static void
@@ -101,8 +111,8 @@ kilnd_probe_cb(PGresult *res, const char *error, void *arg)
 
 	k->probing = 0;
 	if (error == NULL && PQntuples(res) == 1 &&
-	    strcmp(PQgetvalue(res, 0, 0), "t") == 0)
-		kilnd_work_cb(k);
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0 && k->sup != NULL)
+		supervisor_wake(k->sup, SUP_WAKE_ALL);
 	artifacts_sweep(k);
 }
 

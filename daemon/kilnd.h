@@ -350,10 +350,17 @@ int	supervisor_resize(struct supervisor *, int count);
  */
 void	supervisor_drain(struct supervisor *, int seconds);
 /*
- * Work may be queued: wake the local workers parked without a database
- * session ([workers] park_seconds).  Never blocks.
+ * Work may be queued: wake one idle local worker (connected or parked,
+ * [workers] park_seconds) for what one NOTIFY announced -- an event to
+ * plan, a job to run, or either -- or, SUP_WAKE_ALL, every worker (after
+ * a reconnect, or queued work nobody announced).  With no worker idle the
+ * wake-up is owed to the next one that says so.  Never blocks.
  */
-void	supervisor_wake(struct supervisor *);
+#define SUP_WAKE_EVENT	'e'
+#define SUP_WAKE_JOB	'j'
+#define SUP_WAKE_ANY	'w'
+#define SUP_WAKE_ALL	'a'
+void	supervisor_wake(struct supervisor *, char what);
 /* Write the running configuration the workers start with; 0 or -1. */
 int	supervisor_write_config(struct supervisor *);
 /* 1 if pid was one of ours (it is restarted unless stopping). */

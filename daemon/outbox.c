@@ -1170,9 +1170,12 @@ outbox_poll_cb(evutil_socket_t fd, short what, void *arg)
 	free(checks);
 }
 
-/* NOTIFY kiln_outbox (sql/009's trigger), or a LISTEN after a reconnect. */
+/*
+ * NOTIFY kiln_outbox (sql/009's trigger), or a LISTEN after a reconnect
+ * (payload NULL); one per notification, each only a kick of the timer.
+ */
 static void
-outbox_notify_cb(void *arg)
+outbox_notify_cb(const char *payload, void *arg)
 {
 	outbox_kick(arg, 0);
 }

@@ -16,6 +16,7 @@
  * the slot's own worker starts only once it is gone, so the count holds
  * across a crash; a job it leaves unfinished is failed as a lost worker's.
  */
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -61,7 +62,10 @@ struct sup_worker {
 	char		*cgroup;	/* a dead one's job cgroup to remove */
 	int		 adopted;	/* pid: an earlier kilnd's worker */
 	unsigned long long starttime;	/* of the adopted pid, /proc/PID/stat */
-	int		 wake_fd;	/* pipe to its standard input, -1: none */
+	int		 wake_fd;	/* socket on its standard input, -1: none */
+	struct event	*idle_ev;	/* reads its "idle" on wake_fd */
+	int		 idle;		/* said idle, not woken since */
+	uint64_t	 idle_serial;	/* when it said so: the latest first */
 };
 
 struct supervisor {
@@ -75,6 +79,9 @@ struct supervisor {
 	int		 stopping;	/* SIGTERM sent: cancelling */
 	int		 draining;	/* SIGUSR1 sent: finishing jobs */
 	int		 pending;	/* kiln_worker_lost queries out */
+	int		 owed;		/* wake-ups heard with no worker idle */
+	char		 owed_what;	/* what they were for (SUP_WAKE_*) */
+	uint64_t	 idle_serial;	/* last given */
 	struct event	*kill_timer;
 	struct event	*drain_timer;
 	struct event	*adopt_timer;	/* while any worker is adopted */
@@ -124,9 +131,65 @@ supervisor_write_config(struct supervisor *s)
 static void
 sup_wake_close(struct sup_worker *w)
 {
+	if (w->idle_ev != NULL)
+		event_free(w->idle_ev);
+	w->idle_ev = NULL;
+	w->idle = 0;
 	if (w->wake_fd != -1)
 		close(w->wake_fd);
 	w->wake_fd = -1;
+}
+
+/* Hand one wake-up to w; it is busy until it says idle again. */
+static void
+sup_wake_one(struct sup_worker *w, char what)
+{
+	/*
+	 * A full socket (a busy worker not reading) already holds a
+	 * wake-up; a dead worker's EPIPE is its reaping's business.
+	 */
+	if (write(w->wake_fd, &what, 1) != 1)
+		log_debug("waking %s: %s", w->name, strerror(errno));
+	w->idle = 0;
+}
+
+/*
+ * A worker's bytes on its wake-up socket (worker/main.c worker_say()):
+ * 'i' after it looked for work and found none (it then sleeps until
+ * woken or its fallback poll) -- a wake-up owed since no worker was idle
+ * goes to it at once: the NOTIFY may have come just after its last empty
+ * claim; 'b' after it claimed a job: there may be more than the one
+ * NOTIFY announced, so another idle worker looks too.
+ */
+static void
+sup_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sup_worker *w = arg;
+	struct supervisor *s = w->sup;
+	char buf[64];
+	ssize_t n, i;
+
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		for (i = 0; i < n; i++) {
+			if (buf[i] == 'b') {
+				w->idle = 0;
+				supervisor_wake(s, SUP_WAKE_JOB);
+			} else if (buf[i] == 'i' && !w->retiring) {
+				w->idle = 1;
+				w->idle_serial = ++s->idle_serial;
+				if (s->owed == 0)
+					continue;
+				s->owed--;
+				sup_wake_one(w, s->owed_what);
+				if (s->owed == 0)
+					s->owed_what = 0;
+			}
+		}
+	if (n == 0) {
+		/* Gone: its reaping restarts it and closes the socket. */
+		event_del(w->idle_ev);
+		w->idle = 0;
+	}
 }
 
 static void
@@ -149,12 +212,15 @@ sup_spawn(struct sup_worker *w)
 	argv[argc++] = "--work-dir";
 	argv[argc++] = cfg->work_dir;
 	/*
-	 * Its standard input: a pipe kilnd writes a byte to when work may be
-	 * queued, so that an idle worker can give up its database session
-	 * (and its LISTEN) and still start the next job at once.
+	 * Its standard input: a socket kilnd writes a byte to when there is
+	 * work for it, and it writes "idle" to.  Each NOTIFY wakes one idle
+	 * worker, not all of them to race for one row (bench/pushes.sh: with
+	 * 8 workers, empty claims were most of PostgreSQL's CPU per job); an
+	 * idle worker can give up its database session and still start the
+	 * next job at once.
 	 */
-	if (pipe2(wake, O_CLOEXEC) == -1) {
-		log_warn("starting %s: pipe", w->name);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wake) == -1) {
+		log_warn("starting %s: socketpair", w->name);
 		wake[0] = wake[1] = -1;
 	} else {
 		(void)fcntl(wake[1], F_SETFL, O_NONBLOCK);
@@ -197,23 +263,50 @@ sup_spawn(struct sup_worker *w)
 	}
 	sup_wake_close(w);
 	w->wake_fd = wake[1];
+	if (wake[1] != -1) {
+		w->idle_ev = event_new(s->kilnd->base, wake[1],
+		    EV_READ | EV_PERSIST, sup_idle_cb, w);
+		event_add(w->idle_ev, NULL);
+	}
 	w->pid = pid;
 	w->started_ms = now_ms();
 	log_info("started %s (pid %ld)", w->name, (long)pid);
 }
 
 void
-supervisor_wake(struct supervisor *s)
+supervisor_wake(struct supervisor *s, char what)
 {
+	struct sup_worker *w, *pick = NULL;
 	int i;
 
+	for (i = 0; i < s->nworkers; i++) {
+		w = s->workers[i];
+		if (w->wake_fd == -1)
+			continue;
+		if (what == SUP_WAKE_ALL)
+			sup_wake_one(w, SUP_WAKE_ANY);
+		else if (w->idle && !w->retiring &&
+		    (pick == NULL || w->idle_serial > pick->idle_serial))
+			pick = w;
+	}
+	if (what == SUP_WAKE_ALL) {
+		s->owed = 0;
+		s->owed_what = 0;
+		return;
+	}
 	/*
-	 * A full pipe (a busy worker not reading) already holds a wake-up;
-	 * a dead worker's EPIPE is its reaping's business.
+	 * The one idle longest is the likeliest to have parked: the latest
+	 * is still connected, and the others may park.
 	 */
-	for (i = 0; i < s->nworkers; i++)
-		if (s->workers[i]->wake_fd != -1)
-			(void)!write(s->workers[i]->wake_fd, "w", 1);
+	if (pick != NULL) {
+		sup_wake_one(pick, what);
+		return;
+	}
+	/* More owed than workers would only wake workers for nothing. */
+	if (s->owed < s->nworkers)
+		s->owed++;
+	s->owed_what = s->owed_what == 0 || s->owed_what == what ? what :
+	    SUP_WAKE_ANY;
 }
 
 static void

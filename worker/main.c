@@ -12,6 +12,7 @@
  * minute it connects anyway: to register (a worker unseen for two
  * minutes counts as gone) and to look for work nobody announced.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -217,6 +218,11 @@ worker_listen(struct worker *w)
 {
 	PGresult *res;
 
+	/* kilnd listens for us, and wakes only as many as there is work. */
+	if (w->wake_sock && w->wake_fd != -1) {
+		w->listen_pid = PQbackendPID(w->db);
+		return 0;
+	}
 	res = PQexec(w->db, "LISTEN kiln_work");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		char msg[512];
@@ -281,35 +287,55 @@ worker_session(struct worker *w)
 }
 
 /*
- * Empty kilnd's wake-up pipe; 1 if it held a wake-up.  At its end (kilnd
- * gone, a SIGUSR1 on its way) this worker stops parking.
- */
-static int
-worker_wake_drain(struct worker *w)
-{
-	char buf[64];
-	ssize_t n;
-	int woken = 0;
-
-	while ((n = read(w->wake_fd, buf, sizeof buf)) > 0)
-		woken = 1;
-	if (n == 0) {
-		close(w->wake_fd);
-		w->wake_fd = -1;
-	}
-	return woken;
-}
-
-/*
- * What a round looks for: events to plan, jobs to run.  Every worker
- * hears every NOTIFY; the payload says which queue gained a row, so the
+ * What a round looks for: events to plan, jobs to run.  A NOTIFY's
+ * payload (or kilnd's wake-up byte) says which queue gained a row, so the
  * other is not asked (with many pushes, empty claims were most of what
- * PostgreSQL did per job: bench/pushes.sh).  A time-out, kilnd's wake-up,
- * a new session or an unknown payload asks both.
+ * PostgreSQL did per job: bench/pushes.sh).  A time-out, a new session or
+ * an unknown payload asks both.
  */
 #define WORKER_WANT_EVENT	1u
 #define WORKER_WANT_JOB		2u
 #define WORKER_WANT_ALL		(WORKER_WANT_EVENT | WORKER_WANT_JOB)
+
+/*
+ * Empty kilnd's wake-up pipe or socket; what its wake-ups asked for, 0:
+ * none.  At its end (kilnd gone, a SIGUSR1 on its way) this worker stops
+ * parking, and LISTENs on its own next session.
+ */
+static unsigned
+worker_wake_drain(struct worker *w)
+{
+	char buf[64];
+	ssize_t n, i;
+	unsigned want = 0;
+
+	while ((n = read(w->wake_fd, buf, sizeof buf)) > 0)
+		for (i = 0; i < n; i++)
+			want |= buf[i] == 'e' ? WORKER_WANT_EVENT :
+			    buf[i] == 'j' ? WORKER_WANT_JOB : WORKER_WANT_ALL;
+	if (n == 0) {
+		close(w->wake_fd);
+		w->wake_fd = -1;
+		w->listen_pid = 0;
+		want = WORKER_WANT_ALL;
+	}
+	return want;
+}
+
+/*
+ * Tell kilnd what we do: 'i', we found nothing and sleep, the next
+ * wake-up is ours -- said after the empty claim, so a NOTIFY kilnd heard
+ * in between is owed to us then, not lost; 'b', we claimed a job, so
+ * wake another idle worker: one transaction queuing many jobs notifies
+ * once (PostgreSQL folds equal notifications), and the next may be
+ * waiting.  The chain stops at the first worker that finds nothing.
+ */
+static void
+worker_say(struct worker *w, const char *what)
+{
+	if (w->wake_sock && w->wake_fd != -1 && write(w->wake_fd, what, 1) != 1)
+		log_debug("telling kilnd \"%s\": %s", what, strerror(errno));
+}
 
 static unsigned
 worker_notify_want(PGnotify *n)
@@ -329,7 +355,16 @@ worker_wait(struct worker *w)
 	PGnotify *n;
 	nfds_t nfd = 1;
 	unsigned want = 0;
-	int64_t deadline = now_ms() + w->poll_ms, left;
+	/*
+	 * kilnd's wake-ups come through the socket, and its reaper's tick
+	 * wakes every worker when it finds queued work nobody announced
+	 * (kilnd.c kilnd_probe()): a fallback bounded by that tick.  Our
+	 * own poll is only for kilnd's absence, and to park in time.
+	 */
+	int64_t wait_ms = !w->wake_sock || w->wake_fd == -1 ? w->poll_ms :
+	    w->park_ms > 0 && w->park_ms < WORKER_PARK_POLL_MS ? w->park_ms :
+	    WORKER_PARK_POLL_MS;
+	int64_t deadline = now_ms() + wait_ms, left;
 
 	pfd[0].fd = PQsocket(w->db);
 	pfd[0].events = POLLIN;
@@ -341,6 +376,7 @@ worker_wait(struct worker *w)
 		want |= worker_notify_want(n);
 	if (want != 0)
 		return want;
+	worker_say(w, "i");
 	if (w->wake_fd != -1) {
 		pfd[1].fd = w->wake_fd;
 		pfd[1].events = POLLIN;
@@ -348,14 +384,21 @@ worker_wait(struct worker *w)
 		nfd = 2;
 	}
 	/*
-	 * kilnd's wake-up is for a parked worker; a connected one hears the
-	 * same NOTIFY on its own session, which says what it is for.
+	 * Without the socket, kilnd's wake-up is for a parked worker; a
+	 * connected one hears the same NOTIFY on its own session, which
+	 * says what it is for.
 	 */
 	while (want == 0 && (left = deadline - now_ms()) > 0) {
 		if (poll(pfd, nfd, (int)left) <= 0)
 			break;
-		if (nfd == 2 && pfd[1].revents != 0)
-			(void)worker_wake_drain(w);
+		if (nfd == 2 && pfd[1].revents != 0) {
+			unsigned got = worker_wake_drain(w);
+
+			if (w->wake_sock || w->wake_fd == -1)
+				want |= got;
+			if (w->wake_fd == -1)
+				nfd = 1;
+		}
 		if (pfd[0].revents != 0) {
 			if (PQconsumeInput(w->db) == 0)
 				break;
@@ -382,13 +425,14 @@ worker_park(struct worker *w)
 	w->prepared = 0;	/* the next session prepares its own */
 	/* The last job's freed heap goes back to the system meanwhile. */
 	malloc_trim(0);
+	worker_say(w, "i");
 	pfd.fd = w->wake_fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
 	if (worker_stop || worker_retire ||
 	    poll(&pfd, 1, WORKER_PARK_POLL_MS) <= 0)
 		return 0;
-	return worker_wake_drain(w);
+	return worker_wake_drain(w) != 0;
 }
 
 /* One round: plan an event if any, else run a job.  1 if it did work. */
@@ -409,6 +453,7 @@ worker_round(struct worker *w, unsigned want)
 	if (!(want & WORKER_WANT_JOB))
 		return 0;
 	if ((r = claim_job(w, &job)) == 1) {
+		worker_say(w, "b");
 		job_run(w, &job);
 		claimed_job_free(&job);
 		return 1;
@@ -541,6 +586,13 @@ main(int argc, char **argv)
 			return 1;
 		}
 		close((int)wake_fd);
+		{
+			int type;
+			socklen_t len = sizeof type;
+
+			w.wake_sock = getsockopt(w.wake_fd, SOL_SOCKET,
+			    SO_TYPE, &type, &len) == 0;
+		}
 		if (wake_fd <= 2 && open("/dev/null", O_RDWR) != (int)wake_fd) {
 			log_warn("/dev/null");
 			return 1;

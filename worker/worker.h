@@ -70,6 +70,9 @@ struct worker {
 	unsigned	 prepared;	/* worker_stmt bits prepared there */
 	int		 poll_ms;	/* wake without a NOTIFY after this */
 	int		 wake_fd;	/* kilnd's wake-ups (--wake-fd), -1 */
+	int		 wake_sock;	/* wake_fd is a socket: kilnd hands out
+					   NOTIFYs one per idle worker, so no
+					   LISTEN of our own while it lasts */
 	int64_t		 park_ms;	/* idle this long: drop the session */
 	char		 lease[16];	/* [workers] lease_seconds, as text */
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */

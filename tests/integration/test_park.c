@@ -6,6 +6,12 @@
  *
  * Real parts: kilnd with its embedded PostgreSQL and two workers parking
  * after one idle second; a push; the sessions in pg_stat_activity.
+ *
+ * And one NOTIFY wakes one idle worker, not all of them to race for one
+ * row: with six connected idle workers, a push touches the database from
+ * a few of them only (pg_stat_activity's query_start), the others sleep.
+ * What is queued with no NOTIFY at all still runs within kilnd's reaper
+ * tick (5 s), the idle workers' fallback (their own poll is a minute).
  */
 #include <check.h>
 #include <stdio.h>
@@ -21,29 +27,29 @@
 /* Well under WORKER_PARK_POLL_MS (60 s): only a wake-up can be this fast. */
 #define RUN_MS		20000
 
-/* No worker holds a database session. */
+/* The workers' database sessions: "IDLE/ALL" ("0/0": every one parked). */
+#define WORKERS_SQL	"SELECT count(*) FILTER (WHERE state = 'idle') || " \
+	"'/' || count(*) FROM pg_stat_activity WHERE application_name " \
+	"LIKE 'kiln-worker/%'"
+
+/* arg: { sql, its $1 or NULL, the answer waited for }. */
 static int
-parked_cb(struct harness *h, void *arg)
+sql_is_cb(struct harness *h, void *arg)
 {
-	char *n = harness_sql(h, "SELECT count(*) FROM pg_stat_activity "
-	    "WHERE application_name LIKE 'kiln-worker/%'", NULL);
-	int parked = strcmp(n, "0") == 0;
+	const char *const *q = arg;
+	char *n = harness_sql(h, q[0], q[1], NULL);
+	int ok = strcmp(n, q[2]) == 0;
 
 	free(n);
-	return parked;
+	return ok;
 }
 
-START_TEST(test_parked_workers_wake_for_work)
+/* A repository whose pushes run one job of one step. */
+static struct harness_repo *
+park_repo(struct harness *h, const char *name)
 {
-	struct harness *h = harness_new("park");
-	struct harness_repo *repo;
-	char *sha;
-	json_t *run;
-	int i;
+	struct harness_repo *repo = harness_repo_new(h, name);
 
-	harness_conf_add(h, "[workers]\npark_seconds = 1\n");
-	harness_start(h);
-	repo = harness_repo_new(h, "acme/park");
 	harness_repo_write(repo, ".github/workflows/park.yml",
 	    "on: push\n"
 	    "jobs:\n"
@@ -51,11 +57,26 @@ START_TEST(test_parked_workers_wake_for_work)
 	    "    runs-on: self-hosted\n"
 	    "    steps:\n"
 	    "      - run: echo parked-and-woken\n");
+	return repo;
+}
+
+START_TEST(test_parked_workers_wake_for_work)
+{
+	struct harness *h = harness_new("park");
+	struct harness_repo *repo;
+	const char *parked[] = { WORKERS_SQL, NULL, "0/0" };
+	char *sha;
+	json_t *run;
+	int i;
+
+	harness_conf_add(h, "[workers]\npark_seconds = 1\n");
+	harness_start(h);
+	repo = park_repo(h, "acme/park");
 	/* Twice: the second time the workers parked after running a job. */
 	for (i = 0; i < 2; i++) {
-		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, parked_cb,
-		    NULL), "round %d: the idle workers kept their database "
-		    "sessions", i);
+		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
+		    (void *)parked), "round %d: the idle workers kept their "
+		    "database sessions", i);
 		sha = harness_push(h, repo, "main", i == 0 ? "first" : "second");
 		run = harness_wait_run(h, sha, NULL, RUN_MS);
 		harness_expect_str(h, run, "run", "conclusion", "success");
@@ -63,6 +84,87 @@ START_TEST(test_parked_workers_wake_for_work)
 		free(sha);
 		harness_repo_write(repo, "n.txt", "again\n");
 	}
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+#define NWORKERS	6
+
+START_TEST(test_one_notify_wakes_one_worker)
+{
+	struct harness *h = harness_new("wakeone");
+	struct harness_repo *repo;
+	char *sha, *t0, *n, want[32], conf[96];
+	const char *idle[] = { WORKERS_SQL, NULL, want };
+	json_t *run;
+	int i, woken = 0;
+
+	snprintf(conf, sizeof conf, "[workers]\ncount = %d\n", NWORKERS);
+	snprintf(want, sizeof want, "%d/%d", NWORKERS, NWORKERS);
+	harness_conf_add(h, conf);
+	harness_start(h);
+	repo = park_repo(h, "acme/wakeone");
+	/* The first push clones the mirror; the second is measured. */
+	for (i = 0; i < 2; i++) {
+		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
+		    (void *)idle), "round %d: not all %d workers connected and idle",
+		    i, NWORKERS);
+		t0 = harness_sql(h, "SELECT clock_timestamp()", NULL);
+		sha = harness_push(h, repo, "main", i == 0 ? "first" : "second");
+		run = harness_wait_run(h, sha, NULL, RUN_MS);
+		harness_expect_str(h, run, "run", "conclusion", "success");
+		json_decref(run);
+		free(sha);
+		n = harness_sql(h, "SELECT count(*) FROM pg_stat_activity WHERE "
+		    "application_name LIKE 'kiln-worker/%' AND query_start >= "
+		    "$1::timestamptz", t0, NULL);
+		woken = atoi(n);
+		fprintf(stderr, "round %d: %d of %d workers woken\n", i, woken,
+		    NWORKERS);
+		free(n);
+		free(t0);
+		harness_repo_write(repo, "n.txt", "again\n");
+	}
+	/*
+	 * The planner, the worker woken for its job, the one that worker's
+	 * claim wakes to look for more (and one the job's end may wake):
+	 * never all six, as when every worker heard every NOTIFY.
+	 */
+	harness_assert(h, woken <= 4, "a push woke %d of %d idle workers",
+	    woken, NWORKERS);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(test_unannounced_work_runs_within_the_tick)
+{
+	struct harness *h = harness_new("unannounced");
+	struct harness_repo *repo;
+	const char *two[] = { "SELECT count(*) FILTER (WHERE r.status = "
+	    "'completed') FROM runs r JOIN events e ON e.id = r.event_id "
+	    "WHERE e.sha = $1", NULL, "2" };
+	char *sha;
+	json_t *run;
+
+	/* Never parking: no park_seconds time-out looks for it either. */
+	harness_conf_add(h, "[workers]\npark_seconds = 0\n");
+	harness_start(h);
+	repo = park_repo(h, "acme/unannounced");
+	sha = harness_push(h, repo, "main", "first");
+	run = harness_wait_run(h, sha, NULL, RUN_MS);
+	json_decref(run);
+	/* The same push again, queued behind every worker's back. */
+	free(harness_sql(h, "INSERT INTO events (repository_id, event, ref, "
+	    "sha, before_sha, payload) SELECT repository_id, event, ref, sha, "
+	    "before_sha, payload FROM events WHERE sha = $1", sha, NULL));
+	two[1] = sha;
+	harness_assert(h, harness_wait_for(h, 15000, sql_is_cb, (void *)two),
+	    "an event queued with no NOTIFY did not run within 15 s");
+	free(sha);
 	harness_repo_free(repo);
 	harness_stop(h);
 	harness_free(h);
@@ -77,6 +179,8 @@ park_suite(void)
 
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_parked_workers_wake_for_work);
+	tcase_add_test(tc, test_one_notify_wakes_one_worker);
+	tcase_add_test(tc, test_unannounced_work_runs_within_the_tick);
 	suite_add_tcase(s, tc);
 	return s;
 }
