@@ -863,6 +863,7 @@ struct feed_cover {
 	const char	*limit;		/* the end of the feed's data */
 	unsigned char	*cov;		/* NULL: nothing covered */
 	size_t		 nmasks;	/* mask_count() when computed */
+	const char	*legacy;	/* the next "##[" (limit: none) */
 };
 
 /*
@@ -897,6 +898,28 @@ log_feed_line(const struct wfcmd_state *st, struct feed_cover *fc,
 }
 
 /*
+ * Whether a line of the feed's data may hold a command: "::" at its start
+ * after blanks (parse_v2) or "##[" in it (parse_legacy).  The next "##["
+ * is searched for once over the data, not in each line.
+ */
+static int
+feed_may_be_command(struct feed_cover *fc, const char *s, size_t len)
+{
+	const char	*p = s, *e = s + len;
+
+	while (p < e && str_is_space((unsigned char)*p))
+		p++;
+	if (e - p >= 2 && p[0] == ':' && p[1] == ':')
+		return 1;
+	if (fc->legacy == NULL || fc->legacy < s) {
+		fc->legacy = find_legacy(s, (size_t)(fc->limit - s));
+		if (fc->legacy == NULL)
+			fc->legacy = fc->limit;
+	}
+	return fc->legacy < e && e - fc->legacy >= 3;
+}
+
+/*
  * One complete line of output (ActionCommandManager.TryProcessCommand);
  * fc set when the line lies in wfcmd_feed()'s data.
  */
@@ -908,6 +931,10 @@ process_line(struct wfcmd_state *st, const char *s, size_t len,
 	const struct cmd_ent	*ent;
 	char			*reason = NULL;
 
+	if (fc != NULL && !feed_may_be_command(fc, s, len)) {
+		log_feed_line(st, fc, s, len, out);
+		return;
+	}
 	if (!wfcmd_parse(s, len, st->stop_token, &cmd)) {
 		if (fc != NULL)
 			log_feed_line(st, fc, s, len, out);
