@@ -2,7 +2,9 @@
 # bench/idle.sh [WORKERS] [BINDIR]: memory of a freshly started install at
 # rest: kilnd with WORKERS workers (default 2) and its embedded PostgreSQL,
 # once every worker has registered and parked.  Prints RSS and PSS of every process
-# under kilnd (from /proc: VmRSS, smaps_rollup's Pss) and the install's
+# under kilnd (from /proc: VmRSS, smaps_rollup's Pss and USS, its
+# Private_Clean + Private_Dirty, which other processes do not change: the
+# figure to compare on a shared box) and the install's
 # total PSS; the baseline is a bare `sleep` started meanwhile (the floor
 # of any process on this machine).  Bounded: 60 s waits; loopback only.
 set -euo pipefail
@@ -36,25 +38,29 @@ echo "at rest (workers parked, kilnd on one connection): $parked"
 sleep 1000 &
 spid=$!
 kb() { awk -v k="$2:" '$1 == k { print $2 }' "$1"; }
-row() {	# row PID: name rss pss (KiB)
+row() {	# row PID: name rss pss uss (KiB)
 	local c
 	c=$(tr '\0' ' ' <"/proc/$1/cmdline" | cut -c1-60)
-	printf '%-62s %8s %8s\n' "$c" "$(kb "/proc/$1/status" VmRSS)" \
-	    "$(kb "/proc/$1/smaps_rollup" Pss)"
+	printf '%-62s %8s %8s %8s\n' "$c" "$(kb "/proc/$1/status" VmRSS)" \
+	    "$(kb "/proc/$1/smaps_rollup" Pss)" \
+	    "$(( $(kb "/proc/$1/smaps_rollup" Private_Clean) + \
+	    $(kb "/proc/$1/smaps_rollup" Private_Dirty) ))"
 }
 procs() {	# kilnd and all its descendants
 	local p=$1 c
 	echo "$p"
 	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do procs "$c"; done
 }
-printf '%-62s %8s %8s\n' process "RSS KiB" "PSS KiB"
-total=0
+printf '%-62s %8s %8s %8s\n' process "RSS KiB" "PSS KiB" "USS KiB"
+total=0 utotal=0
 for p in $(procs "$kpid"); do
 	[ -r "/proc/$p/smaps_rollup" ] || continue
 	row "$p"
 	total=$((total + $(kb "/proc/$p/smaps_rollup" Pss)))
+	utotal=$((utotal + $(kb "/proc/$p/smaps_rollup" Private_Clean) +
+	    $(kb "/proc/$p/smaps_rollup" Private_Dirty)))
 done
 row "$spid" | sed 's/^sleep 1000 /sleep (baseline)/'
 kill "$spid"; wait "$spid" 2>/dev/null || true
-q "SELECT application_name, state FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" | sed "s/^/session: /"
-echo "install total PSS: $((total / 1024)) MiB (target 32 MiB); kilnd RSS: $(( $(kb "/proc/$kpid/status" VmRSS) / 1024 )) MiB (target 8 MiB)"
+q "SELECT application_name, state, round(extract(epoch FROM now() - backend_start)) || ' s old' FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" | sed "s/^/session: /"
+echo "install total PSS: $((total / 1024)) MiB (target 32 MiB), USS $((utotal / 1024)) MiB; kilnd RSS: $(( $(kb "/proc/$kpid/status" VmRSS) / 1024 )) MiB (target 8 MiB)"
