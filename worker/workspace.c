@@ -19,8 +19,9 @@
  * workspace and tmp directories and parked as <work_dir>/jobs/.idle for
  * the next job to rename into place: creating an inode is the worker's
  * largest cost per trivial job (ext4 scans past recently deleted inodes
- * to allocate one), and the three directories were three of about
- * thirteen per job.  With run_as the directories belong to a step's
+ * to allocate one), and the five directories were five of thirteen per
+ * one-step job.  The file-command directories of an earlier, longer job
+ * stay as empty numbered directories.  With run_as the directories belong to a step's
  * account, so they are made afresh for every job.
  */
 #include <sys/stat.h>
@@ -95,7 +96,21 @@ workspace_rmtree(const char *dir)
 	nftw(dir, workspace_rm_cb, 32, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Everything under a job's directory but itself, workspace and tmp. */
+/* Does path's directory part (the first n bytes) end with suffix? */
+static int
+workspace_dir_is(const char *path, size_t n, const char *suffix)
+{
+	size_t len = strlen(suffix);
+
+	return n >= len && strncmp(path + n - len, suffix, len) == 0;
+}
+
+/*
+ * Everything under a job's directory but itself, workspace, tmp and the
+ * directories of the steps' file-command files (tmp/_runner_file_commands
+ * and its numbered directories, made again for every step otherwise:
+ * their files go, they are left empty).
+ */
 static int
 workspace_empty_cb(const char *path, const struct stat *st, int flag,
     struct FTW *ftw)
@@ -104,6 +119,12 @@ workspace_empty_cb(const char *path, const struct stat *st, int flag,
 
 	if (ftw->level == 0 || (ftw->level == 1 && flag == FTW_DP &&
 	    (strcmp(name, "workspace") == 0 || strcmp(name, "tmp") == 0)))
+		return 0;
+	if (flag == FTW_DP && ((ftw->level == 2 &&
+	    strcmp(name, "_runner_file_commands") == 0 &&
+	    workspace_dir_is(path, (size_t)ftw->base, "/tmp/")) ||
+	    (ftw->level == 3 && workspace_dir_is(path, (size_t)ftw->base,
+	    "/tmp/_runner_file_commands/"))))
 		return 0;
 	remove(path);
 	return 0;

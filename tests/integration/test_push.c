@@ -222,6 +222,8 @@ START_TEST(test_next_job_starts_with_empty_workspace_and_temp)
 	    "          mkdir -p sub/deep && echo x >sub/deep/f && echo y >.hid\n"
 	    "          mkdir \"$RUNNER_TEMP/mine\" && echo z >\"$RUNNER_TEMP/left\"\n"
 	    "          chmod 0777 \"$GITHUB_WORKSPACE\" \"$RUNNER_TEMP\"\n"
+	    "          echo LEAKED=yes >>\"$GITHUB_ENV\"\n"
+	    "          echo x >\"$(dirname \"$GITHUB_ENV\")/extra\"\n"
 	    "  clean:\n"
 	    "    runs-on: self-hosted\n"
 	    "    needs: dirty\n"
@@ -232,7 +234,10 @@ START_TEST(test_next_job_starts_with_empty_workspace_and_temp)
 	    "-e event.json -e _runner_file_commands -e '.*\\.sh' | "
 	    "tr '\\n' ' ')]\"\n"
 	    "          echo \"modes=$(stat -c %a \"$GITHUB_WORKSPACE\" "
-	    "\"$RUNNER_TEMP\" | tr '\\n' ' ')\"\n");
+	    "\"$RUNNER_TEMP\" | tr '\\n' ' ')\"\n"
+	    "          echo \"cmds=[$(cat \"$GITHUB_ENV\" \"$GITHUB_PATH\")]\"\n"
+	    "          echo \"cmdfiles=[$(ls -A \"$(dirname \"$GITHUB_ENV\")\" | "
+	    "tr '\\n' ' ')]\"\n");
 	sha = harness_push(h, repo, "main", "leftovers");
 
 	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
@@ -242,6 +247,9 @@ START_TEST(test_next_job_starts_with_empty_workspace_and_temp)
 	harness_expect_contains(h, log, "log of clean", "ws=[]");
 	harness_expect_contains(h, log, "log of clean", "tmp=[]");
 	harness_expect_contains(h, log, "log of clean", "modes=700 700 ");
+	harness_expect_contains(h, log, "log of clean", "cmds=[]");
+	harness_expect_contains(h, log, "log of clean", "cmdfiles=[add_path "
+	    "save_state set_env set_output step_summary ]");
 	free(log);
 
 	json_decref(run);
