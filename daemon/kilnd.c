@@ -119,8 +119,9 @@ kilnd_probe_cb(PGresult *res, const char *error, void *arg)
 /*
  * What becomes claimable with no NOTIFY (an event's planning lease ran
  * out and the reaper queued it again, a job handed back) would wait for a
- * parked worker's own look a minute later: the reaper's tick looks for it
- * as a connected worker's fallback poll does.  Two index scans
+ * local worker's own look a minute later: the reaper's tick looks for it
+ * and wakes every worker -- the local workers' fallback, since kilnd
+ * hands them one NOTIFY each (supervisor_wake()).  Two index scans
  * (events_queued, jobs_queued) on the connection kept open.  Then the
  * artifacts' expiry.
  */
