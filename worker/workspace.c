@@ -16,13 +16,13 @@
  * <work_dir>/spool/ rather than removed with the job.
  *
  * Without run_as, a finished job's directory is emptied down to its
- * workspace and tmp directories and parked as <work_dir>/jobs/.idle for
+ * workspace and tmp directories and parked as <work_dir>/jobs/.idle.N for
  * the next job to rename into place: creating an inode is the worker's
  * largest cost per trivial job (ext4 scans past recently deleted inodes
  * to allocate one), and the five directories were five of thirteen per
  * one-step job.  The file-command directories of an earlier, longer job
- * stay as empty numbered directories.  With run_as the directories belong to a step's
- * account, so they are made afresh for every job.
+ * stay as empty numbered directories.  With run_as the directories belong
+ * to a step's account, so they are made afresh for every job.
  */
 #include <sys/stat.h>
 
@@ -41,6 +41,12 @@
 
 /* Deeper trees are left as they are rather than walked forever. */
 #define WORKSPACE_MAX_DEPTH	256
+
+/*
+ * Parked job directories per work_dir (.idle.0 ...): one for each worker
+ * sharing it, up to this many; the workers beyond make theirs afresh.
+ */
+#define WORKSPACE_PARKED	8
 
 /* Give dirfd's entries (recursively, links themselves) to uid:gid. */
 static void
@@ -138,12 +144,15 @@ workspace_empty_cb(const char *path, const struct stat *st, int flag,
 static int
 workspace_reuse(struct workspace *ws)
 {
-	char *idle = xasprintf("%s/jobs/.idle", ws->w->work_dir);
 	struct stat st;
-	int ok;
+	char *idle;
+	int i, ok = 0;
 
-	ok = rename(idle, ws->dir) == 0;
-	free(idle);
+	for (i = 0; i < WORKSPACE_PARKED && !ok; i++) {
+		idle = xasprintf("%s/jobs/.idle.%d", ws->w->work_dir, i);
+		ok = rename(idle, ws->dir) == 0;
+		free(idle);
+	}
 	if (!ok)
 		return -1;
 	/* Emptied when parked; again here, in case anything wrote since. */
@@ -243,18 +252,23 @@ void
 workspace_remove(struct workspace *ws)
 {
 	char *idle;
+	int i, ok = 0;
 
 	if (ws->dir != NULL && !ws->w->as_user) {
 		/*
-		 * Parked for the next job; a directory already parked there
-		 * (another worker's on the same work_dir) makes rename()
-		 * fail, and this one is removed as usual.
+		 * Parked for the next job at the first free name: one already
+		 * parked (not empty) makes rename() fail.  With none free, it
+		 * is removed as usual.
 		 */
-		idle = xasprintf("%s/jobs/.idle", ws->w->work_dir);
 		nftw(ws->dir, workspace_empty_cb, 32, FTW_DEPTH | FTW_PHYS);
-		if (rename(ws->dir, idle) == -1)
+		for (i = 0; i < WORKSPACE_PARKED && !ok; i++) {
+			idle = xasprintf("%s/jobs/.idle.%d", ws->w->work_dir,
+			    i);
+			ok = rename(ws->dir, idle) == 0;
+			free(idle);
+		}
+		if (!ok)
 			workspace_rmtree(ws->dir);
-		free(idle);
 	} else if (ws->dir != NULL)
 		workspace_rmtree(ws->dir);
 	free(ws->dir);
