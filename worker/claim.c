@@ -92,6 +92,11 @@ worker_exec_stmt(struct worker *w, const struct worker_stmt *st,
 	}
 }
 
+/*
+ * An event's claim commits without waiting for the WAL flush
+ * (SQL_ASYNC_COMMIT): lost in a PostgreSQL crash, the event is queued
+ * again, and its plan (plan.c) is asynchronous too.
+ */
 static const struct worker_stmt claim_event_stmt = { "kiln_claim_event",
 	    "UPDATE events e SET status = 'in_progress', claimed_by = $1, "
 	    "lease_until = now() + $2::int * interval '1 second', "
@@ -99,7 +104,7 @@ static const struct worker_stmt claim_event_stmt = { "kiln_claim_event",
 	    "FROM repositories p WHERE p.id = e.repository_id AND e.id = "
 	    "(SELECT id FROM events WHERE status = 'queued' AND "
 	    "(lease_until IS NULL OR lease_until <= now()) ORDER BY id "
-	    "FOR UPDATE SKIP LOCKED LIMIT 1) "
+	    "FOR UPDATE SKIP LOCKED LIMIT 1) AND " SQL_ASYNC_COMMIT " "
 	    "RETURNING e.id, e.repository_id, e.event, e.ref, e.sha, "
 	    "e.before_sha, e.payload::text, p.full_name, p.clone_url, "
 	    "p.default_branch, e.delivery_id", WSTMT_CLAIM_EVENT };

@@ -533,6 +533,31 @@ mirror_resolve(const char *dir, const char *rev, char out[41], char *err,
 	return 0;
 }
 
+int
+mirror_has_commit(const char *dir, const char *sha)
+{
+	git_repository	*repo;
+	git_commit	*commit;
+	git_oid		 oid;
+	int		 found;
+
+	if (is_zero_sha(sha) || strlen(sha) != GIT_OID_HEXSZ ||
+	    !is_hex(sha, GIT_OID_HEXSZ))
+		return 0;
+	git_error_clear();
+	if (git_repository_open_bare(&repo, dir) != 0) {
+		git_error_clear();	/* no mirror yet */
+		return 0;
+	}
+	found = git_oid_fromstr(&oid, sha) == 0 &&
+	    git_commit_lookup(&commit, repo, &oid) == 0;
+	if (found)
+		git_commit_free(commit);
+	git_error_clear();
+	git_repository_free(repo);
+	return found;
+}
+
 char *
 mirror_commit_message(const char *dir, const char *rev, char *err,
     size_t errsz)

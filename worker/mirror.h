@@ -83,6 +83,12 @@ int	 mirror_set_config(const char *workdir, const char *key,
 int	 mirror_fetch_auth(const char *dir, const char *url,
 	     const struct mirror_auth *auth, char *err, size_t errsz);
 
+/*
+ * Does the mirror in dir hold commit sha (40 hex digits)?  0 when it does
+ * not, when sha is not such an id, or when there is no mirror yet.
+ */
+int	 mirror_has_commit(const char *dir, const char *sha);
+
 /* Resolve rev in the mirror to the full 40-hex id of a commit into out. */
 int	 mirror_resolve(const char *dir, const char *rev, char out[41],
 	     char *err, size_t errsz);

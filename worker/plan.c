@@ -149,6 +149,53 @@ plan_paths_cb(void *arg, const char *const **paths, size_t *n)
 	return 0;
 }
 
+/*
+ * The statements of every plan, prepared (worker_exec_stmt).  Run numbers
+ * count per workflow file, from its row in run_counters
+ * (sql/010_perf.sql): the row's lock makes planners of one file take turns
+ * until commit, and the number costs one index probe whatever the file's
+ * history.
+ */
+static const struct worker_stmt plan_run_stmt = { "kiln_plan_run",
+	    "WITH n AS (INSERT INTO run_counters (repository_id, path, "
+	    "last_number) VALUES ($2::bigint, $4, 1) ON CONFLICT (repository_id, "
+	    "path) DO UPDATE SET last_number = run_counters.last_number + 1 "
+	    "RETURNING last_number) "
+	    "INSERT INTO runs (event_id, repository_id, run_number, name, path, "
+	    "event, head_sha, head_branch, ref, workflow_source, message, "
+	    "display_title, status, conclusion, started_at, completed_at) "
+	    "VALUES ($1::bigint, $2::bigint, (SELECT last_number FROM n), "
+	    "$3, $4, $5, $6, $7, $8, $9, $10::text, $11, "
+	    "CASE WHEN $10::text IS NULL THEN 'queued' ELSE 'completed' END, "
+	    "CASE WHEN $10::text IS NULL THEN NULL ELSE 'failure' END, "
+	    "CASE WHEN $10::text IS NULL THEN NULL ELSE now() END, "
+	    "CASE WHEN $10::text IS NULL THEN NULL ELSE now() END) "
+	    "RETURNING id, run_number", WSTMT_PLAN_RUN };
+static const struct worker_stmt plan_title_stmt = { "kiln_plan_title",
+	    "UPDATE runs SET display_title = $2 WHERE id = $1::bigint",
+	    WSTMT_PLAN_TITLE };
+static const struct worker_stmt plan_jobs_stmt = { "kiln_plan_jobs",
+	    "SELECT kiln_insert_jobs($1::bigint, $2::jsonb, false)",
+	    WSTMT_PLAN_JOBS };
+static const struct worker_stmt plan_release_stmt = { "kiln_plan_release",
+	    "SELECT kiln_release($1::bigint)", WSTMT_PLAN_RELEASE };
+static const struct worker_stmt plan_schedules_stmt = {
+	    "kiln_plan_schedules", "SELECT kiln_schedules_set($1::bigint, "
+	    "$2::bigint, $3, $4::jsonb)", WSTMT_PLAN_SCHEDULES };
+/*
+ * Completing the event commits the plan without waiting for the WAL
+ * flush (SQL_ASYNC_COMMIT): the event row itself was committed durably
+ * before its webhook was answered, so a PostgreSQL crash that loses the
+ * plan leaves the event claimed, and once its lease ends it is planned
+ * again.  Nothing durable can depend on a lost plan: claiming one of its
+ * jobs is a synchronous commit, which flushes the plan before it.
+ */
+static const struct worker_stmt plan_finish_stmt = { "kiln_plan_finish",
+	    "UPDATE events SET status = 'completed', completed_at = now(), "
+	    "lease_until = NULL, error = $2 WHERE id = $1::bigint AND "
+	    "claimed_by = $3 AND status = 'in_progress' AND "
+	    SQL_ASYNC_COMMIT, WSTMT_PLAN_FINISH };
+
 static PGresult *
 plan_exec(struct plan *p, const char *sql, int n, const char *const *params,
     const char *what)
@@ -183,27 +230,8 @@ plan_insert_run(struct plan *p, const char *path, const char *name,
 	params[8] = source;
 	params[9] = message;
 	params[10] = title != NULL ? title : name;
-	/*
-	 * Run numbers count per workflow file, from its row in run_counters
-	 * (sql/010_perf.sql): the row's lock makes planners of one file take
-	 * turns until commit, and the number costs one index probe whatever
-	 * the file's history.
-	 */
-	res = plan_exec(p,
-	    "WITH n AS (INSERT INTO run_counters (repository_id, path, "
-	    "last_number) VALUES ($2::bigint, $4, 1) ON CONFLICT (repository_id, "
-	    "path) DO UPDATE SET last_number = run_counters.last_number + 1 "
-	    "RETURNING last_number) "
-	    "INSERT INTO runs (event_id, repository_id, run_number, name, path, "
-	    "event, head_sha, head_branch, ref, workflow_source, message, "
-	    "display_title, status, conclusion, started_at, completed_at) "
-	    "VALUES ($1::bigint, $2::bigint, (SELECT last_number FROM n), "
-	    "$3, $4, $5, $6, $7, $8, $9, $10::text, $11, "
-	    "CASE WHEN $10::text IS NULL THEN 'queued' ELSE 'completed' END, "
-	    "CASE WHEN $10::text IS NULL THEN NULL ELSE 'failure' END, "
-	    "CASE WHEN $10::text IS NULL THEN NULL ELSE now() END, "
-	    "CASE WHEN $10::text IS NULL THEN NULL ELSE now() END) "
-	    "RETURNING id, run_number", 11, params, "inserting a run");
+	res = worker_exec_stmt(p->w, &plan_run_stmt, 11, params,
+	    "inserting a run");
 	if (res == NULL)
 		return -1;
 	*run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -267,8 +295,8 @@ plan_insert_jobs(struct plan *p, int64_t run_id, const struct plan_run *run)
 	snprintf(runid, sizeof runid, "%lld", (long long)run_id);
 	params[0] = runid;
 	params[1] = text;
-	res = plan_exec(p, "SELECT kiln_insert_jobs($1::bigint, $2::jsonb, "
-	    "false)", 2, params, "inserting the jobs");
+	res = worker_exec_stmt(p->w, &plan_jobs_stmt, 2, params,
+	    "inserting the jobs");
 	free(text);
 	if (res == NULL)
 		return -1;
@@ -340,14 +368,14 @@ plan_store(struct plan *p, const struct workflow *wf, int64_t run_id,
 	PGresult *res;
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)run_id);
-	if ((res = plan_exec(p, "UPDATE runs SET display_title = $2 WHERE "
-	    "id = $1::bigint", 2, params, "setting the run's title")) == NULL)
+	if ((res = worker_exec_stmt(p->w, &plan_title_stmt, 2, params,
+	    "setting the run's title")) == NULL)
 		return -1;
 	PQclear(res);
 	/* kiln_release: dependants of jobs that failed up front. */
 	if (plan_insert_jobs(p, run_id, run) == -1 ||
 	    plan_concurrency(p, run_id, run) == -1 ||
-	    (res = plan_exec(p, "SELECT kiln_release($1::bigint)", 1, params,
+	    (res = worker_exec_stmt(p->w, &plan_release_stmt, 1, params,
 	    "releasing jobs")) == NULL)
 		return -1;
 	PQclear(res);
@@ -593,8 +621,8 @@ plan_record_schedules(struct plan *p)
 	params[1] = evid;
 	params[2] = p->cev->sha;
 	params[3] = lines;
-	res = plan_exec(p, "SELECT kiln_schedules_set($1::bigint, $2::bigint, "
-	    "$3, $4::jsonb)", 4, params, "recording the schedules");
+	res = worker_exec_stmt(p->w, &plan_schedules_stmt, 4, params,
+	    "recording the schedules");
 	free(lines);
 	if (res == NULL)
 		return -1;
@@ -620,10 +648,8 @@ plan_finish_event(struct worker *w, int64_t id, const char *error)
 	int mine;
 
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)id);
-	res = worker_exec(w, "UPDATE events SET status = 'completed', "
-	    "completed_at = now(), lease_until = NULL, error = $2 "
-	    "WHERE id = $1::bigint AND claimed_by = $3 AND "
-	    "status = 'in_progress'", 3, params, "completing the event");
+	res = worker_exec_stmt(w, &plan_finish_stmt, 3, params,
+	    "completing the event");
 	if (res == NULL)
 		return -1;
 	mine = strcmp(PQcmdTuples(res), "0") != 0;
@@ -749,6 +775,7 @@ plan_event(struct worker *w, struct claimed_event *ev)
 	struct jobtoken_fetch ft = { 0 };
 	struct mirror_auth auth;
 	size_t nfiles = 0, i;
+	const struct event_kind *kind;
 	struct plan p;
 	char err[1024], kv[3][400];
 	PGresult *res;
@@ -764,16 +791,31 @@ plan_event(struct worker *w, struct claimed_event *ev)
 		p.payload = json_object();
 	}
 
-	/* Both can be passing: the network, GitHub's test merge not yet made. */
-	/* A private repository's server asks: a read-only App token. */
-	ft.w = w;
-	ft.repository_id = ev->repository_id;
-	ft.repo_name = ev->repo_name;
-	auth.token = jobtoken_fetch_cb;
-	auth.arg = &ft;
-	fetched = mirror_fetch_auth(p.mirror, ev->clone_url, &auth, err,
-	    sizeof err);
-	jobtoken_fetch_done(&ft);
+	/*
+	 * A push whose commit an earlier fetch brought already (pushes made
+	 * in a burst, a branch and a tag of one commit) is planned without
+	 * fetching: planning reads only what that commit names, and a job's
+	 * checkout, too, fetches only a commit the mirror lacks.  Other
+	 * events read refs (the default branch, a pull request's head) and
+	 * always fetch.
+	 */
+	kind = event_kind_find(ev->event);
+	if (kind != NULL && kind->filter == EVENT_FILTER_PUSH &&
+	    ev->sha != NULL && mirror_has_commit(p.mirror, ev->sha))
+		fetched = 0;
+	else {
+		/* Both can be passing: the network, GitHub's test merge not
+		 * yet made.  A private repository's server asks: a read-only
+		 * App token. */
+		ft.w = w;
+		ft.repository_id = ev->repository_id;
+		ft.repo_name = ev->repo_name;
+		auth.token = jobtoken_fetch_cb;
+		auth.arg = &ft;
+		fetched = mirror_fetch_auth(p.mirror, ev->clone_url, &auth,
+		    err, sizeof err);
+		jobtoken_fetch_done(&ft);
+	}
 	if (fetched == -1) {
 		log_warnx("event %lld: fetching %s: %s (will retry)",
 		    (long long)ev->id, ev->clone_url, err);

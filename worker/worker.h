@@ -12,7 +12,8 @@
  * A WHERE condition (always true) that commits its statement's transaction
  * without waiting for the WAL flush (synchronous_commit = off for that
  * transaction only).  Only for rows whose loss in a PostgreSQL crash is
- * safe: a step's progress, a lease renewal.  A crash loses at most the last ~3 x wal_writer_delay of
+ * safe: a step's progress, a lease renewal, an event's claim and its plan
+ * (lost, the event is claimed and planned again from its durable row).  A crash loses at most the last ~3 x wal_writer_delay of
  * them, and any later durable commit (a claim, a completion: WAL is one
  * sequence) makes them durable too; the job's claim and completion stay
  * synchronous, so a job is never run twice nor lost.
@@ -264,10 +265,11 @@ PGresult *worker_exec(struct worker *, const char *sql, int nparams,
 	    const char *const *params, const char *what);
 
 /*
- * A statement run on every job (claim.c, job.c): prepared once per
- * database session, so each run skips parsing and, after a few, planning
- * (PostgreSQL's generic plan), which cost the claim more than running it.
- * bit is the statement's own in struct worker's prepared.
+ * A statement run on every job or every planned event (claim.c, job.c,
+ * plan.c): prepared once per database session, so each run skips parsing
+ * and, after a few, planning (PostgreSQL's generic plan), which cost the
+ * claim more than running it.  bit is the statement's own in struct
+ * worker's prepared.
  */
 enum worker_stmt_bit {
 	WSTMT_CLAIM_EVENT = 1u << 0,
@@ -275,6 +277,12 @@ enum worker_stmt_bit {
 	WSTMT_RENEW = 1u << 2,
 	WSTMT_STEP = 1u << 3,
 	WSTMT_FINISH = 1u << 4,
+	WSTMT_PLAN_RUN = 1u << 5,
+	WSTMT_PLAN_TITLE = 1u << 6,
+	WSTMT_PLAN_JOBS = 1u << 7,
+	WSTMT_PLAN_RELEASE = 1u << 8,
+	WSTMT_PLAN_SCHEDULES = 1u << 9,
+	WSTMT_PLAN_FINISH = 1u << 10,
 };
 struct worker_stmt {
 	const char	*name;

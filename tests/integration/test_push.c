@@ -4,6 +4,7 @@
  * back through cictl.  Each test has its own kilnd and directory.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,6 +387,65 @@ START_TEST(test_branch_filters_select_workflows)
 }
 END_TEST
 
+/*
+ * A push whose commit the mirror holds already (its webhook late: a later
+ * push's fetch brought it) is planned and run without fetching, so it
+ * runs even while the repository cannot be reached.  Without that the
+ * planner's fetch fails and the event waits for a retry (plan.c).
+ */
+START_TEST(test_push_of_a_fetched_commit_runs_without_fetching)
+{
+	struct harness *h = harness_up("push_fetched_commit");
+	struct harness_repo *repo = harness_repo_new(h, "octo/late");
+	char *first, *second, *before1, *before2, *gone, *log;
+	json_t *run;
+
+	harness_repo_write(repo, ".github/workflows/late.yml",
+	    "name: late\n"
+	    "on: push\n"
+	    "jobs:\n"
+	    "  show:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - uses: actions/checkout@v4\n"
+	    "      - run: echo \"AT-$(cat n)-$((20 + 1))\"\n");
+	harness_repo_write(repo, "n", "one\n");
+	first = harness_repo_commit_push(repo, "main", "one", &before1);
+	harness_repo_write(repo, "n", "two\n");
+	second = harness_repo_commit_push(repo, "main", "two", &before2);
+
+	harness_deliver_push(h, repo, "refs/heads/main", before2, second,
+	    "two");
+	run = harness_wait_run(h, second, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	json_decref(run);
+
+	/* The repository goes away; the first push's webhook arrives. */
+	gone = xasprintf("%s.gone", repo->bare);
+	if (rename(repo->bare, gone) == -1)
+		harness_fail(h, "rename %s: %s", repo->bare, strerror(errno));
+	harness_deliver_push(h, repo, "refs/heads/main", before1, first,
+	    "one");
+	run = harness_wait_run(h, first, NULL, HARNESS_RUN_MS);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	log = harness_job_log(h, run, "show");
+	harness_expect_contains(h, log, "log of show", "AT-one-21");
+	free(log);
+	if (rename(gone, repo->bare) == -1)
+		harness_fail(h, "rename %s: %s", gone, strerror(errno));
+
+	json_decref(run);
+	free(gone);
+	free(first);
+	free(second);
+	free(before1);
+	free(before2);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 push_suite(void)
 {
@@ -398,6 +458,7 @@ push_suite(void)
 	tcase_add_test(tc, test_yaml_error_gives_failed_run_naming_file_and_line);
 	tcase_add_test(tc, test_branch_filters_select_workflows);
 	tcase_add_test(tc, test_next_job_starts_with_empty_workspace_and_temp);
+	tcase_add_test(tc, test_push_of_a_fetched_commit_runs_without_fetching);
 	suite_add_tcase(s, tc);
 	return s;
 }

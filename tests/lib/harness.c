@@ -1316,17 +1316,16 @@ harness_json_text(const json_t *j)
 	return s;
 }
 
-char *
-harness_push_at(struct harness *h, const char *file, int line,
-    struct harness_repo *repo, const char *branch, const char *message)
+void
+harness_deliver_push_at(struct harness *h, const char *file, int line,
+    struct harness_repo *repo, const char *ref, const char *before,
+    const char *after, const char *message)
 {
 	struct harness_resp r;
-	char *before, *sha, *ref, *body, *sig, *guid;
+	char *body, *sig, *guid;
 	json_t *ev;
 
-	sha = harness_repo_commit_push(repo, branch, message, &before);
-	ref = xasprintf("refs/heads/%s", branch);
-	ev = harness_push_event(repo, ref, before, sha, message);
+	ev = harness_push_event(repo, ref, before, after, message);
 	body = harness_json_text(ev);
 	sig = harness_sign(repo->secret, body, strlen(body));
 	guid = harness_guid();
@@ -1338,11 +1337,23 @@ harness_push_at(struct harness *h, const char *file, int line,
 		    r.error);
 	harness_resp_free(&r);
 	json_decref(ev);
-	free(before);
-	free(ref);
 	free(body);
 	free(sig);
 	free(guid);
+}
+
+char *
+harness_push_at(struct harness *h, const char *file, int line,
+    struct harness_repo *repo, const char *branch, const char *message)
+{
+	char *before, *sha, *ref;
+
+	sha = harness_repo_commit_push(repo, branch, message, &before);
+	ref = xasprintf("refs/heads/%s", branch);
+	harness_deliver_push_at(h, file, line, repo, ref, before, sha,
+	    message);
+	free(before);
+	free(ref);
 	return sha;
 }
 

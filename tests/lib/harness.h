@@ -264,6 +264,18 @@ json_t	*harness_push_event(const struct harness_repo *, const char *ref,
 char	*harness_json_text(const json_t *);
 
 /*
+ * Deliver the signed push webhook of ref moving before -> after (head
+ * commit message message) without pushing anything; the test fails
+ * unless kilnd answers 202.
+ */
+void	 harness_deliver_push_at(struct harness *, const char *file,
+	     int line, struct harness_repo *, const char *ref,
+	     const char *before, const char *after, const char *message);
+#define harness_deliver_push(h, repo, ref, before, after, message) \
+	harness_deliver_push_at((h), __FILE__, __LINE__, (repo), (ref), \
+	    (before), (after), (message))
+
+/*
  * Commit, push to branch and deliver the signed push webhook; the test
  * fails unless kilnd answers 202.  Returns the pushed sha.
  */
