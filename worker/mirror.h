@@ -24,10 +24,14 @@
  * webhooks and must name something, not compute it.
  *
  * Concurrency: several workers on one host may share a mirror.
- * mirror_fetch() serialises writers with flock() on <dir>/kiln-fetch.lock;
- * readers take no lock, because git replaces refs and publishes packs by
- * atomic rename and a mirror's objects are never deleted.  Never gc or
- * prune a mirror's objects: event shas that no branch reaches any more
+ * mirror_fetch() serialises writers with flock() on <dir>/kiln-fetch.lock.
+ * Git replaces refs and publishes packs by atomic rename, so a fetch never
+ * disturbs a reader; but each fetch adds a pack, and past
+ * MIRROR_PACK_LIMIT (mirror.c) a fetch writes the objects of the small
+ * packs into one and deletes them.  So every reader holds
+ * <dir>/kiln-pack.lock shared while it has the mirror open, and the
+ * deletion takes it exclusively.  A mirror's objects are never deleted:
+ * never gc or prune them, since event shas that no branch reaches any more
  * (force pushes) are still resolved through it.
  */
 #ifndef KILN_MIRROR_H

@@ -825,6 +825,87 @@ START_TEST(test_checkout_errors)
 }
 END_TEST
 
+/* How many packs the mirror has. */
+static size_t
+count_packs(void)
+{
+	struct pack_info *v;
+	size_t	 n, i;
+
+	v = list_packs(fx.mirror, &n);
+	for (i = 0; i < n; i++)
+		free(v[i].base);
+	free(v);
+	return n;
+}
+
+/* One more commit on upstream's main; its sha into out. */
+static void
+push_commit(int i, char out[41])
+{
+	sh("set -e\ncd work\necho %d > n.txt\ngit add n.txt\n"
+	    "git commit -qm 'n %d'\ngit push -q origin main\n", i, i);
+	sh_sha(out, "main");
+}
+
+/*
+ * Every fetch adds a pack; past MIRROR_PACK_LIMIT a fetch combines the
+ * small ones, keeping every object -- also a commit no ref reaches any
+ * more -- and waits for readers before it deletes anything.
+ */
+START_TEST(test_packs_consolidated)
+{
+	char	 shas[3 * MIRROR_PACK_LIMIT][41], last[41];
+	size_t	 i, n, most = 0;
+	int	 fd, st;
+	pid_t	 pid;
+
+	fetch();
+	sh("cd work && git push -q origin :feature :refs/pull/1/head\n");
+	for (i = 0; i < nitems(shas); i++) {
+		push_commit((int)i, shas[i]);
+		fetch();
+		if ((n = count_packs()) > most)
+			most = n;
+	}
+	ck_assert_msg(most <= MIRROR_PACK_LIMIT + 1, "%zu packs after %zu "
+	    "fetches", most, nitems(shas));
+	expect_no_resolve("feature");
+	expect_resolve(fx.c3, fx.c3);		/* unreachable, kept */
+	expect_resolve(fx.c1, fx.c1);
+	for (i = 0; i < nitems(shas); i++)
+		expect_resolve(shas[i], shas[i]);
+	ck_assert_int_eq(sh_status("git -C '%s' fsck --no-dangling 2>&1",
+	    fx.mirror), 0);
+
+	/* A reader holds the mirror: the next, combining fetch waits. */
+	while (count_packs() < MIRROR_PACK_LIMIT) {
+		push_commit(1000 + (int)count_packs(), last);
+		fetch();
+	}
+	fd = read_lock(fx.mirror);
+	ck_assert_int_ne(fd, -1);
+	n = count_packs();
+	push_commit(2000, last);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		execl(self_path, "test_mirror", "fetch", fx.mirror, fx.url,
+		    (char *)NULL);
+		_exit(127);
+	}
+	usleep(500 * 1000);
+	ck_assert_int_eq(waitpid(pid, &st, WNOHANG), 0);	/* waiting */
+	ck_assert_uint_ge(count_packs(), n);		/* nothing deleted */
+	read_unlock(fd);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_uint_lt(count_packs(), n);
+	expect_resolve("main", last);
+	expect_resolve(fx.c3, fx.c3);
+}
+END_TEST
+
 static Suite *
 mirror_suite(void)
 {
@@ -843,6 +924,7 @@ mirror_suite(void)
 	tcase_add_test(tc, test_merge_base);
 	tcase_add_test(tc, test_checkout);
 	tcase_add_test(tc, test_checkout_errors);
+	tcase_add_test(tc, test_packs_consolidated);
 	suite_add_tcase(s, tc);
 	return s;
 }
