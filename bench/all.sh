@@ -37,6 +37,7 @@ if [ "$quick" = 1 ]; then
 	run "idle (bench/idle.sh)" bench/idle.sh 2 "$bin"
 	run "log (bench/log.sh)" bench/log.sh 2 "$bin"
 	run "log path CPU (bench/logcpu.sh)" bench/logcpu.sh 1 "$bin/.."
+	run "mirror over many pushes (bench/mirror.sh)" bench/mirror.sh 40 "$bin/.."
 	run "outbox burst (bench/outbox.sh)" env KILN_BENCH_BIN="$bin" \
 	    bench/outbox.sh 5 2 10 1 1
 	echo "bench-quick: every benchmark ran (figures not judged)"
@@ -58,6 +59,7 @@ run "throughput, 200 pushes, 8 workers (bench/pushes.sh 200 8)" bench/pushes.sh 
 run "idle (bench/idle.sh 2)" bench/idle.sh 2 "$bin"
 run "log, 200 MiB (bench/log.sh 200)" bench/log.sh 200 "$bin"
 run "log path CPU, 8 MiB (bench/logcpu.sh 8)" bench/logcpu.sh 8 "$bin/.."
+run "mirror over 600 pushes (bench/mirror.sh 600)" bench/mirror.sh 600 "$bin/.."
 run "outbox burst, 1,000 states, 5 rounds (bench/outbox.sh 100 5 50 5 5)" \
     env KILN_BENCH_BIN="$bin" bench/outbox.sh 100 5 50 5 5
 {
