@@ -45,13 +45,17 @@ intake() {
 }
 
 # CPU seconds (user + system) used so far by the processes given.
+# calc FORMAT EXPRESSION: awk's arithmetic (bc is not on a fresh Debian).
+calc() {
+	awk "BEGIN { printf \"$1\", $2 }"
+}
 cpu() {
 	local t=0 p
 	for p in "$@"; do
 		[ -r "/proc/$p/stat" ] || continue
 		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
 	done
-	echo "scale=2; $t / $(getconf CLK_TCK)" | bc
+	calc %.2f "$t / $(getconf CLK_TCK)"
 }
 # The embedded PostgreSQL: its postmaster and backends (kilnd's pool).
 pgpids() {
@@ -93,8 +97,8 @@ for round in $(seq 1 "$rounds"); do
 	c0k=$(cpu "$kpid"); c0p=$(cpu $pg)
 	idle=$(intake)
 	c1k=$(cpu "$kpid"); c1p=$(cpu $pg)
-	echo "requests/s: $idle; CPU seconds: kilnd $(echo "$c1k - $c0k" | bc)," \
-	    "PostgreSQL $(echo "$c1p - $c0p" | bc)"
+	echo "requests/s: $idle; CPU seconds: kilnd $(calc %.2f "$c1k - $c0k")," \
+	    "PostgreSQL $(calc %.2f "$c1p - $c0p")"
 	sent0=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status = 'delivered'")
 	t0=$(date +%s.%N)
 	burst "$round"
@@ -105,8 +109,8 @@ for round in $(seq 1 "$rounds"); do
 	busy=$(intake)
 	c1k=$(cpu "$kpid"); c1p=$(cpu $pg); c1f=$(cpu "$fpid")
 	echo "requests/s while the burst drains: $busy"
-	echo "CPU seconds in those ${secs}s: kilnd $(echo "$c1k - $c0k" | bc)," \
-	    "PostgreSQL $(echo "$c1p - $c0p" | bc), fake GitHub $(echo "$c1f - $c0f" | bc)"
+	echo "CPU seconds in those ${secs}s: kilnd $(calc %.2f "$c1k - $c0k")," \
+	    "PostgreSQL $(calc %.2f "$c1p - $c0p"), fake GitHub $(calc %.2f "$c1f - $c0f")"
 	for _ in $(seq 1 1200); do
 		left=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status = 'pending'")
 		[ "$left" = 0 ] && break
@@ -115,9 +119,9 @@ for round in $(seq 1 "$rounds"); do
 	t1=$(psql "$db" -Atc "SELECT extract(epoch FROM max(delivered_at)) FROM outbox")
 	done_n=$(psql "$db" -Atc "SELECT count(*) - $sent0 FROM outbox WHERE status = 'delivered'")
 	failed=$(psql "$db" -Atc "SELECT count(*) FROM outbox WHERE status = 'failed'")
-	echo "delivered $done_n (failed $failed, left $left) in $(echo "$t1 - $t0" | bc) s:" \
-	    "$(echo "scale=1; $done_n / ($t1 - $t0)" | bc) deliveries/s"
-	r=$(echo "scale=1; 100 * $busy / $idle" | bc)
+	echo "delivered $done_n (failed $failed, left $left) in $(calc %.3f "$t1 - $t0") s:" \
+	    "$(calc %.1f "$done_n / ($t1 - $t0)") deliveries/s"
+	r=$(calc %.1f "100 * $busy / $idle")
 	echo "intake during the burst: $r% of idle"
 	ratios="$ratios $r"
 done
