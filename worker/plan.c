@@ -795,13 +795,16 @@ plan_event(struct worker *w, struct claimed_event *ev)
 	 * A push whose commit an earlier fetch brought already (pushes made
 	 * in a burst, a branch and a tag of one commit) is planned without
 	 * fetching: planning reads only what that commit names, and a job's
-	 * checkout, too, fetches only a commit the mirror lacks.  Other
-	 * events read refs (the default branch, a pull request's head) and
-	 * always fetch.
+	 * checkout, too, fetches only a commit the mirror lacks.  Events
+	 * that read refs always fetch: a push creating a branch or tag (its
+	 * changed paths start where it leaves the default branch) and the
+	 * other kinds (the default branch, a pull request's head).
 	 */
 	kind = event_kind_find(ev->event);
 	if (kind != NULL && kind->filter == EVENT_FILTER_PUSH &&
-	    ev->sha != NULL && mirror_has_commit(p.mirror, ev->sha))
+	    ev->sha != NULL && ev->before_sha != NULL &&
+	    strcmp(ev->before_sha, MIRROR_ZERO_SHA) != 0 &&
+	    mirror_has_commit(p.mirror, ev->sha))
 		fetched = 0;
 	else {
 		/* Both can be passing: the network, GitHub's test merge not

@@ -409,6 +409,9 @@ START_TEST(test_push_of_a_fetched_commit_runs_without_fetching)
 	    "    steps:\n"
 	    "      - uses: actions/checkout@v4\n"
 	    "      - run: echo \"AT-$(cat n)-$((20 + 1))\"\n");
+	/* Not the branch's first commit: a push creating a ref fetches. */
+	free(harness_repo_commit_push(repo, "main", "zero", &before1));
+	free(before1);
 	harness_repo_write(repo, "n", "one\n");
 	first = harness_repo_commit_push(repo, "main", "one", &before1);
 	harness_repo_write(repo, "n", "two\n");
