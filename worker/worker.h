@@ -13,10 +13,11 @@
  * without waiting for the WAL flush (synchronous_commit = off for that
  * transaction only).  Only for rows whose loss in a PostgreSQL crash is
  * safe: a step's progress, a lease renewal, an event's claim and its plan
- * (lost, the event is claimed and planned again from its durable row).  A crash loses at most the last ~3 x wal_writer_delay of
- * them, and any later durable commit (a claim, a completion: WAL is one
- * sequence) makes them durable too; the job's claim and completion stay
- * synchronous, so a job is never run twice nor lost.
+ * (lost, the event is claimed and planned again from its durable row).
+ * A crash loses at most the last ~3 x wal_writer_delay of them, and any
+ * later durable commit (a claim, a completion: WAL is one sequence) makes
+ * them durable too; the job's claim and completion stay synchronous, so a
+ * job is never run twice nor lost.
  */
 #define SQL_ASYNC_COMMIT \
 	"set_config('synchronous_commit', 'off', true) = 'off'"
