@@ -80,8 +80,10 @@ bench_wait_sql() {	# bench_wait_sql PGDIR SECONDS QUERY
 # every backend, with what they reaped): one "GROUP TICKS" line each.
 bench_cpu() {	# bench_cpu: of $kpid's tree
 	local p
+	# A process may end between the glob and the read: skip it (the
+	# loop's status must not be a failed cat's, under pipefail).
 	for p in /proc/[0-9]*; do
-		cat "$p/stat" 2>/dev/null && echo
+		{ cat "$p/stat" && echo; } 2>/dev/null || :
 	done | awk -v root="$kpid" '
 	NF > 0 {
 		# comm may hold spaces: fields counted after the last ")".

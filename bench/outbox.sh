@@ -50,10 +50,11 @@ calc() {
 	awk "BEGIN { printf \"$1\", $2 }"
 }
 cpu() {
-	local t=0 p
+	local t=0 p v
 	for p in "$@"; do
-		[ -r "/proc/$p/stat" ] || continue
-		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+		# Gone since it was listed: nothing to add.
+		v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
+		t=$((t + ${v:-0}))
 	done
 	calc %.2f "$t / $(getconf CLK_TCK)"
 }
