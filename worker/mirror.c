@@ -366,6 +366,19 @@ set_mirror_head(git_repository *repo, const char *branch)
 		return;
 	}
 	git_reference_free(ref);
+	/*
+	 * Unchanged, the usual case: rewriting HEAD would create and
+	 * remove HEAD.lock, an inode allocated per fetch for nothing.
+	 */
+	if (git_reference_lookup(&head, repo, "HEAD") == 0 &&
+	    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
+	    strcmp(git_reference_symbolic_target(head), branch) == 0) {
+		git_reference_free(head);
+		return;
+	}
+	git_error_clear();
+	git_reference_free(head);
+	head = NULL;
 	if (git_reference_symbolic_create(&head, repo, "HEAD", branch, 1,
 	    "kiln: default branch") != 0)
 		git_error_clear();	/* cosmetic; the fetch succeeded */

@@ -272,7 +272,8 @@ END_TEST
 
 START_TEST(test_refetch)
 {
-	char	c4[41];
+	struct stat	before, after;
+	char		c4[41];
 
 	/* A plain path works as well as a file:// URL. */
 	ck_assert_msg(mirror_fetch(fx.mirror, fx.upstream, errbuf,
@@ -298,9 +299,19 @@ START_TEST(test_refetch)
 	expect_resolve(fx.c3, fx.c3);		/* ... its commit stays */
 	expect_resolve("refs/pull/1/head", fx.c3);
 
-	/* Fetching again with nothing new is a no-op. */
+	/*
+	 * Fetching again with nothing new is a no-op, down to the mirror's
+	 * directory: no file made and removed in it (HEAD.lock rewriting an
+	 * unchanged HEAD was one, an inode allocated per fetch).
+	 */
+	ck_assert_int_eq(stat(fx.mirror, &before), 0);
+	usleep(20000);	/* past the file system's timestamp granularity */
 	fetch();
 	expect_resolve("main", c4);
+	ck_assert_int_eq(stat(fx.mirror, &after), 0);
+	ck_assert_msg(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+	    before.st_mtim.tv_nsec == after.st_mtim.tv_nsec,
+	    "a fetch with nothing new changed the mirror's directory");
 }
 END_TEST
 
