@@ -19,6 +19,12 @@
  * are dropped as acknowledged and `sent` restarts there, so the next frame
  * written is exactly the first one kilnd lacks.
  *
+ * The HELLO_ACK is not waited for where the HELLO is written: kilnd
+ * answers only once PostgreSQL has attached the job's log, and the job's
+ * preparation (workspace, first step) runs meanwhile.  Until it arrives
+ * frames are queued, not sent (kilnd refuses a frame before HELLO_ACK);
+ * every later pump looks for it without waiting, stream_close() waits.
+ *
  * The stream_id in HELLO is random per stream_open(); see proto.h for why.
  */
 #include <sys/random.h>
@@ -70,6 +76,7 @@ struct stream {
 	uint64_t		 stream_id;
 
 	int			 fd;		/* -1 while disconnected */
+	int64_t			 hello_by;	/* HELLO_ACK due, ms; 0: none */
 	struct proto_decoder	 dec;
 	int			 end_sent;	/* END sent on this connection */
 	int			 end_acked;	/* final ACK received */
@@ -128,6 +135,7 @@ st_disconnect(struct stream *s)
 	proto_decoder_init(&s->dec);
 	s->sent = s->acked;
 	s->end_sent = 0;
+	s->hello_by = 0;
 	s->retry_at = now_ms() + s->backoff_ms;
 	s->backoff_ms *= 2;
 	if (s->backoff_ms > STREAM_BACKOFF_MAX_MS)
@@ -264,17 +272,13 @@ st_read(struct stream *s, int timeout_ms)
 	}
 }
 
-/* Connect and say HELLO; on success `sent` is kilnd's stored seq. */
+/* Connect and say HELLO; its answer is st_hello_ack()'s. */
 static int
 st_connect(struct stream *s)
 {
 	struct sockaddr_un sun;
-	struct proto_msg msg;
-	struct proto_rd rd;
 	struct buf b = { 0 };
 	char err[256];
-	uint32_t version;
-	uint64_t stored;
 	size_t at;
 	int r;
 
@@ -311,9 +315,35 @@ st_connect(struct stream *s)
 		st_disconnect(s);
 		return -1;
 	}
+	s->hello_by = now_ms() + STREAM_HELLO_TIMEOUT_MS;
+	return 0;
+}
 
-	r = proto_read_frame(s->fd, &s->dec, &msg, STREAM_HELLO_TIMEOUT_MS,
-	    err, sizeof err);
+/*
+ * The HELLO's answer, waiting up to timeout_ms (bounded by the HELLO's
+ * own deadline): 1 when it came and `sent` is kilnd's stored seq, 0 when
+ * it has not come yet, -1 when the connection went.
+ */
+static int
+st_hello_ack(struct stream *s, int timeout_ms)
+{
+	struct proto_msg msg;
+	char err[256];
+	uint32_t version;
+	uint64_t stored;
+	struct proto_rd rd;
+	int64_t left;
+	int r;
+
+	left = s->hello_by - now_ms();
+	if (left < 0)
+		left = 0;
+	if (timeout_ms > left)
+		timeout_ms = (int)left;
+	r = proto_read_frame(s->fd, &s->dec, &msg, timeout_ms, err,
+	    sizeof err);
+	if (r == 0 && now_ms() < s->hello_by)
+		return 0;
 	if (r == 0)
 		snprintf(err, sizeof err, "no HELLO_ACK within %d ms",
 		    STREAM_HELLO_TIMEOUT_MS);
@@ -350,13 +380,14 @@ st_connect(struct stream *s)
 		st_disconnect(s);
 		return -1;
 	}
+	s->hello_by = 0;
 	st_release(s, stored);
 	s->sent = stored;
 	s->end_sent = 0;
 	log_debug("stream: job %" PRId64 ": connected, kilnd has seq %" PRIu64
 	    ", %" PRIu64 " to send", s->job_id, stored,
 	    s->next_seq - 1 - stored);
-	return 0;
+	return 1;
 }
 
 /* Write one queued frame to the connection. */
@@ -400,6 +431,8 @@ st_pump(struct stream *s)
 
 	if (s->fd == -1 && now_ms() >= s->retry_at)
 		(void)st_connect(s);
+	if (s->fd != -1 && s->hello_by != 0 && st_hello_ack(s, 0) != 1)
+		return 0;
 	while (s->fd != -1 && s->sent + 1 < s->next_seq) {
 		if (s->sent - s->acked >= STREAM_WINDOW) {
 			r = st_read(s, STREAM_IO_TIMEOUT_MS);
@@ -665,9 +698,13 @@ stream_close(struct stream *s, char *err, size_t errsz)
 				continue;
 			}
 		}
+		if (s->fd != -1 && s->hello_by != 0) {
+			(void)st_hello_ack(s, (int)left);
+			continue;
+		}
 		if (st_pump(s) == -1)
 			break;
-		if (s->fd == -1)
+		if (s->fd == -1 || s->hello_by != 0)
 			continue;
 		if (!s->end_sent && s->sent == last) {
 			if (proto_write_frame(s->fd, PROTO_END, 0, last, NULL,
@@ -685,7 +722,12 @@ stream_close(struct stream *s, char *err, size_t errsz)
 	}
 
 	if (s->end_acked) {
-		if (unlink(s->spool_path) == -1 && errno != ENOENT)
+		/*
+		 * Left empty, not removed: the job's directory is parked
+		 * with it for the next job's spool (workspace.c).
+		 */
+		if (ftruncate(s->spoolfd, 0) == -1 &&
+		    unlink(s->spool_path) == -1 && errno != ENOENT)
 			log_warn("stream: unlink %s", s->spool_path);
 		st_free(s);
 		return 0;

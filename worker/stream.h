@@ -19,7 +19,8 @@ struct stream;
  * presenting token (the job's log token, PROTO_TOKEN_LEN hex digits, from
  * its claim) in each HELLO.
  * spool_path is created (truncated, mode 0600) to hold output while kilnd
- * is unreachable.  kilnd being down is not an error here: the stream
+ * is unreachable.  The HELLO's answer is not waited for here: output is
+ * queued until it comes.  kilnd being down is not an error here: the stream
  * starts spooled and connects later.  Returns NULL with err on bad
  * arguments or when the spool cannot be created.  The caller owns the
  * stream and must end it with stream_close().
@@ -59,8 +60,9 @@ void		 stream_set_close_wait(struct stream *, int ms);
 
 /*
  * Finish the log: deliver everything (reconnecting if needed), send END and
- * wait for kilnd's final ACK, within stream_set_close_wait()'s bound.  On success the
- * spool file is removed and 0 returned.  On failure -1 with err, and every
+ * wait for kilnd's final ACK, within stream_set_close_wait()'s bound.  On
+ * success the spool file is left empty (for the next job to reuse) and 0
+ * returned.  On failure -1 with err, and every
  * unacknowledged frame is left in the spool file (records of u64 seq, u32
  * length, data; big-endian) so no output is lost.  Frees the stream
  * either way.

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -45,7 +46,46 @@ struct env {
 	char	*logs;
 	char	*spool;
 	pid_t	 server;
+	int	 auth_delay_ms;	/* > 0: HELLOs answered this much later */
+	const char *auth_refusal;	/* with it: refused, not accepted */
 };
+
+/* A delayed answer to one HELLO (kilnd's asks PostgreSQL meanwhile). */
+struct delayed_auth {
+	struct logsrv	*srv;
+	uint64_t	 ticket;
+	const char	*refusal;
+};
+
+static void
+delayed_auth_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct delayed_auth *da = arg;
+
+	logsrv_authorized(da->srv, da->ticket, da->refusal);
+	free(da);
+}
+
+struct delayed_authorizer {
+	struct event_base	*base;
+	struct logsrv		*srv;
+	int			 delay_ms;
+	const char		*refusal;
+};
+
+static void
+delayed_authorize(int64_t job_id, const char *worker, const char *token,
+    uint64_t ticket, void *arg)
+{
+	struct delayed_authorizer *a = arg;
+	struct delayed_auth *da = xcalloc(1, sizeof *da);
+	struct timeval tv = { a->delay_ms / 1000, (a->delay_ms % 1000) * 1000 };
+
+	da->srv = a->srv;
+	da->ticket = ticket;
+	da->refusal = a->refusal;
+	event_base_once(a->base, -1, EV_TIMEOUT, delayed_auth_cb, da, &tv);
+}
 
 /* Observer in the server: appends every new chunk to <logs>/<job>.observed. */
 static void
@@ -115,6 +155,15 @@ server_start(struct env *e)
 			_exit(2);
 		}
 		logsrv_set_observer(srv, observe_cb, e->logs);
+		if (e->auth_delay_ms > 0) {
+			static struct delayed_authorizer a;
+
+			a.base = base;
+			a.srv = srv;
+			a.delay_ms = e->auth_delay_ms;
+			a.refusal = e->auth_refusal;
+			logsrv_set_authorizer(srv, delayed_authorize, &a);
+		}
 		/* SIGTERM ends the loop, so teardown frees everything. */
 		stop = evsignal_new(base, SIGTERM, server_stop_cb, base);
 		event_add(stop, NULL);
@@ -263,6 +312,7 @@ assert_observed(const char *got, size_t gotlen, const struct buf *want)
 
 START_TEST(test_in_order)
 {
+	struct stat st;
 	struct env e;
 	struct stream *s;
 	struct buf want = { 0 }, chunk = { 0 };
@@ -290,7 +340,8 @@ START_TEST(test_in_order)
 	ck_assert_int_eq(stream_write(s, "tail\n", 5), 0);
 	buf_add(&want, "tail\n", 5);
 	ck_assert_msg(stream_close(s, err, sizeof err) == 0, "%s", err);
-	ck_assert_int_eq(access(e.spool, F_OK), -1);	/* removed */
+	ck_assert_int_eq(stat(e.spool, &st), 0);	/* kept for reuse ... */
+	ck_assert_int_eq(st.st_size, 0);		/* ... empty */
 
 	got = job_file(&e, 42, "log", &len);
 	assert_same("log", got, len, &want);
@@ -305,6 +356,79 @@ START_TEST(test_in_order)
 
 	buf_free(&want);
 	buf_free(&chunk);
+	env_teardown(&e);
+}
+END_TEST
+
+/*
+ * kilnd answers a HELLO only once PostgreSQL has attached the job's log;
+ * the worker does not wait for that answer to go on preparing the job.
+ * Its output meanwhile is queued and reaches the log whole and in order
+ * once the answer comes.
+ */
+START_TEST(test_hello_answer_not_awaited)
+{
+	struct env e;
+	struct stream *s;
+	struct buf want = { 0 }, chunk = { 0 };
+	char err[512], *got;
+	int64_t t0, took;
+	size_t len;
+	int i;
+
+	env_setup(&e);
+	e.auth_delay_ms = 400;
+	server_start(&e);
+	t0 = now_ms();
+	s = stream_open(e.sock, 43, "worker-h", TOKEN, e.spool, err,
+	    sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	for (i = 0; i < 50; i++) {
+		make_chunk(&chunk, i);
+		ck_assert_int_eq(stream_write(s, chunk.data, chunk.len), 0);
+		buf_add(&want, chunk.data, chunk.len);
+	}
+	took = now_ms() - t0;
+	ck_assert_msg(took < 200, "opening and writing took %lld ms: waited "
+	    "for the 400 ms HELLO_ACK", (long long)took);
+	ck_assert_msg(stream_close(s, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_ge(now_ms() - t0, 400);
+	got = job_file(&e, 43, "log", &len);
+	assert_same("log", got, len, &want);
+	free(got);
+	buf_free(&want);
+	buf_free(&chunk);
+	env_teardown(&e);
+}
+END_TEST
+
+/* A HELLO refused after the worker went on: nothing is sent, all kept. */
+START_TEST(test_hello_refused_later_keeps_output)
+{
+	struct env e;
+	struct stream *s;
+	char err[512], *got;
+	size_t len;
+
+	env_setup(&e);
+	e.auth_delay_ms = 50;
+	e.auth_refusal = "no such job";
+	server_start(&e);
+	s = stream_open(e.sock, 44, "worker-r", TOKEN, e.spool, err,
+	    sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(stream_write(s, "secret output\n", 14), 0);
+	stream_set_close_wait(s, 500);
+	ck_assert_int_eq(stream_close(s, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "refused: no such job") != NULL, "%s", err);
+	got = job_file(&e, 44, "log", &len);
+	ck_assert_msg(got == NULL || len == 0, "a refused stream's output "
+	    "reached the log");
+	free(got);
+	got = file_read_all(e.spool, 1 << 20, &len);
+	ck_assert_msg(got != NULL && memmem(got, len, "secret output", 13),
+	    "the output is not in the kept spool");
+	free(got);
 	env_teardown(&e);
 }
 END_TEST
@@ -962,6 +1086,8 @@ stream_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_in_order);
+	tcase_add_test(tc, test_hello_answer_not_awaited);
+	tcase_add_test(tc, test_hello_refused_later_keeps_output);
 	tcase_add_test(tc, test_server_restart_mid_stream);
 	tcase_add_test(tc, test_crash_points);
 	tcase_add_test(tc, test_kilnd_down_at_open);
