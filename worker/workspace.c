@@ -21,8 +21,12 @@
  * largest cost per trivial job (ext4 scans past recently deleted inodes
  * to allocate one), and the five directories were five of thirteen per
  * one-step job.  The file-command directories of an earlier, longer job
- * stay as empty numbered directories.  With run_as the directories belong
- * to a step's account, so they are made afresh for every job.
+ * stay as numbered directories.  The files every job makes again -- the
+ * spool, event.json and the steps' five file-command files -- stay too,
+ * emptied, when they are still plain files of one link: the next job
+ * opens them with O_TRUNC, reusing the inode (O_NOFOLLOW, so a link a
+ * step put there since is not followed).  With run_as the directories
+ * belong to a step's account, so they are made afresh for every job.
  */
 #include <sys/stat.h>
 
@@ -102,6 +106,10 @@ workspace_rmtree(const char *dir)
 	nftw(dir, workspace_rm_cb, 32, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A step's file-command files (GITHUB_ENV ...), in the order made. */
+static const char *const workspace_cmd_files[] = { "add_path", "set_env",
+    "set_output", "step_summary", "save_state" };
+
 /* Does path's directory part (the first n bytes) end with suffix? */
 static int
 workspace_dir_is(const char *path, size_t n, const char *suffix)
@@ -112,16 +120,69 @@ workspace_dir_is(const char *path, size_t n, const char *suffix)
 }
 
 /*
- * Everything under a job's directory but itself, workspace, tmp and the
+ * Is the file at path (its name at path + base) one the next job reuses?
+ * Its mode as the job makes it, or 0.
+ */
+static mode_t
+workspace_file_kept(const char *path, int level, size_t base)
+{
+	const char *name = path + base;
+	size_t i;
+
+	if (level == 1)
+		return strcmp(name, "spool") == 0 ? 0600 : 0;
+	if (level == 2)
+		return strcmp(name, "event.json") == 0 &&
+		    workspace_dir_is(path, base, "/tmp/") ? 0644 : 0;
+	if (level != 4 || base < 2 || path[base - 2] < '0' ||
+	    path[base - 2] > '9')
+		return 0;
+	for (i = 0; i < nitems(workspace_cmd_files); i++) {
+		if (strcmp(name, workspace_cmd_files[i]) == 0)
+			break;
+	}
+	if (i == nitems(workspace_cmd_files))
+		return 0;
+	/* .../tmp/_runner_file_commands/<n>/<name> */
+	while (base > 1 && path[base - 2] >= '0' && path[base - 2] <= '9')
+		base--;
+	return workspace_dir_is(path, base - 1, "/tmp/_runner_file_commands/") ?
+	    0644 : 0;
+}
+
+/*
+ * Empty a kept file in place: 0, or -1 when it is not a plain file of one
+ * link any more (checked on the open file, so a swap after nftw's lstat
+ * truncates nothing else).
+ */
+static int
+workspace_file_empty(const char *path, mode_t mode)
+{
+	struct stat st;
+	int fd, ok;
+
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+	    ftruncate(fd, 0) == 0 && fchmod(fd, mode) == 0;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Everything under a job's directory but itself, workspace, tmp, the
  * directories of the steps' file-command files (tmp/_runner_file_commands
- * and its numbered directories, made again for every step otherwise:
- * their files go, they are left empty).
+ * and its numbered directories, made again for every step otherwise) and
+ * the files the next job makes again (workspace_file_kept()), emptied.
  */
 static int
 workspace_empty_cb(const char *path, const struct stat *st, int flag,
     struct FTW *ftw)
 {
 	const char *name = path + ftw->base;
+	mode_t mode;
 
 	if (ftw->level == 0 || (ftw->level == 1 && flag == FTW_DP &&
 	    (strcmp(name, "workspace") == 0 || strcmp(name, "tmp") == 0)))
@@ -132,8 +193,23 @@ workspace_empty_cb(const char *path, const struct stat *st, int flag,
 	    (ftw->level == 3 && workspace_dir_is(path, (size_t)ftw->base,
 	    "/tmp/_runner_file_commands/"))))
 		return 0;
+	if (flag == FTW_F && S_ISREG(st->st_mode) && st->st_nlink == 1 &&
+	    (mode = workspace_file_kept(path, ftw->level,
+	    (size_t)ftw->base)) != 0 && workspace_file_empty(path, mode) == 0)
+		return 0;
 	remove(path);
 	return 0;
+}
+
+/*
+ * Open path for writing from its start, reusing a file left there
+ * (workspace_remove() keeps some, emptied) but never following a link.
+ */
+static int
+workspace_open_new(const char *path, mode_t mode)
+{
+	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
 }
 
 /*
@@ -201,12 +277,14 @@ void
 workspace_write_event(const struct workspace *ws, const char *payload)
 {
 	char *path = xasprintf("%s/event.json", ws->tmp);
-	FILE *f = fopen(path, "w");
+	int fd = workspace_open_new(path, 0644);
+	FILE *f;
 
-	if (f != NULL) {
+	if (fd != -1 && (f = fdopen(fd, "w")) != NULL) {
 		fputs(payload != NULL ? payload : "{}", f);
 		fclose(f);
-	}
+	} else if (fd != -1)
+		close(fd);
 	workspace_give(ws, path);
 	free(path);
 }
@@ -214,18 +292,16 @@ workspace_write_event(const struct workspace *ws, const char *payload)
 char *
 workspace_step_files(const struct workspace *ws, size_t number)
 {
-	static const char *const names[] = { "add_path", "set_env",
-	    "set_output", "step_summary", "save_state" };
 	char *dir = xasprintf("%s/_runner_file_commands/%zu", ws->tmp, number);
 	size_t i;
+	int fd;
 
 	mkdir_p(dir, 0700);
-	for (i = 0; i < nitems(names); i++) {
-		char *p = xasprintf("%s/%s", dir, names[i]);
-		FILE *f = fopen(p, "w");
+	for (i = 0; i < nitems(workspace_cmd_files); i++) {
+		char *p = xasprintf("%s/%s", dir, workspace_cmd_files[i]);
 
-		if (f != NULL)
-			fclose(f);
+		if ((fd = workspace_open_new(p, 0644)) != -1)
+			close(fd);
 		free(p);
 	}
 	workspace_give(ws, dir);

@@ -209,8 +209,8 @@ START_TEST(test_next_job_starts_with_empty_workspace_and_temp)
 {
 	struct harness *h = harness_up("next_job_empty_workspace");
 	struct harness_repo *repo = harness_repo_new(h, "octo/leftovers");
-	json_t *run, *clean;
-	char *sha, *log;
+	json_t *run, *clean, *dirty;
+	char *sha, *log, *dlog, *inodes;
 
 	harness_repo_write(repo, ".github/workflows/left.yml",
 	    "name: leftovers\n"
@@ -225,6 +225,13 @@ START_TEST(test_next_job_starts_with_empty_workspace_and_temp)
 	    "          chmod 0777 \"$GITHUB_WORKSPACE\" \"$RUNNER_TEMP\"\n"
 	    "          echo LEAKED=yes >>\"$GITHUB_ENV\"\n"
 	    "          echo x >\"$(dirname \"$GITHUB_ENV\")/extra\"\n"
+	    "          echo \"inodes=$(stat -c %i,%w \"$GITHUB_ENV\" "
+	    "\"$GITHUB_EVENT_PATH\" | tr '\\n' ' ')\"\n"
+	    /* Kept files the step swapped for links are not followed. */
+	    "          v=\"$RUNNER_TEMP/../../victim-$GITHUB_RUN_ID\"\n"
+	    "          echo precious >\"$v-sym\"; echo precious >\"$v-hard\"\n"
+	    "          ln -sf \"$v-sym\" \"$(dirname \"$GITHUB_ENV\")/step_summary\"\n"
+	    "          ln -f \"$v-hard\" \"$(dirname \"$GITHUB_ENV\")/add_path\"\n"
 	    "  clean:\n"
 	    "    runs-on: self-hosted\n"
 	    "    needs: dirty\n"
@@ -238,7 +245,15 @@ START_TEST(test_next_job_starts_with_empty_workspace_and_temp)
 	    "\"$RUNNER_TEMP\" | tr '\\n' ' ')\"\n"
 	    "          echo \"cmds=[$(cat \"$GITHUB_ENV\" \"$GITHUB_PATH\")]\"\n"
 	    "          echo \"cmdfiles=[$(ls -A \"$(dirname \"$GITHUB_ENV\")\" | "
-	    "tr '\\n' ' ')]\"\n");
+	    "tr '\\n' ' ')]\"\n"
+	    "          echo \"inodes=$(stat -c %i,%w \"$GITHUB_ENV\" "
+	    "\"$GITHUB_EVENT_PATH\" | tr '\\n' ' ')\"\n"
+	    "          v=\"$RUNNER_TEMP/../../victim-$GITHUB_RUN_ID\"\n"
+	    "          echo \"victims=$(cat \"$v-sym\" \"$v-hard\" | "
+	    "tr '\\n' ' ')\"\n"
+	    "          echo \"types=$(stat -c %F,%h \"$(dirname "
+	    "\"$GITHUB_ENV\")/step_summary\" \"$(dirname \"$GITHUB_ENV\")"
+	    "/add_path\" | tr '\\n' ' ')\"\n");
 	sha = harness_push(h, repo, "main", "leftovers");
 
 	run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
@@ -251,6 +266,26 @@ START_TEST(test_next_job_starts_with_empty_workspace_and_temp)
 	harness_expect_contains(h, log, "log of clean", "cmds=[]");
 	harness_expect_contains(h, log, "log of clean", "cmdfiles=[add_path "
 	    "save_state set_env set_output step_summary ]");
+	/* Links left in place of kept files: removed, their targets whole. */
+	harness_expect_contains(h, log, "log of clean",
+	    "victims=precious precious ");
+	harness_expect_contains(h, log, "log of clean",
+	    "types=regular empty file,1 regular empty file,1 ");
+	/*
+	 * The next job reuses the files rather than allocating inodes
+	 * (workspace.c): GITHUB_ENV and the event file are the same files (inode
+	 * and birth time: ext4 may give a new file the inode just freed).
+	 */
+	dirty = harness_job(h, run, "dirty");
+	dlog = harness_logs(h, json_object_get(dirty, "id"));
+	/* The line the step printed, not the script's echo of it. */
+	inodes = strstr(dlog, "\ninodes=");
+	harness_assert(h, inodes != NULL && strchr(++inodes, '\n') != NULL,
+	    "no inodes in the log of dirty:\n%s", dlog);
+	*strchr(inodes, '\n') = '\0';
+	harness_expect_contains(h, log, "log of clean (the same files)",
+	    inodes);
+	free(dlog);
 	free(log);
 
 	json_decref(run);
