@@ -12,12 +12,14 @@
 # Bounded: fixed durations and counts; loopback only.
 #
 #   bench/webhook.sh [seconds] [connections]    (needs wrk: apt-get install wrk)
+#
+# KILN_BENCH_BINDIR runs other binaries (an A/B against an older build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-16}
 threads=$((conns < 2 ? conns : 2))	# wrk refuses more threads than connections
-bin=$PWD/build/bin
+bin=${KILN_BENCH_BINDIR:-$PWD/build/bin}
 command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install wrk)" >&2; exit 2; }
 . bench/lib.sh
 # Intake only: no workers, so planning does not compete for the 2 cores.
@@ -78,6 +80,23 @@ psql "host=$d/state2/pg/run dbname=kiln user=kiln" -At -F ' ' -c "
 	       round(percentile_cont(0.99) within group (order by ms)::numeric, 1) || ' ms, max ' || round(max(ms)::numeric, 1) ||
 	       ' ms (' || count(*) || ')'
 	from (select extract(epoch from (s.started_at - e.created_at)) * 1000 as ms
+	      from events e join runs r on r.event_id = e.id join jobs j on j.run_id = r.id
+	      join steps s on s.job_id = j.id and s.number = 1) x"
+# Where it goes (p50 of each phase): the webhook's commit to the plan's
+# transaction (wake-up, event claim, fetch, reading the workflow), that
+# to the job's claim (planning statements, commit, wake-up), the claim to
+# the step's row (the job's set-up).
+psql "host=$d/state2/pg/run dbname=kiln user=kiln" -At -F ' ' -c "
+	select 'phases p50: to planning ' ||
+	       round(percentile_cont(0.5) within group (order by p)::numeric, 1) ||
+	       ' ms, planning to claim ' ||
+	       round(percentile_cont(0.5) within group (order by c)::numeric, 1) ||
+	       ' ms, claim to step ' ||
+	       round(percentile_cont(0.5) within group (order by s)::numeric, 1) ||
+	       ' ms'
+	from (select extract(epoch from (r.created_at - e.created_at)) * 1000 as p,
+	             extract(epoch from (j.started_at - r.created_at)) * 1000 as c,
+	             extract(epoch from (s.started_at - j.started_at)) * 1000 as s
 	      from events e join runs r on r.event_id = e.id join jobs j on j.run_id = r.id
 	      join steps s on s.job_id = j.id and s.number = 1) x"
 echo "== baseline: bare INSERT + COMMIT round trip, one at a time ($pushes, same cluster)"
