@@ -21,9 +21,9 @@
  *
  * The HELLO_ACK is not waited for where the HELLO is written: kilnd
  * answers only once PostgreSQL has attached the job's log, and the job's
- * preparation (workspace, first step) runs meanwhile.  Until it arrives
- * frames are queued, not sent (kilnd refuses a frame before HELLO_ACK);
- * every later pump looks for it without waiting, stream_close() waits.
+ * preparation (workspace, the first step's start) runs meanwhile.  The
+ * first output waits for it (kilnd refuses a frame before HELLO_ACK, and
+ * output held back would be missing from the live log).
  *
  * The stream_id in HELLO is random per stream_open(); see proto.h for why.
  */
@@ -431,7 +431,9 @@ st_pump(struct stream *s)
 
 	if (s->fd == -1 && now_ms() >= s->retry_at)
 		(void)st_connect(s);
-	if (s->fd != -1 && s->hello_by != 0 && st_hello_ack(s, 0) != 1)
+	/* The first output waits: unsent, a live log would show nothing. */
+	if (s->fd != -1 && s->hello_by != 0 &&
+	    st_hello_ack(s, STREAM_HELLO_TIMEOUT_MS) != 1)
 		return 0;
 	while (s->fd != -1 && s->sent + 1 < s->next_seq) {
 		if (s->sent - s->acked >= STREAM_WINDOW) {
