@@ -471,10 +471,17 @@ kilnd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	config_free(&loaded);
 }
 
+/*
+ * Migrate, then record whether this kilnd sends the outbox
+ * (sql/033_outbox_reporting.sql): without [github] the state triggers
+ * write nothing.  Before the workers start, so no job's change is missed.
+ */
 static int
-kilnd_migrate(const char *conninfo, char *err, size_t errsz)
+kilnd_migrate(const char *conninfo, int reporting, char *err, size_t errsz)
 {
 	PGconn *conn = PQconnectdb(conninfo);
+	const char *params[1] = { reporting ? "true" : "false" };
+	PGresult *res;
 	int n;
 
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -485,6 +492,16 @@ kilnd_migrate(const char *conninfo, char *err, size_t errsz)
 	}
 	PQclear(PQexec(conn, "SET client_min_messages = warning"));
 	n = migrate_apply(conn, err, errsz);
+	if (n >= 0) {
+		res = PQexecParams(conn, "UPDATE outbox_reporting SET enabled = "
+		    "$1::boolean", 1, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			snprintf(err, errsz, "recording whether the outbox is "
+			    "sent: %s", PQerrorMessage(conn));
+			n = -1;
+		}
+		PQclear(res);
+	}
 	PQfinish(conn);
 	if (n > 0)
 		log_info("applied %d database migration(s)", n);
@@ -566,7 +583,8 @@ main(int argc, char **argv)
 	    (k.pg = pgembed_start(&cfg, err, sizeof err)) == NULL)
 		fatalx("embedded PostgreSQL: %s", err);
 	k.conninfo = config_conninfo(&cfg);
-	if (kilnd_migrate(k.conninfo, err, sizeof err) == -1) {
+	if (kilnd_migrate(k.conninfo, cfg.gh_token_file[0] != '\0' ||
+	    cfg.gh_app_id[0] != '\0', err, sizeof err) == -1) {
 		pgembed_stop(k.pg);
 		fatalx("%s", err);
 	}

@@ -302,6 +302,7 @@ START_TEST(test_yaml_error_gives_failed_run_naming_file_and_line)
 	struct harness_repo *repo = harness_repo_new(h, "octo/badyaml");
 	const char *msg, *p;
 	json_t *bad, *good;
+	char *out;
 	char *sha;
 
 	/* libyaml: "mapping values are not allowed here" at line 3 col 7. */
@@ -341,6 +342,15 @@ START_TEST(test_yaml_error_gives_failed_run_naming_file_and_line)
 	    HARNESS_RUN_MS);
 	harness_expect_str(h, good, "run of good.yaml", "conclusion",
 	    "success");
+	/*
+	 * No [github] section: nothing sends the outbox, so neither the
+	 * failed run nor the job's states leave rows there to wait for ever
+	 * (sql/033_outbox_reporting.sql).
+	 */
+	out = harness_sql(h, "SELECT count(*) FROM outbox", NULL);
+	harness_assert(h, out != NULL && strcmp(out, "0") == 0, "outbox rows "
+	    "without [github]: %s", out ? out : "(query failed)");
+	free(out);
 
 	json_decref(bad);
 	json_decref(good);
