@@ -20,10 +20,10 @@ struct stream;
  * its claim) in each HELLO.
  * spool_path is created (truncated, mode 0600) to hold output while kilnd
  * is unreachable.  The HELLO's answer is not waited for here but by the
- * first stream_write() (or stream_close()).  kilnd being down is not an error here: the stream
- * starts spooled and connects later.  Returns NULL with err on bad
- * arguments or when the spool cannot be created.  The caller owns the
- * stream and must end it with stream_close().
+ * first stream_write() (or stream_close()).  kilnd being down is not an
+ * error here: the stream starts spooled and connects later.  Returns NULL
+ * with err on bad arguments or when the spool cannot be created.  The
+ * caller owns the stream and must end it with stream_close().
  */
 struct stream	*stream_open(const char *socket_path, int64_t job_id,
 		    const char *worker_name, const char *token,

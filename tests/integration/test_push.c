@@ -230,8 +230,9 @@ START_TEST(test_next_job_starts_with_empty_workspace_and_temp)
 	    /* Kept files the step swapped for links are not followed. */
 	    "          v=\"$RUNNER_TEMP/../../victim-$GITHUB_RUN_ID\"\n"
 	    "          echo precious >\"$v-sym\"; echo precious >\"$v-hard\"\n"
-	    "          ln -sf \"$v-sym\" \"$(dirname \"$GITHUB_ENV\")/step_summary\"\n"
-	    "          ln -f \"$v-hard\" \"$(dirname \"$GITHUB_ENV\")/add_path\"\n"
+	    "          c=\"$(dirname \"$GITHUB_ENV\")\"\n"
+	    "          ln -sf \"$v-sym\" \"$c/step_summary\"\n"
+	    "          ln -f \"$v-hard\" \"$c/add_path\"\n"
 	    "  clean:\n"
 	    "    runs-on: self-hosted\n"
 	    "    needs: dirty\n"
