@@ -39,6 +39,14 @@
 #define STEPEXEC_POLL_MS	100	/* cancel() polling period */
 #define STEPEXEC_DRAIN_MS	500	/* output drain after the shell exits */
 #define STEPEXEC_READ_CHUNK	65536
+/*
+ * The step's output pipe, from the default 64 KiB: a step writing fast
+ * blocks less often on the worker's turn to read (bench/log.sh, 100 MiB:
+ * zeros 0.28-0.35 -> 0.22-0.25 s, random 0.29-0.31 -> 0.25-0.27 s).
+ * Unprivileged pipe-max-size allows it; refused (a user's pipe quota),
+ * the default stays.
+ */
+#define STEPEXEC_PIPE_SIZE	(1024 * 1024)
 #define STEPEXEC_MAX_ARGS	1024	/* a docker action's `<engine> run`
 					   names each variable */
 
@@ -451,6 +459,7 @@ stepexec_run(const struct stepexec_spec *spec,
 		snprintf(err, errsz, "pipe: %s", strerror(errno));
 		goto out;
 	}
+	(void)fcntl(outp[0], F_SETPIPE_SZ, STEPEXEC_PIPE_SIZE);
 	/* Own session; never with the worker's privileges when told not to. */
 	memset(&sp, 0, sizeof sp);
 	sp.argv = c.argv;

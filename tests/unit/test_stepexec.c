@@ -151,6 +151,22 @@ START_TEST(test_exit_codes)
 }
 END_TEST
 
+/* The step writes into a 1 MiB pipe, not the default 64 KiB one. */
+START_TEST(test_output_pipe_size)
+{
+	struct capture cap;
+	struct stepexec_result res;
+	char err[256];
+
+	ck_assert_int_eq(run("python", "import fcntl, sys\n"
+	    "print(fcntl.fcntl(sys.stdout.fileno(), 1032))\n",	/* F_GETPIPE_SZ */
+	    &cap, &res, err, sizeof err), 0);
+	ck_assert_int_eq(res.exit_code, 0);
+	ck_assert_str_eq(cap.out.data, "1048576\n");
+	buf_free(&cap.out);
+}
+END_TEST
+
 START_TEST(test_errexit_and_pipefail)
 {
 	struct capture cap;
@@ -508,6 +524,7 @@ stepexec_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_exit_codes);
+	tcase_add_test(tc, test_output_pipe_size);
 	tcase_add_test(tc, test_errexit_and_pipefail);
 	tcase_add_test(tc, test_sh_and_extension);
 	tcase_add_test(tc, test_custom_template);
