@@ -158,9 +158,10 @@ START_TEST(test_output_pipe_size)
 	struct stepexec_result res;
 	char err[256];
 
-	/* 1032: F_GETPIPE_SZ */
-	ck_assert_int_eq(run("python", "import fcntl, sys\n"
-	    "print(fcntl.fcntl(sys.stdout.fileno(), 1032))\n",
+	/* 1032: F_GETPIPE_SZ.  python3 by name: "python" may say it is not
+	 * on PATH in the output. */
+	ck_assert_int_eq(run(NULL, "python3 -c 'import fcntl, sys; "
+	    "print(fcntl.fcntl(sys.stdout.fileno(), 1032))'\n",
 	    &cap, &res, err, sizeof err), 0);
 	ck_assert_int_eq(res.exit_code, 0);
 	ck_assert_str_eq(cap.out.data, "1048576\n");
