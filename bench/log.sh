@@ -59,10 +59,18 @@ for _ in $(seq 1 50); do lat /healthz >>"$d/healthz"; done
 sync
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }	# utime + stime, ticks
 kcpu0=$(cpu "$kpid") wcpu0=$(cpu "$wpid")
+python3 bench/logsample.py "$port" "$kpid" "$wpid" bench/log 300 "$d/api" \
+    "$d/sampling" >"$d/peaks" &
+spid=$!
+for _ in $(seq 1 300); do
+	[ -e "$d/sampling" ] && break
+	kill -0 "$spid" 2>/dev/null || break
+	sleep 0.02
+done
+[ -e "$d/sampling" ] || { echo "log: the sampler did not start" >&2; exit 1; }
 bench_push bench/log log-1
-read -r kmax wmax < <(python3 bench/logsample.py "$port" "$kpid" "$wpid" \
-    bench/log "$after" 300 "$d/api") ||
-    { echo "log: the run did not complete in 300 s" >&2; exit 1; }
+wait "$spid" || { echo "log: sampling failed" >&2; exit 1; }
+read -r kmax wmax <"$d/peaks"
 tck=$(getconf CLK_TCK)
 echo "CPU during the run (both jobs, $((2 * mb)) MiB): kilnd $(( ($(cpu "$kpid") - kcpu0) * 1000 / tck )) ms, worker $(( ($(cpu "$wpid") - wcpu0) * 1000 / tck )) ms"
 for job in zeros random; do

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""bench/logsample.py PORT KILND_PID WORKER_PID REPO SHA SECONDS OUT: what
-bench/log.sh samples while a run logs, every 50 ms until the run of SHA in
-REPO has completed (at most SECONDS): the VmRSS of kilnd and of the worker,
-and the latency of GET /api/v1/runs?repo=REPO&limit=50 over one kept-alive
-connection, whose answer also says when the run has completed.
+"""bench/logsample.py PORT KILND_PID WORKER_PID REPO SECONDS OUT READY: what
+bench/log.sh samples while a run logs, every 50 ms until REPO has a run
+and all its runs have completed (at most SECONDS): the VmRSS of kilnd and
+of the worker, and the latency of GET /api/v1/runs?repo=REPO&limit=50 over
+one kept-alive connection, whose answer also says when the runs have
+completed.  Started before the push: it creates the file READY once it
+samples, so that its own start-up (a pyenv shim can take most of a
+second) does not miss the run.
 
 The loop it replaces forked curl, psql, awk and a shell every 50 ms: on the
 2-core box that took more CPU than kilnd and the worker together while
@@ -30,17 +33,17 @@ def rss_kib(pid):
     return 0
 
 
-def completed(runs, sha):
+def all_completed(runs):
     if isinstance(runs, dict):
         runs = runs.get("runs", [])
-    return any(r.get("head_sha") == sha and r.get("status") == "completed"
-               for r in runs)
+    return len(runs) > 0 and all(r.get("status") == "completed"
+                                 for r in runs)
 
 
 def main():
     port, kpid, wpid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    repo, sha, seconds, out = sys.argv[4], sys.argv[5], \
-        float(sys.argv[6]), sys.argv[7]
+    repo, seconds, out, ready = sys.argv[4], float(sys.argv[5]), \
+        sys.argv[6], sys.argv[7]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     path = "/api/v1/runs?repo=%s&limit=50" % repo
     deadline = time.monotonic() + seconds
@@ -57,9 +60,12 @@ def main():
             lat.write("%.3f\n" % ((time.monotonic() - t0) * 1000))
             if resp.status != 200:
                 sys.exit("logsample: %s answered %d" % (path, resp.status))
-            if completed(json.loads(body), sha):
+            if all_completed(json.loads(body)):
                 done = True
                 break
+            if ready is not None:
+                open(ready, "w").close()
+                ready = None
             time.sleep(0.05)
     print(kmax, wmax)
     if not done:
