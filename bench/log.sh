@@ -2,14 +2,14 @@
 # bench/log.sh [MB] [BINDIR]: the log path.  One push whose workflow has
 # two jobs run one after the other by one worker: a step writing MB MiB of
 # zeros, then MB MiB of random bytes, to its standard output (default 200).
-# Figures: each step's time from the database's own timestamps, the peak
-# RSS of kilnd and of the worker while it runs (sampled every 50 ms), and
-# the latency of GET /api/v1/runs on the same kilnd sampled meanwhile.
-# Checked: each stored log holds at least the bytes written (kilnd's step
-# markers come on top; a CR LF is stored as LF).  Baseline, in the same run: the bare
-# command writing the same bytes to a file beside the logs (best of
-# three), and
-# `GET /healthz` latency before the run.  Bounded: 300 s; loopback only.
+# Figures: each step's time from the database's own timestamps, kilnd's
+# and the worker's CPU during the run, their peak RSS while it runs and
+# the latency of GET /api/v1/runs on the same kilnd, both sampled every
+# 50 ms by bench/logsample.py.  Checked: each stored log holds at least
+# the bytes written (kilnd's step markers come on top; a CR LF is stored
+# as LF).  Baseline, in the same run: the bare command writing the same
+# bytes to a file beside the logs (best of three), and `GET /healthz`
+# latency before the run.  Bounded: 300 s; loopback only.
 set -euo pipefail
 mb=${1:-200}
 bin=${2:-$(dirname "$0")/../build/bin}
