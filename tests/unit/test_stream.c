@@ -268,6 +268,18 @@ assert_same(const char *what, const char *got, size_t gotlen,
 	    gotlen, want->len);
 }
 
+/* The job's stored log must be exactly want ("log" or what it stands for). */
+static void
+assert_job_log(const struct env *e, int64_t job, const char *what,
+    const struct buf *want)
+{
+	size_t len;
+	char *got = job_file(e, job, "log", &len);
+
+	assert_same(what, got, len, want);
+	free(got);
+}
+
 /*
  * What the observer saw across a kilnd crash.  It is shown committed bytes
  * only, in order, each once; the one thing a SIGKILL can cost it is the
@@ -343,9 +355,7 @@ START_TEST(test_in_order)
 	ck_assert_int_eq(stat(e.spool, &st), 0);	/* kept for reuse ... */
 	ck_assert_int_eq(st.st_size, 0);		/* ... empty */
 
-	got = job_file(&e, 42, "log", &len);
-	assert_same("log", got, len, &want);
-	free(got);
+	assert_job_log(&e, 42, "log", &want);
 	got = job_file(&e, 42, "observed", &len);
 	assert_same("observed", got, len, &want);
 	free(got);
@@ -371,9 +381,8 @@ START_TEST(test_hello_answer_not_awaited)
 	struct env e;
 	struct stream *s;
 	struct buf want = { 0 }, chunk = { 0 };
-	char err[512], *got;
+	char err[512];
 	int64_t t0, took;
-	size_t len;
 	int i;
 
 	env_setup(&e);
@@ -397,9 +406,7 @@ START_TEST(test_hello_answer_not_awaited)
 		}
 	}
 	ck_assert_msg(stream_close(s, err, sizeof err) == 0, "%s", err);
-	got = job_file(&e, 43, "log", &len);
-	assert_same("log", got, len, &want);
-	free(got);
+	assert_job_log(&e, 43, "log", &want);
 	buf_free(&want);
 	buf_free(&chunk);
 	env_teardown(&e);
@@ -465,9 +472,7 @@ START_TEST(test_server_restart_mid_stream)
 	}
 	ck_assert_msg(stream_close(s, err, sizeof err) == 0, "%s", err);
 
-	got = job_file(&e, 7, "log", &len);
-	assert_same("log", got, len, &want);
-	free(got);
+	assert_job_log(&e, 7, "log", &want);
 	/*
 	 * Live viewers saw no byte twice either, across both servers; a
 	 * frame the first one was handling when killed (one of those in
@@ -606,9 +611,7 @@ START_TEST(test_crash_points)
 
 			snprintf(what, sizeof what, "log (crash %s #%lu)",
 			    fps[f].name, after);
-			got = job_file(&e, 30, "log", &len);
-			assert_same(what, got, len, &want);
-			free(got);
+			assert_job_log(&e, 30, what, &want);
 			got = job_file(&e, 30, "observed", &len);
 			lost = assert_observed(got, len, &want);
 			/* The after'th LOG of this server is seq after. */
@@ -634,8 +637,7 @@ START_TEST(test_kilnd_down_at_open)
 	struct env e;
 	struct stream *s;
 	struct buf want = { 0 }, chunk = { 0 };
-	char err[512], *got;
-	size_t len;
+	char err[512];
 	int i;
 
 	env_setup(&e);
@@ -650,9 +652,7 @@ START_TEST(test_kilnd_down_at_open)
 	ck_assert_uint_eq(s->spooled, 200);
 	server_start(&e);
 	ck_assert_msg(stream_close(s, err, sizeof err) == 0, "%s", err);
-	got = job_file(&e, 9, "log", &len);
-	assert_same("log", got, len, &want);
-	free(got);
+	assert_job_log(&e, 9, "log", &want);
 	buf_free(&want);
 	buf_free(&chunk);
 	env_teardown(&e);
@@ -669,8 +669,8 @@ START_TEST(test_unkeepable_output_leaves_a_marker)
 	struct env e;
 	struct stream *s;
 	struct buf chunk = { 0 }, want = { 0 };
-	char err[512], why[512], *got, *reason;
-	size_t len, total = 0;
+	char err[512], why[512], *reason;
+	size_t total = 0;
 	struct rlimit was, none = { 0, 0 };
 	int i;
 
@@ -696,9 +696,7 @@ START_TEST(test_unkeepable_output_leaves_a_marker)
 	buf_printf(&want, "\n##[error]kiln: %zu bytes of this job's output "
 	    "were lost here: %s\n", total, reason);
 	free(reason);
-	got = job_file(&e, 13, "log", &len);
-	assert_same("log", got, len, &want);
-	free(got);
+	assert_job_log(&e, 13, "log", &want);
 	buf_free(&want);
 	buf_free(&chunk);
 	env_teardown(&e);
