@@ -31,6 +31,7 @@
 #include "connguard.h"
 #include "db.h"
 #include "kilnd.h"
+#include "libinit.h"
 #include "log.h"
 #include "logsrv.h"
 #include "migrate.h"
@@ -524,6 +525,7 @@ main(int argc, char **argv)
 	int ch, check_only = 0, debug = 0, i;
 	struct timeval reap_tv = { KILND_REAP_INTERVAL_S, 0 };
 
+	libinit_reexec(argv);
 	while ((ch = getopt_long(argc, argv, "c:dnVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -51,6 +51,7 @@
 #include "event.h"
 #include "expr.h"
 #include "jobcg.h"
+#include "libinit.h"
 #include "log.h"
 #include "planner.h"
 #include "reusable.h"
@@ -590,7 +591,7 @@ job_step_environ(struct jobrun *jr, struct envlist *e, const char *action,
 		if (!str_has_prefix(k, "KILN_") && !str_has_prefix(k, "GITHUB_") &&
 		    !str_has_prefix(k, "RUNNER_") &&
 		    strcmp(k, "INVOCATION_ID") != 0 &&
-		    strcmp(k, "NOTIFY_SOCKET") != 0)
+		    strcmp(k, "NOTIFY_SOCKET") != 0 && !libinit_hides(k))
 			env_set(e, k, eq + 1);
 		free(k);
 	}

@@ -34,6 +34,7 @@
 #include "actions.h"
 #include "config.h"
 #include "jobcg.h"
+#include "libinit.h"
 #include "ghapp.h"
 #include "log.h"
 #include "secretbox.h"
@@ -516,6 +517,7 @@ main(int argc, char **argv)
 	int64_t registered_ms = now_ms();
 	int64_t swept_ms = 0, idle_ms;
 
+	libinit_reexec(argv);
 	/* A built-in action as the steps' account (actions/isolate.c). */
 	if (argc == 2 && strcmp(argv[1], "--action-child") == 0)
 		return action_child_main();

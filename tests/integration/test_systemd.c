@@ -4,7 +4,8 @@
  * and the workers run, WATCHDOG=1 at half of WATCHDOG_USEC from the event
  * loop (and none while the loop is stalled: the process is stopped with
  * SIGSTOP), STATUS= lines, STOPPING=1 on SIGTERM, and children that do not
- * inherit the socket.
+ * inherit the socket; GnuTLS kept from initialising itself in kiln's
+ * processes but not in the steps'.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -189,6 +190,67 @@ START_TEST(test_abstract_socket_and_foreign_watchdog_pid)
 }
 END_TEST
 
+/*
+ * GnuTLS's implicit initialisation is off in every kiln process (kilnd
+ * re-executes itself with GNUTLS_NO_IMPLICIT_INIT; common/libinit.c), and
+ * the steps never see that setting of kiln's; a user's own passes.
+ */
+static void
+gnutls_run(struct harness *h, const char *want)
+{
+	struct harness_repo *repo = harness_repo_new(h, "octo/gnutls");
+	pid_t workers[8];
+	json_t *run;
+	char *sha, *log;
+	int nw, i;
+
+	harness_assert(h, environ_has(h->kilnd, "GNUTLS_NO_IMPLICIT_INIT"),
+	    "kilnd runs without GNUTLS_NO_IMPLICIT_INIT");
+	nw = harness_workers(h, workers, (int)nitems(workers));
+	harness_assert(h, nw > 0, "no workers");
+	for (i = 0; i < nw; i++)
+		harness_assert(h, environ_has(workers[i],
+		    "GNUTLS_NO_IMPLICIT_INIT"), "worker %ld runs without "
+		    "GNUTLS_NO_IMPLICIT_INIT", (long)workers[i]);
+	harness_repo_write(repo, ".github/workflows/env.yml",
+	    "on: push\n"
+	    "jobs:\n"
+	    "  env:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: echo \"gnutls=${GNUTLS_NO_IMPLICIT_INIT-unset}\"\n");
+	sha = harness_push(h, repo, "main", "env");
+	run = harness_wait_run(h, sha, NULL, 30000);
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	log = harness_job_log(h, run, "env");
+	harness_expect_contains(h, log, "the step's log", want);
+	free(log);
+	json_decref(run);
+	free(sha);
+	harness_repo_free(repo);
+}
+
+START_TEST(test_gnutls_switch_kept_from_steps)
+{
+	struct harness *h = harness_new("gnutls");
+
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+	unsetenv("KILN_GNUTLS_NO_IMPLICIT_INIT");
+	harness_start(h);
+	gnutls_run(h, "gnutls=unset");
+	harness_stop(h);
+	harness_free(h);
+
+	h = harness_new("gnutls-user");
+	setenv("GNUTLS_NO_IMPLICIT_INIT", "user", 1);
+	harness_start(h);
+	gnutls_run(h, "gnutls=user");
+	harness_stop(h);
+	harness_free(h);
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+}
+END_TEST
+
 static Suite *
 systemd_suite(void)
 {
@@ -198,6 +260,7 @@ systemd_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_ready_watchdog_status_stopping);
 	tcase_add_test(tc, test_abstract_socket_and_foreign_watchdog_pid);
+	tcase_add_test(tc, test_gnutls_switch_kept_from_steps);
 	suite_add_tcase(s, tc);
 	return s;
 }
