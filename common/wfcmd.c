@@ -48,6 +48,8 @@ enum line_mode {
 	LINE_DROP		/* an oversized command: discarded */
 };
 
+#define LINE_KEEP_CAP		(64 * 1024)	/* kept across lines */
+
 struct wfcmd_state {
 	int			 flags;
 	int			 echo;		/* echo command lines (step) */
@@ -465,7 +467,11 @@ clear_step(struct wfcmd_state *st)
 static void
 reset_line(struct wfcmd_state *st)
 {
-	buf_clear(&st->line);
+	/* A long line's buffer is not kept for the short ones after it. */
+	if (st->line.cap > LINE_KEEP_CAP)
+		buf_free(&st->line);
+	else
+		buf_clear(&st->line);
 	st->mode = LINE_NORMAL;
 	st->carry = 0;
 	st->prev_masked = 0;
@@ -970,6 +976,27 @@ done:
 }
 
 /*
+ * How much of the current line is held before line_overflow(): all of
+ * WFCMD_LINE_MAX while it may still be a command; then the longest
+ * secret's length (a secret starting before a cut must end inside the
+ * buffer) plus a piece, and at least twice that length, so that the cut
+ * in line_overflow() is never forced to half the buffer below it.
+ */
+static size_t
+line_limit(const struct wfcmd_state *st)
+{
+	size_t keep, lim;
+
+	if (st->mode != LINE_LONG)
+		return WFCMD_LINE_MAX;
+	keep = mask_longest(st->masks);
+	lim = keep + WFCMD_LONG_PIECE;
+	if (lim < 2 * keep)
+		lim = 2 * keep;
+	return lim < WFCMD_LINE_MAX ? lim : WFCMD_LINE_MAX;
+}
+
+/*
  * The line buffer is full and the line goes on.  The first time, decide
  * what the line is: a command we cannot hold is dropped and fails the step;
  * anything else is logged in pieces from now on.
@@ -1023,6 +1050,11 @@ line_overflow(struct wfcmd_state *st, struct buf *out)
 	st->line.len = L - c;
 	st->line.data[st->line.len] = '\0';
 	st->carry = run;
+	/* Give back what the decision needed and the pieces do not. */
+	if (st->line.cap > line_limit(st) + 1) {
+		st->line.data = xrealloc(st->line.data, line_limit(st) + 1);
+		st->line.cap = line_limit(st) + 1;
+	}
 }
 
 static void
@@ -1055,11 +1087,11 @@ line_add(struct wfcmd_state *st, const char *p, size_t n, struct buf *out)
 	size_t	take;
 
 	while (n > 0 && st->mode != LINE_DROP) {
-		if (st->line.len == WFCMD_LINE_MAX) {
+		if (st->line.len >= line_limit(st)) {
 			line_overflow(st, out);
 			continue;
 		}
-		take = WFCMD_LINE_MAX - st->line.len;
+		take = line_limit(st) - st->line.len;
 		if (take > n)
 			take = n;
 		buf_add(&st->line, p, take);

@@ -57,6 +57,9 @@
  * WFCMD_LINE_MAX bytes already parse as a command, the line is dropped
  * from the log and counted as a command failure instead, so an oversized
  * "::add-mask::<value>" cannot print the value it was meant to hide.
+ * Past that decision only the longest secret's length is held back (at
+ * least half the buffer), the rest leaving in pieces of WFCMD_LONG_PIECE,
+ * so newline-free output does not keep WFCMD_LINE_MAX of memory busy.
  * Masking stays exact across the pieces for secrets up to half of
  * WFCMD_LINE_MAX long: each piece is cut so that any secret starting in it
  * ends inside the buffer, and a masked run crossing a cut is carried over.
@@ -78,6 +81,7 @@
 struct buf;
 
 #define WFCMD_LINE_MAX		(1024 * 1024)
+#define WFCMD_LONG_PIECE	(64 * 1024)
 #define WFCMD_MAX_ANNOTATIONS	1000
 #define WFCMD_MAX_RECORDS	1000
 #define WFCMD_MAX_MASKS		4096

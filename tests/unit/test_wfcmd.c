@@ -829,24 +829,26 @@ START_TEST(test_long_line)
 {
 	const size_t		 total = 10 * 1024 * 1024;
 	const char		*secret = "SECRETVALUE";
-	size_t			 sl = strlen(secret), pos[64], np = 0, i, k;
+	size_t			 sl = strlen(secret), pos[128], np = 0, i, k;
 	struct wfcmd_state	*st = wfcmd_new();
 	struct buf		 out = { 0 };
 	char			*line;
 
 	/*
-	 * 10 MB of 'x' with the secret before, across and after each place
-	 * the line is cut: with an 11-byte secret the pieces are
-	 * WFCMD_LINE_MAX - 10 bytes long.
+	 * 10 MB of 'x' with the secret before, across and after places
+	 * the line is cut: first after about WFCMD_LINE_MAX bytes (the
+	 * decision that it is no command), then about each WFCMD_LONG_PIECE
+	 * (the longest mask, the secret's base64 form, less one held back).
+	 * Ten copies 13 bytes apart around each place cover the exact cut
+	 * whatever is held back; two bytes apart, each stays its own ***.
 	 */
 	line = xmalloc(total);
 	memset(line, 'x', total);
-	for (k = 1; k <= 9; k++) {
-		size_t cut = k * (WFCMD_LINE_MAX - (sl - 1));
+	for (k = 0; k <= 140; k += k < 3 ? 1 : 23) {
+		size_t cut = WFCMD_LINE_MAX + k * (WFCMD_LONG_PIECE + 1), m;
 
-		pos[np++] = cut - 40;
-		pos[np++] = cut - 5;
-		pos[np++] = cut + 20;
+		for (m = 0; m < 10; m++)
+			pos[np++] = cut - 80 + 13 * m;
 	}
 	for (i = 0; i < np; i++)
 		memcpy(line + pos[i], secret, sl);
@@ -856,7 +858,8 @@ START_TEST(test_long_line)
 		size_t n = total - i < 65536 ? total - i : 65536;
 
 		wfcmd_feed(st, line + i, n, &out);
-		ck_assert_uint_le(wfcmd_pending(st), WFCMD_LINE_MAX);
+		ck_assert_uint_le(wfcmd_pending(st), i + n <= WFCMD_LINE_MAX ?
+		    WFCMD_LINE_MAX : WFCMD_LONG_PIECE + 2 * sl);
 	}
 	wfcmd_feed(st, "\n", 1, &out);
 	ck_assert_uint_eq(wfcmd_pending(st), 0);
