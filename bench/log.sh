@@ -97,6 +97,6 @@ for job in zeros random; do
 	    printf "%s: %d MiB: step %.3f s, whole job %.3f s (%d bytes stored); bare command to a file (best of 3): %.3f s; step/bare %.2f\n",
 	    j, mb, s, js, sz, b, s / b }'
 done
-echo "peak RSS while logging: kilnd $((kmax / 1024)) MiB, worker $((wmax / 1024)) MiB (target 16 MiB each)"
+awk -v k="$kmax" -v w="$wmax" 'BEGIN { printf "peak RSS while logging: kilnd %.1f MiB, worker %.1f MiB (target 16 MiB each)\n", k / 1024, w / 1024 }'
 pct "$d/healthz" "baseline GET /healthz before the run"
 pct "$d/api" "GET /api/v1/runs during the run"
