@@ -5,7 +5,9 @@
 # Figures: each step's time from the database's own timestamps, kilnd's
 # and the worker's CPU during the run, their peak RSS while it runs and
 # the latency of GET /api/v1/runs on the same kilnd, both sampled every
-# 50 ms by bench/logsample.py.  Checked: each stored log holds at least
+# 50 ms by bench/logsample.py, and their VmHWM over the run (reset when
+# the sampling starts: the job's set-up is in it, and what lasts less
+# than a sample).  Checked: each stored log holds at least
 # the bytes written (kilnd's step markers come on top; a CR LF is stored
 # as LF).  Baseline, in the same run: the bare command writing the same
 # bytes to a file beside the logs (best of three), and `GET /healthz`
@@ -70,7 +72,7 @@ done
 [ -e "$d/sampling" ] || { echo "log: the sampler did not start" >&2; exit 1; }
 bench_push bench/log log-1
 wait "$spid" || { echo "log: sampling failed" >&2; exit 1; }
-read -r kmax wmax <"$d/peaks"
+read -r kmax wmax khwm whwm <"$d/peaks"
 tck=$(getconf CLK_TCK)
 echo "CPU during the run (both jobs, $((2 * mb)) MiB): kilnd $(( ($(cpu "$kpid") - kcpu0) * 1000 / tck )) ms, worker $(( ($(cpu "$wpid") - wcpu0) * 1000 / tck )) ms"
 for job in zeros random; do
@@ -97,6 +99,6 @@ for job in zeros random; do
 	    printf "%s: %d MiB: step %.3f s, whole job %.3f s (%d bytes stored); bare command to a file (best of 3): %.3f s; step/bare %.2f\n",
 	    j, mb, s, js, sz, b, s / b }'
 done
-awk -v k="$kmax" -v w="$wmax" 'BEGIN { printf "peak RSS while logging: kilnd %.1f MiB, worker %.1f MiB (target 16 MiB each)\n", k / 1024, w / 1024 }'
+awk -v k="$kmax" -v w="$wmax" -v kh="$khwm" -v wh="$whwm" 'BEGIN { printf "peak RSS while logging: kilnd %.1f MiB, worker %.1f MiB (target 16 MiB each); their VmHWM over the run, between samples too: %.1f and %.1f MiB\n", k / 1024, w / 1024, kh / 1024, wh / 1024 }'
 pct "$d/healthz" "baseline GET /healthz before the run"
 pct "$d/api" "GET /api/v1/runs during the run"

@@ -14,7 +14,9 @@ they logged, so the benchmark mostly measured its own sampling.  This
 costs one request and two /proc reads per sample.
 
 Writes each request's milliseconds to OUT, one per line, and prints
-"KILND_KIB WORKER_KIB" (the peaks) on standard output.  Exit 1 when the
+"KILND_KIB WORKER_KIB KILND_HWM_KIB WORKER_HWM_KIB" on standard output:
+the peaks of the samples, then each process's VmHWM, reset when the
+sampling starts, which also catches what lasts less than 50 ms.  Exit 1 when the
 run did not complete in time.  Loopback only."""
 import http.client
 import json
@@ -23,14 +25,26 @@ import time
 
 
 def rss_kib(pid):
+    return status_kib(pid, "VmRSS")
+
+
+def status_kib(pid, key):
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def reset_hwm(pid):
+    """Reset VmHWM to the current RSS (Linux: "5" to clear_refs), so
+    that it ends as the peak over the run, transients between samples
+    included."""
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")
 
 
 def all_completed(runs):
@@ -49,6 +63,8 @@ def main():
     deadline = time.monotonic() + seconds
     kmax = wmax = 0
     done = False
+    reset_hwm(kpid)
+    reset_hwm(wpid)
     with open(out, "w") as lat:
         while time.monotonic() < deadline:
             kmax = max(kmax, rss_kib(kpid))
@@ -67,7 +83,7 @@ def main():
                 open(ready, "w").close()
                 ready = None
             time.sleep(0.05)
-    print(kmax, wmax)
+    print(kmax, wmax, status_kib(kpid, "VmHWM"), status_kib(wpid, "VmHWM"))
     if not done:
         sys.exit("logsample: the run did not complete in %g s" % seconds)
 
