@@ -37,11 +37,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <openssl/evp.h>
 
 #include "actions.h"
+#include "archive_dl.h"
 #include "hashfiles.h"
 #include "log.h"
 #include "spawn.h"
@@ -262,14 +261,14 @@ cache_copy_data(struct archive *disk, struct archive *out, char *err,
 	la_int64_t off;
 	int r;
 
-	while ((r = archive_read_data_block(disk, &buf, &size, &off)) ==
+	while ((r = AR(archive_read_data_block)(disk, &buf, &size, &off)) ==
 	    ARCHIVE_OK)
-		if (archive_write_data(out, buf, size) < 0) {
-			snprintf(err, errsz, "%s", archive_error_string(out));
+		if (AR(archive_write_data)(out, buf, size) < 0) {
+			snprintf(err, errsz, "%s", AR(archive_error_string)(out));
 			return -1;
 		}
 	if (r != ARCHIVE_EOF) {
-		snprintf(err, errsz, "%s", archive_error_string(disk));
+		snprintf(err, errsz, "%s", AR(archive_error_string)(disk));
 		return -1;
 	}
 	return 0;
@@ -280,64 +279,64 @@ static int
 cache_add_tree(struct cache_job *j, struct archive *out, const char *root,
     char *err, size_t errsz)
 {
-	struct archive *disk = archive_read_disk_new();
+	struct archive *disk = AR(archive_read_disk_new)();
 	struct archive_entry *e;
 	struct stat st;
 	char *name;
 	int r, rc = -1;
 
 	if (lstat(root, &st) == -1) {
-		archive_read_free(disk);
+		AR(archive_read_free)(disk);
 		return 0;
 	}
-	archive_read_disk_set_symlink_physical(disk);
-	archive_read_disk_set_standard_lookup(disk);
-	if (archive_read_disk_open(disk, root) != ARCHIVE_OK) {
+	AR(archive_read_disk_set_symlink_physical)(disk);
+	AR(archive_read_disk_set_standard_lookup)(disk);
+	if (AR(archive_read_disk_open)(disk, root) != ARCHIVE_OK) {
 		snprintf(err, errsz, "%s: %s", root,
-		    archive_error_string(disk));
+		    AR(archive_error_string)(disk));
 		goto out;
 	}
 	for (;;) {
-		e = archive_entry_new();
-		r = archive_read_next_header2(disk, e);
+		e = AR(archive_entry_new)();
+		r = AR(archive_read_next_header2)(disk, e);
 		if (r == ARCHIVE_EOF) {
-			archive_entry_free(e);
+			AR(archive_entry_free)(e);
 			break;
 		}
 		if (r < ARCHIVE_WARN) {
 			snprintf(err, errsz, "%s: %s", root,
-			    archive_error_string(disk));
-			archive_entry_free(e);
+			    AR(archive_error_string)(disk));
+			AR(archive_entry_free)(e);
 			goto out;
 		}
-		if (cache_excluded(j->p, archive_entry_pathname(e)) ||
+		if (cache_excluded(j->p, AR(archive_entry_pathname)(e)) ||
 		    (name = cache_member(j->p,
-		    archive_entry_pathname(e))) == NULL) {
-			archive_entry_free(e);
+		    AR(archive_entry_pathname)(e))) == NULL) {
+			AR(archive_entry_free)(e);
 			continue;	/* excluded: not descended into */
 		}
-		archive_read_disk_descend(disk);
-		archive_entry_set_pathname(e, name);
+		AR(archive_read_disk_descend)(disk);
+		AR(archive_entry_set_pathname)(e, name);
 		free(name);
-		if (archive_write_header(out, e) < ARCHIVE_WARN) {
-			snprintf(err, errsz, "%s", archive_error_string(out));
-			archive_entry_free(e);
+		if (AR(archive_write_header)(out, e) < ARCHIVE_WARN) {
+			snprintf(err, errsz, "%s", AR(archive_error_string)(out));
+			AR(archive_entry_free)(e);
 			goto out;
 		}
-		if (archive_entry_filetype(e) == AE_IFREG &&
-		    archive_entry_size(e) > 0 &&
+		if (AR(archive_entry_filetype)(e) == AE_IFREG &&
+		    AR(archive_entry_size)(e) > 0 &&
 		    cache_copy_data(disk, out, err, errsz) == -1) {
-			archive_entry_free(e);
+			AR(archive_entry_free)(e);
 			goto out;
 		}
-		if (archive_entry_filetype(e) == AE_IFREG)
+		if (AR(archive_entry_filetype)(e) == AE_IFREG)
 			j->files++;
-		archive_entry_free(e);
+		AR(archive_entry_free)(e);
 	}
 	rc = 0;
 out:
-	archive_read_close(disk);
-	archive_read_free(disk);
+	AR(archive_read_close)(disk);
+	AR(archive_read_free)(disk);
 	return rc;
 }
 
@@ -405,27 +404,30 @@ static int
 cache_write_child(void *arg, char *err, size_t errsz)
 {
 	struct cache_job *j = arg;
-	struct archive *out = archive_write_new();
+	struct archive *out;
 	size_t i;
 
-	if (archive_write_add_filter_zstd(out) != ARCHIVE_OK ||
-	    archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
-	    archive_write_open_fd(out, j->fd) != ARCHIVE_OK) {
-		snprintf(err, errsz, "%s", archive_error_string(out));
-		archive_write_free(out);
+	if (archive_dl_load(err, errsz) == -1)
+		return 1;
+	out = AR(archive_write_new)();
+	if (AR(archive_write_add_filter_zstd)(out) != ARCHIVE_OK ||
+	    AR(archive_write_set_format_pax_restricted)(out) != ARCHIVE_OK ||
+	    AR(archive_write_open_fd)(out, j->fd) != ARCHIVE_OK) {
+		snprintf(err, errsz, "%s", AR(archive_error_string)(out));
+		AR(archive_write_free)(out);
 		return 1;
 	}
 	for (i = 0; i < j->p->ninc; i++)
 		if (cache_add_line(j, out, j->p->inc[i], err, errsz) == -1) {
-			archive_write_free(out);
+			AR(archive_write_free)(out);
 			return 1;
 		}
-	if (archive_write_close(out) != ARCHIVE_OK) {
-		snprintf(err, errsz, "%s", archive_error_string(out));
-		archive_write_free(out);
+	if (AR(archive_write_close)(out) != ARCHIVE_OK) {
+		snprintf(err, errsz, "%s", AR(archive_error_string)(out));
+		AR(archive_write_free)(out);
 		return 1;
 	}
-	archive_write_free(out);
+	AR(archive_write_free)(out);
 	if (j->files == 0) {
 		snprintf(err, errsz, "Path Validation Error: Path(s) "
 		    "specified in the action for caching do(es) not exist, "
@@ -441,7 +443,7 @@ static int
 cache_read_child(void *arg, char *err, size_t errsz)
 {
 	struct cache_job *j = arg;
-	struct archive *in = archive_read_new(), *disk = archive_write_disk_new();
+	struct archive *in, *disk;
 	struct archive_entry *e;
 	const void *buf;
 	size_t size;
@@ -449,25 +451,29 @@ cache_read_child(void *arg, char *err, size_t errsz)
 	int r, rc = 1;
 	const char *name, *root;
 
-	archive_read_support_filter_all(in);
-	archive_read_support_format_tar(in);
-	archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_TIME |
+	if (archive_dl_load(err, errsz) == -1)
+		return 1;
+	in = AR(archive_read_new)();
+	disk = AR(archive_write_disk_new)();
+	AR(archive_read_support_filter_all)(in);
+	AR(archive_read_support_format_tar)(in);
+	AR(archive_write_disk_set_options)(disk, ARCHIVE_EXTRACT_TIME |
 	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-	if (archive_read_open_fd(in, j->fd, 64 * 1024) != ARCHIVE_OK) {
-		snprintf(err, errsz, "%s", archive_error_string(in));
+	if (AR(archive_read_open_fd)(in, j->fd, 64 * 1024) != ARCHIVE_OK) {
+		snprintf(err, errsz, "%s", AR(archive_error_string)(in));
 		goto out;
 	}
-	while ((r = archive_read_next_header(in, &e)) != ARCHIVE_EOF) {
+	while ((r = AR(archive_read_next_header)(in, &e)) != ARCHIVE_EOF) {
 		if (r < ARCHIVE_WARN) {
-			snprintf(err, errsz, "%s", archive_error_string(in));
+			snprintf(err, errsz, "%s", AR(archive_error_string)(in));
 			goto out;
 		}
-		name = archive_entry_pathname(e);
+		name = AR(archive_entry_pathname)(e);
 		if (name == NULL || !(str_has_prefix(name, "w/") ||
 		    str_has_prefix(name, "h/")) || name[2] == '\0' ||
-		    archive_entry_hardlink(e) != NULL) {
+		    AR(archive_entry_hardlink)(e) != NULL) {
 			snprintf(err, errsz, "the archive has a member kiln "
 			    "did not write: \"%s\"", name ? name : "");
 			goto out;
@@ -481,38 +487,38 @@ cache_read_child(void *arg, char *err, size_t errsz)
 			snprintf(err, errsz, "%s: %s", root, strerror(errno));
 			goto out;
 		}
-		archive_entry_set_pathname(e, name + 2);
-		if (archive_write_header(disk, e) < ARCHIVE_WARN) {
+		AR(archive_entry_set_pathname)(e, name + 2);
+		if (AR(archive_write_header)(disk, e) < ARCHIVE_WARN) {
 			snprintf(err, errsz, "%s: %s", name,
-			    archive_error_string(disk));
+			    AR(archive_error_string)(disk));
 			goto out;
 		}
-		while (archive_entry_size(e) > 0 && (r =
-		    archive_read_data_block(in, &buf, &size, &off)) ==
+		while (AR(archive_entry_size)(e) > 0 && (r =
+		    AR(archive_read_data_block)(in, &buf, &size, &off)) ==
 		    ARCHIVE_OK)
-			if (archive_write_data_block(disk, buf, size, off) <
+			if (AR(archive_write_data_block)(disk, buf, size, off) <
 			    ARCHIVE_WARN) {
 				snprintf(err, errsz, "%s: %s", name,
-				    archive_error_string(disk));
+				    AR(archive_error_string)(disk));
 				goto out;
 			}
-		if (archive_entry_size(e) > 0 && r != ARCHIVE_EOF) {
-			snprintf(err, errsz, "%s", archive_error_string(in));
+		if (AR(archive_entry_size)(e) > 0 && r != ARCHIVE_EOF) {
+			snprintf(err, errsz, "%s", AR(archive_error_string)(in));
 			goto out;
 		}
-		if (archive_write_finish_entry(disk) < ARCHIVE_WARN) {
+		if (AR(archive_write_finish_entry)(disk) < ARCHIVE_WARN) {
 			snprintf(err, errsz, "%s: %s", name,
-			    archive_error_string(disk));
+			    AR(archive_error_string)(disk));
 			goto out;
 		}
-		if (archive_entry_filetype(e) == AE_IFREG)
+		if (AR(archive_entry_filetype)(e) == AE_IFREG)
 			j->files++;
 	}
 	rc = 0;
 out:
-	archive_read_free(in);
-	archive_write_close(disk);
-	archive_write_free(disk);
+	AR(archive_read_free)(in);
+	AR(archive_write_close)(disk);
+	AR(archive_write_free)(disk);
 	return rc;
 }
 

@@ -20,10 +20,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 
 #include "actions.h"
+#include "archive_dl.h"
 #include "util.h"
 #include "worker.h"
 
@@ -40,11 +39,11 @@ struct download {
 	size_t			 n;
 };
 
-/* Extract one zip into its directory. */
+/* Extract one zip into its directory (libarchive loaded). */
 static int
 download_extract(const struct download_one *d, char *err, size_t errsz)
 {
-	struct archive *in = archive_read_new(), *disk = archive_write_disk_new();
+	struct archive *in = AR(archive_read_new)(), *disk = AR(archive_write_disk_new)();
 	struct archive_entry *e;
 	const void *buf;
 	size_t size;
@@ -52,8 +51,8 @@ download_extract(const struct download_one *d, char *err, size_t errsz)
 	const char *name;
 	int r, rc = -1;
 
-	archive_read_support_format_zip(in);
-	archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_TIME |
+	AR(archive_read_support_format_zip)(in);
+	AR(archive_write_disk_set_options)(disk, ARCHIVE_EXTRACT_TIME |
 	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
@@ -61,54 +60,54 @@ download_extract(const struct download_one *d, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: %s", d->dir, strerror(errno));
 		goto out;
 	}
-	if (archive_read_open_fd(in, d->fd, 64 * 1024) != ARCHIVE_OK) {
+	if (AR(archive_read_open_fd)(in, d->fd, 64 * 1024) != ARCHIVE_OK) {
 		snprintf(err, errsz, "artifact %s: %s", d->name,
-		    archive_error_string(in));
+		    AR(archive_error_string)(in));
 		goto out;
 	}
-	while ((r = archive_read_next_header(in, &e)) != ARCHIVE_EOF) {
+	while ((r = AR(archive_read_next_header)(in, &e)) != ARCHIVE_EOF) {
 		if (r < ARCHIVE_WARN) {
 			snprintf(err, errsz, "artifact %s: %s", d->name,
-			    archive_error_string(in));
+			    AR(archive_error_string)(in));
 			goto out;
 		}
-		name = archive_entry_pathname(e);
-		if (name == NULL || (archive_entry_filetype(e) != AE_IFREG &&
-		    archive_entry_filetype(e) != AE_IFDIR) ||
-		    archive_entry_hardlink(e) != NULL) {
+		name = AR(archive_entry_pathname)(e);
+		if (name == NULL || (AR(archive_entry_filetype)(e) != AE_IFREG &&
+		    AR(archive_entry_filetype)(e) != AE_IFDIR) ||
+		    AR(archive_entry_hardlink)(e) != NULL) {
 			snprintf(err, errsz, "artifact %s: member \"%s\" is not "
 			    "a file or directory", d->name, name ? name : "");
 			goto out;
 		}
-		if (archive_write_header(disk, e) < ARCHIVE_WARN) {
+		if (AR(archive_write_header)(disk, e) < ARCHIVE_WARN) {
 			snprintf(err, errsz, "artifact %s: %s: %s", d->name,
-			    name, archive_error_string(disk));
+			    name, AR(archive_error_string)(disk));
 			goto out;
 		}
-		while ((r = archive_read_data_block(in, &buf, &size, &off)) ==
+		while ((r = AR(archive_read_data_block)(in, &buf, &size, &off)) ==
 		    ARCHIVE_OK)
-			if (archive_write_data_block(disk, buf, size, off) <
+			if (AR(archive_write_data_block)(disk, buf, size, off) <
 			    ARCHIVE_WARN) {
 				snprintf(err, errsz, "artifact %s: %s: %s",
-				    d->name, name, archive_error_string(disk));
+				    d->name, name, AR(archive_error_string)(disk));
 				goto out;
 			}
 		if (r != ARCHIVE_EOF) {
 			snprintf(err, errsz, "artifact %s: %s", d->name,
-			    archive_error_string(in));
+			    AR(archive_error_string)(in));
 			goto out;
 		}
-		if (archive_write_finish_entry(disk) < ARCHIVE_WARN) {
+		if (AR(archive_write_finish_entry)(disk) < ARCHIVE_WARN) {
 			snprintf(err, errsz, "artifact %s: %s: %s", d->name,
-			    name, archive_error_string(disk));
+			    name, AR(archive_error_string)(disk));
 			goto out;
 		}
 	}
 	rc = 0;
 out:
-	archive_read_free(in);
-	archive_write_close(disk);
-	archive_write_free(disk);
+	AR(archive_read_free)(in);
+	AR(archive_write_close)(disk);
+	AR(archive_write_free)(disk);
 	return rc;
 }
 
@@ -118,6 +117,8 @@ download_child(void *arg, char *err, size_t errsz)
 	struct download *dl = arg;
 	size_t i;
 
+	if (archive_dl_load(err, errsz) == -1)
+		return 1;
 	for (i = 0; i < dl->n; i++)
 		if (download_extract(&dl->a[i], err, errsz) == -1)
 			return 1;

@@ -33,13 +33,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "actions.h"
+#include "archive_dl.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -226,24 +225,29 @@ pf_safe_name(const char *name)
 static int
 pf_extract(const char *tarball, const char *dir, char *err, size_t errsz)
 {
-	struct archive *a = archive_read_new(), *out = archive_write_disk_new();
+	struct archive *a, *out;
 	struct archive_entry *e;
 	long long total = 0;
 	long entries = 0;
 	int r, rc = -1;
 
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME |
+	/* In the worker itself when setup-python runs there (no run_as). */
+	if (archive_dl_load(err, errsz) == -1)
+		return -1;
+	a = AR(archive_read_new)();
+	out = AR(archive_write_disk_new)();
+	AR(archive_read_support_filter_all)(a);
+	AR(archive_read_support_format_tar)(a);
+	AR(archive_write_disk_set_options)(out, ARCHIVE_EXTRACT_TIME |
 	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 	    ARCHIVE_EXTRACT_SECURE_NODOTDOT);
-	if (archive_read_open_filename(a, tarball, 65536) != ARCHIVE_OK) {
-		snprintf(err, errsz, "%s: %s", tarball, archive_error_string(a));
+	if (AR(archive_read_open_filename)(a, tarball, 65536) != ARCHIVE_OK) {
+		snprintf(err, errsz, "%s: %s", tarball, AR(archive_error_string)(a));
 		goto out;
 	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
-		const char *link = archive_entry_hardlink(e);
+	while ((r = AR(archive_read_next_header)(a, &e)) == ARCHIVE_OK) {
+		const char *name = AR(archive_entry_pathname)(e);
+		const char *link = AR(archive_entry_hardlink)(e);
 		const void *block;
 		size_t len;
 		la_int64_t off;
@@ -261,19 +265,19 @@ pf_extract(const char *tarball, const char *dir, char *err, size_t errsz)
 			goto out;
 		}
 		path = xasprintf("%s/%s", dir, name);
-		archive_entry_set_pathname(e, path);
+		AR(archive_entry_set_pathname)(e, path);
 		free(path);
 		if (link != NULL) {
 			path = xasprintf("%s/%s", dir, link);
-			archive_entry_set_hardlink(e, path);
+			AR(archive_entry_set_hardlink)(e, path);
 			free(path);
 		}
-		if (archive_write_header(out, e) != ARCHIVE_OK) {
+		if (AR(archive_write_header)(out, e) != ARCHIVE_OK) {
 			snprintf(err, errsz, "%s: %s", tarball,
-			    archive_error_string(out));
+			    AR(archive_error_string)(out));
 			goto out;
 		}
-		while ((r = archive_read_data_block(a, &block, &len, &off)) ==
+		while ((r = AR(archive_read_data_block)(a, &block, &len, &off)) ==
 		    ARCHIVE_OK) {
 			total += (long long)len;
 			if (total > PF_EXTRACT_MAX) {
@@ -281,32 +285,32 @@ pf_extract(const char *tarball, const char *dir, char *err, size_t errsz)
 				    "%lld bytes", tarball, PF_EXTRACT_MAX);
 				goto out;
 			}
-			if (archive_write_data_block(out, block, len, off) !=
+			if (AR(archive_write_data_block)(out, block, len, off) !=
 			    ARCHIVE_OK) {
 				snprintf(err, errsz, "%s: %s", tarball,
-				    archive_error_string(out));
+				    AR(archive_error_string)(out));
 				goto out;
 			}
 		}
 		if (r != ARCHIVE_EOF) {
 			snprintf(err, errsz, "%s: %s", tarball,
-			    archive_error_string(a));
+			    AR(archive_error_string)(a));
 			goto out;
 		}
-		if (archive_write_finish_entry(out) != ARCHIVE_OK) {
+		if (AR(archive_write_finish_entry)(out) != ARCHIVE_OK) {
 			snprintf(err, errsz, "%s: %s", tarball,
-			    archive_error_string(out));
+			    AR(archive_error_string)(out));
 			goto out;
 		}
 	}
 	if (r != ARCHIVE_EOF) {
-		snprintf(err, errsz, "%s: %s", tarball, archive_error_string(a));
+		snprintf(err, errsz, "%s: %s", tarball, AR(archive_error_string)(a));
 		goto out;
 	}
 	rc = 0;
 out:
-	archive_read_free(a);
-	archive_write_free(out);
+	AR(archive_read_free)(a);
+	AR(archive_write_free)(out);
 	return rc;
 }
 

@@ -28,11 +28,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <openssl/evp.h>
 
 #include "actions.h"
+#include "archive_dl.h"
 #include "hashfiles.h"
 #include "util.h"
 #include "worker.h"
@@ -321,9 +320,9 @@ upload_copy(struct archive *out, const char *path, int fd, char *err,
 			snprintf(err, errsz, "%s: %s", path, strerror(errno));
 			return -1;
 		}
-		if (archive_write_data(out, buf, (size_t)n) < 0) {
+		if (AR(archive_write_data)(out, buf, (size_t)n) < 0) {
 			snprintf(err, errsz, "%s: %s", path,
-			    archive_error_string(out));
+			    AR(archive_error_string)(out));
 			return -1;
 		}
 	}
@@ -342,6 +341,8 @@ upload_child(void *arg, char *err, size_t errsz)
 	size_t i, j, rootlen;
 	int fd;
 
+	if (archive_dl_load(err, errsz) == -1)
+		return 1;
 	for (i = 0; i < u->npat; i++)
 		if (!u->pat[i].neg && upload_walk(u, u->pat[i].search, 0, err,
 		    errsz) == -1)
@@ -361,14 +362,14 @@ upload_child(void *arg, char *err, size_t errsz)
 	u->nfiles = j;
 	root = upload_root(u);
 	rootlen = strcmp(root, "/") == 0 ? 0 : strlen(root);
-	out = archive_write_new();
+	out = AR(archive_write_new)();
 	snprintf(level, sizeof level, "%d", u->level);
-	if (archive_write_set_format_zip(out) != ARCHIVE_OK ||
-	    (u->level == 0 ? archive_write_set_format_option(out, "zip",
-	    "compression", "store") : archive_write_set_format_option(out,
+	if (AR(archive_write_set_format_zip)(out) != ARCHIVE_OK ||
+	    (u->level == 0 ? AR(archive_write_set_format_option)(out, "zip",
+	    "compression", "store") : AR(archive_write_set_format_option)(out,
 	    "zip", "compression-level", level)) != ARCHIVE_OK ||
-	    archive_write_open_fd(out, u->fd) != ARCHIVE_OK) {
-		snprintf(err, errsz, "zip: %s", archive_error_string(out));
+	    AR(archive_write_open_fd)(out, u->fd) != ARCHIVE_OK) {
+		snprintf(err, errsz, "zip: %s", AR(archive_error_string)(out));
 		goto fail;
 	}
 	for (i = 0; i < u->nfiles; i++) {
@@ -383,35 +384,35 @@ upload_child(void *arg, char *err, size_t errsz)
 				close(fd);
 			goto fail;
 		}
-		e = archive_entry_new();
-		archive_entry_set_pathname(e, u->files[i] + rootlen + 1);
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, st.st_mode & 0777);
-		archive_entry_set_size(e, st.st_size);
-		archive_entry_set_mtime(e, st.st_mtime, 0);
-		if (archive_write_header(out, e) < ARCHIVE_WARN ||
+		e = AR(archive_entry_new)();
+		AR(archive_entry_set_pathname)(e, u->files[i] + rootlen + 1);
+		AR(archive_entry_set_filetype)(e, AE_IFREG);
+		AR(archive_entry_set_perm)(e, st.st_mode & 0777);
+		AR(archive_entry_set_size)(e, st.st_size);
+		AR(archive_entry_set_mtime)(e, st.st_mtime, 0);
+		if (AR(archive_write_header)(out, e) < ARCHIVE_WARN ||
 		    upload_copy(out, u->files[i], fd, err, errsz) == -1) {
 			if (err[0] == '\0')
 				snprintf(err, errsz, "%s: %s", u->files[i],
-				    archive_error_string(out));
-			archive_entry_free(e);
+				    AR(archive_error_string)(out));
+			AR(archive_entry_free)(e);
 			close(fd);
 			goto fail;
 		}
-		archive_entry_free(e);
+		AR(archive_entry_free)(e);
 		close(fd);
 	}
-	if (archive_write_close(out) != ARCHIVE_OK) {
-		snprintf(err, errsz, "zip: %s", archive_error_string(out));
+	if (AR(archive_write_close)(out) != ARCHIVE_OK) {
+		snprintf(err, errsz, "zip: %s", AR(archive_error_string)(out));
 		goto fail;
 	}
-	archive_write_free(out);
+	AR(archive_write_free)(out);
 	snprintf(err, errsz, "With the provided path, there will be %zu "
 	    "file(s) uploaded, relative to %s", u->nfiles, root);
 	free(root);
 	return 0;
 fail:
-	archive_write_free(out);
+	AR(archive_write_free)(out);
 	free(root);
 	return 1;
 }
