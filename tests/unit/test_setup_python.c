@@ -19,6 +19,7 @@
 
 #include "../../worker/actions/setup_python.c"
 #include "../../worker/actions/pyfetch.c"
+#include "../../worker/actions/archive_dl.c"
 #include "harness.h"
 #include "pybuild.h"
 
