@@ -28,6 +28,9 @@ ALL_LDFLAGS += $(SAN_FLAGS)
 endif
 LIBS_ALL = $(LIBEVENT_LIBS) $(YAML_LIBS) $(LIBGIT2_LIBS) $(LIBPQ_LIBS) $(JANSSON_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBCURL_LIBS) $(UTF8PROC_LIBS) $(LIBARCHIVE_LIBS) -lm
+# The worker opens libarchive with dlopen (worker/actions/archive_dl.c):
+# linked, every worker would map it and what it brings.
+LIBS_WORKER = $(filter-out $(LIBARCHIVE_LIBS),$(LIBS_ALL))
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
@@ -92,7 +95,7 @@ $(B)/bin/kilnd: $(DAEMON_OBJ) $(LIBKILN)
 
 $(B)/bin/kiln-worker: $(WORKER_OBJ) $(LIBKILN)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(WORKER_OBJ) $(LIBKILN) $(LIBS_ALL)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(WORKER_OBJ) $(LIBKILN) $(LIBS_WORKER)
 
 $(B)/bin/cictl: $(CICTL_OBJ) $(LIBKILN)
 	@mkdir -p $(@D)
