@@ -325,6 +325,30 @@ START_TEST(test_embedded_postgres_without_initdb_on_path)
 }
 END_TEST
 
+/*
+ * The first start creates the kiln database without reading template1
+ * through shared_buffers (PostgreSQL 15's default strategy copies it
+ * block by block there: 780 of the 2048 buffers held template pages that
+ * stayed resident in an idle install).
+ */
+START_TEST(test_first_start_keeps_template_out_of_shared_buffers)
+{
+	struct harness *h = harness_up("template_not_cached");
+	char *n;
+
+	free(harness_sql(h, "CREATE EXTENSION IF NOT EXISTS pg_buffercache",
+	    NULL));
+	n = harness_sql(h, "SELECT count(*) FROM pg_buffercache b JOIN "
+	    "pg_database d ON d.oid = b.reldatabase WHERE d.datname = "
+	    "'template1'", NULL);
+	harness_assert(h, atoi(n) < 32, "%s shared buffers hold template1's "
+	    "pages after the first start", n);
+	free(n);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 /* A pg_bindir without the server programs: kilnd says so and stops. */
 START_TEST(test_pg_bindir_without_server_is_refused)
 {
@@ -372,6 +396,7 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_restart_keeps_runs_and_sigint_stops_cleanly);
 	tcase_add_test(tc, test_embedded_postgres_without_initdb_on_path);
 	tcase_add_test(tc, test_pg_bindir_without_server_is_refused);
+	tcase_add_test(tc, test_first_start_keeps_template_out_of_shared_buffers);
 	suite_add_tcase(s, tc);
 	return s;
 }
