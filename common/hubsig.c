@@ -4,22 +4,20 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "hubsig.h"
+#include "sha256.h"
 #include "util.h"
 
 void
 hubsig_compute(const char *secret, size_t secretlen, const void *body,
     size_t len, char out[HUBSIG_HEADER_LEN + 1])
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
+	unsigned char mac[SHA256_LEN];
 
-	HMAC(EVP_sha256(), secret, (int)secretlen, body, len, mac, &maclen);
+	sha256_hmac(secret, secretlen, body, len, mac);
 	memcpy(out, "sha256=", 7);
-	hex_encode(mac, 32, out + 7);
+	hex_encode(mac, sizeof mac, out + 7);
 	OPENSSL_cleanse(mac, sizeof mac);
 }
 

@@ -13,7 +13,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "secretbox.h"
 #include "util.h"
@@ -56,7 +55,7 @@ key_create(const char *path, char *err, size_t errsz)
 		    strerror(errno));
 		return -1;
 	}
-	if (RAND_bytes(fresh, sizeof fresh) != 1) {
+	if (random_bytes(fresh, sizeof fresh) == -1) {
 		snprintf(err, errsz, "%s: no random bytes for a new key", path);
 		goto fail;
 	}
@@ -193,7 +192,7 @@ secretbox_seal(const unsigned char key[SECRETBOX_KEY_LEN], const void *plain,
 	}
 	rawlen = SECRETBOX_NONCE_LEN + len + SECRETBOX_TAG_LEN;
 	raw = xmalloc(rawlen);
-	if (RAND_bytes(raw, SECRETBOX_NONCE_LEN) != 1) {
+	if (random_bytes(raw, SECRETBOX_NONCE_LEN) == -1) {
 		snprintf(err, errsz, "no random bytes for a nonce");
 		free(raw);
 		return NULL;

@@ -90,4 +90,10 @@ int	 mkdir_p(const char *path, unsigned int mode);
 /* Monotonic clock in milliseconds. */
 int64_t	 now_ms(void);
 
+/*
+ * len bytes from getrandom(2) (blocks only before the kernel's pool is
+ * first seeded, at boot).  0, or -1 with errno.
+ */
+int	 random_bytes(void *, size_t len);
+
 #endif

@@ -13,13 +13,12 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "auth.h"
 #include "db.h"
 #include "kilnd.h"
 #include "log.h"
+#include "sha256.h"
 #include "util.h"
 
 #define AUTH_MAX_BODY	4096
@@ -37,10 +36,9 @@ struct auth_q {
 void
 auth_hash(const char *s, char out[65])
 {
-	unsigned char md[32];
-	unsigned int len = sizeof md;
+	unsigned char md[SHA256_LEN];
 
-	EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
+	sha256_digest(s, strlen(s), md);
 	hex_encode(md, sizeof md, out);
 }
 
@@ -64,7 +62,7 @@ auth_random_hex(char out[65])
 {
 	unsigned char raw[32];
 
-	if (RAND_bytes(raw, sizeof raw) != 1)
+	if (random_bytes(raw, sizeof raw) == -1)
 		abort();	/* no randomness: nothing safe to hand out */
 	hex_encode(raw, sizeof raw, out);
 	OPENSSL_cleanse(raw, sizeof raw);

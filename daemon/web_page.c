@@ -18,12 +18,12 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include <openssl/evp.h>
 
 #include "db.h"
 #include "embed.h"
 #include "kilnd.h"
 #include "log.h"
+#include "sha256.h"
 #include "util.h"
 
 #define WEB_CSP "default-src 'self'; script-src 'self'; style-src 'self'; " \
@@ -68,12 +68,11 @@ web_send_asset(struct evhttp_request *req, const struct embed_file *f,
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	const char *inm = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "If-None-Match");
-	unsigned char md[32];
-	unsigned int mdlen = sizeof md;
+	unsigned char md[SHA256_LEN];
 	char hex[65], etag[72];
 	struct evbuffer *b;
 
-	EVP_Digest(f->data, strlen(f->data), md, &mdlen, EVP_sha256(), NULL);
+	sha256_digest(f->data, strlen(f->data), md);
 	hex_encode(md, 8, hex);
 	snprintf(etag, sizeof etag, "\"%s\"", hex);
 	web_security_headers(out);
