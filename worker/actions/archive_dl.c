@@ -12,11 +12,10 @@
  * The table below is process-wide state by nature: a dlopen() handle
  * belongs to the process.  It is filled once and never changes after.
  */
-#include <dlfcn.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "archive_dl.h"
+#include "dynlib.h"
 #include "log.h"
 
 /* The soname of libarchive 3 (Debian: libarchive13). */
@@ -28,32 +27,25 @@ static int archive_dl_loaded;
 int
 archive_dl_load(char *err, size_t errsz)
 {
-	struct archive_dl t;
-	const char *missing;
-	void *h;
+	static const char *const names[] = {
+#define X(name) #name,
+		ARCHIVE_DL_FUNCS
+#undef X
+	};
+	void *slots[sizeof names / sizeof names[0]];
+	size_t i = 0;
 
 	if (archive_dl_loaded)
 		return 0;
-	if ((h = dlopen(ARCHIVE_DL_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(err, errsz, "loading %s: %s", ARCHIVE_DL_SONAME,
-		    dlerror());
+	if (dynlib_load(ARCHIVE_DL_SONAME, names, sizeof names /
+	    sizeof names[0], slots, err, errsz) == -1)
 		return -1;
-	}
 	/* dlsym's void * to a function pointer: POSIX guarantees it works. */
-#define X(name) \
-	if ((*(void **)&t.name = dlsym(h, #name)) == NULL) { \
-		missing = #name; \
-		goto fail; \
-	}
+#define X(name) *(void **)&archive_dl_table.name = slots[i++];
 	ARCHIVE_DL_FUNCS
 #undef X
-	archive_dl_table = t;
 	archive_dl_loaded = 1;
 	return 0;
-fail:
-	snprintf(err, errsz, "%s has no %s", ARCHIVE_DL_SONAME, missing);
-	dlclose(h);
-	return -1;
 }
 
 const struct archive_dl *
