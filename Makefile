@@ -31,6 +31,9 @@ LIBS_ALL = $(LIBEVENT_LIBS) $(YAML_LIBS) $(LIBGIT2_LIBS) $(LIBPQ_LIBS) $(JANSSON
 # The worker opens libarchive with dlopen (worker/actions/archive_dl.c):
 # linked, every worker would map it and what it brings.
 LIBS_WORKER = $(filter-out $(LIBARCHIVE_LIBS),$(LIBS_ALL))
+# kilnd opens libcurl the same way when [github] reporting starts
+# (daemon/curl_dl.c).
+LIBS_DAEMON = $(filter-out $(LIBARCHIVE_LIBS) $(LIBCURL_LIBS),$(LIBS_ALL))
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
@@ -91,7 +94,7 @@ $(LIBKILN): $(COMMON_OBJ)
 
 $(B)/bin/kilnd: $(DAEMON_OBJ) $(LIBKILN)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBKILN) $(LIBS_ALL) $(CMARK_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBKILN) $(LIBS_DAEMON) $(CMARK_LIBS)
 
 $(B)/bin/kiln-worker: $(WORKER_OBJ) $(LIBKILN)
 	@mkdir -p $(@D)

@@ -42,10 +42,10 @@
 
 #include <sys/queue.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "curl_dl.h"
 #include "db.h"
 #include "ghapp.h"
 #include "kilnd.h"
@@ -192,7 +192,7 @@ outbox_sock_cb(evutil_socket_t fd, short what, void *arg)
 		flags |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(ob->multi, fd, flags, &running);
+	CU(curl_multi_socket_action)(ob->multi, fd, flags, &running);
 	outbox_check_done(ob);
 }
 
@@ -209,7 +209,7 @@ outbox_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 		if (os != NULL) {
 			event_free(os->ev);
 			free(os);
-			curl_multi_assign(ob->multi, s, NULL);
+			CU(curl_multi_assign)(ob->multi, s, NULL);
 		}
 		return 0;
 	}
@@ -220,7 +220,7 @@ outbox_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 	if (os == NULL) {
 		os = xcalloc(1, sizeof *os);
 		os->ev = event_new(ob->k->base, s, events, outbox_sock_cb, ob);
-		curl_multi_assign(ob->multi, s, os);
+		CU(curl_multi_assign)(ob->multi, s, os);
 	} else {
 		event_del(os->ev);
 		event_assign(os->ev, ob->k->base, s, events, outbox_sock_cb,
@@ -238,7 +238,7 @@ outbox_curl_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	curl_multi_socket_action(ob->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	CU(curl_multi_socket_action)(ob->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	outbox_check_done(ob);
 }
 
@@ -320,7 +320,7 @@ outbox_header_cb(char *p, size_t size, size_t n, void *arg)
 
 		if (parse_int64(v, 0, OUTBOX_WAIT_MAX_MS / 1000, &x, NULL) == 0)
 			r->retry_after_ms = x * 1000;
-		else if ((when = curl_getdate(v, NULL)) != (time_t)-1)
+		else if ((when = CU(curl_getdate)(v, NULL)) != (time_t)-1)
 			r->retry_after_ms = (int64_t)when * 1000 -
 			    (int64_t)time(NULL) * 1000;
 	} else if (outbox_header(p, len, "X-RateLimit-Reset", v, sizeof v)) {
@@ -338,10 +338,10 @@ outbox_req_free(struct outbox_req *r)
 {
 	LIST_REMOVE(r, entry);
 	if (r->easy != NULL) {
-		curl_multi_remove_handle(r->ob->multi, r->easy);
-		curl_easy_cleanup(r->easy);
+		CU(curl_multi_remove_handle)(r->ob->multi, r->easy);
+		CU(curl_easy_cleanup)(r->easy);
 	}
-	curl_slist_free_all(r->headers);
+	CU(curl_slist_free_all)(r->headers);
 	free(r->url);
 	free(r->body);
 	free(r->full_name);
@@ -458,7 +458,7 @@ outbox_judge(struct outbox_req *r, CURLcode cc, long code, char **errorp,
 	*waitp = 0;
 	if (cc != CURLE_OK) {
 		*errorp = xasprintf("%s", r->errbuf[0] ? r->errbuf :
-		    curl_easy_strerror(cc));
+		    CU(curl_easy_strerror)(cc));
 		*waitp = outbox_backoff(ob, r->attempts);
 		return "retry";
 	}
@@ -662,14 +662,14 @@ outbox_check_done(struct outbox *ob)
 	long code;
 	struct outbox_req *r;
 
-	while ((m = curl_multi_info_read(ob->multi, &left)) != NULL) {
+	while ((m = CU(curl_multi_info_read)(ob->multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+		CU(curl_easy_getinfo)(m->easy_handle, CURLINFO_PRIVATE,
 		    (char **)&r);
 		code = 0;
 		if (m->data.result == CURLE_OK)
-			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
+			CU(curl_easy_getinfo)(r->easy, CURLINFO_RESPONSE_CODE,
 			    &code);
 		if (r->kind == REQ_ROW)
 			outbox_finish_row(r, m->data.result, code);
@@ -699,40 +699,40 @@ outbox_http(struct outbox_req *r, const char *method, const char *credential)
 	char *auth;
 
 	auth = xasprintf("Authorization: Bearer %s", credential);
-	r->headers = curl_slist_append(r->headers, auth);
+	r->headers = CU(curl_slist_append)(r->headers, auth);
 	explicit_bzero(auth, strlen(auth));
 	free(auth);
-	r->headers = curl_slist_append(r->headers,
+	r->headers = CU(curl_slist_append)(r->headers,
 	    "Accept: application/vnd.github+json");
-	r->headers = curl_slist_append(r->headers,
+	r->headers = CU(curl_slist_append)(r->headers,
 	    "X-GitHub-Api-Version: 2022-11-28");
-	r->headers = curl_slist_append(r->headers,
+	r->headers = CU(curl_slist_append)(r->headers,
 	    "Content-Type: application/json");
-	r->headers = curl_slist_append(r->headers, "Expect:");
+	r->headers = CU(curl_slist_append)(r->headers, "Expect:");
 
-	r->easy = curl_easy_init();
-	curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
-	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
+	r->easy = CU(curl_easy_init)();
+	CU(curl_easy_setopt)(r->easy, CURLOPT_URL, r->url);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	CU(curl_easy_setopt)(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
 	if (r->body != NULL)
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+		CU(curl_easy_setopt)(r->easy, CURLOPT_POSTFIELDS, r->body);
 	else if (method == NULL)
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "{}");
+		CU(curl_easy_setopt)(r->easy, CURLOPT_POSTFIELDS, "{}");
 	if (method != NULL)
-		curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)OUTBOX_TIMEOUT_MS);
-	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
+		CU(curl_easy_setopt)(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_NOSIGNAL, 1L);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_TIMEOUT_MS, (long)OUTBOX_TIMEOUT_MS);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)OUTBOX_CONNECT_MS);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, outbox_write_cb);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, outbox_header_cb);
-	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-	if (curl_multi_add_handle(ob->multi, r->easy) != CURLM_OK) {
-		curl_easy_cleanup(r->easy);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_WRITEFUNCTION, outbox_write_cb);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_WRITEDATA, r);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_HEADERFUNCTION, outbox_header_cb);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_HEADERDATA, r);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+	CU(curl_easy_setopt)(r->easy, CURLOPT_PRIVATE, r);
+	if (CU(curl_multi_add_handle)(ob->multi, r->easy) != CURLM_OK) {
+		CU(curl_easy_cleanup)(r->easy);
 		r->easy = NULL;
 		log_warnx("outbox: curl_multi_add_handle failed");
 		return -1;
@@ -1308,19 +1308,23 @@ outbox_new(struct kilnd *k, char *err, size_t errsz)
 	}
 	ob->max_in_flight = cfg->gh_max_in_flight;
 	ob->seed = (unsigned)now_ms() ^ (unsigned)getpid();
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+	if (curl_dl_load(err, errsz) == -1) {
+		outbox_release(ob);
+		return NULL;
+	}
+	if (CU(curl_global_init)(CURL_GLOBAL_DEFAULT) != 0) {
 		snprintf(err, errsz, "outbox: curl_global_init failed");
 		outbox_release(ob);
 		return NULL;
 	}
-	ob->multi = curl_multi_init();
-	curl_multi_setopt(ob->multi, CURLMOPT_SOCKETFUNCTION,
+	ob->multi = CU(curl_multi_init)();
+	CU(curl_multi_setopt)(ob->multi, CURLMOPT_SOCKETFUNCTION,
 	    outbox_curl_socket);
-	curl_multi_setopt(ob->multi, CURLMOPT_SOCKETDATA, ob);
-	curl_multi_setopt(ob->multi, CURLMOPT_TIMERFUNCTION,
+	CU(curl_multi_setopt)(ob->multi, CURLMOPT_SOCKETDATA, ob);
+	CU(curl_multi_setopt)(ob->multi, CURLMOPT_TIMERFUNCTION,
 	    outbox_curl_timer);
-	curl_multi_setopt(ob->multi, CURLMOPT_TIMERDATA, ob);
-	curl_multi_setopt(ob->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	CU(curl_multi_setopt)(ob->multi, CURLMOPT_TIMERDATA, ob);
+	CU(curl_multi_setopt)(ob->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    (long)ob->max_in_flight);
 	ob->curl_timer = evtimer_new(k->base, outbox_curl_timer_cb, ob);
 	ob->poll = evtimer_new(k->base, outbox_poll_cb, ob);
@@ -1360,11 +1364,11 @@ outbox_free(struct outbox *ob)
 	}
 	while ((r = LIST_FIRST(&ob->reqs)) != NULL)
 		outbox_req_free(r);
-	curl_multi_cleanup(ob->multi);
+	CU(curl_multi_cleanup)(ob->multi);
 	event_free(ob->poll);
 	json_decref(ob->outcomes);
 	json_decref(ob->check_outcomes);
 	event_free(ob->curl_timer);
 	outbox_release(ob);
-	curl_global_cleanup();
+	CU(curl_global_cleanup)();
 }

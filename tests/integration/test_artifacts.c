@@ -179,23 +179,6 @@ artifacts_write(struct harness *h, const char *path, const struct buf *b)
 	fclose(f);
 }
 
-/* 1 if /proc/pid/maps names a file containing needle. */
-static int
-maps_have(pid_t pid, const char *needle)
-{
-	char path[64], line[1024];
-	FILE *f;
-	int found = 0;
-
-	snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	while (!found && fgets(line, sizeof line, f) != NULL)
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 START_TEST(test_artifacts_upload_download_http_expiry)
 {
 	struct harness *h = harness_new("artifacts");
@@ -222,7 +205,7 @@ START_TEST(test_artifacts_upload_download_http_expiry)
 
 		harness_assert(h, nw > 0, "no workers");
 		for (i = 0; i < nw; i++)
-			harness_assert(h, !maps_have(pids[i], "libarchive"),
+			harness_assert(h, !harness_maps_have(pids[i], "libarchive"),
 			    "worker %ld has libarchive mapped", (long)pids[i]);
 	}
 

@@ -363,6 +363,9 @@ START_TEST(test_statuses_pending_then_verdict_per_job)
 	harness_assert(h, str_has_prefix(harness_str(json_object_get(bad,
 	    "body"), "description"), "Failing after "), "description: %s",
 	    harness_json_text(bad));
+	/* Reporting loaded libcurl (kilnd does not link it: curl_dl.c). */
+	harness_assert(h, harness_maps_have(h->kilnd, "libcurl"),
+	    "kilnd reported without libcurl mapped");
 	/* The token goes in Authorization, never into kilnd's log. */
 	log = file_read_all(h->log_path, 64 * 1024 * 1024, &len);
 	harness_assert(h, log != NULL && strstr(log, GH_TOKEN) == NULL,

@@ -326,14 +326,14 @@ START_TEST(test_embedded_postgres_without_initdb_on_path)
 END_TEST
 
 /*
- * The first start creates the kiln database without reading template1
- * through shared_buffers (PostgreSQL 15's default strategy copies it
- * block by block there: 780 of the 2048 buffers held template pages that
- * stayed resident in an idle install).
+ * What an idle install holds.  The first start creates the kiln database
+ * without reading template1 through shared_buffers (PostgreSQL 15's
+ * default strategy copies it block by block there: 780 of the 2048
+ * buffers held template pages that stayed resident in an idle install).
  */
-START_TEST(test_first_start_keeps_template_out_of_shared_buffers)
+START_TEST(test_idle_install_leaves_out_what_it_does_not_use)
 {
-	struct harness *h = harness_up("template_not_cached");
+	struct harness *h = harness_up("idle_install");
 	char *n;
 
 	free(harness_sql(h, "CREATE EXTENSION IF NOT EXISTS pg_buffercache",
@@ -344,6 +344,15 @@ START_TEST(test_first_start_keeps_template_out_of_shared_buffers)
 	harness_assert(h, atoi(n) < 32, "%s shared buffers hold template1's "
 	    "pages after the first start", n);
 	free(n);
+	/*
+	 * And kilnd without [github] reporting maps no libcurl (opened only
+	 * for reporting: curl_dl.c), nor libevent's all-in-one library
+	 * beside libevent_core (configure.ac).
+	 */
+	harness_assert(h, !harness_maps_have(h->kilnd, "libcurl"),
+	    "kilnd maps libcurl without [github]");
+	harness_assert(h, !harness_maps_have(h->kilnd, "libevent-2"),
+	    "kilnd maps libevent-2.1.so beside libevent_core");
 	harness_stop(h);
 	harness_free(h);
 }
@@ -396,7 +405,7 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_restart_keeps_runs_and_sigint_stops_cleanly);
 	tcase_add_test(tc, test_embedded_postgres_without_initdb_on_path);
 	tcase_add_test(tc, test_pg_bindir_without_server_is_refused);
-	tcase_add_test(tc, test_first_start_keeps_template_out_of_shared_buffers);
+	tcase_add_test(tc, test_idle_install_leaves_out_what_it_does_not_use);
 	suite_add_tcase(s, tc);
 	return s;
 }

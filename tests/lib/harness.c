@@ -420,6 +420,22 @@ proc_stat(pid_t pid, char *comm, size_t commsz, char *state, pid_t *ppid)
 }
 
 int
+harness_maps_have(pid_t pid, const char *needle)
+{
+	char path[64], line[1024];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+int
 harness_pid_alive(pid_t pid)
 {
 	char state;

@@ -178,6 +178,8 @@ int	 harness_step_procs(struct harness *, struct buf *desc);
 void	 harness_raise_nofile(struct harness *, unsigned long want);
 /* 1 if the process exists and is not a zombie. */
 int	 harness_pid_alive(pid_t);
+/* 1 if /proc/pid/maps names a file containing needle. */
+int	 harness_maps_have(pid_t, const char *needle);
 /*
  * Remove path and everything below it (no symbolic link followed), as
  * "rm -rf" does but without a shell.  0, or -1 if path is still there.
