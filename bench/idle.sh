@@ -63,4 +63,5 @@ done
 row "$spid" | sed 's/^sleep 1000 /sleep (baseline)/'
 kill "$spid"; wait "$spid" 2>/dev/null || true
 q "SELECT application_name, state, round(extract(epoch FROM now() - backend_start)) || ' s old' FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" | sed "s/^/session: /"
-echo "install total PSS: $((total / 1024)) MiB (target 32 MiB), USS $((utotal / 1024)) MiB; kilnd RSS: $(( $(kb "/proc/$kpid/status" VmRSS) / 1024 )) MiB (target 8 MiB)"
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+echo "install total PSS: $(mib "$total") MiB (target 32 MiB), USS $(mib "$utotal") MiB; kilnd RSS: $(mib "$(kb "/proc/$kpid/status" VmRSS)") MiB (target 8 MiB)"
