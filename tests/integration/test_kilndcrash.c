@@ -271,6 +271,27 @@ frozen_running_cb(struct harness *h, void *arg)
 	return yes;
 }
 
+/*
+ * The step's first line is in kilnd's log of the job: only then may the
+ * worker be frozen and the line be expected there.  (Frozen between the
+ * echo and its delivery, the worker would hold the line until after the
+ * reaper had completed the job, and kilnd refuses a completed job's log.)
+ */
+static int
+frozen_said_cb(struct harness *h, void *arg)
+{
+	char *row = harness_sql(h, "SELECT id FROM jobs", NULL);
+	json_t *id = json_integer(atoll(row));
+	char *log = harness_logs(h, id);
+	int yes = strstr(log, "\nFROZEN-STARTED\n") != NULL;
+
+	(void)arg;
+	json_decref(id);
+	free(log);
+	free(row);
+	return yes;
+}
+
 static int
 job_completed_cb(struct harness *h, void *arg)
 {
@@ -307,6 +328,8 @@ START_TEST(test_a_reaped_job_stays_failed)
 	sha = harness_push(h, repo, "main", "freeze the worker");
 	harness_assert(h, harness_wait_for(h, 30000, frozen_running_cb, NULL),
 	    "the step did not start");
+	harness_assert(h, harness_wait_for(h, 30000, frozen_said_cb, NULL),
+	    "the step's first line never reached kilnd");
 	n = harness_workers(h, pids, (int)nitems(pids));
 	for (i = 0; i < n; i++)
 		harness_assert(h, kill(pids[i], SIGSTOP) == 0, "SIGSTOP");
