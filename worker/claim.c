@@ -14,6 +14,7 @@
 #include "log.h"
 #include "proto.h"
 #include "util.h"
+#include "mirror.h"
 #include "worker.h"
 
 /*
@@ -431,4 +432,35 @@ worker_mirror_dir(const struct worker *w, int64_t repository_id)
 {
 	return xasprintf("%s/mirrors/%lld.git", w->work_dir,
 	    (long long)repository_id);
+}
+
+void
+worker_mirror_fetched(struct worker *w, const char *dir)
+{
+	size_t i;
+
+	for (i = 0; i < w->nuntidy; i++)
+		if (strcmp(w->untidy[i], dir) == 0)
+			return;
+	/* More mirrors than that between two idle moments: tidy one now. */
+	if (w->nuntidy == WORKER_UNTIDY_MAX) {
+		mirror_tidy(w->untidy[0]);
+		free(w->untidy[0]);
+		memmove(w->untidy, w->untidy + 1, --w->nuntidy *
+		    sizeof *w->untidy);
+	}
+	w->untidy[w->nuntidy++] = xstrdup(dir);
+}
+
+void
+worker_tidy_mirrors(struct worker *w)
+{
+	while (w->nuntidy > 0) {
+		w->nuntidy--;
+		if (mirror_tidy(w->untidy[w->nuntidy]) == -1)
+			log_warnx("%s: could not combine its packs; a fetch "
+			    "will past %d", w->untidy[w->nuntidy],
+			    MIRROR_PACK_FETCH_LIMIT);
+		free(w->untidy[w->nuntidy]);
+	}
 }

@@ -3062,6 +3062,9 @@ done:
 	free(outputs);
 	free(jr.message);
 	free(refused);
+	/* Its checkout may have fetched. */
+	if (jr.mirror != NULL)
+		worker_mirror_fetched(w, jr.mirror);
 	free(jr.mirror);
 	return 0;
 }

@@ -725,6 +725,7 @@ main(int argc, char **argv)
 			break;
 		if (r == -1 && PQstatus(w.db) != CONNECTION_OK)
 			continue;
+		worker_tidy_mirrors(&w);
 		if (w.wake_fd != -1 && w.park_ms > 0 &&
 		    now_ms() - idle_ms >= w.park_ms) {
 			/*
@@ -739,6 +740,8 @@ main(int argc, char **argv)
 		want = worker_wait(&w);
 	}
 	log_info("stopping");
+	while (w.nuntidy > 0)
+		free(w.untidy[--w.nuntidy]);
 	if (w.cgroup != NULL)
 		jobcg_remove(w.cgroup, 1000);
 	free(w.cgroup);

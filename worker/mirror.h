@@ -27,9 +27,9 @@
  * mirror_fetch() serialises writers with flock() on <dir>/kiln-fetch.lock.
  * Git replaces refs and publishes packs by atomic rename, so a fetch never
  * disturbs a reader; but each fetch adds a pack, and past
- * MIRROR_PACK_LIMIT (mirror.c) a fetch writes the objects of the small
- * packs into one and deletes them.  So every reader holds
- * <dir>/kiln-pack.lock shared while it has the mirror open, and the
+ * MIRROR_PACK_LIMIT mirror_tidy() (or, far past it, a fetch) writes the
+ * objects of the small packs into one and deletes them.  So every reader
+ * holds <dir>/kiln-pack.lock shared while it has the mirror open, and the
  * deletion takes it exclusively.  A mirror's objects are never deleted:
  * never gc or prune them, since event shas that no branch reaches any more
  * (force pushes) are still resolved through it.
@@ -43,6 +43,13 @@
 #define MIRROR_WORKFLOW_DIR	".github/workflows"
 #define MIRROR_MAX_WORKFLOWS	256		/* more is an error */
 #define MIRROR_MAX_WORKFLOW_SIZE (1024 * 1024)	/* bytes; more is reported */
+
+/*
+ * Packs a mirror keeps before mirror_tidy() combines the small ones, and
+ * before a fetch does (when no worker was idle to tidy).
+ */
+#define MIRROR_PACK_LIMIT	16
+#define MIRROR_PACK_FETCH_LIMIT	(4 * MIRROR_PACK_LIMIT)
 
 /* 40 zeros: GitHub's "no commit" (before of a created ref). */
 #define MIRROR_ZERO_SHA "0000000000000000000000000000000000000000"
@@ -86,6 +93,15 @@ int	 mirror_set_config(const char *workdir, const char *key,
 /* mirror_fetch() with credentials (auth NULL: none). */
 int	 mirror_fetch_auth(const char *dir, const char *url,
 	     const struct mirror_auth *auth, char *err, size_t errsz);
+
+/*
+ * Past MIRROR_PACK_LIMIT packs, combine the small ones as a fetch would
+ * far past it (see Concurrency above), for a worker with nothing else to
+ * do: 1 if it did, 0 if there was nothing to combine or a fetch holds the
+ * mirror (that fetch's worker tidies after it), -1 if the mirror could
+ * not be opened (its packs stay as they were).
+ */
+int	 mirror_tidy(const char *dir);
 
 /*
  * Does the mirror in dir hold commit sha (40 hex digits)?  0 when it does

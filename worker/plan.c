@@ -818,6 +818,8 @@ plan_event(struct worker *w, struct claimed_event *ev)
 		fetched = mirror_fetch_auth(p.mirror, ev->clone_url, &auth,
 		    err, sizeof err);
 		jobtoken_fetch_done(&ft);
+		if (fetched == 0)
+			worker_mirror_fetched(w, p.mirror);
 	}
 	if (fetched == -1) {
 		log_warnx("event %lld: fetching %s: %s (will retry)",

@@ -34,6 +34,8 @@
 
 #include "proto.h"
 
+#define WORKER_UNTIDY_MAX	8
+
 struct worker {
 	char		*name;		/* "local-1"; also jobs.worker */
 	char		*conninfo;
@@ -82,6 +84,9 @@ struct worker {
 	char		*key_error;	/* why there is no key, or NULL */
 	char		*cgroup;	/* the jobs' cgroup (jobcg.h), or NULL */
 	char		*cgroup_procs;	/* its cgroup.procs, or NULL */
+	/* Mirrors fetched into since the worker last had nothing to do. */
+	char		*untidy[WORKER_UNTIDY_MAX];
+	size_t		 nuntidy;
 };
 
 /* workspace.c: a job's directories (see there). */
@@ -220,6 +225,14 @@ int	worker_session(struct worker *);
 
 /* The mirror directory of a repository: <work_dir>/mirrors/<id>.git. */
 char	*worker_mirror_dir(const struct worker *, int64_t repository_id);
+
+/*
+ * A fetch into mirror dir may have added a pack: worker_tidy_mirrors()
+ * combines packs there (mirror_tidy()) once the worker is idle, so the
+ * plan or job that fetched never waits for it.
+ */
+void	 worker_mirror_fetched(struct worker *, const char *dir);
+void	 worker_tidy_mirrors(struct worker *);
 
 /*
  * jobsecrets.c: fill a job's secrets and vars contexts (objects) from the

@@ -4,7 +4,9 @@
  * back through cictl.  Each test has its own kilnd and directory.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "mirror.h"
 #include "util.h"
 
 /* Every step of job has conclusion want. */
@@ -495,6 +498,82 @@ START_TEST(test_push_of_a_fetched_commit_runs_without_fetching)
 }
 END_TEST
 
+/* The .pack files in a mirror. */
+static size_t
+mirror_packs(struct harness *h, const char *mirror)
+{
+	char *dir = xasprintf("%s/objects/pack", mirror);
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		harness_fail(h, "opendir %s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL)
+		n += str_has_suffix(e->d_name, ".pack");
+	closedir(d);
+	free(dir);
+	return n;
+}
+
+/*
+ * Each planner's fetch adds a pack to the repository's mirror and leaves
+ * combining them to the worker's next idle moment (mirror_tidy()), so no
+ * plan waits for it: after more pushes than MIRROR_PACK_LIMIT, each run
+ * waited for, the mirror still has at most that many once the workers
+ * are idle.  Without the idle tidy the fetches would pile up packs to
+ * MIRROR_PACK_FETCH_LIMIT.
+ */
+START_TEST(test_idle_worker_combines_the_mirrors_packs)
+{
+	struct harness *h = harness_up("idle_tidy");
+	struct harness_repo *repo = harness_repo_new(h, "octo/packs");
+	char *sha, *before, *id, *mirror, body[32];
+	json_t *run;
+	size_t n = 0;
+	int i, waited;
+
+	harness_repo_write(repo, ".github/workflows/t.yml",
+	    "on: push\n"
+	    "jobs:\n"
+	    "  t:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: \"true\"\n");
+	free(harness_repo_commit_push(repo, "main", "zero", &before));
+	free(before);
+	for (i = 0; i < MIRROR_PACK_LIMIT + 4; i++) {
+		snprintf(body, sizeof body, "%d\n", i);
+		harness_repo_write(repo, "n", body);
+		sha = harness_repo_commit_push(repo, "main", body, &before);
+		harness_deliver_push(h, repo, "refs/heads/main", before, sha,
+		    body);
+		run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+		harness_expect_str(h, run, "run", "conclusion", "success");
+		json_decref(run);
+		free(sha);
+		free(before);
+	}
+	id = harness_sql(h, "SELECT id::text FROM repositories WHERE "
+	    "full_name = 'octo/packs'", NULL);
+	mirror = xasprintf("%s/work/mirrors/%s.git", h->state_dir, id);
+	for (waited = 0; waited < 10000; waited += 50) {
+		if ((n = mirror_packs(h, mirror)) <= MIRROR_PACK_LIMIT)
+			break;
+		poll(NULL, 0, 50);
+	}
+	harness_assert(h, n <= MIRROR_PACK_LIMIT, "%s has %zu packs 10 s "
+	    "after %d fetches (limit %d)", mirror, n, MIRROR_PACK_LIMIT + 4,
+	    MIRROR_PACK_LIMIT);
+	harness_assert(h, n >= 1, "%s has no pack", mirror);
+	free(mirror);
+	free(id);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *
 push_suite(void)
 {
@@ -508,6 +587,7 @@ push_suite(void)
 	tcase_add_test(tc, test_branch_filters_select_workflows);
 	tcase_add_test(tc, test_next_job_starts_with_empty_workspace_and_temp);
 	tcase_add_test(tc, test_push_of_a_fetched_commit_runs_without_fetching);
+	tcase_add_test(tc, test_idle_worker_combines_the_mirrors_packs);
 	suite_add_tcase(s, tc);
 	return s;
 }

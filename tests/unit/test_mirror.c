@@ -860,8 +860,8 @@ push_commit(int i, char out[41])
 }
 
 /*
- * Every fetch adds a pack; past MIRROR_PACK_LIMIT a fetch combines the
- * small ones, keeping every object -- also a commit no ref reaches any
+ * Every fetch adds a pack; past MIRROR_PACK_LIMIT mirror_tidy() combines
+ * the small ones, keeping every object -- also a commit no ref reaches any
  * more -- and waits for readers before it deletes anything.
  */
 START_TEST(test_packs_consolidated)
@@ -878,9 +878,11 @@ START_TEST(test_packs_consolidated)
 		fetch();
 		if ((n = count_packs()) > most)
 			most = n;
+		ck_assert_int_ge(mirror_tidy(fx.mirror), 0);
 	}
 	ck_assert_msg(most <= MIRROR_PACK_LIMIT + 1, "%zu packs after %zu "
-	    "fetches", most, nitems(shas));
+	    "fetches and tidies", most, nitems(shas));
+	ck_assert_uint_le(count_packs(), MIRROR_PACK_LIMIT);
 	expect_no_resolve("feature");
 	expect_resolve(fx.c3, fx.c3);		/* unreachable, kept */
 	expect_resolve(fx.c1, fx.c1);
@@ -889,19 +891,18 @@ START_TEST(test_packs_consolidated)
 	ck_assert_int_eq(sh_status("git -C '%s' fsck --no-dangling 2>&1",
 	    fx.mirror), 0);
 
-	/* A reader holds the mirror: the next, combining fetch waits. */
-	while (count_packs() < MIRROR_PACK_LIMIT) {
+	/* A reader holds the mirror: tidying waits to delete. */
+	while (count_packs() <= MIRROR_PACK_LIMIT) {
 		push_commit(1000 + (int)count_packs(), last);
 		fetch();
 	}
 	fd = read_lock(fx.mirror);
 	ck_assert_int_ne(fd, -1);
 	n = count_packs();
-	push_commit(2000, last);
 	pid = fork();
 	ck_assert_int_ne(pid, -1);
 	if (pid == 0) {
-		execl(self_path, "test_mirror", "fetch", fx.mirror, fx.url,
+		execl(self_path, "test_mirror", "tidy", fx.mirror,
 		    (char *)NULL);
 		_exit(127);
 	}
@@ -914,6 +915,54 @@ START_TEST(test_packs_consolidated)
 	ck_assert_uint_lt(count_packs(), n);
 	expect_resolve("main", last);
 	expect_resolve(fx.c3, fx.c3);
+}
+END_TEST
+
+/*
+ * A fetch leaves combining to mirror_tidy() (its worker's idle moment)
+ * up to MIRROR_PACK_FETCH_LIMIT packs, so the plan or job that fetched
+ * does not wait for it; past that (no idle moment came) it combines.
+ */
+START_TEST(test_fetch_leaves_packs_to_tidy)
+{
+	char	 last[41];
+	size_t	 n, before;
+	char	*lock;
+	int	 fd;
+
+	fetch();
+	for (n = count_packs(); n < MIRROR_PACK_FETCH_LIMIT; n++) {
+		push_commit(3000 + (int)n, last);
+		fetch();
+		ck_assert_uint_eq(count_packs(), n + 1);	/* none combined */
+	}
+	before = count_packs();
+	push_commit(4000, last);
+	fetch();
+	ck_assert_msg(count_packs() <= MIRROR_PACK_LIMIT, "%zu packs after "
+	    "a fetch past %d (%zu before)", count_packs(),
+	    MIRROR_PACK_FETCH_LIMIT, before);
+	expect_resolve("main", last);
+	ck_assert_int_eq(mirror_tidy(fx.mirror), 0);	/* nothing to do */
+
+	/* A fetch holding the mirror: tidying leaves it to that fetch. */
+	while (count_packs() <= MIRROR_PACK_LIMIT) {
+		push_commit(5000 + (int)count_packs(), last);
+		fetch();
+	}
+	n = count_packs();
+	lock = xasprintf("%s/%s", fx.mirror, MIRROR_LOCK_FILE);
+	fd = open(lock, O_RDWR);
+	free(lock);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+	ck_assert_int_eq(mirror_tidy(fx.mirror), 0);
+	ck_assert_uint_eq(count_packs(), n);
+	close(fd);
+	ck_assert_int_eq(mirror_tidy(fx.mirror), 1);
+	ck_assert_uint_lt(count_packs(), n);
+	ck_assert_int_eq(sh_status("git -C '%s' fsck --no-dangling 2>&1",
+	    fx.mirror), 0);
 }
 END_TEST
 
@@ -936,8 +985,21 @@ mirror_suite(void)
 	tcase_add_test(tc, test_checkout);
 	tcase_add_test(tc, test_checkout_errors);
 	tcase_add_test(tc, test_packs_consolidated);
+	tcase_add_test(tc, test_fetch_leaves_packs_to_tidy);
 	suite_add_tcase(s, tc);
 	return s;
+}
+
+/* test_mirror tidy DIR: one mirror_tidy(), for test_packs_consolidated. */
+static int
+tidy_main(const char *dir)
+{
+	int	rc;
+
+	git_libgit2_init();
+	rc = mirror_tidy(dir);
+	git_libgit2_shutdown();
+	return rc == 1 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 /* test_mirror fetch DIR URL: one mirror_fetch(), for test_concurrent_fetch. */
@@ -963,6 +1025,8 @@ main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "fetch") == 0)
 		return fetch_main(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "tidy") == 0)
+		return tidy_main(argv[2]);
 	/* Not /proc/self/exe: under valgrind that is valgrind. */
 	if (realpath(argv[0], self_path) == NULL) {
 		perror(argv[0]);

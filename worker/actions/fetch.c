@@ -233,6 +233,7 @@ action_fetch(const char *work_dir, const char *base_url,
 		    why);
 		goto out;
 	}
+	mirror_tidy(git);	/* rarely fetched: no need to wait for idle */
 	if (mirror_resolve(git, r->ref, sha, why, sizeof why) == -1) {
 		snprintf(err, errsz, "Unable to resolve action `%s/%s@%s`, "
 		    "unable to find version `%s` in %s", r->owner, r->repo,
