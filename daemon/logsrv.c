@@ -50,7 +50,6 @@
  * the new stream is appended.
  */
 #include <sys/queue.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1301,7 +1300,7 @@ logsrv_note(struct logsrv *srv, int64_t job_id, const char *text, char *err,
 		goto out;
 	}
 	/* A stream of its own: a late replay of the old one starts anew. */
-	if (getrandom(&fresh, sizeof fresh, 0) != sizeof fresh)
+	if (random_bytes(&fresh, sizeof fresh) == -1)
 		fresh = (uint64_t)now_ms() ^ (uint64_t)job_id;
 	if (sidecar_write(sidefd, fresh, 0, size + len, 1) == -1) {
 		snprintf(err, errsz, "%s: %s", sidepath, strerror(errno));

@@ -3,7 +3,6 @@
  * queued row chosen with FOR UPDATE SKIP LOCKED, so any number of workers on
  * any number of hosts never take the same row and never wait for each other.
  */
-#include <sys/random.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,8 +251,8 @@ claim_job(struct worker *w, struct claimed_job *job)
 
 	memset(job, 0, sizeof *job);
 	/* The log token: only its hash is stored (sql/013_faults4.sql). */
-	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-		log_warn("getrandom for a log token");
+	if (random_bytes(raw, sizeof raw) == -1) {
+		log_warn("random bytes for a log token");
 		return -1;
 	}
 	for (i = 0; i < sizeof raw; i++)

@@ -17,7 +17,6 @@
  * at most STEPEXEC_DRAIN_MS: a background process (`server &`) keeps the
  * pipe open and must not hang the step.
  */
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -327,7 +326,7 @@ script_write(const struct stepexec_spec *spec, const struct stepexec_cmd *c,
 		dir = getenv("TMPDIR");
 	if (dir == NULL || *dir == '\0')
 		dir = "/tmp";
-	if (getrandom(u, sizeof u, 0) != (ssize_t)sizeof u) {
+	if (random_bytes(u, sizeof u) == -1) {
 		snprintf(err, errsz, "getrandom: %s", strerror(errno));
 		return NULL;
 	}

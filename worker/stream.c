@@ -27,7 +27,6 @@
  *
  * The stream_id in HELLO is random per stream_open(); see proto.h for why.
  */
-#include <sys/random.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -517,8 +516,7 @@ stream_open(const char *socket_path, int64_t job_id, const char *worker_name,
 	s->name = xstrdup(worker_name);
 	s->spool_path = xstrdup(spool_path);
 	s->job_id = job_id;
-	if (getrandom(&s->stream_id, sizeof s->stream_id, 0) !=
-	    (ssize_t)sizeof s->stream_id)
+	if (random_bytes(&s->stream_id, sizeof s->stream_id) == -1)
 		s->stream_id = (uint64_t)now_ms() ^ ((uint64_t)getpid() << 32);
 	s->fd = -1;
 	proto_decoder_init(&s->dec);
