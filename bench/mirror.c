@@ -1,9 +1,11 @@
 /*
  * bench/mirror.c DIR N: N pushes to a bare repository, each followed by
  * one mirror_fetch() into a mirror and ten mirror_read_workflows() of the
- * new commit, timed; prints the medians over the first 20 pushes (the
- * baseline: a mirror of a few packs) and over the last 20, and the packs
- * the mirror ends with.  Built and run by bench/mirror.sh.
+ * new commit, timed, then mirror_tidy() as an idle worker does (timed
+ * apart: no plan waits for it); prints the medians over the first 20
+ * pushes (the baseline: a mirror of a few packs) and over the last 20,
+ * the slowest fetch and tidy, and the packs the mirror ends with.  Built
+ * and run by bench/mirror.sh.
  */
 #include <sys/wait.h>
 
@@ -64,11 +66,11 @@ count_packs(const char *mirror)
 int
 main(int argc, char **argv)
 {
-	double		*fetch, *readwf, f0, r0;
+	double		*fetch, *readwf, f0, r0, fetch_max = 0, tidy_max = 0;
 	char		 cmd[9000], mirror[4200], url[4200], err[512], sha[41];
 	struct mirror_file *files;
 	size_t		 nfiles;
-	int		 n, i, k, st;
+	int		 n, i, k, st, tidies = 0;
 
 	if (argc != 3 || (n = atoi(argv[2])) < 2 * WINDOW) {
 		fprintf(stderr, "usage: mirror DIR N (N >= %d)\n", 2 * WINDOW);
@@ -111,6 +113,13 @@ main(int argc, char **argv)
 			mirror_files_free(files, nfiles);
 		}
 		readwf[i] = (now_ms() - r0) / 10;
+		r0 = now_ms();
+		if (mirror_tidy(mirror) == 1)
+			tidies++;
+		if (now_ms() - r0 > tidy_max)
+			tidy_max = now_ms() - r0;
+		if (fetch[i] > fetch_max)
+			fetch_max = fetch[i];
 	}
 	printf("first %d pushes (baseline): fetch p50 %.2f ms, reading the "
 	    "workflows p50 %.3f ms\n", WINDOW, median(fetch, WINDOW),
@@ -119,6 +128,8 @@ main(int argc, char **argv)
 	    "%.3f ms; the mirror has %d packs\n", n - WINDOW + 1, n,
 	    median(fetch + n - WINDOW, WINDOW),
 	    median(readwf + n - WINDOW, WINDOW), count_packs(mirror));
+	printf("slowest fetch %.2f ms; %d idle tidies combined packs, the "
+	    "slowest %.2f ms\n", fetch_max, tidies, tidy_max);
 	git_libgit2_shutdown();
 	free(fetch);
 	free(readwf);
