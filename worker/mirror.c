@@ -31,15 +31,6 @@
 #define MIRROR_LOCK_FILE	"kiln-fetch.lock"
 #define MIRROR_PACK_LOCK_FILE	"kiln-pack.lock"
 /*
- * Every fetch adds a pack, and finding an object costs a look into each
- * pack (measured: reading the workflows took 0.3 ms with one pack and 6 ms
- * with 600, a fetch 9 ms and 90 ms).  Past MIRROR_PACK_LIMIT (mirror.h)
- * mirror_tidy() combines the small ones (consolidate_packs); a fetch does
- * so itself only past MIRROR_PACK_FETCH_LIMIT, since combining costs 5-40
- * ms that would otherwise land on the plan or job that fetched.
- */
-
-/*
  * What a mirror fetches.  Forced, because a mirror follows the remote
  * through force pushes and moved tags; pull refs exist only on GitHub
  * and a pattern that matches nothing is not an error.
@@ -552,7 +543,28 @@ out:
 	return rc;
 }
 
+/* How many packs list_packs() finds. */
+static size_t
+pack_count(const char *dir)
+{
+	struct pack_info *packs;
+	size_t		 n, i;
+
+	packs = list_packs(dir, &n);
+	for (i = 0; i < n; i++)
+		free(packs[i].base);
+	free(packs);
+	return n;
+}
+
 /*
+ * Every fetch adds a pack, and finding an object costs a look into each
+ * pack (measured: reading the workflows took 0.3 ms with one pack and 6 ms
+ * with 600, a fetch 9 ms and 90 ms).  Past MIRROR_PACK_LIMIT (mirror.h)
+ * mirror_tidy() combines the small ones; a fetch does so itself only past
+ * MIRROR_PACK_FETCH_LIMIT, since combining costs 5-40 ms that would
+ * otherwise land on the plan or job that fetched.
+ *
  * Past limit packs, write the objects of the small ones into one pack and
  * delete them.  Small, as git's geometric repacking has it:
  * from the largest down, a pack at least twice the size of all smaller
@@ -752,16 +764,11 @@ int
 mirror_tidy(const char *dir)
 {
 	git_repository	*repo = NULL;
-	struct pack_info *packs;
-	size_t		 n, i;
-	int		 lockfd, rc = 0;
+	size_t		 n;
+	int		 lockfd, rc;
 
 	git_error_clear();
-	packs = list_packs(dir, &n);
-	for (i = 0; i < n; i++)
-		free(packs[i].base);
-	free(packs);
-	if (n <= MIRROR_PACK_LIMIT)
+	if ((n = pack_count(dir)) <= MIRROR_PACK_LIMIT)
 		return 0;
 	/* A fetch in progress: its own fetcher tidies after it. */
 	if ((lockfd = lock_file(dir, MIRROR_LOCK_FILE, LOCK_EX | LOCK_NB)) ==
@@ -770,11 +777,7 @@ mirror_tidy(const char *dir)
 	if (git_repository_open_bare(&repo, dir) == 0) {
 		consolidate_packs(repo, dir, MIRROR_PACK_LIMIT);
 		git_repository_free(repo);
-		packs = list_packs(dir, &i);
-		rc = i < n;
-		while (i > 0)
-			free(packs[--i].base);
-		free(packs);
+		rc = pack_count(dir) < n;
 	} else
 		rc = -1;
 	git_error_clear();
