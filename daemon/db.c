@@ -25,6 +25,11 @@
  * db_listen(): connection 0, the one always open, LISTENs; each (re)connect
  * LISTENs again before any query and then reports a notification, since
  * whatever was notified while it was away was missed.
+ *
+ * db_query_named(): a connection remembers the names it has prepared; a
+ * named query it has not seen is sent as a Prepare first (DB_BUSY with
+ * preparing set), and its completion sends the query itself.  A new
+ * session starts with none, so a reconnect prepares again.
  */
 #include <sys/queue.h>
 
@@ -41,6 +46,7 @@
 #define DB_RETRY_MAX_MS	5000
 #define DB_GROW_MS	5
 #define DB_IDLE_CLOSE_MS 10000	/* as long as a worker stays before parking */
+#define DB_PREPARED_MAX	32	/* named statements per connection */
 
 enum db_state {
 	DB_CONNECTING,
@@ -52,6 +58,7 @@ enum db_state {
 
 struct db_query {
 	TAILQ_ENTRY(db_query) entry;
+	char		*name;		/* prepared statement, NULL: none */
 	char		*sql;
 	int		 nparams;
 	char		**params;
@@ -73,6 +80,9 @@ struct db_conn {
 	struct db_query	*current;
 	PGresult	*last;		/* last result of current */
 	int		 failed;	/* current got an error result */
+	int		 preparing;	/* current's Prepare is in flight */
+	char		*prepared[DB_PREPARED_MAX]; /* names, this session */
+	int		 nprepared;
 };
 
 struct db {
@@ -138,6 +148,7 @@ db_query_free(struct db_query *q)
 	for (i = 0; i < q->nparams; i++)
 		free(q->params[i]);
 	free(q->params);
+	free(q->name);
 	free(q->sql);
 	free(q);
 }
@@ -175,6 +186,33 @@ db_conn_arm(struct db_conn *c, short what)
 	event_add(c->ev, NULL);
 }
 
+/* End the session; what it had prepared goes with it. */
+static void
+db_conn_close(struct db_conn *c)
+{
+	int i;
+
+	if (c->pg != NULL) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	for (i = 0; i < c->nprepared; i++)
+		free(c->prepared[i]);
+	c->nprepared = 0;
+	c->preparing = 0;
+}
+
+static int
+db_conn_has_prepared(const struct db_conn *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->nprepared; i++)
+		if (strcmp(c->prepared[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 db_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -199,8 +237,7 @@ db_idle_cb(evutil_socket_t fd, short what, void *arg)
 	log_debug("database connection %d closed after %d s unused",
 	    c->index, DB_IDLE_CLOSE_MS / 1000);
 	db_conn_watch(c, 0);
-	PQfinish(c->pg);
-	c->pg = NULL;
+	db_conn_close(c);
 	c->state = DB_CLOSED;
 }
 
@@ -233,10 +270,7 @@ db_conn_break(struct db_conn *c, const char *why)
 		PQclear(c->last);
 		c->last = NULL;
 	}
-	if (c->pg != NULL) {
-		PQfinish(c->pg);
-		c->pg = NULL;
-	}
+	db_conn_close(c);
 	c->state = DB_BROKEN;
 	c->current = NULL;
 	c->retry_ms = c->retry_ms ? c->retry_ms * 2 : DB_RETRY_MIN_MS;
@@ -272,12 +306,13 @@ db_fail_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct db_query *
-db_query_new(const char *sql, int nparams, const char *const *params,
-    db_cb cb, void *arg)
+db_query_new(const char *name, const char *sql, int nparams,
+    const char *const *params, db_cb cb, void *arg)
 {
 	struct db_query *q = xcalloc(1, sizeof *q);
 	int i;
 
+	q->name = name != NULL ? xstrdup(name) : NULL;
 	q->sql = xstrdup(sql);
 	q->nparams = nparams;
 	q->params = xcalloc((size_t)(nparams ? nparams : 1), sizeof *q->params);
@@ -344,7 +379,7 @@ db_conn_connect_step(struct db_conn *c)
 		db_conn_arm(c, EV_READ);
 		if (c->index == 0 && c->db->listen_sql != NULL) {
 			/* Its completion dispatches what waits. */
-			db_conn_send(c, db_query_new(c->db->listen_sql, 0, NULL,
+			db_conn_send(c, db_query_new(NULL, c->db->listen_sql, 0, NULL,
 			    db_listen_cb, c->db));
 			return;
 		}
@@ -382,6 +417,19 @@ db_conn_read_results(struct db_conn *c)
 
 	while (!PQisBusy(c->pg)) {
 		res = PQgetResult(c->pg);
+		if (res == NULL && c->preparing) {
+			c->preparing = 0;
+			if (!c->failed && c->current != NULL) {
+				c->prepared[c->nprepared++] =
+				    xstrdup(c->current->name);
+				if (c->last != NULL)
+					PQclear(c->last);
+				c->last = NULL;
+				db_conn_send(c, c->current);
+				return;
+			}
+			/* A Prepare that failed fails its query, below. */
+		}
 		if (res == NULL) {
 			struct db_query *q = c->current;
 			PGresult *last = c->last;
@@ -462,8 +510,17 @@ db_conn_send(struct db_conn *c, struct db_query *q)
 	c->current = q;
 	c->state = DB_BUSY;
 	evtimer_del(c->idle);
-	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
-	    (const char *const *)q->params, NULL, NULL, 0)) {
+	if (q->name != NULL && !db_conn_has_prepared(c, q->name) &&
+	    c->nprepared < DB_PREPARED_MAX) {
+		c->preparing = 1;
+		r = PQsendPrepare(c->pg, q->name, q->sql, q->nparams, NULL);
+	} else if (q->name != NULL && db_conn_has_prepared(c, q->name))
+		r = PQsendQueryPrepared(c->pg, q->name, q->nparams,
+		    (const char *const *)q->params, NULL, NULL, 0);
+	else
+		r = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+		    (const char *const *)q->params, NULL, NULL, 0);
+	if (!r) {
 		db_conn_break(c, PQerrorMessage(c->pg));
 		return;
 	}
@@ -564,8 +621,7 @@ db_free(struct db *db)
 			PQclear(c->last);
 		if (c->current != NULL)
 			db_query_finish(c->current, NULL, "shutting down");
-		if (c->pg != NULL)
-			PQfinish(c->pg);
+		db_conn_close(c);
 	}
 	while ((q = TAILQ_FIRST(&db->queue)) != NULL) {
 		TAILQ_REMOVE(&db->queue, q, entry);
@@ -583,11 +639,18 @@ int
 db_query(struct db *db, const char *sql, int nparams,
     const char *const *params, db_cb cb, void *arg)
 {
+	return db_query_named(db, NULL, sql, nparams, params, cb, arg);
+}
+
+int
+db_query_named(struct db *db, const char *name, const char *sql,
+    int nparams, const char *const *params, db_cb cb, void *arg)
+{
 	struct db_query *q;
 
 	if (db->queued >= DB_QUEUE_MAX)
 		return -1;
-	q = db_query_new(sql, nparams, params, cb, arg);
+	q = db_query_new(name, sql, nparams, params, cb, arg);
 	TAILQ_INSERT_TAIL(&db->queue, q, entry);
 	db->queued++;
 	if (db_down(db))
@@ -607,7 +670,7 @@ db_listen(struct db *db, const char *channel, db_notify_cb cb, void *arg)
 	db->notify_cb = cb;
 	db->notify_arg = arg;
 	if (c->state == DB_IDLE)
-		db_conn_send(c, db_query_new(db->listen_sql, 0, NULL,
+		db_conn_send(c, db_query_new(NULL, db->listen_sql, 0, NULL,
 		    db_listen_cb, db));
 }
 

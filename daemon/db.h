@@ -33,6 +33,18 @@ int		 db_query(struct db *, const char *sql, int nparams,
 		     const char *const *params, db_cb cb, void *arg);
 
 /*
+ * The same for a statement kilnd runs often: each connection prepares it
+ * under name at its first use there (one more round trip, once), then only
+ * binds and executes it, which spares PostgreSQL the parse and, once it
+ * settles on a generic plan, the planning.  A name must always come with
+ * the same text (a static string); the first DB_PREPARED_MAX names a
+ * connection sees are prepared, any further ones run as db_query() does.
+ */
+int		 db_query_named(struct db *, const char *name, const char *sql,
+		     int nparams, const char *const *params, db_cb cb,
+		     void *arg);
+
+/*
  * LISTEN on channel (an SQL identifier, not quoted) on the connection kept
  * open, again after each reconnect; cb(payload, arg) runs from the event
  * loop once per notification, and with payload NULL after each successful

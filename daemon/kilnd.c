@@ -213,8 +213,9 @@ kilnd_logauth(int64_t job_id, const char *worker, const char *token,
 	a->k = arg;
 	a->ticket = ticket;
 	snprintf(job, sizeof job, "%lld", (long long)job_id);
-	if (db_query(a->k->db, "SELECT kiln_log_attach($1::bigint, $2, $3)",
-	    3, params, kilnd_logauth_cb, a) == -1) {
+	if (db_query_named(a->k->db, "kiln_log_attach",
+	    "SELECT kiln_log_attach($1::bigint, $2, $3)", 3, params,
+	    kilnd_logauth_cb, a) == -1) {
 		free(a);
 		logsrv_authorized(((struct kilnd *)arg)->logsrv, ticket,
 		    "cannot check the job: the database is unavailable");

@@ -1155,9 +1155,9 @@ outbox_poll_cb(evutil_socket_t fd, short what, void *arg)
 	ob->claiming = 1;
 	ob->settling = nrec;
 	/* Column 21: the repository's own token, sealed (022). */
-	if (db_query(ob->db, "SELECT * FROM kiln_outbox_settle($1::jsonb, "
-	    "$2::jsonb, $3::int, $4::int)", 4, params, outbox_claim_cb,
-	    ob) == -1) {
+	if (db_query_named(ob->db, "kiln_outbox_settle", "SELECT * FROM "
+	    "kiln_outbox_settle($1::jsonb, $2::jsonb, $3::int, $4::int)", 4,
+	    params, outbox_claim_cb, ob) == -1) {
 		if (nrec > 0)
 			log_warnx("outbox: %d outcome(s) not recorded "
 			    "(database queue full)", nrec);

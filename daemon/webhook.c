@@ -64,7 +64,9 @@
 
 #define WEBHOOK_MAX_DELIVERY_ID	128
 #define WEBHOOK_MAX_EVENT_NAME	64
-#define WEBHOOK_BATCH_MAX	256	/* deliveries per statement */
+#define WEBHOOK_BATCH_MAX	256	/* deliveries per statement: a power of 4 */
+_Static_assert((WEBHOOK_BATCH_MAX & (WEBHOOK_BATCH_MAX - 1)) == 0 &&
+    (WEBHOOK_BATCH_MAX & 0x55555555) != 0, "hook_flush pads to powers of 4");
 #define WEBHOOK_BATCH_BYTES	(16 * 1024 * 1024) /* payload bytes per
 						   statement (one may be more) */
 #define WEBHOOK_BATCH_INFLIGHT	2	/* statements committing at once */
@@ -444,7 +446,9 @@ hook_batch_cb(PGresult *res, const char *error, void *arg)
  * JSON array (jansson) of each delivery's small fields, which PostgreSQL
  * takes apart with jsonb_to_recordset; $2, $3, ... are the payloads, one
  * parameter each, handed to libpq as the request buffers themselves.  The
- * statement text varies only in how many placeholders it lists.
+ * statement text varies only in how many placeholders it lists: 1, 4, 16,
+ * 64 or 256, the unused ones NULL (no delivery's number matches them), so
+ * five prepared statements serve every batch.
  */
 static void
 hook_flush(struct webhook *wh)
@@ -454,8 +458,8 @@ hook_flush(struct webhook *wh)
 	struct buf sql = { 0 };
 	const char **params;
 	json_t *meta;
-	char *metatext;
-	int n;
+	char *metatext, name[32];
+	int n, arity, i;
 
 	if (wh->npending == 0 || wh->inflight >= WEBHOOK_BATCH_INFLIGHT)
 		return;
@@ -484,7 +488,13 @@ hook_flush(struct webhook *wh)
 		    "ref", h->ref, "sha", h->sha, "before", h->before)) == -1)
 			abort();
 		params[n] = h->payload;
-		buf_printf(&sql, "%s$%d::text", n > 1 ? ", " : "", n + 1);
+	}
+	for (arity = 1; arity < (int)bt->n; arity *= 4)
+		;
+	for (i = 1; i <= arity; i++) {
+		if (i > (int)bt->n)
+			params[i] = NULL;
+		buf_printf(&sql, "%s$%d::text", i > 1 ? ", " : "", i + 1);
 	}
 	/*
 	 * WITH ORDINALITY keeps the payloads' order; ON CONFLICT DO NOTHING
@@ -507,7 +517,8 @@ hook_flush(struct webhook *wh)
 	if ((metatext = json_dumps(meta, JSON_COMPACT)) == NULL)
 		abort();
 	params[0] = metatext;
-	if (db_query(wh->kilnd->db, sql.data, (int)bt->n + 1, params,
+	snprintf(name, sizeof name, "kiln_intake_%d", arity);
+	if (db_query_named(wh->kilnd->db, name, sql.data, arity + 1, params,
 	    hook_batch_cb, bt) == -1) {
 		while ((h = TAILQ_FIRST(&bt->hooks)) != NULL) {
 			TAILQ_REMOVE(&bt->hooks, h, entry);
@@ -1043,9 +1054,9 @@ webhook_github(struct kilnd *k, struct evhttp_request *req,
 	}
 	h->candidates = buf_steal(&names);
 	params[0] = h->candidates;
-	if (db_query(k->db, "SELECT id, secret, full_name FROM repositories "
-	    "WHERE full_name = ANY($1::text[]) AND removed_at IS NULL "
-	    "ORDER BY id", 1, params,
+	if (db_query_named(k->db, "kiln_hook_repo", "SELECT id, secret, "
+	    "full_name FROM repositories WHERE full_name = ANY($1::text[]) "
+	    "AND removed_at IS NULL ORDER BY id", 1, params,
 	    hook_lookup_cb, h) == -1) {
 		http_reply_error(req, 503, "database queue is full; retry");
 		goto fail;

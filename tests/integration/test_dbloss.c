@@ -133,6 +133,105 @@ START_TEST(test_killed_postgres_is_restarted_and_nothing_acknowledged_lost)
 }
 END_TEST
 
+/* A new session sees the setting: the postmaster has signalled kilnd's. */
+static int
+statements_logged_cb(struct harness *h, void *unused)
+{
+	char *v = harness_sql(h, "SELECT current_setting("
+	    "'log_min_duration_statement')", NULL);
+	int ok = strcmp(v, "0") == 0;
+
+	free(v);
+	return ok;
+}
+
+/* postgres.log from byte from on; *end: its size. */
+static char *
+postgres_log(struct harness *h, long from, long *end)
+{
+	char *path = xasprintf("%s/pg/postgres.log", h->state_dir);
+	struct buf b = { 0 };
+	char chunk[65536];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	harness_assert(h, f != NULL, "%s: %s", path, strerror(errno));
+	harness_assert(h, fseek(f, from, SEEK_SET) == 0, "seek %s", path);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_add(&b, chunk, n);
+	*end = from + (long)b.len;
+	fclose(f);
+	free(path);
+	buf_add_char(&b, '\0');
+	return buf_steal(&b);
+}
+
+/* A push that runs: the delivery, the job and its log all went through. */
+static void
+push_and_run(struct harness *h, struct harness_repo *repo, const char *msg)
+{
+	char *sha = harness_push(h, repo, "main", msg);
+	json_t *run = harness_wait_run(h, sha, NULL, HARNESS_RUN_MS);
+	char *log = harness_job_log(h, run, "hello");
+
+	harness_assert(h, strcmp(harness_str(run, "conclusion"), "success")
+	    == 0, "run of %s: %s", msg, harness_str(run, "conclusion"));
+	harness_assert(h, strstr(log, "ALIVE-42") != NULL, "log of %s: %s",
+	    msg, log);
+	free(log);
+	json_decref(run);
+	free(sha);
+}
+
+/*
+ * kilnd prepares its per-delivery and per-job statements once per session
+ * and runs them by name (PostgreSQL logs "execute <name>", not
+ * "<unnamed>"); a session that died took them along, and the new one
+ * prepares them again instead of failing every delivery.
+ */
+START_TEST(test_statements_are_prepared_again_after_reconnect)
+{
+	static const char *const named[] = {
+		"execute kiln_hook_repo:", "execute kiln_intake_1:",
+		"execute kiln_log_attach:",
+	};
+	struct harness *h = harness_up("pg_prepared");
+	struct harness_repo *repo = harness_repo_new(h, "acme/prepared");
+	char *log, *v;
+	long at = 0;
+	size_t i;
+	int round;
+
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	free(harness_sql(h, "ALTER SYSTEM SET log_min_duration_statement "
+	    "= 0", NULL));
+	v = harness_sql(h, "SELECT pg_reload_conf()", NULL);
+	free(v);
+	harness_assert(h, harness_wait_for(h, 10000, statements_logged_cb,
+	    NULL), "log_min_duration_statement did not become 0");
+	for (round = 0; round < 2; round++) {
+		free(postgres_log(h, at, &at));
+		if (round == 1) {
+			harness_assert(h, harness_signal_postgres(h, SIGKILL) >
+			    0, "found no postgres process to kill");
+			harness_assert(h, harness_wait_for(h, 30000,
+			    harness_healthy_cb, NULL), "kilnd did not answer "
+			    "/healthz 200 within 30 s of PostgreSQL's death");
+		}
+		push_and_run(h, repo, round == 0 ? "first" : "after the restart");
+		log = postgres_log(h, at, &at);
+		for (i = 0; i < nitems(named); i++)
+			harness_assert(h, strstr(log, named[i]) != NULL,
+			    "round %d: PostgreSQL's log has no \"%s\"", round,
+			    named[i]);
+		free(log);
+	}
+	harness_stop(h);
+	harness_repo_free(repo);
+	harness_free(h);
+}
+END_TEST
+
 static int
 kilnd_exited_cb(struct harness *h, void *arg)
 {
@@ -196,6 +295,7 @@ dbloss_suite(void)
 	tcase_add_test(tc,
 	    test_killed_postgres_is_restarted_and_nothing_acknowledged_lost);
 	tcase_add_test(tc, test_postgres_that_cannot_return_is_a_failure_exit);
+	tcase_add_test(tc, test_statements_are_prepared_again_after_reconnect);
 	suite_add_tcase(s, tc);
 	return s;
 }
