@@ -28,7 +28,7 @@ run() {	# run TITLE COMMAND...: its output to the terminal and to $out
 
 if [ "$quick" = 1 ]; then
 	run "intake and latency (bench/webhook.sh)" \
-	    env KILN_BENCH_PUSHES=2 bench/webhook.sh 1 2
+	    env KILN_BENCH_PUSHES=2 KILN_BENCH_COLD=1 bench/webhook.sh 1 2
 	run "intake memory (bench/webhook_rss.sh)" bench/webhook_rss.sh 1 "$bin"
 	run "run list (bench/runlist.sh)" bench/runlist.sh 100 3 "$bin"
 	run "growth (bench/growth.sh)" bench/growth.sh "0 100" 2 "$bin"
@@ -46,9 +46,9 @@ fi
 run "intake and latency, 16 connections (bench/webhook.sh 10 16)" \
     bench/webhook.sh 10 16
 run "intake, 1 connection (bench/webhook.sh 5 1)" \
-    env KILN_BENCH_PUSHES=1 bench/webhook.sh 5 1
+    env KILN_BENCH_PUSHES=1 KILN_BENCH_COLD=0 bench/webhook.sh 5 1
 run "intake, 64 connections (bench/webhook.sh 5 64)" \
-    env KILN_BENCH_PUSHES=1 bench/webhook.sh 5 64
+    env KILN_BENCH_PUSHES=1 KILN_BENCH_COLD=0 bench/webhook.sh 5 64
 run "intake memory (bench/webhook_rss.sh 8)" bench/webhook_rss.sh 8 "$bin"
 run "run list (bench/runlist.sh 10000 300)" bench/runlist.sh 10000 300 "$bin"
 run "growth (bench/growth.sh)" bench/growth.sh "0 10000 100000" 20 "$bin"

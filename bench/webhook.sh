@@ -9,6 +9,9 @@
 # same cluster; for the latency, a bare INSERT + COMMIT round trip and a
 # fork+exec of the same step (bash -e on a file holding `true`), each
 # timed one at a time.  Latencies as p50/p90/p99/max: the target is a p99.
+# Then the same latency for pushes that find the workers parked (a push
+# an idle while after the last one: KILN_BENCH_COLD of them, default 10),
+# beside the warm figure.
 # Bounded: fixed durations and counts; loopback only.
 #
 #   bench/webhook.sh [seconds] [connections]    (needs wrk: apt-get install wrk)
@@ -116,3 +119,43 @@ v.sort()
 print("latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (%d)" %
       (*(v[int(n * q + 0.5) - 1] for q in (0.5, 0.9, 0.99)), v[-1], n))
 PY
+
+# --- after the workers parked: what a push an idle while after the last
+# one meets.  A parked worker has closed its session, so the push waits for
+# kilnd to wake it, a new PostgreSQL backend, and that backend's first
+# statements (catalog caches, plans, plpgsql compiled again).  The same
+# cluster and repository, kilnd restarted with park_seconds = 1; each push
+# is sent once no worker has a session.  KILN_BENCH_COLD pushes (0: none).
+cold=${KILN_BENCH_COLD:-10}
+[ "$cold" -gt 0 ] || exit 0
+kill $kpid; wait $kpid 2>/dev/null || true
+printf '[server]\nlisten = 127.0.0.1:%s\nstate_dir = %s/state2\n[workers]\ncount = 2\npark_seconds = 1\n' "$port" "$d" >"$d/kiln3.conf"
+"$bin/kilnd" -c "$d/kiln3.conf" >"$d/kilnd3.log" 2>&1 &
+kpid=$!
+for _ in $(seq 1 600); do
+	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+parked="SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name LIKE 'kiln-worker/%'"
+for i in $(seq 1 "$cold"); do
+	sleep 1.5
+	bench_wait_sql state2 10 "$parked" || { echo "bench: workers did not park within 10 s" >&2; exit 1; }
+	bench_push bench/lat "cold-$i"
+	bench_wait_run state2 6 || true
+done
+echo "== signed webhook -> first step running, workers parked ($cold pushes, 2 workers, park_seconds = 1)"
+psql "host=$d/state2/pg/run dbname=kiln user=kiln" -At -F ' ' -c "
+	select 'p50 ' || round(percentile_cont(0.5) within group (order by ms)::numeric, 1) || ' ms, p90 ' ||
+	       round(percentile_cont(0.9) within group (order by ms)::numeric, 1) || ' ms, max ' ||
+	       round(max(ms)::numeric, 1) || ' ms (' || count(*) || '); phases p50: to planning ' ||
+	       round(percentile_cont(0.5) within group (order by p)::numeric, 1) || ' ms, planning to claim ' ||
+	       round(percentile_cont(0.5) within group (order by c)::numeric, 1) || ' ms, claim to step ' ||
+	       round(percentile_cont(0.5) within group (order by s)::numeric, 1) || ' ms'
+	from (select extract(epoch from (s.started_at - e.created_at)) * 1000 as ms,
+	             extract(epoch from (r.created_at - e.created_at)) * 1000 as p,
+	             extract(epoch from (j.started_at - r.created_at)) * 1000 as c,
+	             extract(epoch from (s.started_at - j.started_at)) * 1000 as s
+	      from events e join runs r on r.event_id = e.id join jobs j on j.run_id = r.id
+	      join steps s on s.job_id = j.id and s.number = 1
+	      where e.delivery_id like 'cold-%') x"
+echo "baseline: the same pushes with the workers' sessions open: the warm figures above"
