@@ -61,15 +61,20 @@ n=$(psql "host=$d/state/pg/run dbname=kiln user=kiln" -Atc "select count(*) from
 echo "events stored (each one committed before its 202): $n"
 
 # --- latency: signed webhook -> first step running, with two workers ---
-kill $kpid; wait $kpid 2>/dev/null || true
+# kilnd_again N WORKERS_EXTRA: stop kilnd, start it on state2 with two
+# workers (and WORKERS_EXTRA), config kilnN.conf, log kilndN.log.
+kilnd_again() {
+	kill $kpid; wait $kpid 2>/dev/null || true
+	printf '[server]\nlisten = 127.0.0.1:%s\nstate_dir = %s/state2\n[workers]\ncount = 2\n%b' "$port" "$d" "$2" >"$d/kiln$1.conf"
+	"$bin/kilnd" -c "$d/kiln$1.conf" >"$d/kilnd$1.log" 2>&1 &
+	kpid=$!
+	for _ in $(seq 1 600); do
+		curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+}
 pushes=${KILN_BENCH_PUSHES:-100}
-printf '[server]\nlisten = 127.0.0.1:%s\nstate_dir = %s/state2\n[workers]\ncount = 2\n' "$port" "$d" >"$d/kiln2.conf"
-"$bin/kilnd" -c "$d/kiln2.conf" >"$d/kilnd2.log" 2>&1 &
-kpid=$!
-for _ in $(seq 1 600); do
-	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+kilnd_again 2 ""
 bench_repo_new "$bin" "$d/kiln2.conf" bench/lat
 for i in $(seq 1 "$pushes"); do
 	bench_push bench/lat "lat-$i"
@@ -128,14 +133,7 @@ PY
 # is sent once no worker has a session.  KILN_BENCH_COLD pushes (0: none).
 cold=${KILN_BENCH_COLD:-10}
 [ "$cold" -gt 0 ] || exit 0
-kill $kpid; wait $kpid 2>/dev/null || true
-printf '[server]\nlisten = 127.0.0.1:%s\nstate_dir = %s/state2\n[workers]\ncount = 2\npark_seconds = 1\n' "$port" "$d" >"$d/kiln3.conf"
-"$bin/kilnd" -c "$d/kiln3.conf" >"$d/kilnd3.log" 2>&1 &
-kpid=$!
-for _ in $(seq 1 600); do
-	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+kilnd_again 3 "park_seconds = 1\n"
 parked="SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name LIKE 'kiln-worker/%'"
 for i in $(seq 1 "$cold"); do
 	sleep 1.5
