@@ -73,7 +73,8 @@ static const struct config_key config_keys[] = {
 	  "unprivileged account the embedded cluster runs as when kilnd is root "
 	  "(falls back to nobody if it does not exist)" },
 	{ "database", "connections", CONFIG_INT, OFF(db_connections), "4", 1, 64,
-	  NULL, "database connections kilnd opens at most (one stays open at rest)" },
+	  NULL, "database connections for kilnd's queries, opened while queries wait "
+	  "(and one more that only LISTENs, kept open)" },
 	{ "workers", "count", CONFIG_INT, OFF(worker_count), "2", 0, 256, NULL,
 	  "local kiln-worker processes kilnd starts and supervises" },
 	{ "workers", "program", CONFIG_PATH, OFF(worker_program), "", 0, 0, NULL,

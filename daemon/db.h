@@ -49,7 +49,9 @@ int		 db_query_named(struct db *, const char *name, const char *sql,
  * open, again after each reconnect; cb(payload, arg) runs from the event
  * loop once per notification, and with payload NULL after each successful
  * LISTEN (what was notified meanwhile went unheard: unknown, maybe much).
- * Call it before the first query (right after db_new()).
+ * Call it before the first query (right after db_new()).  In a pool of two
+ * or more that connection then only listens, and queries use the others
+ * (unless none of them can connect).
  */
 typedef void (*db_notify_cb)(const char *payload, void *arg);
 void		 db_listen(struct db *, const char *channel, db_notify_cb cb,

@@ -43,6 +43,14 @@
 
 #define KILND_REAP_INTERVAL_S	5
 /*
+ * With nothing queued or running there is nothing to reap, and whatever
+ * comes next is NOTIFYed (kilnd_work_cb() goes back to the short tick):
+ * the tick at rest is only a fallback, and rare enough that the query
+ * connection it opens closes between ticks (db.c, DB_IDLE_CLOSE_MS),
+ * leaving kilnd one PostgreSQL session that only listens.
+ */
+#define KILND_REST_INTERVAL_S	60
+/*
  * Past the drain: a cancelled step gets SIGINT, 7.5 s, SIGTERM, 2.5 s, then
  * the supervisor SIGKILLs what is left 10 s after its SIGTERM; deliveries
  * being stored finish meanwhile.  Whatever still hangs after this is cut.
@@ -91,10 +99,22 @@ print_line(const char *line, void *arg)
  * was missed is unknown: every worker looks.
  */
 static void
+kilnd_reap_every(struct kilnd *k, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	evtimer_add(k->reap_timer, &tv);
+}
+
+static void
 kilnd_work_cb(const char *payload, void *arg)
 {
 	struct kilnd *k = arg;
 
+	if (k->at_rest) {
+		k->at_rest = 0;
+		kilnd_reap_every(k, KILND_REAP_INTERVAL_S);
+	}
 	if (k->sup == NULL)
 		return;
 	if (payload == NULL)
@@ -114,6 +134,11 @@ kilnd_probe_cb(PGresult *res, const char *error, void *arg)
 	if (error == NULL && PQntuples(res) == 1 &&
 	    strcmp(PQgetvalue(res, 0, 0), "t") == 0 && k->sup != NULL)
 		supervisor_wake(k->sup, SUP_WAKE_ALL);
+	if (error == NULL && PQntuples(res) == 1 && !k->at_rest &&
+	    strcmp(PQgetvalue(res, 0, 1), "f") == 0) {
+		k->at_rest = 1;
+		kilnd_reap_every(k, KILND_REST_INTERVAL_S);
+	}
 	artifacts_sweep(k);
 }
 
@@ -123,8 +148,9 @@ kilnd_probe_cb(PGresult *res, const char *error, void *arg)
  * local worker's own look a minute later: the reaper's tick looks for it
  * and wakes every worker -- the local workers' fallback, since kilnd
  * hands them one NOTIFY each (supervisor_wake()).  Two index scans
- * (events_queued, jobs_queued) on the connection kept open.  Then the
- * artifacts' expiry.
+ * (events_queued, jobs_queued).  The same statement says whether anything
+ * is in flight (events_open, runs_active): when nothing is, the tick
+ * slows to KILND_REST_INTERVAL_S.  Then the artifacts' expiry.
  */
 static void
 kilnd_probe(struct kilnd *k)
@@ -134,7 +160,9 @@ kilnd_probe(struct kilnd *k)
 	if (k->sup != NULL && db_query(k->db, "SELECT EXISTS (SELECT 1 FROM "
 	    "events WHERE status = 'queued' AND (lease_until IS NULL OR "
 	    "lease_until <= now())) OR EXISTS (SELECT 1 FROM jobs WHERE "
-	    "status = 'queued')", 0, NULL, kilnd_probe_cb, k) == 0)
+	    "status = 'queued'), EXISTS (SELECT 1 FROM events WHERE status "
+	    "<> 'completed') OR EXISTS (SELECT 1 FROM runs WHERE status <> "
+	    "'completed')", 0, NULL, kilnd_probe_cb, k) == 0)
 		k->probing = 1;
 	else
 		artifacts_sweep(k);
@@ -450,7 +478,7 @@ kilnd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	config_diff(k->cfg, &loaded, kilnd_reload_key_cb, &r);
 	(void)supervisor_write_config(k->sup);
 	fits = k->pg == NULL ? INT_MAX : pgembed_connection_limit(k->pg) -
-	    PGEMBED_SPARE_CONNECTIONS - k->cfg->db_connections;
+	    PGEMBED_SPARE_CONNECTIONS - k->cfg->db_connections - 1;
 	if (k->cfg->worker_count != before && k->cfg->worker_count > fits) {
 		log_warnx("reload: [workers] count %d needs a restart: the "
 		    "embedded PostgreSQL was started with max_connections "
@@ -594,7 +622,8 @@ main(int argc, char **argv)
 
 	if ((k.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	k.db = db_new(k.base, k.conninfo, cfg.db_connections);
+	/* One more than [database] connections: connection 0 only listens. */
+	k.db = db_new(k.base, k.conninfo, cfg.db_connections + 1);
 	db_listen(k.db, "kiln_work", kilnd_work_cb, &k);
 	k.webhook = webhook_new(&k);
 	if ((k.logsrv = logsrv_new(k.base, cfg.log_socket, k.log_dir, err,

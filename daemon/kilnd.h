@@ -45,6 +45,7 @@ struct kilnd {
 	int			 stopping;
 	int			 reaping;	/* a kiln_reap() is running */
 	int			 probing;	/* the queued-work probe is out */
+	int			 at_rest;	/* the probe saw nothing in flight */
 	int			 artifacts_sweeping; /* an expiry is running */
 	struct event		*reap_timer;
 	struct webhook		*webhook;	/* deliveries being stored */

@@ -57,28 +57,31 @@ struct pgembed {
  * sizes wal_buffers and the buffer descriptors the postmaster touches)
  * and no logical replication launcher take an idle install from 57 to
  * 49 MiB PSS.  kilnd's queries touch a few MB of tables; the page cache
- * holds the rest.
+ * holds the rest.  Predicate locks serve SERIALIZABLE transactions only,
+ * which kiln never runs: the fewest PostgreSQL allows spares the
+ * postmaster 0.3 MiB of lock tables it fills in at start.
  */
 static const char *const pgembed_small_box[] = {
 	"listen_addresses=",
 	"unix_socket_permissions=0770",
 	"shared_buffers=16MB",
+	"max_pred_locks_per_transaction=10",
 	"max_logical_replication_workers=0",
 	"max_wal_senders=0",
 	"max_replication_slots=0",
 };
 
 /*
- * Connections: kilnd's pool, twice the configured workers (at least 16,
- * so a reload can add workers) and PGEMBED_SPARE_CONNECTIONS for
- * administrators.  Each slot costs shared memory the postmaster touches.
+ * Connections: kilnd's pool and its listener, twice the configured workers
+ * (at least 16, so a reload can add workers) and PGEMBED_SPARE_CONNECTIONS
+ * for administrators.  Each slot costs shared memory the postmaster touches.
  */
 static int
 pgembed_max_connections(const struct kiln_config *cfg)
 {
 	int workers = cfg->worker_count * 2;
 
-	return cfg->db_connections + (workers < 16 ? 16 : workers) +
+	return cfg->db_connections + 1 + (workers < 16 ? 16 : workers) +
 	    PGEMBED_SPARE_CONNECTIONS;
 }
 

@@ -10,8 +10,13 @@
  * And one NOTIFY wakes one idle worker, not all of them to race for one
  * row: with six connected idle workers, a push touches the database from
  * a few of them only (pg_stat_activity's query_start), the others sleep.
- * What is queued with no NOTIFY at all still runs within kilnd's reaper
- * tick (5 s), the idle workers' fallback (their own poll is a minute).
+ * What is queued with no NOTIFY at all while work is in flight still runs
+ * within kilnd's reaper tick (5 s), the idle workers' fallback (their own
+ * poll is a minute).
+ *
+ * At rest kilnd keeps one PostgreSQL session, and it has only listened:
+ * its queries ran on sessions that closed, and its reaper's tick slowed
+ * down so that none is kept open for it.  A push still wakes it at once.
  */
 #include <check.h>
 #include <stdio.h>
@@ -143,11 +148,13 @@ END_TEST
 START_TEST(test_unannounced_work_runs_within_the_tick)
 {
 	struct harness *h = harness_new("unannounced");
-	struct harness_repo *repo;
+	struct harness_repo *repo, *busy;
 	const char *two[] = { "SELECT count(*) FILTER (WHERE r.status = "
 	    "'completed') FROM runs r JOIN events e ON e.id = r.event_id "
 	    "WHERE e.sha = $1", NULL, "2" };
-	char *sha;
+	const char *running[] = { "SELECT count(*) FROM jobs WHERE status = "
+	    "'in_progress'", NULL, "1" };
+	char *sha, *busy_sha;
 	json_t *run;
 
 	/* Never parking: no park_seconds time-out looks for it either. */
@@ -157,6 +164,18 @@ START_TEST(test_unannounced_work_runs_within_the_tick)
 	sha = harness_push(h, repo, "main", "first");
 	run = harness_wait_run(h, sha, NULL, RUN_MS);
 	json_decref(run);
+	/* Work in flight: the tick is the short one (at rest, a minute). */
+	busy = harness_repo_new(h, "acme/busy");
+	harness_repo_write(busy, ".github/workflows/busy.yml",
+	    "on: push\n"
+	    "jobs:\n"
+	    "  long:\n"
+	    "    runs-on: self-hosted\n"
+	    "    steps:\n"
+	    "      - run: sleep 60\n");
+	busy_sha = harness_push(h, busy, "main", "busy");
+	harness_assert(h, harness_wait_for(h, RUN_MS, sql_is_cb,
+	    (void *)running), "the long job did not start");
 	/* The same push again, queued behind every worker's back. */
 	free(harness_sql(h, "INSERT INTO events (repository_id, event, ref, "
 	    "sha, before_sha, payload) SELECT repository_id, event, ref, sha, "
@@ -165,6 +184,58 @@ START_TEST(test_unannounced_work_runs_within_the_tick)
 	harness_assert(h, harness_wait_for(h, 15000, sql_is_cb, (void *)two),
 	    "an event queued with no NOTIFY did not run within 15 s");
 	free(sha);
+	free(busy_sha);
+	harness_repo_free(busy);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+/* kilnd's sessions: "COUNT/QUERIES" ("1/LISTEN kiln_work" at rest). */
+#define KILND_SQL	"SELECT count(*) || '/' || coalesce(string_agg(query, " \
+	"','), '') FROM pg_stat_activity WHERE application_name = 'kilnd'"
+
+START_TEST(test_at_rest_kilnd_keeps_one_listening_session)
+{
+	struct harness *h = harness_new("rest");
+	struct harness_repo *repo;
+	const char *at_rest[] = { KILND_SQL, NULL, "1/LISTEN kiln_work" };
+	char *sha, *pid, *again;
+	json_t *run;
+	int i;
+
+	harness_conf_add(h, "[workers]\npark_seconds = 1\n");
+	harness_start(h);
+	repo = park_repo(h, "acme/rest");
+	pid = NULL;
+	for (i = 0; i < 2; i++) {
+		sha = harness_push(h, repo, "main", i == 0 ? "first" : "second");
+		run = harness_wait_run(h, sha, NULL, RUN_MS);
+		harness_expect_str(h, run, "run", "conclusion", "success");
+		json_decref(run);
+		free(sha);
+		harness_repo_write(repo, "n.txt", "again\n");
+		/*
+		 * The reaper's next tick (5 s) sees nothing in flight and
+		 * slows down; the session its queries used closes 10 s
+		 * later.
+		 */
+		if (!harness_wait_for(h, 45000, sql_is_cb, (void *)at_rest))
+			harness_fail(h, "round %d: at rest kilnd's sessions "
+			    "are not only its listening one: %s", i,
+			    harness_sql(h, KILND_SQL, NULL));
+		again = harness_sql(h, "SELECT pid FROM pg_stat_activity WHERE "
+		    "application_name = 'kilnd'", NULL);
+		/* The same session throughout: it never ran a query. */
+		if (pid != NULL)
+			harness_assert(h, strcmp(pid, again) == 0, "kilnd's "
+			    "listening session changed: %s, then %s", pid,
+			    again);
+		free(pid);
+		pid = again;
+	}
+	free(pid);
 	harness_repo_free(repo);
 	harness_stop(h);
 	harness_free(h);
@@ -181,6 +252,7 @@ park_suite(void)
 	tcase_add_test(tc, test_parked_workers_wake_for_work);
 	tcase_add_test(tc, test_one_notify_wakes_one_worker);
 	tcase_add_test(tc, test_unannounced_work_runs_within_the_tick);
+	tcase_add_test(tc, test_at_rest_kilnd_keeps_one_listening_session);
 	suite_add_tcase(s, tc);
 	return s;
 }
