@@ -412,30 +412,50 @@ worker_wait(struct worker *w)
 	return want != 0 ? want : WORKER_WANT_ALL;
 }
 
+static void
+worker_git_init(void)
+{
+	git_libgit2_init();
+	/*
+	 * With run_as, job workspaces belong to the steps' account while the
+	 * worker (root) checks out into them; they and the mirrors are all
+	 * directories this worker made, so git's owner check protects
+	 * nothing here and would refuse the checkout.
+	 */
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+}
+
 /*
  * Parked: no database session until kilnd wakes us, a signal, or
  * WORKER_PARK_POLL_MS.  1 if kilnd woke us (work is likely), else 0.
+ * libgit2 goes too: its initialisation parses the system's CA bundle
+ * into ~450 KiB of heap (Debian's libgit2 uses mbedTLS), most of a parked
+ * worker's; parsing it again on waking takes ~3 ms (bench/idle.sh).
+ * No libgit2 object outlives a plan or a job.
  */
 static int
 worker_park(struct worker *w)
 {
 	struct pollfd pfd;
+	int woken;
 
 	log_debug("idle: closing the database session until woken");
 	PQfinish(w->db);
 	w->db = NULL;
 	w->listen_pid = 0;
 	w->prepared = 0;	/* the next session prepares its own */
+	git_libgit2_shutdown();
 	/* The last job's freed heap goes back to the system meanwhile. */
 	malloc_trim(0);
 	worker_say(w, "i");
 	pfd.fd = w->wake_fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
-	if (worker_stop || worker_retire ||
-	    poll(&pfd, 1, WORKER_PARK_POLL_MS) <= 0)
-		return 0;
-	return worker_wake_drain(w) != 0;
+	woken = !worker_stop && !worker_retire &&
+	    poll(&pfd, 1, WORKER_PARK_POLL_MS) > 0 &&
+	    worker_wake_drain(w) != 0;
+	worker_git_init();
+	return woken;
 }
 
 /* One round: plan an event if any, else run a job.  1 if it did work. */
@@ -677,14 +697,7 @@ main(int argc, char **argv)
 	}
 	if (worker_private_dirs(&w) == -1)
 		return 1;
-	git_libgit2_init();
-	/*
-	 * With run_as, job workspaces belong to the steps' account while the
-	 * worker (root) checks out into them; they and the mirrors are all
-	 * directories this worker made, so git's owner check protects
-	 * nothing here and would refuse the checkout.
-	 */
-	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	worker_git_init();
 	worker_cgroup(&w);
 	w.ctr_mark_fd = -1;
 	container_reap(w.work_dir, w.ctr_engine, w.ctr_opts, w.ctr_run_opts);
