@@ -26,8 +26,9 @@ done
 # with it), so that what is measured is an install with nothing to do.
 "$bin/cictl" -c "$d/kiln.conf" repo rm bench/repo >/dev/null
 # At rest: the workers park ([workers] park_seconds, default 10 s) and
-# close their database sessions, kilnd closes the extra connections its
-# start-up opened (10 s unused); wait for that (40 s at most).
+# close their database sessions, kilnd closes its query sessions (10 s
+# unused; with nothing in flight its reaper ticks once a minute) and keeps
+# the one that only LISTENs; wait for that (40 s at most).
 parked=no
 for _ in $(seq 1 400); do
 	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")" -le 1 ] &&
