@@ -93,11 +93,7 @@ print_line(const char *line, void *arg)
 	printf("%s\n", line);
 }
 
-/*
- * NOTIFY kiln_work: one more event or job queued, for one idle worker;
- * the payload says which queue.  After a (re)LISTEN (payload NULL) what
- * was missed is unknown: every worker looks.
- */
+/* The reaper's tick from now on: a persistent timer takes the new time. */
 static void
 kilnd_reap_every(struct kilnd *k, int seconds)
 {
@@ -106,6 +102,12 @@ kilnd_reap_every(struct kilnd *k, int seconds)
 	evtimer_add(k->reap_timer, &tv);
 }
 
+/*
+ * NOTIFY kiln_work: one more event or job queued, for one idle worker;
+ * the payload says which queue.  After a (re)LISTEN (payload NULL) what
+ * was missed is unknown: every worker looks.  Either way work may be in
+ * flight again, so the reaper's short tick resumes.
+ */
 static void
 kilnd_work_cb(const char *payload, void *arg)
 {
