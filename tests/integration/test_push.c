@@ -210,10 +210,19 @@ END_TEST
  */
 START_TEST(test_next_job_starts_with_empty_workspace_and_temp)
 {
-	struct harness *h = harness_up("next_job_empty_workspace");
-	struct harness_repo *repo = harness_repo_new(h, "octo/leftovers");
+	struct harness *h = harness_new("next_job_empty_workspace");
+	struct harness_repo *repo;
 	json_t *run, *clean, *dirty;
 	char *sha, *log, *dlog, *inodes;
+
+	/*
+	 * One worker: the job's conclusion (which releases clean) commits
+	 * before its directory is parked, so a second worker woken for
+	 * clean could start it in a new directory meanwhile.
+	 */
+	harness_conf_add(h, "[workers]\ncount = 1\n");
+	harness_start(h);
+	repo = harness_repo_new(h, "octo/leftovers");
 
 	harness_repo_write(repo, ".github/workflows/left.yml",
 	    "name: leftovers\n"
