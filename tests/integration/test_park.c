@@ -65,13 +65,25 @@ park_repo(struct harness *h, const char *name)
 	return repo;
 }
 
+/* Push to repo, wait for the run to succeed; the next push differs. */
+static void
+park_push_runs(struct harness *h, struct harness_repo *repo,
+    const char *msg)
+{
+	char *sha = harness_push(h, repo, "main", msg);
+	json_t *run = harness_wait_run(h, sha, NULL, RUN_MS);
+
+	harness_expect_str(h, run, "run", "conclusion", "success");
+	json_decref(run);
+	free(sha);
+	harness_repo_write(repo, "n.txt", "again\n");
+}
+
 START_TEST(test_parked_workers_wake_for_work)
 {
 	struct harness *h = harness_new("park");
 	struct harness_repo *repo;
 	const char *parked[] = { WORKERS_SQL, NULL, "0/0" };
-	char *sha;
-	json_t *run;
 	int i;
 
 	harness_conf_add(h, "[workers]\npark_seconds = 1\n");
@@ -82,12 +94,7 @@ START_TEST(test_parked_workers_wake_for_work)
 		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
 		    (void *)parked), "round %d: the idle workers kept their "
 		    "database sessions", i);
-		sha = harness_push(h, repo, "main", i == 0 ? "first" : "second");
-		run = harness_wait_run(h, sha, NULL, RUN_MS);
-		harness_expect_str(h, run, "run", "conclusion", "success");
-		json_decref(run);
-		free(sha);
-		harness_repo_write(repo, "n.txt", "again\n");
+		park_push_runs(h, repo, i == 0 ? "first" : "second");
 	}
 	harness_repo_free(repo);
 	harness_stop(h);
@@ -201,8 +208,7 @@ START_TEST(test_at_rest_kilnd_keeps_one_listening_session)
 	struct harness *h = harness_new("rest");
 	struct harness_repo *repo;
 	const char *at_rest[] = { KILND_SQL, NULL, "1/LISTEN kiln_work" };
-	char *sha, *pid, *again;
-	json_t *run;
+	char *pid, *again;
 	int i;
 
 	harness_conf_add(h, "[workers]\npark_seconds = 1\n");
@@ -210,12 +216,7 @@ START_TEST(test_at_rest_kilnd_keeps_one_listening_session)
 	repo = park_repo(h, "acme/rest");
 	pid = NULL;
 	for (i = 0; i < 2; i++) {
-		sha = harness_push(h, repo, "main", i == 0 ? "first" : "second");
-		run = harness_wait_run(h, sha, NULL, RUN_MS);
-		harness_expect_str(h, run, "run", "conclusion", "success");
-		json_decref(run);
-		free(sha);
-		harness_repo_write(repo, "n.txt", "again\n");
+		park_push_runs(h, repo, i == 0 ? "first" : "second");
 		/*
 		 * The reaper's next tick (5 s) sees nothing in flight and
 		 * slows down; the session its queries used closes 10 s
