@@ -49,6 +49,7 @@ extern char **environ;
 #define SUP_MAX_SPARE		1024	/* kilnd's own children spared by orphans_kill */
 #define SUP_KILL_AFTER_MS	10000
 #define SUP_ADOPT_POLL_MS	500	/* is an adopted worker still there? */
+#define SUP_DEFER_MS		50	/* a job wake-up held for a planner */
 #define SUP_MAX_CMDLINE		(64 * 1024)
 
 struct sup_worker {
@@ -65,6 +66,7 @@ struct sup_worker {
 	int		 wake_fd;	/* socket on its standard input, -1: none */
 	struct event	*idle_ev;	/* reads its "idle" on wake_fd */
 	int		 idle;		/* said idle, not woken since */
+	int		 planning;	/* said 'p', nothing since */
 	uint64_t	 idle_serial;	/* when it said so: the latest first */
 };
 
@@ -81,6 +83,7 @@ struct supervisor {
 	int		 pending;	/* kiln_worker_lost queries out */
 	int		 owed;		/* wake-ups heard with no worker idle */
 	char		 owed_what;	/* what they were for (SUP_WAKE_*) */
+	struct event	*deferred;	/* a job wake-up held for a planner */
 	uint64_t	 idle_serial;	/* last given */
 	struct event	*kill_timer;
 	struct event	*drain_timer;
@@ -135,6 +138,7 @@ sup_wake_close(struct sup_worker *w)
 		event_free(w->idle_ev);
 	w->idle_ev = NULL;
 	w->idle = 0;
+	w->planning = 0;
 	if (w->wake_fd != -1)
 		close(w->wake_fd);
 	w->wake_fd = -1;
@@ -154,12 +158,65 @@ sup_wake_one(struct sup_worker *w, char what)
 }
 
 /*
+ * The idle worker to wake: the one idle longest is the likeliest to have
+ * parked -- the latest is still connected, and the others may park.
+ * NULL: none.
+ */
+static struct sup_worker *
+sup_pick_idle(struct supervisor *s)
+{
+	struct sup_worker *w, *pick = NULL;
+	int i;
+
+	for (i = 0; i < s->nworkers; i++) {
+		w = s->workers[i];
+		if (w->wake_fd != -1 && w->idle && !w->retiring &&
+		    (pick == NULL || w->idle_serial > pick->idle_serial))
+			pick = w;
+	}
+	return pick;
+}
+
+/*
+ * A job wake-up held for a planner (sup_wake()) goes to another idle
+ * worker, if any: the planner moved on to another event, or looked and
+ * found nothing it could take.  With none idle it is dropped, not owed:
+ * a busy worker looks for work after its job anyway.
+ */
+static void
+sup_deferred_release(struct supervisor *s)
+{
+	struct sup_worker *pick;
+
+	if (!evtimer_pending(s->deferred, NULL))
+		return;
+	evtimer_del(s->deferred);
+	if ((pick = sup_pick_idle(s)) != NULL)
+		sup_wake_one(pick, SUP_WAKE_JOB);
+}
+
+static void	sup_wake(struct supervisor *, char, int);
+
+/* The planner took longer than a plan's commit to its claim. */
+static void
+sup_deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *s = arg;
+
+	(void)fd;
+	(void)what;
+	sup_wake(s, SUP_WAKE_JOB, 0);
+}
+
+/*
  * A worker's bytes on its wake-up socket (worker/main.c worker_say()):
  * 'i' after it looked for work and found none (it then sleeps until
  * woken or its fallback poll) -- a wake-up owed since no worker was idle
  * goes to it at once: the NOTIFY may have come just after its last empty
- * claim; 'b' after it claimed a job: there may be more than the one
- * NOTIFY announced, so another idle worker looks too.
+ * claim; 'p' when it claimed an event to plan: the jobs its plan queues
+ * are its own to claim next; 'b' after it claimed a job and saw more
+ * queued, so another idle worker looks too; 'c' after it claimed a job
+ * and saw no other.
  */
 static void
 sup_idle_cb(evutil_socket_t fd, short what, void *arg)
@@ -171,10 +228,22 @@ sup_idle_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((n = read(fd, buf, sizeof buf)) > 0)
 		for (i = 0; i < n; i++) {
-			if (buf[i] == 'b') {
+			if (buf[i] == 'p') {
+				/* What it planned before, it left queued. */
 				w->idle = 0;
-				supervisor_wake(s, SUP_WAKE_JOB);
+				if (w->planning)
+					sup_deferred_release(s);
+				w->planning = 1;
+			} else if (buf[i] == 'b' || buf[i] == 'c') {
+				w->idle = 0;
+				w->planning = 0;
+				/* Its claim took what the NOTIFY announced. */
+				evtimer_del(s->deferred);
+				if (buf[i] == 'b')
+					sup_wake(s, SUP_WAKE_JOB, 0);
 			} else if (buf[i] == 'i' && !w->retiring) {
+				w->planning = 0;
+				sup_deferred_release(s);
 				w->idle = 1;
 				w->idle_serial = ++s->idle_serial;
 				if (s->owed == 0)
@@ -189,6 +258,7 @@ sup_idle_cb(evutil_socket_t fd, short what, void *arg)
 		/* Gone: its reaping restarts it and closes the socket. */
 		event_del(w->idle_ev);
 		w->idle = 0;
+		w->planning = 0;
 	}
 }
 
@@ -273,31 +343,40 @@ sup_spawn(struct sup_worker *w)
 	log_info("started %s (pid %ld)", w->name, (long)pid);
 }
 
-void
-supervisor_wake(struct supervisor *s, char what)
+/* hold: a job wake-up may be held for a planner. */
+static void
+sup_wake(struct supervisor *s, char what, int hold)
 {
-	struct sup_worker *w, *pick = NULL;
-	int i;
+	struct sup_worker *pick;
+	struct timeval tv = { 0, SUP_DEFER_MS * 1000 };
+	int i, planning = 0;
 
-	for (i = 0; i < s->nworkers; i++) {
-		w = s->workers[i];
-		if (w->wake_fd == -1)
-			continue;
-		if (what == SUP_WAKE_ALL)
-			sup_wake_one(w, SUP_WAKE_ANY);
-		else if (w->idle && !w->retiring &&
-		    (pick == NULL || w->idle_serial > pick->idle_serial))
-			pick = w;
-	}
 	if (what == SUP_WAKE_ALL) {
+		for (i = 0; i < s->nworkers; i++)
+			if (s->workers[i]->wake_fd != -1)
+				sup_wake_one(s->workers[i], SUP_WAKE_ANY);
+		evtimer_del(s->deferred);
 		s->owed = 0;
 		s->owed_what = 0;
 		return;
 	}
+	for (i = 0; i < s->nworkers; i++)
+		planning |= s->workers[i]->wake_fd != -1 &&
+		    s->workers[i]->planning;
+	pick = sup_pick_idle(s);
 	/*
-	 * The one idle longest is the likeliest to have parked: the latest
-	 * is still connected, and the others may park.
+	 * A job queued while a worker plans is most likely its plan's, and
+	 * the planner claims next: waking an idle worker for it too costs a
+	 * parked one a new session (~25 ms of CPU on a small box) to find
+	 * nothing.  Held (more fold into it) until the planner says what
+	 * it did, at most SUP_DEFER_MS.
 	 */
+	if (hold && what == SUP_WAKE_JOB && planning && pick != NULL) {
+		if (!evtimer_pending(s->deferred, NULL))
+			evtimer_add(s->deferred, &tv);
+		return;
+	}
+	evtimer_del(s->deferred);
 	if (pick != NULL) {
 		sup_wake_one(pick, what);
 		return;
@@ -307,6 +386,12 @@ supervisor_wake(struct supervisor *s, char what)
 		s->owed++;
 	s->owed_what = s->owed_what == 0 || s->owed_what == what ? what :
 	    SUP_WAKE_ANY;
+}
+
+void
+supervisor_wake(struct supervisor *s, char what)
+{
+	sup_wake(s, what, 1);
 }
 
 static void
@@ -775,6 +860,7 @@ supervisor_new(struct kilnd *k)
 	s->host[strcspn(s->host, ".")] = '\0';
 	s->program = sup_find_program(k->cfg);
 	s->config_path = xasprintf("%s/worker.conf", k->cfg->state_dir);
+	s->deferred = evtimer_new(k->base, sup_deferred_cb, s);
 	for (i = 0; i < k->cfg->worker_count; i++)
 		(void)sup_worker_add(s);
 	return s;
@@ -995,6 +1081,7 @@ supervisor_free(struct supervisor *s)
 		event_free(s->drain_timer);
 	if (s->adopt_timer != NULL)
 		event_free(s->adopt_timer);
+	event_free(s->deferred);
 	free(s->workers);
 	free(s->program);
 	free(s->config_path);

@@ -191,7 +191,9 @@ claim_conflict(struct worker *w, const struct claimed_job *job)
  * (the advisory lock makes two workers count the same siblings one
  * after the other).  The same statement reads its run, event,
  * repository and the repository's variables, and marks the run in
- * progress (one round trip and one transaction per claim); under
+ * progress (one round trip and one transaction per claim), and says
+ * whether another job is queued (its snapshot: what a later commit
+ * queues, its NOTIFY announces); under
  * max-parallel or a concurrency group the run waits for claim_job()'s
  * re-check, as the claim may be given back.
  */
@@ -233,7 +235,9 @@ static const struct worker_stmt claim_job_stmt = { "kiln_claim_job",
 	    "r.ref, r.event, r.run_number, p.full_name, p.clone_url, "
 	    "p.id, e.payload::text, r.run_attempt, (SELECT coalesce("
 	    "jsonb_object_agg(v.name, v.value), '{}')::text FROM variables v "
-	    "WHERE v.repository_id = p.id), r.callees::text FROM c "
+	    "WHERE v.repository_id = p.id), r.callees::text, "
+	    "EXISTS (SELECT 1 FROM jobs q WHERE q.status = 'queued' AND "
+	    "q.id <> c.id) FROM c "
 	    "JOIN runs r ON r.id = c.run_id "
 	    "JOIN repositories p ON p.id = r.repository_id "
 	    "JOIN events e ON e.id = r.event_id", WSTMT_CLAIM_JOB };
@@ -306,6 +310,7 @@ claim_job(struct worker *w, struct claimed_job *job)
 	    json_loads(PQgetvalue(res, 0, 27), 0, NULL);
 	if (job->callees == NULL)
 		job->callees = json_object();
+	job->more_queued = strcmp(PQgetvalue(res, 0, 28), "t") == 0;
 	PQclear(res);
 	if (!limited)
 		return 1;

@@ -328,10 +328,13 @@ worker_wake_drain(struct worker *w)
 /*
  * Tell kilnd what we do: 'i', we found nothing and sleep, the next
  * wake-up is ours -- said after the empty claim, so a NOTIFY kilnd heard
- * in between is owed to us then, not lost; 'b', we claimed a job, so
- * wake another idle worker: one transaction queuing many jobs notifies
- * once (PostgreSQL folds equal notifications), and the next may be
- * waiting.  The chain stops at the first worker that finds nothing.
+ * in between is owed to us then, not lost; 'p', we plan an event, and
+ * claim what it queues next, so kilnd holds the job NOTIFY of our commit
+ * rather than wake another worker for it; 'b', we claimed a job and saw
+ * more queued, so wake another idle worker: one transaction queuing many
+ * jobs notifies once (PostgreSQL folds equal notifications); 'c', we
+ * claimed a job and saw no other.  The chain stops at the first worker
+ * that finds nothing or the last job.
  */
 static void
 worker_say(struct worker *w, const char *what)
@@ -467,6 +470,7 @@ worker_round(struct worker *w, unsigned want)
 	int r = 0;
 
 	if ((want & WORKER_WANT_EVENT) && (r = claim_event(w, &ev)) == 1) {
+		worker_say(w, "p");
 		plan_event(w, &ev);
 		claimed_event_free(&ev);
 		return 1;
@@ -476,7 +480,7 @@ worker_round(struct worker *w, unsigned want)
 	if (!(want & WORKER_WANT_JOB))
 		return 0;
 	if ((r = claim_job(w, &job)) == 1) {
-		worker_say(w, "b");
+		worker_say(w, job.more_queued ? "b" : "c");
 		job_run(w, &job);
 		claimed_job_free(&job);
 		return 1;

@@ -880,8 +880,10 @@ plan_event(struct worker *w, struct claimed_event *ev)
 		PQclear(PQexec(w->db, "ROLLBACK"));
 		goto out;
 	}
-	PQclear(worker_exec(w, "SELECT pg_notify('kiln_work', 'job')", 0, NULL,
-	    "notify"));
+	/* A plan that made no run (filters, a sync) queued nothing. */
+	if (p.nruns > 0)
+		PQclear(worker_exec(w, "SELECT pg_notify('kiln_work', 'job')",
+		    0, NULL, "notify"));
 	if ((res = worker_exec(w, "COMMIT", 0, NULL, "COMMIT")) == NULL)
 		goto out;
 	PQclear(res);

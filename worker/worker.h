@@ -130,6 +130,7 @@ struct claimed_job {
 	int	 labels_ok;	/* this worker has the job's runs-on labels */
 	int	 superseded;	/* a newer job entered its concurrency group */
 	int	 matrix_deferred; /* expand matrix: ${{ }} now (needs known) */
+	int	 more_queued;	/* the claim saw another job queued */
 	char	*concurrency_group;
 	int	 continue_on_error;
 	double	 timeout_minutes;

@@ -145,27 +145,6 @@ statements_logged_cb(struct harness *h, void *unused)
 	return ok;
 }
 
-/* postgres.log from byte from on; *end: its size. */
-static char *
-postgres_log(struct harness *h, long from, long *end)
-{
-	char *path = xasprintf("%s/pg/postgres.log", h->state_dir);
-	struct buf b = { 0 };
-	char chunk[65536];
-	size_t n;
-	FILE *f = fopen(path, "r");
-
-	harness_assert(h, f != NULL, "%s: %s", path, strerror(errno));
-	harness_assert(h, fseek(f, from, SEEK_SET) == 0, "seek %s", path);
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		buf_add(&b, chunk, n);
-	*end = from + (long)b.len;
-	fclose(f);
-	free(path);
-	buf_add_char(&b, '\0');
-	return buf_steal(&b);
-}
-
 /* A push that runs: the delivery, the job and its log all went through. */
 static void
 push_and_run(struct harness *h, struct harness_repo *repo, const char *msg)
@@ -210,7 +189,7 @@ START_TEST(test_statements_are_prepared_again_after_reconnect)
 	harness_assert(h, harness_wait_for(h, 10000, statements_logged_cb,
 	    NULL), "log_min_duration_statement did not become 0");
 	for (round = 0; round < 2; round++) {
-		free(postgres_log(h, at, &at));
+		free(harness_postgres_log(h, &at));
 		if (round == 1) {
 			harness_assert(h, harness_signal_postgres(h, SIGKILL) >
 			    0, "found no postgres process to kill");
@@ -219,7 +198,7 @@ START_TEST(test_statements_are_prepared_again_after_reconnect)
 			    "/healthz 200 within 30 s of PostgreSQL's death");
 		}
 		push_and_run(h, repo, round == 0 ? "first" : "after the restart");
-		log = postgres_log(h, at, &at);
+		log = harness_postgres_log(h, &at);
 		for (i = 0; i < nitems(named); i++)
 			harness_assert(h, strstr(log, named[i]) != NULL,
 			    "round %d: PostgreSQL's log has no \"%s\"", round,

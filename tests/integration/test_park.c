@@ -18,7 +18,10 @@
  * its queries ran on sessions that closed, and its reaper's tick slowed
  * down so that none is kept open for it.  A push still wakes it at once.
  */
+#include <sys/stat.h>
+
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,20 +114,20 @@ START_TEST(test_one_notify_wakes_one_worker)
 	char *sha, *t0, *n, want[32], conf[96];
 	const char *idle[] = { WORKERS_SQL, NULL, want };
 	json_t *run;
-	int i, woken = 0;
+	int i, woken, fewest = NWORKERS;
 
 	snprintf(conf, sizeof conf, "[workers]\ncount = %d\n", NWORKERS);
 	snprintf(want, sizeof want, "%d/%d", NWORKERS, NWORKERS);
 	harness_conf_add(h, conf);
 	harness_start(h);
 	repo = park_repo(h, "acme/wakeone");
-	/* The first push clones the mirror; the second is measured. */
-	for (i = 0; i < 2; i++) {
+	/* The first push clones the mirror; the next three are measured. */
+	for (i = 0; i < 4; i++) {
 		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
 		    (void *)idle), "round %d: not all %d workers connected and idle",
 		    i, NWORKERS);
 		t0 = harness_sql(h, "SELECT clock_timestamp()", NULL);
-		sha = harness_push(h, repo, "main", i == 0 ? "first" : "second");
+		sha = harness_push(h, repo, "main", i == 0 ? "first" : "again");
 		run = harness_wait_run(h, sha, NULL, RUN_MS);
 		harness_expect_str(h, run, "run", "conclusion", "success");
 		json_decref(run);
@@ -135,17 +138,170 @@ START_TEST(test_one_notify_wakes_one_worker)
 		woken = atoi(n);
 		fprintf(stderr, "round %d: %d of %d workers woken\n", i, woken,
 		    NWORKERS);
+		if (i > 0 && woken < fewest)
+			fewest = woken;
 		free(n);
 		free(t0);
 		harness_repo_write(repo, "n.txt", "again\n");
 	}
 	/*
-	 * The planner, the worker woken for its job, the one that worker's
-	 * claim wakes to look for more (and one the job's end may wake):
-	 * never all six, as when every worker heard every NOTIFY.
+	 * The planner claims the job its plan queued, sees no other, and
+	 * the job's end queues nothing: no other worker is woken.  (kilnd's
+	 * reaper tick wakes them all when it finds work queued, hence the
+	 * fewest of three pushes.)
 	 */
-	harness_assert(h, woken <= 4, "a push woke %d of %d idle workers",
-	    woken, NWORKERS);
+	harness_assert(h, fewest == 1, "every push woke more than the "
+	    "planner: at least %d of %d idle workers", fewest, NWORKERS);
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+static int
+count_str(const char *s, const char *what)
+{
+	int n = 0;
+
+	while ((s = strstr(s, what)) != NULL) {
+		n++;
+		s += strlen(what);
+	}
+	return n;
+}
+
+/*
+ * A push that finds both workers parked wakes one: it plans, claims the
+ * job its plan queued and runs it.  The other stays parked -- neither
+ * the plan's NOTIFY, nor the claim, nor the job's end (nothing released)
+ * wakes it for nothing; each such wake-up would cost it a new session.
+ */
+START_TEST(test_cold_push_opens_one_worker_session)
+{
+	struct harness *h = harness_new("coldone");
+	struct harness_repo *repo;
+	const char *parked[] = { WORKERS_SQL, NULL, "0/0" };
+	const char *logged[] = { "SELECT current_setting('log_connections')",
+	    NULL, "on" };
+	const char *planned[] = { "SELECT string_agg(e.status || '/' || "
+	    "(SELECT count(*) FROM runs r WHERE r.event_id = e.id), ',') "
+	    "FROM events e WHERE e.sha = $1", NULL, "completed/0" };
+	char *log, *sha;
+	long at = 0;
+	int i, opened;
+
+	harness_conf_add(h, "[workers]\npark_seconds = 1\n");
+	harness_start(h);
+	free(harness_sql(h, "ALTER SYSTEM SET log_connections = on", NULL));
+	free(harness_sql(h, "SELECT pg_reload_conf()", NULL));
+	harness_assert(h, harness_wait_for(h, 10000, sql_is_cb,
+	    (void *)logged), "log_connections did not become on");
+	repo = park_repo(h, "acme/coldone");
+	/*
+	 * The first push clones the mirror; all three are counted.  The
+	 * third's workflow runs on another branch only: its plan makes no
+	 * run, and must not wake anybody either.
+	 */
+	for (i = 0; i < 3; i++) {
+		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
+		    (void *)parked), "round %d: the idle workers kept their "
+		    "database sessions", i);
+		free(harness_postgres_log(h, &at));
+		if (i < 2)
+			park_push_runs(h, repo, i == 0 ? "first" : "second");
+		else {
+			harness_repo_write(repo, ".github/workflows/park.yml",
+			    "on:\n"
+			    "  push:\n"
+			    "    branches: [elsewhere]\n"
+			    "jobs:\n"
+			    "  one:\n"
+			    "    runs-on: self-hosted\n"
+			    "    steps:\n"
+			    "      - run: echo never\n");
+			sha = harness_push(h, repo, "main", "filtered");
+			planned[1] = sha;
+			harness_assert(h, harness_wait_for(h, RUN_MS, sql_is_cb,
+			    (void *)planned), "the filtered push was not "
+			    "planned to no run");
+			free(sha);
+		}
+		/* A late wake-up (the job's end) shows before both park. */
+		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
+		    (void *)parked), "round %d: the workers did not park "
+		    "again", i);
+		log = harness_postgres_log(h, &at);
+		opened = count_str(log, "application_name=kiln-worker/");
+		fprintf(stderr, "round %d: %d worker session(s) opened\n", i,
+		    opened);
+		harness_assert(h, opened == 1, "round %d: a push to parked "
+		    "workers opened %d worker sessions, not 1", i, opened);
+		free(log);
+	}
+	harness_repo_free(repo);
+	harness_stop(h);
+	harness_free(h);
+}
+END_TEST
+
+/*
+ * Parked workers still run a run's jobs side by side: the planner's claim
+ * sees the other leg queued and wakes the second worker at once (not at
+ * the reaper's next tick, up to 5 s later).  Each leg waits, up to 10 s,
+ * for the other to have started.
+ */
+START_TEST(test_parked_workers_start_legs_together)
+{
+	struct harness *h = harness_new("legs");
+	struct harness_repo *repo;
+	const char *parked[] = { WORKERS_SQL, NULL, "0/0" };
+	char *sha, *gap, *dir, *yml;
+	json_t *run;
+	int i;
+
+	harness_conf_add(h, "[workers]\npark_seconds = 1\n");
+	harness_start(h);
+	dir = xasprintf("%s/legs", h->state_dir);
+	harness_assert(h, mkdir(dir, 0777) == 0 || errno == EEXIST,
+	    "mkdir %s: %s", dir, strerror(errno));
+	yml = xasprintf("on: push\n"
+	    "jobs:\n"
+	    "  leg:\n"
+	    "    runs-on: self-hosted\n"
+	    "    strategy:\n"
+	    "      matrix:\n"
+	    "        side: [a, b]\n"
+	    "    steps:\n"
+	    "      - run: |\n"
+	    "          touch %s/${{ github.sha }}-${{ matrix.side }}\n"
+	    "          for i in $(seq 100); do\n"
+	    "            [ -e %s/${{ github.sha }}-a ] && "
+	    "[ -e %s/${{ github.sha }}-b ] && exit 0\n"
+	    "            sleep 0.1\n"
+	    "          done\n"
+	    "          exit 1\n", dir, dir, dir);
+	repo = harness_repo_new(h, "acme/legs");
+	harness_repo_write(repo, ".github/workflows/legs.yml", yml);
+	for (i = 0; i < 2; i++) {
+		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
+		    (void *)parked), "round %d: the idle workers kept their "
+		    "database sessions", i);
+		sha = harness_push(h, repo, "main", i == 0 ? "first" : "again");
+		run = harness_wait_run(h, sha, NULL, RUN_MS);
+		harness_expect_str(h, run, "run", "conclusion", "success");
+		json_decref(run);
+		gap = harness_sql(h, "SELECT extract(epoch FROM max(j.started_at) "
+		    "- min(j.started_at)) < 1 FROM jobs j JOIN runs r ON r.id = "
+		    "j.run_id JOIN events e ON e.id = r.event_id WHERE e.sha = $1",
+		    sha, NULL);
+		harness_assert(h, strcmp(gap, "t") == 0, "round %d: the second "
+		    "leg started a second or more after the first", i);
+		free(gap);
+		free(sha);
+		harness_repo_write(repo, "n.txt", i == 0 ? "again\n" : "more\n");
+	}
+	free(yml);
+	free(dir);
 	harness_repo_free(repo);
 	harness_stop(h);
 	harness_free(h);
@@ -252,6 +408,8 @@ park_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_parked_workers_wake_for_work);
 	tcase_add_test(tc, test_one_notify_wakes_one_worker);
+	tcase_add_test(tc, test_cold_push_opens_one_worker_session);
+	tcase_add_test(tc, test_parked_workers_start_legs_together);
 	tcase_add_test(tc, test_unannounced_work_runs_within_the_tick);
 	tcase_add_test(tc, test_at_rest_kilnd_keeps_one_listening_session);
 	suite_add_tcase(s, tc);

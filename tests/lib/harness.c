@@ -517,6 +517,26 @@ pgsig_cb(pid_t pid, void *p)
 		a->n++;
 }
 
+char *
+harness_postgres_log(struct harness *h, long *at)
+{
+	char *path = xasprintf("%s/pg/postgres.log", h->state_dir);
+	struct buf b = { 0 };
+	char chunk[65536];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	harness_assert(h, f != NULL, "%s: %s", path, strerror(errno));
+	harness_assert(h, fseek(f, *at, SEEK_SET) == 0, "seek %s", path);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_add(&b, chunk, n);
+	*at += (long)b.len;
+	fclose(f);
+	free(path);
+	buf_add_char(&b, '\0');
+	return buf_steal(&b);
+}
+
 int
 harness_signal_postgres(struct harness *h, int sig)
 {

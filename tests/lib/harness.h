@@ -188,6 +188,11 @@ int	 harness_maps_have(pid_t, const char *needle);
 int	 harness_rm_rf(const char *path);
 /* Send sig to every process of the test's embedded PostgreSQL; count. */
 int	 harness_signal_postgres(struct harness *, int sig);
+/*
+ * The embedded PostgreSQL's log from byte *at on (0: its start); *at
+ * moves to its end, for the next call.  Free it.
+ */
+char	*harness_postgres_log(struct harness *, long *at);
 
 /* ---- HTTP ---- */
 
