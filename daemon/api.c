@@ -618,7 +618,7 @@ out:
 /*
  * POST /api/v1/outbox/{id}/retry: a failed call is sent again, unless a
  * newer state of its context has been sent or is waiting (sending the old
- * one would overwrite it on GitHub).
+ * one would overwrite it on GitHub).  The NOTIFY wakes an idle outbox.
  */
 void
 api_outbox_retry(struct kilnd *k, struct evhttp_request *req,
@@ -642,7 +642,8 @@ api_outbox_retry(struct kilnd *k, struct evhttp_request *req,
 	    "WHERE o.id = $1::bigint), "
 	    "u AS (UPDATE outbox o SET status = 'pending', not_before = now(), "
 	    "lease_until = NULL FROM t WHERE o.id = t.id AND "
-	    "t.status = 'failed' AND NOT t.newer RETURNING o.id) "
+	    "t.status = 'failed' AND NOT t.newer "
+	    "RETURNING o.id, pg_notify('kiln_outbox', '')) "
 	    "SELECT json_build_object('retried', EXISTS (SELECT 1 FROM u), "
 	    "'message', CASE WHEN EXISTS (SELECT 1 FROM u) THEN 'call ' || "
 	    "t.id || ' queued again' WHEN t.status <> 'failed' THEN 'call ' || "

@@ -53,7 +53,8 @@
 #include "secretbox.h"
 #include "util.h"
 
-#define OUTBOX_POLL_MS		500	/* claims when idle */
+#define OUTBOX_POLL_MS		500	/* claims while calls run */
+#define OUTBOX_REST_MS		60000	/* idle: only NOTIFY or the next due row */
 #define OUTBOX_SETTLE_MS	20	/* outcomes gathered, see settle_soon */
 #define OUTBOX_LEASE_S		60	/* a claimed row is ours this long */
 #define OUTBOX_TIMEOUT_MS	30000	/* one request, whole */
@@ -134,6 +135,7 @@ struct outbox_sock {
 };
 
 static void outbox_kick(struct outbox *, int64_t ms);
+static void outbox_rest(struct outbox *);
 static void outbox_settle_soon(struct outbox *);
 
 /* Read the token file: a private regular file of one line. */
@@ -1090,7 +1092,43 @@ outbox_claim_cb(PGresult *res, const char *error, void *arg)
 	ob->settling = 0;
 	/* It filled every free slot: what completes next kicks. */
 	outbox_settle_soon(ob);
-	outbox_kick(ob, OUTBOX_POLL_MS);
+	if (error == NULL && n == 0 && ob->in_flight == 0 &&
+	    json_array_size(ob->outcomes) == 0 &&
+	    json_array_size(ob->check_outcomes) == 0 && !ob->k->stopping)
+		outbox_rest(ob);
+	else
+		outbox_kick(ob, OUTBOX_POLL_MS);
+}
+
+static void
+outbox_rest_cb(PGresult *res, const char *error, void *arg)
+{
+	struct outbox *ob = arg;
+	int64_t due = OUTBOX_REST_MS;
+
+	if (error != NULL || PQntuples(res) != 1)
+		due = OUTBOX_POLL_MS;
+	else if (!PQgetisnull(res, 0, 0))
+		due = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	/* Due now but not ours to claim (another kilnd's): as before. */
+	if (due < OUTBOX_POLL_MS)
+		due = OUTBOX_POLL_MS;
+	outbox_kick(ob, due < OUTBOX_REST_MS ? due : OUTBOX_REST_MS);
+}
+
+/*
+ * Nothing claimed, nothing running: the next look is when the first
+ * pending row comes due (a retry's backoff, another kilnd's lease), or a
+ * NOTIFY kiln_outbox (a new row, a retry by hand), or OUTBOX_REST_MS --
+ * not a claim every OUTBOX_POLL_MS that finds nothing, which kept this
+ * connection's backend busy and warm on an idle install.
+ */
+static void
+outbox_rest(struct outbox *ob)
+{
+	if (db_query(ob->db, "SELECT kiln_outbox_next_due_ms()", 0, NULL,
+	    outbox_rest_cb, ob) == -1)
+		outbox_kick(ob, OUTBOX_POLL_MS);
 }
 
 static void

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <poll.h>
 #include <signal.h>
 
 #include <check.h>
@@ -208,9 +209,10 @@ struct want_final {
 	struct fake	*f;
 	const char	*context;
 	const char	*state;
+	int		 times;		/* 0: once */
 };
 
-/* A status of context in state was answered 2xx. */
+/* A status of context in state was answered 2xx (w->times times). */
 static int
 has_final(struct harness *h, void *arg)
 {
@@ -226,17 +228,17 @@ has_final(struct harness *h, void *arg)
 		if (json_integer_value(json_object_get(c, "status")) / 100 == 2 &&
 		    strcmp(harness_str(b, "context"), w->context) == 0 &&
 		    strcmp(harness_str(b, "state"), w->state) == 0)
-			found = 1;
+			found++;
 	}
 	json_decref(calls);
-	return found;
+	return found >= (w->times > 0 ? w->times : 1);
 }
 
 static void
 wait_final(struct harness *h, struct fake *f, const char *context,
     const char *state)
 {
-	struct want_final w = { f, context, state };
+	struct want_final w = { f, context, state, 1 };
 	json_t *calls;
 
 	if (harness_wait_for(h, GH_WAIT_MS, has_final, &w))
@@ -405,6 +407,71 @@ START_TEST(test_server_errors_are_retried_in_order)
 }
 END_TEST
 
+/* arg: { sql, the answer waited for }. */
+static int
+sql_is(struct harness *h, void *arg)
+{
+	const char *const *q = arg;
+	char *n = harness_sql(h, q[0], NULL);
+	int ok = strcmp(n, q[1]) == 0;
+
+	free(n);
+	return ok;
+}
+
+/*
+ * An idle outbox does not claim nothing twice a second: after the last
+ * status went out, kiln_outbox_settle runs at most once in 4 s (before,
+ * every 500 ms), and the next push's statuses still go out at once --
+ * their rows' NOTIFY wakes it, not its minute-long rest.
+ */
+START_TEST(test_idle_outbox_rests_until_notified)
+{
+	struct harness *h = harness_new("outbox_rests");
+	struct fake *f = fake_start(h, NULL);
+	struct want_final again = { f, "kiln / solo / only", "success", 2 };
+	const char *logged[] = { "SELECT current_setting("
+	    "'log_min_duration_statement')", "0" };
+	const char *drained[] = { "SELECT count(*) FROM outbox WHERE "
+	    "status = 'pending'", "0" };
+	struct harness_repo *repo;
+	char *sha, *sha2, *log, *p;
+	long at = 0;
+	int claims = 0;
+
+	sha = solo_push(h, &repo);
+	json_decref(harness_wait_run(h, sha, NULL, HARNESS_RUN_MS));
+	wait_final(h, f, "kiln / solo / only", "success");
+	harness_assert(h, harness_wait_for(h, 10000, sql_is, (void *)drained),
+	    "outbox rows still pending 10 s after the last status went out");
+	free(harness_sql(h, "ALTER SYSTEM SET log_min_duration_statement "
+	    "= 0", NULL));
+	free(harness_sql(h, "SELECT pg_reload_conf()", NULL));
+	harness_assert(h, harness_wait_for(h, 10000, sql_is, (void *)logged),
+	    "log_min_duration_statement did not become 0");
+	/* Whatever ran before the setting reached kilnd's session. */
+	poll(NULL, 0, 1000);
+	free(harness_postgres_log(h, &at));
+	poll(NULL, 0, 4000);
+	log = harness_postgres_log(h, &at);
+	claims = 0;
+	for (p = log; (p = strstr(p, "execute kiln_outbox_settle")) != NULL;
+	    p++)
+		claims++;
+	free(log);
+	harness_assert(h, claims <= 1, "an idle outbox claimed %d times in "
+	    "4 s", claims);
+	harness_repo_write(repo, "n.txt", "again\n");
+	sha2 = harness_push(h, repo, "main", "again");
+	json_decref(harness_wait_run(h, sha2, NULL, HARNESS_RUN_MS));
+	harness_assert(h, harness_wait_for(h, 10000, has_final, &again),
+	    "the second push's success status did not reach the fake "
+	    "within 10 s of its run");
+	free(sha2);
+	finish(h, f, repo, sha);
+}
+END_TEST
+
 struct failed_rows {
 	const char	*want;
 };
@@ -422,15 +489,6 @@ outbox_failed(struct harness *h, void *arg)
 	return ok;
 }
 
-static int
-attempts_two(struct harness *h, void *arg)
-{
-	char *n = harness_sql(h, arg, NULL);
-	int ok = strcmp(n, "2") == 0;
-
-	free(n);
-	return ok;
-}
 
 /*
  * cictl outbox --failed shows the failed calls with GitHub's answer; retry
@@ -442,6 +500,7 @@ expect_outbox_failed(struct harness *h)
 	json_t *list = harness_cictl_json(h, "outbox", "--failed", "--json",
 	    NULL), *o;
 	struct buf out = { 0 }, err = { 0 };
+	const char *q[] = { NULL, "2" };
 	char id[32], *sql;
 	size_t i;
 	int rc;
@@ -474,7 +533,8 @@ expect_outbox_failed(struct harness *h)
 	    "queued again");
 	sql = xasprintf("SELECT attempts FROM outbox WHERE id = %s AND "
 	    "status = 'failed'", id);
-	harness_assert(h, harness_wait_for(h, GH_WAIT_MS, attempts_two, sql),
+	q[0] = sql;
+	harness_assert(h, harness_wait_for(h, GH_WAIT_MS, sql_is, (void *)q),
 	    "call %s was not sent again", id);
 	free(sql);
 	buf_free(&out);
@@ -1685,6 +1745,7 @@ github_suite(void)
 	tcase_set_timeout(tc, HARNESS_TCASE_TIMEOUT);
 	tcase_add_test(tc, test_statuses_pending_then_verdict_per_job);
 	tcase_add_test(tc, test_server_errors_are_retried_in_order);
+	tcase_add_test(tc, test_idle_outbox_rests_until_notified);
 	tcase_add_test(tc, test_unprocessable_is_recorded_not_retried);
 	tcase_add_test(tc, test_rate_limit_pauses_until_reset);
 	tcase_add_test(tc, test_sigkill_between_commit_and_delivery);
