@@ -376,7 +376,9 @@ sup_wake(struct supervisor *s, char what, int hold)
 			evtimer_add(s->deferred, &tv);
 		return;
 	}
-	evtimer_del(s->deferred);
+	/* A worker woken only to plan does not claim the held job. */
+	if (what != SUP_WAKE_EVENT)
+		evtimer_del(s->deferred);
 	if (pick != NULL) {
 		sup_wake_one(pick, what);
 		return;
