@@ -244,6 +244,13 @@ db_conn_close(struct db_conn *c)
 		free(c->prepared[i]);
 	c->nprepared = 0;
 	c->preparing = 0;
+	/*
+	 * A session that died mid-query (its server killed) leaves an error
+	 * result read: it must not count against the next session's first
+	 * Prepare, which would then go unrecorded and fail every later one
+	 * with "already exists".
+	 */
+	c->failed = 0;
 }
 
 static int

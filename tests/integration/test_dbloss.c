@@ -17,7 +17,9 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
+#include "config.h"
 #include "harness.h"
 #include "util.h"
 
@@ -211,6 +213,77 @@ START_TEST(test_statements_are_prepared_again_after_reconnect)
 }
 END_TEST
 
+/* arg: { sql, the answer waited for }. */
+static int
+dbloss_sql_is(struct harness *h, void *arg)
+{
+	const char *const *q = arg;
+	char *v = harness_sql(h, q[0], NULL);
+	int ok = strcmp(v, q[1]) == 0;
+
+	free(v);
+	return ok;
+}
+
+/*
+ * A kilnd session ended mid-query (pg_terminate_backend while its query
+ * waits on a lock; a postmaster's death does the same to a busy one):
+ * its last read is an error result.  The next session must still
+ * prepare its statements -- before, that stale error made its first
+ * Prepare go unrecorded and every later one fail with "already exists":
+ * deliveries got 503 and log attaches were refused until kilnd restarted.
+ */
+START_TEST(test_statements_are_prepared_after_a_session_ended_mid_query)
+{
+	const char *waiting[] = { "SELECT count(*) > 0 FROM pg_stat_activity "
+	    "WHERE application_name = 'kilnd' AND wait_event_type = 'Lock'",
+	    "t" };
+	struct harness *h = harness_up("pg_midquery");
+	struct harness_repo *repo = harness_repo_new(h, "acme/midquery");
+	struct kiln_config cfg;
+	char err[512], *conninfo, *n;
+	PGconn *locker;
+	PGresult *res;
+	int round;
+
+	harness_repo_write(repo, ".github/workflows/hello.yml", workflow);
+	push_and_run(h, repo, "first");
+	harness_assert(h, config_load(h->conf, &cfg, err, sizeof err) == 0,
+	    "%s", err);
+	conninfo = config_conninfo(&cfg);
+	config_free(&cfg);
+	for (round = 0; round < 2; round++) {
+		locker = PQconnectdb(conninfo);
+		harness_assert(h, PQstatus(locker) == CONNECTION_OK, "%s",
+		    PQerrorMessage(locker));
+		res = PQexec(locker, "BEGIN; LOCK TABLE jobs IN ACCESS "
+		    "EXCLUSIVE MODE");
+		harness_assert(h, PQresultStatus(res) == PGRES_COMMAND_OK,
+		    "locking jobs: %s", PQerrorMessage(locker));
+		PQclear(res);
+		/* The reaper's probe resumes its 5 s tick, and waits. */
+		free(harness_sql(h, "SELECT pg_notify('kiln_work', 'job')",
+		    NULL));
+		harness_assert(h, harness_wait_for(h, 15000, dbloss_sql_is,
+		    (void *)waiting), "round %d: no kilnd query waited on the "
+		    "lock", round);
+		n = harness_sql(h, "SELECT count(pg_terminate_backend(pid)) "
+		    "FROM pg_stat_activity WHERE application_name = 'kilnd' "
+		    "AND wait_event_type = 'Lock'", NULL);
+		harness_assert(h, atoi(n) > 0, "round %d: terminated no kilnd "
+		    "session", round);
+		free(n);
+		PQfinish(locker);
+		push_and_run(h, repo, round == 0 ? "after one session ended" :
+		    "after another");
+	}
+	free(conninfo);
+	harness_stop(h);
+	harness_repo_free(repo);
+	harness_free(h);
+}
+END_TEST
+
 static int
 kilnd_exited_cb(struct harness *h, void *arg)
 {
@@ -275,6 +348,7 @@ dbloss_suite(void)
 	    test_killed_postgres_is_restarted_and_nothing_acknowledged_lost);
 	tcase_add_test(tc, test_postgres_that_cannot_return_is_a_failure_exit);
 	tcase_add_test(tc, test_statements_are_prepared_again_after_reconnect);
+	tcase_add_test(tc, test_statements_are_prepared_after_a_session_ended_mid_query);
 	suite_add_tcase(s, tc);
 	return s;
 }
