@@ -213,18 +213,6 @@ START_TEST(test_statements_are_prepared_again_after_reconnect)
 }
 END_TEST
 
-/* arg: { sql, the answer waited for }. */
-static int
-dbloss_sql_is(struct harness *h, void *arg)
-{
-	const char *const *q = arg;
-	char *v = harness_sql(h, q[0], NULL);
-	int ok = strcmp(v, q[1]) == 0;
-
-	free(v);
-	return ok;
-}
-
 /*
  * A kilnd session ended mid-query (pg_terminate_backend while its query
  * waits on a lock; a postmaster's death does the same to a busy one):
@@ -237,7 +225,7 @@ START_TEST(test_statements_are_prepared_after_a_session_ended_mid_query)
 {
 	const char *waiting[] = { "SELECT count(*) > 0 FROM pg_stat_activity "
 	    "WHERE application_name = 'kilnd' AND wait_event_type = 'Lock'",
-	    "t" };
+	    NULL, "t" };
 	struct harness *h = harness_up("pg_midquery");
 	struct harness_repo *repo = harness_repo_new(h, "acme/midquery");
 	struct kiln_config cfg;
@@ -264,7 +252,7 @@ START_TEST(test_statements_are_prepared_after_a_session_ended_mid_query)
 		/* The reaper's probe resumes its 5 s tick, and waits. */
 		free(harness_sql(h, "SELECT pg_notify('kiln_work', 'job')",
 		    NULL));
-		harness_assert(h, harness_wait_for(h, 15000, dbloss_sql_is,
+		harness_assert(h, harness_wait_for(h, 15000, harness_sql_is_cb,
 		    (void *)waiting), "round %d: no kilnd query waited on the "
 		    "lock", round);
 		n = harness_sql(h, "SELECT count(pg_terminate_backend(pid)) "
@@ -348,7 +336,8 @@ dbloss_suite(void)
 	    test_killed_postgres_is_restarted_and_nothing_acknowledged_lost);
 	tcase_add_test(tc, test_postgres_that_cannot_return_is_a_failure_exit);
 	tcase_add_test(tc, test_statements_are_prepared_again_after_reconnect);
-	tcase_add_test(tc, test_statements_are_prepared_after_a_session_ended_mid_query);
+	tcase_add_test(tc,
+	    test_statements_are_prepared_after_a_session_ended_mid_query);
 	suite_add_tcase(s, tc);
 	return s;
 }

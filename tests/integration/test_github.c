@@ -407,18 +407,6 @@ START_TEST(test_server_errors_are_retried_in_order)
 }
 END_TEST
 
-/* arg: { sql, the answer waited for }. */
-static int
-sql_is(struct harness *h, void *arg)
-{
-	const char *const *q = arg;
-	char *n = harness_sql(h, q[0], NULL);
-	int ok = strcmp(n, q[1]) == 0;
-
-	free(n);
-	return ok;
-}
-
 /*
  * An idle outbox does not claim nothing twice a second: after the last
  * status went out, kiln_outbox_settle runs at most once in 4 s (before,
@@ -431,9 +419,9 @@ START_TEST(test_idle_outbox_rests_until_notified)
 	struct fake *f = fake_start(h, NULL);
 	struct want_final again = { f, "kiln / solo / only", "success", 2 };
 	const char *logged[] = { "SELECT current_setting("
-	    "'log_min_duration_statement')", "0" };
+	    "'log_min_duration_statement')", NULL, "0" };
 	const char *drained[] = { "SELECT count(*) FROM outbox WHERE "
-	    "status = 'pending'", "0" };
+	    "status = 'pending'", NULL, "0" };
 	struct harness_repo *repo;
 	char *sha, *sha2, *log, *p;
 	long at = 0;
@@ -442,13 +430,14 @@ START_TEST(test_idle_outbox_rests_until_notified)
 	sha = solo_push(h, &repo);
 	json_decref(harness_wait_run(h, sha, NULL, HARNESS_RUN_MS));
 	wait_final(h, f, "kiln / solo / only", "success");
-	harness_assert(h, harness_wait_for(h, 10000, sql_is, (void *)drained),
-	    "outbox rows still pending 10 s after the last status went out");
+	harness_assert(h, harness_wait_for(h, 10000, harness_sql_is_cb,
+	    (void *)drained), "outbox rows still pending 10 s after the last "
+	    "status went out");
 	free(harness_sql(h, "ALTER SYSTEM SET log_min_duration_statement "
 	    "= 0", NULL));
 	free(harness_sql(h, "SELECT pg_reload_conf()", NULL));
-	harness_assert(h, harness_wait_for(h, 10000, sql_is, (void *)logged),
-	    "log_min_duration_statement did not become 0");
+	harness_assert(h, harness_wait_for(h, 10000, harness_sql_is_cb,
+	    (void *)logged), "log_min_duration_statement did not become 0");
 	/* Whatever ran before the setting reached kilnd's session. */
 	poll(NULL, 0, 1000);
 	free(harness_postgres_log(h, &at));
@@ -500,7 +489,7 @@ expect_outbox_failed(struct harness *h)
 	json_t *list = harness_cictl_json(h, "outbox", "--failed", "--json",
 	    NULL), *o;
 	struct buf out = { 0 }, err = { 0 };
-	const char *q[] = { NULL, "2" };
+	const char *q[] = { NULL, NULL, "2" };
 	char id[32], *sql;
 	size_t i;
 	int rc;
@@ -534,8 +523,8 @@ expect_outbox_failed(struct harness *h)
 	sql = xasprintf("SELECT attempts FROM outbox WHERE id = %s AND "
 	    "status = 'failed'", id);
 	q[0] = sql;
-	harness_assert(h, harness_wait_for(h, GH_WAIT_MS, sql_is, (void *)q),
-	    "call %s was not sent again", id);
+	harness_assert(h, harness_wait_for(h, GH_WAIT_MS, harness_sql_is_cb,
+	    (void *)q), "call %s was not sent again", id);
 	free(sql);
 	buf_free(&out);
 	buf_free(&err);

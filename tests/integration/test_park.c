@@ -40,18 +40,6 @@
 	"'/' || count(*) FROM pg_stat_activity WHERE application_name " \
 	"LIKE 'kiln-worker/%'"
 
-/* arg: { sql, its $1 or NULL, the answer waited for }. */
-static int
-sql_is_cb(struct harness *h, void *arg)
-{
-	const char *const *q = arg;
-	char *n = harness_sql(h, q[0], q[1], NULL);
-	int ok = strcmp(n, q[2]) == 0;
-
-	free(n);
-	return ok;
-}
-
 /* A repository whose pushes run one job of one step. */
 static struct harness_repo *
 park_repo(struct harness *h, const char *name)
@@ -94,7 +82,7 @@ START_TEST(test_parked_workers_wake_for_work)
 	repo = park_repo(h, "acme/park");
 	/* Twice: the second time the workers parked after running a job. */
 	for (i = 0; i < 2; i++) {
-		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
+		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, harness_sql_is_cb,
 		    (void *)parked), "round %d: the idle workers kept their "
 		    "database sessions", i);
 		park_push_runs(h, repo, i == 0 ? "first" : "second");
@@ -123,7 +111,7 @@ START_TEST(test_one_notify_wakes_one_worker)
 	repo = park_repo(h, "acme/wakeone");
 	/* The first push clones the mirror; the next three are measured. */
 	for (i = 0; i < 4; i++) {
-		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
+		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, harness_sql_is_cb,
 		    (void *)idle), "round %d: not all %d workers connected and idle",
 		    i, NWORKERS);
 		t0 = harness_sql(h, "SELECT clock_timestamp()", NULL);
@@ -194,7 +182,7 @@ START_TEST(test_cold_push_opens_one_worker_session)
 	harness_start(h);
 	free(harness_sql(h, "ALTER SYSTEM SET log_connections = on", NULL));
 	free(harness_sql(h, "SELECT pg_reload_conf()", NULL));
-	harness_assert(h, harness_wait_for(h, 10000, sql_is_cb,
+	harness_assert(h, harness_wait_for(h, 10000, harness_sql_is_cb,
 	    (void *)logged), "log_connections did not become on");
 	repo = park_repo(h, "acme/coldone");
 	/*
@@ -203,7 +191,7 @@ START_TEST(test_cold_push_opens_one_worker_session)
 	 * run, and must not wake anybody either.
 	 */
 	for (i = 0; i < 3; i++) {
-		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
+		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, harness_sql_is_cb,
 		    (void *)parked), "round %d: the idle workers kept their "
 		    "database sessions", i);
 		free(harness_postgres_log(h, &at));
@@ -221,13 +209,13 @@ START_TEST(test_cold_push_opens_one_worker_session)
 			    "      - run: echo never\n");
 			sha = harness_push(h, repo, "main", "filtered");
 			planned[1] = sha;
-			harness_assert(h, harness_wait_for(h, RUN_MS, sql_is_cb,
+			harness_assert(h, harness_wait_for(h, RUN_MS, harness_sql_is_cb,
 			    (void *)planned), "the filtered push was not "
 			    "planned to no run");
 			free(sha);
 		}
 		/* A late wake-up (the job's end) shows before both park. */
-		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
+		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, harness_sql_is_cb,
 		    (void *)parked), "round %d: the workers did not park "
 		    "again", i);
 		log = harness_postgres_log(h, &at);
@@ -283,7 +271,7 @@ START_TEST(test_parked_workers_start_legs_together)
 	repo = harness_repo_new(h, "acme/legs");
 	harness_repo_write(repo, ".github/workflows/legs.yml", yml);
 	for (i = 0; i < 2; i++) {
-		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, sql_is_cb,
+		harness_assert(h, harness_wait_for(h, PARK_WAIT_MS, harness_sql_is_cb,
 		    (void *)parked), "round %d: the idle workers kept their "
 		    "database sessions", i);
 		sha = harness_push(h, repo, "main", i == 0 ? "first" : "again");
@@ -337,14 +325,14 @@ START_TEST(test_unannounced_work_runs_within_the_tick)
 	    "    steps:\n"
 	    "      - run: sleep 60\n");
 	busy_sha = harness_push(h, busy, "main", "busy");
-	harness_assert(h, harness_wait_for(h, RUN_MS, sql_is_cb,
+	harness_assert(h, harness_wait_for(h, RUN_MS, harness_sql_is_cb,
 	    (void *)running), "the long job did not start");
 	/* The same push again, queued behind every worker's back. */
 	free(harness_sql(h, "INSERT INTO events (repository_id, event, ref, "
 	    "sha, before_sha, payload) SELECT repository_id, event, ref, sha, "
 	    "before_sha, payload FROM events WHERE sha = $1", sha, NULL));
 	two[1] = sha;
-	harness_assert(h, harness_wait_for(h, 15000, sql_is_cb, (void *)two),
+	harness_assert(h, harness_wait_for(h, 15000, harness_sql_is_cb, (void *)two),
 	    "an event queued with no NOTIFY did not run within 15 s");
 	free(sha);
 	free(busy_sha);
@@ -378,7 +366,7 @@ START_TEST(test_at_rest_kilnd_keeps_one_listening_session)
 		 * slows down; the session its queries used closes 10 s
 		 * later.
 		 */
-		if (!harness_wait_for(h, 45000, sql_is_cb, (void *)at_rest))
+		if (!harness_wait_for(h, 45000, harness_sql_is_cb, (void *)at_rest))
 			harness_fail(h, "round %d: at rest kilnd's sessions "
 			    "are not only its listening one: %s", i,
 			    harness_sql(h, KILND_SQL, NULL));

@@ -1494,6 +1494,17 @@ harness_kill(struct harness *h, pid_t pid)
 	}
 }
 
+int
+harness_sql_is_cb(struct harness *h, void *arg)
+{
+	const char *const *q = arg;
+	char *v = harness_sql(h, q[0], q[1], NULL);
+	int ok = strcmp(v, q[2]) == 0;
+
+	free(v);
+	return ok;
+}
+
 char *
 harness_sql(struct harness *h, const char *sql, ...)
 {

@@ -198,6 +198,11 @@ char	*harness_postgres_log(struct harness *, long *at);
 
 /* A harness_wait_for() predicate: GET /healthz answers 200. */
 int	 harness_healthy_cb(struct harness *, void *unused);
+/*
+ * For harness_wait_for(): arg is { sql, its $1 or NULL, the answer
+ * waited for }; 1 once harness_sql() answers that.
+ */
+int	 harness_sql_is_cb(struct harness *, void *arg);
 
 /*
  * One request to kilnd's public listener.  headers: NULL-terminated
