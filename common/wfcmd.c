@@ -1100,8 +1100,122 @@ line_add(struct wfcmd_state *st, const char *p, size_t n, struct buf *out)
 	}
 }
 
+/* A byte that ends a line of a step's output. */
+static int
+is_line_end(char c)
+{
+	return c == '\n' || c == '\r';
+}
+
+/* Where the line holding data[k] starts, i being a line start before it. */
+static size_t
+line_start(const char *data, size_t i, size_t k)
+{
+	while (k > i && !is_line_end(data[k - 1]))
+		k--;
+	return k;
+}
+
 /*
- * The per-byte cost of a step's output is here: line ends are found with
+ * Where the first line at or after i that may be a command starts ("::"
+ * after blanks at its start, or "##[" in it): len when none does.  The
+ * next "##[" is remembered in fc, as feed_may_be_command() does.
+ */
+static size_t
+first_command_line(struct feed_cover *fc, const char *data, size_t i,
+    size_t len)
+{
+	const char	*p;
+	size_t		 stop = len, c = i, b;
+
+	if (fc->legacy == NULL || fc->legacy < data + i) {
+		fc->legacy = find_legacy(data + i, len - i);
+		if (fc->legacy == NULL)
+			fc->legacy = fc->limit;
+	}
+	if (fc->legacy < data + len)
+		stop = line_start(data, i, (size_t)(fc->legacy - data));
+	/* memchr, not memmem: glibc's memmem walks a 2-byte needle bytewise. */
+	while (c + 1 < stop &&
+	    (p = memchr(data + c, ':', stop - c - 1)) != NULL) {
+		c = (size_t)(p - data) + 1;
+		if (p[1] != ':')
+			continue;
+		b = (size_t)(p - data);
+		while (b > i && !is_line_end(data[b - 1]) &&
+		    str_is_space((unsigned char)data[b - 1]))
+			b--;
+		if (b == i || is_line_end(data[b - 1]))
+			return b;
+	}
+	return stop;
+}
+
+/*
+ * Log the whole plain lines that start at data[i] (a line start) in one
+ * piece: up to the first line that may be a command, or the last line end
+ * in data.  Such lines are logged as they are but for their ends (CR LF and
+ * a lone CR become LF), so the piece is copied with its CRs rewritten and
+ * nothing is done line by line: on output of short lines, per-line work
+ * cost more than the bytes (bench/log.sh, random bytes).  Returns where
+ * the piece ends; i when there is none, with *slow_until set to where the
+ * line-by-line path must take over (a command line, a partial line, or
+ * lines a mask covers).
+ */
+static size_t
+feed_plain_lines(struct wfcmd_state *st, struct feed_cover *fc,
+    const char *data, size_t i, size_t len, size_t *slow_until,
+    struct buf *out)
+{
+	const char	*lf, *cr, *r;
+	unsigned char	*cov;
+	size_t		 end, p;
+	char		*q;
+
+	end = first_command_line(fc, data, i, len);
+	if (end == len) {
+		/* The last line end; what follows it is a partial line. */
+		lf = memrchr(data + i, '\n', len - i);
+		cr = memrchr(data + i, '\r', len - i);
+		if (cr != NULL && (lf == NULL || cr > lf))
+			lf = cr;
+		end = lf != NULL ? (size_t)(lf - data) + 1 : i;
+	}
+	if (end == i) {
+		*slow_until = i + 1;
+		return i;
+	}
+	if ((cov = mask_cover_lines(st->masks, data + i, end - i)) != NULL) {
+		free(cov);
+		*slow_until = end;
+		return i;
+	}
+	buf_reserve(out, end - i);
+	q = out->data + out->len;
+	for (p = i; p < end; ) {
+		r = memchr(data + p, '\r', end - p);
+		if (r == NULL) {
+			memcpy(q, data + p, end - p);
+			q += end - p;
+			break;
+		}
+		memcpy(q, data + p, (size_t)(r - data) - p);
+		q += (size_t)(r - data) - p;
+		*q++ = '\n';
+		p = (size_t)(r - data) + 1;
+		if (p < len && data[p] == '\n')
+			p++;
+		else if (p == len)
+			st->pending_cr = 1;
+	}
+	out->len = (size_t)(q - out->data);
+	out->data[out->len] = '\0';
+	return p > end ? p : end;
+}
+
+/*
+ * The per-byte cost of a step's output is here: whole plain lines are
+ * copied in one piece (feed_plain_lines()); otherwise line ends are found with
  * memchr (vectorised) rather than a byte loop, the next LF and the next
  * CR each remembered across lines so that each is searched for once; a
  * whole line within data is processed where it lies, not copied into
@@ -1114,7 +1228,7 @@ wfcmd_feed(struct wfcmd_state *st, const char *data, size_t len,
 {
 	struct feed_cover	 fc = { .limit = data + len };
 	const char		*p;
-	size_t			 i = 0, j, lf = 0, cr = 0;
+	size_t			 i = 0, j, lf = 0, cr = 0, slow_until = 0;
 	int			 lf_known = 0, cr_known = 0;
 
 	while (i < len) {
@@ -1123,6 +1237,15 @@ wfcmd_feed(struct wfcmd_state *st, const char *data, size_t len,
 			st->pending_cr = 0;
 			if (data[i] == '\n') {
 				i++;
+				continue;
+			}
+		}
+		if (i >= slow_until && st->line.len == 0 &&
+		    st->mode == LINE_NORMAL) {
+			j = feed_plain_lines(st, &fc, data, i, len,
+			    &slow_until, out);
+			if (j > i) {
+				i = j;
 				continue;
 			}
 		}

@@ -810,6 +810,118 @@ START_TEST(test_stream_byte_by_byte)
 }
 END_TEST
 
+/*
+ * Whole plain lines are copied in one piece when a feed holds them
+ * (feed_plain_lines()); fed a byte at a time, every line goes the
+ * line-by-line way.  Both must log the same, for output mixing plain
+ * lines, commands anywhere, "::" and "##[" inside lines, masks, NULs and
+ * every kind of line end, cut at random places.
+ */
+static void
+feed_cut(struct wfcmd_state *st, const char *in, size_t len, size_t piece,
+    unsigned *seed, struct buf *out)
+{
+	size_t	i = 0, n;
+
+	while (i < len) {
+		if (piece == 0) {
+			*seed = *seed * 1103515245u + 12345u;
+			n = 1 + (*seed >> 16) % 40;
+		} else
+			n = piece;
+		if (n > len - i)
+			n = len - i;
+		wfcmd_feed(st, in + i, n, out);
+		i += n;
+	}
+	wfcmd_flush(st, out);
+}
+
+START_TEST(test_feed_pieces_match_line_by_line)
+{
+	static const char *const frag[] = {
+		"plain text", "a:b", "std::vector", "  ::warning::w",
+		"\t::group::g", "::endgroup::", "::add-mask::k3y", "the k3y",
+		"##[group]x", "x ##[error]y", "\r\n", "\n", "\r", "::", "  ",
+		"#", "##", ":", "::set-output name=o::v", "::debug::d",
+		"::stop-commands::tok1234567", "::tok1234567::", "k3", "y",
+		"\v\f::notice::n", "##[", "\r\r\n", "x\0y",
+	};
+	struct buf		 in = { 0 }, whole = { 0 }, bytes = { 0 },
+				 pieces = { 0 };
+	struct wfcmd_state	*a, *b, *c;
+	unsigned		 seed = 7, cut = 11;
+	size_t			 f, k;
+	int			 doc;
+
+	for (doc = 0; doc < 400; doc++) {
+		buf_clear(&in);
+		for (k = 0; k < 80; k++) {
+			seed = seed * 1103515245u + 12345u;
+			f = (seed >> 16) % nitems(frag);
+			/* "x\0y" holds a NUL: strlen would stop at it. */
+			buf_add(&in, frag[f], strcmp(frag[f], "x") == 0 ?
+			    3 : strlen(frag[f]));
+		}
+		a = wfcmd_new();
+		b = wfcmd_new();
+		c = wfcmd_new();
+		if (doc % 2) {
+			wfcmd_set_flags(a, WFCMD_F_STEP_DEBUG);
+			wfcmd_set_flags(b, WFCMD_F_STEP_DEBUG);
+			wfcmd_set_flags(c, WFCMD_F_STEP_DEBUG);
+		}
+		wfcmd_step_begin(a);
+		wfcmd_step_begin(b);
+		wfcmd_step_begin(c);
+		buf_clear(&whole);
+		buf_clear(&bytes);
+		buf_clear(&pieces);
+		feed_cut(a, in.data, in.len, in.len, &cut, &whole);
+		feed_cut(b, in.data, in.len, 1, &cut, &bytes);
+		feed_cut(c, in.data, in.len, 0, &cut, &pieces);
+		ck_assert_msg(whole.len == bytes.len &&
+		    memcmp(whole.data, bytes.data, whole.len) == 0,
+		    "document %d: whole feed logged %zu bytes, a byte at a "
+		    "time %zu", doc, whole.len, bytes.len);
+		ck_assert_msg(pieces.len == bytes.len &&
+		    memcmp(pieces.data, bytes.data, pieces.len) == 0,
+		    "document %d: random pieces logged %zu bytes, a byte at "
+		    "a time %zu", doc, pieces.len, bytes.len);
+		ck_assert_uint_eq(wfcmd_nrecords(a), wfcmd_nrecords(b));
+		ck_assert_uint_eq(wfcmd_nannotations(a),
+		    wfcmd_nannotations(b));
+		ck_assert_uint_eq(wfcmd_nrecords(c), wfcmd_nrecords(b));
+		wfcmd_free(a);
+		wfcmd_free(b);
+		wfcmd_free(c);
+	}
+	buf_free(&in);
+	buf_free(&whole);
+	buf_free(&bytes);
+	buf_free(&pieces);
+}
+END_TEST
+
+/* One read holding many plain lines, CR LF and lone CRs among them. */
+START_TEST(test_feed_plain_lines_in_one_piece)
+{
+	struct wfcmd_state	*st = wfcmd_new();
+	struct buf		 out = { 0 };
+	const char		*in = "one\r\ntwo\rthree\nfour: x::y\r";
+
+	wfcmd_feed(st, in, strlen(in), &out);
+	ck_assert_str_eq(out.data, "one\ntwo\nthree\nfour: x::y\n");
+	/* The CR ended the last line; an LF in the next read is its pair. */
+	wfcmd_feed(st, "\nfive\n", 6, &out);
+	wfcmd_flush(st, &out);
+	ck_assert_str_eq(out.data,
+	    "one\ntwo\nthree\nfour: x::y\nfive\n");
+	buf_free(&out);
+	wfcmd_free(st);
+}
+END_TEST
+
 /* --- the line bound ----------------------------------------------------- */
 
 static size_t
@@ -999,6 +1111,8 @@ wfcmd_suite(void)
 	tcase_add_test(tc, test_stop_commands);
 	tcase_add_test(tc, test_stop_commands_unsecure);
 	tcase_add_test(tc, test_stream_byte_by_byte);
+	tcase_add_test(tc, test_feed_pieces_match_line_by_line);
+	tcase_add_test(tc, test_feed_plain_lines_in_one_piece);
 	tcase_add_test(tc, test_long_line);
 	tcase_add_test(tc, test_long_line_exact_limit);
 	tcase_add_test(tc, test_long_command_dropped);
