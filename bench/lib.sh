@@ -127,3 +127,25 @@ bench_cpu_per_job() {	# bench_cpu_per_job BEFORE AFTER JOBS
 		printf "CPU per job: %s; total %.2f ms\n", out, sum
 	}'
 }
+
+# The most trivial jobs per second the steps alone allow here: COUNT runs of
+# the step as a worker runs `run: "true"` (`bash -e FILE`, FILE holding
+# true), PARALLEL at a time (one per worker), each loop a shell forking and
+# waiting as a worker does.  No CI server can run such jobs faster on this
+# machine; what a run costs above it is the server's.  Prints one line.
+bench_step_ceiling() {	# bench_step_ceiling COUNT PARALLEL
+	local n=$1 par=$2 i t0 t1 per pids=
+	echo true >"$d/ceiling.sh"
+	per=$(( (n + par - 1) / par ))
+	t0=$(date +%s.%N)
+	for i in $(seq 1 "$par"); do
+		( for _ in $(seq 1 "$per"); do bash -e "$d/ceiling.sh"; done ) &
+		pids="$pids $!"
+	done
+	# Not a bare wait: kilnd is this shell's child too.
+	# shellcheck disable=SC2086
+	wait $pids
+	t1=$(date +%s.%N)
+	awk -v n="$((per * par))" -v p="$par" -v t0="$t0" -v t1="$t1" 'BEGIN {
+	    printf "ceiling: %d runs of the step alone (bash -e on a file holding true), %d at a time: %.1f per second; the steps alone allow no more jobs/s than this\n", n, p, n / (t1 - t0) }'
+}

@@ -6,7 +6,9 @@
 # (pg_stat_wal.wal_sync over the run, the WAL writer's background flushes
 # of asynchronous commits included; the target is at most 2, the claim's
 # and the completion's).  Baseline: the same number of fork+exec of the
-# step's command (`true`) by one shell, timed in the same run.
+# step's command (`true`) by one shell, timed in the same run, and the
+# ceiling the steps alone allow (bench_step_ceiling: the step's own shell,
+# one loop per worker).
 # Bounded: 300 s wait; loopback only.
 set -euo pipefail
 legs=${1:-200}
@@ -45,3 +47,4 @@ awk -v n="$n" -v s="$secs" -v w0="$syncs0" -v w1="$syncs1" -v b0="$t0" -v b1="$t
 	printf "%d jobs, %d workers: %.1f jobs/s (%.2f ms each); WAL flushes %.2f per job (target <= 2)\n", n, nw, n / s, s * 1000 / n, (w1 - w0) / n
 	printf "baseline: %d fork+exec of true: %.3f ms each\n", n, (b1 - b0) * 1000 / n }'
 bench_cpu_per_job "$cpu0" "$cpu1" "$n"
+bench_step_ceiling "$n" "$nw"

@@ -8,7 +8,8 @@
 # from the first webhook to the last completion; CPU per job; and the
 # transactions committed in kiln's database per job (set-up included):
 # unlike CPU time, a count the other engineers' load does not move.  Baseline: PUSHES
-# fork+exec of `true` by one shell in the same run.  Bounded: 300 s wait;
+# fork+exec of `true` by one shell in the same run, and the ceiling the
+# steps alone allow (bench_step_ceiling).  Bounded: 300 s wait;
 # loopback only.
 set -euo pipefail
 pushes=${1:-200}
@@ -60,5 +61,6 @@ awk -v n="$n" -v s="$secs" -v w="$wall" -v nw="$nw" -v b0="$b0" -v b1="$b1" 'BEG
 	printf "%d pushes, %d jobs, %d workers: %.1f jobs/s from the first job start to the last completion (%.2f ms each); %.1f jobs/s from the first webhook\n", n, n, nw, n / s, s * 1000 / n, n / w
 	printf "baseline: %d fork+exec of true: %.3f ms each\n", n, (b1 - b0) * 1000 / n }'
 bench_cpu_per_job "$cpu0" "$cpu1" "$n"
+bench_step_ceiling "$n" "$nw"
 x=$(q "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'kiln'")
 awk -v x="$x" -v n="$n" 'BEGIN { printf "transactions in the kiln database: %d, %.1f per job\n", x, x / n }'
