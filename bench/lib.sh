@@ -130,22 +130,15 @@ bench_cpu_per_job() {	# bench_cpu_per_job BEFORE AFTER JOBS
 
 # The most trivial jobs per second the steps alone allow here: COUNT runs of
 # the step as a worker runs `run: "true"` (`bash -e FILE`, FILE holding
-# true), PARALLEL at a time (one per worker), each loop a shell forking and
-# waiting as a worker does.  No CI server can run such jobs faster on this
-# machine; what a run costs above it is the server's.  Prints one line.
+# true), PARALLEL at a time (one per worker), each started with
+# posix_spawn() as a worker starts a step (bench/spawn.c).  No CI server
+# can run such jobs faster on this machine; what a run costs above it is
+# the server's.  Prints one line.
 bench_step_ceiling() {	# bench_step_ceiling COUNT PARALLEL
-	local n=$1 par=$2 i t0 t1 per pids=
+	local out
 	echo true >"$d/ceiling.sh"
-	per=$(( (n + par - 1) / par ))
-	t0=$(date +%s.%N)
-	for i in $(seq 1 "$par"); do
-		( for _ in $(seq 1 "$per"); do bash -e "$d/ceiling.sh"; done ) &
-		pids="$pids $!"
-	done
-	# Not a bare wait: kilnd is this shell's child too.
-	# shellcheck disable=SC2086
-	wait $pids
-	t1=$(date +%s.%N)
-	awk -v n="$((per * par))" -v p="$par" -v t0="$t0" -v t1="$t1" 'BEGIN {
-	    printf "ceiling: %d runs of the step alone (bash -e on a file holding true), %d at a time: %.1f per second; the steps alone allow no more jobs/s than this\n", n, p, n / (t1 - t0) }'
+	${CC:-cc} -O2 -std=gnu11 -o "$d/spawn" bench/spawn.c
+	out=$("$d/spawn" "$1" "$2" "$d/ceiling.sh") || { echo "ceiling: bench/spawn failed" >&2; return 1; }
+	echo "$out" | awk -v p="$2" '{
+	    printf "ceiling: %d runs of the step alone (bash -e on a file holding true, posix_spawn), %d at a time: %.1f per second; the steps alone allow no more jobs/s than this\n", $1, p, $2 }'
 }

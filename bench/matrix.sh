@@ -7,8 +7,8 @@
 # of asynchronous commits included; the target is at most 2, the claim's
 # and the completion's).  Baseline: the same number of fork+exec of the
 # step's command (`true`) by one shell, timed in the same run, and the
-# ceiling the steps alone allow (bench_step_ceiling: the step's own shell,
-# one loop per worker).
+# ceiling the steps alone allow (bench_step_ceiling: the step's own shell
+# started as a worker starts it, one loop per worker).
 # Bounded: 300 s wait; loopback only.
 set -euo pipefail
 legs=${1:-200}
